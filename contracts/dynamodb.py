@@ -1,0 +1,85 @@
+"""DynamoDB attribute values to and from plain Python — without boto3, so contracts stay pure.
+
+Supports what userpipe stores: strings, whole and decimal numbers, booleans, null, maps, lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+
+class UnsupportedAttributeError(TypeError):
+    """A value (or attribute value) of a type userpipe does not store."""
+
+
+def serialize(value: Any) -> AttributeValue:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):  # before int: bool is an int
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): serialize(v) for k, v in value.items()}}
+    if isinstance(value, Sequence):
+        return {"L": [serialize(v) for v in value]}
+    raise UnsupportedAttributeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def deserialize(attribute: Mapping[str, Any]) -> Any:
+    if len(attribute) != 1:
+        raise UnsupportedAttributeError(f"malformed attribute value with keys {sorted(attribute)}")
+    ((kind, raw),) = attribute.items()
+    match kind:
+        case "S":
+            return raw
+        case "N":
+            number = Decimal(raw)
+            return int(number) if number == number.to_integral_value() else number
+        case "BOOL":
+            return bool(raw)
+        case "NULL":
+            return None
+        case "M":
+            return {k: deserialize(v) for k, v in raw.items()}
+        case "L":
+            return [deserialize(v) for v in raw]
+        case "SS":
+            return set(raw)
+    raise UnsupportedAttributeError(f"userpipe does not store DynamoDB type {kind}")
+
+
+def to_item(values: Mapping[str, Any]) -> Item:
+    """Serialize a mapping as an item; ``None`` values are left out rather than stored as NULL."""
+    return {name: serialize(value) for name, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {name: deserialize(value) for name, value in item.items()}
+
+
+def put_if_absent(client: DynamoDBClient, table_name: str, item: Item, key: str) -> bool:
+    """Write ``item`` unless an item with its key exists: one conditional write, never an
+    overwrite. Returns whether it was written."""
+    try:
+        client.put_item(
+            TableName=table_name,
+            Item=item,
+            ConditionExpression="attribute_not_exists(#key)",
+            ExpressionAttributeNames={"#key": key},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

@@ -1,0 +1,85 @@
+"""``UserConfirmed`` v1: the event every consumer of userpipe reads (pydantic, authoritative)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic.alias_generators import to_camel
+
+from contracts.names import (
+    EVENT_SOURCE,
+    USER_CONFIRMED,
+    USER_CONFIRMED_SCHEMA_VERSION,
+    Origin,
+    iso_utc,
+)
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+USER_POOL_ID_PATTERN = r"^[\w-]+_[0-9a-zA-Z]+$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
+class UserConfirmed(BaseModel):
+    """A user finished sign-up (or was found by reconcile). Idempotency key: pool + ``sub``."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        # Consumers tolerate additive changes; the producer is held to exactly these fields.
+        extra="ignore",
+        title="UserConfirmed",
+        json_schema_serialization_defaults_required=True,
+    )
+
+    schema_version: Literal[1] = Field(
+        USER_CONFIRMED_SCHEMA_VERSION, description="Version of this detail's shape."
+    )
+    user_pool_id: str = Field(pattern=USER_POOL_ID_PATTERN, description="Cognito user pool id.")
+    sub: str = Field(pattern=UUID_PATTERN, description="Cognito sub; becomes User.id.")
+    username: str = Field(min_length=1, max_length=128)
+    email: str = Field(
+        pattern=EMAIL_PATTERN, max_length=320, json_schema_extra={"x-sensitive": True}
+    )
+    email_verified: bool
+    confirmed_at: AwareDatetime = Field(
+        description="When the user was confirmed; becomes createdAt (replays reproduce it).",
+        json_schema_extra={"format": "date-time"},
+    )
+    origin: Origin = Field(description="cognito: the trigger; reconcile: backfill.")
+    client_id: str | None = Field(None, description="App client that confirmed, when known.")
+
+    @field_serializer("confirmed_at")
+    def _iso(self, value: datetime) -> str:
+        return iso_utc(value)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.user_pool_id}#{self.sub}"
+
+
+class UserConfirmedEnvelope(BaseModel):
+    """An EventBridge event carrying ``UserConfirmed`` (what arrives in the projector's queue)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    id: str
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    time: AwareDatetime
+    detail: UserConfirmed
+    replay_name: str | None = Field(None, alias="replay-name")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_user_confirmed(cls, data: Any) -> Any:
+        """Reject other events by name first, before their detail produces a wall of errors."""
+        if isinstance(data, dict):
+            source, detail_type = data.get("source"), data.get("detail-type")
+            if (source, detail_type) != (EVENT_SOURCE, USER_CONFIRMED):
+                raise ValueError(
+                    f"not a {USER_CONFIRMED} event: source {source!r}, detail-type {detail_type!r}"
+                )
+        return data

@@ -1,0 +1,93 @@
+"""The ``User`` item AppSync serves and the ``AuditRecord`` kept for every change to it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import dynamodb
+from contracts.events import EMAIL_PATTERN, UserConfirmed
+from contracts.names import USER_TYPENAME, iso_utc
+
+
+class _Item(BaseModel):
+    """A model stored as a DynamoDB item under its aliases (the names AppSync and Amplify use)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
+
+    def to_item(self) -> dynamodb.Item:
+        return dynamodb.to_item(self.model_dump(by_alias=True, mode="json"))
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Mapping[str, Any]]) -> Self:
+        return cls.model_validate(dynamodb.from_item(item))
+
+
+class User(_Item):
+    """A user as AppSync serves it. The projector creates it; only the API changes it."""
+
+    model_config = ConfigDict(title="User")
+
+    id: str = Field(description="Cognito sub; partition key.")
+    typename: Literal["User"] = Field(USER_TYPENAME, alias="__typename")
+    email: str = Field(pattern=EMAIL_PATTERN, json_schema_extra={"x-sensitive": True})
+    owner: str = Field(description="Owner for Amplify's owner rule: the sub.")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    age: int | None = Field(None, ge=0, le=150)
+    created_at: str = Field(alias="createdAt", description="ISO-8601, the confirmation time.")
+    updated_at: str = Field(alias="updatedAt", description="ISO-8601.")
+    version: int = Field(alias="_version", ge=1, description="1 on creation, +1 per API change.")
+    last_changed_at: int = Field(alias="_lastChangedAt", description="Epoch milliseconds.")
+    deleted: bool | None = Field(None, alias="_deleted")
+
+    @classmethod
+    def first_version(cls, event: UserConfirmed, *, now_ms: int) -> User:
+        """The item for a newly confirmed user; timestamps come from the event, so a rebuild
+        reproduces them."""
+        confirmed_at = iso_utc(event.confirmed_at)
+        return cls(
+            id=event.sub,
+            email=event.email,
+            owner=event.sub,
+            created_at=confirmed_at,
+            updated_at=confirmed_at,
+            version=1,
+            last_changed_at=now_ms,
+        )
+
+
+AuditEventName = Literal["INSERT", "MODIFY", "REMOVE"]
+
+
+class FieldChange(BaseModel):
+    """One field's change. Sensitive values are replaced by a ``sha256:`` fingerprint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    old: str | int | bool | None = None
+    new: str | int | bool | None = None
+
+
+class AuditRecord(_Item):
+    """One change to one user, derived from one DynamoDB stream record. Append-only."""
+
+    model_config = ConfigDict(title="AuditRecord")
+
+    user_id: str = Field(alias="userId", description="Partition key: the User id.")
+    audit_id: str = Field(
+        alias="auditId",
+        description="Sort key, chronological: <stream time>#<zero-padded sequence number>.",
+    )
+    event_name: AuditEventName = Field(alias="eventName")
+    changed_fields: list[str] = Field(alias="changedFields")
+    changes: dict[str, FieldChange]
+    old_version: int | None = Field(None, alias="oldVersion")
+    new_version: int | None = Field(None, alias="newVersion")
+    at: str = Field(description="ISO-8601: when DynamoDB recorded the change.")
+    sequence_number: str = Field(alias="sequenceNumber")
+    stream_event_id: str = Field(alias="streamEventId")
+    expires_at: int | None = Field(
+        None, alias="expiresAt", description="TTL, epoch seconds; absent = kept forever."
+    )

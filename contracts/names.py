@@ -1,0 +1,56 @@
+"""Names consumers match on, and the trigger's view of ``UserConfirmed`` — plain Python only.
+
+The Cognito trigger imports this module on its cold path, so it must never import pydantic.
+The pydantic model in ``contracts.events`` is the authority on the shape; a test holds
+``UserConfirmedDetail`` below against it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final, Literal, TypedDict
+
+EVENT_SOURCE: Final = "userpipe.identity"
+USER_CONFIRMED: Final = "UserConfirmed"
+USER_CONFIRMED_SCHEMA_VERSION: Final = 1
+
+#: The EventBridge pattern every ``UserConfirmed`` consumer subscribes with.
+USER_CONFIRMED_PATTERN: Final[dict[str, list[str]]] = {
+    "source": [EVENT_SOURCE],
+    "detail-type": [USER_CONFIRMED],
+}
+
+#: Where a ``UserConfirmed`` came from.
+ORIGIN_COGNITO: Final = "cognito"
+ORIGIN_RECONCILE: Final = "reconcile"
+Origin = Literal["cognito", "reconcile"]
+
+#: Cognito PostConfirmation trigger sources. AdminConfirmSignUp also arrives as ConfirmSignUp.
+TRIGGER_CONFIRM_SIGN_UP: Final = "PostConfirmation_ConfirmSignUp"
+TRIGGER_CONFIRM_FORGOT_PASSWORD: Final = "PostConfirmation_ConfirmForgotPassword"  # noqa: S105
+
+USER_TYPENAME: Final = "User"
+
+#: User fields that are personal data: never logged, never kept in plaintext in the audit trail.
+SENSITIVE_USER_FIELDS: Final = frozenset({"email"})
+
+
+class UserConfirmedDetail(TypedDict):
+    """The ``detail`` of a ``UserConfirmed`` v1 event, as JSON (see ``contracts.events``)."""
+
+    schemaVersion: int
+    userPoolId: str
+    sub: str
+    username: str
+    email: str
+    emailVerified: bool
+    confirmedAt: str
+    origin: Origin
+    clientId: str | None
+
+
+def iso_utc(moment: datetime) -> str:
+    """Format a moment the way every userpipe timestamp is written (AWSDateTime, ms, ``Z``)."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

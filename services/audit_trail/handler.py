@@ -1,0 +1,90 @@
+"""User table stream -> Audit table. Reports partial batch failures by sequence number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts import settings
+from services.audit_trail.logic import AuditStore, MalformedStreamRecordError, audit
+from services.audit_trail.store import DynamoAuditStore
+
+logger = Logger(service="audit_trail")
+
+
+@dataclass(frozen=True)
+class Settings:
+    audit_table_name: str
+    retention_days: int | None  # None: audit records never expire
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            audit_table_name=settings.require("AUDIT_TABLE_NAME"),
+            retention_days=settings.optional_positive_int("AUDIT_RETENTION_DAYS"),
+        )
+
+
+@cache
+def default_settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def default_store() -> AuditStore:
+    return DynamoAuditStore(boto3.client("dynamodb"), default_settings().audit_table_name)
+
+
+class AuditFailedError(RuntimeError):
+    """A record that may succeed when the stream redelivers it."""
+
+
+def process_batch(
+    event: dict[str, Any],
+    context: LambdaContext | None,
+    store: AuditStore,
+    *,
+    retention_days: int | None = None,
+) -> PartialItemFailureResponse:
+    def audit_record(record: DynamoDBRecord) -> None:
+        ids = {"stream_event_id": record.event_id, "sequence_number": _sequence(record)}
+        try:
+            written, appended = audit(record.raw_event, store, retention_days=retention_days)
+        except MalformedStreamRecordError as exc:
+            logger.warning("stream record rejected", extra={**ids, "reason": str(exc)})
+            raise
+        except Exception as exc:
+            logger.warning("audit write failed", extra={**ids, "error": type(exc).__name__})
+            raise AuditFailedError(f"{type(exc).__name__} auditing {ids}") from None
+        logger.info(
+            "audit record written" if appended else "audit record already present",
+            extra={**ids, "user_id": written.user_id, "audit_id": written.audit_id},
+        )
+
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
+    return process_partial_response(event, audit_record, processor, context)
+
+
+def _sequence(record: DynamoDBRecord) -> str | None:
+    return (record.raw_event.get("dynamodb") or {}).get("SequenceNumber")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_batch(
+        event, context, default_store(), retention_days=default_settings().retention_days
+    )

@@ -1,0 +1,107 @@
+"""One DynamoDB stream record of the User table becomes one append-only audit record.
+
+Sensitive fields (``contracts.names.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
+fingerprint: the audit table is immutable by design, so it could not honour an erasure request
+for anything stored in plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from contracts import dynamodb
+from contracts.items import AuditRecord, FieldChange
+from contracts.names import SENSITIVE_USER_FIELDS, iso_utc
+from contracts.topology import USER_TABLE_KEY
+
+SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
+SECONDS_PER_DAY = 86_400
+
+
+class AuditStore(Protocol):
+    def append(self, record: AuditRecord) -> bool:
+        """Write ``record`` unless it is already there. Returns whether it was written."""
+        ...
+
+
+class MalformedStreamRecordError(ValueError):
+    """A stream record that cannot be audited. Its reason never quotes the images."""
+
+
+def fingerprint(value: Any) -> str:
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+
+
+def audit_id(approximate_time: datetime, sequence_number: str) -> str:
+    """Chronological sort key derived only from the stream record, so redelivery repeats it."""
+    return f"{iso_utc(approximate_time)}#{sequence_number.zfill(SEQUENCE_DIGITS)}"
+
+
+def audit_record_from(
+    stream_record: Mapping[str, Any], *, retention_days: int | None = None
+) -> AuditRecord:
+    try:
+        change = stream_record["dynamodb"]
+        sequence_number = str(change["SequenceNumber"])
+        if not sequence_number.isdigit():
+            raise MalformedStreamRecordError("dynamodb.SequenceNumber: not a number")
+        user_id = dynamodb.deserialize(change["Keys"][USER_TABLE_KEY])
+        seconds = float(change["ApproximateCreationDateTime"])
+        event_name = stream_record["eventName"]
+        event_id = stream_record["eventID"]
+        old = dynamodb.from_item(change.get("OldImage", {}))
+        new = dynamodb.from_item(change.get("NewImage", {}))
+    except KeyError as exc:
+        raise MalformedStreamRecordError(f"missing {exc.args[0]}") from None
+    except (TypeError, ValueError, dynamodb.UnsupportedAttributeError) as exc:
+        if isinstance(exc, MalformedStreamRecordError):
+            raise
+        raise MalformedStreamRecordError(f"unreadable record: {type(exc).__name__}") from None
+
+    approximate_time = datetime.fromtimestamp(seconds, UTC)
+    changed = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+    try:
+        return AuditRecord(
+            user_id=str(user_id),
+            audit_id=audit_id(approximate_time, sequence_number),
+            event_name=event_name,
+            changed_fields=changed,
+            changes={
+                name: FieldChange(old=_kept(name, old.get(name)), new=_kept(name, new.get(name)))
+                for name in changed
+            },
+            old_version=old.get("_version"),
+            new_version=new.get("_version"),
+            at=iso_utc(approximate_time),
+            sequence_number=sequence_number,
+            stream_event_id=str(event_id),
+            expires_at=int(seconds) + retention_days * SECONDS_PER_DAY if retention_days else None,
+        )
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
+        raise MalformedStreamRecordError(f"invalid fields: {fields}") from None
+
+
+def audit(
+    stream_record: Mapping[str, Any], store: AuditStore, *, retention_days: int | None = None
+) -> tuple[AuditRecord, bool]:
+    """Append the audit record for one stream record; a redelivered record writes nothing."""
+    record = audit_record_from(stream_record, retention_days=retention_days)
+    return record, store.append(record)
+
+
+def _kept(field: str, value: Any) -> str | int | bool | None:
+    """What the audit keeps of a value: sensitive ones as a fingerprint, others as they are."""
+    if value is None:
+        return None
+    if field in SENSITIVE_USER_FIELDS:
+        return fingerprint(value)
+    if isinstance(value, str | int | bool):
+        return value
+    return json.dumps(value, default=str, sort_keys=True)

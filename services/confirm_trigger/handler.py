@@ -1,0 +1,55 @@
+"""Cognito PostConfirmation trigger: publish ``UserConfirmed``, return the event unchanged.
+
+Cold path: boto3, Powertools Logger and plain-Python contracts only (no pydantic, no parser).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts import settings
+from services.confirm_trigger.logic import MissingUserAttributeError, handle_post_confirmation
+from services.confirm_trigger.publisher import (
+    EventBridgePublisher,
+    PublishFailedError,
+    events_client,
+)
+
+logger = Logger(service="confirm_trigger")
+
+
+@dataclass(frozen=True)
+class Settings:
+    event_bus_name: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(event_bus_name=settings.require("EVENT_BUS_NAME"))
+
+
+@cache
+def default_publisher() -> EventBridgePublisher:
+    """Built on first use, once per cold start; tests pass their own publisher instead."""
+    return EventBridgePublisher(events_client(), Settings.from_env().event_bus_name)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ids = {"user_pool_id": event.get("userPoolId"), "trigger_source": event.get("triggerSource")}
+    try:
+        event_id = handle_post_confirmation(event, default_publisher())
+    except (MissingUserAttributeError, PublishFailedError) as exc:
+        # Raised, never swallowed: Cognito reports the failure and reconcile repairs it later.
+        logger.error("UserConfirmed not published", extra={**ids, "reason": str(exc)})
+        raise
+    if event_id is None:
+        logger.info("trigger source publishes nothing", extra=ids)
+    else:
+        sub = event["request"]["userAttributes"]["sub"]
+        logger.info("UserConfirmed published", extra={**ids, "sub": sub, "event_id": event_id})
+    return event

@@ -1,0 +1,139 @@
+"""Publishing ``UserConfirmed`` to EventBridge within Cognito's 5 s budget.
+
+botocore's own retries are switched off: its backoff can honour a server-sent retry-after of
+up to 5 s, which alone would blow the budget. Instead each attempt has tight socket timeouts
+and a second attempt starts only if it can finish before the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED, UserConfirmedDetail
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+CONNECT_TIMEOUT_SECONDS: Final = 0.5
+READ_TIMEOUT_SECONDS: Final = 1.0
+MAX_ATTEMPTS: Final = 2
+MAX_BACKOFF_SECONDS: Final = 0.2
+#: The whole publish, retries included, ends by then (Cognito gives up at 5 s).
+DEADLINE_SECONDS: Final = 4.0
+ATTEMPT_SECONDS: Final = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+
+CLIENT_CONFIG: Final = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    tcp_keepalive=True,
+)
+
+_TRANSIENT_CODES: Final = frozenset(
+    {"ThrottlingException", "InternalFailure", "InternalException", "ServiceUnavailable"}
+)
+
+
+def worst_case_seconds() -> float:
+    """Longest a publish can take: every attempt timing out, every backoff at its maximum."""
+    return MAX_ATTEMPTS * ATTEMPT_SECONDS + (MAX_ATTEMPTS - 1) * MAX_BACKOFF_SECONDS
+
+
+class PublishFailedError(RuntimeError):
+    """EventBridge did not accept the event. The user is confirmed; reconcile will catch up."""
+
+    def __init__(self, reason: str, *, user_pool_id: str, sub: str, attempts: int) -> None:
+        super().__init__(
+            f"UserConfirmed not published after {attempts} attempt(s): {reason} "
+            f"(userPoolId={user_pool_id}, sub={sub})"
+        )
+        self.reason = reason
+        self.user_pool_id = user_pool_id
+        self.sub = sub
+        self.attempts = attempts
+
+
+class _AttemptFailedError(Exception):
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.transient = transient
+
+
+def events_client(endpoint_url: str | None = None) -> EventBridgeClient:
+    return boto3.client("events", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+
+
+class EventBridgePublisher:
+    def __init__(
+        self,
+        client: EventBridgeClient,
+        bus_name: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._bus_name = bus_name
+        self._clock = clock
+        self._sleep = sleep
+
+    def publish(self, detail: UserConfirmedDetail) -> str:
+        entry: Any = {
+            "Source": EVENT_SOURCE,
+            "DetailType": USER_CONFIRMED,
+            "Detail": json.dumps(detail, separators=(",", ":")),
+            "EventBusName": self._bus_name,
+        }
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._put(entry)
+            except _AttemptFailedError as failure:
+                backoff = random.uniform(0, MAX_BACKOFF_SECONDS)  # noqa: S311 - jitter only
+                elapsed_after_retry = self._clock() - started + backoff + ATTEMPT_SECONDS
+                if (
+                    not failure.transient
+                    or attempt >= MAX_ATTEMPTS
+                    or elapsed_after_retry > DEADLINE_SECONDS
+                ):
+                    raise PublishFailedError(
+                        str(failure),
+                        user_pool_id=detail["userPoolId"],
+                        sub=detail["sub"],
+                        attempts=attempt,
+                    ) from failure
+            self._sleep(backoff)
+
+    def _put(self, entry: Any) -> str:
+        try:
+            response = self._client.put_events(Entries=[entry])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "ClientError")
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            message = exc.response.get("Error", {}).get("Message", "")
+            raise _AttemptFailedError(
+                f"{code}: {message}", transient=code in _TRANSIENT_CODES or status >= 500
+            ) from exc
+        except BotoCoreError as exc:
+            # Timeouts and dropped connections may pass; missing credentials or bad params won't.
+            transient = isinstance(exc, HTTPClientError | BotoConnectionError)
+            raise _AttemptFailedError(f"{type(exc).__name__}: {exc}", transient=transient) from exc
+        result = response["Entries"][0]
+        if response.get("FailedEntryCount", 0) or "EventId" not in result:
+            code = result.get("ErrorCode", "Unknown")
+            raise _AttemptFailedError(
+                f"entry rejected: {code}: {result.get('ErrorMessage', '')}",
+                transient=code in _TRANSIENT_CODES,
+            )
+        return result["EventId"]

@@ -1,0 +1,23 @@
+"""The User table, as the projector sees it: create-if-absent only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts import dynamodb
+from contracts.items import User
+from contracts.topology import USER_TABLE_KEY
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoUserStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table_name = table_name
+
+    def create(self, user: User) -> bool:
+        return dynamodb.put_if_absent(
+            self._client, self._table_name, user.to_item(), USER_TABLE_KEY
+        )

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+# Never reach real AWS: fake credentials, a fixed region, and the endpoint mode moto routes.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "userpipe-tests",
+    }
+)
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+
+SERVICE_LOGGERS = ("confirm_trigger", "user_projector", "audit_trail")
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "userpipe-test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:userpipe-test"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Every JSON line the service loggers write during the test, parsed."""
+    import services.audit_trail.handler
+    import services.confirm_trigger.handler
+    import services.user_projector.handler  # noqa: F401 - configures the loggers
+
+    stream = io.StringIO()
+    attached = []
+    for name in SERVICE_LOGGERS:
+        logger = logging.getLogger(name)
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logger.handlers[0].formatter)
+        logger.addHandler(handler)
+        attached.append((logger, handler))
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    for logger, handler in attached:
+        logger.removeHandler(handler)

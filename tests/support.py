@@ -1,0 +1,63 @@
+"""Real event shapes (tests/events/*.json), loaded by one helper, and builders on top of them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).parent / "events"
+
+
+@cache
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def load_event(name: str, **overrides: Any) -> dict[str, Any]:
+    """A fresh copy of ``tests/events/<name>.json`` with top-level keys overridden."""
+    return {**copy.deepcopy(_load(name)), **overrides}
+
+
+def cognito_sign_up(sub: str | None = None, email: str = "ada@example.com") -> dict[str, Any]:
+    event = load_event("cognito_post_confirmation_sign_up")
+    if sub:
+        event["userName"] = sub
+        event["request"]["userAttributes"]["sub"] = sub
+    event["request"]["userAttributes"]["email"] = email
+    return event
+
+
+def user_confirmed_envelope(
+    sub: str | None = None,
+    *,
+    email: str = "ada@example.com",
+    confirmed_at: str = "2026-11-28T06:59:59.870Z",
+    replay_name: str | None = None,
+) -> dict[str, Any]:
+    """An EventBridge ``UserConfirmed`` event with a new event id, as a replay would have."""
+    envelope = load_event("eventbridge_user_confirmed", id=str(uuid.uuid4()))
+    detail = envelope["detail"]
+    if sub:
+        detail["sub"] = detail["username"] = sub
+    detail["email"], detail["confirmedAt"] = email, confirmed_at
+    if replay_name:
+        envelope["replay-name"] = replay_name
+    return envelope
+
+
+def sqs_event(*bodies: str | dict[str, Any]) -> dict[str, Any]:
+    """An SQS batch for Lambda; dict bodies are JSON-encoded, message ids are unique."""
+    records = []
+    for body in bodies:
+        record = load_event("sqs_record", messageId=str(uuid.uuid4()))
+        record["body"] = body if isinstance(body, str) else json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}

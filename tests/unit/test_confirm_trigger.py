@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from contracts.events import UserConfirmed
+from contracts.settings import MissingSettingError
+from services.confirm_trigger import handler
+from services.confirm_trigger.logic import MissingUserAttributeError, handle_post_confirmation
+from services.confirm_trigger.publisher import (
+    DEADLINE_SECONDS,
+    EventBridgePublisher,
+    PublishFailedError,
+    worst_case_seconds,
+)
+from tests.fakes import FakeEventsClient, FakePublisher, accepted, rejected
+from tests.support import cognito_sign_up, load_event
+
+NOW = datetime(2026, 11, 28, 7, 0, 0, 123000, tzinfo=UTC)
+
+
+@pytest.fixture
+def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
+    fake = FakePublisher()
+    monkeypatch.setattr(handler, "default_publisher", lambda: fake)
+    return fake
+
+
+def test_sign_up_publishes_one_valid_user_confirmed_and_returns_the_event(
+    publisher: FakePublisher, lambda_context: Any
+) -> None:
+    event = cognito_sign_up()
+    response = handler.lambda_handler(event, lambda_context)
+
+    assert response == cognito_sign_up()
+    (detail,) = publisher.published
+    model = UserConfirmed.model_validate(detail)
+    assert model.sub == model.username == "7d8ca528-4931-4254-9273-ea5ee853f271"
+    assert model.user_pool_id == "eu-west-1_Ab12Cd34E"
+    assert model.email_verified is True
+    assert model.origin == "cognito"
+    assert model.client_id == "3n4b5urk1ft4fl3mg5e62d9ado"
+    assert set(detail) == {f.alias for f in UserConfirmed.model_fields.values()}
+
+
+def test_confirmation_time_is_written_as_awsdatetime() -> None:
+    publisher = FakePublisher()
+    handle_post_confirmation(cognito_sign_up(), publisher, now=NOW)
+    assert publisher.published[0]["confirmedAt"] == "2026-11-28T07:00:00.123Z"
+
+
+def test_forgot_password_publishes_nothing_and_returns_the_event(
+    publisher: FakePublisher, lambda_context: Any
+) -> None:
+    event = load_event("cognito_post_confirmation_forgot_password")
+    assert handler.lambda_handler(event, lambda_context) == event
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize("source", ["PreSignUp_SignUp", "", None])
+def test_other_trigger_sources_publish_nothing(source: str | None) -> None:
+    publisher = FakePublisher()
+    assert (
+        handle_post_confirmation({**cognito_sign_up(), "triggerSource": source}, publisher) is None
+    )
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize("attribute", ["sub", "email"])
+def test_missing_attribute_is_named_and_nothing_is_published(
+    attribute: str, publisher: FakePublisher, lambda_context: Any
+) -> None:
+    event = cognito_sign_up()
+    del event["request"]["userAttributes"][attribute]
+    with pytest.raises(MissingUserAttributeError, match=f"missing userAttributes.{attribute}"):
+        handler.lambda_handler(event, lambda_context)
+    assert publisher.published == []
+
+
+def test_missing_pool_id_is_named() -> None:
+    with pytest.raises(MissingUserAttributeError, match="missing userPoolId"):
+        handle_post_confirmation({**cognito_sign_up(), "userPoolId": ""}, FakePublisher())
+
+
+def test_email_verified_defaults_to_false_when_cognito_omits_it() -> None:
+    event = cognito_sign_up()
+    del event["request"]["userAttributes"]["email_verified"]
+    publisher = FakePublisher()
+    handle_post_confirmation(event, publisher)
+    assert publisher.published[0]["emailVerified"] is False
+
+
+def test_no_email_in_any_log_line(
+    publisher: FakePublisher, lambda_context: Any, log_lines: Any
+) -> None:
+    handler.lambda_handler(cognito_sign_up(email="grace@example.com"), lambda_context)
+    event = cognito_sign_up(email="grace@example.com")
+    del event["request"]["userAttributes"]["sub"]
+    with pytest.raises(MissingUserAttributeError):
+        handler.lambda_handler(event, lambda_context)
+    lines = log_lines()
+    assert [line["message"] for line in lines] == [
+        "UserConfirmed published",
+        "UserConfirmed not published",
+    ]
+    assert all("grace@example.com" not in str(line) for line in lines)
+
+
+def test_missing_bus_setting_is_named(monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> None:
+    monkeypatch.delenv("EVENT_BUS_NAME", raising=False)
+    handler.default_publisher.cache_clear()
+    with pytest.raises(MissingSettingError, match="EVENT_BUS_NAME"):
+        handler.lambda_handler(cognito_sign_up(), lambda_context)
+    handler.default_publisher.cache_clear()
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+def _detail() -> Any:
+    publisher = FakePublisher()
+    handle_post_confirmation(cognito_sign_up(), publisher, now=NOW)
+    return publisher.published[0]
+
+
+def _publisher(client: FakeEventsClient, clock: Any = None) -> EventBridgePublisher:
+    return EventBridgePublisher(
+        client,  # type: ignore[arg-type]
+        "userpipe-test-users",
+        clock=clock or (lambda: 0.0),
+        sleep=lambda _: None,
+    )
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": "boom"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "PutEvents",
+    )
+
+
+def test_publish_puts_one_entry_on_the_bus() -> None:
+    client = FakeEventsClient(accepted("evt-42"))
+    assert _publisher(client).publish(_detail()) == "evt-42"
+    (entry,) = client.entries
+    assert entry["Source"] == "userpipe.identity"
+    assert entry["DetailType"] == "UserConfirmed"
+    assert entry["EventBusName"] == "userpipe-test-users"
+
+
+def test_a_rejected_entry_raises_with_its_error_code() -> None:
+    client = FakeEventsClient(rejected("AccessDeniedException", "not allowed"))
+    with pytest.raises(PublishFailedError, match="AccessDeniedException") as error:
+        _publisher(client).publish(_detail())
+    assert error.value.attempts == 1
+    assert error.value.sub == "7d8ca528-4931-4254-9273-ea5ee853f271"
+
+
+def test_a_transient_failure_is_retried_once() -> None:
+    client = FakeEventsClient(rejected("ThrottlingException"), accepted("evt-2"))
+    assert _publisher(client).publish(_detail()) == "evt-2"
+    assert len(client.entries) == 2
+
+
+def test_a_persistent_transient_failure_raises_after_the_last_attempt() -> None:
+    client = FakeEventsClient(
+        ReadTimeoutError(endpoint_url="https://events"), _client_error("InternalFailure", 500)
+    )
+    with pytest.raises(PublishFailedError, match="InternalFailure") as error:
+        _publisher(client).publish(_detail())
+    assert error.value.attempts == 2
+
+
+def test_a_client_error_is_not_retried() -> None:
+    client = FakeEventsClient(_client_error("ResourceNotFoundException", 400))
+    with pytest.raises(PublishFailedError, match="ResourceNotFoundException"):
+        _publisher(client).publish(_detail())
+    assert len(client.entries) == 1
+
+
+def test_no_retry_starts_that_could_end_after_the_deadline() -> None:
+    times = iter([0.0, DEADLINE_SECONDS - 1.0])  # start, then after a slow first attempt
+    client = FakeEventsClient(rejected("ThrottlingException"), accepted())
+    with pytest.raises(PublishFailedError) as error:
+        _publisher(client, clock=lambda: next(times)).publish(_detail())
+    assert error.value.attempts == 1
+
+
+def test_worst_case_publish_ends_well_inside_cognitos_five_seconds() -> None:
+    assert worst_case_seconds() <= DEADLINE_SECONDS <= 4.0
+
+
+def test_cold_path_imports_neither_pydantic_nor_the_parser() -> None:
+    probe = (
+        "import sys, services.confirm_trigger.handler as h; "
+        "heavy = [m for m in sys.modules if m.startswith(('pydantic', "
+        "'aws_lambda_powertools.utilities.parser'))]; print(heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

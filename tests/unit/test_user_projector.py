@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from services.user_projector.handler import process_batch
+from tests.fakes import FakeUserStore
+from tests.support import sqs_event, user_confirmed_envelope
+
+SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
+OTHER = "0f1e2d3c-4b5a-4697-8877-665544332211"
+
+
+def failures(response: dict[str, Any]) -> list[str]:
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def test_a_confirmed_user_becomes_a_first_version_item(lambda_context: Any) -> None:
+    store = FakeUserStore()
+    response = process_batch(sqs_event(user_confirmed_envelope(SUB)), lambda_context, store)
+
+    assert failures(response) == []
+    user = store.users[SUB]
+    assert (user.id, user.owner, user.typename, user.version) == (SUB, SUB, "User", 1)
+    assert user.email == "ada@example.com"
+    # Timestamps come from the event, so a rebuild reproduces them.
+    assert user.created_at == user.updated_at == "2026-11-28T06:59:59.870Z"
+    assert user.last_changed_at > 1_700_000_000_000
+    assert (user.name, user.age, user.deleted) == (None, None, None)
+
+
+def test_the_same_event_delivered_three_times_creates_one_item(lambda_context: Any) -> None:
+    store = FakeUserStore()
+    envelope = user_confirmed_envelope(SUB)
+    for _ in range(3):
+        assert failures(process_batch(sqs_event(envelope), lambda_context, store)) == []
+    assert list(store.users) == [SUB]
+
+
+def test_a_replay_never_overwrites_the_existing_item(lambda_context: Any) -> None:
+    store = FakeUserStore()
+    process_batch(sqs_event(user_confirmed_envelope(SUB)), lambda_context, store)
+    edited = store.users[SUB].model_copy(update={"name": "Ada", "version": 4})
+    store.users[SUB] = edited
+
+    replay = user_confirmed_envelope(SUB, confirmed_at="2027-01-01T00:00:00.000Z", replay_name="r1")
+    assert failures(process_batch(sqs_event(replay), lambda_context, store)) == []
+    assert store.users[SUB] == edited
+
+
+def test_a_poison_record_fails_alone(lambda_context: Any, log_lines: Any) -> None:
+    store = FakeUserStore()
+    bad_email = user_confirmed_envelope(OTHER, email="not-an-email")
+    event = sqs_event(
+        user_confirmed_envelope(SUB), "{not json", bad_email, {"detail-type": "Other"}
+    )
+    response = process_batch(event, lambda_context, store)
+
+    poison_ids = [record["messageId"] for record in event["Records"][1:]]
+    assert failures(response) == poison_ids
+    assert list(store.users) == [SUB]
+    rejected = [line for line in log_lines() if line["message"] == "message rejected"]
+    assert [line["message_id"] for line in rejected] == poison_ids
+    assert "detail.email" in rejected[1]["reason"]
+    assert all("not-an-email" not in json.dumps(line) for line in log_lines())
+
+
+def test_a_batch_that_fails_entirely_is_reported_record_by_record(lambda_context: Any) -> None:
+    event = sqs_event("[]", "{}")
+    response = process_batch(event, lambda_context, FakeUserStore())
+    assert failures(response) == [record["messageId"] for record in event["Records"]]
+
+
+def test_a_store_error_fails_the_record_for_retry_without_logging_the_payload(
+    lambda_context: Any, log_lines: Any
+) -> None:
+    store = FakeUserStore(fail_with=RuntimeError("throttled while writing ada@example.com"))
+    event = sqs_event(user_confirmed_envelope(SUB))
+    response = process_batch(event, lambda_context, store)
+
+    assert failures(response) == [event["Records"][0]["messageId"]]
+    (line,) = log_lines()
+    assert line["message"] == "projection failed" and line["error"] == "RuntimeError"
+    assert "ada@example.com" not in json.dumps(log_lines())
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "grace@example.org"])
+def test_projecting_logs_no_email(email: str, lambda_context: Any, log_lines: Any) -> None:
+    store = FakeUserStore()
+    envelope = user_confirmed_envelope(SUB, email=email)
+    process_batch(sqs_event(envelope, envelope), lambda_context, store)
+    messages = [line["message"] for line in log_lines()]
+    assert messages == ["user created", "user already projected; nothing changed"]
+    assert email not in json.dumps(log_lines())

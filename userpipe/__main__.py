@@ -1,0 +1,5 @@
+import sys
+
+from userpipe.cli import main
+
+sys.exit(main())

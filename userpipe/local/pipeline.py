@@ -1,0 +1,141 @@
+"""The whole pipeline on the emulator: Cognito -> trigger -> bus -> queue -> projector -> table
+-> stream -> audit. The handlers are the Lambda entry points themselves, run with the
+environment infra gives them (``contracts.topology.function_environment``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.names import TRIGGER_CONFIRM_SIGN_UP
+from contracts.topology import (
+    AUDIT_SOURCE,
+    AUDIT_TRAIL,
+    CONFIRM_TRIGGER,
+    FUNCTIONS,
+    PROJECTOR_SOURCE,
+    USER_PROJECTOR,
+    ResourceNames,
+    function_environment,
+)
+from services.audit_trail import handler as audit_trail
+from services.confirm_trigger import handler as confirm_trigger
+from services.user_projector import handler as user_projector
+from userpipe.local.clients import REGION, Clients
+from userpipe.local.cognito import post_confirmation_event
+from userpipe.local.provision import LocalResources, provision
+from userpipe.local.runner import LocalContext, QueuePoller, StreamPoller
+
+#: Per-cold-start caches in the handler modules; a new local stack is a new cold start.
+_COLD_START_CACHES = (
+    confirm_trigger.default_publisher,
+    user_projector.default_store,
+    audit_trail.default_settings,
+    audit_trail.default_store,
+)
+
+
+@dataclass(frozen=True)
+class Settled:
+    messages: int  # queue messages delivered to the projector
+    stream_records: int  # stream records delivered to the audit trail
+
+
+class LocalPipeline:
+    def __init__(self, clients: Clients, resources: LocalResources) -> None:
+        self.clients = clients
+        self.resources = resources
+        names = resources.names
+        self.projector = QueuePoller(
+            clients.sqs,
+            resources.projector_queue,
+            user_projector.lambda_handler,
+            PROJECTOR_SOURCE,
+            LocalContext.for_function(USER_PROJECTOR, names.function(USER_PROJECTOR)),
+        )
+        self.audit = StreamPoller(
+            clients.streams,
+            resources.user_stream_arn,
+            audit_trail.lambda_handler,
+            AUDIT_SOURCE,
+            LocalContext.for_function(AUDIT_TRAIL, names.function(AUDIT_TRAIL)),
+            sqs=clients.sqs,
+            on_failure=resources.audit_dlq,
+        )
+        self._trigger_context = LocalContext.for_function(
+            CONFIRM_TRIGGER, names.function(CONFIRM_TRIGGER)
+        )
+
+    def sign_up(self, email: str, password: str) -> str:
+        """Sign up and confirm like a user would; Cognito then calls the trigger. Returns the
+        username."""
+        pool, client = self.resources.user_pool_id, self.resources.app_client_id
+        self.clients.cognito.sign_up(ClientId=client, Username=email, Password=password)
+        self.clients.cognito.admin_confirm_sign_up(UserPoolId=pool, Username=email)
+        username = self.clients.cognito.admin_get_user(UserPoolId=pool, Username=email)["Username"]
+        self.run_trigger(username)
+        return username
+
+    def run_trigger(self, username: str, trigger_source: str = TRIGGER_CONFIRM_SIGN_UP) -> Any:
+        """Invoke the PostConfirmation trigger as Cognito would (once per call)."""
+        event = post_confirmation_event(
+            self.clients.cognito,
+            self.resources.user_pool_id,
+            username,
+            self.resources.app_client_id,
+            trigger_source,
+        )
+        context: Any = self._trigger_context.fresh()  # what the handler reads of LambdaContext
+        return confirm_trigger.lambda_handler(event, context)
+
+    def settle(self, max_rounds: int = 100) -> Settled:
+        """Run the event sources until nothing is left to deliver."""
+        messages = records = 0
+        for _ in range(max_rounds):
+            delivered = self.projector.drain(), self.audit.drain()
+            if not any(delivered):
+                return Settled(messages, records)
+            messages, records = messages + delivered[0], records + delivered[1]
+        raise RuntimeError(f"pipeline did not settle in {max_rounds} rounds")
+
+
+@contextmanager
+def local_pipeline(
+    clients: Clients, stage: str = "local", *, audit_retention_days: int | None = None
+) -> Iterator[LocalPipeline]:
+    """Provision a stage on the emulator and run its functions with infra's environment."""
+    names = ResourceNames(stage)
+    # What Lambda's runtime provides, pointed at the emulator.
+    environment = {
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }
+    for spec in FUNCTIONS:
+        environment |= function_environment(spec, names, audit_retention_days=audit_retention_days)
+    if clients.endpoint_url:
+        environment |= {
+            "AWS_ENDPOINT_URL": clients.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    _cold_start()
+    try:
+        yield LocalPipeline(clients, provision(clients, names))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _cold_start()
+
+
+def _cold_start() -> None:
+    for cached in _COLD_START_CACHES:
+        cached.cache_clear()
