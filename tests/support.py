@@ -7,7 +7,10 @@ import json
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from userpipe.local.pipeline import LocalPipeline
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -61,3 +64,18 @@ def sqs_event(*bodies: str | dict[str, Any]) -> dict[str, Any]:
 
 def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
+
+
+def all_stream_records(pipe: LocalPipeline) -> list[dict[str, Any]]:
+    """Every record the User table's stream holds, from the start, as Lambda would see them."""
+    from userpipe.local.runner import stream_record
+
+    streams, arn = pipe.clients.streams, pipe.resources.user_stream_arn
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        response = streams.get_records(ShardIterator=iterator, Limit=1000)
+        records += [stream_record(record, arn) for record in response["Records"]]
+    return records

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 
-from contracts.items import AuditRecord, User
+from contracts.items import User
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD
 from services.user_api.store import DynamoProfileStore
 from userpipe.local.clients import Clients
@@ -97,7 +97,7 @@ class _Demo:
         self.check("the edit moved the user to _version 2", edited.version == 2)
 
         self.step("Replay every archived UserConfirmed to the projector")
-        replayed = self.replay()
+        replayed = self.pipe.replay(f"demo-{datetime.now(UTC):%H%M%S}")
         settled = self.pipe.settle()
         after = {user.id: user for user in self.users()}
         self.console.print(f"  {replayed} events replayed, {settled.messages} delivered")
@@ -118,7 +118,7 @@ class _Demo:
         )
 
         self.show_tables()
-        audit = self.audit_records()
+        audit = self.pipe.audit_records()
         self.check("one audit record per change (inserts + 1 edit)", len(audit) == count + 1)
         self.check(
             "no email address in plaintext in the audit trail",
@@ -130,32 +130,11 @@ class _Demo:
         self.console.print("[green bold]Every check held.")
         return 0
 
-    def replay(self) -> int:
-        events, names = self.pipe.clients.events, self.pipe.resources.names
-        archive = events.describe_archive(ArchiveName=names.archive)
-        rule = events.describe_rule(Name=names.projector_rule, EventBusName=names.event_bus)
-        now = datetime.now(UTC)
-        events.start_replay(
-            ReplayName=f"demo-{now:%H%M%S}",
-            EventSourceArn=archive["ArchiveArn"],
-            EventStartTime=now - timedelta(days=1),
-            EventEndTime=now,
-            Destination={"Arn": self.pipe.resources.bus_arn, "FilterArns": [rule["Arn"]]},
-        )
-        return int(archive["EventCount"])
-
     def versions(self) -> list[int]:
         return [user.version for user in self.users()]
 
     def users(self) -> list[User]:
-        table = self.pipe.resources.names.user_table
-        items = self.pipe.clients.dynamodb.scan(TableName=table)["Items"]
-        return sorted((User.from_item(item) for item in items), key=lambda u: u.created_at)
-
-    def audit_records(self) -> list[AuditRecord]:
-        table = self.pipe.resources.names.audit_table
-        items = self.pipe.clients.dynamodb.scan(TableName=table)["Items"]
-        return [AuditRecord.from_item(item) for item in items]
+        return sorted(self.pipe.users().values(), key=lambda user: user.created_at)
 
     def show_tables(self) -> None:
         users = Table(title="User table (what AppSync serves)")
@@ -174,7 +153,7 @@ class _Demo:
         audit = Table(title="Audit table (append-only; email kept as a fingerprint)")
         for column in ("user", "event", "versions", "changed fields"):
             audit.add_column(column)
-        for record in sorted(self.audit_records(), key=lambda r: r.audit_id):
+        for record in self.pipe.audit_records():
             audit.add_row(
                 record.user_id[:8] + "…",
                 record.event_name,

@@ -8,8 +8,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.items import AuditRecord, User
 from contracts.names import TRIGGER_CONFIRM_SIGN_UP
 from contracts.topology import (
     AUDIT_SOURCE,
@@ -90,6 +92,38 @@ class LocalPipeline:
         )
         context: Any = self._trigger_context.fresh()  # what the handler reads of LambdaContext
         return confirm_trigger.lambda_handler(event, context)
+
+    def replay(self, name: str, *, since: timedelta = timedelta(days=1)) -> int:
+        """Replay archived events to the projector's rule only (as ``StartReplay`` with
+        ``FilterArns`` does in AWS). moto replays synchronously. Returns the archive's size."""
+        events, names = self.clients.events, self.resources.names
+        archive = events.describe_archive(ArchiveName=names.archive)
+        rule = events.describe_rule(Name=names.projector_rule, EventBusName=names.event_bus)
+        now = datetime.now(UTC)
+        events.start_replay(
+            ReplayName=name,
+            EventSourceArn=archive["ArchiveArn"],
+            EventStartTime=now - since,
+            EventEndTime=now,
+            Destination={"Arn": self.resources.bus_arn, "FilterArns": [rule["Arn"]]},
+        )
+        return int(archive["EventCount"])
+
+    def users(self) -> dict[str, User]:
+        """Every item in the User table, by id."""
+        return {
+            user.id: user
+            for user in map(User.from_item, self._scan(self.resources.names.user_table))
+        }
+
+    def audit_records(self) -> list[AuditRecord]:
+        """Every audit record, oldest first."""
+        records = map(AuditRecord.from_item, self._scan(self.resources.names.audit_table))
+        return sorted(records, key=lambda record: record.audit_id)
+
+    def _scan(self, table: str) -> list[dict[str, Any]]:
+        paginator = self.clients.dynamodb.get_paginator("scan")
+        return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
 
     def settle(self, max_rounds: int = 100) -> Settled:
         """Run the event sources until nothing is left to deliver."""

@@ -1,0 +1,157 @@
+"""Random interleavings of duplicates, replays, profile edits and stream redeliveries, for
+many users, through the real projector and audit handlers on moto."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from contracts.items import User
+from services.audit_trail import handler as audit_trail
+from services.confirm_trigger.logic import user_confirmed_from
+from services.confirm_trigger.publisher import EventBridgePublisher
+from services.user_api.store import DynamoProfileStore, UserNotFoundError, VersionConflictError
+from tests.support import all_stream_records, cognito_sign_up, user_confirmed_envelope
+from userpipe.local.clients import Clients
+from userpipe.local.pipeline import LocalPipeline, local_pipeline
+
+pytestmark = pytest.mark.integration
+USERS = 4
+
+user_index = st.integers(0, USERS - 1)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("confirm"), user_index),  # the trigger publishes (again)
+        st.tuples(st.just("replay"), user_index),  # an archived event comes back with a new id
+        st.tuples(
+            st.just("edit"),
+            user_index,
+            st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+            st.one_of(st.none(), st.integers(0, 150)),
+            st.booleans(),  # True: the client read an old version (a conflict)
+        ),
+        st.tuples(st.just("settle")),
+        st.tuples(st.just("redeliver_stream")),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@dataclass
+class Expected:
+    """What the table must hold, tracked from the operations that succeeded."""
+
+    confirmed: set[str] = field(default_factory=set)
+    edits: dict[str, int] = field(default_factory=dict)
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_stages = (f"p{n}" for n in itertools.count())
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def sub_of(index: int) -> str:
+    return str(uuid.UUID(int=index + 1))
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operations)
+def test_interleavings_never_duplicate_regress_or_lose_anything(
+    emulator: None, lambda_context: Any, ops: list[tuple[Any, ...]]
+) -> None:
+    with local_pipeline(Clients(), stage=next(_stages)) as pipe:
+        expected = Expected()
+        seen_versions: dict[str, int] = {}
+        for op in ops:
+            apply(pipe, op, expected, lambda_context)
+            for sub, user in pipe.users().items():  # _version never decreases, at any point
+                assert user.version >= seen_versions.get(sub, 0)
+                seen_versions[sub] = user.version
+        pipe.settle()
+
+        final = pipe.users()
+        assert set(final) == expected.confirmed  # one item per confirmed user, nobody else
+        for sub, user in final.items():
+            assert user.version == 1 + expected.edits.get(sub, 0)
+            for name, value in expected.profile.get(sub, {}).items():
+                assert getattr(user, name) == value  # name/age never lost
+        stream = all_stream_records(pipe)
+        audited = pipe.audit_records()
+        assert len(audited) == len(stream)  # one audit record per stream record
+        assert {r.sequence_number for r in audited} == {
+            r["dynamodb"]["SequenceNumber"] for r in stream
+        }
+
+
+def apply(pipe: LocalPipeline, op: tuple[Any, ...], expected: Expected, context: Any) -> None:
+    match op:
+        case ("confirm", index):
+            publish(pipe, index)
+            expected.confirmed.add(sub_of(index))
+        case ("replay", index):
+            if sub_of(index) in expected.confirmed:  # only archived events come back
+                replay(pipe, index)
+        case ("edit", index, name, age, stale):
+            pipe.settle()
+            edit(pipe, sub_of(index), {"name": name, "age": age}, stale, expected)
+        case ("settle",):
+            pipe.settle()
+        case ("redeliver_stream",):
+            pipe.settle()
+            records = all_stream_records(pipe)
+            if records:
+                response = audit_trail.lambda_handler({"Records": records}, context)
+                assert response == {"batchItemFailures": []}
+
+
+def publish(pipe: LocalPipeline, index: int) -> None:
+    detail = user_confirmed_from(
+        cognito_sign_up(sub_of(index), email=f"user{index}@example.com"), datetime.now(UTC)
+    )
+    assert detail is not None
+    EventBridgePublisher(pipe.clients.events, pipe.resources.names.event_bus).publish(detail)
+
+
+def replay(pipe: LocalPipeline, index: int) -> None:
+    """What StartReplay delivers: the archived event, a new id and ``replay-name``."""
+    envelope = user_confirmed_envelope(sub_of(index), replay_name="property-replay")
+    envelope["detail"]["userPoolId"] = "eu-west-1_Ab12Cd34E"
+    pipe.clients.sqs.send_message(
+        QueueUrl=pipe.resources.projector_queue.url, MessageBody=json.dumps(envelope)
+    )
+
+
+def edit(
+    pipe: LocalPipeline, sub: str, changes: dict[str, Any], stale: bool, expected: Expected
+) -> None:
+    store = DynamoProfileStore(pipe.clients.dynamodb, pipe.resources.names.user_table)
+    current: User | None = store.get(sub)
+    version = (current.version if current else 1) - (1 if stale else 0)
+    try:
+        store.update_profile(sub, changes, expected_version=version, now=datetime.now(UTC))
+    except (UserNotFoundError, VersionConflictError):
+        assert current is None or stale
+        return
+    assert current is not None and not stale
+    expected.edits[sub] = expected.edits.get(sub, 0) + 1
+    expected.profile[sub] = changes
