@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from contracts.names import (
@@ -83,3 +91,24 @@ class UserConfirmedEnvelope(BaseModel):
                     f"not a {USER_CONFIRMED} event: source {source!r}, detail-type {detail_type!r}"
                 )
         return data
+
+
+class InvalidEventError(ValueError):
+    """A message that is not a readable ``UserConfirmed``. The reason names fields and rules,
+    never the values (they may be personal data)."""
+
+
+def parse_user_confirmed(body: str | bytes) -> UserConfirmedEnvelope:
+    """Parse an EventBridge event carrying ``UserConfirmed`` (e.g. an SQS message body)."""
+    try:
+        return UserConfirmedEnvelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidEventError(describe(exc)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """Where and why validation failed, without the offending values."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    )

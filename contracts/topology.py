@@ -8,6 +8,7 @@ synthesized template against it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,7 +35,8 @@ class FunctionSpec:
     package: str  # the service package, e.g. services.confirm_trigger
     timeout_seconds: int
     memory_mb: int
-    settings: tuple[str, ...]  # environment variables the function reads
+    settings: tuple[str, ...]  # environment variables the function requires
+    optional_settings: tuple[str, ...] = ()
 
     @property
     def handler(self) -> str:
@@ -90,8 +92,18 @@ AUDIT_TRAIL: Final = FunctionSpec(
     package="services.audit_trail",
     timeout_seconds=30,
     memory_mb=256,
-    settings=("AUDIT_TABLE_NAME", "AUDIT_RETENTION_DAYS"),
+    settings=("AUDIT_TABLE_NAME",),
+    optional_settings=("AUDIT_RETENTION_DAYS",),
 )
+#: The example consumer shipped to show ``UserConfirmedSubscription``.
+WELCOME_NOTIFIER: Final = FunctionSpec(
+    id="WelcomeNotifier",
+    package="services.welcome_notifier",
+    timeout_seconds=20,
+    memory_mb=256,
+    settings=("WELCOME_SENDER",),
+)
+#: The pipeline's own functions (what the local stack runs).
 FUNCTIONS: Final = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL)
 
 PROJECTOR_SOURCE: Final = QueueSource(
@@ -112,6 +124,18 @@ AUDIT_SOURCE: Final = StreamSource(
 
 #: What the projector's rule matches; every other consumer subscribes with the same pattern.
 PROJECTOR_PATTERN: Final = USER_CONFIRMED_PATTERN
+#: Extra consumers' queues, unless they ask otherwise.
+SUBSCRIBER_SOURCE: Final = QueueSource(
+    batch_size=10,
+    max_batching_window_seconds=1,
+    max_receive_count=5,
+    max_concurrency=2,
+    visibility_timeout_factor=6,
+    dlq_retention_days=14,
+)
+#: A failed delivery from a rule to its queue is retried this long, then goes to the rule's DLQ.
+RULE_TARGET_MAX_EVENT_AGE_HOURS: Final = 24
+RULE_TARGET_RETRY_ATTEMPTS: Final = 185
 
 USER_TABLE_KEY: Final = "id"
 AUDIT_TABLE_KEY: Final = ("userId", "auditId")
@@ -171,14 +195,24 @@ class ResourceNames:
         return self._name(spec.package.rsplit(".", 1)[-1].replace("_", "-"))
 
 
+class UnknownSettingError(KeyError):
+    def __init__(self, spec: FunctionSpec, missing: list[str]) -> None:
+        super().__init__(f"{spec.id} requires {', '.join(missing)} and no value was given")
+
+
 def function_environment(
-    spec: FunctionSpec, names: ResourceNames, *, audit_retention_days: int | None = None
+    spec: FunctionSpec, names: ResourceNames, configured: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment a function runs with, in AWS and in the local stack alike."""
+    """The environment a function runs with, in AWS and in the local stack alike: names from
+    ``names``, other settings (retention, sender address, ...) from ``configured``."""
     values = {
         "EVENT_BUS_NAME": names.event_bus,
         "USER_TABLE_NAME": names.user_table,
         "AUDIT_TABLE_NAME": names.audit_table,
-        "AUDIT_RETENTION_DAYS": str(audit_retention_days) if audit_retention_days else "",
+        **(configured or {}),
     }
-    return {setting: values[setting] for setting in spec.settings if values[setting]}
+    missing = [setting for setting in spec.settings if not values.get(setting)]
+    if missing:
+        raise UnknownSettingError(spec, missing)
+    wanted = spec.settings + spec.optional_settings
+    return {setting: values[setting] for setting in wanted if values.get(setting)}

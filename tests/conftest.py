@@ -26,7 +26,7 @@ os.environ.update(
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
 
-SERVICE_LOGGERS = ("confirm_trigger", "user_projector", "audit_trail")
+SERVICE_LOGGERS = ("confirm_trigger", "user_projector", "audit_trail", "welcome_notifier")
 
 
 @dataclass
@@ -50,7 +50,8 @@ def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """Every JSON line the service loggers write during the test, parsed."""
     import services.audit_trail.handler
     import services.confirm_trigger.handler
-    import services.user_projector.handler  # noqa: F401 - configures the loggers
+    import services.user_projector.handler
+    import services.welcome_notifier.handler  # noqa: F401 - these configure the loggers
 
     stream = io.StringIO()
     attached = []
@@ -59,7 +60,9 @@ def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logger.handlers[0].formatter)
         logger.addHandler(handler)
-        attached.append((logger, handler))
+        attached.append((logger, handler, logger.level))
+        logger.setLevel(logging.INFO)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    for logger, handler in attached:
+    for logger, handler, level in attached:
         logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -65,3 +65,12 @@ def accepted(event_id: str = "evt-1") -> dict[str, Any]:
 
 def rejected(code: str, message: str = "") -> dict[str, Any]:
     return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": code, "ErrorMessage": message}]}
+
+
+class FakeEmailSender:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send(self, email: Any) -> str:
+        self.sent.append(email)
+        return f"ses-{len(self.sent)}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -30,11 +32,23 @@ def run_demo(users: int = 3, *, verbose: bool = False, console: Console | None =
     from moto import mock_aws
 
     console = console or Console()
-    if not verbose:  # the handlers' JSON logs; --verbose shows them
-        for service in ("confirm_trigger", "user_projector", "audit_trail"):
-            logging.getLogger(service).setLevel(logging.ERROR)
-    with mock_aws(), local_pipeline(Clients(), stage="demo") as pipe:
+    with _quiet_functions(not verbose), mock_aws(), local_pipeline(Clients(), stage="demo") as pipe:
         return _Demo(pipe, console).run(users)
+
+
+@contextmanager
+def _quiet_functions(quiet: bool) -> Iterator[None]:
+    """Hide the functions' JSON logs below ERROR (``--verbose`` shows them)."""
+    loggers = [logging.getLogger(s) for s in ("confirm_trigger", "user_projector", "audit_trail")]
+    levels = [logger.level for logger in loggers]
+    if quiet:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class _Demo:

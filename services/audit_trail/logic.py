@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from contracts import dynamodb
+from contracts.events import describe
 from contracts.items import AuditRecord, FieldChange
 from contracts.names import SENSITIVE_USER_FIELDS, iso_utc
 from contracts.topology import USER_TABLE_KEY
@@ -84,8 +85,7 @@ def audit_record_from(
             expires_at=int(seconds) + retention_days * SECONDS_PER_DAY if retention_days else None,
         )
     except ValidationError as exc:
-        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
-        raise MalformedStreamRecordError(f"invalid fields: {fields}") from None
+        raise MalformedStreamRecordError(describe(exc)) from None
 
 
 def audit(

@@ -19,7 +19,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from services.user_projector.logic import RejectedRecordError, UserStore, parse_message, project
+from contracts.events import InvalidEventError, parse_user_confirmed
+from services.user_projector.logic import UserStore, project
 from services.user_projector.store import DynamoUserStore
 
 logger = Logger(service="user_projector")
@@ -49,8 +50,8 @@ def process_batch(
     def project_record(record: SQSRecord) -> None:
         ids = {"message_id": record.message_id}
         try:
-            envelope = parse_message(record.body)
-        except RejectedRecordError as exc:
+            envelope = parse_user_confirmed(record.body)
+        except InvalidEventError as exc:
             logger.warning("message rejected", extra={**ids, "reason": str(exc)})
             raise
         ids |= {"event_id": envelope.id, "sub": envelope.detail.sub}

@@ -14,11 +14,14 @@ from contracts.events import UserConfirmed, UserConfirmedEnvelope
 from contracts.items import User
 from contracts.names import SENSITIVE_USER_FIELDS, UserConfirmedDetail, iso_utc
 from contracts.topology import (
+    AUDIT_TRAIL,
     FUNCTIONS,
     PROJECTOR_SOURCE,
     USER_PROJECTOR,
+    WELCOME_NOTIFIER,
     InvalidStageError,
     ResourceNames,
+    UnknownSettingError,
     function_environment,
 )
 from tests.support import load_event, user_confirmed_envelope
@@ -109,10 +112,22 @@ def test_stage_names_are_validated() -> None:
 
 def test_every_function_gets_exactly_the_settings_it_declares() -> None:
     names = ResourceNames("dev")
-    for spec in FUNCTIONS:
-        env = function_environment(spec, names, audit_retention_days=30)
-        assert set(env) == set(spec.settings)
+    configured = {"AUDIT_RETENTION_DAYS": "30", "WELCOME_SENDER": "hello@example.com"}
+    for spec in (*FUNCTIONS, WELCOME_NOTIFIER):
+        env = function_environment(spec, names, configured)
+        assert set(env) == set(spec.settings + spec.optional_settings)
     assert PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR) >= 6 * 30
+
+
+def test_a_required_setting_without_a_value_is_named() -> None:
+    with pytest.raises(UnknownSettingError, match="WelcomeNotifier requires WELCOME_SENDER"):
+        function_environment(WELCOME_NOTIFIER, ResourceNames("dev"))
+
+
+def test_optional_settings_are_left_out_when_unset() -> None:
+    assert function_environment(AUDIT_TRAIL, ResourceNames("dev")) == {
+        "AUDIT_TABLE_NAME": "userpipe-dev-UserAudit"
+    }
 
 
 def test_missing_setting_names_the_variable() -> None:

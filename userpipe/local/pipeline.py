@@ -148,8 +148,9 @@ def local_pipeline(
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     }
+    configured = {"AUDIT_RETENTION_DAYS": str(audit_retention_days or "")}
     for spec in FUNCTIONS:
-        environment |= function_environment(spec, names, audit_retention_days=audit_retention_days)
+        environment |= function_environment(spec, names, configured)
     if clients.endpoint_url:
         environment |= {
             "AWS_ENDPOINT_URL": clients.endpoint_url,
