@@ -3,10 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+NODE   := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
+STAGE  ?= dev
 
+# jsii warns about Node 20 on every call; CI and this machine run Node 20 by design.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install demo test test-unit test-integration lint format schemas bench clean
+.PHONY: help install demo test test-unit test-integration test-infra lint format schemas bench \
+	layer cdk-app synth deploy destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -17,12 +22,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[local,infra,dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## create .venv with everything (runtime, local stack, infra, dev tools)
+$(NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	rm -f node_modules/.installed-* && touch $@
+
+install: $(STAMP) $(NODE) ## create .venv and node_modules with everything (runtime, local, infra, dev)
 
 demo: $(STAMP) ## the main job: sign users up and watch them flow through the pipeline
 	$(BIN)/userpipe demo
 
-test: $(STAMP) ## every test: unit, integration (moto), property-based
+test: $(STAMP) $(NODE) layer ## every test: unit, integration (moto), property-based, infra
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP) ## unit tests only (no network, fakes)
@@ -30,6 +39,9 @@ test-unit: $(STAMP) ## unit tests only (no network, fakes)
 
 test-integration: $(STAMP) ## integration tests only (moto)
 	$(BIN)/python -m pytest tests/integration
+
+test-infra: $(STAMP) $(NODE) layer ## CDK template assertions, cdk-nag, cfn-lint, CLI synth
+	$(BIN)/python -m pytest tests/infra
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
@@ -46,5 +58,21 @@ schemas: $(STAMP) ## regenerate contracts/schemas/*.json from the models
 bench: $(STAMP) ## benchmarks: the trigger's cold-import budget
 	$(BIN)/python bench/trigger_import.py
 
-clean: ## remove the virtualenv and build output
-	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+layer: $(STAMP) ## build the functions' dependency layer (arm64 wheels from the package registry)
+	$(BIN)/python -m infra.layer
+
+cdk-app: $(STAMP) ## what cdk.json runs: the layer if missing, then the CDK app
+	@$(BIN)/python -m infra.layer >/dev/null
+	@$(BIN)/python -m infra.app
+
+synth: $(STAMP) $(NODE) layer ## cdk synth for STAGE (default dev); no AWS credentials needed
+	npx cdk synth --quiet -c stage=$(STAGE)
+
+deploy: $(STAMP) $(NODE) layer ## cdk deploy STAGE to the account in your AWS profile
+	npx cdk deploy -c stage=$(STAGE)
+
+destroy: $(STAMP) $(NODE) ## cdk destroy STAGE (retained resources stay; see README)
+	npx cdk destroy -c stage=$(STAGE)
+
+clean: ## remove the virtualenv, node_modules and build output
+	rm -rf $(VENV) cdk.out build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

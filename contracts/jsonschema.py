@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from contracts.events import UserConfirmed
 from contracts.items import AuditRecord, User
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
@@ -38,3 +40,37 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def eventbridge_schema() -> dict[str, Any]:
+    """The whole ``UserConfirmed`` event as JSON Schema draft 4, the dialect EventBridge's
+    schema registry accepts (no ``const``)."""
+    detail = _draft4(UserConfirmed.model_json_schema(by_alias=True, mode="serialization"))
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "UserConfirmed",
+        "type": "object",
+        "required": ["id", "source", "detail-type", "time", "detail"],
+        "properties": {
+            "version": {"type": "string"},
+            "id": {"type": "string"},
+            "source": {"type": "string", "enum": [EVENT_SOURCE]},
+            "detail-type": {"type": "string", "enum": [USER_CONFIRMED]},
+            "account": {"type": "string"},
+            "time": {"type": "string", "format": "date-time"},
+            "region": {"type": "string"},
+            "resources": {"type": "array", "items": {"type": "string"}},
+            "detail": detail,
+        },
+    }
+
+
+def _draft4(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        converted = {key: _draft4(value) for key, value in schema.items() if key != "const"}
+        if "const" in schema:
+            converted["enum"] = [schema["const"]]
+        return converted
+    if isinstance(schema, list):
+        return [_draft4(item) for item in schema]
+    return schema

@@ -1,0 +1,72 @@
+"""What a deployment may choose, read from CDK context (``-c key=value`` or cdk.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.topology import ResourceNames
+
+
+class InvalidContextError(ValueError):
+    def __init__(self, key: str, value: Any, expected: str) -> None:
+        super().__init__(f"context {key}={value!r} is invalid: expected {expected}")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stage: str = "dev"
+    #: Ephemeral stages (tests, previews) are destroyed whole; every other stage retains the
+    #: user pool and both tables on delete and protects the tables from deletion.
+    ephemeral: bool = False
+    archive_retention_days: int = 0  # 0: keep archived events forever
+    audit_retention_days: int = 0  # 0: audit records never expire
+    log_retention_days: int = 30
+    alarm_email: str | None = None
+    welcome_sender: str = "no-reply@example.com"
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(self.stage)
+
+    @classmethod
+    def from_context(cls, get: Any) -> StageConfig:
+        """Build from ``node.try_get_context``; every value is checked, none silently ignored."""
+        defaults = cls()
+        config = cls(
+            stage=str(get("stage") or defaults.stage),
+            ephemeral=_bool(get, "ephemeral", defaults.ephemeral),
+            archive_retention_days=_days(
+                get, "archiveRetentionDays", defaults.archive_retention_days
+            ),
+            audit_retention_days=_days(get, "auditRetentionDays", defaults.audit_retention_days),
+            log_retention_days=_days(get, "logRetentionDays", defaults.log_retention_days),
+            alarm_email=get("alarmEmail") or None,
+            welcome_sender=str(get("welcomeSender") or defaults.welcome_sender),
+        )
+        config.names  # noqa: B018 - validates the stage name
+        return config
+
+
+def _bool(get: Any, key: str, default: bool) -> bool:
+    value = get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in {"true", "false"}:
+        return str(value).lower() == "true"
+    raise InvalidContextError(key, value, "true or false")
+
+
+def _days(get: Any, key: str, default: int) -> int:
+    value = get(key)
+    if value is None:
+        return default
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise InvalidContextError(key, value, "a whole number of days") from None
+    if days < 0:
+        raise InvalidContextError(key, value, "0 or more days")
+    return days

@@ -1,0 +1,120 @@
+"""Alarms and the encrypted SNS topic they notify (email subscription optional)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from contracts.topology import ResourceNames
+from infra.parts.nag import acknowledge
+
+
+class Alarms(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        email: str | None,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"Encrypts {names.stage} alarm notifications",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        # CloudWatch publishes to an encrypted topic only if the key lets it (not aws/sns).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=f"userpipe-{names.stage}-alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        self._action = actions.SnsAction(self.topic)
+        if email:
+            undeliverable = sqs.Queue(
+                self,
+                "EmailDlq",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+                acknowledge(undeliverable, rule, "This queue is itself a dead-letter queue.")
+            self.topic.add_subscription(
+                subscriptions.EmailSubscription(email, dead_letter_queue=undeliverable)
+            )
+            self.queue_not_empty(
+                undeliverable, undeliverable, "the alarm email's dead-letter queue"
+            )
+
+    def queue_not_empty(self, scope: Construct, queue: sqs.Queue, what: str) -> cloudwatch.Alarm:
+        metric = queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        )
+        return self._alarm(scope, "NotEmptyAlarm", metric, 1, f"{what} holds messages")
+
+    def function_errors(self, scope: Construct, function: lambda_.Function) -> cloudwatch.Alarm:
+        metric = function.metric_errors(period=Duration.minutes(5), statistic="Sum")
+        return self._alarm(
+            scope, "ErrorsAlarm", metric, 1, f"{function.node.id} invocations failed"
+        )
+
+    def iterator_age(
+        self, scope: Construct, function: lambda_.Function, limit: Duration
+    ) -> cloudwatch.Alarm:
+        metric = cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name="IteratorAge",
+            dimensions_map={"FunctionName": function.function_name},
+            statistic="Maximum",
+            period=Duration.minutes(1),
+        )
+        return self._alarm(
+            scope,
+            "IteratorAgeAlarm",
+            metric,
+            limit.to_milliseconds(),
+            f"{function.node.id} is more than {limit.to_human_string()} behind its stream",
+        )
+
+    def _alarm(
+        self,
+        scope: Construct,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(self._action)
+        return alarm

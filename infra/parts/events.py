@@ -1,0 +1,50 @@
+"""The bus ``UserConfirmed`` travels on, its archive (for replays) and the event's schema in an
+EventBridge schema registry (so other teams and accounts can discover and bind to it)."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_eventschemas as eventschemas
+from constructs import Construct
+
+from contracts.jsonschema import eventbridge_schema
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED
+from contracts.topology import ResourceNames
+
+
+class UserEvents(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        archive_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=names.event_bus)
+        self.archive = self.bus.archive(
+            "Archive",
+            archive_name=names.archive,
+            description="Every userpipe event, for replays that rebuild the User table",
+            event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
+            retention=Duration.days(archive_retention_days) if archive_retention_days else None,
+        )
+        registry = eventschemas.CfnRegistry(
+            self,
+            "Registry",
+            registry_name=f"userpipe-{names.stage}",
+            description="Events published by userpipe",
+        )
+        self.schema = eventschemas.CfnSchema(
+            self,
+            "UserConfirmedSchema",
+            registry_name=registry.attr_registry_name,
+            schema_name=f"{EVENT_SOURCE}@{USER_CONFIRMED}",
+            type="JSONSchemaDraft4",
+            content=json.dumps(eventbridge_schema()),
+            description="UserConfirmed v1 (contracts/schemas/UserConfirmed.v1.json)",
+        )

@@ -1,0 +1,127 @@
+"""The one helper that makes userpipe's functions: Python on arm64, the dependency layer, JSON
+logs into an explicit log group with retention, X-Ray tracing, and a role of its own with no
+managed policies (each concern adds exactly the permissions its function needs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from contracts.topology import FunctionSpec, ResourceNames, function_environment
+from infra.bundling import function_code
+from infra.layer import built_layer
+from infra.parts.nag import acknowledge
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep equal to infra.layer.PYTHON_VERSION
+ARCHITECTURE = lambda_.Architecture.ARM_64  # keep equal to infra.layer.PLATFORM
+
+
+class FunctionFactory(Construct):
+    """Owns the dependency layer; ``make`` builds a function under the caller's construct."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        configured: Mapping[str, str],
+        log_retention_days: int,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._names = names
+        self._configured = dict(configured)
+        self._retention = _retention(log_retention_days)
+        self._removal_policy = removal_policy
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_asset(str(built_layer())),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="userpipe runtime dependencies (Powertools, pydantic) for arm64",
+        )
+
+    def make(self, scope: Construct, spec: FunctionSpec, *, invoked_by: str) -> lambda_.Function:
+        """``invoked_by`` says who calls the function synchronously and where its failures go
+        instead of an asynchronous-invocation DLQ (which such a function never uses)."""
+        name = self._names.function(spec)
+        log_group = logs.LogGroup(
+            scope,
+            f"{spec.id}Logs",
+            log_group_name=f"/aws/lambda/{name}",
+            retention=self._retention,
+            removal_policy=self._removal_policy,
+        )
+        role = iam.Role(
+            scope,
+            f"{spec.id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{name}: least privilege, written per function",
+        )
+        function = lambda_.Function(
+            scope,
+            spec.id,
+            function_name=name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=lambda_.Code.from_asset(str(function_code(spec))),
+            layers=[self.layer],
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb,
+            environment={
+                **function_environment(spec, self._names, self._configured),
+                "POWERTOOLS_SERVICE_NAME": spec.package.rsplit(".", 1)[-1],
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=log_group,
+            role=role,
+        )
+        log_group.grant_write(role)
+        policy = role.node.find_child("DefaultPolicy")
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only actions with no resource-level form use '*': X-Ray PutTraceSegments and "
+            "PutTelemetryRecords and, for the stream consumer, dynamodb:ListStreams.",
+        )
+        acknowledge(
+            function.node.default_child,  # type: ignore[arg-type]
+            "Serverless-LambdaDLQ",
+            f"Never invoked asynchronously: {invoked_by}",
+        )
+        return function
+
+
+_RETENTIONS = {
+    0: logs.RetentionDays.INFINITE,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    if days not in _RETENTIONS:
+        supported = ", ".join(str(d) for d in sorted(_RETENTIONS))
+        raise ValueError(f"logRetentionDays={days} is not supported; use one of {supported}")
+    return _RETENTIONS[days]

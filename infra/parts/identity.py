@@ -1,0 +1,84 @@
+"""The user pool: email sign-up, verified and strong; the Admin group; an app client; and the
+PostConfirmation trigger. The trigger needs only ``events:PutEvents`` (the pool id arrives in
+the event), so the pool and the trigger's role never refer to each other: no cycle."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from contracts.topology import ADMIN_GROUP, ResourceNames
+from infra.parts.nag import acknowledge
+
+
+class Identity(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        trigger: lambda_.Function,
+        retain: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=names.user_pool,
+            self_sign_up_enabled=True,
+            sign_in_aliases=cognito.SignInAliases(email=True, username=False),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            keep_original=cognito.KeepOriginalAttrs(email=True),
+            user_verification=cognito.UserVerificationConfig(
+                email_style=cognito.VerificationEmailStyle.CODE
+            ),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            lambda_triggers=cognito.UserPoolTriggers(post_confirmation=trigger),
+            deletion_protection=retain,
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG2",
+            "Self sign-up pool: MFA is offered (TOTP) but not forced on every user.",
+        )
+        acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG3",
+            "Threat protection needs the paid Plus plan; a deployment can enable it.",
+        )
+        acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG8",
+            "Threat protection needs the paid Plus plan; a deployment can enable it.",
+        )
+        self.admin_group = cognito.CfnUserPoolGroup(
+            self,
+            "AdminGroup",
+            user_pool_id=self.user_pool.user_pool_id,
+            group_name=ADMIN_GROUP,
+            description="Reads every user through the API",
+        )
+        self.client = self.user_pool.add_client(
+            "AppClient",
+            user_pool_client_name=f"{names.user_pool}-app",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            prevent_user_existence_errors=True,
+        )

@@ -1,0 +1,107 @@
+"""How the app is built: acknowledgements, the layer, the code assets, context, the CDK CLI."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from aws_cdk import CfnResource, Stack
+
+from contracts.topology import CONFIRM_TRIGGER
+from infra.bundling import function_code
+from infra.config import InvalidContextError, StageConfig
+from infra.layer import PLATFORM, PYTHON_VERSION, build
+from infra.parts.functions import ARCHITECTURE, RUNTIME
+
+ROOT = Path(__file__).resolve().parents[2]
+ELF_MACHINE_AARCH64 = 183
+
+
+def test_every_acknowledgement_sits_on_one_resource_and_gives_a_reason() -> None:
+    from infra.app import build_app
+
+    app, _ = build_app({"stage": "dev"})
+    acknowledged = [
+        (construct, entry.data)
+        for construct in app.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+    ]
+    assert len(acknowledged) >= 10
+    for construct, rules in acknowledged:
+        assert not isinstance(construct, Stack), f"stack-wide acknowledgement: {rules}"
+        resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+        assert isinstance(resource, CfnResource), f"{construct.node.path} is not one resource"
+        assert all(len(reason) > 20 for reason in rules.values()), rules
+
+
+def test_layer_matches_the_functions_runtime_and_architecture() -> None:
+    assert RUNTIME.name == f"python{PYTHON_VERSION}"
+    assert ARCHITECTURE.name == "arm64" and "aarch64" in PLATFORM
+    native = list((build() / "python").rglob("*.so"))
+    assert native, "pydantic_core should bring at least one native module"
+    for library in native:
+        header = library.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF", library
+        (machine,) = struct.unpack_from("<H", header, 18)
+        assert machine == ELF_MACHINE_AARCH64, f"{library.name} is not aarch64"
+        if ".cpython-" in library.name:
+            assert f"cpython-{PYTHON_VERSION.replace('.', '')}-aarch64" in library.name
+
+
+def test_layer_carries_the_runtime_dependencies_but_not_boto3() -> None:
+    packages = {path.name for path in (build() / "python").iterdir()}
+    assert {"aws_lambda_powertools", "pydantic", "pydantic_core"} <= packages
+    assert "boto3" not in packages and "botocore" not in packages
+
+
+def test_a_function_asset_holds_only_contracts_and_its_own_service() -> None:
+    asset = function_code(CONFIRM_TRIGGER)
+    top = {path.name for path in asset.iterdir()}
+    services = {path.name for path in (asset / "services").iterdir()}
+    assert top == {"contracts", "services"}
+    assert services == {"__init__.py", "confirm_trigger"}
+    assert not list(asset.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"stage": "Prod"}, "stage 'Prod' is invalid"),
+        ({"ephemeral": "maybe"}, "ephemeral='maybe' is invalid: expected true or false"),
+        ({"auditRetentionDays": "-1"}, "auditRetentionDays='-1' is invalid"),
+        ({"archiveRetentionDays": "forever"}, "expected a whole number of days"),
+    ],
+)
+def test_bad_context_is_refused_with_a_clear_error(context: dict[str, str], message: str) -> None:
+    with pytest.raises((InvalidContextError, ValueError), match=message):
+        StageConfig.from_context(context.get)
+
+
+def test_npx_cdk_synth_works_without_aws_credentials(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"HOME": str(tmp_path), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run(
+        [
+            "npx",
+            "--no-install",
+            "cdk",
+            "synth",
+            "--quiet",
+            "--output",
+            str(tmp_path / "out"),
+            "-c",
+            "stage=clitest",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "out" / "userpipe-clitest.template.json").is_file()

@@ -1,0 +1,399 @@
+"""The synthesized template, asserted on the properties that make userpipe safe to run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from contracts.jsonschema import eventbridge_schema
+from contracts.names import USER_CONFIRMED_PATTERN
+from contracts.topology import (
+    AUDIT_SOURCE,
+    AUDIT_TRAIL,
+    CONFIRM_TRIGGER,
+    PROJECTOR_SOURCE,
+    SUBSCRIBER_SOURCE,
+    USER_PROJECTOR,
+    WELCOME_NOTIFIER,
+    ResourceNames,
+    function_environment,
+)
+from tests.infra.conftest import Synthesized
+
+NAMES = ResourceNames("dev")
+SPECS = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, WELCOME_NOTIFIER)
+
+
+def function(stack: Synthesized, spec: Any) -> dict[str, Any]:
+    return stack.one("AWS::Lambda::Function", FunctionName=NAMES.function(spec))
+
+
+def function_id(stack: Synthesized, spec: Any) -> str:
+    return stack.logical_id("AWS::Lambda::Function", FunctionName=NAMES.function(spec))
+
+
+def policy_statements(stack: Synthesized, spec: Any) -> list[dict[str, Any]]:
+    role_id = function(stack, spec)["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = [
+        p
+        for p in stack.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    value = statement["Action"]
+    return {value} if isinstance(value, str) else set(value)
+
+
+def mappings_of(stack: Synthesized, spec: Any) -> list[dict[str, Any]]:
+    fid = function_id(stack, spec)
+    return [
+        m["Properties"]
+        for m in stack.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": fid}
+    ]
+
+
+# --- checks that run over the whole template ------------------------------------------------
+
+
+def test_cdk_nag_finds_nothing_unacknowledged(dev: Synthesized, ephemeral: Synthesized) -> None:
+    for stack in (dev, ephemeral):
+        assert stack.error is None, stack.error
+        violations = [v for p in stack.validation["pluginReports"] for v in p["violations"]]
+        assert violations == []
+
+
+def test_cdk_nag_packs_really_run(tmp_path: Any) -> None:
+    """Guards the test above: an unencrypted queue without a DLQ must be reported."""
+    from aws_cdk import aws_sqs as sqs
+
+    from infra.app import build_app
+
+    app, stack = build_app({"stage": "nagcheck", "ephemeral": "true"}, outdir=str(tmp_path))
+    sqs.Queue(stack, "Careless", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(Exception, match="ValidationFailed") as failure:
+        app.synth()
+    assert "AwsSolutions-SQS" in str(failure.value) or "Serverless-SQS" in str(failure.value)
+
+
+def test_cfn_lint_reports_no_errors(dev: Synthesized, ephemeral: Synthesized) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    for stack in (dev, ephemeral):
+        # Regions with every service the stack uses (Cognito, schema registry, ...).
+        regions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+        matches = lint(stack.template_path.read_text(), config=ManualArgs(regions=regions))
+        errors = [m for m in matches if m.rule.id.startswith("E")]
+        assert errors == [], "\n".join(str(e) for e in errors)
+
+
+def test_no_role_has_a_managed_policy(dev: Synthesized) -> None:
+    for role in dev.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_wildcard_resources_only_where_aws_has_no_resource_level_form(dev: Synthesized) -> None:
+    allowed = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
+    for policy in dev.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == "*":
+                assert actions(statement) <= allowed, statement
+
+
+# --- the shared declaration (contracts/topology.py) holds in the template -------------------
+
+
+def test_projector_rule_uses_the_contract_pattern(dev: Synthesized) -> None:
+    rule = dev.one("AWS::Events::Rule", Name=NAMES.projector_rule)
+    assert rule["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN
+    (target,) = rule["Properties"]["Targets"]
+    assert target["RetryPolicy"] == {
+        "MaximumEventAgeInSeconds": 86_400,
+        "MaximumRetryAttempts": 185,
+    }
+    assert "DeadLetterConfig" in target
+
+
+def test_projector_queue_wiring_matches_the_declaration(dev: Synthesized) -> None:
+    queue = dev.one("AWS::SQS::Queue", QueueName=NAMES.projector_queue)["Properties"]
+    assert queue["VisibilityTimeout"] == PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR)
+    assert queue["VisibilityTimeout"] >= 6 * USER_PROJECTOR.timeout_seconds
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == PROJECTOR_SOURCE.max_receive_count == 5
+    assert queue["SqsManagedSseEnabled"] is True
+    (mapping,) = mappings_of(dev, USER_PROJECTOR)
+    assert mapping["BatchSize"] == PROJECTOR_SOURCE.batch_size == 10
+    assert mapping["MaximumBatchingWindowInSeconds"] == PROJECTOR_SOURCE.max_batching_window_seconds
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": PROJECTOR_SOURCE.max_concurrency}
+
+
+def test_audit_stream_wiring_matches_the_declaration(dev: Synthesized) -> None:
+    (mapping,) = mappings_of(dev, AUDIT_TRAIL)
+    assert mapping["BatchSize"] == AUDIT_SOURCE.batch_size <= 100
+    assert mapping["BisectBatchOnFunctionError"] is AUDIT_SOURCE.bisect_batch_on_error is True
+    assert mapping["MaximumRetryAttempts"] == AUDIT_SOURCE.max_retry_attempts
+    assert mapping["StartingPosition"] == AUDIT_SOURCE.starting_position
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    dlq_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.audit_dlq)
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [dlq_id, "Arn"]
+    }
+    user_table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [user_table, "StreamArn"]}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
+def test_functions_are_made_alike_and_run_with_the_declared_settings(
+    dev: Synthesized, spec: Any
+) -> None:
+    props = function(dev, spec)["Properties"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == spec.handler
+    assert props["Timeout"] == spec.timeout_seconds
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    configured = {"WELCOME_SENDER": "no-reply@example.com"}
+    expected = function_environment(spec, NAMES, configured)
+    variables = props["Environment"]["Variables"]
+    assert {k: v for k, v in variables.items() if not k.startswith("POWERTOOLS_")} == expected
+    log_group = dev.one("AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{NAMES.function(spec)}")
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    assert log_group["DeletionPolicy"] == "Retain"
+
+
+# --- identity ---------------------------------------------------------------------------------
+
+
+def test_user_pool_signs_up_by_verified_email_with_a_strong_password(dev: Synthesized) -> None:
+    pool = dev.one("AWS::Cognito::UserPool", UserPoolName=NAMES.user_pool)
+    props = pool["Properties"]
+    assert props["UsernameAttributes"] == ["email"]
+    assert props["AutoVerifiedAttributes"] == ["email"]
+    assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False
+    assert props["AccountRecoverySetting"] == {
+        "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]
+    }
+    password = props["Policies"]["PasswordPolicy"]
+    assert password["MinimumLength"] >= 12
+    assert all(
+        password[f"Require{kind}"] for kind in ("Lowercase", "Uppercase", "Numbers", "Symbols")
+    )
+    assert props["LambdaConfig"]["PostConfirmation"] == {
+        "Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]
+    }
+    assert props["DeletionProtection"] == "ACTIVE"
+    assert pool["DeletionPolicy"] == "Retain"
+
+
+def test_admin_group_and_a_public_app_client(dev: Synthesized) -> None:
+    dev.one("AWS::Cognito::UserPoolGroup", GroupName="Admin")
+    (client,) = dev.resources("AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["GenerateSecret"] is False
+    assert {"ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH"} <= set(props["ExplicitAuthFlows"])
+    assert props["PreventUserExistenceErrors"] == "ENABLED"
+
+
+def test_only_cognito_may_invoke_the_trigger(dev: Synthesized) -> None:
+    (permission,) = dev.resources("AWS::Lambda::Permission").values()
+    assert permission["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
+    assert permission["Properties"]["FunctionName"] == {
+        "Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]
+    }
+
+
+# --- least privilege, per function -----------------------------------------------------------
+
+
+def _own(stack: Synthesized, spec: Any) -> dict[str, Any]:
+    """Statements other than the ones every function gets (its logs and X-Ray)."""
+    log_group = stack.logical_id(
+        "AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{NAMES.function(spec)}"
+    )
+    own: dict[str, Any] = {}
+    for statement in policy_statements(stack, spec):
+        if actions(statement) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
+            continue
+        if statement["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}:
+            assert actions(statement) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+            continue
+        for action in actions(statement):
+            own[action] = statement["Resource"]
+    return own
+
+
+def test_trigger_may_only_put_events_on_the_bus(dev: Synthesized) -> None:
+    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.event_bus)
+    assert _own(dev, CONFIRM_TRIGGER) == {"events:PutEvents": {"Fn::GetAtt": [bus, "Arn"]}}
+
+
+def test_projector_may_only_put_users_and_consume_its_queue(dev: Synthesized) -> None:
+    table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.projector_queue)
+    own = _own(dev, USER_PROJECTOR)
+    assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [table, "Arn"]}
+    assert all(value == {"Fn::GetAtt": [queue, "Arn"]} for value in own.values())
+    assert set(own) <= {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+
+
+def test_audit_may_only_append_audit_records_and_read_the_stream(dev: Synthesized) -> None:
+    audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.audit_table)
+    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.audit_dlq)
+    own = _own(dev, AUDIT_TRAIL)
+    assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [audit, "Arn"]}
+    assert own.pop("dynamodb:ListStreams") == "*"
+    for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
+        assert own.pop(action) == {"Fn::GetAtt": [user, "StreamArn"]}
+    assert set(own) <= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert all(value == {"Fn::GetAtt": [dlq, "Arn"]} for value in own.values())
+
+
+def test_welcome_notifier_may_only_send_from_its_sender(dev: Synthesized) -> None:
+    statements = [
+        s for s in policy_statements(dev, WELCOME_NOTIFIER) if "ses:SendEmail" in actions(s)
+    ]
+    (statement,) = statements
+    assert actions(statement) == {"ses:SendEmail"}
+    assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "no-reply@example.com"}}
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def test_user_table_is_keyed_by_id_with_pitr_stream_and_protection(dev: Synthesized) -> None:
+    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_audit_table_is_keyed_by_user_and_audit_id_with_ttl(dev: Synthesized) -> None:
+    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.audit_table)
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "userId", "KeyType": "HASH"},
+        {"AttributeName": "auditId", "KeyType": "RANGE"},
+    ]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_an_ephemeral_stage_is_destroyed_whole(ephemeral: Synthesized) -> None:
+    for kind in ("AWS::DynamoDB::Table", "AWS::Cognito::UserPool"):
+        for resource in ephemeral.resources(kind).values():
+            assert resource["DeletionPolicy"] == "Delete"
+            assert resource["Properties"].get("DeletionProtectionEnabled", False) is False
+            assert resource["Properties"].get("DeletionProtection", "INACTIVE") == "INACTIVE"
+
+
+def test_context_settings_reach_the_stack(ephemeral: Synthesized) -> None:
+    names = ResourceNames("pr-42")
+    archive = ephemeral.one("AWS::Events::Archive", ArchiveName=names.archive)
+    assert archive["Properties"]["RetentionDays"] == 30
+    audit = ephemeral.one("AWS::Lambda::Function", FunctionName=names.function(AUDIT_TRAIL))
+    assert audit["Properties"]["Environment"]["Variables"]["AUDIT_RETENTION_DAYS"] == "365"
+    (subscription,) = ephemeral.resources("AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Endpoint"] == "ops@example.com"
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def test_archive_keeps_userpipe_events_forever_by_default(dev: Synthesized) -> None:
+    archive = dev.one("AWS::Events::Archive", ArchiveName=NAMES.archive)["Properties"]
+    assert archive.get("RetentionDays", 0) == 0
+    assert archive["EventPattern"] == {"source": USER_CONFIRMED_PATTERN["source"]}
+
+
+def test_user_confirmed_schema_is_published_to_a_registry(dev: Synthesized) -> None:
+    schema = dev.one("AWS::EventSchemas::Schema", SchemaName="userpipe.identity@UserConfirmed")
+    assert schema["Properties"]["Type"] == "JSONSchemaDraft4"
+    assert json.loads(schema["Properties"]["Content"]) == eventbridge_schema()
+
+
+def test_every_dead_letter_queue_has_an_alarm_that_notifies(dev: Synthesized) -> None:
+    topic = next(iter(dev.resources("AWS::SNS::Topic")))
+    alarms = list(dev.resources("AWS::CloudWatch::Alarm").values())
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic}] for a in alarms)
+    watched_queues = {
+        d["Value"]["Fn::GetAtt"][0]
+        for a in alarms
+        for d in a["Properties"].get("Dimensions", [])
+        if d["Name"] == "QueueName"
+    }
+    dlqs = {
+        k
+        for k, q in dev.resources("AWS::SQS::Queue").items()
+        if "RedrivePolicy" not in q["Properties"]
+    }
+    assert watched_queues == dlqs and len(dlqs) == 3
+    errors = {
+        d["Value"]["Ref"]
+        for a in alarms
+        if a["Properties"].get("MetricName") == "Errors"
+        for d in a["Properties"]["Dimensions"]
+    }
+    assert errors == {function_id(dev, spec) for spec in SPECS}
+    (age,) = [a for a in alarms if a["Properties"].get("MetricName") == "IteratorAge"]
+    assert age["Properties"]["Threshold"] == 300_000
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev: Synthesized) -> None:
+    (topic,) = dev.resources("AWS::SNS::Topic").values()
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = dev.template["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+
+
+def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -> None:
+    rules = dev.resources("AWS::Events::Rule")
+    assert len(rules) == 2
+    assert all(r["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN for r in rules.values())
+    (mapping,) = mappings_of(dev, WELCOME_NOTIFIER)
+    (projector,) = mappings_of(dev, USER_PROJECTOR)
+    assert mapping["EventSourceArn"] != projector["EventSourceArn"]
+    assert mapping["BatchSize"] == SUBSCRIBER_SOURCE.batch_size
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_outputs_name_everything_an_operator_needs(dev: Synthesized) -> None:
+    outputs = dev.template["Outputs"]
+    assert {
+        "UserPoolId",
+        "AppClientId",
+        "EventBusName",
+        "EventBusArn",
+        "ArchiveName",
+        "UserTableName",
+        "AuditTableName",
+        "ProjectorDlqUrl",
+        "AuditDlqUrl",
+        "UserConfirmedSchemaName",
+    } <= set(outputs)
+    assert outputs["EventBusArn"]["Export"] == {"Name": "userpipe-dev-EventBusArn"}
+    assert outputs["UserConfirmedSchemaName"]["Export"] == {
+        "Name": "userpipe-dev-UserConfirmedSchemaName"
+    }
