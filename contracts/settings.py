@@ -40,3 +40,8 @@ def optional_positive_int(name: str, environ: Mapping[str, str] | None = None) -
     if value <= 0:
         raise InvalidSettingError(name, f"expected a number above 0, got {value}")
     return value
+
+
+def optional(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    return value or None

@@ -95,6 +95,13 @@ AUDIT_TRAIL: Final = FunctionSpec(
     settings=("AUDIT_TABLE_NAME",),
     optional_settings=("AUDIT_RETENTION_DAYS",),
 )
+USER_API: Final = FunctionSpec(
+    id="UserApi",
+    package="services.user_api",
+    timeout_seconds=10,
+    memory_mb=512,  # more memory, more CPU: a shorter cold start for interactive calls
+    settings=("USER_TABLE_NAME", "AUDIT_TABLE_NAME", "PAGE_TOKEN_SECRET_ARN", "ADMIN_GROUP"),
+)
 #: The example consumer shipped to show ``UserConfirmedSubscription``.
 WELCOME_NOTIFIER: Final = FunctionSpec(
     id="WelcomeNotifier",
@@ -104,7 +111,7 @@ WELCOME_NOTIFIER: Final = FunctionSpec(
     settings=("WELCOME_SENDER",),
 )
 #: The pipeline's own functions (what the local stack runs).
-FUNCTIONS: Final = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL)
+FUNCTIONS: Final = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, USER_API)
 
 PROJECTOR_SOURCE: Final = QueueSource(
     batch_size=10,
@@ -191,6 +198,14 @@ class ResourceNames:
     def user_pool(self) -> str:
         return self._name("users")
 
+    @property
+    def graphql_api(self) -> str:
+        return self._name("api")
+
+    @property
+    def page_token_secret(self) -> str:
+        return self._name("page-token-key")
+
     def function(self, spec: FunctionSpec) -> str:
         return self._name(spec.package.rsplit(".", 1)[-1].replace("_", "-"))
 
@@ -209,6 +224,7 @@ def function_environment(
         "EVENT_BUS_NAME": names.event_bus,
         "USER_TABLE_NAME": names.user_table,
         "AUDIT_TABLE_NAME": names.audit_table,
+        "ADMIN_GROUP": ADMIN_GROUP,
         **(configured or {}),
     }
     missing = [setting for setting in spec.settings if not values.get(setting)]

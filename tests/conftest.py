@@ -26,7 +26,13 @@ os.environ.update(
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
 
-SERVICE_LOGGERS = ("confirm_trigger", "user_projector", "audit_trail", "welcome_notifier")
+SERVICE_LOGGERS = (
+    "confirm_trigger",
+    "user_projector",
+    "audit_trail",
+    "welcome_notifier",
+    "user_api",
+)
 
 
 @dataclass
@@ -50,6 +56,7 @@ def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """Every JSON line the service loggers write during the test, parsed."""
     import services.audit_trail.handler
     import services.confirm_trigger.handler
+    import services.user_api.handler
     import services.user_projector.handler
     import services.welcome_notifier.handler  # noqa: F401 - these configure the loggers
 

@@ -74,3 +74,54 @@ class FakeEmailSender:
     def send(self, email: Any) -> str:
         self.sent.append(email)
         return f"ses-{len(self.sent)}"
+
+
+class FakeUserApiStore:
+    """The API's store over plain dicts, paging like DynamoDB (a position after the last key)."""
+
+    def __init__(self, users: list[Any] = (), audit: list[Any] = ()) -> None:  # type: ignore[assignment]
+        self.users = {user.id: user for user in users}
+        self.audit = list(audit)
+
+    def get(self, user_id: str) -> Any:
+        return self.users.get(user_id)
+
+    def list_users(self, limit: int, start: dict[str, Any] | None) -> Any:
+        from services.user_api.logic import Page
+
+        ids = sorted(self.users)
+        if start:
+            ids = [i for i in ids if i > start["id"]["S"]]
+        page = ids[:limit]
+        more = len(ids) > limit
+        return Page([self.users[i] for i in page], {"id": {"S": page[-1]}} if more else None)
+
+    def audit_trail(self, user_id: str, limit: int, start: dict[str, Any] | None) -> Any:
+        from services.user_api.logic import Page
+
+        records = sorted(
+            (r for r in self.audit if r.user_id == user_id), key=lambda r: r.audit_id, reverse=True
+        )
+        if start:
+            records = [r for r in records if r.audit_id < start["auditId"]["S"]]
+        page = records[:limit]
+        position = (
+            {"userId": {"S": user_id}, "auditId": {"S": page[-1].audit_id}}
+            if len(records) > limit
+            else None
+        )
+        return Page(page, position)
+
+    def update_profile(self, user_id: str, changes: Any, *, expected_version: int, now: Any) -> Any:
+        from contracts.names import iso_utc
+        from services.user_api.logic import UserMissing, VersionConflict
+
+        user = self.users.get(user_id)
+        if user is None:
+            raise UserMissing(user_id)
+        if user.version != expected_version:
+            raise VersionConflict(user.version)
+        stamp = {"updated_at": iso_utc(now), "last_changed_at": int(now.timestamp() * 1000)}
+        updated = user.model_copy(update={**changes, **stamp, "version": user.version + 1})
+        self.users[user_id] = updated
+        return updated

@@ -79,3 +79,32 @@ def all_stream_records(pipe: LocalPipeline) -> list[dict[str, Any]]:
         response = streams.get_records(ShardIterator=iterator, Limit=1000)
         records += [stream_record(record, arn) for record in response["Records"]]
     return records
+
+
+def cognito_identity(sub: str, groups: list[str] | None = None) -> dict[str, Any]:
+    """The identity AppSync passes for a Cognito user pool caller (from an access token)."""
+    identity = load_event("appsync_get_user")["identity"]
+    identity["sub"] = identity["username"] = sub
+    identity["claims"] |= {"sub": sub, "username": sub}
+    identity["groups"] = groups
+    if groups:
+        identity["claims"]["cognito:groups"] = groups
+    else:
+        del identity["claims"]["cognito:groups"]
+    return identity
+
+
+def iam_identity() -> dict[str, Any]:
+    return load_event("appsync_identity_iam")
+
+
+def appsync_event(
+    type_name: str,
+    field: str,
+    arguments: dict[str, Any],
+    identity: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """An AppSync direct Lambda resolver event for one field."""
+    event = load_event("appsync_get_user", arguments=arguments, identity=identity)
+    event["info"] |= {"parentTypeName": type_name, "fieldName": field}
+    return event

@@ -20,7 +20,8 @@ from rich.table import Table
 
 from contracts.items import User
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD
-from services.user_api.store import DynamoProfileStore
+from contracts.topology import FUNCTIONS
+from services.user_api.errors import ConflictUnhandled
 from userpipe.local.clients import Clients
 from userpipe.local.pipeline import LocalPipeline, local_pipeline
 
@@ -39,7 +40,7 @@ def run_demo(users: int = 3, *, verbose: bool = False, console: Console | None =
 @contextmanager
 def _quiet_functions(quiet: bool) -> Iterator[None]:
     """Hide the functions' JSON logs below ERROR (``--verbose`` shows them)."""
-    loggers = [logging.getLogger(s) for s in ("confirm_trigger", "user_projector", "audit_trail")]
+    loggers = [logging.getLogger(spec.package.rsplit(".", 1)[-1]) for spec in FUNCTIONS]
     levels = [logger.level for logger in loggers]
     if quiet:
         for logger in loggers:
@@ -99,16 +100,19 @@ class _Demo:
             settled.messages == 0 and event["triggerSource"] == TRIGGER_CONFIRM_FORGOT_PASSWORD,
         )
 
-        self.step("A profile edit (as the API does: conditional on _version)")
-        profile = DynamoProfileStore(self.pipe.clients.dynamodb, names.user_table)
-        edited = profile.update_profile(
-            usernames[0],
-            {"name": "Ada Lovelace", "age": 36},
-            expected_version=1,
-            now=datetime.now(UTC),
-        )
+        self.step("A profile edit through the API (updateUser, conditional on _version)")
+        owner = self.pipe.identity_of(usernames[0])
+        update = {"id": usernames[0], "name": "Ada Lovelace", "age": 36, "expectedVersion": 1}
+        edited_item = self.pipe.graphql("Mutation", "updateUser", {"input": update}, owner)
+        edited = User.model_validate(edited_item)
         self.pipe.settle()
         self.check("the edit moved the user to _version 2", edited.version == 2)
+        try:
+            self.pipe.graphql("Mutation", "updateUser", {"input": update}, owner)
+            stale_refused = False
+        except ConflictUnhandled:
+            stale_refused = True
+        self.check("the same edit again (a stale _version) is a ConflictUnhandled", stale_refused)
 
         self.step("Replay every archived UserConfirmed to the projector")
         replayed = self.pipe.replay(f"demo-{datetime.now(UTC):%H%M%S}")

@@ -1,4 +1,5 @@
-"""The User table as the API sees it: reads, and profile edits under optimistic concurrency."""
+"""The User and Audit tables as the API sees them: reads, pages, and profile edits under
+optimistic concurrency (one conditional UpdateItem on ``_version``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from contracts import dynamodb
-from contracts.items import User
+from contracts.items import AuditRecord, User
 from contracts.names import iso_utc
-from contracts.topology import USER_TABLE_KEY
+from contracts.topology import AUDIT_TABLE_KEY, USER_TABLE_KEY
+from services.user_api.logic import Page, UserMissing, VersionConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,38 +20,55 @@ if TYPE_CHECKING:
 PROFILE_FIELDS = frozenset({"name", "age"})
 
 
-class UserNotFoundError(LookupError):
-    def __init__(self, user_id: str) -> None:
-        super().__init__(f"no user {user_id}")
-        self.user_id = user_id
-
-
-class VersionConflictError(RuntimeError):
-    """``expectedVersion`` is not the stored ``_version`` (someone else changed the user)."""
-
-    def __init__(self, user_id: str, expected: int, current: int) -> None:
-        super().__init__(f"user {user_id} is at version {current}, not {expected}")
-        self.user_id, self.expected, self.current = user_id, expected, current
-
-
-class DynamoProfileStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+class DynamoUserApiStore:
+    def __init__(self, client: DynamoDBClient, user_table: str, audit_table: str) -> None:
         self._client = client
-        self._table_name = table_name
+        self._user_table = user_table
+        self._audit_table = audit_table
 
     def get(self, user_id: str) -> User | None:
         item = self._client.get_item(
-            TableName=self._table_name,
+            TableName=self._user_table,
             Key={USER_TABLE_KEY: {"S": user_id}},
             ConsistentRead=True,
         ).get("Item")
         return User.from_item(item) if item else None
 
+    def list_users(self, limit: int, start: dict[str, Any] | None) -> Page[User]:
+        request: dict[str, Any] = {"TableName": self._user_table, "Limit": limit}
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self._client.scan(**request)
+        return Page(
+            [User.from_item(item) for item in response.get("Items", [])],
+            response.get("LastEvaluatedKey"),
+        )
+
+    def audit_trail(
+        self, user_id: str, limit: int, start: dict[str, Any] | None
+    ) -> Page[AuditRecord]:
+        partition, _ = AUDIT_TABLE_KEY
+        request: dict[str, Any] = {
+            "TableName": self._audit_table,
+            "KeyConditionExpression": "#user = :user",
+            "ExpressionAttributeNames": {"#user": partition},
+            "ExpressionAttributeValues": {":user": {"S": user_id}},
+            "ScanIndexForward": False,  # newest first
+            "Limit": limit,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self._client.query(**request)
+        return Page(
+            [AuditRecord.from_item(item) for item in response.get("Items", [])],
+            response.get("LastEvaluatedKey"),
+        )
+
     def update_profile(
         self, user_id: str, changes: Mapping[str, Any], *, expected_version: int, now: datetime
     ) -> User:
         """Apply ``changes`` (``None`` clears a field) if the user is at ``expected_version``;
-        bumps ``_version`` and the change timestamps. One conditional write."""
+        bumps ``_version`` and the change timestamps."""
         unknown = set(changes) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {', '.join(sorted(unknown))}")
@@ -72,7 +91,7 @@ class DynamoProfileStore:
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             response = self._client.update_item(
-                TableName=self._table_name,
+                TableName=self._user_table,
                 Key={USER_TABLE_KEY: {"S": user_id}},
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(#id) AND #v = :expected",
@@ -84,7 +103,6 @@ class DynamoProfileStore:
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             current: dict[str, Any] = getattr(exc, "response", {}).get("Item") or {}
             if not current:
-                raise UserNotFoundError(user_id) from None
-            version = int(dynamodb.deserialize(current["_version"]))
-            raise VersionConflictError(user_id, expected_version, version) from None
+                raise UserMissing(user_id) from None
+            raise VersionConflict(int(dynamodb.deserialize(current["_version"]))) from None
         return User.from_item(response["Attributes"])

@@ -21,7 +21,7 @@ from services.confirm_trigger.publisher import (
     PublishFailedError,
     events_client,
 )
-from services.user_api.store import DynamoProfileStore, VersionConflictError
+from services.user_api.logic import VersionConflict
 from tests.support import all_stream_records, cognito_sign_up
 from userpipe.local.pipeline import LocalPipeline
 
@@ -103,7 +103,7 @@ def test_a_password_reset_publishes_nothing(pipeline: LocalPipeline) -> None:
 def test_a_replay_after_a_profile_edit_changes_nothing(pipeline: LocalPipeline) -> None:
     subs = [pipeline.sign_up(f"user{i}@example.com", PASSWORD) for i in range(3)]
     pipeline.settle()
-    profile = DynamoProfileStore(pipeline.clients.dynamodb, pipeline.resources.names.user_table)
+    profile = pipeline.api_store()
     edited = profile.update_profile(
         subs[0], {"name": "Ada", "age": 36}, expected_version=1, now=datetime.now(UTC)
     )
@@ -145,11 +145,11 @@ def test_a_replay_into_an_empty_table_rebuilds_every_user_at_version_one(
 def test_a_stale_profile_edit_is_a_conflict(pipeline: LocalPipeline) -> None:
     sub = pipeline.sign_up("ada@example.com", PASSWORD)
     pipeline.settle()
-    profile = DynamoProfileStore(pipeline.clients.dynamodb, pipeline.resources.names.user_table)
+    profile = pipeline.api_store()
     profile.update_profile(sub, {"name": "Ada"}, expected_version=1, now=datetime.now(UTC))
-    with pytest.raises(VersionConflictError) as conflict:
+    with pytest.raises(VersionConflict) as conflict:
         profile.update_profile(sub, {"name": "Eve"}, expected_version=1, now=datetime.now(UTC))
-    assert conflict.value.current == 2
+    assert conflict.value.current_version == 2
     assert pipeline.users()[sub].name == "Ada"
 
 

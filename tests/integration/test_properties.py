@@ -20,8 +20,13 @@ from contracts.items import User
 from services.audit_trail import handler as audit_trail
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
-from services.user_api.store import DynamoProfileStore, UserNotFoundError, VersionConflictError
-from tests.support import all_stream_records, cognito_sign_up, user_confirmed_envelope
+from services.user_api.errors import BadRequest, ConflictUnhandled, NotFound
+from tests.support import (
+    all_stream_records,
+    cognito_identity,
+    cognito_sign_up,
+    user_confirmed_envelope,
+)
 from userpipe.local.clients import Clients
 from userpipe.local.pipeline import LocalPipeline, local_pipeline
 
@@ -36,7 +41,7 @@ operations = st.lists(
         st.tuples(
             st.just("edit"),
             user_index,
-            st.one_of(st.none(), st.text(min_size=1, max_size=12)),
+            st.one_of(st.none(), st.text(min_size=0, max_size=12)),  # "" is refused
             st.one_of(st.none(), st.integers(0, 150)),
             st.booleans(),  # True: the client read an old version (a conflict)
         ),
@@ -144,14 +149,25 @@ def replay(pipe: LocalPipeline, index: int) -> None:
 def edit(
     pipe: LocalPipeline, sub: str, changes: dict[str, Any], stale: bool, expected: Expected
 ) -> None:
-    store = DynamoProfileStore(pipe.clients.dynamodb, pipe.resources.names.user_table)
-    current: User | None = store.get(sub)
+    """A profile edit by the user themself, through the API's resolver."""
+    current: User | None = pipe.api_store().get(sub)
     version = (current.version if current else 1) - (1 if stale else 0)
+    update = {"id": sub, "expectedVersion": version, **changes}
+    name = changes["name"]
+    if (name is not None and not 1 <= len(name) <= 100) or version < 1:
+        expected_outcome = "invalid"
+    else:
+        expected_outcome = "missing" if current is None else "conflict" if stale else "edited"
     try:
-        store.update_profile(sub, changes, expected_version=version, now=datetime.now(UTC))
-    except (UserNotFoundError, VersionConflictError):
-        assert current is None or stale
-        return
-    assert current is not None and not stale
-    expected.edits[sub] = expected.edits.get(sub, 0) + 1
-    expected.profile[sub] = changes
+        pipe.graphql("Mutation", "updateUser", {"input": update}, cognito_identity(sub))
+        outcome = "edited"
+    except BadRequest:
+        outcome = "invalid"
+    except NotFound:
+        outcome = "missing"
+    except ConflictUnhandled:
+        outcome = "conflict"
+    assert outcome == expected_outcome
+    if outcome == "edited":
+        expected.edits[sub] = expected.edits.get(sub, 0) + 1
+        expected.profile[sub] = changes

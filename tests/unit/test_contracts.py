@@ -112,7 +112,11 @@ def test_stage_names_are_validated() -> None:
 
 def test_every_function_gets_exactly_the_settings_it_declares() -> None:
     names = ResourceNames("dev")
-    configured = {"AUDIT_RETENTION_DAYS": "30", "WELCOME_SENDER": "hello@example.com"}
+    configured = {
+        "AUDIT_RETENTION_DAYS": "30",
+        "WELCOME_SENDER": "hello@example.com",
+        "PAGE_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
+    }
     for spec in (*FUNCTIONS, WELCOME_NOTIFIER):
         env = function_environment(spec, names, configured)
         assert set(env) == set(spec.settings + spec.optional_settings)

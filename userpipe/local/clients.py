@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 REGION = "eu-west-1"
@@ -47,6 +48,10 @@ class Clients:
     @cached_property
     def streams(self) -> DynamoDBStreamsClient:
         return boto3.client("dynamodbstreams", **self._options)
+
+    @cached_property
+    def secrets(self) -> SecretsManagerClient:
+        return boto3.client("secretsmanager", **self._options)
 
     @cached_property
     def cognito(self) -> CognitoIdentityProviderClient:

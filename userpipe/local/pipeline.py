@@ -19,12 +19,15 @@ from contracts.topology import (
     CONFIRM_TRIGGER,
     FUNCTIONS,
     PROJECTOR_SOURCE,
+    USER_API,
     USER_PROJECTOR,
     ResourceNames,
     function_environment,
 )
 from services.audit_trail import handler as audit_trail
 from services.confirm_trigger import handler as confirm_trigger
+from services.user_api import handler as user_api
+from services.user_api.store import DynamoUserApiStore
 from services.user_projector import handler as user_projector
 from userpipe.local.clients import REGION, Clients
 from userpipe.local.cognito import post_confirmation_event
@@ -37,6 +40,7 @@ _COLD_START_CACHES = (
     user_projector.default_store,
     audit_trail.default_settings,
     audit_trail.default_store,
+    user_api.default_api,
 )
 
 
@@ -70,6 +74,7 @@ class LocalPipeline:
         self._trigger_context = LocalContext.for_function(
             CONFIRM_TRIGGER, names.function(CONFIRM_TRIGGER)
         )
+        self._api_context = LocalContext.for_function(USER_API, names.function(USER_API))
 
     def sign_up(self, email: str, password: str) -> str:
         """Sign up and confirm like a user would; Cognito then calls the trigger. Returns the
@@ -109,6 +114,11 @@ class LocalPipeline:
         )
         return int(archive["EventCount"])
 
+    def api_store(self) -> DynamoUserApiStore:
+        """The User and Audit tables as the API reads and edits them."""
+        names = self.resources.names
+        return DynamoUserApiStore(self.clients.dynamodb, names.user_table, names.audit_table)
+
     def users(self) -> dict[str, User]:
         """Every item in the User table, by id."""
         return {
@@ -124,6 +134,42 @@ class LocalPipeline:
     def _scan(self, table: str) -> list[dict[str, Any]]:
         paginator = self.clients.dynamodb.get_paginator("scan")
         return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
+
+    def identity_of(self, username: str) -> dict[str, Any]:
+        """The identity AppSync hands the resolver for this user's (verified) access token."""
+        pool = self.resources.user_pool_id
+        sub = self.clients.cognito.admin_get_user(UserPoolId=pool, Username=username)["Username"]
+        groups = [
+            group["GroupName"]
+            for group in self.clients.cognito.admin_list_groups_for_user(
+                UserPoolId=pool, Username=username
+            )["Groups"]
+        ]
+        claims: dict[str, Any] = {"sub": sub, "username": sub, "token_use": "access"}
+        if groups:
+            claims["cognito:groups"] = groups
+        return {"sub": sub, "username": sub, "claims": claims, "groups": groups or None}
+
+    def graphql(
+        self, type_name: str, field: str, arguments: dict[str, Any], identity: dict[str, Any] | None
+    ) -> Any:
+        """Invoke the API's resolver with the event AppSync sends a direct Lambda resolver."""
+        event: dict[str, Any] = {
+            "arguments": arguments,
+            "identity": identity,
+            "source": None,
+            "request": {"headers": {}},
+            "prev": None,
+            "info": {
+                "parentTypeName": type_name,
+                "fieldName": field,
+                "variables": {},
+                "selectionSetList": [],
+            },
+            "stash": {},
+        }
+        context: Any = self._api_context.fresh()
+        return user_api.lambda_handler(event, context)
 
     def settle(self, max_rounds: int = 100) -> Settled:
         """Run the event sources until nothing is left to deliver."""
@@ -148,7 +194,11 @@ def local_pipeline(
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     }
-    configured = {"AUDIT_RETENTION_DAYS": str(audit_retention_days or "")}
+    resources = provision(clients, names)
+    configured = {
+        "AUDIT_RETENTION_DAYS": str(audit_retention_days or ""),
+        "PAGE_TOKEN_SECRET_ARN": resources.page_token_secret_arn,
+    }
     for spec in FUNCTIONS:
         environment |= function_environment(spec, names, configured)
     if clients.endpoint_url:
@@ -161,7 +211,7 @@ def local_pipeline(
     os.environ.update(environment)
     _cold_start()
     try:
-        yield LocalPipeline(clients, provision(clients, names))
+        yield LocalPipeline(clients, resources)
     finally:
         for name, value in saved.items():
             if value is None:

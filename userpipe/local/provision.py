@@ -4,6 +4,7 @@ declaration the CDK app builds from."""
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 
 from contracts.topology import (
@@ -35,6 +36,7 @@ class LocalResources:
     user_stream_arn: str
     user_pool_id: str
     app_client_id: str
+    page_token_secret_arn: str
 
 
 def provision(clients: Clients, names: ResourceNames) -> LocalResources:
@@ -101,6 +103,10 @@ def provision(clients: Clients, names: ResourceNames) -> LocalResources:
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH"],
     )["UserPoolClient"]["ClientId"]
 
+    secret_arn = clients.secrets.create_secret(
+        Name=names.page_token_secret, SecretString=secrets.token_urlsafe(48)
+    )["ARN"]
+
     return LocalResources(
         names=names,
         bus_arn=bus_arn,
@@ -111,6 +117,7 @@ def provision(clients: Clients, names: ResourceNames) -> LocalResources:
         user_stream_arn=user_table["TableDescription"]["LatestStreamArn"],
         user_pool_id=pool_id,
         app_client_id=app_client_id,
+        page_token_secret_arn=secret_arn,
     )
 
 

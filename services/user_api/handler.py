@@ -1,0 +1,118 @@
+"""AppSync direct Lambda resolver for every field of contracts/schema.graphql.
+
+Thin: read settings, find the caller, call ``UserApi``, map errors. An ``ApiError`` reaches the
+client as AppSync shows it (``errorType`` = class name, ``message``); anything unexpected is
+logged by type only and becomes ``InternalFailure`` with the request id — never a stack trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import AppSyncResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts import settings
+from contracts.topology import ADMIN_GROUP
+from services.user_api.auth import Caller, caller_from
+from services.user_api.errors import ApiError, InternalFailure
+from services.user_api.logic import UserApi
+from services.user_api.store import DynamoUserApiStore
+from services.user_api.tokens import PageTokens
+
+logger = Logger(service="user_api")
+app = AppSyncResolver()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class Settings:
+    user_table_name: str
+    audit_table_name: str
+    page_token_secret_arn: str
+    admin_group: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            user_table_name=settings.require("USER_TABLE_NAME"),
+            audit_table_name=settings.require("AUDIT_TABLE_NAME"),
+            page_token_secret_arn=settings.require("PAGE_TOKEN_SECRET_ARN"),
+            admin_group=settings.optional("ADMIN_GROUP") or ADMIN_GROUP,
+        )
+
+
+@cache
+def default_api() -> UserApi:
+    """Built on first use, once per cold start: tables, the page-token key, the admin group."""
+    config = Settings.from_env()
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=config.page_token_secret_arn)
+    store = DynamoUserApiStore(
+        boto3.client("dynamodb"), config.user_table_name, config.audit_table_name
+    )
+    return UserApi(store, PageTokens(secret["SecretString"].encode()), config.admin_group)
+
+
+def _api() -> UserApi:
+    api: UserApi = app.context["api"]
+    return api
+
+
+def _caller() -> Caller:
+    event = app.current_event
+    return caller_from(event.raw_event.get("identity") if event else None)
+
+
+@app.resolver(type_name="Query", field_name="me")
+def me() -> dict[str, Any] | None:
+    return _api().me(_caller())
+
+
+@app.resolver(type_name="Query", field_name="getUser")
+def get_user(id: str) -> dict[str, Any] | None:
+    return _api().get_user(_caller(), id)
+
+
+@app.resolver(type_name="Query", field_name="listUsers")
+def list_users(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
+    return _api().list_users(_caller(), limit, nextToken).as_graphql()
+
+
+@app.resolver(type_name="Query", field_name="auditTrail")
+def audit_trail(
+    userId: str,  # noqa: N803 - GraphQL argument names
+    limit: int | None = None,
+    nextToken: str | None = None,  # noqa: N803
+) -> dict[str, Any]:
+    return _api().audit_trail(_caller(), userId, limit, nextToken).as_graphql()
+
+
+@app.resolver(type_name="Mutation", field_name="updateUser")
+def update_user(input: dict[str, Any]) -> dict[str, Any]:
+    return _api().update_user(_caller(), input, datetime.now(UTC))
+
+
+def resolve(event: dict[str, Any], context: LambdaContext | None, api: UserApi) -> Any:
+    info = event.get("info") or {}
+    field = f"{info.get('parentTypeName')}.{info.get('fieldName')}"
+    app.append_context(api=api)  # type: ignore[no-untyped-call]
+    try:
+        return app.resolve(event, context)  # type: ignore[arg-type]
+    except ApiError as exc:
+        logger.info("request refused", extra={"field": field, "error_type": type(exc).__name__})
+        raise
+    except Exception as exc:
+        request_id = getattr(context, "aws_request_id", "unknown")
+        logger.error("resolver failed", extra={"field": field, "error": type(exc).__name__})
+        raise InternalFailure(request_id) from None
+    finally:
+        app.context.clear()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return resolve(event, context, default_api())

@@ -1,0 +1,165 @@
+"""What the API does, field by field, for a known caller — no AWS, no AppSync."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from contracts.items import AuditRecord, User
+from services.user_api.auth import Caller
+from services.user_api.errors import BadRequest, ConflictUnhandled, NotFound, Unauthorized
+from services.user_api.tokens import PageTokens
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+NAME_LENGTH = (1, 100)
+AGE_RANGE = (0, 150)
+UPDATE_INPUT = frozenset({"id", "name", "age", "expectedVersion"})
+
+
+class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
+    def __init__(self, current_version: int) -> None:
+        super().__init__(current_version)
+        self.current_version = current_version
+
+
+class UserMissing(Exception):  # noqa: N818 - raised by stores, mapped to NotFound
+    pass
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    position: dict[str, Any] | None  # where the next page starts; None: this was the last
+
+
+class UserApiStore(Protocol):
+    def get(self, user_id: str) -> User | None: ...
+
+    def list_users(self, limit: int, start: dict[str, Any] | None) -> Page[User]: ...
+
+    def audit_trail(
+        self, user_id: str, limit: int, start: dict[str, Any] | None
+    ) -> Page[AuditRecord]: ...
+
+    def update_profile(
+        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int, now: datetime
+    ) -> User:
+        """Raises ``VersionConflict`` or ``UserMissing``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Connection:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+    def as_graphql(self) -> dict[str, Any]:
+        return {"items": self.items, "nextToken": self.next_token}
+
+
+class UserApi:
+    def __init__(self, store: UserApiStore, tokens: PageTokens, admin_group: str) -> None:
+        self._store = store
+        self._tokens = tokens
+        self._admin_group = admin_group
+
+    def me(self, caller: Caller) -> dict[str, Any] | None:
+        if caller.sub is None:
+            raise Unauthorized("me needs a signed-in user, not an IAM principal")
+        return _graphql(self._store.get(caller.sub))
+
+    def get_user(self, caller: Caller, user_id: str) -> dict[str, Any] | None:
+        if not caller.may_see(user_id, self._admin_group):
+            raise Unauthorized()  # whether or not the user exists
+        return _graphql(self._store.get(user_id))
+
+    def list_users(self, caller: Caller, limit: int | None, next_token: str | None) -> Connection:
+        self._require_admin(caller)
+        scope = "listUsers"
+        page = self._store.list_users(_limit(limit), self._tokens.decode(scope, next_token))
+        return Connection(
+            [user.model_dump(by_alias=True) for user in page.items],
+            self._tokens.encode(scope, page.position),
+        )
+
+    def audit_trail(
+        self, caller: Caller, user_id: str, limit: int | None, next_token: str | None
+    ) -> Connection:
+        self._require_admin(caller)
+        scope = f"auditTrail:{user_id}"
+        start = self._tokens.decode(scope, next_token)
+        page = self._store.audit_trail(user_id, _limit(limit), start)
+        return Connection(
+            [_audit_graphql(record) for record in page.items],
+            self._tokens.encode(scope, page.position),
+        )
+
+    def update_user(
+        self, caller: Caller, update: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        user_id, changes, expected = _validated(update)
+        if caller.operator:
+            raise Unauthorized("IAM operators may read, not edit profiles")
+        if not caller.may_see(user_id, self._admin_group):
+            raise Unauthorized()
+        try:
+            user = self._store.update_profile(user_id, changes, expected_version=expected, now=now)
+        except VersionConflict as conflict:
+            raise ConflictUnhandled(user_id, conflict.current_version) from None
+        except UserMissing:
+            raise NotFound(f"no user {user_id}") from None
+        return user.model_dump(by_alias=True)
+
+    def _require_admin(self, caller: Caller) -> None:
+        if not caller.is_admin(self._admin_group):
+            raise Unauthorized(f"only the {self._admin_group} group may do this")
+
+
+def _graphql(user: User | None) -> dict[str, Any] | None:
+    return None if user is None else user.model_dump(by_alias=True)
+
+
+def _audit_graphql(record: AuditRecord) -> dict[str, Any]:
+    item = record.model_dump(by_alias=True, mode="json", exclude={"stream_event_id", "expires_at"})
+    item["changes"] = json.dumps(item["changes"], sort_keys=True)  # AWSJSON is a JSON string
+    return item
+
+
+def _limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int]:
+    unknown = set(update) - UPDATE_INPUT
+    if unknown:
+        raise BadRequest(f"only name and age can be changed; not {', '.join(sorted(unknown))}")
+    user_id, expected = update.get("id"), update.get("expectedVersion")
+    if not isinstance(user_id, str) or not user_id:
+        raise BadRequest("input.id is required")
+    if not isinstance(expected, int) or isinstance(expected, bool) or expected < 1:
+        raise BadRequest("input.expectedVersion must be a whole number of at least 1")
+    changes = {field: update[field] for field in ("name", "age") if field in update}
+    if not changes:
+        raise BadRequest("nothing to change: give name and/or age")
+    name = changes.get("name")
+    if name is not None and not (
+        isinstance(name, str) and NAME_LENGTH[0] <= len(name) <= NAME_LENGTH[1]
+    ):
+        raise BadRequest(f"name must be {NAME_LENGTH[0]}-{NAME_LENGTH[1]} characters")
+    age = changes.get("age")
+    if age is not None and not (
+        isinstance(age, int) and not isinstance(age, bool) and AGE_RANGE[0] <= age <= AGE_RANGE[1]
+    ):
+        raise BadRequest(f"age must be a whole number from {AGE_RANGE[0]} to {AGE_RANGE[1]}")
+    return user_id, changes, expected

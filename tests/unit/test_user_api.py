@@ -1,0 +1,351 @@
+"""The API through its Lambda entry point, with AppSync's event shape and an in-memory store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from contracts.appsync import load_schema
+from contracts.items import AuditRecord, User
+from services.user_api import handler
+from services.user_api.errors import (
+    BadRequest,
+    ConflictUnhandled,
+    InternalFailure,
+    NotFound,
+    Unauthorized,
+)
+from services.user_api.logic import UserApi
+from services.user_api.tokens import InvalidNextToken, PageTokens
+from tests.fakes import FakeUserApiStore
+from tests.support import appsync_event, cognito_identity, iam_identity
+
+OWNER = "00000000-0000-4000-8000-00000000000a"
+OTHER = "00000000-0000-4000-8000-00000000000b"
+ADMIN = "00000000-0000-4000-8000-00000000000c"
+EDITOR = "00000000-0000-4000-8000-00000000000d"
+MISSING = "00000000-0000-4000-8000-0000000000ff"
+KEY = b"k" * 32
+
+IDENTITIES: dict[str, Any] = {
+    "owner": cognito_identity(OWNER),
+    "other": cognito_identity(OTHER),
+    "admin": cognito_identity(ADMIN, ["Admin"]),
+    "editor": cognito_identity(EDITOR, ["Editors"]),
+    "anonymous": None,
+    "operator": iam_identity(),
+}
+
+
+def user(sub: str, **changes: Any) -> User:
+    return User(
+        id=sub,
+        email=f"{sub[-4:]}@example.com",
+        owner=sub,
+        created_at="2026-11-28T07:00:00.000Z",
+        updated_at="2026-11-28T07:00:00.000Z",
+        version=1,
+        last_changed_at=1_795_849_200_000,
+        **changes,
+    )
+
+
+def audit(sub: str, n: int) -> AuditRecord:
+    return AuditRecord(
+        user_id=sub,
+        audit_id=f"2026-11-28T07:00:{n:02d}.000Z#{n:040d}",
+        event_name="MODIFY",
+        changed_fields=["name"],
+        changes={"name": {"old": None, "new": f"v{n}"}},
+        old_version=n,
+        new_version=n + 1,
+        at=f"2026-11-28T07:00:{n:02d}.000Z",
+        sequence_number=str(n),
+        stream_event_id=f"e{n}",
+    )
+
+
+@pytest.fixture
+def store() -> FakeUserApiStore:
+    return FakeUserApiStore(
+        users=[user(OWNER, name="Ada"), user(OTHER), user(ADMIN), user(EDITOR)],
+        audit=[audit(OWNER, n) for n in range(5)],
+    )
+
+
+@pytest.fixture
+def call(store: FakeUserApiStore, lambda_context: Any) -> Any:
+    api = UserApi(store, PageTokens(KEY), "Admin")
+
+    def invoke(who: str, type_name: str, field: str, **arguments: Any) -> Any:
+        event = appsync_event(type_name, field, arguments, IDENTITIES[who])
+        return handler.resolve(event, lambda_context, api)
+
+    return invoke
+
+
+# --- the authorization matrix, field by field ----------------------------------------------
+
+ALLOWED, REFUSED = "allowed", "refused"
+
+MATRIX = {
+    #                       owner    other    admin    editor   anonymous operator
+    "me": (ALLOWED, ALLOWED, ALLOWED, ALLOWED, REFUSED, REFUSED),
+    "getUser": (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED),
+    "listUsers": (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED),
+    "auditTrail": (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED),
+    "updateUser": (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, REFUSED),
+}
+FIELDS = {
+    "me": ("Query", {}),
+    "getUser": ("Query", {"id": OWNER}),
+    "listUsers": ("Query", {}),
+    "auditTrail": ("Query", {"userId": OWNER}),
+    "updateUser": ("Mutation", {"input": {"id": OWNER, "name": "Ada L.", "expectedVersion": 1}}),
+}
+CASES = [
+    (field, who, outcome)
+    for field, outcomes in MATRIX.items()
+    for who, outcome in zip(IDENTITIES, outcomes, strict=True)
+]
+
+
+@pytest.mark.parametrize(("field", "who", "outcome"), CASES, ids=[f"{f}-{w}" for f, w, _ in CASES])
+def test_authorization_matrix(call: Any, store: Any, field: str, who: str, outcome: str) -> None:
+    type_name, arguments = FIELDS[field]
+    before = dict(store.users)
+    if outcome == REFUSED:
+        with pytest.raises(Unauthorized):
+            call(who, type_name, field, **arguments)
+        assert store.users == before  # nothing changed
+        return
+    result = call(who, type_name, field, **arguments)
+    if field == "me":
+        assert result["id"] == IDENTITIES[who]["sub"]
+    elif field == "getUser":
+        assert result["id"] == OWNER and result["name"] == "Ada"
+    elif field == "listUsers":
+        assert {item["id"] for item in result["items"]} == set(before)
+    elif field == "auditTrail":
+        assert [r["newVersion"] for r in result["items"]] == [5, 4, 3, 2, 1]
+    else:
+        assert (result["_version"], result["name"]) == (2, "Ada L.")
+
+
+def test_a_missing_user_and_someone_elses_look_the_same_to_a_non_admin(call: Any) -> None:
+    with pytest.raises(Unauthorized) as missing:
+        call("other", "Query", "getUser", id=MISSING)
+    with pytest.raises(Unauthorized) as someone_else:
+        call("other", "Query", "getUser", id=OWNER)
+    assert str(missing.value) == str(someone_else.value)
+
+
+def test_an_admin_is_told_when_a_user_does_not_exist(call: Any) -> None:
+    assert call("admin", "Query", "getUser", id=MISSING) is None
+    with pytest.raises(NotFound):
+        call(
+            "admin", "Mutation", "updateUser", input={"id": MISSING, "age": 3, "expectedVersion": 1}
+        )
+
+
+def test_me_is_null_until_the_projector_has_created_the_user(call: Any, store: Any) -> None:
+    del store.users[OWNER]
+    assert call("owner", "Query", "me") is None
+
+
+def test_groups_from_the_token_claims_count_when_appsync_omits_them(
+    store: Any, lambda_context: Any
+) -> None:
+    identity = cognito_identity(ADMIN, ["Admin"])
+    identity["groups"] = None
+    event = appsync_event("Query", "listUsers", {}, identity)
+    result = handler.resolve(event, lambda_context, UserApi(store, PageTokens(KEY), "Admin"))
+    assert len(result["items"]) == 4
+
+
+# --- updateUser ---------------------------------------------------------------------------------
+
+
+def test_a_stale_version_is_a_conflict_carrying_the_current_version(call: Any, store: Any) -> None:
+    call("owner", "Mutation", "updateUser", input={"id": OWNER, "age": 36, "expectedVersion": 1})
+    with pytest.raises(ConflictUnhandled, match="_version 2") as conflict:
+        call(
+            "owner", "Mutation", "updateUser", input={"id": OWNER, "age": 40, "expectedVersion": 1}
+        )
+    assert conflict.value.current_version == 2
+    assert store.users[OWNER].age == 36
+
+
+def test_an_update_bumps_version_and_change_times_and_clears_with_null(
+    call: Any, store: Any
+) -> None:
+    result = call(
+        "owner",
+        "Mutation",
+        "updateUser",
+        input={"id": OWNER, "name": None, "age": 0, "expectedVersion": 1},
+    )
+    assert (result["name"], result["age"], result["_version"]) == (None, 0, 2)
+    assert result["updatedAt"] > "2026-11-28T07:00:00.000Z"
+    assert result["_lastChangedAt"] > 1_795_849_200_000
+    assert result["createdAt"] == "2026-11-28T07:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"name": ""}, "name must be 1-100 characters"),
+        ({"name": "x" * 101}, "name must be 1-100 characters"),
+        ({"name": 7}, "name must be 1-100 characters"),
+        ({"age": -1}, "age must be a whole number from 0 to 150"),
+        ({"age": 151}, "age must be a whole number from 0 to 150"),
+        ({"age": True}, "age must be a whole number from 0 to 150"),
+        ({"age": 3.5}, "age must be a whole number from 0 to 150"),
+        ({"email": "evil@example.com"}, "only name and age can be changed; not email"),
+        ({"_version": 99, "name": "A"}, "only name and age can be changed; not _version"),
+        ({"owner": OTHER, "name": "A"}, "only name and age can be changed; not owner"),
+        ({}, "nothing to change"),
+        ({"name": "A", "expectedVersion": 0}, "expectedVersion must be a whole number"),
+        ({"name": "A", "expectedVersion": None}, "expectedVersion must be a whole number"),
+        ({"name": "A", "id": ""}, "input.id is required"),
+    ],
+)
+def test_invalid_updates_are_refused_and_write_nothing(
+    call: Any, store: Any, update: dict[str, Any], message: str
+) -> None:
+    before = dict(store.users)
+    payload = {"id": OWNER, "expectedVersion": 1, **update}
+    with pytest.raises(BadRequest, match=message):
+        call("owner", "Mutation", "updateUser", input=payload)
+    assert store.users == before
+
+
+def test_a_name_of_exactly_100_characters_is_accepted(call: Any) -> None:
+    result = call(
+        "owner",
+        "Mutation",
+        "updateUser",
+        input={"id": OWNER, "name": "n" * 100, "expectedVersion": 1},
+    )
+    assert len(result["name"]) == 100
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+
+def test_listing_pages_returns_every_user_exactly_once(lambda_context: Any) -> None:
+    subs = [f"00000000-0000-4000-8000-{n:012d}" for n in range(23)]
+    api = UserApi(FakeUserApiStore(users=[user(s) for s in subs]), PageTokens(KEY), "Admin")
+    seen: list[str] = []
+    token, pages = None, 0
+    while True:
+        event = appsync_event(
+            "Query", "listUsers", {"limit": 5, "nextToken": token}, IDENTITIES["admin"]
+        )
+        page = handler.resolve(event, lambda_context, api)
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        token = page["nextToken"]
+        if token is None:
+            break
+    assert pages == 5
+    assert sorted(seen) == subs
+
+
+@pytest.mark.parametrize("limit", [0, -1, 101])
+def test_limits_outside_1_to_100_are_refused(call: Any, limit: int) -> None:
+    with pytest.raises(BadRequest, match="limit must be between 1 and 100"):
+        call("admin", "Query", "listUsers", limit=limit)
+
+
+def test_audit_trail_pages_newest_first(call: Any) -> None:
+    first = call("admin", "Query", "auditTrail", userId=OWNER, limit=2)
+    second = call(
+        "admin", "Query", "auditTrail", userId=OWNER, limit=2, nextToken=first["nextToken"]
+    )
+    third = call(
+        "admin", "Query", "auditTrail", userId=OWNER, limit=2, nextToken=second["nextToken"]
+    )
+    versions = [r["newVersion"] for page in (first, second, third) for r in page["items"]]
+    assert versions == [5, 4, 3, 2, 1]
+    assert third["nextToken"] is None
+    assert json.loads(first["items"][0]["changes"]) == {"name": {"new": "v4", "old": None}}
+
+
+def test_a_forged_token_is_a_clear_error(call: Any) -> None:
+    page = call("admin", "Query", "listUsers", limit=1)
+    payload, signature = page["nextToken"].split(".")
+    forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    for token in (forged, "garbage", "a.b.c", "", page["nextToken"] + "x"):
+        with pytest.raises(InvalidNextToken, match="nextToken is not valid for this query"):
+            call("admin", "Query", "listUsers", limit=1, nextToken=token)
+
+
+def test_a_token_from_another_query_is_refused(call: Any) -> None:
+    listing = call("admin", "Query", "listUsers", limit=1)
+    trail = call("admin", "Query", "auditTrail", userId=OWNER, limit=1)
+    with pytest.raises(InvalidNextToken):
+        call("admin", "Query", "auditTrail", userId=OWNER, nextToken=listing["nextToken"])
+    with pytest.raises(InvalidNextToken):
+        call("admin", "Query", "auditTrail", userId=OTHER, nextToken=trail["nextToken"])
+
+
+def test_a_token_signed_with_another_key_is_refused() -> None:
+    theirs = PageTokens(b"x" * 32).encode("listUsers", {"id": {"S": OWNER}})
+    with pytest.raises(InvalidNextToken):
+        PageTokens(KEY).decode("listUsers", theirs)
+
+
+# --- errors and logs ----------------------------------------------------------------------------
+
+
+def test_an_unexpected_failure_is_an_internal_failure_without_details(
+    store: Any, lambda_context: Any, log_lines: Any
+) -> None:
+    def broken(user_id: str) -> None:
+        raise RuntimeError("db exploded near 000a@example.com")
+
+    store.get = broken
+    event = appsync_event("Query", "getUser", {"id": OWNER}, IDENTITIES["owner"])
+    with pytest.raises(InternalFailure) as failure:
+        handler.resolve(event, lambda_context, UserApi(store, PageTokens(KEY), "Admin"))
+    assert lambda_context.aws_request_id in str(failure.value)
+    assert "exploded" not in str(failure.value)
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert "@example.com" not in json.dumps(log_lines())
+
+
+def test_refusals_are_logged_without_emails(call: Any, log_lines: Any) -> None:
+    with pytest.raises(BadRequest):
+        call(
+            "owner",
+            "Mutation",
+            "updateUser",
+            input={"id": OWNER, "expectedVersion": 1, "email": "a@example.com"},
+        )
+    (line,) = [entry for entry in log_lines() if entry["message"] == "request refused"]
+    assert (line["field"], line["error_type"]) == ("Mutation.updateUser", "BadRequest")
+    assert "@example.com" not in json.dumps(log_lines())
+
+
+def test_every_query_and_mutation_field_has_a_resolver() -> None:
+    schema = load_schema()
+    fields = {
+        f"{type_name}.{field}"
+        for type_name in ("Query", "Mutation")
+        for field in schema.get_type(type_name).fields  # type: ignore[union-attr]
+    }
+    registered = set(handler.app._resolver_registry.resolvers)
+    assert (
+        fields
+        == registered
+        == {
+            "Query.me",
+            "Query.getUser",
+            "Query.listUsers",
+            "Query.auditTrail",
+            "Mutation.updateUser",
+        }
+    )
