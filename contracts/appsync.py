@@ -32,3 +32,13 @@ def load_schema() -> GraphQLSchema:
     from graphql import build_schema
 
     return build_schema(APPSYNC_PREAMBLE + schema_sdl())
+
+
+def root_fields() -> list[tuple[str, str]]:
+    """Every (type, field) of Query and Mutation: each needs a resolver."""
+    schema = load_schema()
+    fields = []
+    for type_name in ("Query", "Mutation"):
+        root = schema.get_type(type_name)
+        fields += [(type_name, field) for field in getattr(root, "fields", {})]
+    return fields

@@ -10,9 +10,10 @@ from constructs import Construct
 from contracts.topology import CONFIRM_TRIGGER, WELCOME_NOTIFIER
 from infra.config import StageConfig
 from infra.parts.alarms import Alarms
+from infra.parts.api import UserGraphqlApi
 from infra.parts.audit import AuditTrail
 from infra.parts.events import UserEvents
-from infra.parts.functions import FunctionFactory
+from infra.parts.functions import FunctionFactory, log_retention
 from infra.parts.identity import Identity
 from infra.parts.projection import UserProjection
 from infra.parts.subscription import SQS_INVOKED, UserConfirmedSubscription
@@ -73,6 +74,18 @@ class UserpipeStack(Stack):
             alarms=self.alarms,
             retain=retain,
         )
+        self.api = UserGraphqlApi(
+            self,
+            "Api",
+            names=names,
+            user_pool=self.identity.user_pool,
+            user_table=self.projection.table,
+            audit_table=self.audit.table,
+            functions=self.functions,
+            alarms=self.alarms,
+            log_retention=log_retention(config.log_retention_days),
+            removal_policy=removal,
+        )
         self.welcome = self._welcome_notifier(config)
         self._outputs(config)
 
@@ -99,6 +112,8 @@ class UserpipeStack(Stack):
             "ProjectorDlqUrl": self.projection.subscription.dlq.queue_url,
             "AuditDlqUrl": self.audit.dlq.queue_url,
             "AlarmTopicArn": self.alarms.topic.topic_arn,
+            "GraphqlUrl": self.api.api.graphql_url,
+            "GraphqlApiId": self.api.api.api_id,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

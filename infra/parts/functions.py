@@ -37,7 +37,7 @@ class FunctionFactory(Construct):
         super().__init__(scope, construct_id)
         self._names = names
         self._configured = dict(configured)
-        self._retention = _retention(log_retention_days)
+        self._retention = log_retention(log_retention_days)
         self._removal_policy = removal_policy
         self.layer = lambda_.LayerVersion(
             self,
@@ -48,9 +48,17 @@ class FunctionFactory(Construct):
             description="userpipe runtime dependencies (Powertools, pydantic) for arm64",
         )
 
-    def make(self, scope: Construct, spec: FunctionSpec, *, invoked_by: str) -> lambda_.Function:
+    def make(
+        self,
+        scope: Construct,
+        spec: FunctionSpec,
+        *,
+        invoked_by: str,
+        settings: Mapping[str, str] | None = None,
+    ) -> lambda_.Function:
         """``invoked_by`` says who calls the function synchronously and where its failures go
-        instead of an asynchronous-invocation DLQ (which such a function never uses)."""
+        instead of an asynchronous-invocation DLQ (which such a function never uses);
+        ``settings`` adds values only this function's construct knows (e.g. a secret's ARN)."""
         name = self._names.function(spec)
         log_group = logs.LogGroup(
             scope,
@@ -77,7 +85,7 @@ class FunctionFactory(Construct):
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
             environment={
-                **function_environment(spec, self._names, self._configured),
+                **function_environment(spec, self._names, {**self._configured, **(settings or {})}),
                 "POWERTOOLS_SERVICE_NAME": spec.package.rsplit(".", 1)[-1],
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
@@ -120,7 +128,7 @@ _RETENTIONS = {
 }
 
 
-def _retention(days: int) -> logs.RetentionDays:
+def log_retention(days: int) -> logs.RetentionDays:
     if days not in _RETENTIONS:
         supported = ", ".join(str(d) for d in sorted(_RETENTIONS))
         raise ValueError(f"logRetentionDays={days} is not supported; use one of {supported}")

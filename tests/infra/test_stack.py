@@ -15,6 +15,7 @@ from contracts.topology import (
     CONFIRM_TRIGGER,
     PROJECTOR_SOURCE,
     SUBSCRIBER_SOURCE,
+    USER_API,
     USER_PROJECTOR,
     WELCOME_NOTIFIER,
     ResourceNames,
@@ -23,7 +24,7 @@ from contracts.topology import (
 from tests.infra.conftest import Synthesized
 
 NAMES = ResourceNames("dev")
-SPECS = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, WELCOME_NOTIFIER)
+SPECS = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, USER_API, WELCOME_NOTIFIER)
 
 
 def function(stack: Synthesized, spec: Any) -> dict[str, Any]:
@@ -159,8 +160,12 @@ def test_functions_are_made_alike_and_run_with_the_declared_settings(
     assert props["MemorySize"] == spec.memory_mb
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    configured = {"WELCOME_SENDER": "no-reply@example.com"}
-    expected = function_environment(spec, NAMES, configured)
+    secret = dev.logical_id("AWS::SecretsManager::Secret", Name=NAMES.page_token_secret)
+    configured = {
+        "WELCOME_SENDER": "no-reply@example.com",
+        "PAGE_TOKEN_SECRET_ARN": {"Ref": secret},
+    }
+    expected = function_environment(spec, NAMES, configured)  # type: ignore[arg-type]
     variables = props["Environment"]["Variables"]
     assert {k: v for k, v in variables.items() if not k.startswith("POWERTOOLS_")} == expected
     log_group = dev.one("AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{NAMES.function(spec)}")
@@ -397,3 +402,72 @@ def test_outputs_name_everything_an_operator_needs(dev: Synthesized) -> None:
     assert outputs["UserConfirmedSchemaName"]["Export"] == {
         "Name": "userpipe-dev-UserConfirmedSchemaName"
     }
+
+
+# --- the GraphQL API -------------------------------------------------------------------------
+
+
+def test_api_uses_cognito_by_default_and_iam_for_operators(dev: Synthesized) -> None:
+    api = dev.one("AWS::AppSync::GraphQLApi", Name=NAMES.graphql_api)["Properties"]
+    assert api["AuthenticationType"] == "AMAZON_COGNITO_USER_POOLS"
+    assert api["AdditionalAuthenticationProviders"] == [{"AuthenticationType": "AWS_IAM"}]
+    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.user_pool)
+    assert api["UserPoolConfig"]["UserPoolId"] == {"Ref": pool}
+    assert api["UserPoolConfig"]["DefaultAction"] == "ALLOW"
+    assert api["XrayEnabled"] is True
+    assert api["LogConfig"]["FieldLogLevel"] == "ERROR"
+    assert api["LogConfig"]["ExcludeVerboseContent"] is True
+
+
+def test_api_serves_the_contract_schema(dev: Synthesized) -> None:
+    from contracts.appsync import schema_sdl
+
+    (schema,) = dev.resources("AWS::AppSync::GraphQLSchema").values()
+    assert schema["Properties"]["Definition"] == schema_sdl()
+
+
+def test_every_root_field_is_resolved_directly_by_the_python_function(dev: Synthesized) -> None:
+    from contracts.appsync import root_fields
+
+    source, *others = dev.resources("AWS::AppSync::DataSource").values()
+    assert others == []
+    assert source["Properties"]["Type"] == "AWS_LAMBDA"
+    assert source["Properties"]["LambdaConfig"]["LambdaFunctionArn"] == {
+        "Fn::GetAtt": [function_id(dev, USER_API), "Arn"]
+    }
+    resolvers = [r["Properties"] for r in dev.resources("AWS::AppSync::Resolver").values()]
+    assert sorted((r["TypeName"], r["FieldName"]) for r in resolvers) == sorted(root_fields())
+    for resolver in resolvers:
+        assert resolver["DataSourceName"] == source["Properties"]["Name"]
+        assert resolver["Kind"] == "UNIT"
+        assert "RequestMappingTemplate" not in resolver and "Code" not in resolver
+
+
+def test_api_resolver_may_only_read_and_edit_users_read_audit_and_its_key(dev: Synthesized) -> None:
+    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.audit_table)
+    secret = dev.logical_id("AWS::SecretsManager::Secret", Name=NAMES.page_token_secret)
+    assert _own(dev, USER_API) == {
+        "dynamodb:GetItem": {"Fn::GetAtt": [user, "Arn"]},
+        "dynamodb:Scan": {"Fn::GetAtt": [user, "Arn"]},
+        "dynamodb:UpdateItem": {"Fn::GetAtt": [user, "Arn"]},
+        "dynamodb:Query": {"Fn::GetAtt": [audit, "Arn"]},
+        "secretsmanager:GetSecretValue": {"Ref": secret},
+        "secretsmanager:DescribeSecret": {"Ref": secret},
+    }
+
+
+def test_api_logs_go_to_a_log_group_with_retention(dev: Synthesized) -> None:
+    api = dev.logical_id("AWS::AppSync::GraphQLApi", Name=NAMES.graphql_api)
+    groups = [
+        g
+        for g in dev.resources("AWS::Logs::LogGroup").values()
+        if g["Properties"]["LogGroupName"]
+        == {"Fn::Join": ["", ["/aws/appsync/apis/", {"Fn::GetAtt": [api, "ApiId"]}]]}
+    ]
+    (group,) = groups
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert not [
+        r for r in dev.template["Resources"].values() if r["Type"] == "Custom::LogRetention"
+    ]
+    assert "GraphqlUrl" in dev.template["Outputs"]

@@ -1,0 +1,132 @@
+"""The GraphQL API: AppSync with Cognito user pool auth (default) and IAM (operators), one
+Lambda data source for the Python resolver, a resolver per root field, field-level logging at
+ERROR and X-Ray. The resolver may read users, edit their profiles and read the audit trail —
+nothing more."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_appsync as appsync
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from contracts.appsync import SCHEMA_PATH, root_fields
+from contracts.topology import USER_API, ResourceNames
+from infra.parts.alarms import Alarms
+from infra.parts.functions import FunctionFactory
+from infra.parts.nag import acknowledge
+
+
+class UserGraphqlApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        user_pool: cognito.IUserPool,
+        user_table: dynamodb.Table,
+        audit_table: dynamodb.Table,
+        functions: FunctionFactory,
+        alarms: Alarms,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.page_token_key = secretsmanager.Secret(
+            self,
+            "PageTokenKey",
+            secret_name=names.page_token_secret,
+            description="Signs the API's nextToken values",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.page_token_key,
+            "AwsSolutions-SMG4",
+            "An HMAC key for page tokens, not a credential: rotating it only invalidates "
+            "outstanding nextTokens; rotate by updating the secret when needed.",
+        )
+        self.function = functions.make(
+            self,
+            USER_API,
+            invoked_by="AppSync calls it synchronously and returns its errors to the client.",
+            settings={"PAGE_TOKEN_SECRET_ARN": self.page_token_key.secret_arn},
+        )
+        self.page_token_key.grant_read(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"],
+                resources=[user_table.table_arn],
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[audit_table.table_arn])
+        )
+        alarms.function_errors(self, self.function)
+
+        log_role = iam.Role(
+            self,
+            "LogRole",
+            assumed_by=iam.ServicePrincipal("appsync.amazonaws.com"),
+            description="Lets AppSync write the API's own logs, nothing else",
+        )
+        self.api = appsync.GraphqlApi(
+            self,
+            "Api",
+            name=names.graphql_api,
+            definition=appsync.Definition.from_file(str(SCHEMA_PATH)),
+            authorization_config=appsync.AuthorizationConfig(
+                default_authorization=appsync.AuthorizationMode(
+                    authorization_type=appsync.AuthorizationType.USER_POOL,
+                    user_pool_config=appsync.UserPoolConfig(user_pool=user_pool),
+                ),
+                additional_authorization_modes=[
+                    appsync.AuthorizationMode(authorization_type=appsync.AuthorizationType.IAM)
+                ],
+            ),
+            xray_enabled=True,
+        )
+        # Logging is set on the L1: the L2's log_config always adds a log-retention custom
+        # resource (a Node function with a managed policy); our own log group below replaces it.
+        cfn_api = self.api.node.default_child
+        assert isinstance(cfn_api, appsync.CfnGraphQLApi)
+        cfn_api.log_config = appsync.CfnGraphQLApi.LogConfigProperty(
+            cloud_watch_logs_role_arn=log_role.role_arn,
+            field_log_level="ERROR",
+            exclude_verbose_content=True,
+        )
+        acknowledge(
+            cfn_api,
+            "AwsSolutions-ASC3",
+            "Field-level logging is on at ERROR; verbose content (headers, arguments, "
+            "results) is excluded on purpose so email addresses never reach the logs.",
+        )
+        # The log group AppSync writes to, made here so it has a retention (not forever).
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/appsync/apis/{self.api.api_id}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        log_group.grant_write(log_role)
+        self.data_source = self.api.add_lambda_data_source("Resolver", self.function)
+        function_id = Stack.of(self).resolve(
+            Stack.of(self).get_logical_id(self.function.node.default_child)  # type: ignore[arg-type]
+        )
+        acknowledge(
+            self.data_source.node.find_child("ServiceRole").node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+            "AppSync may invoke only this function (its versions are the ':*' suffix).",
+        )
+        for type_name, field in root_fields():
+            self.data_source.create_resolver(
+                f"{type_name}{field[0].upper()}{field[1:]}", type_name=type_name, field_name=field
+            )
