@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import dynamodb
 from contracts.items import AuditRecord, User
@@ -15,6 +15,8 @@ from services.user_api.logic import Page, UserMissing, VersionConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+ItemT = TypeVar("ItemT", User, AuditRecord)
 
 #: The only attributes the API ever writes on a user's behalf.
 PROFILE_FIELDS = frozenset({"name", "age"})
@@ -35,34 +37,23 @@ class DynamoUserApiStore:
         return User.from_item(item) if item else None
 
     def list_users(self, limit: int, start: dict[str, Any] | None) -> Page[User]:
-        request: dict[str, Any] = {"TableName": self._user_table, "Limit": limit}
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = self._client.scan(**request)
-        return Page(
-            [User.from_item(item) for item in response.get("Items", [])],
-            response.get("LastEvaluatedKey"),
-        )
+        response = self._client.scan(**_from(start, TableName=self._user_table, Limit=limit))
+        return _page(response, User)
 
     def audit_trail(
         self, user_id: str, limit: int, start: dict[str, Any] | None
     ) -> Page[AuditRecord]:
         partition, _ = AUDIT_TABLE_KEY
-        request: dict[str, Any] = {
-            "TableName": self._audit_table,
-            "KeyConditionExpression": "#user = :user",
-            "ExpressionAttributeNames": {"#user": partition},
-            "ExpressionAttributeValues": {":user": {"S": user_id}},
-            "ScanIndexForward": False,  # newest first
-            "Limit": limit,
-        }
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = self._client.query(**request)
-        return Page(
-            [AuditRecord.from_item(item) for item in response.get("Items", [])],
-            response.get("LastEvaluatedKey"),
+        request = _from(
+            start,
+            TableName=self._audit_table,
+            KeyConditionExpression="#user = :user",
+            ExpressionAttributeNames={"#user": partition},
+            ExpressionAttributeValues={":user": {"S": user_id}},
+            ScanIndexForward=False,  # newest first
+            Limit=limit,
         )
+        return _page(self._client.query(**request), AuditRecord)
 
     def update_profile(
         self, user_id: str, changes: Mapping[str, Any], *, expected_version: int, now: datetime
@@ -106,3 +97,13 @@ class DynamoUserApiStore:
                 raise UserMissing(user_id) from None
             raise VersionConflict(int(dynamodb.deserialize(current["_version"]))) from None
         return User.from_item(response["Attributes"])
+
+
+def _from(start: dict[str, Any] | None, **request: Any) -> dict[str, Any]:
+    """A Scan or Query request that continues after ``start`` (a LastEvaluatedKey), if any."""
+    return {**request, "ExclusiveStartKey": start} if start else request
+
+
+def _page(response: Mapping[str, Any], model: type[ItemT]) -> Page[ItemT]:
+    items = [model.from_item(item) for item in response.get("Items", [])]
+    return Page(items, response.get("LastEvaluatedKey"))
