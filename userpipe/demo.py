@@ -21,7 +21,7 @@ from rich.table import Table
 from contracts.items import User
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD
 from contracts.topology import FUNCTIONS
-from services.user_api.errors import ConflictUnhandled
+from services.user_api.errors import ConflictUnhandled, Unauthorized
 from userpipe.local.clients import Clients
 from userpipe.local.pipeline import LocalPipeline, local_pipeline
 
@@ -113,6 +113,29 @@ class _Demo:
         except ConflictUnhandled:
             stale_refused = True
         self.check("the same edit again (a stale _version) is a ConflictUnhandled", stale_refused)
+
+        self.step("Who may read whom (owner, another user, the Admin group)")
+        if count > 1:
+            stranger = self.pipe.identity_of(usernames[1])
+            try:
+                self.pipe.graphql("Query", "getUser", {"id": usernames[0]}, stranger)
+                refused = False
+            except Unauthorized:
+                refused = True
+            self.check("another user cannot read the first user's profile", refused)
+        self.pipe.clients.cognito.admin_add_user_to_group(
+            UserPoolId=self.pipe.resources.user_pool_id, Username=usernames[-1], GroupName="Admin"
+        )
+        admin = self.pipe.identity_of(usernames[-1])
+        listed, token = [], None
+        while True:
+            page = self.pipe.graphql("Query", "listUsers", {"limit": 2, "nextToken": token}, admin)
+            listed += [item["id"] for item in page["items"]]
+            if not (token := page["nextToken"]):
+                break
+        self.check(
+            "an Admin pages through every user exactly once", sorted(listed) == sorted(usernames)
+        )
 
         self.step("Replay every archived UserConfirmed to the projector")
         replayed = self.pipe.replay(f"demo-{datetime.now(UTC):%H%M%S}")
