@@ -43,6 +43,16 @@ def test_a_modify_names_exactly_the_changed_fields() -> None:
     assert record.changes["name"].new == "Ada" and record.changes["age"].new == 36
 
 
+def test_a_remove_is_audited_with_the_last_version() -> None:
+    removed = load_event("dynamodb_stream_modify", eventName="REMOVE")
+    del removed["dynamodb"]["NewImage"]
+    record = audit_record_from(removed)
+    assert record.event_name == "REMOVE"
+    assert (record.old_version, record.new_version) == (1, None)
+    assert "email" in record.changed_fields
+    assert record.changes["email"].new is None
+
+
 def test_email_is_kept_only_as_a_fingerprint() -> None:
     record = audit_record_from(load_event("dynamodb_stream_modify"))
     stored = json.dumps(record.model_dump(by_alias=True, mode="json"))
