@@ -218,19 +218,26 @@ def test_only_cognito_may_invoke_the_trigger(dev: Synthesized) -> None:
 
 
 def _own(stack: Synthesized, spec: Any) -> dict[str, Any]:
-    """Statements other than the ones every function gets (its logs and X-Ray)."""
+    """Each action the function may take and on what, leaving out what every function gets
+    (writing its own log group, X-Ray)."""
     log_group = stack.logical_id(
         "AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{NAMES.function(spec)}"
     )
+    everyone = {
+        ("xray:PutTraceSegments", json.dumps("*")),
+        ("xray:PutTelemetryRecords", json.dumps("*")),
+        ("logs:CreateLogStream", json.dumps({"Fn::GetAtt": [log_group, "Arn"]})),
+        ("logs:PutLogEvents", json.dumps({"Fn::GetAtt": [log_group, "Arn"]})),
+    }
     own: dict[str, Any] = {}
     for statement in policy_statements(stack, spec):
-        if actions(statement) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
-            continue
-        if statement["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}:
-            assert actions(statement) == {"logs:CreateLogStream", "logs:PutLogEvents"}
-            continue
-        for action in actions(statement):
-            own[action] = statement["Resource"]
+        resources = statement["Resource"]
+        for resource in resources if isinstance(resources, list) else [resources]:
+            for action in actions(statement):
+                if (action, json.dumps(resource)) in everyone:
+                    continue
+                assert action not in own or own[action] == resource, f"{action} on two resources"
+                own[action] = resource
     return own
 
 
