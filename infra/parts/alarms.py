@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.topology import ResourceNames
-from infra.parts.nag import acknowledge
+from infra.parts.queues import dead_letter_queue
 
 
 class Alarms(Construct):
@@ -52,15 +52,9 @@ class Alarms(Construct):
         )
         self._action = actions.SnsAction(self.topic)
         if email:
-            undeliverable = sqs.Queue(
-                self,
-                "EmailDlq",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
+            undeliverable = dead_letter_queue(
+                self, "EmailDlq", catches="alarm notifications SNS could not email"
             )
-            for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-                acknowledge(undeliverable, rule, "This queue is itself a dead-letter queue.")
             self.topic.add_subscription(
                 subscriptions.EmailSubscription(email, dead_letter_queue=undeliverable)
             )

@@ -7,7 +7,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.topology import (
@@ -19,7 +18,7 @@ from contracts.topology import (
 )
 from infra.parts.alarms import Alarms
 from infra.parts.functions import FunctionFactory
-from infra.parts.nag import acknowledge
+from infra.parts.queues import dead_letter_queue
 
 ITERATOR_AGE_LIMIT = Duration.minutes(5)
 
@@ -53,23 +52,11 @@ class AuditTrail(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
-        self.dlq = sqs.Queue(
+        self.dlq = dead_letter_queue(
             self,
             "OnFailureQueue",
             queue_name=names.audit_dlq,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dlq,
-            "Serverless-SQSRedrivePolicy",
-            "This queue is the stream consumer's on-failure destination (a DLQ).",
-        )
-        acknowledge(
-            self.dlq,
-            "AwsSolutions-SQS3",
-            "This queue is the stream consumer's on-failure destination (a DLQ).",
+            catches="the stream records the audit trail failed after every retry",
         )
         self.function = functions.make(
             self,

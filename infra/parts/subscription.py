@@ -24,6 +24,7 @@ from contracts.topology import (
 )
 from infra.parts.alarms import Alarms
 from infra.parts.nag import acknowledge
+from infra.parts.queues import dead_letter_queue, encrypted_queue
 
 SQS_INVOKED = (
     "its SQS event source; messages that keep failing move to the queue's dead-letter queue."
@@ -57,22 +58,17 @@ class UserConfirmedSubscription(Construct):
         # One DLQ for both ways a message can fail here: EventBridge could not deliver it to
         # the queue, or the consumer failed it max_receive_count times. Both hold the same
         # EventBridge event, so both redrive into the queue alike.
-        self.dlq = sqs.Queue(
+        self.dlq = dead_letter_queue(
             self,
             "Dlq",
             queue_name=dlq_name,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(source.dlq_retention_days),
+            retention_days=source.dlq_retention_days,
+            catches=f"UserConfirmed events {consumer.node.id} could not receive or process",
         )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(self.dlq, rule, "This queue is itself a dead-letter queue.")
-        self.queue = sqs.Queue(
+        self.queue = encrypted_queue(
             self,
             "Queue",
             queue_name=queue_name,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.seconds(
                 source.visibility_timeout_factor * int(timeout.to_seconds())
             ),
