@@ -22,6 +22,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 PYTHON_VERSION: Final = "3.14"  # keep equal to the functions' runtime (infra/parts/functions.py)
 PLATFORM: Final = "manylinux2014_aarch64"  # keep equal to the functions' architecture (arm64)
 PROVIDED_BY_RUNTIME: Final = frozenset({"boto3"})
+LAYOUT: Final = "2"  # bump when build() changes what goes into the layer
 
 
 class LayerNotBuiltError(FileNotFoundError):
@@ -40,7 +41,7 @@ def requirements() -> list[str]:
 
 def layer_dir() -> Path:
     """Where the layer for the current requirements lives; the name changes with them."""
-    key = "\n".join([PYTHON_VERSION, PLATFORM, *requirements()])
+    key = "\n".join([LAYOUT, PYTHON_VERSION, PLATFORM, *requirements()])
     return ROOT / "build" / "layer" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -78,8 +79,15 @@ def build() -> Path:
         ],
         check=True,
     )
-    for cache in (staging / "python").rglob("__pycache__"):
+    # Keep only what imports at run time, and nothing that names this machine: console scripts
+    # carry the building interpreter's path in their shebang (and RECORD their hashes), which
+    # would give every machine a different layer hash and a needless redeploy.
+    python = staging / "python"
+    shutil.rmtree(python / "bin", ignore_errors=True)
+    for cache in python.rglob("__pycache__"):
         shutil.rmtree(cache)
+    for record in python.glob("*.dist-info/RECORD"):
+        record.unlink()
     staging.rename(path)  # all or nothing: a half-built layer is never used
     return path
 

@@ -58,6 +58,14 @@ def test_layer_carries_the_runtime_dependencies_but_not_boto3() -> None:
     assert "boto3" not in packages and "botocore" not in packages
 
 
+def test_layer_names_nothing_of_the_machine_that_built_it() -> None:
+    """Otherwise every machine builds a different layer hash and redeploys it for nothing."""
+    here = str(ROOT).encode()
+    for path in (build() / "python").rglob("*"):
+        if path.is_file():
+            assert here not in path.read_bytes(), path
+
+
 def test_a_function_asset_holds_only_contracts_and_its_own_service() -> None:
     asset = function_code(CONFIRM_TRIGGER)
     top = {path.name for path in asset.iterdir()}
