@@ -50,8 +50,6 @@ def audit_record_from(
     try:
         change = stream_record["dynamodb"]
         sequence_number = str(change["SequenceNumber"])
-        if not sequence_number.isdigit():
-            raise MalformedStreamRecordError("dynamodb.SequenceNumber: not a number")
         user_id = dynamodb.deserialize(change["Keys"][USER_TABLE_KEY])
         seconds = float(change["ApproximateCreationDateTime"])
         event_name = stream_record["eventName"]
@@ -61,9 +59,9 @@ def audit_record_from(
     except KeyError as exc:
         raise MalformedStreamRecordError(f"missing {exc.args[0]}") from None
     except (TypeError, ValueError, dynamodb.UnsupportedAttributeError) as exc:
-        if isinstance(exc, MalformedStreamRecordError):
-            raise
         raise MalformedStreamRecordError(f"unreadable record: {type(exc).__name__}") from None
+    if not sequence_number.isdigit():
+        raise MalformedStreamRecordError("dynamodb.SequenceNumber: not a number")
 
     approximate_time = datetime.fromtimestamp(seconds, UTC)
     changed = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))

@@ -17,7 +17,9 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 NAME_LENGTH = (1, 100)
 AGE_RANGE = (0, 150)
-UPDATE_INPUT = frozenset({"id", "name", "age", "expectedVersion"})
+#: The only attributes the API ever writes on a user's behalf.
+PROFILE_FIELDS = frozenset({"name", "age"})
+UPDATE_INPUT = PROFILE_FIELDS | {"id", "expectedVersion"}
 
 
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
@@ -149,7 +151,7 @@ def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int]:
         raise BadRequest("input.id is required")
     if not isinstance(expected, int) or isinstance(expected, bool) or expected < 1:
         raise BadRequest("input.expectedVersion must be a whole number of at least 1")
-    changes = {field: update[field] for field in ("name", "age") if field in update}
+    changes = {field: update[field] for field in sorted(PROFILE_FIELDS) if field in update}
     if not changes:
         raise BadRequest("nothing to change: give name and/or age")
     name = changes.get("name")

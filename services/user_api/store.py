@@ -11,15 +11,12 @@ from contracts import dynamodb
 from contracts.items import AuditRecord, User
 from contracts.names import iso_utc
 from contracts.topology import AUDIT_TABLE_KEY, USER_TABLE_KEY
-from services.user_api.logic import Page, UserMissing, VersionConflict
+from services.user_api.logic import PROFILE_FIELDS, Page, UserMissing, VersionConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ItemT = TypeVar("ItemT", User, AuditRecord)
-
-#: The only attributes the API ever writes on a user's behalf.
-PROFILE_FIELDS = frozenset({"name", "age"})
 
 
 class DynamoUserApiStore:
