@@ -70,16 +70,19 @@ def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {name: deserialize(value) for name, value in item.items()}
 
 
-def put_if_absent(client: DynamoDBClient, table_name: str, item: Item, key: str) -> bool:
+def put_if_absent(client: DynamoDBClient, table_name: str, item: Item, key: str) -> Item | None:
     """Write ``item`` unless an item with its key exists: one conditional write, never an
-    overwrite. Returns whether it was written."""
+    overwrite. Returns ``None`` when written, else the item found there — DynamoDB hands it back
+    with the failed condition (``ReturnValuesOnConditionCheckFailure``), no second read."""
     try:
         client.put_item(
             TableName=table_name,
             Item=item,
             ConditionExpression="attribute_not_exists(#key)",
             ExpressionAttributeNames={"#key": key},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+    except client.exceptions.ConditionalCheckFailedException as exc:
+        existing: Item = getattr(exc, "response", {}).get("Item") or {}
+        return existing
+    return None

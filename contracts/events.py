@@ -23,10 +23,16 @@ from contracts.names import (
     Origin,
     iso_utc,
 )
-
-UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-USER_POOL_ID_PATTERN = r"^[\w-]+_[0-9a-zA-Z]+$"
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+from contracts.rules import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    EVENT_ID_PATTERN,
+    REPLAY_NAME_PATTERN,
+    USER_POOL_ID_MAX_LENGTH,
+    USER_POOL_ID_PATTERN,
+    USERNAME_LENGTH,
+    UUID_PATTERN,
+)
 
 
 class UserConfirmed(BaseModel):
@@ -45,11 +51,15 @@ class UserConfirmed(BaseModel):
     schema_version: Literal[1] = Field(
         USER_CONFIRMED_SCHEMA_VERSION, description="Version of this detail's shape."
     )
-    user_pool_id: str = Field(pattern=USER_POOL_ID_PATTERN, description="Cognito user pool id.")
+    user_pool_id: str = Field(
+        pattern=USER_POOL_ID_PATTERN,
+        max_length=USER_POOL_ID_MAX_LENGTH,
+        description="Cognito user pool id.",
+    )
     sub: str = Field(pattern=UUID_PATTERN, description="Cognito sub; becomes User.id.")
-    username: str = Field(min_length=1, max_length=128)
+    username: str = Field(min_length=USERNAME_LENGTH[0], max_length=USERNAME_LENGTH[1])
     email: str = Field(
-        pattern=EMAIL_PATTERN, max_length=320, json_schema_extra={"x-sensitive": True}
+        pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_LENGTH, json_schema_extra={"x-sensitive": True}
     )
     email_verified: bool
     confirmed_at: AwareDatetime = Field(
@@ -73,22 +83,24 @@ class UserConfirmedEnvelope(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
 
-    id: str
+    id: str = Field(pattern=EVENT_ID_PATTERN, description="EventBridge's event id (a UUID).")
     source: str
     detail_type: str = Field(alias="detail-type")
     time: AwareDatetime
     detail: UserConfirmed
-    replay_name: str | None = Field(None, alias="replay-name")
+    replay_name: str | None = Field(None, alias="replay-name", pattern=REPLAY_NAME_PATTERN)
 
     @model_validator(mode="before")
     @classmethod
     def _is_user_confirmed(cls, data: Any) -> Any:
-        """Reject other events by name first, before their detail produces a wall of errors."""
+        """Reject other events by name first, before their detail produces a wall of errors.
+        The reason states the rule, never the values it saw (they may be personal data)."""
         if isinstance(data, dict):
             source, detail_type = data.get("source"), data.get("detail-type")
             if (source, detail_type) != (EVENT_SOURCE, USER_CONFIRMED):
                 raise ValueError(
-                    f"not a {USER_CONFIRMED} event: source {source!r}, detail-type {detail_type!r}"
+                    f"not a {USER_CONFIRMED} event: source must be {EVENT_SOURCE!r} "
+                    f"and detail-type {USER_CONFIRMED!r}"
                 )
         return data
 

@@ -8,12 +8,26 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import dynamodb
-from contracts.events import EMAIL_PATTERN, UserConfirmed
+from contracts.events import UserConfirmed
 from contracts.names import USER_TYPENAME, iso_utc
+from contracts.rules import (
+    AGE_RANGE,
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    NAME_LENGTH,
+    USER_POOL_ID_MAX_LENGTH,
+    USER_POOL_ID_PATTERN,
+)
 
 
 class _Item(BaseModel):
-    """A model stored as a DynamoDB item under its aliases (the names AppSync and Amplify use)."""
+    """A model stored as a DynamoDB item under its aliases (the names AppSync and Amplify use).
+
+    Writing is strict (``extra="forbid"``): userpipe never stores an attribute it does not
+    declare. Reading is tolerant: a stored item may carry attributes the model does not know (a
+    migration, a console edit, a later version of userpipe); ``from_item`` leaves them out —
+    never echoed, never an error — so one such item cannot break a read or a page of reads.
+    """
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
 
@@ -22,7 +36,15 @@ class _Item(BaseModel):
 
     @classmethod
     def from_item(cls, item: Mapping[str, Mapping[str, Any]]) -> Self:
-        return cls.model_validate(dynamodb.from_item(item))
+        known = cls.stored_names()
+        return cls.model_validate(
+            dynamodb.from_item({name: value for name, value in item.items() if name in known})
+        )
+
+    @classmethod
+    def stored_names(cls) -> frozenset[str]:
+        """The attribute names this model is stored under."""
+        return frozenset(field.alias or name for name, field in cls.model_fields.items())
 
 
 class User(_Item):
@@ -32,10 +54,19 @@ class User(_Item):
 
     id: str = Field(description="Cognito sub; partition key.")
     typename: Literal["User"] = Field(USER_TYPENAME, alias="__typename")
-    email: str = Field(pattern=EMAIL_PATTERN, json_schema_extra={"x-sensitive": True})
+    user_pool_id: str = Field(
+        alias="userPoolId",
+        pattern=USER_POOL_ID_PATTERN,
+        max_length=USER_POOL_ID_MAX_LENGTH,
+        description="The Cognito user pool the user belongs to; the projector never creates "
+        "a user whose id exists for another pool.",
+    )
+    email: str = Field(
+        pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_LENGTH, json_schema_extra={"x-sensitive": True}
+    )
     owner: str = Field(description="Owner for Amplify's owner rule: the sub.")
-    name: str | None = Field(None, min_length=1, max_length=100)
-    age: int | None = Field(None, ge=0, le=150)
+    name: str | None = Field(None, min_length=NAME_LENGTH[0], max_length=NAME_LENGTH[1])
+    age: int | None = Field(None, ge=AGE_RANGE[0], le=AGE_RANGE[1])
     created_at: str = Field(alias="createdAt", description="ISO-8601, the confirmation time.")
     updated_at: str = Field(alias="updatedAt", description="ISO-8601.")
     version: int = Field(alias="_version", ge=1, description="1 on creation, +1 per API change.")
@@ -49,6 +80,7 @@ class User(_Item):
         confirmed_at = iso_utc(event.confirmed_at)
         return cls(
             id=event.sub,
+            user_pool_id=event.user_pool_id,
             email=event.email,
             owner=event.sub,
             created_at=confirmed_at,

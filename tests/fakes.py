@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts.items import AuditRecord, User
 from contracts.names import UserConfirmedDetail
+from services.user_projector.logic import Existing
 
 
 class FakeUserStore:
@@ -14,13 +15,13 @@ class FakeUserStore:
         self.users: dict[str, User] = {}
         self.fail_with = fail_with
 
-    def create(self, user: User) -> bool:
+    def create(self, user: User) -> Existing | None:
         if self.fail_with:
             raise self.fail_with
         if user.id in self.users:
-            return False
+            return Existing(user_pool_id=self.users[user.id].user_pool_id)
         self.users[user.id] = user
-        return True
+        return None
 
 
 class FakeAuditStore:

@@ -13,7 +13,10 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.batch.types import (
+    PartialItemFailureResponse,
+    PartialItemFailures,
+)
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -59,7 +62,7 @@ def process_batch(
     retention_days: int | None = None,
 ) -> PartialItemFailureResponse:
     def audit_record(record: DynamoDBRecord) -> None:
-        ids = {"stream_event_id": record.event_id, "sequence_number": _sequence(record)}
+        ids = {"stream_event_id": record.event_id, "sequence_number": _sequence(record.raw_event)}
         try:
             written, appended = audit(record.raw_event, store, retention_days=retention_days)
         except MalformedStreamRecordError as exc:
@@ -73,14 +76,56 @@ def process_batch(
             extra={**ids, "user_id": written.user_id, "audit_id": written.audit_id},
         )
 
+    # DynamoDB Streams always sends Records, each with a `dynamodb` object; an event without a
+    # list of Records fails loudly. A record Lambda could not name by sequence number is set
+    # aside so it fails alone, instead of breaking Powertools' failure report for the batch.
+    records = event["Records"]
+    readable = [record for record in records if _sequence(record) is not None]
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
     )
-    return process_partial_response(event, audit_record, processor, context)
+    response = process_partial_response(
+        {**event, "Records": readable}, audit_record, processor, context
+    )
+    unnamed = _unnamed_failures(records)
+    if unnamed:
+        response["batchItemFailures"] = [*response["batchItemFailures"], *unnamed]
+    return response
 
 
-def _sequence(record: DynamoDBRecord) -> str | None:
-    return (record.raw_event.get("dynamodb") or {}).get("SequenceNumber")
+def _sequence(record: Any) -> str | None:
+    """The record's sequence number, if it has a readable one."""
+    change = record.get("dynamodb") if isinstance(record, dict) else None
+    sequence = change.get("SequenceNumber") if isinstance(change, dict) else None
+    return sequence if isinstance(sequence, str) and sequence else None
+
+
+def _unnamed_failures(records: list[Any]) -> list[PartialItemFailures]:
+    """Failures for records without a readable sequence number, logged with the reason.
+
+    Lambda checkpoints at the lowest sequence number reported and retries everything from it;
+    an empty identifier fails the whole batch (Lambda developer guide, "Configuring partial
+    batch response with DynamoDB and Lambda"). So such a record is reported under the nearest
+    readable record before it — the retry starts there and takes it in, and re-auditing that
+    earlier record writes nothing new — or, with none before it, as "": the batch is retried
+    whole, and bisection isolates the record before it goes to the on-failure destination."""
+    failures: list[PartialItemFailures] = []
+    previous = ""
+    for record in records:
+        sequence = _sequence(record)
+        if sequence is not None:
+            previous = sequence
+            continue
+        event_id = record.get("eventID") if isinstance(record, dict) else None
+        logger.warning(
+            "stream record rejected",
+            extra={
+                "stream_event_id": event_id if isinstance(event_id, str) else None,
+                "reason": "dynamodb: must be an object with a SequenceNumber",
+            },
+        )
+        failures.append({"itemIdentifier": previous})
+    return failures
 
 
 @logger.inject_lambda_context(clear_state=True)

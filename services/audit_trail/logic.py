@@ -23,6 +23,11 @@ from contracts.topology import USER_TABLE_KEY
 
 SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
 SECONDS_PER_DAY = 86_400
+#: A stream record's time must lie between DynamoDB's launch (January 2012) and the last second
+#: of year 9999: audit ids sort chronologically only with four-digit years, and anything outside
+#: is a malformed record, not a write that may succeed later.
+EARLIEST_CHANGE = datetime(2012, 1, 1, tzinfo=UTC).timestamp()
+LATEST_CHANGE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
 class AuditStore(Protocol):
@@ -47,8 +52,10 @@ def audit_id(approximate_time: datetime, sequence_number: str) -> str:
 def audit_record_from(
     stream_record: Mapping[str, Any], *, retention_days: int | None = None
 ) -> AuditRecord:
+    change = stream_record.get("dynamodb")
+    if not isinstance(change, Mapping):
+        raise MalformedStreamRecordError("dynamodb: must be an object")
     try:
-        change = stream_record["dynamodb"]
         sequence_number = str(change["SequenceNumber"])
         user_id = dynamodb.deserialize(change["Keys"][USER_TABLE_KEY])
         seconds = float(change["ApproximateCreationDateTime"])
@@ -58,10 +65,14 @@ def audit_record_from(
         new = dynamodb.from_item(change.get("NewImage", {}))
     except KeyError as exc:
         raise MalformedStreamRecordError(f"missing {exc.args[0]}") from None
-    except (TypeError, ValueError, dynamodb.UnsupportedAttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, dynamodb.UnsupportedAttributeError) as exc:
         raise MalformedStreamRecordError(f"unreadable record: {type(exc).__name__}") from None
     if not sequence_number.isdigit():
         raise MalformedStreamRecordError("dynamodb.SequenceNumber: not a number")
+    if not EARLIEST_CHANGE <= seconds <= LATEST_CHANGE:  # False for NaN too
+        raise MalformedStreamRecordError(
+            "dynamodb.ApproximateCreationDateTime: must be epoch seconds between 2012 and 9999"
+        )
 
     approximate_time = datetime.fromtimestamp(seconds, UTC)
     changed = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))

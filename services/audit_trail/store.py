@@ -19,4 +19,7 @@ class DynamoAuditStore:
 
     def append(self, record: AuditRecord) -> bool:
         _, sort_key = AUDIT_TABLE_KEY
-        return dynamodb.put_if_absent(self._client, self._table_name, record.to_item(), sort_key)
+        existing = dynamodb.put_if_absent(
+            self._client, self._table_name, record.to_item(), sort_key
+        )
+        return existing is None

@@ -5,6 +5,7 @@ Cold path: boto3, Powertools Logger and plain-Python contracts only (no pydantic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -13,7 +14,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from services.confirm_trigger.logic import MissingUserAttributeError, handle_post_confirmation
+from contracts.rules import is_user_pool_id
+from services.confirm_trigger.logic import UnpublishableConfirmationError, handle_post_confirmation
 from services.confirm_trigger.publisher import (
     EventBridgePublisher,
     PublishFailedError,
@@ -38,12 +40,33 @@ def default_publisher() -> EventBridgePublisher:
     return EventBridgePublisher(events_client(), Settings.from_env().event_bus_name)
 
 
+_TRIGGER_SOURCE = re.compile(r"[A-Za-z_]{1,64}")
+
+
+def _log_ids(event: dict[str, Any]) -> dict[str, Any]:
+    """What identifies the call in logs: only values of an id's shape, never raw event text.
+
+    Cognito always sends an object; an event of another shape (a list, say) fails loudly here,
+    before anything is published."""
+    pool, source = event.get("userPoolId"), event.get("triggerSource")
+    return {
+        "user_pool_id": pool if is_user_pool_id(pool) else "?",
+        "trigger_source": source
+        if isinstance(source, str) and _TRIGGER_SOURCE.fullmatch(source)
+        else "?",
+    }
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ids = {"user_pool_id": event.get("userPoolId"), "trigger_source": event.get("triggerSource")}
+    ids = _log_ids(event)
     try:
         event_id = handle_post_confirmation(event, default_publisher())
-    except (MissingUserAttributeError, PublishFailedError) as exc:
+    except (
+        UnpublishableConfirmationError,
+        PublishFailedError,
+        settings.MissingSettingError,
+    ) as exc:
         # Raised, never swallowed: Cognito reports the failure and reconcile repairs it later.
         logger.error("UserConfirmed not published", extra={**ids, "reason": str(exc)})
         raise

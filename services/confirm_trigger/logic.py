@@ -1,13 +1,16 @@
 """A Cognito PostConfirmation event becomes at most one ``UserConfirmed`` — no AWS, no pydantic.
 
-This module is on the trigger's cold path: it imports only plain-Python contracts.
+This module is on the trigger's cold path: it imports only plain-Python contracts. The detail it
+builds is checked against the contract (``contracts.rules``, the same rules the projector's
+pydantic model and the JSON Schema carry) before anything is published: an event the projector
+would reject is never put on the bus.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, cast
 
 from contracts.names import (
     ORIGIN_COGNITO,
@@ -16,21 +19,45 @@ from contracts.names import (
     UserConfirmedDetail,
     iso_utc,
 )
+from contracts.rules import is_sub, is_user_pool_id, user_confirmed_problems
 
-REQUIRED_ATTRIBUTES = ("sub", "email")
+#: Where each field of ``UserConfirmed`` comes from in Cognito's event (for error messages).
+SOURCE_OF: Final = {
+    "userPoolId": "userPoolId",
+    "sub": "userAttributes.sub",
+    "username": "userName",
+    "email": "userAttributes.email",
+    "emailVerified": "userAttributes.email_verified",
+    "clientId": "callerContext.clientId",
+}
 
 
-class MissingUserAttributeError(ValueError):
-    """The confirmation event lacks something a ``UserConfirmed`` needs; nothing is published."""
+class UnpublishableConfirmationError(ValueError):
+    """The confirmation event cannot become a valid ``UserConfirmed``; nothing is published.
 
-    def __init__(self, missing: list[str], user_pool_id: str | None, sub: str | None) -> None:
+    The message names fields and rules, never their values (they may be personal data), and
+    carries the pool id and sub only when they are well-formed ids."""
+
+    def __init__(self, problems: list[str], user_pool_id: object, sub: object) -> None:
+        self.problems = problems
+        self.user_pool_id = user_pool_id if is_user_pool_id(user_pool_id) else None
+        self.sub = sub if is_sub(sub) else None
         super().__init__(
-            f"cannot publish UserConfirmed: missing {', '.join(missing)} "
-            f"(userPoolId={user_pool_id or '?'}, sub={sub or '?'})"
+            f"cannot publish UserConfirmed: {'; '.join(problems)} "
+            f"(userPoolId={self.user_pool_id or '?'}, sub={self.sub or '?'})"
         )
+
+
+class MissingUserAttributeError(UnpublishableConfirmationError):
+    """Something a ``UserConfirmed`` needs is absent or empty."""
+
+    def __init__(self, missing: list[str], user_pool_id: object, sub: object) -> None:
+        super().__init__([f"missing {', '.join(missing)}"], user_pool_id, sub)
         self.missing = missing
-        self.user_pool_id = user_pool_id
-        self.sub = sub
+
+
+class InvalidUserAttributeError(UnpublishableConfirmationError):
+    """A value is present but breaks the ``UserConfirmed`` contract (e.g. an oversized email)."""
 
 
 class Publisher(Protocol):
@@ -43,37 +70,62 @@ def user_confirmed_from(
     event: Mapping[str, Any], confirmed_at: datetime
 ) -> UserConfirmedDetail | None:
     """The ``UserConfirmed`` detail for a sign-up confirmation; ``None`` for any other source
-    (a password reset confirms nothing new)."""
+    (a password reset confirms nothing new). Raises ``UnpublishableConfirmationError`` when the
+    event lacks something or carries a value the contract refuses.
+
+    Cognito always sends an object with string attribute values; anything else in a nested
+    place (a list for ``request``, a number for an attribute) is refused by name here rather
+    than crashing, so a malformed event can never reach the bus."""
     if event.get("triggerSource") != TRIGGER_CONFIRM_SIGN_UP:
         return None
-    request = event.get("request") or {}
-    attributes: Mapping[str, Any] = request.get("userAttributes") or {}
-    user_pool_id, username = event.get("userPoolId"), event.get("userName")
-    sub = attributes.get("sub")
-    missing = [f"userAttributes.{name}" for name in REQUIRED_ATTRIBUTES if not attributes.get(name)]
-    missing += [
-        name for name, value in (("userPoolId", user_pool_id), ("userName", username)) if not value
-    ]
+    request = _mapping(event.get("request"))
+    attributes = _mapping(request.get("userAttributes"))
+    caller = _mapping(event.get("callerContext"))
+    user_pool_id, username, sub = (
+        event.get("userPoolId"),
+        event.get("userName"),
+        attributes.get("sub"),
+    )
+    found = {
+        "userAttributes.sub": sub,
+        "userAttributes.email": attributes.get("email"),
+        "userPoolId": user_pool_id,
+        "userName": username,
+    }
+    missing = [name for name, value in found.items() if value is None or value == ""]
     if missing:
         raise MissingUserAttributeError(missing, user_pool_id, sub)
-    return {
+    detail: dict[str, Any] = {
         "schemaVersion": USER_CONFIRMED_SCHEMA_VERSION,
-        "userPoolId": str(user_pool_id),
-        "sub": str(sub),
-        "username": str(username),
-        "email": str(attributes["email"]),
+        "userPoolId": user_pool_id,
+        "sub": sub,
+        "username": username,
+        "email": attributes["email"],
         "emailVerified": str(attributes.get("email_verified", "false")).lower() == "true",
         "confirmedAt": iso_utc(confirmed_at),
         "origin": ORIGIN_COGNITO,
-        "clientId": (event.get("callerContext") or {}).get("clientId"),
+        "clientId": caller.get("clientId"),
     }
+    problems = user_confirmed_problems(detail)
+    if problems:
+        raise InvalidUserAttributeError(
+            [f"{SOURCE_OF.get(field, field)}: {rule}" for field, rule in sorted(problems.items())],
+            user_pool_id,
+            sub,
+        )
+    return cast(UserConfirmedDetail, detail)  # checked field by field just above
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def handle_post_confirmation(
     event: Mapping[str, Any], publisher: Publisher, now: datetime | None = None
 ) -> str | None:
     """Publish ``UserConfirmed`` for a sign-up confirmation. Returns the event id, or ``None``
-    when the trigger source is not a sign-up. Raises on missing attributes or a failed publish."""
+    when the trigger source is not a sign-up. Raises on an unpublishable event or a failed
+    publish."""
     detail = user_confirmed_from(event, now or datetime.now(UTC))
     if detail is None:
         return None

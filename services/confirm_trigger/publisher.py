@@ -1,14 +1,22 @@
 """Publishing ``UserConfirmed`` to EventBridge within Cognito's 5 s budget.
 
-botocore's own retries are switched off: its backoff can honour a server-sent retry-after of
-up to 5 s, which alone would blow the budget. Instead each attempt has tight socket timeouts
-and a second attempt starts only if it can finish before the deadline.
+Cognito waits 5 s for the trigger, then retries it, three calls at most (Cognito developer
+guide, "Customizing user pool workflows with Lambda triggers"). botocore's own retries are
+switched off: its backoff can honour a server-sent retry-after of up to 5 s, which alone would
+blow the budget. Socket timeouts are not enough either: botocore's read timeout bounds each
+socket read, so an endpoint that answers slowly, a byte at a time, keeps a call alive for as
+long as it likes. So every attempt runs in a worker thread and is abandoned when its own time is
+up, whatever the socket is doing; a second attempt starts only if it can end before the deadline.
+
+An abandoned attempt may still reach EventBridge later (the thread is left to finish on its
+own). That publishes a duplicate, never a loss: consumers are idempotent on pool + sub.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -17,6 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED, UserConfirmedDetail
 
@@ -98,7 +107,7 @@ class EventBridgePublisher:
         while True:
             attempt += 1
             try:
-                return self._put(entry)
+                return self._attempt(entry)
             except _AttemptFailedError as failure:
                 backoff = random.uniform(0, MAX_BACKOFF_SECONDS)  # noqa: S311 - jitter only
                 elapsed_after_retry = self._clock() - started + backoff + ATTEMPT_SECONDS
@@ -115,6 +124,29 @@ class EventBridgePublisher:
                     ) from failure
             self._sleep(backoff)
 
+    def _attempt(self, entry: Any) -> str:
+        """One ``PutEvents`` call, given ``ATTEMPT_SECONDS`` in all (connect, send, every read);
+        past that it is abandoned and counts as a transient failure."""
+        outcome: list[str | BaseException] = []
+
+        def call() -> None:
+            try:
+                outcome.append(self._put(entry))
+            except BaseException as exc:  # handed to the waiting thread, re-raised there
+                outcome.append(exc)
+
+        worker = threading.Thread(target=call, name="put-events", daemon=True)
+        worker.start()
+        worker.join(ATTEMPT_SECONDS)
+        if not outcome:
+            raise _AttemptFailedError(
+                f"no complete answer within {ATTEMPT_SECONDS} s; attempt abandoned", transient=True
+            )
+        (result,) = outcome
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
     def _put(self, entry: Any) -> str:
         try:
             response = self._client.put_events(Entries=[entry])
@@ -125,15 +157,29 @@ class EventBridgePublisher:
             raise _AttemptFailedError(
                 f"{code}: {message}", transient=code in _TRANSIENT_CODES or status >= 500
             ) from exc
-        except BotoCoreError as exc:
-            # Timeouts and dropped connections may pass; missing credentials or bad params won't.
-            transient = isinstance(exc, HTTPClientError | BotoConnectionError)
+        except (BotoCoreError, ResponseParserError) as exc:
+            # Timeouts, dropped connections and unreadable answers may pass; missing credentials
+            # or bad parameters won't.
+            transient = isinstance(exc, HTTPClientError | BotoConnectionError | ResponseParserError)
             raise _AttemptFailedError(f"{type(exc).__name__}: {exc}", transient=transient) from exc
-        result = response["Entries"][0]
-        if response.get("FailedEntryCount", 0) or "EventId" not in result:
-            code = result.get("ErrorCode", "Unknown")
-            raise _AttemptFailedError(
-                f"entry rejected: {code}: {result.get('ErrorMessage', '')}",
-                transient=code in _TRANSIENT_CODES,
-            )
-        return result["EventId"]
+        return _event_id(response)
+
+
+def _event_id(response: Any) -> str:
+    """The id EventBridge gave our one entry. A 200 whose body is not the documented shape (no
+    ``Entries``, an empty list, an HTML page from a proxy) is a failed attempt, worth a retry:
+    botocore hands such a body over as ``{"message": <body>}`` or as whatever JSON it held."""
+    entries = response.get("Entries") if isinstance(response, dict) else None
+    result = entries[0] if isinstance(entries, list) and len(entries) == 1 else None
+    if not isinstance(result, dict):
+        raise _AttemptFailedError(
+            "PutEvents answered 200 without exactly one entry result", transient=True
+        )
+    event_id = result.get("EventId")
+    if response.get("FailedEntryCount", 0) or not isinstance(event_id, str) or not event_id:
+        code = str(result.get("ErrorCode", "Unknown"))
+        raise _AttemptFailedError(
+            f"entry rejected: {code}: {str(result.get('ErrorMessage', ''))[:200]}",
+            transient=code in _TRANSIENT_CODES or code == "Unknown",
+        )
+    return event_id

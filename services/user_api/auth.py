@@ -1,5 +1,11 @@
 """Who is calling, from the identity AppSync passes: a Cognito user (``sub`` and
-``cognito:groups``) or an IAM principal (an operator)."""
+``cognito:groups``), an IAM principal (an operator), or an end user federated through a Cognito
+identity pool.
+
+An IAM identity carries ``cognitoIdentityPoolId``/``cognitoIdentityId`` when its credentials came
+from an identity pool — a guest or a signed-in app user, never an operator (AppSync developer
+guide, "Resolver context reference", identity for AWS_IAM). IAM policy decides that such a caller
+may reach the API; it gets nothing an operator or a user pool identity would."""
 
 from __future__ import annotations
 
@@ -12,9 +18,9 @@ from services.user_api.errors import Unauthorized
 
 @dataclass(frozen=True)
 class Caller:
-    sub: str | None  # None for an IAM operator
+    sub: str | None  # None for any IAM caller
     groups: frozenset[str]
-    operator: bool = False
+    operator: bool = False  # an IAM principal of the account itself, not an identity pool's
 
     def is_admin(self, admin_group: str) -> bool:
         return self.operator or admin_group in self.groups
@@ -35,5 +41,6 @@ def caller_from(identity: Mapping[str, Any] | None) -> Caller:
             groups = [groups]
         return Caller(sub=str(sub), groups=frozenset(map(str, groups)))
     if identity.get("userArn") and identity.get("accountId"):
-        return Caller(sub=None, groups=frozenset(), operator=True)
+        federated = identity.get("cognitoIdentityPoolId") or identity.get("cognitoIdentityId")
+        return Caller(sub=None, groups=frozenset(), operator=not federated)
     raise Unauthorized()

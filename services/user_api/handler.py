@@ -1,12 +1,15 @@
 """AppSync direct Lambda resolver for every field of contracts/schema.graphql.
 
 Thin: read settings, find the caller, call ``UserApi``, map errors. An ``ApiError`` reaches the
-client as AppSync shows it (``errorType`` = class name, ``message``); anything unexpected is
-logged by type only and becomes ``InternalFailure`` with the request id — never a stack trace.
+client as AppSync shows it (``errorType`` = class name, ``message``); anything unexpected —
+including a failure while building the handler's dependencies on a cold start (a missing
+setting, an unreadable or too short page-token secret) — is logged and becomes
+``InternalFailure`` with the request id: no stack trace, no AWS error text, no ARN.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -46,15 +49,23 @@ class Settings:
         )
 
 
+class PageTokenKeyError(ValueError):
+    """The page-token secret cannot sign tokens (binary, or too short)."""
+
+
 @cache
 def default_api() -> UserApi:
-    """Built on first use, once per cold start: tables, the page-token key, the admin group."""
+    """Built on first use, once per cold start: tables, the page-token key, the admin group.
+    A failure is not cached: the next request tries again."""
     config = Settings.from_env()
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=config.page_token_secret_arn)
+    key = secret.get("SecretString")
+    if not isinstance(key, str):
+        raise PageTokenKeyError("the page-token secret has no SecretString (binary secrets unused)")
     store = DynamoUserApiStore(
         boto3.client("dynamodb"), config.user_table_name, config.audit_table_name
     )
-    return UserApi(store, PageTokens(secret["SecretString"].encode()), config.admin_group)
+    return UserApi(store, PageTokens(key.encode()), config.admin_group)
 
 
 def _api() -> UserApi:
@@ -96,9 +107,23 @@ def update_user(input: dict[str, Any]) -> dict[str, Any]:
     return _api().update_user(_caller(), input, datetime.now(UTC))
 
 
-def resolve(event: dict[str, Any], context: LambdaContext | None, api: UserApi) -> Any:
+def resolve(
+    event: dict[str, Any], context: LambdaContext | None, build_api: Callable[[], UserApi]
+) -> Any:
+    """Resolve one field. ``build_api`` runs inside the error mapping, so a dependency that
+    cannot be built reaches the client as ``InternalFailure`` like any other fault."""
     info = event.get("info") or {}
     field = f"{info.get('parentTypeName')}.{info.get('fieldName')}"
+    request_id = getattr(context, "aws_request_id", "unknown")
+    try:
+        api = build_api()
+    except Exception as exc:
+        # Settings and secrets name no user: their detail is safe, and needed, in the log.
+        logger.error(
+            "resolver dependencies unavailable",
+            extra={"field": field, "error": type(exc).__name__, "detail": str(exc)[:500]},
+        )
+        raise InternalFailure(request_id) from None
     app.append_context(api=api)  # type: ignore[no-untyped-call]
     try:
         return app.resolve(event, context)  # type: ignore[arg-type]
@@ -106,7 +131,7 @@ def resolve(event: dict[str, Any], context: LambdaContext | None, api: UserApi) 
         logger.info("request refused", extra={"field": field, "error_type": type(exc).__name__})
         raise
     except Exception as exc:
-        request_id = getattr(context, "aws_request_id", "unknown")
+        # By type only: a store's error may quote an item, and items hold email addresses.
         logger.error("resolver failed", extra={"field": field, "error": type(exc).__name__})
         raise InternalFailure(request_id) from None
     finally:
@@ -115,4 +140,4 @@ def resolve(event: dict[str, Any], context: LambdaContext | None, api: UserApi) 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return resolve(event, context, default_api())
+    return resolve(event, context, default_api)

@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from contracts.items import AuditRecord, User
+from contracts.rules import age_problem, name_problem
 from services.user_api.auth import Caller
 from services.user_api.errors import BadRequest, ConflictUnhandled, NotFound, Unauthorized
 from services.user_api.tokens import PageTokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-NAME_LENGTH = (1, 100)
-AGE_RANGE = (0, 150)
 #: The only attributes the API ever writes on a user's behalf.
 PROFILE_FIELDS = frozenset({"name", "age"})
 UPDATE_INPUT = PROFILE_FIELDS | {"id", "expectedVersion"}
@@ -154,14 +153,7 @@ def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int]:
     changes = {field: update[field] for field in sorted(PROFILE_FIELDS) if field in update}
     if not changes:
         raise BadRequest("nothing to change: give name and/or age")
-    name = changes.get("name")
-    if name is not None and not (
-        isinstance(name, str) and NAME_LENGTH[0] <= len(name) <= NAME_LENGTH[1]
-    ):
-        raise BadRequest(f"name must be {NAME_LENGTH[0]}-{NAME_LENGTH[1]} characters")
-    age = changes.get("age")
-    if age is not None and not (
-        isinstance(age, int) and not isinstance(age, bool) and AGE_RANGE[0] <= age <= AGE_RANGE[1]
-    ):
-        raise BadRequest(f"age must be a whole number from {AGE_RANGE[0]} to {AGE_RANGE[1]}")
+    for field, problem in (("name", name_problem), ("age", age_problem)):
+        if changes.get(field) is not None and (reason := problem(changes[field])):
+            raise BadRequest(reason)
     return user_id, changes, expected

@@ -1,8 +1,10 @@
 """Opaque, signed pagination tokens: a page's position, bound to the query it came from.
 
-A token is ``base64url(json).base64url(hmac-sha256)``. A forged, altered or foreign token
-(from another query or another user's audit trail) fails verification and is rejected with a
-clear error instead of reaching DynamoDB.
+A token is ``base64url(json).base64url(hmac-sha256)``, unpadded. A forged, altered or foreign
+token (from another query or another user's audit trail) fails verification and is rejected
+with a clear error instead of reaching DynamoDB. Verification compares the exact canonical
+text: base64 decoders skip padding and stray characters, so decoding first and comparing bytes
+would let ``==`` or junk appended to a token through.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ class PageTokens:
     def decode(self, scope: str, token: str | None) -> dict[str, Any] | None:
         if token is None:
             return None
+        payload, _, signature = token.partition(".")
+        if not hmac.compare_digest(signature.encode(), _b64(self._sign(payload)).encode()):
+            raise InvalidNextToken()
         try:
-            payload, signature = token.split(".")
-            valid = hmac.compare_digest(_unb64(signature), self._sign(payload))
-            body = json.loads(_unb64(payload)) if valid else None
+            raw = _unb64(payload)
+            body = json.loads(raw) if _b64(raw) == payload else None
         except (ValueError, binascii.Error):
             raise InvalidNextToken() from None
         if (

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
 from contracts.events import InvalidEventError, parse_user_confirmed
-from services.user_projector.logic import UserStore, project
+from services.user_projector.logic import UserOfAnotherPoolError, UserStore, project
 from services.user_projector.store import DynamoUserStore
 
 logger = Logger(service="user_projector")
@@ -57,6 +57,9 @@ def process_batch(
         ids |= {"event_id": envelope.id, "sub": envelope.detail.sub}
         try:
             outcome = project(envelope, store, now_ms=time.time_ns() // 1_000_000)
+        except UserOfAnotherPoolError as exc:
+            logger.warning("message rejected", extra={**ids, "reason": str(exc)})
+            raise
         except Exception as exc:
             logger.warning("projection failed", extra={**ids, "error": type(exc).__name__})
             raise ProjectionFailedError(f"{type(exc).__name__} projecting {ids}") from None

@@ -1,4 +1,10 @@
-"""Projecting ``UserConfirmed`` into the ``User`` table: create once, never overwrite."""
+"""Projecting ``UserConfirmed`` into the ``User`` table: create once, never overwrite.
+
+The table is keyed on ``id`` (the sub) alone; the item also stores the ``userPoolId`` it came
+from. A ``UserConfirmed`` whose sub is already there from the same pool is a duplicate (a
+Cognito retry, a redelivery, a replay) and changes nothing; from another pool it is refused —
+never overwritten, never reported as a success.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,33 @@ from typing import Protocol
 
 from contracts.events import UserConfirmedEnvelope
 from contracts.items import User
+from contracts.rules import is_user_pool_id
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What the store found where it was asked to create a user."""
+
+    user_pool_id: str | None  # None: an item without a pool (written by something else)
 
 
 class UserStore(Protocol):
-    def create(self, user: User) -> bool:
-        """Write ``user`` unless an item with its id exists. Returns whether it was written."""
+    def create(self, user: User) -> Existing | None:
+        """Write ``user`` unless an item with its id exists. ``None``: written; otherwise what
+        was already there."""
         ...
+
+
+class UserOfAnotherPoolError(ValueError):
+    """The sub is already projected, but not for this event's user pool. Redelivery cannot
+    change that: the message fails every time and ends in the dead-letter queue."""
+
+    def __init__(self, user_id: str, event_pool: str, stored_pool: str | None) -> None:
+        stored = stored_pool if is_user_pool_id(stored_pool) else "(none recorded)"
+        super().__init__(
+            f"userPoolId: user {user_id} exists for user pool {stored}; "
+            f"an event from pool {event_pool} never overwrites it"
+        )
 
 
 @dataclass(frozen=True)
@@ -26,4 +53,7 @@ def project(envelope: UserConfirmedEnvelope, store: UserStore, *, now_ms: int) -
     """One conditional write. A duplicate or replay finds the item and changes nothing: the
     version, profile fields and timestamps the API may have moved on stay as they are."""
     user = User.first_version(envelope.detail, now_ms=now_ms)
-    return Projection(user.id, store.create(user), envelope.replay_name)
+    existing = store.create(user)
+    if existing is not None and existing.user_pool_id != user.user_pool_id:
+        raise UserOfAnotherPoolError(user.id, user.user_pool_id, existing.user_pool_id)
+    return Projection(user.id, existing is None, envelope.replay_name)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from contracts import dynamodb
 from contracts.items import User
 from contracts.topology import USER_TABLE_KEY
+from services.user_projector.logic import Existing
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,7 +18,11 @@ class DynamoUserStore:
         self._client = client
         self._table_name = table_name
 
-    def create(self, user: User) -> bool:
-        return dynamodb.put_if_absent(
+    def create(self, user: User) -> Existing | None:
+        existing = dynamodb.put_if_absent(
             self._client, self._table_name, user.to_item(), USER_TABLE_KEY
         )
+        if existing is None:
+            return None
+        pool = existing.get("userPoolId", {}).get("S")
+        return Existing(user_pool_id=pool)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from contracts.items import User
+from contracts.rules import name_problem
 from services.audit_trail import handler as audit_trail
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
@@ -154,7 +155,7 @@ def edit(
     version = (current.version if current else 1) - (1 if stale else 0)
     update = {"id": sub, "expectedVersion": version, **changes}
     name = changes["name"]
-    if (name is not None and not 1 <= len(name) <= 100) or version < 1:
+    if (name is not None and name_problem(name)) or version < 1:
         expected_outcome = "invalid"
     else:
         expected_outcome = "missing" if current is None else "conflict" if stale else "edited"
