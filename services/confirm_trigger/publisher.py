@@ -162,6 +162,12 @@ class EventBridgePublisher:
             # or bad parameters won't.
             transient = isinstance(exc, HTTPClientError | BotoConnectionError | ResponseParserError)
             raise _AttemptFailedError(f"{type(exc).__name__}: {exc}", transient=transient) from exc
+        except Exception as exc:
+            # botocore itself trips over some bodies a 200 can carry (a JSON array, a string
+            # where a list belongs): an unreadable answer, worth another attempt.
+            raise _AttemptFailedError(
+                f"unreadable PutEvents answer ({type(exc).__name__})", transient=True
+            ) from exc
         return _event_id(response)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +12,7 @@ from contracts.events import UserConfirmedEnvelope
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD
 from contracts.topology import AUDIT_SOURCE, PROJECTOR_SOURCE
 from services.audit_trail import handler as audit_trail
-from services.confirm_trigger.publisher import (
-    DEADLINE_SECONDS,
-    EventBridgePublisher,
-    PublishFailedError,
-    events_client,
-)
+from services.confirm_trigger.publisher import EventBridgePublisher, PublishFailedError
 from services.user_api.logic import VersionConflict
 from tests.support import all_stream_records, cognito_sign_up
 from userpipe.local.pipeline import LocalPipeline
@@ -223,28 +215,6 @@ def test_the_trigger_fails_loudly_when_the_bus_is_gone(pipeline: LocalPipeline) 
     pipeline.clients.events.delete_event_bus(Name=names.event_bus)
     with pytest.raises(PublishFailedError, match=sub):
         pipeline.run_trigger(sub)
-
-
-@pytest.fixture
-def silent_endpoint() -> Iterator[str]:
-    """A TCP endpoint that accepts connections and never answers: EventBridge hanging."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(16)
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-
-
-def test_a_hanging_eventbridge_fails_the_publish_inside_cognitos_limit(
-    silent_endpoint: str,
-) -> None:
-    publisher = EventBridgePublisher(events_client(silent_endpoint), "userpipe-test-users")
-    started = time.monotonic()
-    with pytest.raises(PublishFailedError, match="ReadTimeout") as error:
-        publisher.publish(_detail())
-    elapsed = time.monotonic() - started
-    assert error.value.attempts == 2
-    # A correctness bound, not a benchmark: Cognito abandons the trigger at 5 s.
-    assert elapsed < DEADLINE_SECONDS + 0.5
 
 
 def test_no_email_reaches_logs_or_the_audit_trail(pipeline: LocalPipeline, log_lines: Any) -> None:
