@@ -28,6 +28,7 @@ from contracts.rules import (
     EMAIL_PATTERN,
     EVENT_ID_PATTERN,
     REPLAY_NAME_PATTERN,
+    TIMESTAMP_PATTERN,
     USER_POOL_ID_MAX_LENGTH,
     USER_POOL_ID_PATTERN,
     USERNAME_LENGTH,
@@ -63,8 +64,10 @@ class UserConfirmed(BaseModel):
     )
     email_verified: bool
     confirmed_at: AwareDatetime = Field(
-        description="When the user was confirmed; becomes createdAt (replays reproduce it).",
-        json_schema_extra={"format": "date-time"},
+        description="When the user was confirmed; becomes createdAt.",
+        # "format" is only an annotation in JSON Schema 2020-12; the pattern makes the shape
+        # every producer writes (iso_utc) part of the contract.
+        json_schema_extra={"format": "date-time", "pattern": TIMESTAMP_PATTERN},
     )
     origin: Origin = Field(description="cognito: the trigger; reconcile: backfill.")
     client_id: str | None = Field(None, description="App client that confirmed, when known.")

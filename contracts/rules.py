@@ -43,8 +43,8 @@ EMAIL_MAX_LENGTH: Final = 320
 USERNAME_LENGTH: Final = (1, 128)
 #: A time as every userpipe timestamp is written: RFC 3339 with seconds and a zone.
 TIMESTAMP_PATTERN: Final = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 #: Profile fields, the only ones the API writes.
 NAME_LENGTH: Final = (1, 100)
@@ -109,7 +109,7 @@ def is_timestamp(value: object) -> bool:
         return False
     try:
         datetime.fromisoformat(value)
-    except ValueError:  # e.g. month 13
+    except ValueError:  # a day the month does not have
         return False
     return True
 
@@ -146,7 +146,8 @@ def user_confirmed_problems(detail: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _is_one(value: object) -> bool:
-    return _is_int(value) and value == 1
+    """JSON Schema's ``const: 1``: any number equal to 1 (``1.0`` too), never ``true``."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == 1
 
 
 def _is_username(value: object) -> bool:

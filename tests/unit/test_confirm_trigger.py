@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -11,7 +13,11 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from contracts.events import UserConfirmed
 from contracts.settings import MissingSettingError
 from services.confirm_trigger import handler
-from services.confirm_trigger.logic import MissingUserAttributeError, handle_post_confirmation
+from services.confirm_trigger.logic import (
+    InvalidUserAttributeError,
+    MissingUserAttributeError,
+    handle_post_confirmation,
+)
 from services.confirm_trigger.publisher import (
     DEADLINE_SECONDS,
     EventBridgePublisher,
@@ -78,6 +84,66 @@ def test_missing_attribute_is_named_and_nothing_is_published(
     event = cognito_sign_up()
     del event["request"]["userAttributes"][attribute]
     with pytest.raises(MissingUserAttributeError, match=f"missing userAttributes.{attribute}"):
+        handler.lambda_handler(event, lambda_context)
+    assert publisher.published == []
+
+
+REFUSED = {
+    # case: (where in Cognito's event, value)
+    "email-over-320": ("request.userAttributes.email", "a" * 310 + "@example.com"),
+    "email-without-at": ("request.userAttributes.email", "ada.example.com"),
+    "email-with-space": ("request.userAttributes.email", "ada @example.com"),
+    "email-with-newline": ("request.userAttributes.email", "ada@example.com\n"),
+    "email-not-a-string": ("request.userAttributes.email", ["ada@example.com"]),
+    "sub-not-a-uuid": ("request.userAttributes.sub", "not-a-uuid"),
+    "sub-uppercase": ("request.userAttributes.sub", "7D8CA528-4931-4254-9273-EA5EE853F271"),
+    "pool-id-malformed": ("userPoolId", "eu-west-1 Ab12"),
+    "username-over-128": ("userName", "u" * 129),
+    "username-not-a-string": ("userName", 42),
+    "client-id-not-a-string": ("callerContext.clientId", 7),
+}
+
+
+def set_at(event: dict[str, Any], path: str, value: Any) -> None:
+    *parents, name = path.split(".")
+    for parent in parents:
+        event = event[parent]
+    event[name] = value
+
+
+@pytest.mark.parametrize(("path", "value"), REFUSED.values(), ids=REFUSED.keys())
+def test_an_event_the_contract_rejects_is_refused_by_field_and_never_published(
+    path: str, value: Any, publisher: FakePublisher, lambda_context: Any, log_lines: Any
+) -> None:
+    event = cognito_sign_up()
+    set_at(event, path, value)
+    named = path.removeprefix("request.")
+    with pytest.raises(InvalidUserAttributeError, match=f"{re.escape(named)}: must") as refused:
+        handler.lambda_handler(event, lambda_context)
+    assert publisher.published == []
+    (line,) = log_lines()
+    assert line["message"] == "UserConfirmed not published"
+    assert line["reason"] == str(refused.value)
+    assert "example.com" not in json.dumps(log_lines())  # the rule is named, not the value
+
+
+def test_a_refusal_names_only_well_formed_ids() -> None:
+    event = cognito_sign_up()
+    event["request"]["userAttributes"]["sub"] = "grace@example.com"
+    event["request"]["userAttributes"]["email"] = "grace"
+    with pytest.raises(InvalidUserAttributeError) as refused:
+        handle_post_confirmation(event, FakePublisher())
+    assert "grace" not in str(refused.value)
+    assert "sub=?" in str(refused.value) and "userPoolId=eu-west-1_Ab12Cd34E" in str(refused.value)
+
+
+def test_a_request_of_the_wrong_shape_is_refused_as_missing_attributes(
+    publisher: FakePublisher, lambda_context: Any
+) -> None:
+    event = {**cognito_sign_up(), "request": ["not", "an", "object"]}
+    with pytest.raises(
+        MissingUserAttributeError, match=r"userAttributes\.sub, userAttributes\.email"
+    ):
         handler.lambda_handler(event, lambda_context)
     assert publisher.published == []
 

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import json
+import re
 import typing
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+import jsonschema as jsonschema_lib
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 
-from contracts import dynamodb, jsonschema, settings
+from contracts import dynamodb, jsonschema, rules
+from contracts import settings as env_settings
 from contracts.events import UserConfirmed, UserConfirmedEnvelope
 from contracts.items import User
 from contracts.names import SENSITIVE_USER_FIELDS, UserConfirmedDetail, iso_utc
@@ -135,16 +141,161 @@ def test_optional_settings_are_left_out_when_unset() -> None:
 
 
 def test_missing_setting_names_the_variable() -> None:
-    with pytest.raises(settings.MissingSettingError, match="USER_TABLE_NAME is not set"):
-        settings.require("USER_TABLE_NAME", {"USER_TABLE_NAME": "  "})
+    with pytest.raises(env_settings.MissingSettingError, match="USER_TABLE_NAME is not set"):
+        env_settings.require("USER_TABLE_NAME", {"USER_TABLE_NAME": "  "})
 
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-3"])
 def test_invalid_positive_int_setting_is_explained(raw: str) -> None:
-    with pytest.raises(settings.InvalidSettingError, match="AUDIT_RETENTION_DAYS is invalid"):
-        settings.optional_positive_int("AUDIT_RETENTION_DAYS", {"AUDIT_RETENTION_DAYS": raw})
+    with pytest.raises(env_settings.InvalidSettingError, match="AUDIT_RETENTION_DAYS is invalid"):
+        env_settings.optional_positive_int("AUDIT_RETENTION_DAYS", {"AUDIT_RETENTION_DAYS": raw})
 
 
 def test_json_schema_of_user_confirmed_is_valid_json_with_required_fields() -> None:
     schema = json.loads((jsonschema.SCHEMA_DIR / "UserConfirmed.v1.json").read_text())
     assert {"sub", "userPoolId", "email", "confirmedAt", "origin"} <= set(schema["required"])
+
+
+# --- the trigger's plain-Python check, the JSON Schema file and the pydantic model agree -----
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """JSON Schema's ``pattern`` as the spec defines it (ECMA-262): ``$`` is the end of input.
+    Python's ``$`` also matches before a final newline, which the ``jsonschema`` package
+    inherits; pydantic's Rust engine does not."""
+    ecma = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if validator.is_type(instance, "string") and not re.search(ecma, instance):
+        yield jsonschema_lib.ValidationError(f"does not match {pattern!r}")
+
+
+DATE_TIME = jsonschema_lib.FormatChecker(formats=())
+
+
+@DATE_TIME.checks("date-time")
+def _rfc3339(value: object) -> bool:
+    """RFC 3339's date-time, asserted (2020-12 only annotates formats); rfc3339-validator has
+    Python's ``$`` too, hence the newline guard."""
+    return not isinstance(value, str) or (validate_rfc3339(value) and not value.endswith("\n"))
+
+
+USER_CONFIRMED_SCHEMA = jsonschema_lib.validators.extend(
+    jsonschema_lib.Draft202012Validator, {"pattern": _ecma_pattern}
+)(
+    json.loads((jsonschema.SCHEMA_DIR / "UserConfirmed.v1.json").read_text()),
+    format_checker=DATE_TIME,
+)
+VALID_DETAIL = load_event("eventbridge_user_confirmed")["detail"]
+
+anything = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+uuids = st.uuids().map(str)
+SUB = VALID_DETAIL["sub"]
+
+
+def sized(size: int, tail: str, fill: str = "a") -> str:
+    return fill * (size - len(tail)) + tail
+
+
+#: Per field, values at the edge of its rule: where a check and a schema would disagree.
+BOUNDARIES: dict[str, list[Any]] = {
+    "schemaVersion": [1, 1.0, True, 2, "1", 0, None],
+    "userPoolId": [
+        *(sized(size, "_Ab12", fill="e") for size in (54, 55, 56)),
+        "x_1",
+        "_1",
+        "x_",
+        "é_1",
+        "x_é",
+        "\u0661_1",  # an Arabic-Indic digit: Python's \w says "word", AWS's does not
+        "eu-west-1_Ab12\n",
+        "eu-west-1 _Ab12",
+    ],
+    "sub": [SUB.upper(), SUB + "\n", " " + SUB, SUB[:-1], SUB.replace("-", ""), "", 7],
+    "username": ["", "u", "u" * 128, "u" * 129, "\n", 5, None],
+    "email": [
+        *(sized(size, "@example.com") for size in (319, 320, 321, 322)),
+        "ada@example.com\n",
+        "ada@example.com ",
+        " ada@example.com",
+        "ada@@example.com",
+        "@example.com",
+        "ada@",
+        "ada@exämple.com",
+        "ädä@example.com",
+        "ada@example.com\x00",
+        "ada@example.com\x7f",
+        "ada\u00a0@example.com",
+        "ada@example.com\u2028",
+        ["ada@example.com"],
+    ],
+    "emailVerified": [True, False, "true", 1, 0, None],
+    "confirmedAt": [
+        "2026-11-28T06:59:59Z",
+        "2026-11-28T06:59:59.123456+01:00",
+        "2026-11-28T06:59:59",
+        "2026-11-28 06:59:59Z",
+        "2026-13-28T06:59:59Z",
+        "2026-02-30T06:59:59Z",
+        "2026-11-28T24:00:00Z",
+        "2026-11-28T06:59:59Z\n",
+        1795849199,
+    ],
+    "origin": ["cognito", "reconcile", "Cognito", "", None, 1],
+    "clientId": [None, "", "3n4b5urk1ft4fl3mg5e62d9ado", 7, ["x"]],
+}
+#: Per field, anything at all of a plausible kind.
+RANDOM: dict[str, st.SearchStrategy[Any]] = {
+    "schemaVersion": anything,
+    "userPoolId": st.builds(lambda a, b: f"{a}_{b}", st.text(max_size=40), st.text(max_size=20)),
+    "sub": uuids | st.text(max_size=40),
+    "username": st.text(max_size=140),
+    "email": st.builds(
+        lambda local, domain: f"{local}@{domain}",
+        st.text(max_size=200),
+        st.text(max_size=130),
+    ),
+    "emailVerified": anything,
+    "confirmedAt": st.datetimes(timezones=st.timezones()).map(iso_utc)
+    | st.datetimes().map(datetime.isoformat)  # naive
+    | st.text(max_size=30),
+    "origin": anything,
+    "clientId": anything,
+}
+
+
+@st.composite
+def details(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid detail with one or two fields replaced by a candidate or left out, and extras:
+    mostly near the boundary, where a check and a schema would disagree."""
+    detail = dict(VALID_DETAIL)
+    changed = draw(st.sets(st.sampled_from(sorted(BOUNDARIES)), min_size=1, max_size=2))
+    for name in changed:
+        match draw(st.sampled_from(["boundary", "random", "missing"])):
+            case "boundary":
+                detail[name] = draw(st.sampled_from(BOUNDARIES[name]))
+            case "random":
+                detail[name] = draw(RANDOM[name])
+            case _:
+                del detail[name]
+    detail.update(draw(st.dictionaries(st.text(max_size=6), anything, max_size=2)))
+    return detail
+
+
+@settings(max_examples=1000, deadline=None)
+@given(details())
+def test_the_plain_check_agrees_with_the_json_schema_and_pydantic_accepts_what_it_accepts(
+    detail: dict[str, Any],
+) -> None:
+    problems = rules.user_confirmed_problems(detail)
+    schema_errors = list(USER_CONFIRMED_SCHEMA.iter_errors(detail))
+    assert (not problems) == (not schema_errors), (problems, [e.message for e in schema_errors])
+    if not problems:
+        UserConfirmed.model_validate_json(json.dumps(detail))  # the projector's own parse
+    for field, rule in problems.items():
+        assert field in rules.USER_CONFIRMED_FIELDS
+        for value in detail.values():
+            if isinstance(value, str) and "@" in value and len(value) > 2:
+                assert value not in rule  # reasons name the rule, never the value
+
+
+def test_the_valid_fixture_detail_has_no_problems() -> None:
+    assert rules.user_confirmed_problems(VALID_DETAIL) == {}
