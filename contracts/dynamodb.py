@@ -1,10 +1,13 @@
 """DynamoDB attribute values to and from plain Python — without boto3, so contracts stay pure.
 
-Supports what userpipe stores: strings, whole and decimal numbers, booleans, null, maps, lists.
+Writes what userpipe stores: strings, whole and decimal numbers, booleans, null, maps, lists.
+Reads every type DynamoDB has (sets and binary too): a stored item may carry attributes
+userpipe never wrote, and reading it — in the API or the audit trail — must not fail for that.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -46,8 +49,7 @@ def deserialize(attribute: Mapping[str, Any]) -> Any:
         case "S":
             return raw
         case "N":
-            number = Decimal(raw)
-            return int(number) if number == number.to_integral_value() else number
+            return _number(raw)
         case "BOOL":
             return bool(raw)
         case "NULL":
@@ -58,7 +60,23 @@ def deserialize(attribute: Mapping[str, Any]) -> Any:
             return [deserialize(v) for v in raw]
         case "SS":
             return set(raw)
-    raise UnsupportedAttributeError(f"userpipe does not store DynamoDB type {kind}")
+        case "NS":
+            return {_number(value) for value in raw}
+        case "B":
+            return _binary(raw)
+        case "BS":
+            return {_binary(value) for value in raw}
+    raise UnsupportedAttributeError(f"not a DynamoDB attribute type: {kind}")
+
+
+def _number(raw: str) -> int | Decimal:
+    number = Decimal(raw)
+    return int(number) if number == number.to_integral_value() else number
+
+
+def _binary(raw: bytes | str) -> bytes:
+    """boto3 hands binary over as bytes; a Lambda event carries it base64-encoded."""
+    return raw if isinstance(raw, bytes) else base64.b64decode(raw)
 
 
 def to_item(values: Mapping[str, Any]) -> Item:

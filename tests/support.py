@@ -95,7 +95,30 @@ def cognito_identity(sub: str, groups: list[str] | None = None) -> dict[str, Any
 
 
 def iam_identity() -> dict[str, Any]:
+    """An IAM principal of the account: an operator."""
     return load_event("appsync_identity_iam")
+
+
+def identity_pool_identity(*, authenticated: bool) -> dict[str, Any]:
+    """An IAM caller whose credentials came from a Cognito identity pool: an app's guest or
+    signed-in end user, as AppSync describes it for AWS_IAM."""
+    identity = load_event("appsync_identity_iam")
+    identity |= {
+        "cognitoIdentityPoolId": "eu-west-1:0f6b7c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b",
+        "cognitoIdentityId": "eu-west-1:9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+        "cognitoIdentityAuthType": "authenticated" if authenticated else "unauthenticated",
+        "cognitoIdentityAuthProvider": (
+            '"cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34E",'
+            '"cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34E:CognitoSignIn:'
+            '7d8ca528-4931-4254-9273-ea5ee853f271"'
+            if authenticated
+            else None
+        ),
+        "userArn": "arn:aws:sts::123456789012:assumed-role/app-identity-pool-role/"
+        "CognitoIdentityCredentials",
+        "username": "AROAEXAMPLEAPP:CognitoIdentityCredentials",
+    }
+    return identity
 
 
 def appsync_event(

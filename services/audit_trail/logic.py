@@ -113,4 +113,6 @@ def _kept(field: str, value: Any) -> str | int | bool | None:
         return fingerprint(value)
     if isinstance(value, str | int | bool):
         return value
+    if isinstance(value, set | frozenset):  # string, number or binary sets, in a stable order
+        value = sorted(value, key=str)
     return json.dumps(value, default=str, sort_keys=True)

@@ -235,3 +235,24 @@ def _detail() -> Any:
     from services.confirm_trigger.logic import user_confirmed_from
 
     return user_confirmed_from(cognito_sign_up(), datetime.now(UTC))
+
+
+def test_the_same_sub_from_another_pool_ends_in_the_dlq_and_changes_nothing(
+    pipeline: LocalPipeline,
+) -> None:
+    sub = pipeline.sign_up("ada@example.com", PASSWORD)
+    pipeline.settle()
+    before = pipeline.users()[sub]
+    foreign = {**_detail(), "sub": sub, "userPoolId": "us-east-1_Zz98Yy76X"}
+    EventBridgePublisher(pipeline.clients.events, pipeline.resources.names.event_bus).publish(
+        foreign
+    )
+    pipeline.settle()
+
+    assert pipeline.users() == {sub: before}
+    assert before.user_pool_id == pipeline.resources.user_pool_id
+    (dead,) = pipeline.clients.sqs.receive_message(
+        QueueUrl=pipeline.resources.projector_dlq.url, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    assert json.loads(dead["Body"])["detail"]["userPoolId"] == "us-east-1_Zz98Yy76X"
+    assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= PROJECTOR_SOURCE.max_receive_count

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from services.user_api.errors import ConflictUnhandled, Unauthorized
@@ -80,3 +82,151 @@ def test_a_forged_token_is_refused_by_the_deployed_resolver(pipeline: LocalPipel
         pipeline.graphql(
             "Query", "listUsers", {"limit": 1, "nextToken": page["nextToken"][:-3]}, ADMIN
         )
+
+
+def test_items_with_attributes_the_model_does_not_know_are_read_and_edited_normally(
+    pipeline: LocalPipeline,
+) -> None:
+    """A migration, a console edit or a later version may add attributes; reads ignore them
+    (never echo them) and an edit still reports its own result."""
+    subs = [pipeline.sign_up(f"user{i}@example.com", PASSWORD) for i in range(3)]
+    pipeline.settle()
+    pipeline.clients.dynamodb.update_item(
+        TableName=pipeline.resources.names.user_table,
+        Key={"id": {"S": subs[1]}},
+        UpdateExpression="SET phone = :p, flags = :f, avatar = :a",
+        ExpressionAttributeValues={
+            ":p": {"S": "+44 20 7946 0000"},
+            ":f": {"NS": ["1", "2"]},
+            ":a": {"B": b"\x89PNG"},
+        },
+    )
+    owner = cognito_identity(subs[1])
+
+    me = pipeline.graphql("Query", "getUser", {"id": subs[1]}, owner)
+    listed = [item for page in every_page(pipeline, "listUsers", limit=2) for item in page]
+    edited = pipeline.graphql(
+        "Mutation",
+        "updateUser",
+        {"input": {"id": subs[1], "name": "Ada", "expectedVersion": me["_version"]}},
+        owner,
+    )
+
+    assert me["id"] == subs[1] and "phone" not in me
+    assert sorted(item["id"] for item in listed) == sorted(subs)
+    assert all("phone" not in item and "avatar" not in item for item in listed)
+    assert (edited["name"], edited["_version"]) == ("Ada", me["_version"] + 1)
+    assert "phone" not in edited
+    stored = pipeline.clients.dynamodb.get_item(
+        TableName=pipeline.resources.names.user_table, Key={"id": {"S": subs[1]}}
+    )["Item"]
+    assert stored["phone"] == {"S": "+44 20 7946 0000"}  # kept, just not served
+    pipeline.settle()
+    assert pipeline.audit.discarded == 0  # the changes to that item were audited too
+
+
+def test_writing_stays_strict_about_unknown_attributes() -> None:
+    from pydantic import ValidationError
+
+    from contracts.items import User
+
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        User.model_validate(
+            {
+                "id": "00000000-0000-4000-8000-00000000000a",
+                "userPoolId": "eu-west-1_Ab12Cd34E",
+                "email": "a@example.com",
+                "owner": "00000000-0000-4000-8000-00000000000a",
+                "createdAt": "2026-11-28T07:00:00.000Z",
+                "updatedAt": "2026-11-28T07:00:00.000Z",
+                "_version": 1,
+                "_lastChangedAt": 1,
+                "phone": "+44",
+            }
+        )
+
+
+@pytest.fixture
+def cold_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The API's Lambda entry point on a fresh cold start, with a secret set up by the test."""
+    from moto import mock_aws
+
+    from services.user_api import handler
+
+    with mock_aws():
+        secrets = boto3.client("secretsmanager")
+
+        def start(**secret: Any) -> str:
+            arn = secrets.create_secret(Name="page-token-key", **secret)["ARN"]
+            for name, value in {
+                "USER_TABLE_NAME": "users",
+                "AUDIT_TABLE_NAME": "audit",
+                "PAGE_TOKEN_SECRET_ARN": arn,
+                "ADMIN_GROUP": "Admin",
+            }.items():
+                monkeypatch.setenv(name, value)
+            handler.default_api.cache_clear()
+            return arn
+
+        yield start
+    handler.default_api.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("secret", "unset", "cause"),
+    [
+        ({"SecretString": "k" * 48}, "PAGE_TOKEN_SECRET_ARN", "MissingSettingError"),
+        ({"SecretString": "k" * 48}, "USER_TABLE_NAME", "MissingSettingError"),
+        ({}, None, "ResourceNotFoundException"),  # a secret without a value
+        ({"SecretString": "short"}, None, "ValueError"),
+        ({"SecretBinary": b"k" * 48}, None, "PageTokenKeyError"),
+    ],
+    ids=["no-secret-setting", "no-table-setting", "secret-without-value", "short", "binary"],
+)
+def test_a_dependency_that_cannot_be_built_is_an_internal_failure_naming_the_request(
+    secret: dict[str, Any],
+    unset: str | None,
+    cause: str,
+    cold_api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_context: Any,
+    log_lines: Any,
+) -> None:
+    from services.user_api import handler
+    from services.user_api.errors import InternalFailure
+    from tests.support import appsync_event
+
+    arn = cold_api(**secret)
+    if unset:
+        monkeypatch.delenv(unset)
+    event = appsync_event("Query", "getUser", {"id": ADMIN["sub"]}, ADMIN)
+
+    with pytest.raises(InternalFailure) as failure:
+        handler.lambda_handler(event, lambda_context)
+
+    assert str(failure.value) == f"Internal failure (request {lambda_context.aws_request_id})"
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    (line,) = [entry for entry in log_lines() if entry["level"] == "ERROR"]
+    assert (line["message"], line["error"]) == ("resolver dependencies unavailable", cause)
+    assert arn not in str(failure.value) and "arn:" not in str(failure.value)
+
+
+def test_a_failed_cold_start_is_retried_on_the_next_request(
+    cold_api: Any, lambda_context: Any
+) -> None:
+    from services.user_api import handler
+    from services.user_api.errors import InternalFailure
+    from tests.support import appsync_event
+
+    arn = cold_api()
+    event = appsync_event("Query", "listUsers", {}, ADMIN)
+    with pytest.raises(InternalFailure):
+        handler.lambda_handler(event, lambda_context)
+    boto3.client("secretsmanager").put_secret_value(SecretId=arn, SecretString="k" * 48)
+    boto3.client("dynamodb").create_table(
+        TableName="users",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    assert handler.lambda_handler(event, lambda_context) == {"items": [], "nextToken": None}

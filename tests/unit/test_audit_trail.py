@@ -114,3 +114,82 @@ def test_auditing_logs_no_email(lambda_context: Any, log_lines: Any) -> None:
     process_batch(event, lambda_context, FakeAuditStore())
     assert [line["message"] for line in log_lines()] == ["audit record written"] * 2
     assert "example.com" not in json.dumps(log_lines())
+
+
+@pytest.fixture
+def audit_store(monkeypatch: pytest.MonkeyPatch) -> FakeAuditStore:
+    """What the Lambda entry point writes to, in memory."""
+    from services.audit_trail import handler
+
+    store = FakeAuditStore()
+    monkeypatch.setattr(handler, "default_store", lambda: store)
+    monkeypatch.setattr(handler, "default_settings", lambda: handler.Settings("audit", None))
+    return store
+
+
+def insert_at(sequence: str, **change: Any) -> dict[str, Any]:
+    record = load_event("dynamodb_stream_insert")
+    record["dynamodb"] |= {"SequenceNumber": sequence, **change}
+    return record
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [float("nan"), float("inf"), float("-inf"), 1e20, -1, 0, 253_402_300_800, "soon"],
+    ids=["nan", "inf", "-inf", "1e20", "negative", "1970", "year-10000", "text"],
+)
+def test_an_absurd_change_time_is_a_malformed_record_that_fails_alone(
+    moment: Any, audit_store: FakeAuditStore, lambda_context: Any, log_lines: Any
+) -> None:
+    from services.audit_trail.handler import lambda_handler
+
+    event = stream_event(
+        insert_at("100"), insert_at("200", ApproximateCreationDateTime=moment), insert_at("300")
+    )
+    response = lambda_handler(event, lambda_context)
+
+    assert failures(response) == ["200"]
+    assert sorted(record.sequence_number for record in audit_store.records.values()) == [
+        "100",
+        "300",
+    ]
+    (rejected,) = [line for line in log_lines() if line["level"] == "WARNING"]
+    assert rejected["message"] == "stream record rejected"
+    assert rejected["sequence_number"] == "200"
+    assert "ApproximateCreationDateTime" in rejected["reason"] or "unreadable" in rejected["reason"]
+
+
+@pytest.mark.parametrize("dynamodb", ["garbage", ["a"], None, 7, {"Keys": {}}])
+def test_a_record_without_a_readable_dynamodb_object_fails_alone(
+    dynamodb: Any, audit_store: FakeAuditStore, lambda_context: Any, log_lines: Any
+) -> None:
+    """Lambda cannot be told a record without a sequence number failed; it is reported under
+    the record before it, so the retry starts there and takes it in."""
+    from services.audit_trail.handler import lambda_handler
+
+    bad = load_event("dynamodb_stream_insert", dynamodb=dynamodb)
+    response = lambda_handler(stream_event(insert_at("100"), bad, insert_at("300")), lambda_context)
+
+    assert failures(response) == ["100"]
+    assert len(audit_store.records) == 2
+    (rejected,) = [line for line in log_lines() if line["message"] == "stream record rejected"]
+    assert "dynamodb: must be an object with a SequenceNumber" in rejected["reason"]
+
+
+def test_an_unreadable_first_record_fails_the_batch_with_an_empty_identifier(
+    audit_store: FakeAuditStore, lambda_context: Any
+) -> None:
+    from services.audit_trail.handler import lambda_handler
+
+    bad = load_event("dynamodb_stream_insert", dynamodb="garbage")
+    response = lambda_handler(stream_event(bad, insert_at("300")), lambda_context)
+    assert failures(response) == [""]  # Lambda: retry the whole batch; bisection isolates it
+    assert len(audit_store.records) == 1
+
+
+def test_sets_and_binary_values_the_api_never_writes_are_audited(lambda_context: Any) -> None:
+    record = load_event("dynamodb_stream_modify")
+    record["dynamodb"]["NewImage"] |= {"flags": {"NS": ["2", "1"]}, "avatar": {"B": "iVBORw=="}}
+    audited = audit_record_from(record)
+    assert audited.changes["flags"].new == "[1, 2]"
+    assert audited.changes["avatar"].new is not None

@@ -20,7 +20,12 @@ from services.user_api.errors import (
 from services.user_api.logic import UserApi
 from services.user_api.tokens import InvalidNextToken, PageTokens
 from tests.fakes import FakeUserApiStore
-from tests.support import appsync_event, cognito_identity, iam_identity
+from tests.support import (
+    appsync_event,
+    cognito_identity,
+    iam_identity,
+    identity_pool_identity,
+)
 
 OWNER = "00000000-0000-4000-8000-00000000000a"
 OTHER = "00000000-0000-4000-8000-00000000000b"
@@ -37,6 +42,8 @@ IDENTITIES: dict[str, Any] = {
     "editor": cognito_identity(EDITOR, ["Editors"]),
     "anonymous": None,
     "operator": iam_identity(),
+    "guest": identity_pool_identity(authenticated=False),
+    "app-user": identity_pool_identity(authenticated=True),
 }
 
 
@@ -92,14 +99,15 @@ def call(store: FakeUserApiStore, lambda_context: Any) -> Any:
 
 ALLOWED, REFUSED = "allowed", "refused"
 
+# guest and app-user: IAM callers whose credentials came from a Cognito identity pool.
 MATRIX = {
-    #                       owner    other    admin    editor   anonymous operator
-    "me": (ALLOWED, ALLOWED, ALLOWED, ALLOWED, REFUSED, REFUSED),
-    "getUser": (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED),
-    "listUsers": (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED),
-    "auditTrail": (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED),
-    "updateUser": (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, REFUSED),
-}
+    #             owner    other    admin    editor   anonymous operator guest    app-user
+    "me":         (ALLOWED, ALLOWED, ALLOWED, ALLOWED, REFUSED, REFUSED, REFUSED, REFUSED),
+    "getUser":    (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED),
+    "listUsers":  (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED),
+    "auditTrail": (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED),
+    "updateUser": (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
+}  # fmt: skip
 FIELDS = {
     "me": ("Query", {}),
     "getUser": ("Query", {"id": OWNER}),
@@ -290,9 +298,19 @@ def test_a_forged_token_is_a_clear_error(call: Any) -> None:
     page = call("admin", "Query", "listUsers", limit=1)
     payload, signature = page["nextToken"].split(".")
     forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
-    for token in (forged, "garbage", "a.b.c", "", page["nextToken"] + "x"):
+    for token in (forged, "garbage", "a.b.c", "", page["nextToken"] + "x", "." + signature):
         with pytest.raises(InvalidNextToken, match="nextToken is not valid for this query"):
             call("admin", "Query", "listUsers", limit=1, nextToken=token)
+
+
+@pytest.mark.parametrize("suffix", ["=", "==", "!", "*", "\n", " ", ".", "%3D", "\u00e9"])
+def test_any_character_added_to_a_token_makes_it_invalid(call: Any, suffix: str) -> None:
+    token = call("admin", "Query", "listUsers", limit=1)["nextToken"]
+    payload, signature = token.split(".")
+    for changed in (token + suffix, f"{payload}{suffix}.{signature}", suffix + token):
+        with pytest.raises(InvalidNextToken):
+            call("admin", "Query", "listUsers", limit=1, nextToken=changed)
+    assert call("admin", "Query", "listUsers", limit=1, nextToken=token)["items"]
 
 
 def test_a_token_from_another_query_is_refused(call: Any) -> None:

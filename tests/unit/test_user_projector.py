@@ -94,3 +94,62 @@ def test_projecting_logs_no_email(email: str, lambda_context: Any, log_lines: An
     messages = [line["message"] for line in log_lines()]
     assert messages == ["user created", "user already projected; nothing changed"]
     assert email not in json.dumps(log_lines())
+
+
+SECRET = "secret.person@example.com"
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["source", "detail-type", "id", "time", "replay-name", "detail.sub", "detail.userPoolId"],
+)
+def test_a_rejection_reason_names_the_field_never_its_value(
+    where: str, lambda_context: Any, log_lines: Any
+) -> None:
+    envelope = user_confirmed_envelope(SUB)
+    *parents, name = where.split(".")
+    (envelope[parents[0]] if parents else envelope)[name] = SECRET
+    event = sqs_event(envelope)
+
+    response = process_batch(event, lambda_context, FakeUserStore())
+
+    assert failures(response) == [event["Records"][0]["messageId"]]
+    (line,) = log_lines()
+    assert line["message"] == "message rejected"
+    assert name in line["reason"]
+    assert "secret.person" not in json.dumps(log_lines())
+
+
+POOL = "eu-west-1_Ab12Cd34E"
+OTHER_POOL = "us-east-1_Zz98Yy76X"
+
+
+def from_pool(pool: str, sub: str = SUB) -> dict[str, Any]:
+    envelope = user_confirmed_envelope(sub)
+    envelope["detail"]["userPoolId"] = pool
+    return envelope
+
+
+def test_the_item_records_the_pool_it_came_from(lambda_context: Any) -> None:
+    store = FakeUserStore()
+    process_batch(sqs_event(from_pool(OTHER_POOL)), lambda_context, store)
+    assert store.users[SUB].user_pool_id == OTHER_POOL
+    assert store.users[SUB].to_item()["userPoolId"] == {"S": OTHER_POOL}
+
+
+def test_the_same_sub_from_another_pool_is_rejected_never_a_silent_success(
+    lambda_context: Any, log_lines: Any
+) -> None:
+    store = FakeUserStore()
+    process_batch(sqs_event(from_pool(POOL)), lambda_context, store)
+    first = store.users[SUB]
+    event = sqs_event(from_pool(OTHER_POOL), from_pool(POOL))
+
+    response = process_batch(event, lambda_context, store)
+
+    assert failures(response) == [event["Records"][0]["messageId"]]  # the same pool's: a no-op
+    assert store.users == {SUB: first}
+    rejected = [line for line in log_lines() if line["message"] == "message rejected"]
+    assert len(rejected) == 1
+    assert f"exists for user pool {POOL}" in rejected[0]["reason"]
+    assert OTHER_POOL in rejected[0]["reason"]
