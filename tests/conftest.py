@@ -69,7 +69,9 @@ def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
         logger.addHandler(handler)
         attached.append((logger, handler, logger.level))
         logger.setLevel(logging.INFO)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    # One record per "\n": splitlines() would also split on \x1c, \x85, \u2028 and friends,
+    # which JSON leaves unescaped.
+    yield lambda: [json.loads(line) for line in stream.getvalue().split("\n") if line]
     for logger, handler, level in attached:
         logger.removeHandler(handler)
         logger.setLevel(level)
