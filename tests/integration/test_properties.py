@@ -1,5 +1,11 @@
 """Random interleavings of duplicates, replays, profile edits and stream redeliveries, for
-many users, through the real projector and audit handlers on moto."""
+many users, through the real projector and audit handlers on moto — then a rebuild.
+
+Each "confirm" is one call of the trigger, stamped with its own ``confirmedAt`` (Cognito's
+retries are separate calls, seconds apart): the test checks the README's promise about
+``createdAt`` — it is the stamp of one of that user's events, and a rebuild from the archive in
+any order reproduces it to within the spread of those stamps.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -37,8 +43,10 @@ USERS = 4
 user_index = st.integers(0, USERS - 1)
 operations = st.lists(
     st.one_of(
-        st.tuples(st.just("confirm"), user_index),  # the trigger publishes (again)
-        st.tuples(st.just("replay"), user_index),  # an archived event comes back with a new id
+        # the trigger publishes (again), stamped up to 12 s after now (a Cognito retry's call)
+        st.tuples(st.just("confirm"), user_index, st.integers(0, 12_000)),
+        # an archived event comes back with a new id (which one: drawn from those published)
+        st.tuples(st.just("replay"), user_index, st.integers(0, 10)),
         st.tuples(
             st.just("edit"),
             user_index,
@@ -59,6 +67,7 @@ class Expected:
     """What the table must hold, tracked from the operations that succeeded."""
 
     confirmed: set[str] = field(default_factory=set)
+    published: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # details, per sub
     edits: dict[str, int] = field(default_factory=dict)
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -81,9 +90,9 @@ def sub_of(index: int) -> str:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(operations)
+@given(ops=operations, data=st.data())
 def test_interleavings_never_duplicate_regress_or_lose_anything(
-    emulator: None, lambda_context: Any, ops: list[tuple[Any, ...]]
+    emulator: None, lambda_context: Any, ops: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
     with local_pipeline(Clients(), stage=next(_stages)) as pipe:
         expected = Expected()
@@ -107,16 +116,56 @@ def test_interleavings_never_duplicate_regress_or_lose_anything(
         assert {r.sequence_number for r in audited} == {
             r["dynamodb"]["SequenceNumber"] for r in stream
         }
+        for sub, user in final.items():  # createdAt: the stamp of one of the user's events
+            assert user.created_at in stamps(expected, sub)
+
+        rebuilt = rebuild(pipe, expected, data)
+        assert set(rebuilt) == expected.confirmed
+        for sub, user in rebuilt.items():
+            assert user.version == 1
+            assert user.created_at in stamps(expected, sub)
+            assert abs(moment(user.created_at) - moment(final[sub].created_at)) <= spread(
+                expected, sub
+            )
+
+
+def stamps(expected: Expected, sub: str) -> set[str]:
+    return {detail["confirmedAt"] for detail in expected.published[sub]}
+
+
+def moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+def spread(expected: Expected, sub: str) -> timedelta:
+    moments = sorted(map(moment, stamps(expected, sub)))
+    return moments[-1] - moments[0]
+
+
+def rebuild(pipe: LocalPipeline, expected: Expected, data: st.DataObject) -> dict[str, User]:
+    """Empty the table, then deliver every archived event again, in an order drawn at random
+    (StartReplay delivers in no particular order)."""
+    for sub in pipe.users():
+        pipe.clients.dynamodb.delete_item(
+            TableName=pipe.resources.names.user_table, Key={"id": {"S": sub}}
+        )
+    archived = [detail for details in expected.published.values() for detail in details]
+    for detail in data.draw(st.permutations(archived), label="replay order"):
+        redeliver(pipe, detail, replay_name="rebuild")
+    pipe.settle()
+    return pipe.users()
 
 
 def apply(pipe: LocalPipeline, op: tuple[Any, ...], expected: Expected, context: Any) -> None:
     match op:
-        case ("confirm", index):
-            publish(pipe, index)
+        case ("confirm", index, later_ms):
+            detail = publish(pipe, index, later_ms)
             expected.confirmed.add(sub_of(index))
-        case ("replay", index):
-            if sub_of(index) in expected.confirmed:  # only archived events come back
-                replay(pipe, index)
+            expected.published.setdefault(sub_of(index), []).append(detail)
+        case ("replay", index, which):
+            archived = expected.published.get(sub_of(index), [])
+            if archived:  # only archived events come back
+                redeliver(pipe, archived[which % len(archived)], replay_name="property-replay")
         case ("edit", index, name, age, stale):
             pipe.settle()
             edit(pipe, sub_of(index), {"name": name, "age": age}, stale, expected)
@@ -130,18 +179,21 @@ def apply(pipe: LocalPipeline, op: tuple[Any, ...], expected: Expected, context:
                 assert response == {"batchItemFailures": []}
 
 
-def publish(pipe: LocalPipeline, index: int) -> None:
+def publish(pipe: LocalPipeline, index: int, later_ms: int) -> dict[str, Any]:
+    """One call of the trigger, stamped ``later_ms`` after now; returns what it published."""
+    stamp = datetime.now(UTC) + timedelta(milliseconds=later_ms)
     detail = user_confirmed_from(
-        cognito_sign_up(sub_of(index), email=f"user{index}@example.com"), datetime.now(UTC)
+        cognito_sign_up(sub_of(index), email=f"user{index}@example.com"), stamp
     )
     assert detail is not None
     EventBridgePublisher(pipe.clients.events, pipe.resources.names.event_bus).publish(detail)
+    return dict(detail)
 
 
-def replay(pipe: LocalPipeline, index: int) -> None:
-    """What StartReplay delivers: the archived event, a new id and ``replay-name``."""
-    envelope = user_confirmed_envelope(sub_of(index), replay_name="property-replay")
-    envelope["detail"]["userPoolId"] = "eu-west-1_Ab12Cd34E"
+def redeliver(pipe: LocalPipeline, detail: dict[str, Any], *, replay_name: str) -> None:
+    """What StartReplay delivers: the archived event, with a new id and ``replay-name``."""
+    envelope = user_confirmed_envelope(replay_name=replay_name)
+    envelope["detail"] = detail
     pipe.clients.sqs.send_message(
         QueueUrl=pipe.resources.projector_queue.url, MessageBody=json.dumps(envelope)
     )
