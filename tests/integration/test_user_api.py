@@ -230,3 +230,32 @@ def test_a_failed_cold_start_is_retried_on_the_next_request(
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
     assert handler.lambda_handler(event, lambda_context) == {"items": [], "nextToken": None}
+
+
+def test_the_deployed_resolver_refuses_altered_tokens_federated_callers_and_control_characters(
+    pipeline: LocalPipeline,
+) -> None:
+    """Items 9-11 of the hardening, through the API's Lambda entry point on moto."""
+    from services.user_api.errors import BadRequest
+    from tests.support import identity_pool_identity
+
+    subs = [pipeline.sign_up(f"user{i}@example.com", PASSWORD) for i in range(3)]
+    pipeline.settle()
+    token = pipeline.graphql("Query", "listUsers", {"limit": 1}, ADMIN)["nextToken"]
+    for altered in (token + "==", token + "!", token + "\n"):
+        with pytest.raises(InvalidNextToken):
+            pipeline.graphql("Query", "listUsers", {"limit": 1, "nextToken": altered}, ADMIN)
+    for federated in (
+        identity_pool_identity(authenticated=False),
+        identity_pool_identity(authenticated=True),
+    ):
+        with pytest.raises(Unauthorized):
+            pipeline.graphql("Query", "listUsers", {}, federated)
+        with pytest.raises(Unauthorized):
+            pipeline.graphql("Query", "getUser", {"id": subs[0]}, federated)
+    owner = cognito_identity(subs[0])
+    for name in ("Ada\x00", "Ada\x1b[2J", "Ada\r\nL.", "\u202eAda", "   "):
+        update = {"id": subs[0], "name": name, "expectedVersion": 1}
+        with pytest.raises(BadRequest, match="printable"):
+            pipeline.graphql("Mutation", "updateUser", {"input": update}, owner)
+    assert pipeline.users()[subs[0]].version == 1

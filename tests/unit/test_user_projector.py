@@ -104,14 +104,17 @@ SECRET = "secret.person@example.com"
     ["source", "detail-type", "id", "time", "replay-name", "detail.sub", "detail.userPoolId"],
 )
 def test_a_rejection_reason_names_the_field_never_its_value(
-    where: str, lambda_context: Any, log_lines: Any
+    where: str, lambda_context: Any, log_lines: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from services.user_projector import handler
+
+    monkeypatch.setattr(handler, "default_store", FakeUserStore)
     envelope = user_confirmed_envelope(SUB)
     *parents, name = where.split(".")
     (envelope[parents[0]] if parents else envelope)[name] = SECRET
     event = sqs_event(envelope)
 
-    response = process_batch(event, lambda_context, FakeUserStore())
+    response = handler.lambda_handler(event, lambda_context)
 
     assert failures(response) == [event["Records"][0]["messageId"]]
     (line,) = log_lines()
