@@ -1,18 +1,34 @@
-"""The GraphQL schema AppSync serves, and what a plain GraphQL library needs to read it.
+"""The GraphQL API's contract: the schema AppSync serves, and how the Python resolver answers.
 
 AppSync predefines its scalars and auth directives; graphql-core does not, so ``load_schema``
-declares them first. Used by the tests and the local stack's GraphQL endpoint.
+declares them first. The resolver answers ``{"data": value}`` or ``{"error": {"type", "message",
+"data"}}``: AppSync shows an error *thrown* by a Lambda only as ``Lambda:Unhandled`` and cannot
+attach data to it (AppSync developer guide, Lambda resolver tutorial, "Returning errors"), so
+errors travel as a value and ``resolver.js`` raises them with ``util.error(message, type,
+data)``. The local stack's GraphQL endpoint applies the same contract.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from graphql import GraphQLSchema
 
 SCHEMA_PATH = Path(__file__).parent / "schema.graphql"
+RESOLVER_CODE_PATH = Path(__file__).parent / "resolver.js"
+RESULT_KEY: Final = "data"
+ERROR_KEY: Final = "error"
+
+
+def data_answer(value: Any) -> dict[str, Any]:
+    return {RESULT_KEY: value}
+
+
+def error_answer(error_type: str, message: str, data: Any = None) -> dict[str, Any]:
+    return {ERROR_KEY: {"type": error_type, "message": message, "data": data}}
+
 
 APPSYNC_PREAMBLE = """
 scalar AWSDateTime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,12 @@ from contracts.rules import (
     USER_POOL_ID_MAX_LENGTH,
     USER_POOL_ID_PATTERN,
 )
+
+#: The User table's partition key: the Cognito sub.
+USER_KEY: Final = "id"
+#: The Audit table's key: (partition, sort).
+AUDIT_KEY: Final = ("userId", "auditId")
+AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"
 
 
 class _Item(BaseModel):

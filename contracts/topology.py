@@ -1,18 +1,25 @@
-"""The one declaration of userpipe's names and wiring, read by infra and by the local stack.
+"""The one declaration of what userpipe deploys and how it connects — plain, frozen data.
 
-Resource names, the event pattern, batch sizes, receive counts and timeouts are declared here
-once. The CDK app builds from it, the local stack runs from it, and a test holds the
-synthesized template against it.
+Tables, the bus and its archive, each ``UserConfirmed`` subscription (rule pattern → queue → DLQ
+→ consumer, with its delivery settings), the stream consumer, the user pool, secrets, every
+function with its environment ("variable → which resource attribute"), and the outputs. The
+CDK app (``infra/``) builds from it, the local stack (``userpipe/local``) provisions from it, the
+operator commands read it, and tests hold the synthesized template and the local stack to it.
+
+What only CloudFormation cares about — encryption, removal policies, IAM, alarms, cdk-nag —
+stays in infra: this is a declaration of names and wiring, not an infrastructure language.
+Item key names live with the item contracts (``contracts.items``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
-from contracts.names import USER_CONFIRMED_PATTERN
+from contracts.items import AUDIT_KEY, AUDIT_TTL_ATTRIBUTE, USER_KEY
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED_PATTERN
 
 PROJECT: Final = "userpipe"
 ADMIN_GROUP: Final = "Admin"
@@ -27,16 +34,115 @@ class InvalidStageError(ValueError):
         )
 
 
+# --- what a value in a function's environment or an output refers to -------------------------
+
+#: A resource attribute a reference may name. Each builder (infra, the local stack) knows how
+#: to produce each one for each kind of resource.
+Attribute = Literal[
+    "name", "arn", "url", "stream_arn", "id", "client_id", "graphql_url", "api_id", "rule_arn"
+]
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute of a declared resource, e.g. ``Attr("UserTable", "name")``."""
+
+    resource: str
+    attribute: Attribute
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A per-stage setting (CDK context in infra, an option of the local stack)."""
+
+    key: Literal["auditRetentionDays", "welcomeSender"]
+
+
+@dataclass(frozen=True)
+class Fixed:
+    value: str
+
+
+Ref = Attr | Setting | Fixed
+
+
+@dataclass(frozen=True)
+class Env:
+    """One variable of a function's environment. An optional one is left out when its value
+    is empty (e.g. no audit retention)."""
+
+    variable: str
+    ref: Ref
+    optional: bool = False
+
+
+# --- resources ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    base_name: str
+    partition_key: str
+    sort_key: str | None = None
+    stream: Literal["NEW_AND_OLD_IMAGES"] | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    id: str
+    base_name: str
+
+
+@dataclass(frozen=True)
+class Bus:
+    id: str
+    base_name: str
+
+
+@dataclass(frozen=True)
+class Archive:
+    id: str
+    base_name: str
+    pattern: Mapping[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Secret:
+    id: str
+    base_name: str
+    description: str
+    length: int  # characters of the generated value (letters and digits)
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class UserPool:
+    id: str
+    base_name: str
+    sign_in_aliases: tuple[Literal["email"], ...]  # usernames are generated; users sign in by these
+    auto_verified: tuple[Literal["email"], ...]
+    groups: tuple[Group, ...]
+    client_base_name: str
+    auth_flows: tuple[str, ...]  # the app client's explicit auth flows
+    post_confirmation: FunctionSpec
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A Lambda function: where its code is and how it runs."""
+    """A Lambda function: where its code is, how it runs, and what its environment holds."""
 
     id: str
     package: str  # the service package, e.g. services.confirm_trigger
     timeout_seconds: int
     memory_mb: int
-    settings: tuple[str, ...]  # environment variables the function requires
-    optional_settings: tuple[str, ...] = ()
+    environment: tuple[Env, ...]
 
     @property
     def handler(self) -> str:
@@ -46,10 +152,23 @@ class FunctionSpec:
     def source_dir(self) -> str:
         return self.package.replace(".", "/")
 
+    @property
+    def service(self) -> str:
+        """Its short name: the Powertools service and the last part of its physical name."""
+        return self.package.rsplit(".", 1)[-1]
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The variables it requires."""
+        return tuple(env.variable for env in self.environment if not env.optional)
+
+
+# --- how functions are invoked -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class QueueSource:
-    """EventBridge rule -> SQS queue (+DLQ) -> Lambda."""
+    """How Lambda polls a subscription's queue."""
 
     batch_size: int
     max_batching_window_seconds: int
@@ -64,60 +183,145 @@ class QueueSource:
 
 @dataclass(frozen=True)
 class StreamSource:
-    """DynamoDB stream -> Lambda, with bisection, bounded retries and an on-failure DLQ."""
+    """How Lambda reads a table's stream: bisection, bounded retries, an on-failure queue."""
 
     batch_size: int
     max_batching_window_seconds: int
     max_retry_attempts: int
     bisect_batch_on_error: bool
-    starting_position: str
+    starting_position: Literal["TRIM_HORIZON", "LATEST"]
 
+
+@dataclass(frozen=True)
+class Subscription:
+    """EventBridge rule (pattern) → SQS queue (+DLQ) → consumer. Each subscriber has its own,
+    so a failing consumer never holds up another. The DLQ catches both what the rule could not
+    deliver and what the consumer failed ``max_receive_count`` times."""
+
+    id: str
+    rule: str  # base names
+    queue: str
+    dlq: str
+    consumer: FunctionSpec
+    source: QueueSource
+    pattern: Mapping[str, list[str]] = field(default_factory=lambda: USER_CONFIRMED_PATTERN)
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    id: str
+    table: Table
+    consumer: FunctionSpec
+    source: StreamSource
+    on_failure: Queue
+
+
+@dataclass(frozen=True)
+class Output:
+    """A stack output (CloudFormation) and the same value in the local stack's outputs file
+    (its snake-case name)."""
+
+    name: str
+    ref: Attr
+    exported: bool = False
+
+    @property
+    def local_name(self) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+#: A failed delivery from a rule to its queue is retried this long, then goes to the rule's DLQ.
+RULE_TARGET_MAX_EVENT_AGE_HOURS: Final = 24
+RULE_TARGET_RETRY_ATTEMPTS: Final = 185
+
+
+def _powertools(service: str) -> tuple[Env, ...]:
+    return (
+        Env("POWERTOOLS_SERVICE_NAME", Fixed(service)),
+        Env("POWERTOOLS_LOG_LEVEL", Fixed("INFO")),
+    )
+
+
+# --- the declaration ------------------------------------------------------------------------------
+
+USER_TABLE: Final = Table("UserTable", "User", partition_key=USER_KEY, stream="NEW_AND_OLD_IMAGES")
+AUDIT_TABLE: Final = Table(
+    "AuditTable",
+    "UserAudit",
+    partition_key=AUDIT_KEY[0],
+    sort_key=AUDIT_KEY[1],
+    ttl_attribute=AUDIT_TTL_ATTRIBUTE,
+)
+BUS: Final = Bus("Bus", "users")
+ARCHIVE: Final = Archive("Archive", "users-archive", pattern={"source": [EVENT_SOURCE]})
+PAGE_TOKEN_KEY: Final = Secret(
+    "PageTokenKey", "page-token-key", "Signs the API's nextToken values", length=64
+)
 
 CONFIRM_TRIGGER: Final = FunctionSpec(
     id="ConfirmTrigger",
     package="services.confirm_trigger",
     timeout_seconds=5,  # Cognito waits 5 s at most; the client gives up within 4 s
     memory_mb=256,
-    settings=("EVENT_BUS_NAME",),
+    environment=(Env("EVENT_BUS_NAME", Attr("Bus", "name")), *_powertools("confirm_trigger")),
 )
 USER_PROJECTOR: Final = FunctionSpec(
     id="UserProjector",
     package="services.user_projector",
     timeout_seconds=30,
     memory_mb=256,
-    settings=("USER_TABLE_NAME",),
+    environment=(Env("USER_TABLE_NAME", Attr("UserTable", "name")), *_powertools("user_projector")),
 )
 AUDIT_TRAIL: Final = FunctionSpec(
     id="AuditTrail",
     package="services.audit_trail",
     timeout_seconds=30,
     memory_mb=256,
-    settings=("AUDIT_TABLE_NAME",),
-    optional_settings=("AUDIT_RETENTION_DAYS",),
+    environment=(
+        Env("AUDIT_TABLE_NAME", Attr("AuditTable", "name")),
+        Env("AUDIT_RETENTION_DAYS", Setting("auditRetentionDays"), optional=True),
+        *_powertools("audit_trail"),
+    ),
 )
 USER_API: Final = FunctionSpec(
     id="UserApi",
     package="services.user_api",
     timeout_seconds=10,
     memory_mb=512,  # more memory, more CPU: a shorter cold start for interactive calls
-    settings=("USER_TABLE_NAME", "AUDIT_TABLE_NAME", "PAGE_TOKEN_SECRET_ARN", "ADMIN_GROUP"),
+    environment=(
+        Env("USER_TABLE_NAME", Attr("UserTable", "name")),
+        Env("AUDIT_TABLE_NAME", Attr("AuditTable", "name")),
+        Env("PAGE_TOKEN_SECRET_ARN", Attr("PageTokenKey", "arn")),
+        Env("ADMIN_GROUP", Fixed(ADMIN_GROUP)),
+        *_powertools("user_api"),
+    ),
 )
-#: The example consumer shipped to show ``UserConfirmedSubscription``.
+#: The example consumer shipped to show a subscription of one's own.
 WELCOME_NOTIFIER: Final = FunctionSpec(
     id="WelcomeNotifier",
     package="services.welcome_notifier",
     timeout_seconds=20,
     memory_mb=256,
-    settings=("WELCOME_SENDER",),
+    environment=(
+        Env("WELCOME_SENDER", Setting("welcomeSender")),
+        *_powertools("welcome_notifier"),
+    ),
 )
-#: The pipeline's own functions (what the local stack runs).
-FUNCTIONS: Final = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, USER_API)
 
 PROJECTOR_SOURCE: Final = QueueSource(
     batch_size=10,
     max_batching_window_seconds=1,
     max_receive_count=5,
     max_concurrency=5,
+    visibility_timeout_factor=6,
+    dlq_retention_days=14,
+)
+#: Other consumers' queues, unless they ask otherwise.
+SUBSCRIBER_SOURCE: Final = QueueSource(
+    batch_size=10,
+    max_batching_window_seconds=1,
+    max_receive_count=5,
+    max_concurrency=2,
     visibility_timeout_factor=6,
     dlq_retention_days=14,
 )
@@ -129,24 +333,78 @@ AUDIT_SOURCE: Final = StreamSource(
     starting_position="TRIM_HORIZON",
 )
 
-#: What the projector's rule matches; every other consumer subscribes with the same pattern.
-PROJECTOR_PATTERN: Final = USER_CONFIRMED_PATTERN
-#: Extra consumers' queues, unless they ask otherwise.
-SUBSCRIBER_SOURCE: Final = QueueSource(
-    batch_size=10,
-    max_batching_window_seconds=1,
-    max_receive_count=5,
-    max_concurrency=2,
-    visibility_timeout_factor=6,
-    dlq_retention_days=14,
+PROJECTION: Final = Subscription(
+    id="Projector",
+    rule="user-confirmed-to-projector",
+    queue="user-projector",
+    dlq="user-projector-dlq",
+    consumer=USER_PROJECTOR,
+    source=PROJECTOR_SOURCE,
 )
-#: A failed delivery from a rule to its queue is retried this long, then goes to the rule's DLQ.
-RULE_TARGET_MAX_EVENT_AGE_HOURS: Final = 24
-RULE_TARGET_RETRY_ATTEMPTS: Final = 185
+WELCOME: Final = Subscription(
+    id="WelcomeNotifier",
+    rule="user-confirmed-to-welcome-notifier",
+    queue="welcome-notifier",
+    dlq="welcome-notifier-dlq",
+    consumer=WELCOME_NOTIFIER,
+    source=SUBSCRIBER_SOURCE,
+)
+#: Every UserConfirmed subscription; add yours here (see README, "Subscribe your own consumer").
+SUBSCRIPTIONS: Final = (PROJECTION, WELCOME)
 
-USER_TABLE_KEY: Final = "id"
-AUDIT_TABLE_KEY: Final = ("userId", "auditId")
-AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"
+AUDIT: Final = StreamConsumer(
+    id="Audit",
+    table=USER_TABLE,
+    consumer=AUDIT_TRAIL,
+    source=AUDIT_SOURCE,
+    on_failure=Queue("AuditDlq", "audit-trail-dlq"),
+)
+STREAM_CONSUMERS: Final = (AUDIT,)
+
+USER_POOL: Final = UserPool(
+    id="UserPool",
+    base_name="users",
+    sign_in_aliases=("email",),
+    auto_verified=("email",),
+    groups=(Group(ADMIN_GROUP, "Reads every user through the API"),),
+    client_base_name="users-app",
+    auth_flows=("ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
+    post_confirmation=CONFIRM_TRIGGER,
+)
+GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: "<prefix>-api")
+
+TABLES: Final = (USER_TABLE, AUDIT_TABLE)
+SECRETS: Final = (PAGE_TOKEN_KEY,)
+#: Every function, each with its own environment.
+FUNCTIONS: Final = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, USER_API, WELCOME_NOTIFIER)
+
+
+def _subscription_outputs() -> Iterator[Output]:
+    for subscription in SUBSCRIPTIONS:
+        yield Output(f"{subscription.id}QueueUrl", Attr(f"{subscription.id}Queue", "url"))
+        yield Output(f"{subscription.id}DlqUrl", Attr(f"{subscription.id}Dlq", "url"))
+        yield Output(f"{subscription.id}RuleArn", Attr(f"{subscription.id}Rule", "arn"))
+
+
+#: What operators, frontends and the operator commands read (CloudFormation outputs, and the
+#: local stack's outputs file under snake-case names).
+OUTPUTS: Final = (
+    Output("UserPoolId", Attr("UserPool", "id")),
+    Output("UserPoolClientId", Attr("UserPool", "client_id")),
+    Output("GraphqlUrl", Attr(GRAPHQL_API, "graphql_url")),
+    Output("GraphqlApiId", Attr(GRAPHQL_API, "api_id")),
+    Output("EventBusName", Attr("Bus", "name")),
+    Output("EventBusArn", Attr("Bus", "arn"), exported=True),
+    Output("ArchiveName", Attr("Archive", "name")),
+    Output("UserTableName", Attr("UserTable", "name")),
+    Output("UserTableStreamArn", Attr("UserTable", "stream_arn")),
+    Output("AuditTableName", Attr("AuditTable", "name")),
+    Output("AuditDlqUrl", Attr("AuditDlq", "url")),
+    *_subscription_outputs(),
+)
+
+
+# --- physical names and resolved environments --------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -159,76 +417,81 @@ class ResourceNames:
         if not _STAGE.match(self.stage):
             raise InvalidStageError(self.stage)
 
-    def _name(self, base: str) -> str:
-        return f"{PROJECT}-{self.stage}-{base}"
-
     @property
-    def event_bus(self) -> str:
-        return self._name("users")
+    def prefix(self) -> str:
+        return f"{PROJECT}-{self.stage}"
 
-    @property
-    def archive(self) -> str:
-        return self._name("users-archive")
+    def of(self, base_name: str) -> str:
+        return f"{self.prefix}-{base_name}"
 
-    @property
-    def projector_rule(self) -> str:
-        return self._name("user-confirmed-to-projector")
-
-    @property
-    def projector_queue(self) -> str:
-        return self._name("user-projector")
-
-    @property
-    def projector_dlq(self) -> str:
-        return self._name("user-projector-dlq")
-
-    @property
-    def audit_dlq(self) -> str:
-        return self._name("audit-trail-dlq")
-
-    @property
-    def user_table(self) -> str:
-        return self._name("User")
-
-    @property
-    def audit_table(self) -> str:
-        return self._name("UserAudit")
-
-    @property
-    def user_pool(self) -> str:
-        return self._name("users")
+    def function(self, spec: FunctionSpec) -> str:
+        return self.of(spec.service.replace("_", "-"))
 
     @property
     def graphql_api(self) -> str:
-        return self._name("api")
-
-    @property
-    def page_token_secret(self) -> str:
-        return self._name("page-token-key")
-
-    def function(self, spec: FunctionSpec) -> str:
-        return self._name(spec.package.rsplit(".", 1)[-1].replace("_", "-"))
+        return self.of("api")
 
 
-class UnknownSettingError(KeyError):
+class UnresolvedSettingError(KeyError):
     def __init__(self, spec: FunctionSpec, missing: list[str]) -> None:
         super().__init__(f"{spec.id} requires {', '.join(missing)} and no value was given")
 
 
 def function_environment(
-    spec: FunctionSpec, names: ResourceNames, configured: Mapping[str, str] | None = None
+    spec: FunctionSpec, resolve: Callable[[Ref], str | None]
 ) -> dict[str, str]:
-    """The environment a function runs with, in AWS and in the local stack alike: names from
-    ``names``, other settings (retention, sender address, ...) from ``configured``."""
-    values = {
-        "EVENT_BUS_NAME": names.event_bus,
-        "USER_TABLE_NAME": names.user_table,
-        "AUDIT_TABLE_NAME": names.audit_table,
-        "ADMIN_GROUP": ADMIN_GROUP,
-        **(configured or {}),
-    }
-    missing = [setting for setting in spec.settings if not values.get(setting)]
+    """The environment ``spec`` runs with, every reference resolved by ``resolve`` (infra
+    resolves to CloudFormation tokens, the local stack to its own names and URLs). An optional
+    variable resolving to nothing is left out; a required one is an error."""
+    values = {env.variable: resolve(env.ref) or "" for env in spec.environment}
+    missing = [
+        env.variable for env in spec.environment if not env.optional and not values[env.variable]
+    ]
     if missing:
-        raise UnknownSettingError(spec, missing)
-    wanted = spec.settings + spec.optional_settings
-    return {setting: values[setting] for setting in wanted if values.get(setting)}
+        raise UnresolvedSettingError(spec, missing)
+    return {variable: value for variable, value in values.items() if value}
+
+
+def resolve_fixed_or_setting(ref: Ref, settings: Mapping[str, str]) -> str | None:
+    """What every builder does alike for a ``Fixed`` or a ``Setting``; ``None`` for ``Attr``."""
+    if isinstance(ref, Fixed):
+        return ref.value
+    if isinstance(ref, Setting):
+        return settings.get(ref.key) or None
+    return None
+
+
+class UnknownResourceError(KeyError):
+    def __init__(self, attr: Attr) -> None:
+        super().__init__(f"{attr.resource}.{attr.attribute} is not built (yet)")
+
+
+class Built:
+    """What the declaration's references resolve to once resources exist — CloudFormation
+    tokens in infra, names and URLs in the local stack. Both builders fill one of these."""
+
+    def __init__(self, settings: Mapping[str, str]) -> None:
+        self._settings = dict(settings)
+        self._attributes: dict[str, dict[str, str]] = {}
+
+    def add(self, resource: str, **attributes: str) -> None:
+        self._attributes.setdefault(resource, {}).update(attributes)
+
+    def __call__(self, ref: Ref) -> str | None:
+        """Resolve a reference (``function_environment`` takes this as its resolver)."""
+        if isinstance(ref, Attr):
+            return self.attribute(ref)
+        return resolve_fixed_or_setting(ref, self._settings)
+
+    def attribute(self, attr: Attr) -> str:
+        try:
+            return self._attributes[attr.resource][attr.attribute]
+        except KeyError:
+            raise UnknownResourceError(attr) from None
+
+    def environment(self, spec: FunctionSpec) -> dict[str, str]:
+        return function_environment(spec, self)
+
+    def outputs(self) -> dict[str, str]:
+        """Every declared output, by its CloudFormation name."""
+        return {output.name: self.attribute(output.ref) for output in OUTPUTS}

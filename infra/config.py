@@ -29,6 +29,13 @@ class StageConfig:
     def names(self) -> ResourceNames:
         return ResourceNames(self.stage)
 
+    def settings(self) -> dict[str, str]:
+        """The values the declaration's ``Setting`` references name (``""``: unset)."""
+        return {
+            "auditRetentionDays": str(self.audit_retention_days or ""),
+            "welcomeSender": self.welcome_sender,
+        }
+
     @classmethod
     def from_context(cls, get: Any) -> StageConfig:
         """Build from ``node.try_get_context``; every value is checked, none silently ignored."""

@@ -1,22 +1,37 @@
-"""userpipe as one stack: identity, events, projection, audit, alarms, one example consumer."""
+"""userpipe as one stack, built from the declaration in ``contracts.topology``: the bus and its
+archive, the tables, the user pool and its trigger, every declared ``UserConfirmed``
+subscription and stream consumer, the GraphQL API, alarms, and the declared outputs.
+
+What the declaration does not say — encryption, removal policies, alarms and each function's
+permissions — is decided here, per concern."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from contracts.topology import CONFIRM_TRIGGER, WELCOME_NOTIFIER
+from contracts.topology import (
+    CONFIRM_TRIGGER,
+    OUTPUTS,
+    STREAM_CONSUMERS,
+    SUBSCRIPTIONS,
+    TABLES,
+    USER_PROJECTOR,
+    WELCOME_NOTIFIER,
+    Built,
+)
 from infra.config import StageConfig
 from infra.parts.alarms import Alarms
 from infra.parts.api import UserGraphqlApi
-from infra.parts.audit import AuditTrail
 from infra.parts.events import UserEvents
 from infra.parts.functions import FunctionFactory, log_retention
 from infra.parts.identity import Identity
-from infra.parts.projection import UserProjection
+from infra.parts.stream import STREAM_INVOKED, StreamConsumption
 from infra.parts.subscription import SQS_INVOKED, UserConfirmedSubscription
+from infra.parts.tables import make_table
 
 
 class UserpipeStack(Stack):
@@ -26,6 +41,7 @@ class UserpipeStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         names, retain = config.names, not config.ephemeral
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.built = Built(config.settings())
 
         self.alarms = Alarms(
             self, "Alarms", names=names, email=config.alarm_email, removal_policy=removal
@@ -34,18 +50,26 @@ class UserpipeStack(Stack):
             self,
             "Functions",
             names=names,
-            configured={
-                "AUDIT_RETENTION_DAYS": str(config.audit_retention_days or ""),
-                "WELCOME_SENDER": config.welcome_sender,
-            },
+            built=self.built,
             log_retention_days=config.log_retention_days,
             removal_policy=removal,
         )
         self.events = UserEvents(
-            self, "Events", names=names, archive_retention_days=config.archive_retention_days
+            self,
+            "Events",
+            names=names,
+            archive_retention_days=config.archive_retention_days,
+            built=self.built,
         )
+        tables_scope = Construct(self, "Tables")
+        self.tables: dict[str, dynamodb.Table] = {
+            declared.id: make_table(
+                tables_scope, declared, names=names, retain=retain, built=self.built
+            )
+            for declared in TABLES
+        }
 
-        trigger_scope = Construct(self, "ConfirmTrigger")
+        trigger_scope = Construct(self, CONFIRM_TRIGGER.id)
         trigger = self.functions.make(
             trigger_scope,
             CONFIRM_TRIGGER,
@@ -54,86 +78,99 @@ class UserpipeStack(Stack):
         )
         self.events.bus.grant_put_events_to(trigger)  # events:PutEvents on this bus, nothing else
         self.alarms.function_errors(trigger_scope, trigger)
-        self.identity = Identity(self, "Identity", names=names, trigger=trigger, retain=retain)
+        self.identity = Identity(
+            self, "Identity", names=names, trigger=trigger, retain=retain, built=self.built
+        )
 
-        self.projection = UserProjection(
-            self,
-            "Projection",
-            names=names,
-            bus=self.events.bus,
-            functions=self.functions,
-            alarms=self.alarms,
-            retain=retain,
-        )
-        self.audit = AuditTrail(
-            self,
-            "Audit",
-            names=names,
-            user_table=self.projection.table,
-            functions=self.functions,
-            alarms=self.alarms,
-            retain=retain,
-        )
+        self.consumers: dict[str, lambda_.Function] = {}
+        for subscription in SUBSCRIPTIONS:
+            scope = Construct(self, subscription.id)
+            consumer = self.functions.make(scope, subscription.consumer, invoked_by=SQS_INVOKED)
+            UserConfirmedSubscription(
+                scope,
+                "Subscription",
+                declared=subscription,
+                names=names,
+                bus=self.events.bus,
+                consumer=consumer,
+                alarms=self.alarms,
+                built=self.built,
+            )
+            self.consumers[subscription.consumer.id] = consumer
+        for stream in STREAM_CONSUMERS:
+            scope = Construct(self, stream.id)
+            consumer = self.functions.make(scope, stream.consumer, invoked_by=STREAM_INVOKED)
+            StreamConsumption(
+                scope,
+                "Stream",
+                declared=stream,
+                names=names,
+                table=self.tables[stream.table.id],
+                consumer=consumer,
+                alarms=self.alarms,
+                built=self.built,
+            )
+            self.consumers[stream.consumer.id] = consumer
+
         self.api = UserGraphqlApi(
             self,
             "Api",
             names=names,
             user_pool=self.identity.user_pool,
-            user_table=self.projection.table,
-            audit_table=self.audit.table,
+            app_client=self.identity.client,
+            user_table=self.tables["UserTable"],
+            audit_table=self.tables["AuditTable"],
             functions=self.functions,
             alarms=self.alarms,
             log_retention=log_retention(config.log_retention_days),
             removal_policy=removal,
+            built=self.built,
         )
-        self.welcome = self._welcome_notifier(config)
-        self._outputs(config)
+        self._permissions(config)
+        self._outputs()
 
-    def _welcome_notifier(self, config: StageConfig) -> lambda_.Function:
-        """The example consumer: a function plus ``UserConfirmedSubscription``, nothing else."""
-        scope = Construct(self, "WelcomeNotifier")
-        function = self.functions.make(scope, WELCOME_NOTIFIER, invoked_by=SQS_INVOKED)
-        sender_domain = config.welcome_sender.split("@", 1)[-1]
-        function.add_to_role_policy(_ses_send_policy(self, config.welcome_sender, sender_domain))
-        UserConfirmedSubscription(
-            scope, "Subscription", bus=self.events.bus, consumer=function, alarms=self.alarms
+    def _permissions(self, config: StageConfig) -> None:
+        """Least privilege, per function: what each consumer may do beyond reading its source
+        (the event sources grant that). The trigger's and the API's are granted with them."""
+        tables = self.tables
+        # Create-if-absent is a conditional PutItem; the projector needs nothing else.
+        self.consumers[USER_PROJECTOR.id].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"], resources=[tables["UserTable"].table_arn]
+            )
         )
-        return function
+        # Append-only: a conditional PutItem; never update or delete.
+        for stream in STREAM_CONSUMERS:
+            self.consumers[stream.consumer.id].add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:PutItem"], resources=[tables["AuditTable"].table_arn]
+                )
+            )
+        self.consumers[WELCOME_NOTIFIER.id].add_to_role_policy(
+            _ses_send_policy(self, config.welcome_sender)
+        )
 
-    def _outputs(self, config: StageConfig) -> None:
-        prefix = f"userpipe-{config.stage}"
-        outputs = {
-            "UserPoolId": self.identity.user_pool.user_pool_id,
-            "AppClientId": self.identity.client.user_pool_client_id,
-            "EventBusName": self.events.bus.event_bus_name,
-            "ArchiveName": self.events.archive.archive_name,
-            "UserTableName": self.projection.table.table_name,
-            "AuditTableName": self.audit.table.table_name,
-            "ProjectorDlqUrl": self.projection.subscription.dlq.queue_url,
-            "AuditDlqUrl": self.audit.dlq.queue_url,
-            "AlarmTopicArn": self.alarms.topic.topic_arn,
-            "GraphqlUrl": self.api.api.graphql_url,
-            "GraphqlApiId": self.api.api.api_id,
-        }
-        for name, value in outputs.items():
-            CfnOutput(self, name, value=value)
-        # Exported so other stacks (and, shared by ARN, other accounts) can subscribe.
-        CfnOutput(
-            self,
-            "EventBusArn",
-            value=self.events.bus.event_bus_arn,
-            export_name=f"{prefix}-EventBusArn",
-        )
+    def _outputs(self) -> None:
+        for output in OUTPUTS:
+            CfnOutput(
+                self,
+                output.name,
+                value=self.built.attribute(output.ref),
+                # Exported so other stacks (and, shared by ARN, other accounts) can subscribe.
+                export_name=f"{self.stack_name}-{output.name}" if output.exported else None,
+            )
         CfnOutput(
             self,
             "UserConfirmedSchemaName",
             value=self.events.schema.attr_schema_name,
-            export_name=f"{prefix}-UserConfirmedSchemaName",
+            export_name=f"{self.stack_name}-UserConfirmedSchemaName",
         )
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
 
-def _ses_send_policy(scope: Construct, sender: str, domain: str) -> iam.PolicyStatement:
+def _ses_send_policy(scope: Construct, sender: str) -> iam.PolicyStatement:
     stack = Stack.of(scope)
+    domain = sender.split("@", 1)[-1]
     identities = [
         stack.format_arn(service="ses", resource="identity", resource_name=sender),
         stack.format_arn(service="ses", resource="identity", resource_name=domain),

@@ -1,7 +1,8 @@
-"""The GraphQL API: AppSync with Cognito user pool auth (default) and IAM (operators), one
-Lambda data source for the Python resolver, a resolver per root field, field-level logging at
-ERROR and X-Ray. The resolver may read users, edit their profiles and read the audit trail —
-nothing more."""
+"""The GraphQL API: AppSync with Cognito user pool auth (default, this stack's app client only)
+and IAM (operators), one Lambda data source for the Python resolver, a resolver per root field
+running ``contracts/resolver.js`` (it turns errors the Python resolver returns as values into
+GraphQL errors with a type and data), field-level logging at ERROR and X-Ray. The resolver may
+read users, edit their profiles and read the audit trail — nothing more."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from contracts.appsync import SCHEMA_PATH, root_fields
-from contracts.topology import USER_API, ResourceNames
+from contracts.appsync import RESOLVER_CODE_PATH, SCHEMA_PATH, root_fields
+from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, Built, ResourceNames
 from infra.parts.alarms import Alarms
 from infra.parts.functions import FunctionFactory
 from infra.parts.nag import acknowledge
@@ -29,23 +30,30 @@ class UserGraphqlApi(Construct):
         *,
         names: ResourceNames,
         user_pool: cognito.IUserPool,
+        app_client: cognito.IUserPoolClient,
         user_table: dynamodb.Table,
         audit_table: dynamodb.Table,
         functions: FunctionFactory,
         alarms: Alarms,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        built: Built,
     ) -> None:
         super().__init__(scope, construct_id)
         self.page_token_key = secretsmanager.Secret(
             self,
-            "PageTokenKey",
-            secret_name=names.page_token_secret,
-            description="Signs the API's nextToken values",
+            PAGE_TOKEN_KEY.id,
+            secret_name=names.of(PAGE_TOKEN_KEY.base_name),
+            description=PAGE_TOKEN_KEY.description,
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
+                password_length=PAGE_TOKEN_KEY.length, exclude_punctuation=True
             ),
             removal_policy=removal_policy,
+        )
+        built.add(
+            PAGE_TOKEN_KEY.id,
+            arn=self.page_token_key.secret_arn,
+            name=self.page_token_key.secret_name,
         )
         acknowledge(
             self.page_token_key,
@@ -57,7 +65,6 @@ class UserGraphqlApi(Construct):
             self,
             USER_API,
             invoked_by="AppSync calls it synchronously and returns its errors to the client.",
-            settings={"PAGE_TOKEN_SECRET_ARN": self.page_token_key.secret_arn},
         )
         self.page_token_key.grant_read(self.function)
         self.function.add_to_role_policy(
@@ -85,7 +92,12 @@ class UserGraphqlApi(Construct):
             authorization_config=appsync.AuthorizationConfig(
                 default_authorization=appsync.AuthorizationMode(
                     authorization_type=appsync.AuthorizationType.USER_POOL,
-                    user_pool_config=appsync.UserPoolConfig(user_pool=user_pool),
+                    # Only this stack's app client: a token minted for another client of the
+                    # pool is refused, as the local stack refuses it.
+                    user_pool_config=appsync.UserPoolConfig(
+                        user_pool=user_pool,
+                        app_id_client_regex=f"^{app_client.user_pool_client_id}$",
+                    ),
                 ),
                 additional_authorization_modes=[
                     appsync.AuthorizationMode(authorization_type=appsync.AuthorizationType.IAM)
@@ -126,7 +138,13 @@ class UserGraphqlApi(Construct):
             f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
             "AppSync may invoke only this function (its versions are the ':*' suffix).",
         )
+        code = appsync.Code.from_asset(str(RESOLVER_CODE_PATH))
         for type_name, field in root_fields():
             self.data_source.create_resolver(
-                f"{type_name}{field[0].upper()}{field[1:]}", type_name=type_name, field_name=field
+                f"{type_name}{field[0].upper()}{field[1:]}",
+                type_name=type_name,
+                field_name=field,
+                runtime=appsync.FunctionRuntime.JS_1_0_0,
+                code=code,
             )
+        built.add(GRAPHQL_API, graphql_url=self.api.graphql_url, api_id=self.api.api_id)

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from contracts.jsonschema import eventbridge_schema
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
-from contracts.topology import ResourceNames
+from contracts.topology import ARCHIVE, BUS, Built, ResourceNames
 
 
 class UserEvents(Construct):
@@ -23,20 +23,21 @@ class UserEvents(Construct):
         *,
         names: ResourceNames,
         archive_retention_days: int,
+        built: Built,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", event_bus_name=names.event_bus)
+        self.bus = events.EventBus(self, BUS.id, event_bus_name=names.of(BUS.base_name))
         self.archive = self.bus.archive(
-            "Archive",
-            archive_name=names.archive,
+            ARCHIVE.id,
+            archive_name=names.of(ARCHIVE.base_name),
             description="Every userpipe event, for replays that rebuild the User table",
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
+            event_pattern=events.EventPattern(source=ARCHIVE.pattern["source"]),
             retention=Duration.days(archive_retention_days) if archive_retention_days else None,
         )
         registry = eventschemas.CfnRegistry(
             self,
             "Registry",
-            registry_name=f"userpipe-{names.stage}",
+            registry_name=names.prefix,
             description="Events published by userpipe",
         )
         self.schema = eventschemas.CfnSchema(
@@ -48,3 +49,5 @@ class UserEvents(Construct):
             content=json.dumps(eventbridge_schema()),
             description="UserConfirmed v1 (contracts/schemas/UserConfirmed.v1.json)",
         )
+        built.add(BUS.id, name=self.bus.event_bus_name, arn=self.bus.event_bus_arn)
+        built.add(ARCHIVE.id, name=self.archive.archive_name, arn=self.archive.archive_arn)

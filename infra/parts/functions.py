@@ -4,15 +4,13 @@ managed policies (each concern adds exactly the permissions its function needs).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from contracts.topology import FunctionSpec, ResourceNames, function_environment
+from contracts.topology import Built, FunctionSpec, ResourceNames
 from infra.bundling import function_code
 from infra.layer import built_layer
 from infra.parts.nag import acknowledge
@@ -30,13 +28,13 @@ class FunctionFactory(Construct):
         construct_id: str,
         *,
         names: ResourceNames,
-        configured: Mapping[str, str],
+        built: Built,
         log_retention_days: int,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = names
-        self._configured = dict(configured)
+        self._built = built
         self._retention = log_retention(log_retention_days)
         self._removal_policy = removal_policy
         self.layer = lambda_.LayerVersion(
@@ -48,17 +46,10 @@ class FunctionFactory(Construct):
             description="userpipe runtime dependencies (Powertools, pydantic) for arm64",
         )
 
-    def make(
-        self,
-        scope: Construct,
-        spec: FunctionSpec,
-        *,
-        invoked_by: str,
-        settings: Mapping[str, str] | None = None,
-    ) -> lambda_.Function:
+    def make(self, scope: Construct, spec: FunctionSpec, *, invoked_by: str) -> lambda_.Function:
         """``invoked_by`` says who calls the function synchronously and where its failures go
-        instead of an asynchronous-invocation DLQ (which such a function never uses);
-        ``settings`` adds values only this function's construct knows (e.g. a secret's ARN)."""
+        instead of an asynchronous-invocation DLQ (which such a function never uses). Its
+        environment is the declared one, each reference resolved to what is built already."""
         name = self._names.function(spec)
         log_group = logs.LogGroup(
             scope,
@@ -84,11 +75,7 @@ class FunctionFactory(Construct):
             layers=[self.layer],
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
-            environment={
-                **function_environment(spec, self._names, {**self._configured, **(settings or {})}),
-                "POWERTOOLS_SERVICE_NAME": spec.package.rsplit(".", 1)[-1],
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            environment=self._built.environment(spec),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=log_group,

@@ -9,7 +9,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from contracts.topology import ADMIN_GROUP, ResourceNames
+from contracts.topology import USER_POOL, Built, ResourceNames
 from infra.parts.nag import acknowledge
 
 
@@ -22,15 +22,19 @@ class Identity(Construct):
         names: ResourceNames,
         trigger: lambda_.Function,
         retain: bool,
+        built: Built,
     ) -> None:
         super().__init__(scope, construct_id)
+        declared = USER_POOL
         self.user_pool = cognito.UserPool(
             self,
-            "UserPool",
-            user_pool_name=names.user_pool,
+            declared.id,
+            user_pool_name=names.of(declared.base_name),
             self_sign_up_enabled=True,
-            sign_in_aliases=cognito.SignInAliases(email=True, username=False),
-            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            sign_in_aliases=cognito.SignInAliases(
+                email="email" in declared.sign_in_aliases, username=False
+            ),
+            auto_verify=cognito.AutoVerifiedAttrs(email="email" in declared.auto_verified),
             keep_original=cognito.KeepOriginalAttrs(email=True),
             user_verification=cognito.UserVerificationConfig(
                 email_style=cognito.VerificationEmailStyle.CODE
@@ -68,17 +72,29 @@ class Identity(Construct):
             "AwsSolutions-COG8",
             "Threat protection needs the paid Plus plan; a deployment can enable it.",
         )
-        self.admin_group = cognito.CfnUserPoolGroup(
-            self,
-            "AdminGroup",
-            user_pool_id=self.user_pool.user_pool_id,
-            group_name=ADMIN_GROUP,
-            description="Reads every user through the API",
-        )
+        for group in declared.groups:
+            cognito.CfnUserPoolGroup(
+                self,
+                f"{group.name}Group",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=group.name,
+                description=group.description,
+            )
+        flows = set(declared.auth_flows)
         self.client = self.user_pool.add_client(
             "AppClient",
-            user_pool_client_name=f"{names.user_pool}-app",
+            user_pool_client_name=names.of(declared.client_base_name),
             generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            auth_flows=cognito.AuthFlow(
+                user_srp="ALLOW_USER_SRP_AUTH" in flows,
+                user_password="ALLOW_USER_PASSWORD_AUTH" in flows,
+            ),
             prevent_user_existence_errors=True,
+        )
+        built.add(
+            declared.id,
+            id=self.user_pool.user_pool_id,
+            arn=self.user_pool.user_pool_arn,
+            name=names.of(declared.base_name),
+            client_id=self.client.user_pool_client_id,
         )

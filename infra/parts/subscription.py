@@ -1,4 +1,5 @@
-"""``UserConfirmedSubscription``: how any function consumes ``UserConfirmed``.
+"""``UserConfirmedSubscription``: how any function consumes ``UserConfirmed``, as declared in
+``contracts.topology.SUBSCRIPTIONS``.
 
 Each subscriber gets its own rule, queue and dead-letter queue, its own alarms and only the
 permission to consume its own queue — so one failing consumer never holds up another. The
@@ -15,12 +16,12 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts.names import USER_CONFIRMED_PATTERN
 from contracts.topology import (
     RULE_TARGET_MAX_EVENT_AGE_HOURS,
     RULE_TARGET_RETRY_ATTEMPTS,
-    SUBSCRIBER_SOURCE,
-    QueueSource,
+    Built,
+    ResourceNames,
+    Subscription,
 )
 from infra.parts.alarms import Alarms
 from infra.parts.nag import acknowledge
@@ -31,46 +32,37 @@ SQS_INVOKED = (
 )
 
 
-def user_confirmed_pattern() -> events.EventPattern:
-    """The contract's pattern as CDK wants it (a test holds the template to the contract)."""
-    return events.EventPattern(
-        source=USER_CONFIRMED_PATTERN["source"],
-        detail_type=USER_CONFIRMED_PATTERN["detail-type"],
-    )
-
-
 class UserConfirmedSubscription(Construct):
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
+        declared: Subscription,
+        names: ResourceNames,
         bus: events.IEventBus,
         consumer: lambda_.Function,
         alarms: Alarms,
-        source: QueueSource = SUBSCRIBER_SOURCE,
-        queue_name: str | None = None,
-        dlq_name: str | None = None,
-        rule_name: str | None = None,
+        built: Built,
     ) -> None:
         super().__init__(scope, construct_id)
-        timeout = consumer.timeout or Duration.seconds(3)
+        source = declared.source
         # One DLQ for both ways a message can fail here: EventBridge could not deliver it to
         # the queue, or the consumer failed it max_receive_count times. Both hold the same
         # EventBridge event, so both redrive into the queue alike.
         self.dlq = dead_letter_queue(
             self,
             "Dlq",
-            queue_name=dlq_name,
+            queue_name=names.of(declared.dlq),
             retention_days=source.dlq_retention_days,
             catches=f"UserConfirmed events {consumer.node.id} could not receive or process",
         )
         self.queue = encrypted_queue(
             self,
             "Queue",
-            queue_name=queue_name,
+            queue_name=names.of(declared.queue),
             visibility_timeout=Duration.seconds(
-                source.visibility_timeout_factor * int(timeout.to_seconds())
+                source.visibility_timeout_seconds(declared.consumer)
             ),
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=source.max_receive_count, queue=self.dlq
@@ -79,10 +71,12 @@ class UserConfirmedSubscription(Construct):
         self.rule = events.Rule(
             self,
             "Rule",
-            rule_name=rule_name,
+            rule_name=names.of(declared.rule),
             event_bus=bus,
-            event_pattern=user_confirmed_pattern(),
-            description="UserConfirmed -> this subscriber's queue",
+            event_pattern=events.EventPattern(
+                source=declared.pattern["source"], detail_type=declared.pattern["detail-type"]
+            ),
+            description=f"UserConfirmed -> {declared.consumer.id}'s queue",
             targets=[
                 targets.SqsQueue(
                     self.queue,
@@ -92,14 +86,15 @@ class UserConfirmedSubscription(Construct):
                 )
             ],
         )
-        event_source = sources.SqsEventSource(
-            self.queue,
-            batch_size=source.batch_size,
-            max_batching_window=Duration.seconds(source.max_batching_window_seconds),
-            report_batch_item_failures=True,
-            max_concurrency=source.max_concurrency,
+        consumer.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=source.batch_size,
+                max_batching_window=Duration.seconds(source.max_batching_window_seconds),
+                report_batch_item_failures=True,
+                max_concurrency=source.max_concurrency,
+            )
         )
-        consumer.add_event_source(event_source)
         mapping = consumer.node.find_child(
             f"SqsEventSource:{Names.node_unique_id(self.queue.node)}"
         )
@@ -111,3 +106,11 @@ class UserConfirmedSubscription(Construct):
         )
         alarms.queue_not_empty(self, self.dlq, f"{consumer.node.id}'s dead-letter queue")
         alarms.function_errors(self, consumer)
+        for suffix, queue in (("Queue", self.queue), ("Dlq", self.dlq)):
+            built.add(
+                f"{declared.id}{suffix}",
+                name=queue.queue_name,
+                url=queue.queue_url,
+                arn=queue.queue_arn,
+            )
+        built.add(f"{declared.id}Rule", name=self.rule.rule_name, arn=self.rule.rule_arn)

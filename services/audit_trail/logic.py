@@ -17,9 +17,8 @@ from pydantic import ValidationError
 
 from contracts import dynamodb
 from contracts.events import describe
-from contracts.items import AuditRecord, FieldChange
+from contracts.items import USER_KEY, AuditRecord, FieldChange
 from contracts.names import SENSITIVE_USER_FIELDS, iso_utc
-from contracts.topology import USER_TABLE_KEY
 
 SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
 SECONDS_PER_DAY = 86_400
@@ -57,7 +56,7 @@ def audit_record_from(
         raise MalformedStreamRecordError("dynamodb: must be an object")
     try:
         sequence_number = str(change["SequenceNumber"])
-        user_id = dynamodb.deserialize(change["Keys"][USER_TABLE_KEY])
+        user_id = dynamodb.deserialize(change["Keys"][USER_KEY])
         seconds = float(change["ApproximateCreationDateTime"])
         event_name = stream_record["eventName"]
         event_id = stream_record["eventID"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts import dynamodb
-from contracts.items import AuditRecord
-from contracts.topology import AUDIT_TABLE_KEY
+from contracts.items import AUDIT_KEY, AuditRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,7 +17,7 @@ class DynamoAuditStore:
         self._table_name = table_name
 
     def append(self, record: AuditRecord) -> bool:
-        _, sort_key = AUDIT_TABLE_KEY
+        _, sort_key = AUDIT_KEY
         existing = dynamodb.put_if_absent(
             self._client, self._table_name, record.to_item(), sort_key
         )

@@ -21,7 +21,6 @@ from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.topology import ADMIN_GROUP
 from services.user_api.auth import Caller, caller_from
 from services.user_api.errors import ApiError, InternalFailure
 from services.user_api.logic import UserApi
@@ -45,7 +44,7 @@ class Settings:
             user_table_name=settings.require("USER_TABLE_NAME"),
             audit_table_name=settings.require("AUDIT_TABLE_NAME"),
             page_token_secret_arn=settings.require("PAGE_TOKEN_SECRET_ARN"),
-            admin_group=settings.optional("ADMIN_GROUP") or ADMIN_GROUP,
+            admin_group=settings.require("ADMIN_GROUP"),
         )
 
 

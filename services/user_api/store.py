@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import dynamodb
-from contracts.items import AuditRecord, User
+from contracts.items import AUDIT_KEY, USER_KEY, AuditRecord, User
 from contracts.names import iso_utc
-from contracts.topology import AUDIT_TABLE_KEY, USER_TABLE_KEY
 from services.user_api.logic import PROFILE_FIELDS, Page, UserMissing, VersionConflict
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ class DynamoUserApiStore:
     def get(self, user_id: str) -> User | None:
         item = self._client.get_item(
             TableName=self._user_table,
-            Key={USER_TABLE_KEY: {"S": user_id}},
+            Key={USER_KEY: {"S": user_id}},
             ConsistentRead=True,
         ).get("Item")
         return User.from_item(item) if item else None
@@ -40,7 +39,7 @@ class DynamoUserApiStore:
     def audit_trail(
         self, user_id: str, limit: int, start: dict[str, Any] | None
     ) -> Page[AuditRecord]:
-        partition, _ = AUDIT_TABLE_KEY
+        partition, _ = AUDIT_KEY
         request = _from(
             start,
             TableName=self._audit_table,
@@ -60,7 +59,7 @@ class DynamoUserApiStore:
         unknown = set(changes) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {', '.join(sorted(unknown))}")
-        names = {"#v": "_version", "#changed": "_lastChangedAt", "#id": USER_TABLE_KEY}
+        names = {"#v": "_version", "#changed": "_lastChangedAt", "#id": USER_KEY}
         values: dict[str, Any] = {
             ":expected": {"N": str(expected_version)},
             ":one": {"N": "1"},
@@ -80,7 +79,7 @@ class DynamoUserApiStore:
         try:
             response = self._client.update_item(
                 TableName=self._user_table,
-                Key={USER_TABLE_KEY: {"S": user_id}},
+                Key={USER_KEY: {"S": user_id}},
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(#id) AND #v = :expected",
                 ExpressionAttributeNames=names,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts import dynamodb
-from contracts.items import User
-from contracts.topology import USER_TABLE_KEY
+from contracts.items import USER_KEY, User
 from services.user_projector.logic import Existing
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ class DynamoUserStore:
 
     def create(self, user: User) -> Existing | None:
         existing = dynamodb.put_if_absent(
-            self._client, self._table_name, user.to_item(), USER_TABLE_KEY
+            self._client, self._table_name, user.to_item(), USER_KEY
         )
         if existing is None:
             return None

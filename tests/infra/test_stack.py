@@ -10,21 +10,33 @@ import pytest
 from contracts.jsonschema import eventbridge_schema
 from contracts.names import USER_CONFIRMED_PATTERN
 from contracts.topology import (
+    AUDIT,
     AUDIT_SOURCE,
+    AUDIT_TABLE,
     AUDIT_TRAIL,
+    BUS,
     CONFIRM_TRIGGER,
+    FUNCTIONS,
+    PAGE_TOKEN_KEY,
+    PROJECTION,
     PROJECTOR_SOURCE,
     SUBSCRIBER_SOURCE,
     USER_API,
+    USER_POOL,
     USER_PROJECTOR,
+    USER_TABLE,
+    WELCOME,
     WELCOME_NOTIFIER,
+    Attr,
+    Ref,
     ResourceNames,
     function_environment,
+    resolve_fixed_or_setting,
 )
 from tests.infra.conftest import Synthesized
 
 NAMES = ResourceNames("dev")
-SPECS = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, USER_API, WELCOME_NOTIFIER)
+SPECS = FUNCTIONS
 
 
 def function(stack: Synthesized, spec: Any) -> dict[str, Any]:
@@ -57,6 +69,22 @@ def mappings_of(stack: Synthesized, spec: Any) -> list[dict[str, Any]]:
         for m in stack.resources("AWS::Lambda::EventSourceMapping").values()
         if m["Properties"]["FunctionName"] == {"Ref": fid}
     ]
+
+
+def as_in_template(stack: Synthesized, ref: Ref) -> Any:
+    """What a reference of the declaration becomes in the template."""
+    settings = {"welcomeSender": "no-reply@example.com", "auditRetentionDays": ""}
+    if not isinstance(ref, Attr):
+        return resolve_fixed_or_setting(ref, settings)
+    kinds = {
+        "UserTable": ("AWS::DynamoDB::Table", "TableName", USER_TABLE.base_name),
+        "AuditTable": ("AWS::DynamoDB::Table", "TableName", AUDIT_TABLE.base_name),
+        "Bus": ("AWS::Events::EventBus", "Name", BUS.base_name),
+        "PageTokenKey": ("AWS::SecretsManager::Secret", "Name", PAGE_TOKEN_KEY.base_name),
+    }
+    kind, name_property, base_name = kinds[ref.resource]
+    logical_id = stack.logical_id(kind, **{name_property: NAMES.of(base_name)})
+    return {"Ref": logical_id}  # each of these resources' Ref is the attribute functions use
 
 
 # --- checks that run over the whole template ------------------------------------------------
@@ -110,7 +138,7 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_form(dev: Synth
 
 
 def test_projector_rule_uses_the_contract_pattern(dev: Synthesized) -> None:
-    rule = dev.one("AWS::Events::Rule", Name=NAMES.projector_rule)
+    rule = dev.one("AWS::Events::Rule", Name=NAMES.of(PROJECTION.rule))
     assert rule["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"] == {
@@ -121,7 +149,7 @@ def test_projector_rule_uses_the_contract_pattern(dev: Synthesized) -> None:
 
 
 def test_projector_queue_wiring_matches_the_declaration(dev: Synthesized) -> None:
-    queue = dev.one("AWS::SQS::Queue", QueueName=NAMES.projector_queue)["Properties"]
+    queue = dev.one("AWS::SQS::Queue", QueueName=NAMES.of(PROJECTION.queue))["Properties"]
     assert queue["VisibilityTimeout"] == PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR)
     assert queue["VisibilityTimeout"] >= 6 * USER_PROJECTOR.timeout_seconds
     assert queue["RedrivePolicy"]["maxReceiveCount"] == PROJECTOR_SOURCE.max_receive_count == 5
@@ -140,11 +168,11 @@ def test_audit_stream_wiring_matches_the_declaration(dev: Synthesized) -> None:
     assert mapping["MaximumRetryAttempts"] == AUDIT_SOURCE.max_retry_attempts
     assert mapping["StartingPosition"] == AUDIT_SOURCE.starting_position
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    dlq_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.audit_dlq)
+    dlq_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(AUDIT.on_failure.base_name))
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": [dlq_id, "Arn"]
     }
-    user_table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    user_table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [user_table, "StreamArn"]}
 
 
@@ -160,14 +188,8 @@ def test_functions_are_made_alike_and_run_with_the_declared_settings(
     assert props["MemorySize"] == spec.memory_mb
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    secret = dev.logical_id("AWS::SecretsManager::Secret", Name=NAMES.page_token_secret)
-    configured = {
-        "WELCOME_SENDER": "no-reply@example.com",
-        "PAGE_TOKEN_SECRET_ARN": {"Ref": secret},
-    }
-    expected = function_environment(spec, NAMES, configured)  # type: ignore[arg-type]
-    variables = props["Environment"]["Variables"]
-    assert {k: v for k, v in variables.items() if not k.startswith("POWERTOOLS_")} == expected
+    expected = function_environment(spec, lambda ref: as_in_template(dev, ref))
+    assert props["Environment"]["Variables"] == expected
     log_group = dev.one("AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{NAMES.function(spec)}")
     assert log_group["Properties"]["RetentionInDays"] == 30
     assert log_group["DeletionPolicy"] == "Retain"
@@ -177,7 +199,7 @@ def test_functions_are_made_alike_and_run_with_the_declared_settings(
 
 
 def test_user_pool_signs_up_by_verified_email_with_a_strong_password(dev: Synthesized) -> None:
-    pool = dev.one("AWS::Cognito::UserPool", UserPoolName=NAMES.user_pool)
+    pool = dev.one("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
     props = pool["Properties"]
     assert props["UsernameAttributes"] == ["email"]
     assert props["AutoVerifiedAttributes"] == ["email"]
@@ -242,13 +264,13 @@ def _own(stack: Synthesized, spec: Any) -> dict[str, Any]:
 
 
 def test_trigger_may_only_put_events_on_the_bus(dev: Synthesized) -> None:
-    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.event_bus)
+    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
     assert _own(dev, CONFIRM_TRIGGER) == {"events:PutEvents": {"Fn::GetAtt": [bus, "Arn"]}}
 
 
 def test_projector_may_only_put_users_and_consume_its_queue(dev: Synthesized) -> None:
-    table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
-    queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.projector_queue)
+    table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(PROJECTION.queue))
     own = _own(dev, USER_PROJECTOR)
     assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [table, "Arn"]}
     assert all(value == {"Fn::GetAtt": [queue, "Arn"]} for value in own.values())
@@ -262,9 +284,9 @@ def test_projector_may_only_put_users_and_consume_its_queue(dev: Synthesized) ->
 
 
 def test_audit_may_only_append_audit_records_and_read_the_stream(dev: Synthesized) -> None:
-    audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.audit_table)
-    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
-    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.audit_dlq)
+    audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(AUDIT_TABLE.base_name))
+    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(AUDIT.on_failure.base_name))
     own = _own(dev, AUDIT_TRAIL)
     assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [audit, "Arn"]}
     assert own.pop("dynamodb:ListStreams") == "*"
@@ -287,7 +309,7 @@ def test_welcome_notifier_may_only_send_from_its_sender(dev: Synthesized) -> Non
 
 
 def test_user_table_is_keyed_by_id_with_pitr_stream_and_protection(dev: Synthesized) -> None:
-    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.user_table)
+    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -299,7 +321,7 @@ def test_user_table_is_keyed_by_id_with_pitr_stream_and_protection(dev: Synthesi
 
 
 def test_audit_table_is_keyed_by_user_and_audit_id_with_ttl(dev: Synthesized) -> None:
-    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.audit_table)
+    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.of(AUDIT_TABLE.base_name))
     props = table["Properties"]
     assert props["KeySchema"] == [
         {"AttributeName": "userId", "KeyType": "HASH"},
@@ -321,7 +343,7 @@ def test_an_ephemeral_stage_is_destroyed_whole(ephemeral: Synthesized) -> None:
 
 def test_context_settings_reach_the_stack(ephemeral: Synthesized) -> None:
     names = ResourceNames("pr-42")
-    archive = ephemeral.one("AWS::Events::Archive", ArchiveName=names.archive)
+    archive = ephemeral.one("AWS::Events::Archive", ArchiveName=names.of("users-archive"))
     assert archive["Properties"]["RetentionDays"] == 30
     audit = ephemeral.one("AWS::Lambda::Function", FunctionName=names.function(AUDIT_TRAIL))
     assert audit["Properties"]["Environment"]["Variables"]["AUDIT_RETENTION_DAYS"] == "365"
@@ -333,7 +355,7 @@ def test_context_settings_reach_the_stack(ephemeral: Synthesized) -> None:
 
 
 def test_archive_keeps_userpipe_events_forever_by_default(dev: Synthesized) -> None:
-    archive = dev.one("AWS::Events::Archive", ArchiveName=NAMES.archive)["Properties"]
+    archive = dev.one("AWS::Events::Archive", ArchiveName=NAMES.of("users-archive"))["Properties"]
     assert archive.get("RetentionDays", 0) == 0
     assert archive["EventPattern"] == {"source": USER_CONFIRMED_PATTERN["source"]}
 
@@ -391,24 +413,56 @@ def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_outputs_name_everything_an_operator_needs(dev: Synthesized) -> None:
+def test_outputs_are_the_declared_ones(dev: Synthesized) -> None:
+    from contracts.topology import OUTPUTS
+
     outputs = dev.template["Outputs"]
-    assert {
-        "UserPoolId",
-        "AppClientId",
-        "EventBusName",
-        "EventBusArn",
-        "ArchiveName",
-        "UserTableName",
-        "AuditTableName",
-        "ProjectorDlqUrl",
-        "AuditDlqUrl",
+    assert {output.name for output in OUTPUTS} | {
         "UserConfirmedSchemaName",
-    } <= set(outputs)
+        "AlarmTopicArn",
+    } == set(outputs)
+    assert {name for name, output in outputs.items() if "Export" in output} == {
+        "EventBusArn",
+        "UserConfirmedSchemaName",
+    }
     assert outputs["EventBusArn"]["Export"] == {"Name": "userpipe-dev-EventBusArn"}
     assert outputs["UserConfirmedSchemaName"]["Export"] == {
         "Name": "userpipe-dev-UserConfirmedSchemaName"
     }
+
+
+@pytest.mark.parametrize("subscription", [PROJECTION, WELCOME], ids=lambda s: s.id)
+def test_every_declared_subscription_is_wired_as_declared(
+    dev: Synthesized, subscription: Any
+) -> None:
+    rule = dev.one("AWS::Events::Rule", Name=NAMES.of(subscription.rule))["Properties"]
+    queue_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(subscription.queue))
+    dlq_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(subscription.dlq))
+    assert rule["EventPattern"] == subscription.pattern
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    queue = dev.template["Resources"][queue_id]["Properties"]
+    source = subscription.source
+    assert queue["VisibilityTimeout"] == source.visibility_timeout_seconds(subscription.consumer)
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": source.max_receive_count,
+    }
+    dlq = dev.template["Resources"][dlq_id]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == source.dlq_retention_days * 86_400
+    (mapping,) = mappings_of(dev, subscription.consumer)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert mapping["BatchSize"] == source.batch_size
+    assert mapping["MaximumBatchingWindowInSeconds"] == source.max_batching_window_seconds
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": source.max_concurrency}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_user_pool_client_has_the_declared_auth_flows(dev: Synthesized) -> None:
+    (client,) = dev.resources("AWS::Cognito::UserPoolClient").values()
+    assert set(client["Properties"]["ExplicitAuthFlows"]) == set(USER_POOL.auth_flows)
+    assert client["Properties"]["ClientName"] == NAMES.of(USER_POOL.client_base_name)
 
 
 # --- the GraphQL API -------------------------------------------------------------------------
@@ -418,7 +472,7 @@ def test_api_uses_cognito_by_default_and_iam_for_operators(dev: Synthesized) -> 
     api = dev.one("AWS::AppSync::GraphQLApi", Name=NAMES.graphql_api)["Properties"]
     assert api["AuthenticationType"] == "AMAZON_COGNITO_USER_POOLS"
     assert api["AdditionalAuthenticationProviders"] == [{"AuthenticationType": "AWS_IAM"}]
-    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.user_pool)
+    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
     assert api["UserPoolConfig"]["UserPoolId"] == {"Ref": pool}
     assert api["UserPoolConfig"]["DefaultAction"] == "ALLOW"
     assert api["XrayEnabled"] is True
@@ -433,8 +487,10 @@ def test_api_serves_the_contract_schema(dev: Synthesized) -> None:
     assert schema["Properties"]["Definition"] == schema_sdl()
 
 
-def test_every_root_field_is_resolved_directly_by_the_python_function(dev: Synthesized) -> None:
-    from contracts.appsync import root_fields
+def test_every_root_field_is_resolved_by_the_contract_code_on_the_python_function(
+    dev: Synthesized,
+) -> None:
+    from contracts.appsync import RESOLVER_CODE_PATH, root_fields
 
     source, *others = dev.resources("AWS::AppSync::DataSource").values()
     assert others == []
@@ -447,13 +503,30 @@ def test_every_root_field_is_resolved_directly_by_the_python_function(dev: Synth
     for resolver in resolvers:
         assert resolver["DataSourceName"] == source["Properties"]["Name"]
         assert resolver["Kind"] == "UNIT"
-        assert "RequestMappingTemplate" not in resolver and "Code" not in resolver
+        assert resolver["Runtime"] == {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"}
+        assert resolver_code(dev, resolver) == RESOLVER_CODE_PATH.read_text()
+
+
+def resolver_code(stack: Synthesized, resolver: dict[str, Any]) -> str:
+    """The code a resolver runs, read from the assembly (CDK stages it as an S3 asset)."""
+    if "Code" in resolver:
+        return str(resolver["Code"])
+    key = resolver["CodeS3Location"]["Fn::Sub"].rsplit("/", 1)[-1]
+    return (stack.outdir / f"asset.{key.removesuffix('.js')}.js").read_text()
+
+
+def test_only_this_stacks_app_client_may_call_the_api(dev: Synthesized) -> None:
+    api = dev.one("AWS::AppSync::GraphQLApi", Name=NAMES.graphql_api)["Properties"]
+    (client_id,) = dev.resources("AWS::Cognito::UserPoolClient")
+    assert api["UserPoolConfig"]["AppIdClientRegex"] == {
+        "Fn::Join": ["", ["^", {"Ref": client_id}, "$"]]
+    }
 
 
 def test_api_resolver_may_only_read_and_edit_users_read_audit_and_its_key(dev: Synthesized) -> None:
-    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.user_table)
-    audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.audit_table)
-    secret = dev.logical_id("AWS::SecretsManager::Secret", Name=NAMES.page_token_secret)
+    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(AUDIT_TABLE.base_name))
+    secret = dev.logical_id("AWS::SecretsManager::Secret", Name=NAMES.of(PAGE_TOKEN_KEY.base_name))
     assert _own(dev, USER_API) == {
         "dynamodb:GetItem": {"Fn::GetAtt": [user, "Arn"]},
         "dynamodb:Scan": {"Fn::GetAtt": [user, "Arn"]},
