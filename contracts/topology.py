@@ -123,11 +123,21 @@ class Group:
 
 
 @dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int
+    require_lowercase: bool
+    require_uppercase: bool
+    require_digits: bool
+    require_symbols: bool
+
+
+@dataclass(frozen=True)
 class UserPool:
     id: str
     base_name: str
     sign_in_aliases: tuple[Literal["email"], ...]  # usernames are generated; users sign in by these
     auto_verified: tuple[Literal["email"], ...]
+    password: PasswordPolicy
     groups: tuple[Group, ...]
     client_base_name: str
     auth_flows: tuple[str, ...]  # the app client's explicit auth flows
@@ -366,6 +376,13 @@ USER_POOL: Final = UserPool(
     base_name="users",
     sign_in_aliases=("email",),
     auto_verified=("email",),
+    password=PasswordPolicy(
+        min_length=12,
+        require_lowercase=True,
+        require_uppercase=True,
+        require_digits=True,
+        require_symbols=True,
+    ),
     groups=(Group(ADMIN_GROUP, "Reads every user through the API"),),
     client_base_name="users-app",
     auth_flows=("ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),

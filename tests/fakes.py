@@ -121,7 +121,7 @@ class FakeUserApiStore:
         if user is None:
             raise UserMissing(user_id)
         if user.version != expected_version:
-            raise VersionConflict(user.version)
+            raise VersionConflict(user)
         stamp = {"updated_at": iso_utc(now), "last_changed_at": int(now.timestamp() * 1000)}
         updated = user.model_copy(update={**changes, **stamp, "version": user.version + 1})
         self.users[user_id] = updated

@@ -131,3 +131,18 @@ def appsync_event(
     event = load_event("appsync_get_user", arguments=arguments, identity=identity)
     event["info"] |= {"parentTypeName": type_name, "fieldName": field}
     return event
+
+
+def unwrap(answer: dict[str, Any]) -> Any:
+    """The field's value from the API resolver's answer; an error answer is raised as the API's
+    own error class of that ``type``, carrying the answer's message and ``data``."""
+    from services.user_api import errors, tokens
+
+    if "error" not in answer:
+        return answer["data"]
+    failure = answer["error"]
+    kind = getattr(errors, failure["type"], None) or getattr(tokens, failure["type"])
+    error = kind.__new__(kind)
+    Exception.__init__(error, failure["message"])
+    error.data = failure["data"]
+    raise error

@@ -43,11 +43,11 @@ class Identity(Construct):
                 email=cognito.StandardAttribute(required=True, mutable=True)
             ),
             password_policy=cognito.PasswordPolicy(
-                min_length=12,
-                require_lowercase=True,
-                require_uppercase=True,
-                require_digits=True,
-                require_symbols=True,
+                min_length=declared.password.min_length,
+                require_lowercase=declared.password.require_lowercase,
+                require_uppercase=declared.password.require_uppercase,
+                require_digits=declared.password.require_digits,
+                require_symbols=declared.password.require_symbols,
                 temp_password_validity=Duration.days(3),
             ),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,

@@ -1,13 +1,19 @@
-"""Errors the API returns. AppSync shows a direct Lambda resolver's exception class name as the
-GraphQL ``errorType`` and its message as ``message``, so these classes are named for what
-clients match on (``ConflictUnhandled`` is what Amplify DataStore expects) rather than ending
-in ``Error``. Messages never carry an email address or a stack trace."""
+"""Errors the API answers. The handler returns each as a value — its class name as the GraphQL
+``errorType``, its message, its ``data`` — and the AppSync resolver code raises it with
+``util.error`` (see ``contracts/appsync.py``: a thrown error would reach clients only as
+``Lambda:Unhandled``). So these classes are named for what clients match on
+(``ConflictUnhandled`` is what Amplify DataStore expects) rather than ending in ``Error``.
+Messages never carry an email address or a stack trace."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ApiError(Exception):
     """Base of every error a client may see."""
+
+    data: Any = None  # sent with the error (AppSync's ``errors[].data``)
 
 
 class Unauthorized(ApiError):  # noqa: N818 - AppSync errorType
@@ -24,14 +30,17 @@ class NotFound(ApiError):  # noqa: N818 - AppSync errorType
 
 
 class ConflictUnhandled(ApiError):  # noqa: N818 - AppSync errorType
-    """``expectedVersion`` is stale; the message carries the current version."""
+    """The edit's version is stale. The message names the current version; ``data`` is the
+    server's current item, which Amplify DataStore's conflict handler retries with."""
 
-    def __init__(self, user_id: str, current_version: int) -> None:
+    def __init__(self, user_id: str, current: dict[str, Any]) -> None:
+        version = current.get("_version")
         super().__init__(
-            f"Conflict: user {user_id} is at _version {current_version}; "
-            f"read it again and retry with expectedVersion {current_version}"
+            f"Conflict: user {user_id} is at _version {version}; "
+            f"read it again and retry with expectedVersion {version}"
         )
-        self.current_version = current_version
+        self.current_version = version
+        self.data = current
 
 
 class InternalFailure(ApiError):  # noqa: N818 - AppSync errorType

@@ -1,10 +1,12 @@
-"""AppSync direct Lambda resolver for every field of contracts/schema.graphql.
+"""The Lambda resolver for every field of contracts/schema.graphql.
 
-Thin: read settings, find the caller, call ``UserApi``, map errors. An ``ApiError`` reaches the
-client as AppSync shows it (``errorType`` = class name, ``message``); anything unexpected —
-including a failure while building the handler's dependencies on a cold start (a missing
-setting, an unreadable or too short page-token secret) — is logged and becomes
-``InternalFailure`` with the request id: no stack trace, no AWS error text, no ARN.
+Thin: read settings, find the caller, call ``UserApi``, map errors. It answers
+``{"data": value}`` or ``{"error": {"type", "message", "data"}}`` (``contracts.appsync``); the
+AppSync resolver code and the local endpoint turn an error answer into a GraphQL error with
+that ``errorType`` and ``data``. Anything unexpected — including a failure while building the
+handler's dependencies on a cold start (a missing setting, an unreadable or too short
+page-token secret) — is logged and answered as ``InternalFailure`` naming the request id: no
+stack trace, no AWS error text, no ARN.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
+from contracts.appsync import data_answer, error_answer
 from services.user_api.auth import Caller, caller_from
 from services.user_api.errors import ApiError, InternalFailure
 from services.user_api.logic import UserApi
@@ -108,9 +111,9 @@ def update_user(input: dict[str, Any]) -> dict[str, Any]:
 
 def resolve(
     event: dict[str, Any], context: LambdaContext | None, build_api: Callable[[], UserApi]
-) -> Any:
-    """Resolve one field. ``build_api`` runs inside the error mapping, so a dependency that
-    cannot be built reaches the client as ``InternalFailure`` like any other fault."""
+) -> dict[str, Any]:
+    """Resolve one field into an answer. ``build_api`` runs inside the error mapping, so a
+    dependency that cannot be built is answered as ``InternalFailure`` like any other fault."""
     info = event.get("info") or {}
     field = f"{info.get('parentTypeName')}.{info.get('fieldName')}"
     request_id = getattr(context, "aws_request_id", "unknown")
@@ -122,21 +125,25 @@ def resolve(
             "resolver dependencies unavailable",
             extra={"field": field, "error": type(exc).__name__, "detail": str(exc)[:500]},
         )
-        raise InternalFailure(request_id) from None
+        return _error(InternalFailure(request_id))
     app.append_context(api=api)  # type: ignore[no-untyped-call]
     try:
-        return app.resolve(event, context)  # type: ignore[arg-type]
+        return data_answer(app.resolve(event, context))  # type: ignore[arg-type]
     except ApiError as exc:
         logger.info("request refused", extra={"field": field, "error_type": type(exc).__name__})
-        raise
+        return _error(exc)
     except Exception as exc:
         # By type only: a store's error may quote an item, and items hold email addresses.
         logger.error("resolver failed", extra={"field": field, "error": type(exc).__name__})
-        raise InternalFailure(request_id) from None
+        return _error(InternalFailure(request_id))
     finally:
         app.context.clear()
 
 
+def _error(exc: ApiError) -> dict[str, Any]:
+    return error_answer(type(exc).__name__, str(exc), exc.data)
+
+
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(event, context, default_api)

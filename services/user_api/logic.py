@@ -22,9 +22,9 @@ UPDATE_INPUT = PROFILE_FIELDS | {"id", "expectedVersion"}
 
 
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
-    def __init__(self, current_version: int) -> None:
-        super().__init__(current_version)
-        self.current_version = current_version
+    def __init__(self, current: User) -> None:
+        super().__init__(current.version)
+        self.current = current
 
 
 class UserMissing(Exception):  # noqa: N818 - raised by stores, mapped to NotFound
@@ -86,7 +86,7 @@ class UserApi:
         scope = "listUsers"
         page = self._store.list_users(_limit(limit), self._tokens.decode(scope, next_token))
         return Connection(
-            [user.model_dump(by_alias=True) for user in page.items],
+            [_graphql_user(user) for user in page.items],
             self._tokens.encode(scope, page.position),
         )
 
@@ -113,10 +113,10 @@ class UserApi:
         try:
             user = self._store.update_profile(user_id, changes, expected_version=expected, now=now)
         except VersionConflict as conflict:
-            raise ConflictUnhandled(user_id, conflict.current_version) from None
+            raise ConflictUnhandled(user_id, _graphql_user(conflict.current)) from None
         except UserMissing:
             raise NotFound(f"no user {user_id}") from None
-        return user.model_dump(by_alias=True)
+        return _graphql_user(user)
 
     def _require_admin(self, caller: Caller) -> None:
         if not caller.is_admin(self._admin_group):
@@ -124,7 +124,11 @@ class UserApi:
 
 
 def _graphql(user: User | None) -> dict[str, Any] | None:
-    return None if user is None else user.model_dump(by_alias=True)
+    return None if user is None else _graphql_user(user)
+
+
+def _graphql_user(user: User) -> dict[str, Any]:
+    return user.model_dump(by_alias=True)
 
 
 def _audit_graphql(record: AuditRecord) -> dict[str, Any]:

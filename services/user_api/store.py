@@ -91,7 +91,7 @@ class DynamoUserApiStore:
             current: dict[str, Any] = getattr(exc, "response", {}).get("Item") or {}
             if not current:
                 raise UserMissing(user_id) from None
-            raise VersionConflict(int(dynamodb.deserialize(current["_version"]))) from None
+            raise VersionConflict(User.from_item(current)) from None
         return User.from_item(response["Attributes"])
 
 

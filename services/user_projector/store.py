@@ -18,9 +18,7 @@ class DynamoUserStore:
         self._table_name = table_name
 
     def create(self, user: User) -> Existing | None:
-        existing = dynamodb.put_if_absent(
-            self._client, self._table_name, user.to_item(), USER_KEY
-        )
+        existing = dynamodb.put_if_absent(self._client, self._table_name, user.to_item(), USER_KEY)
         if existing is None:
             return None
         pool = existing.get("userPoolId", {}).get("S")

@@ -23,12 +23,16 @@ from contracts.topology import (
     AUDIT_TRAIL,
     FUNCTIONS,
     PROJECTOR_SOURCE,
+    USER_API,
     USER_PROJECTOR,
+    USER_TABLE,
     WELCOME_NOTIFIER,
+    Attr,
+    Built,
     InvalidStageError,
     ResourceNames,
-    UnknownSettingError,
-    function_environment,
+    UnknownResourceError,
+    UnresolvedSettingError,
 )
 from tests.support import load_event, user_confirmed_envelope
 
@@ -113,31 +117,51 @@ def test_user_item_round_trips_through_dynamodb() -> None:
 def test_stage_names_are_validated() -> None:
     with pytest.raises(InvalidStageError, match="stage 'Prod!' is invalid"):
         ResourceNames("Prod!")
-    assert ResourceNames("dev").user_table == "userpipe-dev-User"
+    assert ResourceNames("dev").of(USER_TABLE.base_name) == "userpipe-dev-User"
 
 
-def test_every_function_gets_exactly_the_settings_it_declares() -> None:
-    names = ResourceNames("dev")
-    configured = {
-        "AUDIT_RETENTION_DAYS": "30",
-        "WELCOME_SENDER": "hello@example.com",
-        "PAGE_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
-    }
-    for spec in (*FUNCTIONS, WELCOME_NOTIFIER):
-        env = function_environment(spec, names, configured)
-        assert set(env) == set(spec.settings + spec.optional_settings)
+def built_for_tests(**settings: str) -> Built:
+    """Every declared resource built with a made-up name for each attribute."""
+    built = Built(settings)
+    for attribute in ("name", "arn", "url", "stream_arn", "id", "client_id"):
+        for resource in ("UserTable", "AuditTable", "Bus", "PageTokenKey"):
+            built.add(resource, **{attribute: f"{resource}-{attribute}"})
+    return built
+
+
+def test_every_function_gets_exactly_the_variables_it_declares() -> None:
+    built = built_for_tests(auditRetentionDays="30", welcomeSender="hello@example.com")
+    for spec in FUNCTIONS:
+        env = built.environment(spec)
+        assert set(env) == {variable.variable for variable in spec.environment}
+        assert env["POWERTOOLS_SERVICE_NAME"] == spec.service
+    assert built.environment(USER_API)["PAGE_TOKEN_SECRET_ARN"] == "PageTokenKey-arn"
     assert PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR) >= 6 * 30
 
 
 def test_a_required_setting_without_a_value_is_named() -> None:
-    with pytest.raises(UnknownSettingError, match="WelcomeNotifier requires WELCOME_SENDER"):
-        function_environment(WELCOME_NOTIFIER, ResourceNames("dev"))
+    with pytest.raises(UnresolvedSettingError, match="WelcomeNotifier requires WELCOME_SENDER"):
+        built_for_tests().environment(WELCOME_NOTIFIER)
 
 
 def test_optional_settings_are_left_out_when_unset() -> None:
-    assert function_environment(AUDIT_TRAIL, ResourceNames("dev")) == {
-        "AUDIT_TABLE_NAME": "userpipe-dev-UserAudit"
-    }
+    assert "AUDIT_RETENTION_DAYS" not in built_for_tests(auditRetentionDays="").environment(
+        AUDIT_TRAIL
+    )
+
+
+def test_a_reference_to_something_not_built_is_a_clear_error() -> None:
+    with pytest.raises(UnknownResourceError, match="Nowhere.name is not built"):
+        Built({}).attribute(Attr("Nowhere", "name"))
+
+
+def test_outputs_have_snake_case_local_names() -> None:
+    from contracts.topology import OUTPUTS
+
+    names = {output.name: output.local_name for output in OUTPUTS}
+    assert names["UserPoolClientId"] == "user_pool_client_id"
+    assert names["GraphqlUrl"] == "graphql_url"
+    assert names["ProjectorDlqUrl"] == "projector_dlq_url"
 
 
 def test_missing_setting_names_the_variable() -> None:

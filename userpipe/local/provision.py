@@ -1,127 +1,165 @@
-"""Create the pipeline's resources on the emulator from ``contracts.topology`` — the same
-declaration the CDK app builds from."""
+"""Create a stage's resources on the emulator from ``contracts.topology`` — the declaration the
+CDK app builds from — and record what each reference resolves to (a ``Built``)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+import string
+from collections.abc import Mapping
+from typing import Any
 
 from contracts.topology import (
-    ADMIN_GROUP,
-    AUDIT_TABLE_KEY,
-    PROJECTOR_PATTERN,
-    PROJECTOR_SOURCE,
-    USER_PROJECTOR,
-    USER_TABLE_KEY,
+    ARCHIVE,
+    BUS,
+    RULE_TARGET_MAX_EVENT_AGE_HOURS,
+    RULE_TARGET_RETRY_ATTEMPTS,
+    SECRETS,
+    STREAM_CONSUMERS,
+    SUBSCRIPTIONS,
+    TABLES,
+    USER_POOL,
+    Built,
     ResourceNames,
+    Table,
 )
 from userpipe.local.clients import Clients
 
-
-@dataclass(frozen=True)
-class Queue:
-    url: str
-    arn: str
+SECONDS_PER_DAY = 86_400
 
 
-@dataclass(frozen=True)
-class LocalResources:
-    names: ResourceNames
-    bus_arn: str
-    archive_name: str
-    projector_queue: Queue
-    projector_dlq: Queue
-    audit_dlq: Queue
-    user_stream_arn: str
-    user_pool_id: str
-    app_client_id: str
-    page_token_secret_arn: str
+def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str]) -> Built:
+    built = Built(settings)
+    bus = clients.events.create_event_bus(Name=names.of(BUS.base_name))
+    built.add(BUS.id, name=names.of(BUS.base_name), arn=bus["EventBusArn"])
+    archive = clients.events.create_archive(
+        ArchiveName=names.of(ARCHIVE.base_name),
+        EventSourceArn=bus["EventBusArn"],
+        EventPattern=json.dumps(ARCHIVE.pattern),
+    )
+    built.add(ARCHIVE.id, name=names.of(ARCHIVE.base_name), arn=archive["ArchiveArn"])
 
+    for table in TABLES:
+        _table(clients, names, table, built)
 
-def provision(clients: Clients, names: ResourceNames) -> LocalResources:
-    bus_arn = clients.events.create_event_bus(Name=names.event_bus)["EventBusArn"]
-    clients.events.create_archive(ArchiveName=names.archive, EventSourceArn=bus_arn)
+    for secret in SECRETS:
+        alphabet = string.ascii_letters + string.digits
+        value = "".join(secrets.choice(alphabet) for _ in range(secret.length))
+        arn = clients.secrets.create_secret(
+            Name=names.of(secret.base_name), Description=secret.description, SecretString=value
+        )["ARN"]
+        built.add(secret.id, arn=arn, name=names.of(secret.base_name))
 
-    projector_dlq = _queue(clients, names.projector_dlq, {})
-    projector_queue = _queue(
-        clients,
-        names.projector_queue,
-        {
-            "VisibilityTimeout": str(PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR)),
-            "RedrivePolicy": json.dumps(
+    for subscription in SUBSCRIPTIONS:
+        source = subscription.source
+        dlq = _queue(
+            clients,
+            names.of(subscription.dlq),
+            {"MessageRetentionPeriod": str(source.dlq_retention_days * SECONDS_PER_DAY)},
+        )
+        queue = _queue(
+            clients,
+            names.of(subscription.queue),
+            {
+                "VisibilityTimeout": str(source.visibility_timeout_seconds(subscription.consumer)),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq["arn"], "maxReceiveCount": source.max_receive_count}
+                ),
+            },
+        )
+        built.add(f"{subscription.id}Dlq", **dlq)
+        built.add(f"{subscription.id}Queue", **queue)
+        rule_name = names.of(subscription.rule)
+        rule_arn = clients.events.put_rule(
+            Name=rule_name,
+            EventBusName=names.of(BUS.base_name),
+            EventPattern=json.dumps(subscription.pattern),
+            Description=f"UserConfirmed -> {subscription.consumer.id}'s queue",
+        )["RuleArn"]
+        clients.events.put_targets(
+            Rule=rule_name,
+            EventBusName=names.of(BUS.base_name),
+            Targets=[
                 {
-                    "deadLetterTargetArn": projector_dlq.arn,
-                    "maxReceiveCount": PROJECTOR_SOURCE.max_receive_count,
+                    "Id": "queue",
+                    "Arn": queue["arn"],
+                    "DeadLetterConfig": {"Arn": dlq["arn"]},
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": RULE_TARGET_RETRY_ATTEMPTS,
+                        "MaximumEventAgeInSeconds": RULE_TARGET_MAX_EVENT_AGE_HOURS * 3600,
+                    },
                 }
-            ),
-        },
-    )
-    clients.events.put_rule(
-        Name=names.projector_rule,
-        EventBusName=names.event_bus,
-        EventPattern=json.dumps(PROJECTOR_PATTERN),
-    )
-    clients.events.put_targets(
-        Rule=names.projector_rule,
-        EventBusName=names.event_bus,
-        Targets=[{"Id": "projector-queue", "Arn": projector_queue.arn}],
-    )
+            ],
+        )
+        built.add(f"{subscription.id}Rule", name=rule_name, arn=rule_arn)
 
-    user_table = clients.dynamodb.create_table(
-        TableName=names.user_table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": USER_TABLE_KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": USER_TABLE_KEY, "KeyType": "HASH"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    partition, sort = AUDIT_TABLE_KEY
-    clients.dynamodb.create_table(
-        TableName=names.audit_table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": partition, "AttributeType": "S"},
-            {"AttributeName": sort, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": partition, "KeyType": "HASH"},
-            {"AttributeName": sort, "KeyType": "RANGE"},
-        ],
-    )
-    audit_dlq = _queue(clients, names.audit_dlq, {})
+    for stream in STREAM_CONSUMERS:
+        built.add(
+            stream.on_failure.id, **_queue(clients, names.of(stream.on_failure.base_name), {})
+        )
 
-    pool_id = clients.cognito.create_user_pool(
-        PoolName=names.user_pool,
-        UsernameAttributes=["email"],
-        AutoVerifiedAttributes=["email"],
-    )["UserPool"]["Id"]
-    clients.cognito.create_group(GroupName=ADMIN_GROUP, UserPoolId=pool_id)
-    app_client_id = clients.cognito.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName=f"{names.user_pool}-app",
-        GenerateSecret=False,
-        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH"],
-    )["UserPoolClient"]["ClientId"]
-
-    secret_arn = clients.secrets.create_secret(
-        Name=names.page_token_secret, SecretString=secrets.token_urlsafe(48)
-    )["ARN"]
-
-    return LocalResources(
-        names=names,
-        bus_arn=bus_arn,
-        archive_name=names.archive,
-        projector_queue=projector_queue,
-        projector_dlq=projector_dlq,
-        audit_dlq=audit_dlq,
-        user_stream_arn=user_table["TableDescription"]["LatestStreamArn"],
-        user_pool_id=pool_id,
-        app_client_id=app_client_id,
-        page_token_secret_arn=secret_arn,
-    )
+    _user_pool(clients, names, built)
+    return built
 
 
-def _queue(clients: Clients, name: str, attributes: dict[str, str]) -> Queue:
+def _table(clients: Clients, names: ResourceNames, table: Table, built: Built) -> None:
+    keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
+    request: dict[str, Any] = {
+        "TableName": names.of(table.base_name),
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
+        "KeySchema": [{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+    }
+    if table.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
+    description = clients.dynamodb.create_table(**request)["TableDescription"]
+    if table.ttl_attribute:
+        clients.dynamodb.update_time_to_live(
+            TableName=names.of(table.base_name),
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
+    built.add(table.id, name=names.of(table.base_name), arn=description["TableArn"])
+    if table.stream:
+        built.add(table.id, stream_arn=description["LatestStreamArn"])
+
+
+def _queue(clients: Clients, name: str, attributes: dict[str, str]) -> dict[str, str]:
     url = clients.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
     arn = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return Queue(url=url, arn=arn["Attributes"]["QueueArn"])
+    return {"name": name, "url": url, "arn": arn["Attributes"]["QueueArn"]}
+
+
+def _user_pool(clients: Clients, names: ResourceNames, built: Built) -> None:
+    pool = clients.cognito.create_user_pool(
+        PoolName=names.of(USER_POOL.base_name),
+        UsernameAttributes=list(USER_POOL.sign_in_aliases),
+        AutoVerifiedAttributes=list(USER_POOL.auto_verified),
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": USER_POOL.password.min_length,
+                "RequireUppercase": USER_POOL.password.require_uppercase,
+                "RequireLowercase": USER_POOL.password.require_lowercase,
+                "RequireNumbers": USER_POOL.password.require_digits,
+                "RequireSymbols": USER_POOL.password.require_symbols,
+            }
+        },
+        AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+    )["UserPool"]
+    for group in USER_POOL.groups:
+        clients.cognito.create_group(
+            GroupName=group.name, UserPoolId=pool["Id"], Description=group.description
+        )
+    client = clients.cognito.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName=names.of(USER_POOL.client_base_name),
+        GenerateSecret=False,
+        ExplicitAuthFlows=list(USER_POOL.auth_flows),  # type: ignore[arg-type]
+        PreventUserExistenceErrors="ENABLED",
+    )["UserPoolClient"]
+    built.add(
+        USER_POOL.id,
+        id=pool["Id"],
+        arn=pool["Arn"],
+        name=names.of(USER_POOL.base_name),
+        client_id=client["ClientId"],
+    )

@@ -1,0 +1,301 @@
+"""GraphQL over HTTP at ``graphql_url``, answering as AppSync does.
+
+- Requests are parsed and validated against ``contracts/schema.graphql`` by graphql-core; a
+  query that does not parse or validate gets AppSync's error shape (``data: null``, ``errors``
+  with ``locations``), HTTP 400; graphql-core words the messages, not AppSync.
+- ``Authorization`` carries a Cognito ID or access token (Amplify JS sends the access token),
+  verified as AppSync does (``userpipe.local.tokens``); a missing, forged, unsigned, expired,
+  other-pool or other-client token is HTTP 401 with ``UnauthorizedException``, and never
+  reaches the resolver. A SigV4-signed request is an IAM caller; the signature is not checked
+  locally (the emulator checks no credentials).
+- The schema's auth directives are enforced per field (``@aws_cognito_user_pools``,
+  ``@aws_iam``; a field without any takes its type's, else Cognito, the default mode).
+- Each root field invokes the API's function sandbox with the event AppSync sends a direct
+  Lambda resolver — arguments, an identity built from the verified claims, the request's
+  headers, ``info`` with ``selectionSetList`` — and applies ``contracts/resolver.js``'s
+  contract to the answer: ``{"data"}`` is the field's value, ``{"error"}`` a GraphQL error with
+  its ``errorType`` and ``data`` (filtered by the field's selection, as AppSync filters it).
+  A function that fails as a whole shows as ``Lambda:Unhandled``, as in AppSync.
+- CORS preflights are answered, so a browser app can call it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    execute,
+    parse,
+    print_ast,
+    validate,
+)
+
+from contracts.appsync import ERROR_KEY, RESULT_KEY, load_schema
+from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
+from userpipe.local.tokens import InvalidTokenError, TokenVerifier
+
+COGNITO: Final = "aws_cognito_user_pools"
+IAM: Final = "aws_iam"
+CORS_HEADERS: Final = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    (
+        "Access-Control-Allow-Headers",
+        "authorization, content-type, x-amz-date, x-amz-security-token, x-amz-user-agent, "
+        "x-api-key",
+    ),
+    ("Access-Control-Max-Age", "86400"),
+]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class AppSyncError(GraphQLError):
+    """An error as AppSync reports it: a message, an ``errorType`` and optional ``data``."""
+
+    def __init__(self, message: str, error_type: str | None, data: Any = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.data = data
+
+
+class Caller:
+    def __init__(self, mode: str, identity: dict[str, Any]) -> None:
+        self.mode = mode  # COGNITO or IAM
+        self.identity = identity
+
+
+class GraphqlEndpoint:
+    def __init__(
+        self,
+        *,
+        verifier: TokenVerifier,
+        resolver: FunctionSandbox,
+        schema: GraphQLSchema | None = None,
+        region: str,
+    ) -> None:
+        self.schema = schema or load_schema()
+        self._verifier = verifier
+        self._resolver = resolver
+        self._region = region
+
+    # --- HTTP -----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "OPTIONS":
+            start_response("200 OK", [*CORS_HEADERS, ("Content-Length", "0")])
+            return [b""]
+        if method != "POST":
+            return _json(start_response, 405, {"errors": [{"message": "Use POST."}]})
+        try:
+            caller = self._caller(environ)
+        except InvalidTokenError as refused:
+            body = {"errors": [{"errorType": "UnauthorizedException", "message": refused.message}]}
+            return _json(start_response, 401, body)
+        try:
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            request = json.loads(raw or b"{}")
+            if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+                raise ValueError("the body must be a JSON object with a query")
+        except ValueError as exc:
+            body = {"errors": [{"errorType": "MalformedHttpRequestException", "message": str(exc)}]}
+            return _json(start_response, 400, body)
+        status, answer = self.execute(request, caller, _headers(environ))
+        return _json(start_response, status, answer)
+
+    def _caller(self, environ: dict[str, Any]) -> Caller:
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        source_ip = [environ.get("REMOTE_ADDR", "127.0.0.1")]
+        if authorization.startswith("AWS4-HMAC-SHA256"):
+            key = authorization.split("Credential=", 1)[-1].split("/", 1)[0] or "local"
+            return Caller(
+                IAM,
+                {
+                    "accountId": ACCOUNT,
+                    "cognitoIdentityAuthProvider": None,
+                    "cognitoIdentityAuthType": None,
+                    "cognitoIdentityId": None,
+                    "cognitoIdentityPoolId": None,
+                    "sourceIp": source_ip,
+                    "userArn": f"arn:aws:iam::{ACCOUNT}:user/{key}",
+                    "username": key,
+                },
+            )
+        claims = self._verifier.verify(authorization)
+        groups = claims.get("cognito:groups")
+        return Caller(
+            COGNITO,
+            {
+                "sub": claims["sub"],
+                "issuer": claims["iss"],
+                "username": claims.get("cognito:username") or claims.get("username"),
+                "claims": claims,
+                "sourceIp": source_ip,
+                "defaultAuthStrategy": "ALLOW",
+                "groups": list(groups) if isinstance(groups, list) else None,
+            },
+        )
+
+    # --- GraphQL --------------------------------------------------------------------------------
+
+    def execute(
+        self, request: Mapping[str, Any], caller: Caller, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            document = parse(request["query"])
+        except GraphQLError as error:
+            return 400, {"data": None, "errors": [_appsync_error(error)]}
+        problems = validate(self.schema, document)
+        if problems:
+            return 400, {"data": None, "errors": [_appsync_error(e) for e in problems]}
+        variables = request.get("variables") or {}
+        result = execute(
+            self.schema,
+            document,
+            root_value=None,
+            context_value={"caller": caller, "headers": dict(headers)},
+            variable_values=variables if isinstance(variables, dict) else {},
+            operation_name=request.get("operationName"),
+            field_resolver=self._resolve,
+        )
+        answer: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            answer["errors"] = [_appsync_error(error) for error in result.errors]
+        return 200, answer
+
+    def _resolve(self, source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
+        caller: Caller = info.context["caller"]
+        parent = info.parent_type
+        field = parent.fields[info.field_name]
+        allowed = _modes(field.ast_node) or _modes(parent.ast_node) or {COGNITO}
+        if caller.mode not in allowed:
+            raise AppSyncError(
+                f"Not Authorized to access {info.field_name} on type {parent.name}",
+                "Unauthorized",
+            )
+        if parent is not self.schema.query_type and parent is not self.schema.mutation_type:
+            return source.get(info.field_name) if isinstance(source, Mapping) else None
+        return self._invoke_resolver(info, arguments, caller)
+
+    def _invoke_resolver(
+        self, info: GraphQLResolveInfo, arguments: dict[str, Any], caller: Caller
+    ) -> Any:
+        selection = [
+            path for node in info.field_nodes for path in _selection(node.selection_set, info)
+        ]
+        event = {
+            "arguments": arguments,
+            "identity": caller.identity,
+            "source": None,
+            "request": {"headers": info.context["headers"], "domainName": None},
+            "prev": None,
+            "info": {
+                "parentTypeName": info.parent_type.name,
+                "fieldName": info.field_name,
+                "variables": info.variable_values,
+                "selectionSetList": selection,
+                "selectionSetGraphQL": "".join(
+                    print_ast(node.selection_set) for node in info.field_nodes if node.selection_set
+                ),
+            },
+            "stash": {},
+        }
+        invocation = self._resolver.invoke(event)
+        if not invocation.ok:
+            error = invocation.error or {}
+            raise AppSyncError(error.get("errorMessage", ""), "Lambda:Unhandled")
+        answer = invocation.result if isinstance(invocation.result, Mapping) else {}
+        if answer.get(ERROR_KEY):
+            failure = answer[ERROR_KEY]
+            raise AppSyncError(
+                str(failure.get("message", "")),
+                failure.get("type"),
+                _filtered(failure.get("data"), selection),
+            )
+        return answer.get(RESULT_KEY)
+
+
+def _modes(node: Any) -> set[str]:
+    directives = getattr(node, "directives", None) or ()
+    return {d.name.value for d in directives if d.name.value in (COGNITO, IAM)}
+
+
+def _selection(
+    selection_set: SelectionSetNode | None, info: GraphQLResolveInfo, prefix: str = ""
+) -> list[str]:
+    """AppSync's ``selectionSetList``: every selected field's path, ``items/id`` style."""
+    paths: list[str] = []
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            path = f"{prefix}{selection.name.value}"
+            if selection.name.value != "__typename":
+                paths.append(path)
+            paths += _selection(selection.selection_set, info, f"{path}/")
+        elif isinstance(selection, InlineFragmentNode):
+            paths += _selection(selection.selection_set, info, prefix)
+        elif isinstance(selection, FragmentSpreadNode):
+            paths += _selection(info.fragments[selection.name.value].selection_set, info, prefix)
+    return paths
+
+
+def _filtered(data: Any, selection: list[str]) -> Any:
+    """Error data keeps only the selected fields (AppSync filters it by the selection set)."""
+    if not isinstance(data, Mapping) or not selection:
+        return data
+    kept: dict[str, Any] = {}
+    for path in selection:
+        name, _, rest = path.partition("/")
+        if not rest and name in data:
+            kept[name] = data[name]
+    return kept
+
+
+def _appsync_error(error: GraphQLError) -> dict[str, Any]:
+    return {
+        "path": list(error.path) if error.path else None,
+        "data": getattr(error, "data", None),
+        "errorType": getattr(error, "error_type", None),
+        "errorInfo": None,
+        "locations": [
+            {"line": location.line, "column": location.column, "sourceName": None}
+            for location in error.locations or ()
+        ],
+        "message": error.message,
+    }
+
+
+def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    headers["x-amzn-requestid"] = str(uuid.uuid4())
+    return headers
+
+
+def _json(start_response: Callable[..., Any], status: int, body: Any) -> list[bytes]:
+    data = json.dumps(body).encode()
+    reasons = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
+    start_response(
+        f"{status} {reasons.get(status, 'Error')}",
+        [
+            ("Content-Type", "application/json; charset=UTF-8"),
+            ("Content-Length", str(len(data))),
+            *CORS_HEADERS[:1],
+        ],
+    )
+    return [data]

@@ -1,0 +1,242 @@
+"""Function sandboxes: each function of the stack runs in its own process, as in Lambda.
+
+A sandbox's environment is exactly what the declaration gives the function (resolved against
+the local stack) plus what Lambda's runtime defines for every function — never another
+function's variables, never the host's. Module state, cold-start caches and clients are the
+function's own; a function that exceeds its timeout is killed and the next invocation is a
+cold start, as in Lambda. One sandbox serves one invocation at a time.
+
+Two additions point the function at the emulator instead of AWS, and only those:
+``AWS_ENDPOINT_URL`` (every AWS SDK call goes to the local stack) and
+``AWS_ACCOUNT_ID_ENDPOINT_MODE=disabled`` (botocore would otherwise build account-based
+DynamoDB endpoints the emulator does not route).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+from contracts.topology import FunctionSpec
+
+ACCOUNT: Final = "123456789012"
+#: Log lines kept per function in memory (the full log goes to its file).
+LOG_LINES_KEPT: Final = 10_000
+
+
+def lambda_runtime_environment(
+    spec: FunctionSpec, function_name: str, region: str
+) -> dict[str, str]:
+    """What Lambda's Python runtime defines for every function (Lambda developer guide,
+    "Defined runtime environment variables"); credentials are the emulator's, which checks
+    none."""
+    return {
+        "_HANDLER": spec.handler,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.14",
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function_name}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    }
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The outcome of one invocation: Lambda's result, or its error (``errorType`` and
+    ``errorMessage``, as Lambda reports a function error)."""
+
+    request_id: str
+    result: Any = None
+    error: dict[str, str] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class FunctionSandbox:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        function_name: str,
+        environment: Mapping[str, str],
+        *,
+        region: str,
+        endpoint_url: str,
+        log_path: Path,
+        on_log: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.function_name = function_name
+        self.environment = {
+            **lambda_runtime_environment(spec, function_name, region),
+            **environment,
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        }
+        self.region = region
+        self.log_path = log_path
+        self.log: deque[str] = deque(maxlen=LOG_LINES_KEPT)
+        self._on_log = on_log
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._answers: IO[bytes] | None = None
+        self.cold_starts = 0
+        self.invocations = 0
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}"
+
+    def invoke(self, event: Any) -> Invocation:
+        """Run the function on ``event`` and wait for it, at most its timeout."""
+        with self._lock:
+            request_id = str(uuid.uuid4())
+            started = time.monotonic()
+            process, answers = self._running()
+            deadline = time.time() + self.spec.timeout_seconds
+            request = {
+                "event": event,
+                "context": {
+                    "function_name": self.function_name,
+                    "memory_limit_in_mb": self.spec.memory_mb,
+                    "invoked_function_arn": self.arn,
+                    "aws_request_id": request_id,
+                    "deadline": deadline,
+                    "log_group_name": f"/aws/lambda/{self.function_name}",
+                    "log_stream_name": f"local/{self.function_name}",
+                },
+            }
+            self.invocations += 1
+            answer = self._exchange(process, answers, json.dumps(request), deadline)
+            seconds = time.monotonic() - started
+            if answer is None:
+                self._stop_process()
+                return Invocation(
+                    request_id,
+                    error={
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"Task timed out after {self.spec.timeout_seconds} seconds",
+                    },
+                    seconds=seconds,
+                )
+            if "exited" in answer:
+                self._stop_process()
+                return Invocation(
+                    request_id,
+                    error={"errorType": "Runtime.ExitError", "errorMessage": answer["exited"]},
+                    seconds=seconds,
+                )
+            return Invocation(request_id, answer.get("result"), answer.get("error"), seconds)
+
+    def _exchange(
+        self, process: subprocess.Popen[str], answers: IO[bytes], request: str, deadline: float
+    ) -> dict[str, Any] | None:
+        """Send one request and read its answer; ``None`` when the deadline passes first."""
+        assert process.stdin is not None
+        try:
+            process.stdin.write(request + "\n")
+            process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return {"exited": f"the runtime exited before the invocation ({process.poll()})"}
+        line = _read_line(answers, deadline)
+        if line is None:
+            return None
+        if not line:
+            code = process.wait(timeout=5)
+            return {"exited": f"the runtime exited with status {code}"}
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    def _running(self) -> tuple[subprocess.Popen[str], IO[bytes]]:
+        if self._process is not None and self._process.poll() is None and self._answers:
+            return self._process, self._answers
+        read_end, write_end = os.pipe()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "userpipe.local.worker"],
+            env={**self.environment, "USERPIPE_ANSWER_FD": str(write_end)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            pass_fds=(write_end,),
+            cwd=_code_root(),
+        )
+        os.close(write_end)
+        self._answers = os.fdopen(read_end, "rb", buffering=0)
+        self._process = process
+        self.cold_starts += 1
+        threading.Thread(target=self._collect_log, args=(process,), daemon=True).start()
+        return process, self._answers
+
+    def _collect_log(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        with self.log_path.open("a", encoding="utf-8") as file:
+            for line in process.stdout:
+                line = line.rstrip("\n")
+                self.log.append(line)
+                file.write(line + "\n")
+                file.flush()
+                if self._on_log:
+                    self._on_log(self.function_name, line)
+
+    def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        if self._answers:
+            self._answers.close()
+            self._answers = None
+        if process is None:
+            return
+        if process.stdin:
+            process.stdin.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=5)
+
+    def stop(self) -> None:
+        """Shut the sandbox down (ends its process; a later invoke starts a new one)."""
+        with self._lock:
+            self._stop_process()
+
+
+def _read_line(answers: IO[bytes], deadline: float) -> bytes | None:
+    """One answer line from the worker; ``b""`` if it exited, ``None`` if the deadline passed.
+    Read from the raw descriptor with ``select``, so a stuck function never blocks a thread."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([answers], [], [], max(0.0, deadline - time.time()))
+        if not ready:
+            return None
+        chunk = os.read(answers.fileno(), 65536)
+        if not chunk:
+            return b""
+        line += chunk
+    return bytes(line)
+
+
+def _code_root() -> str:
+    """Where the function code is importable from: the project (contracts/, services/)."""
+    return str(Path(__file__).resolve().parents[2])

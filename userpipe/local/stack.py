@@ -1,0 +1,312 @@
+"""The local stack: the whole deployed stack on one machine, built from the same declaration.
+
+``LocalStack.start()`` binds one port (loopback by default), serves the emulator, Cognito's
+front and GraphQL on it, provisions every declared resource, starts a sandbox per function and
+the event sources, then writes the outputs file. ``stop()`` ends all of it. One local stack
+per process: the emulator's state is process-wide (it is reset when a stack starts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from contracts.topology import (
+    CONFIRM_TRIGGER,
+    FUNCTIONS,
+    GRAPHQL_API,
+    OUTPUTS,
+    STREAM_CONSUMERS,
+    SUBSCRIPTIONS,
+    USER_API,
+    USER_POOL,
+    Attr,
+    Built,
+    FunctionSpec,
+    ResourceNames,
+)
+from userpipe.local.aws import InProcessAws
+from userpipe.local.clients import REGION, Clients
+from userpipe.local.cognito import CognitoFront
+from userpipe.local.graphql import GraphqlEndpoint
+from userpipe.local.outbox import Outbox
+from userpipe.local.provision import provision
+from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
+from userpipe.local.server import GRAPHQL_PATH, Router, Server, bind, emulator
+from userpipe.local.sources import Poller, QueuePoller, StreamPoller
+from userpipe.local.tokens import TokenVerifier
+
+DEFAULT_STATE_DIR: Final = Path(".userpipe")
+DEFAULT_SETTINGS: Final = {"auditRetentionDays": "", "welcomeSender": "no-reply@example.com"}
+
+
+@dataclass
+class LocalStackOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port
+    stage: str = "local"
+    state_dir: Path = DEFAULT_STATE_DIR
+    outputs_path: Path | None = None  # default: <state_dir>/outputs.json
+    settings: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    retry_delay: int = 1  # seconds before a failed message is delivered again (see sources)
+    on_log: Callable[[str, str], None] | None = None  # every function log line, as it comes
+
+
+class LocalStack:
+    def __init__(self, options: LocalStackOptions | None = None) -> None:
+        self.options = options or LocalStackOptions()
+        self.names = ResourceNames(self.options.stage)
+        state = self.options.state_dir
+        self.outputs_path = self.options.outputs_path or state / "outputs.json"
+        self.outbox = Outbox(state / "outbox.jsonl")
+        self.logs_dir = state / "logs"
+        self.sandboxes: dict[str, FunctionSandbox] = {}
+        self.pollers: list[Poller] = []
+        self.built: Built | None = None
+        self._server: Server | None = None
+        self._router: Router | None = None
+        self.started_in: float | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        started = time.monotonic()
+        sock = bind(self.options.host, self.options.port)  # PortInUseError before anything runs
+        self._router = Router(emulator())
+        self._server = Server(self._router, sock)
+        self._server.start()
+        try:
+            self._provision()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - started
+        return self
+
+    def _provision(self) -> None:
+        assert self._router is not None
+        Client(self._router.emulator, Response).post("/moto-api/reset")  # a fresh emulator
+        clients = Clients(self.endpoint_url)
+        built = provision(clients, self.names, self.options.settings)
+        built.add(GRAPHQL_API, graphql_url=self.graphql_url, api_id=f"local-{self.names.stage}")
+        self.built = built
+        for spec in FUNCTIONS:
+            self.sandboxes[spec.id] = self._sandbox(spec, built)
+
+        aws = InProcessAws(self._router.emulator, REGION)
+        pool_id = built.attribute(Attr(USER_POOL.id, "id"))
+        client_id = built.attribute(Attr(USER_POOL.id, "client_id"))
+        self._router.front = CognitoFront(
+            self._router.emulator,
+            aws=aws,
+            user_pool_id=pool_id,
+            client_id=client_id,
+            region=REGION,
+            trigger=self.sandboxes[CONFIRM_TRIGGER.id],
+            outbox=self.outbox,
+        )
+        jwks = json.loads(
+            Client(self._router.emulator, Response)
+            .get(f"/{pool_id}/.well-known/jwks.json")
+            .get_data()
+        )
+        self._router.graphql = GraphqlEndpoint(
+            verifier=TokenVerifier.for_pool(
+                jwks, region=REGION, user_pool_id=pool_id, client_id=client_id
+            ),
+            resolver=self.sandboxes[USER_API.id],
+            region=REGION,
+        )
+
+        queue_pollers = [
+            QueuePoller(
+                clients.sqs,
+                _queue(built, f"{subscription.id}Queue"),
+                self.sandboxes[subscription.consumer.id],
+                subscription.source,
+                region=REGION,
+                retry_delay=self.options.retry_delay,
+            )
+            for subscription in SUBSCRIPTIONS
+        ]
+        stream_pollers = [
+            StreamPoller(
+                clients.streams,
+                built.attribute(Attr(stream.table.id, "stream_arn")),
+                self.sandboxes[stream.consumer.id],
+                stream.source,
+                sqs=clients.sqs,
+                on_failure=_queue(built, stream.on_failure.id),
+            )
+            for stream in STREAM_CONSUMERS
+        ]
+        self.pollers = [*queue_pollers, *stream_pollers]
+        self._router.on_queue_work = lambda: [poller.wake() for poller in queue_pollers]
+        self._router.on_stream_work = lambda: [poller.wake() for poller in stream_pollers]
+        for poller in self.pollers:
+            poller.start()
+        self._write_outputs()
+
+    def _sandbox(self, spec: FunctionSpec, built: Built) -> FunctionSandbox:
+        name = self.names.function(spec)
+        return FunctionSandbox(
+            spec,
+            name,
+            built.environment(spec),
+            region=REGION,
+            endpoint_url=self.endpoint_url,
+            log_path=self.logs_dir / f"{name}.log",
+            on_log=self.options.on_log,
+        )
+
+    def stop(self) -> None:
+        """Stop the event sources, the server and every sandbox; nothing is left listening."""
+        for poller in self.pollers:
+            poller.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for sandbox in self.sandboxes.values():
+            sandbox.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- what clients need ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the stack first"
+        return self._server.port
+
+    @property
+    def endpoint_url(self) -> str:
+        host = self.options.host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - naming it only
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.endpoint_url}{GRAPHQL_PATH}"
+
+    def outputs(self) -> dict[str, Any]:
+        assert self.built is not None, "start() the stack first"
+        declared = {output.local_name: self.built.attribute(output.ref) for output in OUTPUTS}
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": REGION,
+            "account_id": ACCOUNT,
+            "stage": self.names.stage,
+            **declared,
+            "outbox_path": str(self.outbox.path.resolve()),
+            "logs_dir": str(self.logs_dir.resolve()),
+            "amplify_config_path": str(self.amplify_config_path.resolve()),
+            "pid": os.getpid(),
+        }
+
+    @property
+    def amplify_config_path(self) -> Path:
+        return self.outputs_path.parent / "amplify-config.json"
+
+    def amplify_config(self) -> dict[str, Any]:
+        """Amplify JS v6 ``ResourcesConfig`` for a frontend: ``Amplify.configure(config)``."""
+        outputs = self.outputs()
+        return amplify_config(outputs)
+
+    def _write_outputs(self) -> None:
+        _write_json(self.outputs_path, self.outputs())
+        _write_json(self.amplify_config_path, self.amplify_config())
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until no poller has anything left to deliver (for benchmarks and the demo's
+        bookkeeping; clients see the same by polling the tables)."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            for poller in self.pollers:
+                poller.wake()
+            time.sleep(0.05)
+            busy = any(poller.busy for poller in self.pollers) or self._queued() > 0
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 0.3:
+                return
+        raise TimeoutError(f"the local stack did not settle in {timeout} s")
+
+    def _queued(self) -> int:
+        assert self.built is not None
+        clients = Clients(self.endpoint_url)
+        total = 0
+        for subscription in SUBSCRIPTIONS:
+            attributes = clients.sqs.get_queue_attributes(
+                QueueUrl=self.built.attribute(Attr(f"{subscription.id}Queue", "url")),
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            total += sum(int(value) for value in attributes.values())
+        return total
+
+
+def amplify_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What Amplify JS v6 needs to talk to a userpipe stack (local or deployed)."""
+    cognito: dict[str, Any] = {
+        "userPoolId": outputs["user_pool_id"],
+        "userPoolClientId": outputs["user_pool_client_id"],
+        "loginWith": {"email": True},
+        "signUpVerificationMethod": "code",
+    }
+    if outputs.get("endpoint_url"):
+        cognito["userPoolEndpoint"] = outputs["endpoint_url"]
+    return {
+        "Auth": {"Cognito": cognito},
+        "API": {
+            "GraphQL": {
+                "endpoint": outputs["graphql_url"],
+                "region": outputs["region"],
+                "defaultAuthMode": "userPool",
+            }
+        },
+    }
+
+
+def _queue(built: Built, resource: str) -> dict[str, str]:
+    return {
+        attribute: built.attribute(Attr(resource, attribute))  # type: ignore[arg-type]
+        for attribute in ("name", "url", "arn")
+    }
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(value, indent=2) + "\n")
+    partial.replace(path)
+
+
+@contextmanager
+def local_stack(options: LocalStackOptions | None = None) -> Iterator[LocalStack]:
+    with LocalStack(options) as stack:
+        yield stack
