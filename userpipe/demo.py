@@ -1,60 +1,61 @@
-"""``userpipe demo``: the whole core flow on an embedded AWS emulator, checked as it goes.
+"""``userpipe demo``: the local stack, driven only through its public endpoints, checked as it
+goes.
 
-Users sign up and confirm in Cognito; the trigger publishes ``UserConfirmed``; the projector
-creates each ``User`` once; the audit trail records every change. Along the way the demo does
-what breaks the naive recipe — Cognito retrying the trigger, a password reset, a profile edit
-followed by a replay of every event, a poison message — and checks that nothing was lost,
-duplicated or overwritten. Exit status 0 means every check held.
+It starts the local stack in this process on a free port, then acts as its clients would:
+users sign up through Cognito's API, read their code from the outbox, confirm and sign in;
+profiles are read and edited over GraphQL with their real tokens; an operator inspects the
+tables and queues and replays the archive through the AWS APIs. Along the way it does what
+breaks the naive recipe — Cognito's retries, a password reset, a stale edit, a replay, a
+poison message, a wrong code, a forged token — and checks that nothing was lost, duplicated or
+overwritten. Exit status 0 means every check held.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import tempfile
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
-from contracts.items import User
-from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD
-from contracts.topology import FUNCTIONS
-from services.user_api.errors import ConflictUnhandled, Unauthorized
-from userpipe.local.clients import Clients
-from userpipe.local.pipeline import LocalPipeline, local_pipeline
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED
+from services.confirm_trigger.logic import user_confirmed_from
+from userpipe.local import outbox
+from userpipe.local.client import StackClient, wait_for
+from userpipe.local.stack import LocalStack, LocalStackOptions
 
 PEOPLE = ["ada", "grace", "alan", "barbara", "edsger", "margaret", "donald", "frances"]
-PASSWORD = "Correct-Horse-9-Battery"  # noqa: S105 - a demo user on an emulator
+PASSWORD = "Correct-Horse-9-Battery!"  # noqa: S105 - demo users on the local stack
+NEW_PASSWORD = "Staple-Horse-10-Battery!"  # noqa: S105
+
+ME = "query Me { me { id email name age _version createdAt } }"
+GET_USER = "query Get($id: ID!) { getUser(id: $id) { id email name } }"
+LIST_USERS = """query Everyone($next: String) {
+  listUsers(limit: 2, nextToken: $next) { items { id email _version } nextToken }
+}"""
+RENAME = """mutation Rename($input: UpdateUserInput!) {
+  updateUser(input: $input) { id name age _version updatedAt }
+}"""
 
 
 def run_demo(users: int = 3, *, verbose: bool = False, console: Console | None = None) -> int:
-    from moto import mock_aws
-
     console = console or Console()
-    with _quiet_functions(not verbose), mock_aws(), local_pipeline(Clients(), stage="demo") as pipe:
-        return _Demo(pipe, console).run(users)
-
-
-@contextmanager
-def _quiet_functions(quiet: bool) -> Iterator[None]:
-    """Hide the functions' JSON logs below ERROR (``--verbose`` shows them)."""
-    loggers = [logging.getLogger(spec.package.rsplit(".", 1)[-1]) for spec in FUNCTIONS]
-    levels = [logger.level for logger in loggers]
-    if quiet:
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    on_log = (lambda name, line: console.print(f"[dim]{name}[/] {line}")) if verbose else None
+    with (
+        tempfile.TemporaryDirectory(prefix="userpipe-demo-") as state,
+        LocalStack(LocalStackOptions(state_dir=Path(state), stage="demo", on_log=on_log)) as stack,
+    ):
+        return _Demo(stack, console).run(users)
 
 
 class _Demo:
-    def __init__(self, pipe: LocalPipeline, console: Console) -> None:
-        self.pipe, self.console = pipe, console
+    def __init__(self, stack: LocalStack, console: Console) -> None:
+        self.stack, self.console = stack, console
+        self.client = StackClient(stack.outputs())
         self.failed: list[str] = []
 
     def check(self, claim: str, holds: bool) -> None:
@@ -65,123 +66,196 @@ class _Demo:
     def step(self, title: str) -> None:
         self.console.rule(f"[bold]{title}")
 
+    def settle(self) -> None:
+        """Wait until the pipeline has delivered everything (queues drained, then the stream)."""
+        wait_for(self.client.drained, timeout=60, what="the queues to drain")
+        self.stack.settle()
+
     def run(self, count: int) -> int:
-        names = self.pipe.resources.names
-        self.step(f"Stage '{names.stage}' on an in-process AWS emulator (moto)")
+        started = time.monotonic()
+        outputs = self.client.outputs
+        self.step(f"The local stack, stage '{outputs['stage']}', at {outputs['endpoint_url']}")
         self.console.print(
-            f"  bus {names.event_bus} → rule → queue {names.projector_queue} → projector → "
-            f"table {names.user_table} → stream → audit → {names.audit_table}"
+            f"  started in {self.stack.started_in:.1f} s · GraphQL {outputs['graphql_url']} · "
+            f"outbox {outputs['outbox_path']}"
         )
 
-        self.step("Sign-up: users confirm their email; Cognito calls the trigger")
+        self.step("Sign-up through Cognito: each user reads the code from the outbox and confirms")
         emails = [
             f"{PEOPLE[i % len(PEOPLE)]}{i // len(PEOPLE) or ''}@example.com" for i in range(count)
         ]
-        usernames = [self.pipe.sign_up(email, PASSWORD) for email in emails]
-        self.console.print(f"  {count} users confirmed")
-
-        self.step("Cognito retries the trigger (it may call it 3 times) and a password reset")
-        self.pipe.run_trigger(usernames[0])
-        self.pipe.run_trigger(usernames[0])
-        settled = self.pipe.settle()
-        self.console.print(
-            f"  {settled.messages} UserConfirmed delivered, {settled.stream_records} stream records"
-        )
+        subs = [self.client.sign_up(email, PASSWORD, confirm=False) for email in emails]
         self.check(
-            "three events for the first user, one for each other", settled.messages == count + 2
+            "a wrong confirmation code is a CodeMismatchException", self._wrong_code(emails[0])
         )
+        for email in emails:
+            self.client.aws.cognito.confirm_sign_up(
+                ClientId=self.client.client_id,
+                Username=email,
+                ConfirmationCode=self.client.code(email),
+            )
+        wait_for(lambda: len(self.client.users()) == count, what="every user's item")
+        self.console.print(f"  {count} users confirmed and projected")
+
+        self.step("Cognito retries the trigger: the same user's UserConfirmed twice more")
+        for _ in range(2):
+            self._publish_again(emails[0])
+        self.settle()
         self.check(
-            f"exactly {count} User items, each at _version 1", self.versions() == [1] * count
+            f"exactly {count} User items, each at _version 1", self._versions() == [1] * count
         )
-        event = self.pipe.run_trigger(usernames[-1], TRIGGER_CONFIRM_FORGOT_PASSWORD)
-        settled = self.pipe.settle()
+        audited = len(self.client.audit_records())
+
+        self.step("A password reset (ForgotPassword, the code, ConfirmForgotPassword)")
+        before = self.client.users()
+        self.client.aws.cognito.forgot_password(ClientId=self.client.client_id, Username=emails[-1])
+        self.client.aws.cognito.confirm_forgot_password(
+            ClientId=self.client.client_id,
+            Username=emails[-1],
+            ConfirmationCode=self.client.code(emails[-1], outbox.FORGOT_PASSWORD),
+            Password=NEW_PASSWORD,
+        )
+        self.settle()
+        self.client.sign_in(emails[-1], NEW_PASSWORD)
         self.check(
-            "a password reset publishes nothing and hands Cognito its event back",
-            settled.messages == 0 and event["triggerSource"] == TRIGGER_CONFIRM_FORGOT_PASSWORD,
+            "the reset ran the trigger, which published nothing: no item or audit record changed",
+            self.client.users() == before and len(self.client.audit_records()) == audited,
         )
 
-        self.step("A profile edit through the API (updateUser, conditional on _version)")
-        owner = self.pipe.identity_of(usernames[0])
-        update = {"id": usernames[0], "name": "Ada Lovelace", "age": 36, "expectedVersion": 1}
-        edited_item = self.pipe.graphql("Mutation", "updateUser", {"input": update}, owner)
-        edited = User.model_validate(edited_item)
-        self.pipe.settle()
-        self.check("the edit moved the user to _version 2", edited.version == 2)
-        try:
-            self.pipe.graphql("Mutation", "updateUser", {"input": update}, owner)
-            stale_refused = False
-        except ConflictUnhandled:
-            stale_refused = True
-        self.check("the same edit again (a stale _version) is a ConflictUnhandled", stale_refused)
+        self.step("A profile edit over GraphQL (updateUser, conditional on _version)")
+        owner = self.client.sign_in(emails[0], PASSWORD).access
+        edit = {"id": subs[0], "name": "Ada Lovelace", "age": 36, "expectedVersion": 1}
+        edited = self.client.graphql(RENAME, {"input": edit}, token=owner)
+        self.check(
+            "the edit moved the user to _version 2",
+            (edited.data or {}).get("updateUser", {}).get("_version") == 2,
+        )
+        stale = self.client.graphql(RENAME, {"input": edit}, token=owner)
+        self.check(
+            "the same edit again (a stale _version) is ConflictUnhandled, with the server's item",
+            stale.error_type == "ConflictUnhandled" and stale.errors[0]["data"]["_version"] == 2,
+        )
+        self.settle()
 
-        self.step("Who may read whom (owner, another user, the Admin group)")
+        self.step("Who may read whom (owner, another user, the Admin group, a forged token)")
         if count > 1:
-            stranger = self.pipe.identity_of(usernames[1])
-            try:
-                self.pipe.graphql("Query", "getUser", {"id": usernames[0]}, stranger)
-                refused = False
-            except Unauthorized:
-                refused = True
-            self.check("another user cannot read the first user's profile", refused)
-        self.pipe.clients.cognito.admin_add_user_to_group(
-            UserPoolId=self.pipe.resources.user_pool_id, Username=usernames[-1], GroupName="Admin"
+            stranger = self.client.sign_in(emails[1], PASSWORD).access
+            refused = self.client.graphql(GET_USER, {"id": subs[0]}, token=stranger)
+            self.check(
+                "another user cannot read the first user's profile",
+                refused.error_type == "Unauthorized",
+            )
+        self.client.aws.cognito.admin_add_user_to_group(
+            UserPoolId=self.client.pool_id, Username=emails[-1], GroupName="Admin"
         )
-        admin = self.pipe.identity_of(usernames[-1])
+        admin = self.client.sign_in(emails[-1], NEW_PASSWORD).access  # a token with the group
         listed, token = [], None
         while True:
-            page = self.pipe.graphql("Query", "listUsers", {"limit": 2, "nextToken": token}, admin)
+            page = self.client.graphql(LIST_USERS, {"next": token}, token=admin).data["listUsers"]
             listed += [item["id"] for item in page["items"]]
             if not (token := page["nextToken"]):
                 break
+        self.check("an Admin pages through every user exactly once", sorted(listed) == sorted(subs))
+        forged = self.client.graphql(ME, token=_forged(owner))
         self.check(
-            "an Admin pages through every user exactly once", sorted(listed) == sorted(usernames)
+            "a token with a forged signature is refused (401 UnauthorizedException)",
+            forged.status == 401 and forged.errors[0]["errorType"] == "UnauthorizedException",
         )
 
-        self.step("Replay every archived UserConfirmed to the projector")
-        replayed = self.pipe.replay(f"demo-{datetime.now(UTC):%H%M%S}")
-        settled = self.pipe.settle()
-        after = {user.id: user for user in self.users()}
-        self.console.print(f"  {replayed} events replayed, {settled.messages} delivered")
-        self.check(
-            "the replay changed nothing", after[usernames[0]] == edited and len(after) == count
-        )
+        self.step("Replay every archived event to the projector (StartReplay)")
+        before = self.client.users()
+        replayed = self._replay()
+        self.settle()
+        self.console.print(f"  {replayed} archived events replayed")
+        self.check("the replay changed nothing", self.client.users() == before)
 
         self.step("A poison message in the projector's queue")
-        sqs = self.pipe.clients.sqs
-        sqs.send_message(QueueUrl=self.pipe.resources.projector_queue.url, MessageBody="{oops")
-        self.pipe.settle()
-        dlq = sqs.get_queue_attributes(
-            QueueUrl=self.pipe.resources.projector_dlq.url,
-            AttributeNames=["ApproximateNumberOfMessages"],
-        )["Attributes"]["ApproximateNumberOfMessages"]
-        self.check(
-            "it failed alone and was moved to the DLQ", dlq == "1" and len(self.users()) == count
+        self.client.aws.sqs.send_message(
+            QueueUrl=outputs["projector_queue_url"], MessageBody="{oops"
         )
+        wait_for(
+            lambda: self.client.depth(outputs["projector_dlq_url"]) == 1,
+            timeout=60,
+            what="the poison message in the DLQ",
+        )
+        self.check("it failed alone and was moved to the DLQ", len(self.client.users()) == count)
 
+        self.settle()
         self.show_tables()
-        audit = self.pipe.audit_records()
+        audit = self.client.audit_records()
         self.check("one audit record per change (inserts + 1 edit)", len(audit) == count + 1)
         self.check(
             "no email address in plaintext in the audit trail",
             all("@" not in json.dumps(r.model_dump(mode="json")) for r in audit),
         )
+        self.console.print(f"  the demo took {time.monotonic() - started:.1f} s")
         if self.failed:
             self.console.print(f"[red bold]{len(self.failed)} check(s) failed")
             return 1
         self.console.print("[green bold]Every check held.")
         return 0
 
-    def versions(self) -> list[int]:
-        return [user.version for user in self.users()]
+    # --- steps --------------------------------------------------------------------------------
 
-    def users(self) -> list[User]:
-        return sorted(self.pipe.users().values(), key=lambda user: user.created_at)
+    def _wrong_code(self, email: str) -> bool:
+        real = self.client.code(email)
+        wrong = f"{(int(real) + 1) % 1_000_000:06d}"
+        try:
+            self.client.aws.cognito.confirm_sign_up(
+                ClientId=self.client.client_id, Username=email, ConfirmationCode=wrong
+            )
+        except ClientError as error:
+            return error.response["Error"]["Code"] == "CodeMismatchException"
+        return False
+
+    def _publish_again(self, email: str) -> None:
+        """What a retried trigger call publishes: the user's UserConfirmed, stamped anew."""
+        user = self.client.aws.cognito.admin_get_user(
+            UserPoolId=self.client.pool_id, Username=email
+        )
+        event = {
+            "triggerSource": "PostConfirmation_ConfirmSignUp",
+            "userPoolId": self.client.pool_id,
+            "userName": user["Username"],
+            "callerContext": {"clientId": self.client.client_id},
+            "request": {"userAttributes": {a["Name"]: a["Value"] for a in user["UserAttributes"]}},
+        }
+        detail = user_confirmed_from(event, datetime.now(UTC))
+        self.client.aws.events.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": USER_CONFIRMED,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.client.outputs["event_bus_name"],
+                }
+            ]
+        )
+
+    def _replay(self) -> int:
+        events, outputs = self.client.aws.events, self.client.outputs
+        archive = events.describe_archive(ArchiveName=outputs["archive_name"])
+        now = datetime.now(UTC)
+        events.start_replay(
+            ReplayName=f"demo-{now:%H%M%S}",
+            EventSourceArn=archive["ArchiveArn"],
+            EventStartTime=datetime(2026, 1, 1, tzinfo=UTC),
+            EventEndTime=now,
+            Destination={
+                "Arn": events.describe_event_bus(Name=outputs["event_bus_name"])["Arn"],
+                "FilterArns": [outputs["projector_rule_arn"]],
+            },
+        )
+        return int(archive["EventCount"])
+
+    def _versions(self) -> list[int]:
+        return [user.version for user in self.client.users().values()]
 
     def show_tables(self) -> None:
         users = Table(title="User table (what AppSync serves)")
         for column in ("id", "email", "name", "age", "_version", "createdAt"):
             users.add_column(column)
-        for user in self.users():
+        for user in sorted(self.client.users().values(), key=lambda user: user.created_at):
             users.add_row(
                 user.id[:8] + "…",
                 user.email,
@@ -194,7 +268,7 @@ class _Demo:
         audit = Table(title="Audit table (append-only; email kept as a fingerprint)")
         for column in ("user", "event", "versions", "changed fields"):
             audit.add_column(column)
-        for record in self.pipe.audit_records():
+        for record in self.client.audit_records():
             audit.add_row(
                 record.user_id[:8] + "…",
                 record.event_name,
@@ -202,3 +276,9 @@ class _Demo:
                 ", ".join(record.changed_fields),
             )
         self.console.print(audit)
+
+
+def _forged(token: str) -> str:
+    """The same token with one character of its signature changed."""
+    head, _, signature = token.rpartition(".")
+    return f"{head}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}"

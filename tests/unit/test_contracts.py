@@ -151,7 +151,7 @@ def test_optional_settings_are_left_out_when_unset() -> None:
 
 
 def test_a_reference_to_something_not_built_is_a_clear_error() -> None:
-    with pytest.raises(UnknownResourceError, match="Nowhere.name is not built"):
+    with pytest.raises(UnknownResourceError, match=r"Nowhere\.name is not built"):
         Built({}).attribute(Attr("Nowhere", "name"))
 
 

@@ -170,9 +170,13 @@ class CognitoFront:
     def _AdminConfirmSignUp(  # noqa: N802
         self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
+        user = self._user(request.get("Username", ""))
+        if user["status"] == "CONFIRMED":
+            raise CognitoError(
+                "NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED"
+            )
         status, answer = self._call_emulator(environ, body)
         if status == 200:
-            user = self._user(request.get("Username", ""))
             self._run_trigger(user["username"], TRIGGER_CONFIRM_SIGN_UP, ADMIN_CLIENT)
         return status, answer
 

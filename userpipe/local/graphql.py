@@ -164,7 +164,7 @@ class GraphqlEndpoint:
             self.schema,
             document,
             root_value=None,
-            context_value={"caller": caller, "headers": dict(headers)},
+            context_value={"caller": caller, "headers": dict(headers), "variables": variables},
             variable_values=variables if isinstance(variables, dict) else {},
             operation_name=request.get("operationName"),
             field_resolver=self._resolve,
@@ -203,7 +203,7 @@ class GraphqlEndpoint:
             "info": {
                 "parentTypeName": info.parent_type.name,
                 "fieldName": info.field_name,
-                "variables": info.variable_values,
+                "variables": info.context["variables"],  # as sent, as AppSync passes them
                 "selectionSetList": selection,
                 "selectionSetGraphQL": "".join(
                     print_ast(node.selection_set) for node in info.field_nodes if node.selection_set
@@ -262,10 +262,12 @@ def _filtered(data: Any, selection: list[str]) -> Any:
 
 
 def _appsync_error(error: GraphQLError) -> dict[str, Any]:
+    # graphql-core wraps what a resolver raised in an error that knows the path and location.
+    cause = error.original_error if isinstance(error.original_error, AppSyncError) else error
     return {
         "path": list(error.path) if error.path else None,
-        "data": getattr(error, "data", None),
-        "errorType": getattr(error, "error_type", None),
+        "data": getattr(cause, "data", None),
+        "errorType": getattr(cause, "error_type", None),
         "errorInfo": None,
         "locations": [
             {"line": location.line, "column": location.column, "sourceName": None}

@@ -1,0 +1,149 @@
+"""A client of a running userpipe stack, through its public endpoints only: Cognito's API, the
+GraphQL endpoint with real tokens, the outbox for codes, and AWS APIs for what it inspects.
+The demo and the end-to-end tests use it as a frontend or an operator would."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from contracts.items import AuditRecord, User
+from userpipe.local import outbox
+from userpipe.local.clients import Clients
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    id: str
+    access: str
+    refresh: str
+
+
+@dataclass(frozen=True)
+class GraphqlAnswer:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = self.body.get("errors") or []
+        return errors
+
+    @property
+    def error_type(self) -> str | None:
+        return self.errors[0].get("errorType") if self.errors else None
+
+
+class StackClient:
+    def __init__(self, outputs: Mapping[str, Any]) -> None:
+        self.outputs = dict(outputs)
+        self.aws = Clients(self.outputs["endpoint_url"])
+
+    @cached_property
+    def client_id(self) -> str:
+        return str(self.outputs["user_pool_client_id"])
+
+    @cached_property
+    def pool_id(self) -> str:
+        return str(self.outputs["user_pool_id"])
+
+    # --- Cognito, as an app's user ---------------------------------------------------------------
+
+    def code(self, email: str, kind: str = outbox.SIGN_UP) -> str:
+        code = outbox.latest_code(Path(self.outputs["outbox_path"]), email, kind)
+        if code is None:
+            raise LookupError(f"no {kind} code in the outbox for that address")
+        return code
+
+    def sign_up(self, email: str, password: str, *, confirm: bool = True) -> str:
+        """Sign up and (by default) confirm with the emailed code; returns the user's sub."""
+        sub = self.aws.cognito.sign_up(ClientId=self.client_id, Username=email, Password=password)[
+            "UserSub"
+        ]
+        if confirm:
+            self.aws.cognito.confirm_sign_up(
+                ClientId=self.client_id, Username=email, ConfirmationCode=self.code(email)
+            )
+        return sub
+
+    def sign_in(self, email: str, password: str) -> Tokens:
+        result = self.aws.cognito.initiate_auth(
+            ClientId=self.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )["AuthenticationResult"]
+        return Tokens(result["IdToken"], result["AccessToken"], result["RefreshToken"])
+
+    # --- GraphQL ----------------------------------------------------------------------------------
+
+    def graphql(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, token: str | None = None
+    ) -> GraphqlAnswer:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = token
+        body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
+        request = urllib.request.Request(  # noqa: S310 - the stack's own http(s) URL
+            self.outputs["graphql_url"], data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return GraphqlAnswer(response.status, json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            return GraphqlAnswer(error.code, json.loads(error.read() or b"{}"))
+
+    # --- what an operator reads ---------------------------------------------------------------
+
+    def users(self) -> dict[str, User]:
+        return {
+            user.id: user
+            for user in map(User.from_item, self._scan(self.outputs["user_table_name"]))
+        }
+
+    def audit_records(self) -> list[AuditRecord]:
+        records = map(AuditRecord.from_item, self._scan(self.outputs["audit_table_name"]))
+        return sorted(records, key=lambda record: record.audit_id)
+
+    def _scan(self, table: str) -> list[dict[str, Any]]:
+        paginator = self.aws.dynamodb.get_paginator("scan")
+        return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
+
+    def depth(self, queue_url: str) -> int:
+        """Messages in a queue, visible or in flight."""
+        attributes = self.aws.sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def drained(self) -> bool:
+        """Every subscription's queue is empty (nothing waiting, nothing in flight)."""
+        urls = [url for key, url in self.outputs.items() if key.endswith("_queue_url")]
+        return all(self.depth(url) == 0 for url in urls)
+
+
+def wait_for(
+    condition: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll until ``condition()`` is truthy; its value, or ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what or 'condition'} did not hold within {timeout} s")
+        time.sleep(interval)
