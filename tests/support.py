@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from userpipe.local.pipeline import LocalPipeline
+    from tests.harness import InProcessPipeline
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -66,11 +66,11 @@ def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
 
 
-def all_stream_records(pipe: LocalPipeline) -> list[dict[str, Any]]:
+def all_stream_records(pipe: InProcessPipeline) -> list[dict[str, Any]]:
     """Every record the User table's stream holds, from the start, as Lambda would see them."""
-    from userpipe.local.runner import stream_record
+    from userpipe.local.sources import stream_record
 
-    streams, arn = pipe.clients.streams, pipe.resources.user_stream_arn
+    streams, arn = pipe.clients.streams, pipe.value("UserTable", "stream_arn")
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         iterator = streams.get_shard_iterator(

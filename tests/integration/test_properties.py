@@ -24,18 +24,18 @@ from moto import mock_aws
 
 from contracts.items import User
 from contracts.rules import name_problem
-from services.audit_trail import handler as audit_trail
+from contracts.topology import ResourceNames
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
-from services.user_api.errors import BadRequest, ConflictUnhandled, NotFound
+from tests.harness import InProcessPipeline
 from tests.support import (
     all_stream_records,
+    appsync_event,
     cognito_identity,
     cognito_sign_up,
     user_confirmed_envelope,
 )
 from userpipe.local.clients import Clients
-from userpipe.local.pipeline import LocalPipeline, local_pipeline
 
 pytestmark = pytest.mark.integration
 USERS = 4
@@ -94,39 +94,35 @@ def sub_of(index: int) -> str:
 def test_interleavings_never_duplicate_regress_or_lose_anything(
     emulator: None, lambda_context: Any, ops: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
-    with local_pipeline(Clients(), stage=next(_stages)) as pipe:
-        expected = Expected()
-        seen_versions: dict[str, int] = {}
-        for op in ops:
-            apply(pipe, op, expected, lambda_context)
-            for sub, user in pipe.users().items():  # _version never decreases, at any point
-                assert user.version >= seen_versions.get(sub, 0)
-                seen_versions[sub] = user.version
-        pipe.settle()
+    pipe = InProcessPipeline(Clients(), ResourceNames(next(_stages)))  # on the module's moto
+    expected = Expected()
+    seen_versions: dict[str, int] = {}
+    for op in ops:
+        apply(pipe, op, expected, lambda_context)
+        for sub, user in pipe.users().items():  # _version never decreases, at any point
+            assert user.version >= seen_versions.get(sub, 0)
+            seen_versions[sub] = user.version
+    pipe.settle()
 
-        final = pipe.users()
-        assert set(final) == expected.confirmed  # one item per confirmed user, nobody else
-        for sub, user in final.items():
-            assert user.version == 1 + expected.edits.get(sub, 0)
-            for name, value in expected.profile.get(sub, {}).items():
-                assert getattr(user, name) == value  # name/age never lost
-        stream = all_stream_records(pipe)
-        audited = pipe.audit_records()
-        assert len(audited) == len(stream)  # one audit record per stream record
-        assert {r.sequence_number for r in audited} == {
-            r["dynamodb"]["SequenceNumber"] for r in stream
-        }
-        for sub, user in final.items():  # createdAt: the stamp of one of the user's events
-            assert user.created_at in stamps(expected, sub)
+    final = pipe.users()
+    assert set(final) == expected.confirmed  # one item per confirmed user, nobody else
+    for sub, user in final.items():
+        assert user.version == 1 + expected.edits.get(sub, 0)
+        for name, value in expected.profile.get(sub, {}).items():
+            assert getattr(user, name) == value  # name/age never lost
+    stream = all_stream_records(pipe)
+    audited = pipe.audit_records()
+    assert len(audited) == len(stream)  # one audit record per stream record
+    assert {r.sequence_number for r in audited} == {r["dynamodb"]["SequenceNumber"] for r in stream}
+    for sub, user in final.items():  # createdAt: the stamp of one of the user's events
+        assert user.created_at in stamps(expected, sub)
 
-        rebuilt = rebuild(pipe, expected, data)
-        assert set(rebuilt) == expected.confirmed
-        for sub, user in rebuilt.items():
-            assert user.version == 1
-            assert user.created_at in stamps(expected, sub)
-            assert abs(moment(user.created_at) - moment(final[sub].created_at)) <= spread(
-                expected, sub
-            )
+    rebuilt = rebuild(pipe, expected, data)
+    assert set(rebuilt) == expected.confirmed
+    for sub, user in rebuilt.items():
+        assert user.version == 1
+        assert user.created_at in stamps(expected, sub)
+        assert abs(moment(user.created_at) - moment(final[sub].created_at)) <= spread(expected, sub)
 
 
 def stamps(expected: Expected, sub: str) -> set[str]:
@@ -142,12 +138,12 @@ def spread(expected: Expected, sub: str) -> timedelta:
     return moments[-1] - moments[0]
 
 
-def rebuild(pipe: LocalPipeline, expected: Expected, data: st.DataObject) -> dict[str, User]:
+def rebuild(pipe: InProcessPipeline, expected: Expected, data: st.DataObject) -> dict[str, User]:
     """Empty the table, then deliver every archived event again, in an order drawn at random
     (StartReplay delivers in no particular order)."""
     for sub in pipe.users():
         pipe.clients.dynamodb.delete_item(
-            TableName=pipe.resources.names.user_table, Key={"id": {"S": sub}}
+            TableName=pipe.value("UserTable", "name"), Key={"id": {"S": sub}}
         )
     archived = [detail for details in expected.published.values() for detail in details]
     for detail in data.draw(st.permutations(archived), label="replay order"):
@@ -156,7 +152,7 @@ def rebuild(pipe: LocalPipeline, expected: Expected, data: st.DataObject) -> dic
     return pipe.users()
 
 
-def apply(pipe: LocalPipeline, op: tuple[Any, ...], expected: Expected, context: Any) -> None:
+def apply(pipe: InProcessPipeline, op: tuple[Any, ...], expected: Expected, context: Any) -> None:
     match op:
         case ("confirm", index, later_ms):
             detail = publish(pipe, index, later_ms)
@@ -175,35 +171,35 @@ def apply(pipe: LocalPipeline, op: tuple[Any, ...], expected: Expected, context:
             pipe.settle()
             records = all_stream_records(pipe)
             if records:
-                response = audit_trail.lambda_handler({"Records": records}, context)
-                assert response == {"batchItemFailures": []}
+                redelivered = pipe.functions["AuditTrail"].invoke({"Records": records})
+                assert redelivered.result == {"batchItemFailures": []}
 
 
-def publish(pipe: LocalPipeline, index: int, later_ms: int) -> dict[str, Any]:
+def publish(pipe: InProcessPipeline, index: int, later_ms: int) -> dict[str, Any]:
     """One call of the trigger, stamped ``later_ms`` after now; returns what it published."""
     stamp = datetime.now(UTC) + timedelta(milliseconds=later_ms)
     detail = user_confirmed_from(
         cognito_sign_up(sub_of(index), email=f"user{index}@example.com"), stamp
     )
     assert detail is not None
-    EventBridgePublisher(pipe.clients.events, pipe.resources.names.event_bus).publish(detail)
+    EventBridgePublisher(pipe.clients.events, pipe.value("Bus", "name")).publish(detail)
     return dict(detail)
 
 
-def redeliver(pipe: LocalPipeline, detail: dict[str, Any], *, replay_name: str) -> None:
+def redeliver(pipe: InProcessPipeline, detail: dict[str, Any], *, replay_name: str) -> None:
     """What StartReplay delivers: the archived event, with a new id and ``replay-name``."""
     envelope = user_confirmed_envelope(replay_name=replay_name)
     envelope["detail"] = detail
     pipe.clients.sqs.send_message(
-        QueueUrl=pipe.resources.projector_queue.url, MessageBody=json.dumps(envelope)
+        QueueUrl=pipe.value("ProjectorQueue", "url"), MessageBody=json.dumps(envelope)
     )
 
 
 def edit(
-    pipe: LocalPipeline, sub: str, changes: dict[str, Any], stale: bool, expected: Expected
+    pipe: InProcessPipeline, sub: str, changes: dict[str, Any], stale: bool, expected: Expected
 ) -> None:
     """A profile edit by the user themself, through the API's resolver."""
-    current: User | None = pipe.api_store().get(sub)
+    current: User | None = pipe.users().get(sub)
     version = (current.version if current else 1) - (1 if stale else 0)
     update = {"id": sub, "expectedVersion": version, **changes}
     name = changes["name"]
@@ -211,15 +207,11 @@ def edit(
         expected_outcome = "invalid"
     else:
         expected_outcome = "missing" if current is None else "conflict" if stale else "edited"
-    try:
-        pipe.graphql("Mutation", "updateUser", {"input": update}, cognito_identity(sub))
-        outcome = "edited"
-    except BadRequest:
-        outcome = "invalid"
-    except NotFound:
-        outcome = "missing"
-    except ConflictUnhandled:
-        outcome = "conflict"
+    answer = pipe.api(
+        appsync_event("Mutation", "updateUser", {"input": update}, cognito_identity(sub))
+    )
+    outcomes = {"BadRequest": "invalid", "NotFound": "missing", "ConflictUnhandled": "conflict"}
+    outcome = outcomes[answer["error"]["type"]] if "error" in answer else "edited"
     assert outcome == expected_outcome
     if outcome == "edited":
         expected.edits[sub] = expected.edits.get(sub, 0) + 1

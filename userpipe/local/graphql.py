@@ -34,7 +34,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     SelectionSetNode,
-    execute,
+    execute_sync,
     parse,
     print_ast,
     validate,
@@ -57,6 +57,7 @@ CORS_HEADERS: Final = [
     ("Access-Control-Max-Age", "86400"),
 ]
 
+Info = GraphQLResolveInfo[dict[str, Any]]  # the context: caller, headers, variables
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -160,7 +161,7 @@ class GraphqlEndpoint:
         if problems:
             return 400, {"data": None, "errors": [_appsync_error(e) for e in problems]}
         variables = request.get("variables") or {}
-        result = execute(
+        result = execute_sync(
             self.schema,
             document,
             root_value=None,
@@ -174,7 +175,7 @@ class GraphqlEndpoint:
             answer["errors"] = [_appsync_error(error) for error in result.errors]
         return 200, answer
 
-    def _resolve(self, source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
+    def _resolve(self, source: Any, info: Info, **arguments: Any) -> Any:
         caller: Caller = info.context["caller"]
         parent = info.parent_type
         field = parent.fields[info.field_name]
@@ -188,9 +189,7 @@ class GraphqlEndpoint:
             return source.get(info.field_name) if isinstance(source, Mapping) else None
         return self._invoke_resolver(info, arguments, caller)
 
-    def _invoke_resolver(
-        self, info: GraphQLResolveInfo, arguments: dict[str, Any], caller: Caller
-    ) -> Any:
+    def _invoke_resolver(self, info: Info, arguments: dict[str, Any], caller: Caller) -> Any:
         selection = [
             path for node in info.field_nodes for path in _selection(node.selection_set, info)
         ]
@@ -231,9 +230,7 @@ def _modes(node: Any) -> set[str]:
     return {d.name.value for d in directives if d.name.value in (COGNITO, IAM)}
 
 
-def _selection(
-    selection_set: SelectionSetNode | None, info: GraphQLResolveInfo, prefix: str = ""
-) -> list[str]:
+def _selection(selection_set: SelectionSetNode | None, info: Info, prefix: str = "") -> list[str]:
     """AppSync's ``selectionSetList``: every selected field's path, ``items/id`` style."""
     paths: list[str] = []
     for selection in selection_set.selections if selection_set else ():

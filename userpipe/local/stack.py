@@ -151,8 +151,8 @@ class LocalStack:
             for stream in STREAM_CONSUMERS
         ]
         self.pollers = [*queue_pollers, *stream_pollers]
-        self._router.on_queue_work = lambda: [poller.wake() for poller in queue_pollers]
-        self._router.on_stream_work = lambda: [poller.wake() for poller in stream_pollers]
+        self._router.on_queue_work = lambda: _wake(queue_pollers)
+        self._router.on_stream_work = lambda: _wake(stream_pollers)
         for poller in self.pollers:
             poller.start()
         self._write_outputs()
@@ -291,9 +291,14 @@ def amplify_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _wake(pollers: list[QueuePoller] | list[StreamPoller]) -> None:
+    for poller in pollers:
+        poller.wake()
+
+
 def _queue(built: Built, resource: str) -> dict[str, str]:
     return {
-        attribute: built.attribute(Attr(resource, attribute))  # type: ignore[arg-type]
+        attribute: built.attribute(Attr(resource, attribute))
         for attribute in ("name", "url", "arn")
     }
 

@@ -1,0 +1,177 @@
+"""The pipeline on moto in-process, for tests that need thousands of deliveries fast (property
+tests) or a handler's Lambda entry point with fakes nearby.
+
+It provisions from the declaration like the local stack and drives the same pollers
+(``userpipe.local.sources``), but calls each handler in this process: ``InProcessFunction``
+sets exactly the function's environment for the duration of a call, then restores the host's,
+and clears a handler module's caches when a new pipeline makes its function (each function has
+its own handler module, so caches never mix functions). The local stack itself runs each
+function in its own process; see ``userpipe.local.sandbox``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from contracts.items import AuditRecord, User
+from contracts.topology import (
+    FUNCTIONS,
+    PROJECTION,
+    STREAM_CONSUMERS,
+    USER_API,
+    Attr,
+    Built,
+    FunctionSpec,
+    ResourceNames,
+)
+from userpipe.local.clients import REGION, Clients
+from userpipe.local.provision import provision
+from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environment
+from userpipe.local.sources import QueuePoller, StreamPoller
+
+SETTINGS = {"auditRetentionDays": "", "welcomeSender": "no-reply@example.com"}
+
+
+@dataclass
+class Context:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class InProcessFunction:
+    """A function called in this process with its own environment (see module docstring)."""
+
+    def __init__(self, spec: FunctionSpec, name: str, environment: Mapping[str, str]) -> None:
+        self.spec = spec
+        self.name = name
+        self.environment = {
+            **lambda_runtime_environment(spec, name, REGION),
+            **environment,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        }
+        self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self._module = importlib.import_module(f"{spec.package}.handler")
+        _cold_start(self._module)  # a new function: its caches are built with its environment
+
+    def invoke(self, event: Any) -> Invocation:
+        context = Context(self.name, self.spec.memory_mb, self.arn, str(uuid.uuid4()))
+        with _environment(self.environment):
+            try:
+                result = self._module.lambda_handler(event, context)
+            except Exception as exc:
+                return Invocation(
+                    context.aws_request_id,
+                    error={"errorType": type(exc).__name__, "errorMessage": str(exc)},
+                )
+        return Invocation(context.aws_request_id, result)
+
+
+class InProcessPipeline:
+    def __init__(self, clients: Clients, names: ResourceNames) -> None:
+        self.clients = clients
+        self.names = names
+        self.built: Built = provision(clients, names, SETTINGS)
+        self.functions = {
+            spec.id: InProcessFunction(spec, names.function(spec), self.built.environment(spec))
+            for spec in FUNCTIONS
+        }
+        # Deliver at once: the batching window is about waiting, not about what is delivered.
+        source = replace(PROJECTION.source, max_batching_window_seconds=0)
+        self.projector = QueuePoller(
+            clients.sqs,
+            self.queue("ProjectorQueue"),
+            self.functions[PROJECTION.consumer.id],  # type: ignore[arg-type]
+            source,
+            region=REGION,
+            retry_delay=0,
+        )
+        (stream,) = STREAM_CONSUMERS
+        self.audit = StreamPoller(
+            clients.streams,
+            self.built.attribute(Attr(stream.table.id, "stream_arn")),
+            self.functions[stream.consumer.id],  # type: ignore[arg-type]
+            stream.source,
+            sqs=clients.sqs,
+            on_failure=self.queue(stream.on_failure.id),
+        )
+
+    def queue(self, resource: str) -> dict[str, str]:
+        return {a: self.built.attribute(Attr(resource, a)) for a in ("name", "url", "arn")}  # type: ignore[arg-type]
+
+    def value(self, resource: str, attribute: str) -> str:
+        return self.built.attribute(Attr(resource, attribute))  # type: ignore[arg-type]
+
+    def settle(self, max_rounds: int = 100) -> tuple[int, int]:
+        """Deliver until nothing is left: (queue messages, stream records) delivered."""
+        messages = records = 0
+        for _ in range(max_rounds):
+            delivered = _drain(self.projector), _drain(self.audit)
+            if not any(delivered):
+                return messages, records
+            messages, records = messages + delivered[0], records + delivered[1]
+        raise RuntimeError(f"pipeline did not settle in {max_rounds} rounds")
+
+    def api(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The API function's answer to an AppSync event."""
+        invocation = self.functions[USER_API.id].invoke(event)
+        assert invocation.ok, invocation.error
+        answer: dict[str, Any] = invocation.result
+        return answer
+
+    def users(self) -> dict[str, User]:
+        table = self.value("UserTable", "name")
+        return {user.id: user for user in map(User.from_item, self._scan(table))}
+
+    def audit_records(self) -> list[AuditRecord]:
+        table = self.value("AuditTable", "name")
+        return sorted(map(AuditRecord.from_item, self._scan(table)), key=lambda r: r.audit_id)
+
+    def _scan(self, table: str) -> list[dict[str, Any]]:
+        paginator = self.clients.dynamodb.get_paginator("scan")
+        return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
+
+
+def _drain(poller: QueuePoller | StreamPoller) -> int:
+    delivered = 0
+    while count := poller.poll():
+        delivered += count
+    return delivered
+
+
+def _cold_start(module: Any) -> None:
+    """Forget every per-cold-start cache of a handler module (its ``@cache`` functions)."""
+    for value in vars(module).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def in_process_pipeline(stage: str = "test") -> Iterator[InProcessPipeline]:
+    """The pipeline on moto's in-process mock."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield InProcessPipeline(Clients(), ResourceNames(stage))

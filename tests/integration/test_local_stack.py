@@ -1,0 +1,362 @@
+"""The local stack end to end, driven only through its public endpoints: Cognito's API and the
+outbox, GraphQL with real tokens, and the AWS APIs an operator uses."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED
+from contracts.topology import SUBSCRIPTIONS, USER_API
+from services.confirm_trigger.logic import user_confirmed_from
+from tests import tokens
+from userpipe.local import outbox
+from userpipe.local.client import StackClient, wait_for
+from userpipe.local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+PASSWORD = "Correct-Horse-9-Battery!"
+
+ME = "query { me { id email name age _version createdAt } }"
+GET_USER = "query Get($id: ID!) { getUser(id: $id) { id email name } }"
+LIST_USERS = (
+    "query List($next: String) { listUsers(limit: 2, nextToken: $next) { items { id } nextToken } }"
+)
+EDIT = """mutation Edit($input: UpdateUserInput!) {
+  updateUser(input: $input) { id name age _version }
+}"""
+TRAIL = "query Trail($id: ID!) { auditTrail(userId: $id) { items { eventName newVersion } } }"
+
+_people = iter(range(1_000_000))
+
+
+def new_email() -> str:
+    return f"person{next(_people)}@example.com"
+
+
+def signed_up(client: StackClient) -> tuple[str, str, str]:
+    """A confirmed, projected user: (email, sub, access token)."""
+    email = new_email()
+    sub = client.sign_up(email, PASSWORD)
+    wait_for(lambda: sub in client.users(), what="the user's item")
+    return email, sub, client.sign_in(email, PASSWORD).access
+
+
+def publish(client: StackClient, email: str) -> None:
+    """Another UserConfirmed for this user, as a retried trigger call would publish."""
+    user = client.aws.cognito.admin_get_user(UserPoolId=client.pool_id, Username=email)
+    event = {
+        "triggerSource": "PostConfirmation_ConfirmSignUp",
+        "userPoolId": client.pool_id,
+        "userName": user["Username"],
+        "request": {"userAttributes": {a["Name"]: a["Value"] for a in user["UserAttributes"]}},
+    }
+    detail = user_confirmed_from(event, datetime.now(UTC))
+    client.aws.events.put_events(
+        Entries=[
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": USER_CONFIRMED,
+                "Detail": json.dumps(detail),
+                "EventBusName": client.outputs["event_bus_name"],
+            }
+        ]
+    )
+
+
+def settled(stack: LocalStack, client: StackClient) -> None:
+    wait_for(client.drained, what="the queues to drain")
+    stack.settle()
+
+
+# --- sign-up, codes, confirmation ----------------------------------------------------------------
+
+
+def test_a_sign_up_confirmed_with_the_outbox_code_becomes_an_item_an_audit_record_and_me(
+    stack: LocalStack, client: StackClient
+) -> None:
+    email = new_email()
+    answer = client.aws.cognito.sign_up(
+        ClientId=client.client_id, Username=email, Password=PASSWORD
+    )
+    assert answer["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    assert answer["UserConfirmed"] is False
+    (sent,) = [e for e in outbox.read(stack.outbox.path) if e["to"] == email]
+    assert sent["kind"] == outbox.SIGN_UP and len(sent["code"]) == 6
+
+    client.aws.cognito.confirm_sign_up(
+        ClientId=client.client_id, Username=email, ConfirmationCode=sent["code"]
+    )
+    user = wait_for(lambda: client.users().get(answer["UserSub"]), what="the item")
+    me = client.graphql(ME, token=client.sign_in(email, PASSWORD).access)
+
+    assert (user.email, user.version, user.user_pool_id) == (email, 1, client.pool_id)
+    assert me.status == 200 and me.data["me"]["id"] == answer["UserSub"]
+    assert me.data["me"]["createdAt"] == user.created_at
+    cognito_user = client.aws.cognito.admin_get_user(UserPoolId=client.pool_id, Username=email)
+    attributes = {a["Name"]: a["Value"] for a in cognito_user["UserAttributes"]}
+    assert (cognito_user["UserStatus"], attributes["email_verified"]) == ("CONFIRMED", "true")
+    settled(stack, client)
+    audit = [r for r in client.audit_records() if r.user_id == answer["UserSub"]]
+    assert [r.event_name for r in audit] == ["INSERT"]
+
+
+def test_a_wrong_code_is_refused_and_the_user_stays_unconfirmed(client: StackClient) -> None:
+    email = new_email()
+    client.sign_up(email, PASSWORD, confirm=False)
+    wrong = f"{(int(client.code(email)) + 1) % 1_000_000:06d}"
+    with pytest.raises(ClientError) as refused:
+        client.aws.cognito.confirm_sign_up(
+            ClientId=client.client_id, Username=email, ConfirmationCode=wrong
+        )
+    assert refused.value.response["Error"]["Code"] == "CodeMismatchException"
+    user = client.aws.cognito.admin_get_user(UserPoolId=client.pool_id, Username=email)
+    assert user["UserStatus"] == "UNCONFIRMED"
+
+
+def test_a_resent_code_replaces_the_first(client: StackClient) -> None:
+    email = new_email()
+    sub = client.sign_up(email, PASSWORD, confirm=False)
+    first = client.code(email)
+    client.aws.cognito.resend_confirmation_code(ClientId=client.client_id, Username=email)
+    second = client.code(email)
+    if first != second:  # one in a million they are equal
+        with pytest.raises(ClientError, match="CodeMismatchException"):
+            client.aws.cognito.confirm_sign_up(
+                ClientId=client.client_id, Username=email, ConfirmationCode=first
+            )
+    client.aws.cognito.confirm_sign_up(
+        ClientId=client.client_id, Username=email, ConfirmationCode=second
+    )
+    wait_for(lambda: sub in client.users(), what="the item")
+
+
+def test_confirming_twice_is_refused_as_cognito_does(client: StackClient) -> None:
+    email, _, _ = signed_up(client)
+    for confirm in (
+        lambda: client.aws.cognito.confirm_sign_up(
+            ClientId=client.client_id, Username=email, ConfirmationCode="000000"
+        ),
+        lambda: client.aws.cognito.admin_confirm_sign_up(UserPoolId=client.pool_id, Username=email),
+    ):
+        with pytest.raises(ClientError, match="NotAuthorizedException"):
+            confirm()
+
+
+def test_an_admin_confirmation_runs_the_trigger_too(client: StackClient) -> None:
+    email = new_email()
+    sub = client.sign_up(email, PASSWORD, confirm=False)
+    client.aws.cognito.admin_confirm_sign_up(UserPoolId=client.pool_id, Username=email)
+    assert wait_for(lambda: client.users().get(sub), what="the item").email == email
+
+
+# --- GraphQL: who may see what ------------------------------------------------------------------
+
+
+def test_a_user_is_refused_another_users_record_and_trail(client: StackClient) -> None:
+    _, ada, _ = signed_up(client)
+    _, _, eve = signed_up(client)
+    assert client.graphql(GET_USER, {"id": ada}, token=eve).error_type == "Unauthorized"
+    assert client.graphql(TRAIL, {"id": ada}, token=eve).error_type == "Unauthorized"
+    assert client.graphql(GET_USER, {"id": ada}, token=eve).data == {"getUser": None}
+
+
+def test_an_admin_pages_through_every_user(client: StackClient) -> None:
+    for _ in range(3):
+        signed_up(client)
+    email, _, _ = signed_up(client)
+    client.aws.cognito.admin_add_user_to_group(
+        UserPoolId=client.pool_id, Username=email, GroupName="Admin"
+    )
+    admin = client.sign_in(email, PASSWORD).access  # a new token carries the group
+    listed, token, pages = [], None, 0
+    while True:
+        page = client.graphql(LIST_USERS, {"next": token}, token=admin).data["listUsers"]
+        listed += [item["id"] for item in page["items"]]
+        pages += 1
+        if not (token := page["nextToken"]):
+            break
+    assert sorted(listed) == sorted(client.users()) and pages >= 3
+
+
+def test_an_owner_edits_and_a_stale_edit_is_a_conflict_carrying_the_servers_item(
+    stack: LocalStack, client: StackClient
+) -> None:
+    _, sub, token = signed_up(client)
+    edit = {"id": sub, "name": "Ada", "age": 36, "expectedVersion": 1}
+    edited = client.graphql(EDIT, {"input": edit}, token=token)
+    stale = client.graphql(EDIT, {"input": {**edit, "name": "Eve"}}, token=token)
+
+    assert edited.data["updateUser"] == {"id": sub, "name": "Ada", "age": 36, "_version": 2}
+    assert stale.status == 200 and stale.data == {"updateUser": None}
+    (error,) = stale.errors
+    assert error["errorType"] == "ConflictUnhandled"
+    assert error["path"] == ["updateUser"]
+    assert error["data"] == {"id": sub, "name": "Ada", "age": 36, "_version": 2}  # as selected
+    assert client.users()[sub].name == "Ada"
+    settled(stack, client)
+    trail = client.graphql(TRAIL, {"id": sub}, token=token)
+    assert trail.error_type == "Unauthorized"  # the owner may not read the audit trail
+
+
+def test_the_schemas_auth_directives_hold_for_iam_callers(client: StackClient) -> None:
+    """A SigV4-signed request is an IAM operator: ``listUsers`` allows it, ``me`` does not."""
+    _, sub, _ = signed_up(client)
+    iam = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/eu-west-1/appsync/aws4_request, x"
+    assert client.graphql(GET_USER, {"id": sub}, token=iam).data["getUser"]["id"] == sub
+    refused = client.graphql(ME, token=iam)
+    assert refused.error_type == "Unauthorized"
+    assert refused.errors[0]["message"] == "Not Authorized to access me on type Query"
+
+
+def test_a_query_that_does_not_validate_gets_appsyncs_error_shape(client: StackClient) -> None:
+    _, _, token = signed_up(client)
+    answer = client.graphql("query { me { id nosuchfield } }", token=token)
+    assert answer.status == 400 and answer.data is None
+    (error,) = answer.errors
+    assert "nosuchfield" in error["message"]
+    assert error["locations"] == [{"line": 1, "column": 17, "sourceName": None}]
+    assert client.graphql("query {", token=token).status == 400
+
+
+def test_a_browser_preflight_is_answered(client: StackClient) -> None:
+    request = urllib.request.Request(  # noqa: S310 - the stack's own URL
+        client.outputs["graphql_url"],
+        method="OPTIONS",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        assert response.status == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "authorization" in response.headers["Access-Control-Allow-Headers"]
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+REFUSED_TOKENS = {
+    "missing": lambda token, client: None,
+    "garbage": lambda token, client: "not-a-jwt",
+    "forged-signature": lambda token, client: tokens.tampered_signature(token),
+    "unsigned-alg-none": lambda token, client: tokens.unsigned(token),
+    "hs256-with-public-key": lambda token, client: tokens.hmac_with_public_key(token),
+    "another-key": lambda token, client: tokens.another_key(),
+    "expired": lambda token, client: tokens.expired(token),
+    "not-yet-valid": lambda token, client: tokens.resigned(token, nbf=10**10),
+    "other-issuer": lambda token, client: tokens.resigned(token, iss="https://evil.example"),
+    "other-client": lambda token, client: tokens.resigned(token, client_id="someoneelse"),
+    "no-token-use": lambda token, client: tokens.resigned(token, token_use=None),
+    "refresh-token-use": lambda token, client: tokens.resigned(token, token_use="refresh"),
+}
+
+
+@pytest.mark.parametrize("make", REFUSED_TOKENS.values(), ids=REFUSED_TOKENS.keys())
+def test_a_token_appsync_would_refuse_is_401_and_never_reaches_the_resolver(
+    make: Any, stack: LocalStack, client: StackClient
+) -> None:
+    _, _, token = signed_up(client)
+    invocations = stack.sandboxes[USER_API.id].invocations
+    answer = client.graphql(ME, token=make(token, client))
+    assert answer.status == 401
+    assert answer.body == {
+        "errors": [{"errorType": "UnauthorizedException", "message": answer.errors[0]["message"]}]
+    }
+    assert stack.sandboxes[USER_API.id].invocations == invocations
+
+
+def test_tokens_of_another_app_client_or_pool_are_refused_but_an_id_token_works(
+    client: StackClient,
+) -> None:
+    email, sub, _ = signed_up(client)
+    other_client = client.aws.cognito.create_user_pool_client(
+        UserPoolId=client.pool_id,
+        ClientName="another-app",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    foreign = client.aws.cognito.initiate_auth(
+        ClientId=other_client,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    assert client.graphql(ME, token=foreign["AccessToken"]).status == 401
+    assert client.graphql(ME, token=foreign["IdToken"]).status == 401
+
+    own = client.sign_in(email, PASSWORD)
+    assert client.graphql(ME, token=own.id).data["me"]["id"] == sub
+    assert client.graphql(ME, token=f"Bearer {own.access}").data["me"]["id"] == sub
+
+
+# --- the pipeline's promises --------------------------------------------------------------------
+
+
+def test_a_password_reset_changes_nothing(stack: LocalStack, client: StackClient) -> None:
+    email, sub, _ = signed_up(client)
+    settled(stack, client)
+    before, audited = client.users()[sub], len(client.audit_records())
+    client.aws.cognito.forgot_password(ClientId=client.client_id, Username=email)
+    with pytest.raises(ClientError, match="CodeMismatchException"):
+        client.aws.cognito.confirm_forgot_password(
+            ClientId=client.client_id, Username=email, ConfirmationCode="000000", Password=PASSWORD
+        )
+    client.aws.cognito.confirm_forgot_password(
+        ClientId=client.client_id,
+        Username=email,
+        ConfirmationCode=client.code(email, outbox.FORGOT_PASSWORD),
+        Password="Another-Horse-10-Battery!",
+    )
+    settled(stack, client)
+    assert client.users()[sub] == before
+    assert len(client.audit_records()) == audited
+    client.sign_in(email, "Another-Horse-10-Battery!")
+
+
+def test_redelivered_events_change_nothing(stack: LocalStack, client: StackClient) -> None:
+    email, sub, token = signed_up(client)
+    client.graphql(EDIT, {"input": {"id": sub, "name": "Ada", "expectedVersion": 1}}, token=token)
+    settled(stack, client)
+    before, audited = client.users()[sub], len(client.audit_records())
+    for _ in range(3):
+        publish(client, email)
+    settled(stack, client)
+    assert client.users()[sub] == before
+    assert len(client.audit_records()) == audited
+
+
+def test_a_poison_event_ends_alone_in_the_dlq(stack: LocalStack, client: StackClient) -> None:
+    outputs = client.outputs
+    dead_before = client.depth(outputs["projector_dlq_url"])
+    client.aws.sqs.send_message(
+        QueueUrl=outputs["projector_queue_url"], MessageBody='{"detail-type": "UserConfirmed"}'
+    )
+    _, sub, _ = signed_up(client)
+    wait_for(
+        lambda: client.depth(outputs["projector_dlq_url"]) == dead_before + 1,
+        timeout=60,
+        what="the poison message in the DLQ",
+    )
+    assert sub in client.users()
+    (dead, *_) = client.aws.sqs.receive_message(
+        QueueUrl=outputs["projector_dlq_url"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert "UserConfirmed" in dead["Body"]
+
+
+def test_every_subscriber_gets_the_event_the_example_consumer_welcomes_by_email(
+    stack: LocalStack, client: StackClient
+) -> None:
+    email, _, _ = signed_up(client)
+    wait_for(
+        lambda: [
+            e for e in outbox.read(stack.outbox.path) if e["to"] == email and e["kind"] == "email"
+        ],
+        what="the welcome email in the outbox",
+    )
+    assert len(SUBSCRIPTIONS) == 2
