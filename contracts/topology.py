@@ -93,6 +93,7 @@ class Table:
 class Queue:
     id: str
     base_name: str
+    retention_days: int
 
 
 @dataclass(frozen=True)
@@ -367,7 +368,7 @@ AUDIT: Final = StreamConsumer(
     table=USER_TABLE,
     consumer=AUDIT_TRAIL,
     source=AUDIT_SOURCE,
-    on_failure=Queue("AuditDlq", "audit-trail-dlq"),
+    on_failure=Queue("AuditDlq", "audit-trail-dlq", retention_days=14),
 )
 STREAM_CONSUMERS: Final = (AUDIT,)
 

@@ -39,6 +39,7 @@ class StreamConsumption(Construct):
             self,
             "OnFailureQueue",
             queue_name=names.of(declared.on_failure.base_name),
+            retention_days=declared.on_failure.retention_days,
             catches=f"the stream records {consumer.node.id} failed after every retry",
         )
         consumer.add_event_source(

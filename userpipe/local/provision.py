@@ -94,9 +94,9 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
         built.add(f"{subscription.id}Rule", name=rule_name, arn=rule_arn)
 
     for stream in STREAM_CONSUMERS:
-        built.add(
-            stream.on_failure.id, **_queue(clients, names.of(stream.on_failure.base_name), {})
-        )
+        on_failure = stream.on_failure
+        retention = {"MessageRetentionPeriod": str(on_failure.retention_days * SECONDS_PER_DAY)}
+        built.add(on_failure.id, **_queue(clients, names.of(on_failure.base_name), retention))
 
     _user_pool(clients, names, built)
     return built

@@ -108,8 +108,8 @@ class QueuePoller(Poller):
     ) -> None:
         super().__init__()
         self.name = f"poller:{queue['name']}"
-        self._sqs, self._queue, self._sandbox = sqs, queue, sandbox
-        self._source, self._region, self._retry_delay = source, region, retry_delay
+        self.queue, self.sandbox, self.source = queue, sandbox, source  # its wiring
+        self._sqs, self._region, self._retry_delay = sqs, region, retry_delay
         self.delivered = 0
 
     def poll(self) -> int:
@@ -117,13 +117,13 @@ class QueuePoller(Poller):
         messages = self._batch()
         if not messages:
             return 0
-        records = [sqs_record(message, self._queue["arn"], self._region) for message in messages]
-        invocation = self._sandbox.invoke({"Records": records})
+        records = [sqs_record(message, self.queue["arn"], self._region) for message in messages]
+        invocation = self.sandbox.invoke({"Records": records})
         failed = failed_items(invocation, [m["MessageId"] for m in messages])
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
-                QueueUrl=self._queue["url"],
+                QueueUrl=self.queue["url"],
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
                 ],
@@ -131,7 +131,7 @@ class QueuePoller(Poller):
         for message in messages:
             if message["MessageId"] in failed:
                 self._sqs.change_message_visibility(
-                    QueueUrl=self._queue["url"],
+                    QueueUrl=self.queue["url"],
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=self._retry_delay,
                 )
@@ -140,9 +140,9 @@ class QueuePoller(Poller):
 
     def _batch(self) -> list[dict[str, Any]]:
         """Up to the batch size, waiting at most the batching window once something arrived."""
-        size = self._source.batch_size
+        size = self.source.batch_size
         messages = self._receive(size)
-        window_ends = time.monotonic() + self._source.max_batching_window_seconds
+        window_ends = time.monotonic() + self.source.max_batching_window_seconds
         while messages and len(messages) < size and time.monotonic() < window_ends:
             self._wake.wait(max(0.0, window_ends - time.monotonic()))
             self._wake.clear()
@@ -151,7 +151,7 @@ class QueuePoller(Poller):
 
     def _receive(self, count: int) -> list[dict[str, Any]]:
         received: list[dict[str, Any]] = self._sqs.receive_message(
-            QueueUrl=self._queue["url"],
+            QueueUrl=self.queue["url"],
             MaxNumberOfMessages=min(count, 10),
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
@@ -191,20 +191,21 @@ class StreamPoller(Poller):
     ) -> None:
         super().__init__()
         self.name = f"poller:{stream_arn.rsplit('/', 3)[-3]}-stream"
-        self._streams, self._stream_arn, self._sandbox = streams, stream_arn, sandbox
-        self._source, self._sqs, self._on_failure = source, sqs, on_failure
+        self.stream_arn, self.sandbox, self.source = stream_arn, sandbox, source  # its wiring
+        self.on_failure = on_failure
+        self._streams, self._sqs = streams, sqs
         self._checkpoints: dict[str, str] = {}  # shard id -> last sequence number done with
         self.delivered = 0
         self.discarded = 0
 
     def poll(self) -> int:
         """Deliver what each shard holds past its checkpoint; returns how many records."""
-        description = self._streams.describe_stream(StreamArn=self._stream_arn)
+        description = self._streams.describe_stream(StreamArn=self.stream_arn)
         delivered = 0
         for shard in description["StreamDescription"]["Shards"]:
             records = self._read(shard["ShardId"])
-            for start in range(0, len(records), self._source.batch_size):
-                batch = records[start : start + self._source.batch_size]
+            for start in range(0, len(records), self.source.batch_size):
+                batch = records[start : start + self.source.batch_size]
                 self._deliver(shard["ShardId"], batch)
                 delivered += len(batch)
         self.delivered += delivered
@@ -215,25 +216,25 @@ class StreamPoller(Poller):
         checkpoint = self._checkpoints.get(shard_id)
         if checkpoint is None:
             iterator = self._streams.get_shard_iterator(
-                StreamArn=self._stream_arn,
+                StreamArn=self.stream_arn,
                 ShardId=shard_id,
-                ShardIteratorType=self._source.starting_position,
+                ShardIteratorType=self.source.starting_position,
             )
         else:
             iterator = self._streams.get_shard_iterator(
-                StreamArn=self._stream_arn,
+                StreamArn=self.stream_arn,
                 ShardId=shard_id,
                 ShardIteratorType="AFTER_SEQUENCE_NUMBER",
                 SequenceNumber=checkpoint,
             )
         response = self._streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
-        return [stream_record(record, self._stream_arn) for record in response["Records"]]
+        return [stream_record(record, self.stream_arn) for record in response["Records"]]
 
     def _deliver(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> None:
         pending, retries = list(batch), 0
         while pending and not self._stop.is_set():
             sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
-            failed = failed_items(self._sandbox.invoke({"Records": pending}), sequences)
+            failed = failed_items(self.sandbox.invoke({"Records": pending}), sequences)
             if not failed:
                 self._checkpoints[shard_id] = pending[-1]["dynamodb"]["SequenceNumber"]
                 return
@@ -243,7 +244,7 @@ class StreamPoller(Poller):
                 self._checkpoints[shard_id] = pending[first - 1]["dynamodb"]["SequenceNumber"]
                 pending, retries = pending[first:], 0
             retries += 1
-            if retries > self._source.max_retry_attempts:
+            if retries > self.source.max_retry_attempts:
                 poison = pending.pop(0)
                 self._send_to_on_failure(shard_id, poison, retries)
                 self._checkpoints[shard_id] = poison["dynamodb"]["SequenceNumber"]
@@ -261,7 +262,7 @@ class StreamPoller(Poller):
             "version": "1.0",
             "timestamp": iso_utc(datetime.now(UTC)),
             "requestContext": {
-                "functionArn": self._sandbox.arn,
+                "functionArn": self.sandbox.arn,
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": invocations,
             },
@@ -272,10 +273,10 @@ class StreamPoller(Poller):
                 "approximateArrivalOfFirstRecord": arrival,
                 "approximateArrivalOfLastRecord": arrival,
                 "batchSize": 1,
-                "streamArn": self._stream_arn,
+                "streamArn": self.stream_arn,
             },
         }
-        self._sqs.send_message(QueueUrl=self._on_failure["url"], MessageBody=json.dumps(message))
+        self._sqs.send_message(QueueUrl=self.on_failure["url"], MessageBody=json.dumps(message))
         self.discarded += 1
 
 
