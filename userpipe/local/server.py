@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import socket
 import threading
 import time
@@ -84,12 +85,29 @@ class Router:
             return self.graphql(environ, start_response)
         try:
             return self.front(environ, start_response)
+        except NotImplementedError as missing:  # the emulator lacks an operation
+            return _not_emulated(start_response, str(missing))
         finally:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith(_QUEUE_WORK):
                 self.on_queue_work()
             elif target.startswith(_STREAM_WORK):
                 self.on_stream_work()
+
+
+def _not_emulated(start_response: Callable[..., Any], what: str) -> list[bytes]:
+    body = json.dumps(
+        {"__type": "NotImplementedException", "message": f"not emulated locally: {what}"}
+    ).encode()
+    start_response(
+        "501 Not Implemented",
+        [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-ErrorType", "NotImplementedException"),
+        ],
+    )
+    return [body]
 
 
 class Server:
