@@ -25,7 +25,7 @@ def test_amplify_js_v6_signs_up_confirms_signs_in_and_calls_graphql_unchanged(
     node = shutil.which("node")
     assert node, "Node is part of this project's toolchain"
     assert (ROOT / "node_modules" / "aws-amplify").is_dir(), "run `make install` (npm ci)"
-    result = subprocess.run(  # noqa: S603 - our own script
+    result = subprocess.run(
         [node, str(SCRIPT), str(stack.outputs_path), "amplify.user@example.com",
          "Correct-Horse-9-Battery!"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
