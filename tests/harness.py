@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from contracts.items import AuditRecord, User
@@ -34,19 +35,9 @@ from userpipe.local.clients import REGION, Clients
 from userpipe.local.provision import provision
 from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
+from userpipe.local.worker import Context
 
 SETTINGS = {"auditRetentionDays": "", "welcomeSender": "no-reply@example.com"}
-
-
-@dataclass
-class Context:
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 class InProcessFunction:
@@ -65,7 +56,13 @@ class InProcessFunction:
         _cold_start(self._module)  # a new function: its caches are built with its environment
 
     def invoke(self, event: Any) -> Invocation:
-        context = Context(self.name, self.spec.memory_mb, self.arn, str(uuid.uuid4()))
+        context = Context(
+            function_name=self.name,
+            memory_limit_in_mb=self.spec.memory_mb,
+            invoked_function_arn=self.arn,
+            aws_request_id=str(uuid.uuid4()),
+            deadline=time.time() + self.spec.timeout_seconds,
+        )
         with _environment(self.environment):
             try:
                 result = self._module.lambda_handler(event, context)

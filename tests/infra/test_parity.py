@@ -148,7 +148,6 @@ def describe_template(stack: Synthesized) -> dict[str, Any]:
     }
     (pool,) = view.of_type("AWS::Cognito::UserPool")
     (client,) = view.of_type("AWS::Cognito::UserPoolClient")
-    password = pool["Policies"]["PasswordPolicy"]
     (archive,) = view.of_type("AWS::Events::Archive")
     return {
         "tables": {
@@ -169,13 +168,7 @@ def describe_template(stack: Synthesized) -> dict[str, Any]:
             "name": pool["UserPoolName"],
             "username_attributes": pool["UsernameAttributes"],
             "auto_verified": pool["AutoVerifiedAttributes"],
-            "password": {
-                "min_length": password["MinimumLength"],
-                "lowercase": password["RequireLowercase"],
-                "uppercase": password["RequireUppercase"],
-                "digits": password["RequireNumbers"],
-                "symbols": password["RequireSymbols"],
-            },
+            "password": _password(pool["Policies"]["PasswordPolicy"]),
             "groups": sorted(p["GroupName"] for p in view.of_type("AWS::Cognito::UserPoolGroup")),
             "client": {"name": client["ClientName"], "flows": sorted(client["ExplicitAuthFlows"])},
         },
@@ -265,7 +258,6 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
     client = clients.cognito.describe_user_pool_client(
         UserPoolId=outputs["user_pool_id"], ClientId=outputs["user_pool_client_id"]
     )["UserPoolClient"]
-    password = pool["Policies"]["PasswordPolicy"]
     groups = clients.cognito.list_groups(UserPoolId=outputs["user_pool_id"])["Groups"]
     archive = clients.events.describe_archive(ArchiveName=outputs["archive_name"])
     secrets = clients.secrets.list_secrets()["SecretList"]
@@ -290,13 +282,7 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
             "name": pool["Name"],
             "username_attributes": pool["UsernameAttributes"],
             "auto_verified": pool["AutoVerifiedAttributes"],
-            "password": {
-                "min_length": password["MinimumLength"],
-                "lowercase": password["RequireLowercase"],
-                "uppercase": password["RequireUppercase"],
-                "digits": password["RequireNumbers"],
-                "symbols": password["RequireSymbols"],
-            },
+            "password": _password(pool["Policies"]["PasswordPolicy"]),
             "groups": sorted(group["GroupName"] for group in groups),
             "client": {"name": client["ClientName"], "flows": sorted(client["ExplicitAuthFlows"])},
         },
@@ -315,6 +301,12 @@ def _local_values(stack: LocalStack) -> dict[str, str]:
     for sandbox in stack.sandboxes.values():
         known[sandbox.arn] = f"{sandbox.function_name}.arn"
     return known
+
+
+def _password(policy: dict[str, Any]) -> dict[str, Any]:
+    """A password policy: CloudFormation and the Cognito API use the same keys."""
+    keys = ("MinimumLength", "RequireLowercase", "RequireUppercase", "RequireNumbers")
+    return {key: policy[key] for key in (*keys, "RequireSymbols")}
 
 
 # --- the checks ---------------------------------------------------------------------------------

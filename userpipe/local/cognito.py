@@ -154,11 +154,7 @@ class CognitoFront:
     def _ConfirmSignUp(  # noqa: N802
         self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
-        user = self._user(request.get("Username", ""))
-        if user["status"] == "CONFIRMED":
-            raise CognitoError(
-                "NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED"
-            )
+        user = self._unconfirmed_user(request.get("Username", ""))
         self._check_code(outbox.SIGN_UP, user["username"], str(request.get("ConfirmationCode", "")))
         status, answer = self._call_emulator(environ, body)
         if status != 200:
@@ -170,11 +166,7 @@ class CognitoFront:
     def _AdminConfirmSignUp(  # noqa: N802
         self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
-        user = self._user(request.get("Username", ""))
-        if user["status"] == "CONFIRMED":
-            raise CognitoError(
-                "NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED"
-            )
+        user = self._unconfirmed_user(request.get("Username", ""))
         status, answer = self._call_emulator(environ, body)
         if status == 200:
             self._run_trigger(user["username"], TRIGGER_CONFIRM_SIGN_UP, ADMIN_CLIENT)
@@ -243,6 +235,15 @@ class CognitoFront:
             "status": found["UserStatus"],
             "attributes": {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])},
         }
+
+    def _unconfirmed_user(self, username: str) -> dict[str, Any]:
+        """The user, who must not be confirmed yet (Cognito refuses to confirm twice)."""
+        user = self._user(username)
+        if user["status"] == "CONFIRMED":
+            raise CognitoError(
+                "NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED"
+            )
+        return user
 
     def _verify_email(self, username: str) -> None:
         """Confirming with the emailed code verifies the address (moto never sets the flag)."""
