@@ -10,8 +10,8 @@ STAGE  ?= dev
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install demo test test-unit test-integration test-infra lint format schemas bench \
-	layer cdk-app synth deploy destroy clean
+.PHONY: help install demo local test test-unit test-integration test-infra lint format schemas \
+	bench layer cdk-app synth deploy destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,8 +28,11 @@ $(NODE): package.json package-lock.json
 
 install: $(STAMP) $(NODE) ## create .venv and node_modules with everything (runtime, local, infra, dev)
 
-demo: $(STAMP) ## the main job: sign users up and watch them flow through the pipeline
+demo: $(STAMP) ## the main job: the local stack, driven through its public endpoints
 	$(BIN)/userpipe demo
+
+local: $(STAMP) ## serve the whole stack on this machine (port 4747) until Ctrl-C
+	$(BIN)/userpipe local up
 
 test: $(STAMP) $(NODE) layer ## every test: unit, integration (moto), property-based, infra
 	$(BIN)/python -m pytest
@@ -37,7 +40,7 @@ test: $(STAMP) $(NODE) layer ## every test: unit, integration (moto), property-b
 test-unit: $(STAMP) ## unit tests only (no network, fakes)
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: $(STAMP) ## integration tests only (moto)
+test-integration: $(STAMP) $(NODE) ## the local stack end to end, Amplify JS, the AWS CLI (moto)
 	$(BIN)/python -m pytest tests/integration
 
 test-infra: $(STAMP) $(NODE) layer ## CDK template assertions, cdk-nag, cfn-lint, CLI synth
@@ -75,4 +78,5 @@ destroy: $(STAMP) $(NODE) ## cdk destroy STAGE (retained resources stay; see REA
 	npx cdk destroy -c stage=$(STAGE)
 
 clean: ## remove the virtualenv, node_modules and build output
-	rm -rf $(VENV) cdk.out build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) cdk.out build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		.userpipe
