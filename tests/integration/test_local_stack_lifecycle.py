@@ -185,3 +185,29 @@ def test_a_failing_trigger_answers_as_cognito_does_and_the_user_stays_confirmed(
         user = client.aws.cognito.admin_get_user(UserPoolId=client.pool_id, Username=email)
         assert user["UserStatus"] == "CONFIRMED"  # as in Cognito: reconcile repairs the gap
         client.sign_in(email, PASSWORD)
+
+
+def test_an_event_whose_target_queue_is_gone_lands_in_the_rules_dlq(tmp_path: Path) -> None:
+    """EventBridge accepts it and sends it straight to the target's DLQ; the trigger's
+    publish succeeds (the user is confirmed without an error)."""
+    with LocalStack(LocalStackOptions(state_dir=tmp_path)) as stack:
+        client = StackClient(stack.outputs())
+        client.aws.sqs.delete_queue(QueueUrl=str(client.outputs["projector_queue_url"]))
+        email = "lost.queue@example.com"
+        sub = client.sign_up(email, PASSWORD)  # confirms: the trigger publishes fine
+
+        (dead,) = wait_for(
+            lambda: client.aws.sqs.receive_message(
+                QueueUrl=str(client.outputs["projector_dlq_url"]), MessageAttributeNames=["All"]
+            ).get("Messages"),
+            what="the event in the rule's DLQ",
+        )
+        assert json.loads(dead["Body"])["detail"]["sub"] == sub
+        attributes = dead["MessageAttributes"]
+        assert attributes["RULE_ARN"]["StringValue"] == client.outputs["projector_rule_arn"]
+        assert attributes["ERROR_CODE"]["StringValue"] == "SQS.NonExistentQueue"
+        assert sub not in client.users()
+        # The other subscriber still got it: the welcome email went out.
+        wait_for(lambda: client.code
+                 and [e for e in stack.outbox.entries(email) if e["kind"] == "email"],
+                 what="the welcome email")  # fmt: skip

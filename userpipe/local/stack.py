@@ -35,6 +35,7 @@ from contracts.topology import (
     FunctionSpec,
     ResourceNames,
 )
+from userpipe.local import eventbridge
 from userpipe.local.aws import InProcessAws
 from userpipe.local.clients import REGION, Clients
 from userpipe.local.cognito import CognitoFront
@@ -96,6 +97,7 @@ class LocalStack:
     def _provision(self) -> None:
         assert self._router is not None
         Client(self._router.emulator, Response).post("/moto-api/reset")  # a fresh emulator
+        eventbridge.install()  # undeliverable rule targets go to their DLQ, as in EventBridge
         clients = Clients(self.endpoint_url)
         built = provision(clients, self.names, self.options.settings)
         built.add(GRAPHQL_API, graphql_url=self.graphql_url, api_id=f"local-{self.names.stage}")
