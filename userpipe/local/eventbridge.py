@@ -18,8 +18,8 @@ import json
 from typing import Any, Final
 
 from moto.events.models import Rule
-from moto.sqs.models import sqs_backends
 from moto.sqs.exceptions import QueueDoesNotExist
+from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
 _MARK: Final = "_userpipe_dead_letters"
