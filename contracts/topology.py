@@ -228,6 +228,18 @@ class StreamConsumer:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A function run on a schedule (an EventBridge rule in AWS). A stage may change the
+    expression or turn it off (``off``). The local stack runs no schedules: run the command."""
+
+    id: str
+    function: FunctionSpec
+    expression: str  # rate(...) or cron(...)
+    setting: Literal["reconcileSchedule"]  # the stage setting that overrides it
+    dlq: Queue  # runs that failed after Lambda's retries, or could not be delivered
+
+
+@dataclass(frozen=True)
 class Output:
     """A stack output (CloudFormation) and the same value in the local stack's outputs file
     (its snake-case name)."""
@@ -238,7 +250,12 @@ class Output:
 
     @property
     def local_name(self) -> str:
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+        return snake_case(self.name)
+
+
+def snake_case(name: str) -> str:
+    """``GraphqlUrl`` -> ``graphql_url``: a stack output's name in the local outputs file."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 #: A failed delivery from a rule to its queue is retried this long, then goes to the rule's DLQ.
@@ -305,6 +322,19 @@ USER_API: Final = FunctionSpec(
         Env("PAGE_TOKEN_SECRET_ARN", Attr("PageTokenKey", "arn")),
         Env("ADMIN_GROUP", Fixed(ADMIN_GROUP)),
         *_powertools("user_api"),
+    ),
+)
+#: Publishes UserConfirmed for confirmed users without an item (see services/reconcile).
+RECONCILE: Final = FunctionSpec(
+    id="Reconcile",
+    package="services.reconcile",
+    timeout_seconds=900,  # Lambda's maximum: ListUsers is rate-limited, a big pool takes long
+    memory_mb=256,
+    environment=(
+        Env("USER_POOL_ID", Attr("UserPool", "id")),
+        Env("USER_TABLE_NAME", Attr("UserTable", "name")),
+        Env("EVENT_BUS_NAME", Attr("Bus", "name")),
+        *_powertools("reconcile"),
     ),
 )
 #: The example consumer shipped to show a subscription of one's own.
@@ -393,11 +423,31 @@ GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: 
 
 TABLES: Final = (USER_TABLE, AUDIT_TABLE)
 SECRETS: Final = (PAGE_TOKEN_KEY,)
+SCHEDULES: Final = (
+    Schedule(
+        "ReconcileSchedule",
+        RECONCILE,
+        "rate(1 day)",
+        setting="reconcileSchedule",
+        dlq=Queue("ReconcileDlq", "reconcile-dlq", retention_days=14),
+    ),
+)
 #: Every function, each with its own environment.
-FUNCTIONS: Final = (CONFIRM_TRIGGER, USER_PROJECTOR, AUDIT_TRAIL, USER_API, WELCOME_NOTIFIER)
+FUNCTIONS: Final = (
+    CONFIRM_TRIGGER,
+    USER_PROJECTOR,
+    AUDIT_TRAIL,
+    USER_API,
+    WELCOME_NOTIFIER,
+    RECONCILE,
+)
 
 
 def _subscription_outputs() -> Iterator[Output]:
+    for schedule in SCHEDULES:
+        yield Output(f"{schedule.function.id}DlqUrl", Attr(schedule.dlq.id, "url"))
+    for stream in STREAM_CONSUMERS:  # redrive hands dead-lettered records back to it
+        yield Output(f"{stream.consumer.id}FunctionName", Attr(stream.consumer.id, "name"))
     for subscription in SUBSCRIPTIONS:
         yield Output(f"{subscription.id}QueueUrl", Attr(f"{subscription.id}Queue", "url"))
         yield Output(f"{subscription.id}DlqUrl", Attr(f"{subscription.id}Dlq", "url"))

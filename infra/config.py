@@ -24,6 +24,7 @@ class StageConfig:
     log_retention_days: int = 30
     alarm_email: str | None = None
     welcome_sender: str = "no-reply@example.com"
+    reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
 
     @property
     def names(self) -> ResourceNames:
@@ -50,6 +51,7 @@ class StageConfig:
             log_retention_days=_days(get, "logRetentionDays", defaults.log_retention_days),
             alarm_email=get("alarmEmail") or None,
             welcome_sender=str(get("welcomeSender") or defaults.welcome_sender),
+            reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
         )
         config.names  # noqa: B018 - validates the stage name
         return config

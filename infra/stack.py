@@ -16,6 +16,8 @@ from constructs import Construct
 from contracts.topology import (
     CONFIRM_TRIGGER,
     OUTPUTS,
+    RECONCILE,
+    SCHEDULES,
     STREAM_CONSUMERS,
     SUBSCRIPTIONS,
     TABLES,
@@ -29,6 +31,8 @@ from infra.parts.api import UserGraphqlApi
 from infra.parts.events import UserEvents
 from infra.parts.functions import FunctionFactory, log_retention
 from infra.parts.identity import Identity
+from infra.parts.queues import dead_letter_queue
+from infra.parts.schedule import ScheduledFunction, schedule_expression
 from infra.parts.stream import STREAM_INVOKED, StreamConsumption
 from infra.parts.subscription import SQS_INVOKED, UserConfirmedSubscription
 from infra.parts.tables import make_table
@@ -83,6 +87,7 @@ class UserpipeStack(Stack):
         )
 
         self.consumers: dict[str, lambda_.Function] = {}
+        self._schedules(config)
         for subscription in SUBSCRIPTIONS:
             scope = Construct(self, subscription.id)
             consumer = self.functions.make(scope, subscription.consumer, invoked_by=SQS_INVOKED)
@@ -129,6 +134,44 @@ class UserpipeStack(Stack):
         self._permissions(config)
         self._outputs()
 
+    def _schedules(self, config: StageConfig) -> None:
+        for declared in SCHEDULES:
+            scope = Construct(self, declared.function.id)
+            dlq = dead_letter_queue(
+                scope,
+                "Dlq",
+                queue_name=config.names.of(declared.dlq.base_name),
+                retention_days=declared.dlq.retention_days,
+                catches=f"{declared.function.id} runs that failed after Lambda's retries, or "
+                "that EventBridge could not deliver",
+            )
+            self.built.add(
+                declared.dlq.id, name=dlq.queue_name, url=dlq.queue_url, arn=dlq.queue_arn
+            )
+            self.alarms.queue_not_empty(scope, dlq, f"{declared.function.id}'s dead-letter queue")
+            function = self.functions.make(
+                scope,
+                declared.function,
+                invoked_by="its schedule (asynchronously); failures go to its DLQ.",
+                async_dlq=dlq,
+            )
+            self.consumers[declared.function.id] = function
+            chosen = {"reconcileSchedule": config.reconcile_schedule}[declared.setting]
+            expression = schedule_expression(declared, chosen)
+            if expression:
+                ScheduledFunction(
+                    scope,
+                    "Schedule",
+                    declared=declared,
+                    names=config.names,
+                    expression=expression,
+                    function=function,
+                    dlq=dlq,
+                    alarms=self.alarms,
+                )
+            else:
+                self.alarms.function_errors(scope, function)
+
     def _permissions(self, config: StageConfig) -> None:
         """Least privilege, per function: what each consumer may do beyond reading its source
         (the event sources grant that). The trigger's and the API's are granted with them."""
@@ -149,6 +192,21 @@ class UserpipeStack(Stack):
         self.consumers[WELCOME_NOTIFIER.id].add_to_role_policy(
             _ses_send_policy(self, config.welcome_sender)
         )
+        # Reconcile reads Cognito's confirmed users and which of them have items, and
+        # publishes UserConfirmed for the others: nothing else.
+        reconcile = self.consumers[RECONCILE.id]
+        reconcile.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cognito-idp:ListUsers"],
+                resources=[self.identity.user_pool.user_pool_arn],
+            )
+        )
+        reconcile.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchGetItem"], resources=[tables["UserTable"].table_arn]
+            )
+        )
+        self.events.bus.grant_put_events_to(reconcile)
 
     def _outputs(self) -> None:
         for output in OUTPUTS:

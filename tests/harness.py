@@ -31,7 +31,7 @@ from contracts.topology import (
     FunctionSpec,
     ResourceNames,
 )
-from userpipe.local.clients import REGION, Clients
+from userpipe.clients import REGION, Clients
 from userpipe.local.provision import provision
 from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
@@ -171,4 +171,4 @@ def in_process_pipeline(stage: str = "test") -> Iterator[InProcessPipeline]:
     from moto import mock_aws
 
     with mock_aws():
-        yield InProcessPipeline(Clients(), ResourceNames(stage))
+        yield InProcessPipeline(Clients(local=True), ResourceNames(stage))

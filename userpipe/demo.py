@@ -22,8 +22,6 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
-from contracts.names import EVENT_SOURCE, USER_CONFIRMED
-from services.confirm_trigger.logic import user_confirmed_from
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack, LocalStackOptions
@@ -99,7 +97,7 @@ class _Demo:
 
         self.step("Cognito retries the trigger: the same user's UserConfirmed twice more")
         for _ in range(2):
-            self._publish_again(emails[0])
+            self.client.publish_confirmation(emails[0])
         self.settle()
         self.check(
             f"exactly {count} User items, each at _version 1", self._versions() == [1] * count
@@ -207,30 +205,6 @@ class _Demo:
         except ClientError as error:
             return error.response["Error"]["Code"] == "CodeMismatchException"
         return False
-
-    def _publish_again(self, email: str) -> None:
-        """What a retried trigger call publishes: the user's UserConfirmed, stamped anew."""
-        user = self.client.aws.cognito.admin_get_user(
-            UserPoolId=self.client.pool_id, Username=email
-        )
-        event = {
-            "triggerSource": "PostConfirmation_ConfirmSignUp",
-            "userPoolId": self.client.pool_id,
-            "userName": user["Username"],
-            "callerContext": {"clientId": self.client.client_id},
-            "request": {"userAttributes": {a["Name"]: a["Value"] for a in user["UserAttributes"]}},
-        }
-        detail = user_confirmed_from(event, datetime.now(UTC))
-        self.client.aws.events.put_events(
-            Entries=[
-                {
-                    "Source": EVENT_SOURCE,
-                    "DetailType": USER_CONFIRMED,
-                    "Detail": json.dumps(detail),
-                    "EventBusName": self.client.outputs["event_bus_name"],
-                }
-            ]
-        )
 
     def _replay(self) -> int:
         events, outputs = self.client.aws.events, self.client.outputs

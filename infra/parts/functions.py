@@ -8,6 +8,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from contracts.topology import Built, FunctionSpec, ResourceNames
@@ -46,10 +47,19 @@ class FunctionFactory(Construct):
             description="userpipe runtime dependencies (Powertools, pydantic) for arm64",
         )
 
-    def make(self, scope: Construct, spec: FunctionSpec, *, invoked_by: str) -> lambda_.Function:
-        """``invoked_by`` says who calls the function synchronously and where its failures go
-        instead of an asynchronous-invocation DLQ (which such a function never uses). Its
-        environment is the declared one, each reference resolved to what is built already."""
+    def make(
+        self,
+        scope: Construct,
+        spec: FunctionSpec,
+        *,
+        invoked_by: str,
+        async_dlq: sqs.IQueue | None = None,
+    ) -> lambda_.Function:
+        """``invoked_by`` says who calls the function and where its failures go. A function
+        invoked asynchronously (a schedule) gets ``async_dlq`` for the events it failed after
+        Lambda's retries; for one only ever called synchronously, ``invoked_by`` is the reason
+        it needs none. Its environment is the declared one, each reference resolved to what
+        is built already."""
         name = self._names.function(spec)
         log_group = logs.LogGroup(
             scope,
@@ -76,12 +86,14 @@ class FunctionFactory(Construct):
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
             environment=self._built.environment(spec),
+            dead_letter_queue=async_dlq,
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=log_group,
             role=role,
         )
         log_group.grant_write(role)
+        self._built.add(spec.id, name=function.function_name, arn=function.function_arn)
         policy = role.node.find_child("DefaultPolicy")
         acknowledge(
             policy,
@@ -89,11 +101,12 @@ class FunctionFactory(Construct):
             "Only actions with no resource-level form use '*': X-Ray PutTraceSegments and "
             "PutTelemetryRecords and, for the stream consumer, dynamodb:ListStreams.",
         )
-        acknowledge(
-            function.node.default_child,  # type: ignore[arg-type]
-            "Serverless-LambdaDLQ",
-            f"Never invoked asynchronously: {invoked_by}",
-        )
+        if async_dlq is None:
+            acknowledge(
+                function.node.default_child,  # type: ignore[arg-type]
+                "Serverless-LambdaDLQ",
+                f"Never invoked asynchronously: {invoked_by}",
+            )
         return function
 
 

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
-from contracts.names import (
-    ORIGIN_COGNITO,
-    TRIGGER_CONFIRM_SIGN_UP,
-    USER_CONFIRMED_SCHEMA_VERSION,
-    UserConfirmedDetail,
-    iso_utc,
-)
-from contracts.rules import is_sub, is_user_pool_id, user_confirmed_problems
+from contracts.names import ORIGIN_COGNITO, TRIGGER_CONFIRM_SIGN_UP, UserConfirmedDetail
+from contracts.rules import is_sub, is_user_pool_id
+from contracts.user_confirmed import InvalidUserConfirmedError, from_cognito_user
 
 #: Where each field of ``UserConfirmed`` comes from in Cognito's event (for error messages).
 SOURCE_OF: Final = {
@@ -81,11 +76,8 @@ def user_confirmed_from(
     request = _mapping(event.get("request"))
     attributes = _mapping(request.get("userAttributes"))
     caller = _mapping(event.get("callerContext"))
-    user_pool_id, username, sub = (
-        event.get("userPoolId"),
-        event.get("userName"),
-        attributes.get("sub"),
-    )
+    user_pool_id, username = event.get("userPoolId"), event.get("userName")
+    sub = attributes.get("sub")
     found = {
         "userAttributes.sub": sub,
         "userAttributes.email": attributes.get("email"),
@@ -95,25 +87,24 @@ def user_confirmed_from(
     missing = [name for name, value in found.items() if value is None or value == ""]
     if missing:
         raise MissingUserAttributeError(missing, user_pool_id, sub)
-    detail: dict[str, Any] = {
-        "schemaVersion": USER_CONFIRMED_SCHEMA_VERSION,
-        "userPoolId": user_pool_id,
-        "sub": sub,
-        "username": username,
-        "email": attributes["email"],
-        "emailVerified": str(attributes.get("email_verified", "false")).lower() == "true",
-        "confirmedAt": iso_utc(confirmed_at),
-        "origin": ORIGIN_COGNITO,
-        "clientId": caller.get("clientId"),
-    }
-    problems = user_confirmed_problems(detail)
-    if problems:
+    try:
+        return from_cognito_user(
+            user_pool_id=user_pool_id,
+            username=username,
+            attributes=attributes,
+            confirmed_at=confirmed_at,
+            origin=ORIGIN_COGNITO,
+            client_id=caller.get("clientId"),
+        )
+    except InvalidUserConfirmedError as invalid:
         raise InvalidUserAttributeError(
-            [f"{SOURCE_OF.get(field, field)}: {rule}" for field, rule in sorted(problems.items())],
+            [
+                f"{SOURCE_OF.get(field, field)}: {rule}"
+                for field, rule in sorted(invalid.problems.items())
+            ],
             user_pool_id,
             sub,
-        )
-    return cast(UserConfirmedDetail, detail)  # checked field by field just above
+        ) from None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -14,7 +14,6 @@ own). That publishes a duplicate, never a loss: consumers are idempotent on pool
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -27,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
-from contracts.names import EVENT_SOURCE, USER_CONFIRMED, UserConfirmedDetail
+from contracts.names import UserConfirmedDetail
+from contracts.user_confirmed import put_events_entry
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -96,12 +96,7 @@ class EventBridgePublisher:
         self._sleep = sleep
 
     def publish(self, detail: UserConfirmedDetail) -> str:
-        entry: Any = {
-            "Source": EVENT_SOURCE,
-            "DetailType": USER_CONFIRMED,
-            "Detail": json.dumps(detail, separators=(",", ":")),
-            "EventBusName": self._bus_name,
-        }
+        entry: Any = put_events_entry(detail, self._bus_name)
         started = self._clock()
         attempt = 0
         while True:

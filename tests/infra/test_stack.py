@@ -20,6 +20,7 @@ from contracts.topology import (
     PAGE_TOKEN_KEY,
     PROJECTION,
     PROJECTOR_SOURCE,
+    RECONCILE,
     SUBSCRIBER_SOURCE,
     USER_API,
     USER_POOL,
@@ -81,6 +82,7 @@ def as_in_template(stack: Synthesized, ref: Ref) -> Any:
         "AuditTable": ("AWS::DynamoDB::Table", "TableName", AUDIT_TABLE.base_name),
         "Bus": ("AWS::Events::EventBus", "Name", BUS.base_name),
         "PageTokenKey": ("AWS::SecretsManager::Secret", "Name", PAGE_TOKEN_KEY.base_name),
+        "UserPool": ("AWS::Cognito::UserPool", "UserPoolName", USER_POOL.base_name),
     }
     kind, name_property, base_name = kinds[ref.resource]
     logical_id = stack.logical_id(kind, **{name_property: NAMES.of(base_name)})
@@ -228,12 +230,22 @@ def test_admin_group_and_a_public_app_client(dev: Synthesized) -> None:
     assert props["PreventUserExistenceErrors"] == "ENABLED"
 
 
-def test_only_cognito_may_invoke_the_trigger(dev: Synthesized) -> None:
-    (permission,) = dev.resources("AWS::Lambda::Permission").values()
-    assert permission["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
-    assert permission["Properties"]["FunctionName"] == {
-        "Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]
+def test_only_cognito_may_invoke_the_trigger_and_only_its_schedule_reconcile(
+    dev: Synthesized,
+) -> None:
+    permissions = {
+        json.dumps(p["Properties"]["FunctionName"]): p["Properties"]
+        for p in dev.resources("AWS::Lambda::Permission").values()
     }
+    trigger = permissions.pop(
+        json.dumps({"Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]})
+    )
+    assert trigger["Principal"] == "cognito-idp.amazonaws.com"
+    (reconcile,) = permissions.values()
+    assert reconcile["Principal"] == "events.amazonaws.com"
+    assert reconcile["FunctionName"] == {"Fn::GetAtt": [function_id(dev, RECONCILE), "Arn"]}
+    rule = dev.logical_id("AWS::Events::Rule", Name=NAMES.of("reconcile-schedule"))
+    assert reconcile["SourceArn"] == {"Fn::GetAtt": [rule, "Arn"]}
 
 
 # --- least privilege, per function -----------------------------------------------------------
@@ -381,7 +393,7 @@ def test_every_dead_letter_queue_has_an_alarm_that_notifies(dev: Synthesized) ->
         for k, q in dev.resources("AWS::SQS::Queue").items()
         if "RedrivePolicy" not in q["Properties"]
     }
-    assert watched_queues == dlqs and len(dlqs) == 3
+    assert watched_queues == dlqs and len(dlqs) == 4
     errors = {
         d["Value"]["Ref"]
         for a in alarms
@@ -403,7 +415,11 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev: Synthesized
 
 
 def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -> None:
-    rules = dev.resources("AWS::Events::Rule")
+    rules = {
+        key: rule
+        for key, rule in dev.resources("AWS::Events::Rule").items()
+        if "EventPattern" in rule["Properties"]
+    }
     assert len(rules) == 2
     assert all(r["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN for r in rules.values())
     (mapping,) = mappings_of(dev, WELCOME_NOTIFIER)
@@ -551,3 +567,59 @@ def test_api_logs_go_to_a_log_group_with_retention(dev: Synthesized) -> None:
         r for r in dev.template["Resources"].values() if r["Type"] == "Custom::LogRetention"
     ]
     assert "GraphqlUrl" in dev.template["Outputs"]
+
+
+# --- reconcile, on a schedule -------------------------------------------------------------------
+
+
+def test_reconcile_runs_daily_with_a_dlq_for_failed_runs(dev: Synthesized) -> None:
+    rule = dev.one("AWS::Events::Rule", Name=NAMES.of("reconcile-schedule"))["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    (target,) = rule["Targets"]
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of("reconcile-dlq"))
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    props = function(dev, RECONCILE)["Properties"]
+    assert props["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}
+    assert props["Timeout"] == 900
+
+
+def test_reconcile_may_only_list_users_look_up_items_and_publish(dev: Synthesized) -> None:
+    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
+    table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of("reconcile-dlq"))
+    assert _own(dev, RECONCILE) == {
+        "cognito-idp:ListUsers": {"Fn::GetAtt": [pool, "Arn"]},
+        "dynamodb:BatchGetItem": {"Fn::GetAtt": [table, "Arn"]},
+        "events:PutEvents": {"Fn::GetAtt": [bus, "Arn"]},
+        "sqs:SendMessage": {"Fn::GetAtt": [dlq, "Arn"]},  # its own DLQ, for failed runs
+    }
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected"), [("cron(0 3 * * ? *)", "cron(0 3 * * ? *)"), ("off", None)]
+)
+def test_a_stage_may_change_or_turn_off_the_schedule(
+    tmp_path: Any, chosen: str, expected: str | None
+) -> None:
+    from tests.infra.conftest import synthesize
+
+    stack = synthesize(
+        tmp_path, {"stage": "sched", "ephemeral": "true", "reconcileSchedule": chosen}
+    )
+    assert stack.error is None, stack.error
+    schedules = [
+        r["Properties"].get("ScheduleExpression")
+        for r in stack.resources("AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    assert schedules == ([expected] if expected else [])
+
+
+def test_a_bad_schedule_stops_synth_with_a_clear_error() -> None:
+    from infra.app import build_app
+    from infra.parts.schedule import InvalidScheduleError
+
+    with pytest.raises(InvalidScheduleError, match="reconcileSchedule='every day' is invalid"):
+        build_app({"stage": "bad", "reconcileSchedule": "every day"})

@@ -3,17 +3,13 @@ outbox, GraphQL with real tokens, and the AWS APIs an operator uses."""
 
 from __future__ import annotations
 
-import json
 import urllib.request
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from contracts.names import EVENT_SOURCE, USER_CONFIRMED
 from contracts.topology import SUBSCRIPTIONS, USER_API
-from services.confirm_trigger.logic import user_confirmed_from
 from tests import tokens
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
@@ -45,28 +41,6 @@ def signed_up(client: StackClient) -> tuple[str, str, str]:
     sub = client.sign_up(email, PASSWORD)
     wait_for(lambda: sub in client.users(), what="the user's item")
     return email, sub, client.sign_in(email, PASSWORD).access
-
-
-def publish(client: StackClient, email: str) -> None:
-    """Another UserConfirmed for this user, as a retried trigger call would publish."""
-    user = client.aws.cognito.admin_get_user(UserPoolId=client.pool_id, Username=email)
-    event = {
-        "triggerSource": "PostConfirmation_ConfirmSignUp",
-        "userPoolId": client.pool_id,
-        "userName": user["Username"],
-        "request": {"userAttributes": {a["Name"]: a["Value"] for a in user["UserAttributes"]}},
-    }
-    detail = user_confirmed_from(event, datetime.now(UTC))
-    client.aws.events.put_events(
-        Entries=[
-            {
-                "Source": EVENT_SOURCE,
-                "DetailType": USER_CONFIRMED,
-                "Detail": json.dumps(detail),
-                "EventBusName": client.outputs["event_bus_name"],
-            }
-        ]
-    )
 
 
 def settled(stack: LocalStack, client: StackClient) -> None:
@@ -324,7 +298,7 @@ def test_redelivered_events_change_nothing(stack: LocalStack, client: StackClien
     settled(stack, client)
     before, audited = client.users()[sub], len(client.audit_records())
     for _ in range(3):
-        publish(client, email)
+        client.publish_confirmation(email)
     settled(stack, client)
     assert client.users()[sub] == before
     assert len(client.audit_records()) == audited

@@ -35,7 +35,7 @@ from tests.support import (
     cognito_sign_up,
     user_confirmed_envelope,
 )
-from userpipe.local.clients import Clients
+from userpipe.clients import Clients
 
 pytestmark = pytest.mark.integration
 USERS = 4
@@ -94,7 +94,7 @@ def sub_of(index: int) -> str:
 def test_interleavings_never_duplicate_regress_or_lose_anything(
     emulator: None, lambda_context: Any, ops: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
-    pipe = InProcessPipeline(Clients(), ResourceNames(next(_stages)))  # on the module's moto
+    pipe = InProcessPipeline(Clients(local=True), ResourceNames(next(_stages)))  # module moto
     expected = Expected()
     seen_versions: dict[str, int] = {}
     for op in ops:

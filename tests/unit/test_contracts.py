@@ -124,7 +124,7 @@ def built_for_tests(**settings: str) -> Built:
     """Every declared resource built with a made-up name for each attribute."""
     built = Built(settings)
     for attribute in ("name", "arn", "url", "stream_arn", "id", "client_id"):
-        for resource in ("UserTable", "AuditTable", "Bus", "PageTokenKey"):
+        for resource in ("UserTable", "AuditTable", "Bus", "PageTokenKey", "UserPool"):
             built.add(resource, **{attribute: f"{resource}-{attribute}"})
     return built
 

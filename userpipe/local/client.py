@@ -10,13 +10,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from contracts.items import AuditRecord, User
+from contracts.names import ORIGIN_COGNITO
+from contracts.user_confirmed import from_cognito_user, put_events_entry
+from userpipe.clients import Clients
 from userpipe.local import outbox
-from userpipe.local.clients import Clients
 
 T = TypeVar("T")
 
@@ -86,6 +89,22 @@ class StackClient:
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )["AuthenticationResult"]
         return Tokens(result["IdToken"], result["AccessToken"], result["RefreshToken"])
+
+    def publish_confirmation(self, email: str) -> None:
+        """The user's ``UserConfirmed`` on the bus, stamped now: what another call of the
+        trigger publishes (Cognito calls it again after a timeout)."""
+        user = self.aws.cognito.admin_get_user(UserPoolId=self.pool_id, Username=email)
+        detail = from_cognito_user(
+            user_pool_id=self.pool_id,
+            username=user["Username"],
+            attributes={a["Name"]: a["Value"] for a in user["UserAttributes"]},
+            confirmed_at=datetime.now(UTC),
+            origin=ORIGIN_COGNITO,
+            client_id=self.client_id,
+        )
+        entry = put_events_entry(detail, self.outputs["event_bus_name"])
+        failed = self.aws.events.put_events(Entries=[entry])["FailedEntryCount"]  # type: ignore[list-item]
+        assert not failed, "the bus refused the event"
 
     # --- GraphQL ----------------------------------------------------------------------------------
 

@@ -1,23 +1,29 @@
-"""What EventBridge does with an event a rule cannot deliver, which moto does not do.
+"""Two things EventBridge does that moto 5.2.5 does not — the one place the local stack changes
+the emulator's behaviour rather than adding around it (``install()``: this process only,
+idempotent).
 
-moto 5.2.5 delivers a rule's SQS targets synchronously, inside ``PutEvents``, and when the
-target queue does not exist the exception fails the whole ``PutEvents`` — the trigger would
-report a failed publish. EventBridge accepts the event; a target that no longer exists is not
-retried, the event goes straight to the target's dead-letter queue (EventBridge user guide,
-"Using dead-letter queues to process undelivered events"), with message attributes saying
-why, or is dropped when the target has none.
-
-``install()`` wraps moto's SQS delivery to do that. It is the one place the local stack
-changes the emulator's behaviour rather than adding around it; it affects only this process
-and is idempotent.
+- **Undeliverable targets.** moto delivers a rule's SQS targets inside ``PutEvents``; when the
+  target queue does not exist the exception fails the whole ``PutEvents`` (the trigger would
+  report a failed publish). EventBridge accepts the event; a target that no longer exists is
+  not retried, the event goes straight to the target's dead-letter queue with message
+  attributes saying why, or is dropped when there is none (EventBridge user guide, "Using
+  dead-letter queues to process undelivered events").
+- **Replays.** moto's ``StartReplay`` replays the whole archive to every rule of the bus. A
+  replay in EventBridge sends only the events whose time lies in ``[EventStartTime,
+  EventEndTime)``, and only to the rules in ``Destination.FilterArns`` when given (API
+  reference, ``StartReplay``). The local replay does the same, synchronously (EventBridge
+  replays in one-minute buckets, in no particular order, and lags the archive by minutes).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from typing import Any, Final
 
-from moto.events.models import Rule
+from moto.core.utils import unix_time
+from moto.events.models import Archive, Replay, ReplayState, Rule, events_backends
 from moto.sqs.exceptions import QueueDoesNotExist
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
@@ -26,6 +32,9 @@ _MARK: Final = "_userpipe_dead_letters"
 
 
 def install() -> None:
+    if not getattr(Replay.replay_events, _MARK, False):
+        setattr(_replay_window, _MARK, True)
+        Replay.replay_events = _replay_window  # type: ignore[method-assign]
     original = Rule._send_to_sqs_queue
     if getattr(original, _MARK, False):
         return
@@ -40,6 +49,31 @@ def install() -> None:
 
     setattr(deliver, _MARK, True)
     Rule._send_to_sqs_queue = deliver  # type: ignore[method-assign]
+
+
+def _replay_window(self: Replay, archive: Archive) -> None:
+    start, end = _moment(self.event_start_time), _moment(self.event_end_time)
+    only = set(self.destination.get("FilterArns") or ())
+    backend = events_backends[self.account_id][self.region]
+    bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
+    for event in list(archive.events):
+        if not start <= _moment(event.get("time")) < end:
+            continue
+        replayed = {**event, "id": str(uuid.uuid4()), "replay-name": self.name}
+        for rule in list(bus.rules.values()):
+            if not only or rule.arn in only:
+                rule.send_to_targets(replayed, transform_input=False)  # type: ignore[arg-type]
+    self.state = ReplayState.COMPLETED
+    self.end_time = unix_time()
+
+
+def _moment(value: Any) -> float:
+    """Epoch seconds from what the emulator stores: a number or an ISO-8601 string."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
 def _dead_letter(rule: Rule, resource_id: str, event: dict[str, Any]) -> None:

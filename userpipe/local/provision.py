@@ -14,6 +14,7 @@ from contracts.topology import (
     BUS,
     RULE_TARGET_MAX_EVENT_AGE_HOURS,
     RULE_TARGET_RETRY_ATTEMPTS,
+    SCHEDULES,
     SECRETS,
     STREAM_CONSUMERS,
     SUBSCRIPTIONS,
@@ -23,7 +24,7 @@ from contracts.topology import (
     ResourceNames,
     Table,
 )
-from userpipe.local.clients import Clients
+from userpipe.clients import Clients
 
 SECONDS_PER_DAY = 86_400
 
@@ -93,10 +94,11 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
         )
         built.add(f"{subscription.id}Rule", name=rule_name, arn=rule_arn)
 
-    for stream in STREAM_CONSUMERS:
-        on_failure = stream.on_failure
-        retention = {"MessageRetentionPeriod": str(on_failure.retention_days * SECONDS_PER_DAY)}
-        built.add(on_failure.id, **_queue(clients, names.of(on_failure.base_name), retention))
+    # Dead-letter queues of their own: the stream's on-failure queue, each schedule's DLQ (the
+    # local stack runs no schedules; their DLQ exists all the same, as in AWS).
+    for dead in [stream.on_failure for stream in STREAM_CONSUMERS] + [s.dlq for s in SCHEDULES]:
+        retention = {"MessageRetentionPeriod": str(dead.retention_days * SECONDS_PER_DAY)}
+        built.add(dead.id, **_queue(clients, names.of(dead.base_name), retention))
 
     _user_pool(clients, names, built)
     return built

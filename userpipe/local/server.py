@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -76,6 +77,7 @@ class Router:
         self.emulator = emulator_app
         self.front: WSGIApp = emulator_app
         self.graphql: WSGIApp | None = None
+        self.lambda_invoke: LambdaInvoke | None = None
         self.on_queue_work: Callable[[], None] = lambda: None
         self.on_stream_work: Callable[[], None] = lambda: None
 
@@ -83,6 +85,8 @@ class Router:
         path = environ.get("PATH_INFO", "")
         if self.graphql is not None and path.rstrip("/") == GRAPHQL_PATH:
             return self.graphql(environ, start_response)
+        if self.lambda_invoke is not None and (sandbox := self.lambda_invoke.matches(environ)):
+            return self.lambda_invoke(sandbox, environ, start_response)
         try:
             return self.front(environ, start_response)
         except NotImplementedError as missing:  # the emulator lacks an operation
@@ -146,3 +150,38 @@ class Server:
             self._server.force_exit = True
             self._thread.join(timeout)
         self._sock.close()
+
+
+class LambdaInvoke:
+    """Lambda's ``Invoke`` (REST: ``POST /2015-03-31/functions/<name>/invocations``) for the
+    stack's own functions, run in their sandboxes — moto would need Docker. A synchronous call
+    answers the function's result, or its error with ``X-Amz-Function-Error: Unhandled``, as
+    Lambda does; ``Event`` calls are accepted (202) and run before the answer."""
+
+    PREFIX: Final = "/2015-03-31/functions/"
+
+    def __init__(self, sandboxes: Callable[[str], Any]) -> None:
+        self._sandbox = sandboxes  # function name (or ARN) -> sandbox, or None
+
+    def matches(self, environ: dict[str, Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(self.PREFIX):
+            return None
+        name, _, rest = path[len(self.PREFIX) :].partition("/")
+        return self._sandbox(urllib.parse.unquote(name)) if rest == "invocations" else None
+
+    def __call__(
+        self, sandbox: Any, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        invocation = sandbox.invoke(json.loads(body or b"{}"))
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+        if environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event":
+            start_response("202 Accepted", [*headers, ("Content-Length", "0")])
+            return [b""]
+        payload = invocation.result if invocation.ok else invocation.error
+        data = json.dumps(payload).encode()
+        if not invocation.ok:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
+        return [data]

@@ -35,15 +35,15 @@ from contracts.topology import (
     FunctionSpec,
     ResourceNames,
 )
+from userpipe.clients import REGION, Clients
 from userpipe.local import eventbridge
 from userpipe.local.aws import InProcessAws
-from userpipe.local.clients import REGION, Clients
 from userpipe.local.cognito import CognitoFront
 from userpipe.local.graphql import GraphqlEndpoint
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
-from userpipe.local.server import GRAPHQL_PATH, Router, Server, bind, emulator
+from userpipe.local.server import GRAPHQL_PATH, LambdaInvoke, Router, Server, bind, emulator
 from userpipe.local.sources import Poller, QueuePoller, StreamPoller
 from userpipe.local.tokens import TokenVerifier
 
@@ -103,7 +103,10 @@ class LocalStack:
         built.add(GRAPHQL_API, graphql_url=self.graphql_url, api_id=f"local-{self.names.stage}")
         self.built = built
         for spec in FUNCTIONS:
-            self.sandboxes[spec.id] = self._sandbox(spec, built)
+            sandbox = self._sandbox(spec, built)
+            self.sandboxes[spec.id] = sandbox
+            built.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
+        self._router.lambda_invoke = LambdaInvoke(self._sandbox_named)
 
         aws = InProcessAws(self._router.emulator, REGION)
         pool_id = built.attribute(Attr(USER_POOL.id, "id"))
@@ -158,6 +161,11 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
         self._write_outputs()
+
+    def _sandbox_named(self, name: str) -> FunctionSandbox | None:
+        """A sandbox by its function's name or ARN."""
+        name = name.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        return next((s for s in self.sandboxes.values() if s.function_name == name), None)
 
     def _sandbox(self, spec: FunctionSpec, built: Built) -> FunctionSandbox:
         name = self.names.function(spec)

@@ -1,0 +1,103 @@
+"""What an operator command sees of a stack: its outputs and the clients to reach it.
+
+Filled from the local stack's outputs file (``--local``) or from a CloudFormation stack's
+outputs (``--stack NAME``); a command never asks which, except where AWS and the emulator truly
+differ, through ``Deployment.local`` (each such place says why).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from contracts.topology import snake_case
+from userpipe.clients import Clients
+
+DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
+
+
+class DeploymentNotFoundError(Exception):
+    """Nothing to operate on: the message says what was looked for."""
+
+
+class MissingOutputError(KeyError):
+    def __init__(self, deployment: str, name: str) -> None:
+        super().__init__(
+            f"{deployment} has no output {name!r}: deploy the current version of the stack "
+            "(outputs are declared in contracts/topology.py)"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str  # for messages: "stack userpipe-prod" or "the local stack at http://..."
+    outputs: Mapping[str, str]  # snake-case names, as the local outputs file has them
+    clients: Clients
+    local: bool
+
+    def output(self, name: str) -> str:
+        try:
+            return str(self.outputs[name])
+        except KeyError:
+            raise MissingOutputError(self.name, name) from None
+
+    @property
+    def stage(self) -> str:
+        return str(self.outputs.get("stage") or self.output("event_bus_name").split("-")[1])
+
+
+def from_local(path: Path | None = None) -> Deployment:
+    """The local stack: ``path``, else ``$USERPIPE_OUTPUTS``, else ``.userpipe/outputs.json``."""
+    chosen = path or Path(os.environ.get("USERPIPE_OUTPUTS") or DEFAULT_OUTPUTS)
+    try:
+        outputs: dict[str, Any] = json.loads(chosen.read_text())
+    except FileNotFoundError:
+        raise DeploymentNotFoundError(
+            f"no local stack outputs at {chosen} (start one with `userpipe local up`, or name "
+            "the file with --outputs or USERPIPE_OUTPUTS)"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DeploymentNotFoundError(
+            f"{chosen} is not a local stack's outputs file: {exc}"
+        ) from None
+    if not isinstance(outputs, dict) or "endpoint_url" not in outputs:
+        raise DeploymentNotFoundError(f"{chosen} is not a local stack's outputs file")
+    endpoint = str(outputs["endpoint_url"])
+    return Deployment(
+        name=f"the local stack at {endpoint}",
+        outputs={key: str(value) for key, value in outputs.items()},
+        clients=Clients(endpoint, region=str(outputs.get("region") or "") or None),
+        local=True,
+    )
+
+
+def from_stack(
+    stack: str,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    clients: Callable[..., Clients] = Clients,
+) -> Deployment:
+    """A deployed stack, read from CloudFormation's ``DescribeStacks``."""
+    connection = clients(region=region, profile=profile)
+    cloudformation = connection.cloudformation
+    try:
+        (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except cloudformation.exceptions.ClientError as exc:
+        raise DeploymentNotFoundError(
+            f"no CloudFormation stack {stack!r} in region {connection.region or '(default)'}"
+            f"{f' with profile {profile}' if profile else ''}: "
+            f"{exc.response.get('Error', {}).get('Message', exc)}"
+        ) from None
+    outputs = {snake_case(o["OutputKey"]): o["OutputValue"] for o in described.get("Outputs", [])}
+    if "event_bus_name" not in outputs:
+        raise DeploymentNotFoundError(f"stack {stack!r} has no userpipe outputs (EventBusName)")
+    outputs.setdefault("region", str(connection.region))
+    return Deployment(name=f"stack {stack}", outputs=outputs, clients=connection, local=False)
