@@ -217,6 +217,18 @@ class Subscription:
     source: QueueSource
     pattern: Mapping[str, list[str]] = field(default_factory=lambda: USER_CONFIRMED_PATTERN)
 
+    @property
+    def queue_url(self) -> Output:
+        return Output(f"{self.id}QueueUrl", Attr(f"{self.id}Queue", "url"))
+
+    @property
+    def dlq_url(self) -> Output:
+        return Output(f"{self.id}DlqUrl", Attr(f"{self.id}Dlq", "url"))
+
+    @property
+    def rule_arn(self) -> Output:
+        return Output(f"{self.id}RuleArn", Attr(f"{self.id}Rule", "arn"))
+
 
 @dataclass(frozen=True)
 class StreamConsumer:
@@ -225,6 +237,14 @@ class StreamConsumer:
     consumer: FunctionSpec
     source: StreamSource
     on_failure: Queue
+
+    @property
+    def dlq_url(self) -> Output:
+        return Output(f"{self.id}DlqUrl", Attr(self.on_failure.id, "url"))
+
+    @property
+    def function_name(self) -> Output:
+        return Output(f"{self.consumer.id}FunctionName", Attr(self.consumer.id, "name"))
 
 
 @dataclass(frozen=True)
@@ -237,6 +257,10 @@ class Schedule:
     expression: str  # rate(...) or cron(...)
     setting: Literal["reconcileSchedule"]  # the stage setting that overrides it
     dlq: Queue  # runs that failed after Lambda's retries, or could not be delivered
+
+    @property
+    def dlq_url(self) -> Output:
+        return Output(f"{self.function.id}DlqUrl", Attr(self.dlq.id, "url"))
 
 
 @dataclass(frozen=True)
@@ -443,15 +467,55 @@ FUNCTIONS: Final = (
 )
 
 
-def _subscription_outputs() -> Iterator[Output]:
-    for schedule in SCHEDULES:
-        yield Output(f"{schedule.function.id}DlqUrl", Attr(schedule.dlq.id, "url"))
-    for stream in STREAM_CONSUMERS:  # redrive hands dead-lettered records back to it
-        yield Output(f"{stream.consumer.id}FunctionName", Attr(stream.consumer.id, "name"))
+@dataclass(frozen=True)
+class DeadLetters:
+    """A dead-letter queue and what ``userpipe redrive`` does with what it holds.
+
+    - ``events``: ``UserConfirmed`` events a rule could not deliver or a consumer failed
+      ``max_receive_count`` times — moved back to the subscription's queue (``back_to``: the
+      output holding that queue's URL).
+    - ``stream-batches``: a stream consumer's on-failure records — metadata only (shard and
+      sequence numbers, never the images). The records are read again from the stream while it
+      still has them (24 h) and handed to the consumer (``back_to``: the output holding its
+      function name).
+    - ``failed-runs``: a scheduled function's failed runs; the job runs again (``back_to``: the
+      function's id).
+    """
+
+    name: str  # the queue's base name: what ``redrive --queue`` takes
+    url: Output
+    holds: Literal["events", "stream-batches", "failed-runs"]
+    back_to: str
+
+
+def _dead_letters() -> Iterator[DeadLetters]:
     for subscription in SUBSCRIPTIONS:
-        yield Output(f"{subscription.id}QueueUrl", Attr(f"{subscription.id}Queue", "url"))
-        yield Output(f"{subscription.id}DlqUrl", Attr(f"{subscription.id}Dlq", "url"))
-        yield Output(f"{subscription.id}RuleArn", Attr(f"{subscription.id}Rule", "arn"))
+        yield DeadLetters(
+            subscription.dlq, subscription.dlq_url, "events", subscription.queue_url.name
+        )
+    for stream in STREAM_CONSUMERS:
+        yield DeadLetters(
+            stream.on_failure.base_name,
+            stream.dlq_url,
+            "stream-batches",
+            stream.function_name.name,
+        )
+    for schedule in SCHEDULES:
+        yield DeadLetters(schedule.dlq.base_name, schedule.dlq_url, "failed-runs", schedule.id)
+
+
+#: Every dead-letter queue, each with the way back for what it holds.
+DEAD_LETTERS: Final = tuple(_dead_letters())
+
+
+def _wiring_outputs() -> Iterator[Output]:
+    for subscription in SUBSCRIPTIONS:
+        yield subscription.queue_url
+        yield subscription.rule_arn  # a replay names the rules it replays to
+    for stream in STREAM_CONSUMERS:  # redrive hands dead-lettered records back to it
+        yield stream.function_name
+    for dead_letters in DEAD_LETTERS:
+        yield dead_letters.url
 
 
 #: What operators, frontends and the operator commands read (CloudFormation outputs, and the
@@ -467,8 +531,7 @@ OUTPUTS: Final = (
     Output("UserTableName", Attr("UserTable", "name")),
     Output("UserTableStreamArn", Attr("UserTable", "stream_arn")),
     Output("AuditTableName", Attr("AuditTable", "name")),
-    Output("AuditDlqUrl", Attr("AuditDlq", "url")),
-    *_subscription_outputs(),
+    *_wiring_outputs(),
 )
 
 

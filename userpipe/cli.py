@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -12,11 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from userpipe.ops.cli import COMMANDS, add_commands, dispatch
+from userpipe.ops.deployment import DEFAULT_OUTPUTS, from_local
+from userpipe.ops.errors import OperatorError
+
 DEFAULT_PORT = 4747
-DEFAULT_OUTPUTS = Path(".userpipe/outputs.json")
 
 
-class CommandError(Exception):
+class CommandError(OperatorError):
     """A failure the user can act on: printed as one line, exit status 2."""
 
 
@@ -34,9 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _local_up(args)
         if args.command == "local" and args.local_command == "codes":
             return _local_codes(args)
-    except CommandError as error:
+        if args.command == "local" and args.local_command == "empty-user-table":
+            return _local_empty_user_table(args)
+        if args.command in COMMANDS:
+            return dispatch(args)
+    except OperatorError as error:
         print(f"userpipe: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it
 
 
@@ -72,26 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     codes.add_argument("email", nargs="?", help="only this address")
     codes.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
+    empty = local_commands.add_parser(
+        "empty-user-table",
+        help="delete every item of the local stack's User table (to try `userpipe rebuild`)",
+        description="Delete every item of the local stack's User table, on purpose: the "
+        "deletes go through the stream like any other, so the audit trail records them. "
+        "Local only; on AWS, see README (Operations) for why you restore instead.",
+    )
+    empty.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
+    add_commands(commands)
     return parser
 
 
 def _outputs_help() -> str:
     return f"the local stack's outputs file (default: $USERPIPE_OUTPUTS, else {DEFAULT_OUTPUTS})"
-
-
-def read_outputs(path: Path | None) -> dict[str, Any]:
-    """The outputs of a local stack: ``path``, else ``$USERPIPE_OUTPUTS``, else the default."""
-    chosen = path or Path(os.environ.get("USERPIPE_OUTPUTS") or DEFAULT_OUTPUTS)
-    try:
-        outputs: dict[str, Any] = json.loads(chosen.read_text())
-    except FileNotFoundError:
-        raise CommandError(
-            f"no local stack outputs at {chosen} (start one with `userpipe local up`, or name "
-            "the file with --outputs or USERPIPE_OUTPUTS)"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"{chosen} is not a local stack's outputs file: {exc}") from None
-    return outputs
 
 
 def _local_up(args: argparse.Namespace) -> int:
@@ -164,7 +164,7 @@ def _local_codes(args: argparse.Namespace) -> int:
 
     from userpipe.local.outbox import read
 
-    outputs = read_outputs(args.outputs)
+    outputs = from_local(args.outputs).outputs
     entries = [
         entry
         for entry in read(Path(outputs["outbox_path"]))
@@ -182,6 +182,15 @@ def _local_codes(args: argparse.Namespace) -> int:
             entry.get("subject", ""),
         )
     Console().print(table if entries else "nothing sent yet")
+    return 0
+
+
+def _local_empty_user_table(args: argparse.Namespace) -> int:
+    from userpipe.ops.tables import empty_user_table
+
+    deployment = from_local(args.outputs)
+    deleted = empty_user_table(deployment)
+    print(f"deleted {deleted} item(s) from {deployment.output('user_table_name')}")
     return 0
 
 

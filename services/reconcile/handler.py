@@ -14,11 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
 from services.reconcile.logic import reconcile
-from services.reconcile.store import CognitoDirectory, DynamoProjection, EventBridgeBatchPublisher
+from services.reconcile.store import (
+    DEFAULT_REQUESTS_PER_SECOND,
+    CognitoDirectory,
+    DynamoProjection,
+    EventBridgeBatchPublisher,
+)
 
 logger = Logger(service="reconcile")
-#: ListUsers calls per second; Cognito's quota for it is shared with every caller of the pool.
-DEFAULT_RATE = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
     summary = reconcile(
         config.user_pool_id,
         CognitoDirectory(
-            boto3.client("cognito-idp"), config.user_pool_id, requests_per_second=DEFAULT_RATE
+            boto3.client("cognito-idp"),
+            config.user_pool_id,
+            requests_per_second=DEFAULT_REQUESTS_PER_SECOND,
         ),
         DynamoProjection(boto3.client("dynamodb"), config.user_table_name),
         EventBridgeBatchPublisher(boto3.client("events"), config.event_bus_name),

@@ -23,6 +23,10 @@ PAGE_SIZE: Final = 60
 #: PutEvents takes at most 10 entries.
 PUT_EVENTS_BATCH: Final = 10
 CONFIRMED_FILTER: Final = 'cognito:user_status = "CONFIRMED"'
+#: ListUsers calls a second. Cognito counts ListUsers against a per-category quota shared by
+#: every caller in the account and Region (Cognito developer guide, "Quotas in Amazon Cognito"):
+#: stay well below it so sign-in pages that list users are not throttled.
+DEFAULT_REQUESTS_PER_SECOND: Final = 5.0
 
 
 def backoff(attempt: int, base: float = 0.05, cap: float = 2.0) -> float:

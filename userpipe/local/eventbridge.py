@@ -11,8 +11,9 @@ idempotent).
 - **Replays.** moto's ``StartReplay`` replays the whole archive to every rule of the bus. A
   replay in EventBridge sends only the events whose time lies in ``[EventStartTime,
   EventEndTime)``, and only to the rules in ``Destination.FilterArns`` when given (API
-  reference, ``StartReplay``). The local replay does the same, synchronously (EventBridge
-  replays in one-minute buckets, in no particular order, and lags the archive by minutes).
+  reference, ``StartReplay``). The local replay does the same, synchronously, in event-time
+  order (EventBridge replays in one-minute buckets, in no particular order, and lags the
+  archive by minutes), and reports ``EventLastReplayedTime``, which moto leaves out.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def install() -> None:
     if not getattr(Replay.replay_events, _MARK, False):
         setattr(_replay_window, _MARK, True)
         Replay.replay_events = _replay_window  # type: ignore[method-assign]
+        original_describe = Replay.describe
+
+        def describe(self: Replay) -> dict[str, Any]:
+            last = getattr(self, "event_last_replayed_time", None)
+            return {**original_describe(self), **({"EventLastReplayedTime": last} if last else {})}
+
+        Replay.describe = describe  # type: ignore[method-assign]
     original = Rule._send_to_sqs_queue
     if getattr(original, _MARK, False):
         return
@@ -56,13 +64,13 @@ def _replay_window(self: Replay, archive: Archive) -> None:
     only = set(self.destination.get("FilterArns") or ())
     backend = events_backends[self.account_id][self.region]
     bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
-    for event in list(archive.events):
-        if not start <= _moment(event.get("time")) < end:
-            continue
+    chosen = [e for e in archive.events if start <= _moment(e.get("time")) < end]
+    for event in sorted(chosen, key=lambda e: _moment(e.get("time"))):
         replayed = {**event, "id": str(uuid.uuid4()), "replay-name": self.name}
         for rule in list(bus.rules.values()):
             if not only or rule.arn in only:
                 rule.send_to_targets(replayed, transform_input=False)  # type: ignore[arg-type]
+        self.event_last_replayed_time = _moment(event.get("time"))  # type: ignore[attr-defined]
     self.state = ReplayState.COMPLETED
     self.end_time = unix_time()
 

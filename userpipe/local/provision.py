@@ -105,6 +105,14 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
 
 
 def _table(clients: Clients, names: ResourceNames, table: Table, built: Built) -> None:
+    description = create_table(clients, names, table)
+    built.add(table.id, name=names.of(table.base_name), arn=description["TableArn"])
+    if table.stream:
+        built.add(table.id, stream_arn=description["LatestStreamArn"])
+
+
+def create_table(clients: Clients, names: ResourceNames, table: Table) -> dict[str, Any]:
+    """``table`` as declared (keys, stream, TTL); its description."""
     keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
     request: dict[str, Any] = {
         "TableName": names.of(table.base_name),
@@ -120,9 +128,8 @@ def _table(clients: Clients, names: ResourceNames, table: Table, built: Built) -
             TableName=names.of(table.base_name),
             TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
         )
-    built.add(table.id, name=names.of(table.base_name), arn=description["TableArn"])
-    if table.stream:
-        built.add(table.id, stream_arn=description["LatestStreamArn"])
+    result: Any = description
+    return dict(result)
 
 
 def _queue(clients: Clients, name: str, attributes: dict[str, str]) -> dict[str, str]:

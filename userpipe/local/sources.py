@@ -23,7 +23,6 @@ Two shortcuts, both about time only:
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.names import iso_utc
 from contracts.topology import QueueSource, StreamSource
+from userpipe.lambda_events import stream_record
 from userpipe.local.sandbox import FunctionSandbox, Invocation
 
 if TYPE_CHECKING:
@@ -278,30 +278,6 @@ class StreamPoller(Poller):
         }
         self._sqs.send_message(QueueUrl=self.on_failure["url"], MessageBody=json.dumps(message))
         self.discarded += 1
-
-
-def stream_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record in the shape Lambda hands to the function: epoch-second times and
-    binary values base64-encoded, as in the JSON Lambda sends."""
-    change = _as_json(dict(record["dynamodb"]))
-    created = record["dynamodb"].get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        change["ApproximateCreationDateTime"] = created.timestamp()
-    return {
-        **{k: v for k, v in record.items() if k != "dynamodb"},
-        "dynamodb": change,
-        "eventSourceARN": stream_arn,
-    }
-
-
-def _as_json(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {key: _as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_json(item) for item in value]
-    return value
 
 
 def _lower_first(name: str) -> str:

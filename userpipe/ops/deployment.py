@@ -11,28 +11,27 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.topology import snake_case
+from contracts.topology import Output, snake_case
 from userpipe.clients import Clients
+from userpipe.ops.errors import OperatorError
 
 DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
 
 
-class DeploymentNotFoundError(Exception):
+class DeploymentNotFoundError(OperatorError):
     """Nothing to operate on: the message says what was looked for."""
 
 
-class MissingOutputError(KeyError):
+class MissingOutputError(OperatorError):
     def __init__(self, deployment: str, name: str) -> None:
         super().__init__(
             f"{deployment} has no output {name!r}: deploy the current version of the stack "
             "(outputs are declared in contracts/topology.py)"
         )
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,43 @@ class Deployment:
     local: bool
 
     def output(self, name: str) -> str:
+        """An output by its snake-case name (``user_table_name``)."""
         try:
             return str(self.outputs[name])
         except KeyError:
             raise MissingOutputError(self.name, name) from None
 
+    def value(self, output: Output) -> str:
+        """A declared output's value (``Subscription.queue_url``, say)."""
+        return self.output(output.local_name)
+
     @property
     def stage(self) -> str:
+        """``userpipe-<stage>-users`` is the bus's name in every stage."""
         return str(self.outputs.get("stage") or self.output("event_bus_name").split("-")[1])
+
+    # Where AWS and the local stack truly differ in timing (each command reads these instead
+    # of asking which it runs against):
+
+    @property
+    def archive_lag(self) -> timedelta:
+        """How old the newest event of a replay window must be. EventBridge: "There may be a
+        delay between an event being received on an event bus and the event arriving in the
+        archive. We recommend you delay replaying archived events for 10 minutes" (user guide,
+        "Archiving and replaying events"). The local stack archives inside ``PutEvents``."""
+        return timedelta(0) if self.local else timedelta(minutes=10)
+
+    @property
+    def settle_seconds(self) -> float:
+        """How long a queue must read empty before it counts as drained. SQS: the approximate
+        counts "may not achieve consistency until at least 1 minute after the producers stop
+        sending messages" (API reference, ``GetQueueAttributes``). The emulator's are exact."""
+        return 1.0 if self.local else 60.0
+
+    @property
+    def poll_seconds(self) -> float:
+        """Between two reads of something that changes (a replay's state, a queue's depth)."""
+        return 0.2 if self.local else 5.0
 
 
 def from_local(path: Path | None = None) -> Deployment:

@@ -1,0 +1,271 @@
+"""The operator commands on the command line: ``replay``, ``rebuild``, ``reconcile``,
+``redrive``, ``status``. Each names its target (``--local`` or ``--stack NAME``); progress goes
+to stderr, results to stdout (``--json`` where a machine reads them); an error is one line
+unless ``--debug``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from rich.console import Console
+from rich.table import Table
+
+from userpipe.ops.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
+from userpipe.ops.errors import OperatorError
+from userpipe.ops.progress import Progress, RichProgress
+
+COMMANDS = ("replay", "rebuild", "reconcile", "redrive", "status")
+
+
+def add_commands(commands: Any) -> None:
+    target = argparse.ArgumentParser(add_help=False)
+    where = target.add_argument_group("target (one of)")
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help=f"the local stack, from its outputs file (--outputs, else $USERPIPE_OUTPUTS, "
+        f"else {DEFAULT_OUTPUTS})",
+    )
+    where.add_argument("--outputs", type=Path, help="the local stack's outputs file")
+    where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack")
+    where.add_argument("--region", help="its Region (default: your AWS configuration's)")
+    where.add_argument("--profile", help="the AWS profile to use")
+    target.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(  # type: ignore[no-any-return]
+            name,
+            parents=[target],
+            help=summary,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    replay = command(
+        "replay",
+        "replay archived UserConfirmed events to the projector (or every consumer)",
+        "Start an EventBridge replay from the archive to the bus, limited to the projector's "
+        "rule unless --all-consumers. The projector creates once, so a replay never overwrites "
+        "an item. On AWS a window ending less than 10 minutes ago is refused (the archive lags) "
+        "unless --force. With --wait, follow the replay, then wait until the receiving queues "
+        "are drained; exit 1 if it ends FAILED or CANCELLED.",
+    )
+    replay.add_argument("--from", dest="start", metavar="ISO", help="default: the archive's start")
+    replay.add_argument("--to", dest="end", metavar="ISO", help="default: now (AWS: 10 min ago)")
+    replay.add_argument(
+        "--all-consumers",
+        action="store_true",
+        help="replay to every subscriber's rule, not only the projector's",
+    )
+    replay.add_argument("--wait", action="store_true", help="follow it until delivered")
+    replay.add_argument("--force", action="store_true", help="allow a window ending < 10 min ago")
+
+    rebuild = command(
+        "rebuild",
+        "rebuild the User table from the archive (into an empty table only)",
+        "Refuse a User table that holds items; replay every archived event to the projector; "
+        "wait until projected; compare with Cognito's confirmed users and report what differs. "
+        "createdAt comes from each archived event (the original confirmation time). Profile "
+        "edits are not events: point-in-time recovery restores those. Exit 1 if users are "
+        "missing, items have no Cognito user, or events were dead-lettered.",
+    )
+    rebuild.add_argument("--rate", type=float, default=5.0, help="ListUsers calls a second")
+    rebuild.add_argument("--force", action="store_true", help="replay up to now (see replay)")
+
+    reconcile = command(
+        "reconcile",
+        "publish UserConfirmed for confirmed Cognito users without an item",
+        "Page through the pool's confirmed users (ListUsers, rate-limited), look each up in "
+        "the User table (BatchGetItem), and publish UserConfirmed (origin reconcile) for each "
+        "one missing, at most 10 per PutEvents, failed entries retried then reported. Items "
+        "without a Cognito user (orphans) are reported, never deleted. Safe to run any time. "
+        "Exit 1 if some event could not be published.",
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="report; publish nothing")
+    reconcile.add_argument("--rate", type=float, default=5.0, help="ListUsers calls a second")
+    reconcile.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+
+    redrive = command(
+        "redrive",
+        "send dead-lettered messages back, once their cause is fixed",
+        "Subscription DLQs: events back to their queue (SQS's message move task on AWS). The "
+        "audit stream's DLQ: the failed records read again from the stream (while it has them, "
+        "24 h) and handed to the audit function. The reconcile schedule's DLQ: reconcile runs "
+        "again. A message is deleted only once re-delivered. Exit 1 if any stays.",
+    )
+    redrive.add_argument("--queue", metavar="NAME", help="one DLQ (default: every one)")
+    redrive.add_argument("--max", type=int, metavar="N", help="at most N messages per queue")
+
+    status = command(
+        "status",
+        "queues, dead letters, counts, replays, alarms: OK or NEEDS ATTENTION",
+        "Queue and DLQ depths, table and user counts (approximate on AWS), the archive, the "
+        "last replays, alarms in ALARM (AWS). Ends with a verdict line; exit 0 if OK, 1 if "
+        "anything needs attention.",
+    )
+    status.add_argument("--json", action="store_true", help="everything as JSON on stdout")
+
+
+def deployment_from(args: argparse.Namespace) -> Deployment:
+    if args.local and args.stack:
+        raise OperatorError("choose one target: --local or --stack NAME, not both")
+    if args.stack:
+        return from_stack(args.stack, region=args.region, profile=args.profile)
+    if args.local or args.outputs:
+        return from_local(args.outputs)
+    raise OperatorError(
+        "which stack? --local (the local stack's outputs: --outputs, $USERPIPE_OUTPUTS or "
+        f"{DEFAULT_OUTPUTS}) or --stack NAME [--region R] [--profile P]"
+    )
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    out = Console(highlight=False)
+    progress = RichProgress(Console(stderr=True, highlight=False))
+    run: Callable[[Deployment, argparse.Namespace, Progress, Console], int] = {
+        "replay": _replay,
+        "rebuild": _rebuild,
+        "reconcile": _reconcile,
+        "redrive": _redrive,
+        "status": _status,
+    }[args.command]
+    try:
+        return run(deployment_from(args), args, progress, out)
+    except Exception as error:  # one line unless --debug
+        if args.debug:
+            raise
+        print(f"userpipe {args.command}: {_sentence(error)}", file=sys.stderr)
+        return error.exit_code if isinstance(error, OperatorError) else 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"userpipe {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _sentence(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        problem = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "a call")
+        return f"{operation} failed: {problem.get('Code')}: {problem.get('Message')}"
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found: configure some (aws configure, AWS_PROFILE) or --profile"
+    if isinstance(error, BotoCoreError | OperatorError | TimeoutError):
+        return str(error)
+    return f"{type(error).__name__}: {error} (--debug shows where)"
+
+
+def _replay(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.ops import replay
+
+    outcome = replay.run(
+        deployment,
+        progress,
+        start_time=replay.parse_time(args.start, "--from") if args.start else None,
+        end_time=replay.parse_time(args.end, "--to") if args.end else None,
+        all_consumers=args.all_consumers,
+        force=args.force,
+        wait=args.wait,
+    )
+    if not args.wait:
+        out.print(
+            f"Replay {outcome.replay.name} started; `aws events describe-replay "
+            f"--replay-name {outcome.replay.name}` follows it (or run with --wait)."
+        )
+        return 0
+    for line in replay.describe_outcome(outcome):
+        out.print(line)
+    return 1 if outcome.dead_lettered else 0
+
+
+def _rebuild(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.ops import rebuild
+
+    report = rebuild.run(deployment, progress, rate=args.rate, force=args.force)
+    for line in rebuild.describe(report):
+        out.print(line)
+    return 0 if report.complete else 1
+
+
+def _reconcile(
+    deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any
+) -> int:
+    from userpipe.ops import reconcile
+
+    summary = reconcile.run(deployment, progress, dry_run=args.dry_run, rate=args.rate)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **summary.as_dict(),
+                    "dry_run": args.dry_run,
+                    "ids": {"missing": summary.missing_ids, "orphans": summary.orphans or []},
+                }
+            )
+        )
+    else:
+        for line in reconcile.describe(summary, dry_run=args.dry_run):
+            out.print(line)
+    return 0 if summary.complete else 1
+
+
+def _redrive(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.ops import redrive
+
+    results = redrive.run(deployment, progress, queue=args.queue, limit=args.max)
+    for line in redrive.describe(results):
+        out.print(line)
+    return 1 if any(result.kept for result in results) else 0
+
+
+def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.ops import status as status_module
+
+    found = status_module.collect(deployment)
+    if args.json:
+        print(json.dumps(found.as_dict(), default=str))
+        return 0 if found.ok else 1
+    exact = "" if found.counts_exact else " (approximate)"
+    queues = Table(title=f"{found.deployment}: queues")
+    for column in ("queue", "role", "waiting", "in flight", "oldest"):
+        queues.add_column(column)
+    for queue in found.queues:
+        queues.add_row(
+            queue.name,
+            queue.role,
+            str(queue.visible),
+            str(queue.in_flight),
+            status_module.describe_age(queue.oldest_seconds),
+        )
+    out.print(queues)
+    counts = Table(title=f"counts{exact}")
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
+    for table, items in found.tables.items():
+        counts.add_row(f"items in {table}", "no such table" if items is None else str(items))
+    counts.add_row("Cognito users (every status)", str(found.cognito_users))
+    archive = found.archive
+    counts.add_row(
+        f"events in archive {archive['name']} ({archive['state']})", str(archive["events"])
+    )
+    counts.add_row("archive size, bytes", str(archive["bytes"]))
+    out.print(counts)
+    if found.replays:
+        replays = Table(title="last replays")
+        for column in ("replay", "state", "started"):
+            replays.add_column(column)
+        for replay in found.replays:
+            replays.add_row(replay.name, replay.state, replay.started)
+        out.print(replays)
+    if found.alarms is None:
+        out.print("alarms: none here (the local stack creates no CloudWatch alarms)")
+    else:
+        out.print(f"alarms in ALARM: {', '.join(found.alarms) or 'none'}")
+    out.print(found.verdict, style="bold green" if found.ok else "bold red")
+    return 0 if found.ok else 1

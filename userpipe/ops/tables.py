@@ -1,0 +1,63 @@
+"""Reading the User table and Cognito's confirmed users, as the operator commands compare them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from contracts.items import USER_KEY, User
+from services.reconcile.logic import CognitoUser
+from services.reconcile.store import CognitoDirectory
+from userpipe.ops.deployment import Deployment
+from userpipe.ops.errors import OperatorError
+
+
+def scan(deployment: Deployment, table: str, **options: Any) -> Iterator[dict[str, Any]]:
+    """Every item of ``table`` (consistent reads, page by page)."""
+    paginator = deployment.clients.dynamodb.get_paginator("scan")
+    for page in paginator.paginate(TableName=table, ConsistentRead=True, **options):
+        yield from page.get("Items", [])
+
+
+def user_items(deployment: Deployment) -> dict[str, User]:
+    return {
+        user.id: user
+        for user in map(User.from_item, scan(deployment, deployment.output("user_table_name")))
+    }
+
+
+def user_ids(deployment: Deployment) -> Iterator[str]:
+    for item in scan(
+        deployment,
+        deployment.output("user_table_name"),
+        ProjectionExpression="#key",
+        ExpressionAttributeNames={"#key": USER_KEY},
+    ):
+        yield str(item[USER_KEY]["S"])
+
+
+def is_empty(deployment: Deployment, table: str) -> bool:
+    # Without a filter, a scan of one item returns it if the table has any.
+    response = deployment.clients.dynamodb.scan(TableName=table, Limit=1, ConsistentRead=True)
+    return not response.get("Items")
+
+
+def confirmed_users(deployment: Deployment, *, rate: float) -> Iterator[CognitoUser]:
+    directory = CognitoDirectory(
+        deployment.clients.cognito, deployment.output("user_pool_id"), requests_per_second=rate
+    )
+    for page in directory.confirmed_users():
+        yield from page
+
+
+def empty_user_table(deployment: Deployment) -> int:
+    """Delete every item of the User table — the local stack's only: on AWS a delete cannot be
+    undone and the API would serve nobody meanwhile (README, Operations)."""
+    if not deployment.local:
+        raise OperatorError("emptying the User table is for the local stack only")
+    table = deployment.output("user_table_name")
+    deleted = 0
+    for user_id in list(user_ids(deployment)):
+        deployment.clients.dynamodb.delete_item(TableName=table, Key={USER_KEY: {"S": user_id}})
+        deleted += 1
+    return deleted
