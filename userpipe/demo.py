@@ -4,10 +4,10 @@ goes.
 It starts the local stack in this process on a free port, then acts as its clients would:
 users sign up through Cognito's API, read their code from the outbox, confirm and sign in;
 profiles are read and edited over GraphQL with their real tokens; an operator inspects the
-tables and queues and replays the archive through the AWS APIs. Along the way it does what
-breaks the naive recipe — Cognito's retries, a password reset, a stale edit, a replay, a
-poison message, a wrong code, a forged token — and checks that nothing was lost, duplicated or
-overwritten. Exit status 0 means every check held.
+tables and queues, replays the archive and rebuilds the table with the operator commands.
+Along the way it does what breaks the naive recipe — Cognito's retries, a password reset, a
+stale edit, a replay, a rebuild, a poison message, a wrong code, a forged token — and checks
+that nothing was lost, duplicated or overwritten. Exit status 0 means every check held.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -25,6 +24,10 @@ from rich.table import Table
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack, LocalStackOptions
+from userpipe.ops import rebuild, replay, status
+from userpipe.ops.deployment import from_local
+from userpipe.ops.progress import RichProgress
+from userpipe.ops.tables import empty_user_table
 
 PEOPLE = ["ada", "grace", "alan", "barbara", "edsger", "margaret", "donald", "frances"]
 PASSWORD = "Correct-Horse-9-Battery!"  # noqa: S105 - demo users on the local stack
@@ -160,12 +163,36 @@ class _Demo:
             forged.status == 401 and forged.errors[0]["errorType"] == "UnauthorizedException",
         )
 
-        self.step("Replay every archived event to the projector (StartReplay)")
+        deployment = from_local(self.stack.outputs_path)
+        progress = RichProgress(self.console)
+        self.step("Replay every archived event to the projector (`userpipe replay --wait`)")
         before = self.client.users()
-        replayed = self._replay()
+        outcome = replay.run(deployment, progress)
         self.settle()
-        self.console.print(f"  {replayed} archived events replayed")
-        self.check("the replay changed nothing", self.client.users() == before)
+        self.check(
+            f"replay {outcome.replay.name} completed and changed nothing",
+            self.client.users() == before and not outcome.dead_lettered,
+        )
+
+        self.step("Rebuild the User table from the archive (empty it, then `userpipe rebuild`)")
+        deleted = empty_user_table(deployment)
+        self.console.print(f"  deleted all {deleted} items (`userpipe local empty-user-table`)")
+        report = rebuild.run(deployment, progress)
+        self.settle()
+        for line in rebuild.describe(report):
+            self.console.print(f"  {line}")
+        after = self.client.users()
+        self.check(
+            "the same users, emails and createdAt as before, each at _version 1",
+            report.complete
+            and {sub: (u.email, u.created_at) for sub, u in after.items()}
+            == {sub: (u.email, u.created_at) for sub, u in before.items()}
+            and self._versions() == [1] * count,
+        )
+        self.check(
+            "the profile edit is not back (edits are not events: PITR restores them)",
+            before[subs[0]].name == "Ada Lovelace" and after[subs[0]].name is None,
+        )
 
         self.step("A poison message in the projector's queue")
         self.client.aws.sqs.send_message(
@@ -177,11 +204,20 @@ class _Demo:
             what="the poison message in the DLQ",
         )
         self.check("it failed alone and was moved to the DLQ", len(self.client.users()) == count)
+        verdict = status.collect(deployment).verdict
+        self.console.print(f"  `userpipe status`: {verdict}")
+        self.check(
+            "status needs attention for the dead letter (it exits 1)",
+            verdict.startswith("NEEDS ATTENTION: user-projector-dlq holds 1 message(s)"),
+        )
 
         self.settle()
         self.show_tables()
         audit = self.client.audit_records()
-        self.check("one audit record per change (inserts + 1 edit)", len(audit) == count + 1)
+        self.check(
+            "one audit record per change (inserts, 1 edit, the rebuild's deletes and inserts)",
+            len(audit) == count + 1 + 2 * count,
+        )
         self.check(
             "no email address in plaintext in the audit trail",
             all("@" not in json.dumps(r.model_dump(mode="json")) for r in audit),
@@ -205,22 +241,6 @@ class _Demo:
         except ClientError as error:
             return error.response["Error"]["Code"] == "CodeMismatchException"
         return False
-
-    def _replay(self) -> int:
-        events, outputs = self.client.aws.events, self.client.outputs
-        archive = events.describe_archive(ArchiveName=outputs["archive_name"])
-        now = datetime.now(UTC)
-        events.start_replay(
-            ReplayName=f"demo-{now:%H%M%S}",
-            EventSourceArn=archive["ArchiveArn"],
-            EventStartTime=datetime(2026, 1, 1, tzinfo=UTC),
-            EventEndTime=now,
-            Destination={
-                "Arn": events.describe_event_bus(Name=outputs["event_bus_name"])["Arn"],
-                "FilterArns": [outputs["projector_rule_arn"]],
-            },
-        )
-        return int(archive["EventCount"])
 
     def _versions(self) -> list[int]:
         return [user.version for user in self.client.users().values()]
@@ -246,7 +266,7 @@ class _Demo:
             audit.add_row(
                 record.user_id[:8] + "…",
                 record.event_name,
-                f"{record.old_version or '-'} → {record.new_version}",
+                f"{record.old_version or '-'} → {record.new_version or '-'}",
                 ", ".join(record.changed_fields),
             )
         self.console.print(audit)

@@ -17,7 +17,7 @@ def test_the_demo_runs_every_check_and_they_all_hold() -> None:
     text = out.getvalue()
     assert "Every check held." in text
     assert "✗" not in text
-    assert text.count("✓") == 12
+    assert text.count("✓") == 15
 
 
 def test_the_cli_rejects_a_silly_user_count(capsys: pytest.CaptureFixture[str]) -> None:

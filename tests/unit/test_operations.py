@@ -1,0 +1,397 @@
+"""The operator commands' logic with fakes: replay windows and the 10-minute rule, following a
+replay to each end state, Ctrl-C, a Deployment from CloudFormation outputs or the local file,
+re-reading stream records, and moving messages without ever deleting one not re-delivered."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import pytest
+from botocore.exceptions import ClientError
+
+from userpipe.ops import replay
+from userpipe.ops.cli import deployment_from
+from userpipe.ops.deployment import Deployment, DeploymentNotFoundError, from_local, from_stack
+from userpipe.ops.errors import OperatorError
+from userpipe.ops.progress import Recorded
+from userpipe.ops.redrive import RecordsGoneError, Result, move_messages, read_batch
+from userpipe.ops.replay import (
+    ReplayFailedError,
+    ReplayInterruptedError,
+    ReplayRefusedError,
+    parse_time,
+    window,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+CREATED = datetime(2026, 1, 5, 8, 30, 17, tzinfo=UTC)
+TEN_MINUTES = timedelta(minutes=10)
+OUTPUTS = {
+    "event_bus_name": "userpipe-prod-users",
+    "event_bus_arn": "arn:aws:events:eu-west-1:123456789012:event-bus/userpipe-prod-users",
+    "archive_name": "userpipe-prod-users-archive",
+    "projector_rule_arn": "arn:aws:events:eu-west-1:123456789012:rule/userpipe-prod-users/p",
+}
+
+
+def deployment(local: bool = False, **clients: Any) -> Deployment:
+    return Deployment("stack userpipe-prod", OUTPUTS, SimpleNamespace(**clients), local)  # type: ignore[arg-type]
+
+
+# --- the window and the 10-minute rule -----------------------------------------------------------
+
+
+def test_the_window_defaults_to_the_archive_start_and_ten_minutes_ago_on_aws() -> None:
+    chosen = window(start=None, end=None, archive_created=CREATED, now=NOW, lag=TEN_MINUTES)
+    assert chosen.start == datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+    assert chosen.end == NOW - TEN_MINUTES
+
+
+def test_a_window_ending_within_ten_minutes_is_refused_on_aws_with_the_reason() -> None:
+    with pytest.raises(ReplayRefusedError, match="ends less than 10 minutes ago") as refused:
+        window(start=None, end=NOW - timedelta(minutes=9), archive_created=CREATED, now=NOW,
+               lag=TEN_MINUTES)  # fmt: skip
+    assert "We recommend you delay replaying archived events for 10 minutes" in str(refused.value)
+    assert "--force" in str(refused.value)
+
+
+def test_force_allows_a_window_up_to_now_and_the_local_stack_has_no_lag() -> None:
+    forced = window(start=None, end=NOW, archive_created=CREATED, now=NOW, lag=TEN_MINUTES,
+                    force=True)  # fmt: skip
+    assert forced.end == NOW
+    local = window(start=None, end=None, archive_created=CREATED, now=NOW, lag=timedelta(0))
+    assert local.end == NOW
+    exactly_ten = window(start=None, end=NOW - TEN_MINUTES, archive_created=CREATED, now=NOW,
+                         lag=TEN_MINUTES)  # fmt: skip
+    assert exactly_ten.end == NOW - TEN_MINUTES
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (None, NOW + timedelta(seconds=1), "is in the future"),
+        (NOW - timedelta(hours=1), NOW - timedelta(hours=2), "the window is empty"),
+        (NOW - timedelta(hours=1), NOW - timedelta(hours=1), "the window is empty"),
+    ],
+)
+def test_impossible_windows_are_refused(
+    start: datetime | None, end: datetime, message: str
+) -> None:
+    with pytest.raises(ReplayRefusedError, match=message):
+        window(start=start, end=end, archive_created=CREATED, now=NOW, lag=timedelta(0))
+
+
+def test_times_need_a_zone_and_a_date_alone_is_midnight_utc() -> None:
+    assert parse_time("2026-11-28T09:30:00Z", "--from") == datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    assert parse_time("2026-11-28T10:30:00+01:00", "--from") == datetime(
+        2026, 11, 28, 9, 30, tzinfo=UTC
+    )
+    assert parse_time("2026-11-28", "--to") == datetime(2026, 11, 28, tzinfo=UTC)
+    with pytest.raises(ReplayRefusedError, match="no time zone"):
+        parse_time("2026-11-28T09:30:00", "--from")
+    with pytest.raises(ReplayRefusedError, match="not an ISO-8601 time"):
+        parse_time("last tuesday", "--from")
+
+
+# --- starting and following a replay --------------------------------------------------------------
+
+
+class FakeEvents:
+    class exceptions:  # noqa: N801 - as boto3 names it
+        class LimitExceededException(Exception):  # noqa: N818
+            response: ClassVar = {"Error": {"Message": "Too many replays"}}
+
+    def __init__(self, states: list[dict[str, Any] | BaseException] | None = None) -> None:
+        self.states = iter(states or [])
+        self.started: list[dict[str, Any]] = []
+        self.refuse = False
+
+    def describe_archive(self, ArchiveName: str) -> dict[str, Any]:  # noqa: N803
+        return {"ArchiveArn": f"arn:archive/{ArchiveName}", "CreationTime": CREATED}
+
+    def start_replay(self, **request: Any) -> dict[str, Any]:
+        if self.refuse:
+            raise self.exceptions.LimitExceededException()
+        self.started.append(request)
+        return {"State": "STARTING"}
+
+    def describe_replay(self, ReplayName: str) -> dict[str, Any]:  # noqa: N803
+        state = next(self.states)
+        if isinstance(state, BaseException):
+            raise state
+        return state
+
+
+def started(events: FakeEvents, **options: Any) -> replay.Replay:
+    return replay.start(deployment(events=events), now=lambda: NOW, **options)
+
+
+def test_a_replay_goes_to_the_projectors_rule_only_unless_all_consumers() -> None:
+    events = FakeEvents()
+    chosen = started(events)
+    (request,) = events.started
+    assert request["Destination"] == {
+        "Arn": OUTPUTS["event_bus_arn"],
+        "FilterArns": [OUTPUTS["projector_rule_arn"]],
+    }
+    assert request["EventSourceArn"] == f"arn:archive/{OUTPUTS['archive_name']}"
+    assert (request["EventStartTime"], request["EventEndTime"]) == (
+        chosen.window.start,
+        NOW - TEN_MINUTES,
+    )
+    assert chosen.name == "userpipe-prod-replay-20261128T120000000Z"
+    assert len(chosen.name) <= 64
+
+    everyone = FakeEvents()
+    started(everyone, all_consumers=True)
+    assert "FilterArns" not in everyone.started[0]["Destination"]
+
+
+def test_eventbridges_replay_limit_is_one_clear_line() -> None:
+    events = FakeEvents()
+    events.refuse = True
+    with pytest.raises(ReplayRefusedError, match=r"Too many replays.*at most 10 replays"):
+        started(events)
+
+
+def follow(states: list[dict[str, Any] | BaseException]) -> tuple[dict[str, Any], Recorded]:
+    events = FakeEvents(states)
+    chosen = started(events, force=True)
+    progress = Recorded()
+    described = replay.follow(deployment(events=events), chosen, progress, sleep=lambda _: None)
+    return described, progress
+
+
+def test_following_a_replay_reports_progress_until_it_completes() -> None:
+    halfway = CREATED + (NOW - CREATED) / 2
+    described, progress = follow(
+        [
+            {"State": "STARTING"},
+            {"State": "RUNNING", "EventLastReplayedTime": halfway},
+            {"State": "COMPLETED", "EventLastReplayedTime": halfway},
+        ]
+    )
+    assert described["State"] == "COMPLETED"
+    ((completed, total),) = progress.bars.values()
+    assert (completed, total) == (100, 100)
+
+
+@pytest.mark.parametrize("state", ["FAILED", "CANCELLED"])
+def test_a_replay_that_fails_or_is_cancelled_is_an_error_with_exit_status_one(state: str) -> None:
+    with pytest.raises(ReplayFailedError, match=f"ended {state}: the reason") as ended:
+        follow([{"State": "RUNNING"}, {"State": state, "StateReason": "the reason"}])
+    assert ended.value.exit_code == 1
+
+
+def test_ctrl_c_while_following_names_the_replay_and_how_to_cancel_it() -> None:
+    with pytest.raises(ReplayInterruptedError) as interrupted:
+        follow([{"State": "RUNNING"}, KeyboardInterrupt()])
+    message = str(interrupted.value)
+    name = interrupted.value.replay_name
+    assert f"replay {name} continues in EventBridge" in message
+    assert f"aws events cancel-replay --replay-name {name}" in message
+
+
+# --- the deployment -------------------------------------------------------------------------------
+
+
+class FakeCloudFormation:
+    class exceptions:  # noqa: N801
+        ClientError = ClientError
+
+    def __init__(self, stacks: dict[str, list[dict[str, str]]]) -> None:
+        self.stacks = stacks
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+        if StackName not in self.stacks:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": f"Stack {StackName} does not exist",
+                    }
+                },
+                "DescribeStacks",
+            )
+        return {"Stacks": [{"StackName": StackName, "Outputs": self.stacks[StackName]}]}
+
+
+def fake_clients(stacks: dict[str, list[dict[str, str]]]) -> Any:
+    def make(*, region: str | None, profile: str | None) -> Any:
+        return SimpleNamespace(
+            region=region or "eu-central-1", cloudformation=FakeCloudFormation(stacks)
+        )
+
+    return make
+
+
+def test_a_deployment_reads_the_stacks_outputs_under_their_local_names() -> None:
+    outputs = [
+        {"OutputKey": "EventBusName", "OutputValue": "userpipe-prod-users"},
+        {"OutputKey": "ProjectorDlqUrl", "OutputValue": "https://sqs/dlq"},
+        {"OutputKey": "AlarmTopicArn", "OutputValue": "arn:sns:alarms"},
+    ]
+    found = from_stack("userpipe-prod", clients=fake_clients({"userpipe-prod": outputs}))
+    assert found.name == "stack userpipe-prod" and not found.local
+    assert found.output("projector_dlq_url") == "https://sqs/dlq"
+    assert found.outputs["alarm_topic_arn"] == "arn:sns:alarms"
+    assert found.outputs["region"] == "eu-central-1"
+    assert found.stage == "prod"
+    assert found.archive_lag == TEN_MINUTES and found.settle_seconds == 60
+
+
+def test_a_missing_stack_or_output_says_what_was_looked_for() -> None:
+    with pytest.raises(DeploymentNotFoundError) as missing:
+        from_stack("nope", region="eu-west-1", profile="ops", clients=fake_clients({}))
+    assert str(missing.value) == (
+        "no CloudFormation stack 'nope' in region eu-west-1 with profile ops: "
+        "Stack nope does not exist"
+    )
+    other = {"other": [{"OutputKey": "BucketName", "OutputValue": "b"}]}
+    with pytest.raises(DeploymentNotFoundError, match="has no userpipe outputs"):
+        from_stack("other", clients=fake_clients(other))
+    found = from_stack(
+        "old",
+        clients=fake_clients({"old": [{"OutputKey": "EventBusName", "OutputValue": "x-y-z"}]}),
+    )
+    with pytest.raises(OperatorError, match="stack old has no output 'archive_name'"):
+        found.output("archive_name")
+
+
+def test_the_local_outputs_file_is_found_or_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("USERPIPE_OUTPUTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DeploymentNotFoundError, match=r"no local stack outputs at \.userpipe"):
+        from_local()
+    path = tmp_path / "outputs.json"
+    path.write_text("{not json")
+    with pytest.raises(DeploymentNotFoundError, match="is not a local stack's outputs file"):
+        from_local(path)
+    path.write_text(json.dumps({"endpoint_url": "http://127.0.0.1:4747", "stage": "local"}))
+    monkeypatch.setenv("USERPIPE_OUTPUTS", str(path))
+    found = from_local()
+    assert found.local and found.stage == "local" and found.archive_lag == timedelta(0)
+
+
+def test_a_command_without_a_target_says_which_it_needs() -> None:
+    neither = SimpleNamespace(local=False, stack=None, outputs=None)
+    with pytest.raises(OperatorError, match=r"which stack\? --local .* or --stack NAME"):
+        deployment_from(neither)  # type: ignore[arg-type]
+    both = SimpleNamespace(local=True, stack="prod", outputs=None)
+    with pytest.raises(OperatorError, match="choose one target"):
+        deployment_from(both)  # type: ignore[arg-type]
+
+
+# --- redrive: stream records read again -----------------------------------------------------------
+
+
+class FakeStreams:
+    class exceptions:  # noqa: N801
+        class TrimmedDataAccessException(Exception):  # noqa: N818
+            response: ClassVar = {"Error": {"Message": "records past the trim horizon"}}
+
+        class ResourceNotFoundException(Exception):  # noqa: N818
+            response: ClassVar = {"Error": {"Message": "no such stream"}}
+
+    def __init__(self, pages: list[list[int]], *, trimmed: bool = False) -> None:
+        self.pages, self.trimmed, self.reads = pages, trimmed, 0
+
+    def get_shard_iterator(self, **request: Any) -> dict[str, Any]:
+        if self.trimmed:
+            raise self.exceptions.TrimmedDataAccessException()
+        assert request["ShardIteratorType"] == "AT_SEQUENCE_NUMBER"
+        return {"ShardIterator": "0"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
+        self.reads += 1
+        index = int(ShardIterator)
+        records = [
+            {"eventName": "INSERT", "dynamodb": {"SequenceNumber": str(n), "Keys": {}}}
+            for n in self.pages[index]
+        ]
+        more = index + 1 < len(self.pages)
+        return {"Records": records, **({"NextShardIterator": str(index + 1)} if more else {})}
+
+
+INFO = {"streamArn": "arn:stream", "shardId": "shard-1", "startSequenceNumber": "200",
+        "endSequenceNumber": "400"}  # fmt: skip
+
+
+def test_the_failed_records_are_read_again_from_first_to_last_across_empty_pages() -> None:
+    streams = FakeStreams([[200], [], [], [300, 400, 500]])
+    records = read_batch(streams, INFO)  # type: ignore[arg-type]
+    assert [r["dynamodb"]["SequenceNumber"] for r in records] == ["200", "300", "400"]
+    assert all(r["eventSourceARN"] == "arn:stream" for r in records)
+
+
+def test_records_past_the_streams_retention_are_reported_gone() -> None:
+    with pytest.raises(RecordsGoneError, match="past the trim horizon"):
+        read_batch(FakeStreams([], trimmed=True), INFO)  # type: ignore[arg-type]
+    with pytest.raises(RecordsGoneError, match="no record from 200 to 400"):
+        read_batch(FakeStreams([[]] * 30), INFO)  # type: ignore[arg-type]
+
+
+# --- redrive: moving messages ---------------------------------------------------------------------
+
+
+class FakeSqs:
+    """Two queues; ``refuse`` bodies are refused by the destination."""
+
+    def __init__(self, bodies: list[str], refuse: frozenset[str] = frozenset()) -> None:
+        self.queues: dict[str, list[str]] = {"dlq": list(bodies), "queue": []}
+        self.hidden: set[str] = set()
+        self.refuse = refuse
+        self.released: list[str] = []
+
+    def receive_message(self, QueueUrl: str, MaxNumberOfMessages: int, **_: Any) -> Any:  # noqa: N803
+        ready = [b for b in self.queues[QueueUrl] if b not in self.hidden][:MaxNumberOfMessages]
+        self.hidden |= set(ready)
+        return {"Messages": [{"Body": b, "ReceiptHandle": b, "MessageId": b} for b in ready]}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:  # noqa: N803
+        ok = [e for e in Entries if e["MessageBody"] not in self.refuse]
+        self.queues[QueueUrl] += [e["MessageBody"] for e in ok]
+        failed = [{"Id": e["Id"], "Message": "too big"} for e in Entries if e not in ok]
+        return {"Successful": [{"Id": e["Id"]} for e in ok], "Failed": failed}
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:  # noqa: N803
+        for entry in Entries:
+            self.queues[QueueUrl].remove(entry["ReceiptHandle"])
+
+    def change_message_visibility(self, QueueUrl: str, ReceiptHandle: str, **_: Any) -> None:  # noqa: N803
+        self.hidden.discard(ReceiptHandle)
+        self.released.append(ReceiptHandle)
+
+
+def moved(sqs: FakeSqs, limit: int | None = None) -> Result:
+    result = Result("dlq", "events")
+    move_messages(sqs, "dlq", "queue", result, limit=limit)  # type: ignore[arg-type]
+    return result
+
+
+def test_every_message_moves_and_leaves_the_dlq_only_once_sent() -> None:
+    sqs = FakeSqs([f"m{i}" for i in range(23)])
+    result = moved(sqs)
+    assert (result.redelivered, result.kept) == (23, 0)
+    assert sqs.queues == {"dlq": [], "queue": [f"m{i}" for i in range(23)]}
+
+
+def test_a_message_the_queue_refuses_stays_in_the_dlq_and_is_reported() -> None:
+    sqs = FakeSqs(["a", "b", "c"], refuse=frozenset({"b"}))
+    result = moved(sqs)
+    assert sqs.queues["dlq"] == ["b"] and "b" not in sqs.queues["queue"]
+    assert sqs.released == ["b"]
+    assert (result.redelivered, result.kept) == (2, 1)
+    assert result.notes == ["the queue refused some messages: too big"]
+
+
+def test_max_stops_after_that_many() -> None:
+    sqs = FakeSqs([f"m{i}" for i in range(15)])
+    assert moved(sqs, limit=12).redelivered == 12
+    assert sqs.queues["dlq"] == ["m12", "m13", "m14"]
