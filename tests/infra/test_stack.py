@@ -623,3 +623,23 @@ def test_a_bad_schedule_stops_synth_with_a_clear_error() -> None:
 
     with pytest.raises(InvalidScheduleError, match="reconcileSchedule='every day' is invalid"):
         build_app({"stage": "bad", "reconcileSchedule": "every day"})
+
+
+def test_reconcile_errors_and_its_dlq_raise_alarms_to_the_alarm_topic(dev: Synthesized) -> None:
+    topic = dev.logical_id("AWS::SNS::Topic", TopicName=f"userpipe-{NAMES.stage}-alarms")
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of("reconcile-dlq"))
+    alarms = [a["Properties"] for a in dev.resources("AWS::CloudWatch::Alarm").values()]
+    on_reconcile = {
+        a["MetricName"]
+        for a in alarms
+        if {"Name": "FunctionName", "Value": {"Ref": function_id(dev, RECONCILE)}}
+        in a.get("Dimensions", [])
+        or {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
+        in a.get("Dimensions", [])
+    }
+    assert on_reconcile == {"Errors", "ApproximateNumberOfMessagesVisible"}
+    assert all(
+        a["AlarmActions"] == [{"Ref": topic}]
+        for a in alarms
+        if a["MetricName"] in on_reconcile
+    )

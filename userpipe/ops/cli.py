@@ -126,8 +126,8 @@ def deployment_from(args: argparse.Namespace) -> Deployment:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    out = Console(highlight=False)
-    progress = RichProgress(Console(stderr=True, highlight=False))
+    out = Console(highlight=False, soft_wrap=True)
+    progress = RichProgress(Console(stderr=True, highlight=False, soft_wrap=True))
     run: Callable[[Deployment, argparse.Namespace, Progress, Console], int] = {
         "replay": _replay,
         "rebuild": _rebuild,
