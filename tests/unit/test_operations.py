@@ -395,3 +395,65 @@ def test_max_stops_after_that_many() -> None:
     sqs = FakeSqs([f"m{i}" for i in range(15)])
     assert moved(sqs, limit=12).redelivered == 12
     assert sqs.queues["dlq"] == ["m12", "m13", "m14"]
+
+
+class FakeMoveTasks:
+    """SQS on AWS: a DLQ of 7 messages and a message move task that runs, then ends ``end``."""
+
+    def __init__(self, end: str) -> None:
+        self.end, self.listed = end, 0
+        self.started: list[dict[str, Any]] = []
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> Any:  # noqa: N803
+        arn = f"arn:aws:sqs:eu-west-1:123456789012:{QueueUrl.rsplit('/', 1)[-1]}"
+        return {"Attributes": {"QueueArn": arn, "ApproximateNumberOfMessages": "7"}}
+
+    def start_message_move_task(self, **request: Any) -> Any:
+        self.started.append(request)
+        return {"TaskHandle": "handle-1"}
+
+    def list_message_move_tasks(self, SourceArn: str, MaxResults: int) -> Any:  # noqa: N803
+        self.listed += 1
+        if self.listed == 1:
+            return {"Results": []}  # not listed yet
+        if self.listed == 2:
+            return {"Results": [{"TaskHandle": "handle-1", "Status": "RUNNING",
+                                 "ApproximateNumberOfMessagesMoved": 3,
+                                 "ApproximateNumberOfMessagesToMove": 7}]}  # fmt: skip
+        moved = 7 if self.end == "COMPLETED" else 5
+        ended = {"Status": self.end, "ApproximateNumberOfMessagesMoved": moved}
+        if self.end == "FAILED":
+            ended["FailureReason"] = "AccessDenied"
+        return {"Results": [ended]}
+
+
+def aws_redrive(sqs: FakeMoveTasks) -> list[Result]:
+    from userpipe.ops import redrive
+
+    outputs = {
+        **OUTPUTS,
+        "projector_dlq_url": "https://sqs/userpipe-prod-user-projector-dlq",
+        "projector_queue_url": "https://sqs/userpipe-prod-user-projector",
+    }
+    found = Deployment("stack userpipe-prod", outputs, SimpleNamespace(sqs=sqs), False)  # type: ignore[arg-type]
+    return redrive.run(found, Recorded(), queue="user-projector-dlq", sleep=lambda _: None)
+
+
+def test_on_aws_sqs_moves_the_events_back_to_their_queue_and_is_followed_to_the_end() -> None:
+    sqs = FakeMoveTasks("COMPLETED")
+    (result,) = aws_redrive(sqs)
+    assert sqs.started == [
+        {
+            "SourceArn": "arn:aws:sqs:eu-west-1:123456789012:userpipe-prod-user-projector-dlq",
+            "DestinationArn": "arn:aws:sqs:eu-west-1:123456789012:userpipe-prod-user-projector",
+        }
+    ]
+    assert (result.redelivered, result.kept) == (7, 0)
+
+
+def test_a_move_task_that_fails_is_an_error_with_its_reason() -> None:
+    from userpipe.ops.redrive import MoveTaskFailedError
+
+    with pytest.raises(MoveTaskFailedError, match=r"ended FAILED: AccessDenied \(5 moved\)") as e:
+        aws_redrive(FakeMoveTasks("FAILED"))
+    assert e.value.exit_code == 1

@@ -16,11 +16,24 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
 from rich.table import Table
 
+from services.reconcile.store import DEFAULT_REQUESTS_PER_SECOND
 from userpipe.ops.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
 from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress, RichProgress
 
 COMMANDS = ("replay", "rebuild", "reconcile", "redrive", "status")
+RATE = DEFAULT_REQUESTS_PER_SECOND
+#: What Ctrl-C leaves behind, per command (a replay already started says so itself).
+INTERRUPTED = {
+    "replay": "interrupted",
+    "rebuild": "interrupted; the table holds what was projected so far: rebuild again only "
+    "into an empty table",
+    "reconcile": "interrupted; what was published stays published: run reconcile again, it "
+    "publishes only what is still missing",
+    "redrive": "interrupted; a message leaves a DLQ only after it was re-delivered: run "
+    "redrive again for the rest",
+    "status": "interrupted",
+}
 
 
 def add_commands(commands: Any) -> None:
@@ -75,7 +88,7 @@ def add_commands(commands: Any) -> None:
         "edits are not events: point-in-time recovery restores those. Exit 1 if users are "
         "missing, items have no Cognito user, or events were dead-lettered.",
     )
-    rebuild.add_argument("--rate", type=float, default=5.0, help="ListUsers calls a second")
+    rebuild.add_argument("--rate", type=float, default=RATE, help="ListUsers calls a second")
     rebuild.add_argument("--force", action="store_true", help="replay up to now (see replay)")
 
     reconcile = command(
@@ -88,7 +101,7 @@ def add_commands(commands: Any) -> None:
         "Exit 1 if some event could not be published.",
     )
     reconcile.add_argument("--dry-run", action="store_true", help="report; publish nothing")
-    reconcile.add_argument("--rate", type=float, default=5.0, help="ListUsers calls a second")
+    reconcile.add_argument("--rate", type=float, default=RATE, help="ListUsers calls a second")
     reconcile.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
 
     redrive = command(
@@ -145,7 +158,7 @@ def dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"userpipe {args.command}: interrupted", file=sys.stderr)
+        print(f"userpipe {args.command}: {INTERRUPTED[args.command]}", file=sys.stderr)
         return 130
 
 
@@ -227,7 +240,8 @@ def _redrive(deployment: Deployment, args: argparse.Namespace, progress: Progres
 def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
     from userpipe.ops import status as status_module
 
-    found = status_module.collect(deployment)
+    with progress.bar(f"reading {deployment.name}"):
+        found = status_module.collect(deployment)
     if args.json:
         print(json.dumps(found.as_dict(), default=str))
         return 0 if found.ok else 1

@@ -129,7 +129,13 @@ def _redrive_events(
     try:
         with progress.bar(f"SQS moving {result.queue} back") as bar:
             while True:
-                (task,) = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]
+                found = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]
+                # The newest task is ours (one active task per queue); a task that ended is
+                # listed without its TaskHandle (API reference, ListMessageMoveTasks).
+                if not found or found[0].get("TaskHandle", handle) != handle:
+                    sleep(deployment.poll_seconds)
+                    continue
+                task = found[0]
                 moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
                 bar.update(moved, total=task.get("ApproximateNumberOfMessagesToMove"))
                 if task["Status"] not in ("RUNNING", "CANCELLING"):
@@ -362,14 +368,15 @@ def _rerun(deployment: Deployment, dlq_url: str, result: Result, progress: Progr
         result.notes.append("reconcile did not complete: the failed runs stay in the queue")
         return
     for start in range(0, len(held), 10):
-        sqs.delete_message_batch(
+        deleted = sqs.delete_message_batch(
             QueueUrl=dlq_url,
             Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                 for i, m in enumerate(held[start : start + 10])
             ],
         )
-    result.redelivered = len(held)
+        result.redelivered += len(deleted.get("Successful", []))
+        result.kept += len(deleted.get("Failed", []))
 
 
 def describe(results: Sequence[Result]) -> list[str]:
