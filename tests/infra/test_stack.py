@@ -639,7 +639,5 @@ def test_reconcile_errors_and_its_dlq_raise_alarms_to_the_alarm_topic(dev: Synth
     }
     assert on_reconcile == {"Errors", "ApproximateNumberOfMessagesVisible"}
     assert all(
-        a["AlarmActions"] == [{"Ref": topic}]
-        for a in alarms
-        if a["MetricName"] in on_reconcile
+        a["AlarmActions"] == [{"Ref": topic}] for a in alarms if a["MetricName"] in on_reconcile
     )

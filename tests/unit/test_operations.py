@@ -457,3 +457,82 @@ def test_a_move_task_that_fails_is_an_error_with_its_reason() -> None:
     with pytest.raises(MoveTaskFailedError, match=r"ended FAILED: AccessDenied \(5 moved\)") as e:
         aws_redrive(FakeMoveTasks("FAILED"))
     assert e.value.exit_code == 1
+
+
+# --- status on AWS -------------------------------------------------------------------------------
+
+
+class _Described:
+    """Every describe call a status makes, answered for a stage whose projector DLQ holds two
+    events and one of whose alarms is in ALARM."""
+
+    class exceptions:  # noqa: N801
+        class ResourceNotFoundException(Exception):  # noqa: N818
+            pass
+
+    def __init__(self) -> None:
+        self.metric_requests: list[dict[str, Any]] = []
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> Any:  # noqa: N803
+        waiting = "2" if QueueUrl.endswith("user-projector-dlq") else "0"
+        return {"Attributes": {"ApproximateNumberOfMessages": waiting}}
+
+    def receive_message(self, **_: Any) -> Any:  # pragma: no cover - must not be called on AWS
+        raise AssertionError("status must not receive from a queue on AWS")
+
+    def get_metric_statistics(self, **request: Any) -> Any:
+        self.metric_requests.append(request)
+        return {"Datapoints": [{"Maximum": 3600.0}, {"Maximum": 5400.0}]}
+
+    def describe_table(self, TableName: str) -> Any:  # noqa: N803
+        return {"Table": {"ItemCount": 40}}
+
+    def describe_user_pool(self, UserPoolId: str) -> Any:  # noqa: N803
+        return {"UserPool": {"EstimatedNumberOfUsers": 42}}
+
+    def describe_archive(self, ArchiveName: str) -> Any:  # noqa: N803
+        return {"ArchiveName": ArchiveName, "ArchiveArn": "arn:archive", "State": "ENABLED",
+                "EventCount": 41, "SizeBytes": 9000}  # fmt: skip
+
+    def list_replays(self, EventSourceArn: str) -> Any:  # noqa: N803
+        return {"Replays": [
+            {"ReplayName": "old", "State": "FAILED", "ReplayStartTime": NOW - timedelta(days=2)},
+            {"ReplayName": "new", "State": "COMPLETED", "ReplayStartTime": NOW},
+        ]}  # fmt: skip
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "describe_alarms"
+        alarms = [
+            {"AlarmName": "ours", "AlarmActions": ["arn:sns:alarms"]},
+            {"AlarmName": "someone-elses", "AlarmActions": ["arn:sns:other"]},
+        ]
+        return SimpleNamespace(paginate=lambda StateValue: [{"MetricAlarms": alarms}])  # noqa: N803
+
+
+def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stack() -> None:
+    from contracts.topology import OUTPUTS as DECLARED
+    from userpipe.ops import status
+
+    service = _Described()
+    outputs = {o.local_name: f"https://sqs/userpipe-prod-{o.local_name}" for o in DECLARED}
+    outputs |= {
+        "projector_dlq_url": "https://sqs/userpipe-prod-user-projector-dlq",
+        "user_table_name": "userpipe-prod-User",
+        "audit_table_name": "userpipe-prod-UserAudit",
+        "alarm_topic_arn": "arn:sns:alarms",
+    }
+    clients = SimpleNamespace(sqs=service, cloudwatch=service, dynamodb=service,
+                              cognito=service, events=service)  # fmt: skip
+    found = status.collect(Deployment("stack userpipe-prod", outputs, clients, False), now=NOW)  # type: ignore[arg-type]
+
+    assert not found.ok and not found.counts_exact
+    assert found.problems == [
+        "user-projector-dlq holds 2 message(s), oldest 90 min — see `userpipe redrive`",
+        "alarm ours is in ALARM",
+    ]
+    (request,) = service.metric_requests
+    assert request["Dimensions"] == [
+        {"Name": "QueueName", "Value": "userpipe-prod-user-projector-dlq"}
+    ]
+    assert [r.name for r in found.replays] == ["new", "old"]  # newest first; an old failure is past
+    assert found.cognito_users == 42 and found.archive["events"] == 41

@@ -57,7 +57,6 @@ def add_commands(commands: Any) -> None:
             parents=[target],
             help=summary,
             description=description,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
     replay = command(
