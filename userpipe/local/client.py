@@ -20,6 +20,8 @@ from contracts.names import ORIGIN_COGNITO
 from contracts.user_confirmed import from_cognito_user, put_events_entry
 from userpipe.clients import Clients
 from userpipe.local import outbox
+from userpipe.ops.queues import depth
+from userpipe.ops.tables import scan
 
 T = TypeVar("T")
 
@@ -137,16 +139,11 @@ class StackClient:
         return sorted(records, key=lambda record: record.audit_id)
 
     def _scan(self, table: str) -> list[dict[str, Any]]:
-        paginator = self.aws.dynamodb.get_paginator("scan")
-        return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
+        return list(scan(self.aws.dynamodb, table))
 
     def depth(self, queue_url: str) -> int:
-        """Messages in a queue, visible or in flight."""
-        attributes = self.aws.sqs.get_queue_attributes(
-            QueueUrl=queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        """Messages in a queue, visible, in flight or delayed."""
+        return depth(self.aws.sqs, queue_url).total
 
     def drained(self) -> bool:
         """Every subscription's queue is empty (nothing waiting, nothing in flight)."""

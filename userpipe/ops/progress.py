@@ -5,7 +5,7 @@ plain lines otherwise), tests pass ``Recorded`` and read what was said."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -31,6 +31,18 @@ class Progress(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _Bar:
+    """A bar whose updates go to ``on_update(completed, total, description)``."""
+
+    on_update: Callable[[float, float | None, str | None], None]
+
+    def update(
+        self, completed: float, *, total: float | None = None, description: str | None = None
+    ) -> None:
+        self.on_update(completed, total, description)
+
+
 @dataclass
 class Recorded:
     """Keeps every line and each bar's last state."""
@@ -43,21 +55,13 @@ class Recorded:
 
     @contextmanager
     def bar(self, description: str, total: float | None = None) -> Iterator[Bar]:
-        recorded = self
+        self.bars[description] = (0.0, total)
 
-        class _Bar:
-            def update(
-                self,
-                completed: float,
-                *,
-                total: float | None = None,
-                description: str | None = None,
-            ) -> None:
-                recorded.bars[key] = (completed, total if total is not None else state[1])
+        def record(completed: float, new_total: float | None, _: str | None) -> None:
+            last_total = self.bars[description][1]
+            self.bars[description] = (completed, last_total if new_total is None else new_total)
 
-        key, state = description, (0.0, total)
-        self.bars[key] = state
-        yield _Bar()
+        yield _Bar(record)
 
 
 class RichProgress:
@@ -70,7 +74,7 @@ class RichProgress:
     @contextmanager
     def bar(self, description: str, total: float | None = None) -> Iterator[Bar]:
         if not self.console.is_terminal:  # a log or a pipe: the sentences are enough
-            yield Recorded().bar(description, total).__enter__()
+            yield _Bar(lambda completed, total, description: None)
             return
         columns = (
             SpinnerColumn(),
@@ -80,15 +84,8 @@ class RichProgress:
         )
         with RichBars(*columns, console=self.console, transient=True) as bars:
             task = bars.add_task(description, total=total)
-
-            class _Bar:
-                def update(
-                    self,
-                    completed: float,
-                    *,
-                    total: float | None = None,
-                    description: str | None = None,
-                ) -> None:
-                    bars.update(task, completed=completed, total=total, description=description)
-
-            yield _Bar()
+            yield _Bar(
+                lambda completed, total, description: bars.update(
+                    task, completed=completed, total=total, description=description
+                )
+            )

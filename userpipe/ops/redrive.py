@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts.topology import DEAD_LETTERS, DeadLetters, snake_case
+from contracts.topology import DEAD_LETTERS, DeadLetters, ResourceNames, snake_case
 from userpipe.lambda_events import stream_record
 from userpipe.ops import reconcile
 from userpipe.ops.deployment import Deployment
@@ -70,7 +70,7 @@ def choose(name: str | None, deployment: Deployment) -> list[DeadLetters]:
     if name is None:
         return list(DEAD_LETTERS)
     for declared in DEAD_LETTERS:
-        if name in (declared.name, f"userpipe-{deployment.stage}-{declared.name}"):
+        if name in (declared.name, ResourceNames(deployment.stage).of(declared.name)):
             return [declared]
     raise UnknownQueueError(name)
 

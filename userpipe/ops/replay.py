@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from contracts.topology import PROJECTION, SUBSCRIPTIONS, Subscription
+from contracts.topology import PROJECTION, SUBSCRIPTIONS, ResourceNames, Subscription
 from userpipe.ops.deployment import Deployment
 from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress
@@ -120,10 +120,15 @@ class Replay:
     all_consumers: bool
 
 
+def receivers(all_consumers: bool) -> tuple[Subscription, ...]:
+    """Whose rules a replay reaches: the projector's, or every subscriber's."""
+    return SUBSCRIPTIONS if all_consumers else (PROJECTION,)
+
+
 def replay_name(deployment: Deployment, purpose: str, now: datetime) -> str:
     """At most 64 of ``[.-_A-Za-z0-9]`` (``StartReplay``); unique to the millisecond."""
     stamp = f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z"
-    return f"userpipe-{deployment.stage}-{purpose}-{stamp}"[:64]
+    return ResourceNames(deployment.stage).of(f"{purpose}-{stamp}")[:64]
 
 
 def start(
@@ -148,7 +153,7 @@ def start(
         lag=deployment.archive_lag,
         force=force,
     )
-    subscriptions = SUBSCRIPTIONS if all_consumers else (PROJECTION,)
+    subscriptions = receivers(all_consumers)
     destination: Any = {"Arn": deployment.output("event_bus_arn")}
     if not all_consumers:
         destination["FilterArns"] = [deployment.value(PROJECTION.rule_arn)]
@@ -238,8 +243,7 @@ def run(
         )
     sqs = deployment.clients.sqs
     dlqs_before = {
-        s.id: depth(sqs, deployment.value(s.dlq_url)).total
-        for s in (SUBSCRIPTIONS if all_consumers else (PROJECTION,))
+        s.id: depth(sqs, deployment.value(s.dlq_url)).total for s in receivers(all_consumers)
     }
     replay = start(
         deployment,

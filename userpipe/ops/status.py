@@ -87,7 +87,7 @@ def _queues(deployment: Deployment, status: Status, now: datetime) -> None:
             QueueState(_name(url), "dlq", found.visible, found.in_flight + found.delayed, oldest)
         )
         if found.total:
-            age = f", oldest {_age(oldest)}" if oldest is not None else ""
+            age = f", oldest {describe_age(oldest)}" if oldest is not None else ""
             status.problems.append(
                 f"{declared.name} holds {found.total} message(s){age} — see `userpipe redrive`"
             )
@@ -181,15 +181,12 @@ def _name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _age(seconds: float | None) -> str:
+def describe_age(seconds: float | None) -> str:
+    """``95 s``, ``12 min``, ``3.5 h``; nothing for no age."""
     if seconds is None:
-        return "?"
+        return ""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def describe_age(seconds: float | None) -> str:
-    return "" if seconds is None else _age(seconds)

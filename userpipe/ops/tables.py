@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.items import USER_KEY, User
 from services.reconcile.logic import CognitoUser
@@ -11,10 +11,13 @@ from services.reconcile.store import CognitoDirectory
 from userpipe.ops.deployment import Deployment
 from userpipe.ops.errors import OperatorError
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
-def scan(deployment: Deployment, table: str, **options: Any) -> Iterator[dict[str, Any]]:
+
+def scan(dynamodb: DynamoDBClient, table: str, **options: Any) -> Iterator[dict[str, Any]]:
     """Every item of ``table`` (consistent reads, page by page)."""
-    paginator = deployment.clients.dynamodb.get_paginator("scan")
+    paginator = dynamodb.get_paginator("scan")
     for page in paginator.paginate(TableName=table, ConsistentRead=True, **options):
         yield from page.get("Items", [])
 
@@ -22,13 +25,16 @@ def scan(deployment: Deployment, table: str, **options: Any) -> Iterator[dict[st
 def user_items(deployment: Deployment) -> dict[str, User]:
     return {
         user.id: user
-        for user in map(User.from_item, scan(deployment, deployment.output("user_table_name")))
+        for user in map(
+            User.from_item,
+            scan(deployment.clients.dynamodb, deployment.output("user_table_name")),
+        )
     }
 
 
 def user_ids(deployment: Deployment) -> Iterator[str]:
     for item in scan(
-        deployment,
+        deployment.clients.dynamodb,
         deployment.output("user_table_name"),
         ProjectionExpression="#key",
         ExpressionAttributeNames={"#key": USER_KEY},
