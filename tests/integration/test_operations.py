@@ -54,7 +54,9 @@ def sign_up(client: StackClient, count: int, prefix: str = "person") -> list[str
 
 def confirmed_without_trigger(client: StackClient, emails: list[str]) -> list[str]:
     """Users an administrator created and confirmed (AdminCreateUser, then a permanent
-    password): Cognito runs no post-confirmation trigger for them — users who predate userpipe."""
+    password): Cognito runs no post-confirmation trigger for them — users who predate userpipe.
+    (Reported in aws-amplify/amplify-cli#13127 and amazon-cognito-identity-js#656: an
+    admin-created user who becomes CONFIRMED never fires PostConfirmation.)"""
     subs = []
     for email in emails:
         user = client.aws.cognito.admin_create_user(

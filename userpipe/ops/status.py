@@ -105,8 +105,11 @@ def _oldest_seconds(deployment: Deployment, url: str, now: datetime) -> float | 
         ).get("Messages", [])
         sent = [int(m["Attributes"]["SentTimestamp"]) / 1000 for m in messages]
         return now.timestamp() - min(sent) if sent else None
-    # On AWS, receiving to look would count as a receive and reorder the queue; CloudWatch's
-    # ApproximateAgeOfOldestMessage (for a DLQ: since the message was moved there) does not.
+    # On AWS, receiving to look would count as a receive, and a standard queue moves a message
+    # received 3 or more times without a delete to its back (SQS developer guide, "Available
+    # CloudWatch metrics"). CloudWatch's ApproximateAgeOfOldestMessage reads without touching
+    # it; for a DLQ it counts from when the message was moved there (SQS developer guide,
+    # "Setting-up dead-letter queue retention").
     points = deployment.clients.cloudwatch.get_metric_statistics(
         Namespace="AWS/SQS",
         MetricName="ApproximateAgeOfOldestMessage",
