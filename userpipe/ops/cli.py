@@ -87,7 +87,7 @@ def add_commands(commands: Any) -> None:
         "edits are not events: point-in-time recovery restores those. Exit 1 if users are "
         "missing, items have no Cognito user, or events were dead-lettered.",
     )
-    rebuild.add_argument("--rate", type=float, default=RATE, help="ListUsers calls a second")
+    rebuild.add_argument("--rate", type=_positive, default=RATE, help="ListUsers calls a second")
     rebuild.add_argument("--force", action="store_true", help="replay up to now (see replay)")
 
     reconcile = command(
@@ -100,7 +100,7 @@ def add_commands(commands: Any) -> None:
         "Exit 1 if some event could not be published.",
     )
     reconcile.add_argument("--dry-run", action="store_true", help="report; publish nothing")
-    reconcile.add_argument("--rate", type=float, default=RATE, help="ListUsers calls a second")
+    reconcile.add_argument("--rate", type=_positive, default=RATE, help="ListUsers calls a second")
     reconcile.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
 
     redrive = command(
@@ -112,7 +112,7 @@ def add_commands(commands: Any) -> None:
         "again. A message is deleted only once re-delivered. Exit 1 if any stays.",
     )
     redrive.add_argument("--queue", metavar="NAME", help="one DLQ (default: every one)")
-    redrive.add_argument("--max", type=int, metavar="N", help="at most N messages per queue")
+    redrive.add_argument("--max", type=_count, metavar="N", help="at most N messages per queue")
 
     status = command(
         "status",
@@ -122,6 +122,27 @@ def add_commands(commands: Any) -> None:
         "anything needs attention.",
     )
     status.add_argument("--json", action="store_true", help="everything as JSON on stdout")
+
+
+def _positive(value: str) -> float:
+    """A rate: a number above 0, refused before anything is called."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 (got {value})")
+    return number
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return number
 
 
 def deployment_from(args: argparse.Namespace) -> Deployment:
