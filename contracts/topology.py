@@ -145,6 +145,12 @@ class UserPool:
     post_confirmation: FunctionSpec
 
 
+#: The dependency layers (infra.layer builds them): Powertools, and pydantic for the functions
+#: that import the contracts' models. A function's bundle is its code plus the layers it names.
+Layer = Literal["powertools", "models"]
+LAYERS: Final[tuple[Layer, ...]] = ("powertools", "models")
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """A Lambda function: where its code is, how it runs, and what its environment holds."""
@@ -154,6 +160,9 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     environment: tuple[Env, ...]
+    #: What it imports besides its code and boto3; without "models", its handler must not
+    #: import pydantic (a test imports each one in a fresh interpreter to check).
+    layers: tuple[Layer, ...] = LAYERS
 
     @property
     def handler(self) -> str:
@@ -316,6 +325,7 @@ CONFIRM_TRIGGER: Final = FunctionSpec(
     timeout_seconds=5,  # Cognito waits 5 s at most; the client gives up within 4 s
     memory_mb=256,
     environment=(Env("EVENT_BUS_NAME", Attr("Bus", "name")), *_powertools("confirm_trigger")),
+    layers=("powertools",),  # sign-up waits on its cold start: no pydantic, no parser
 )
 USER_PROJECTOR: Final = FunctionSpec(
     id="UserProjector",

@@ -1,9 +1,13 @@
-"""The functions' dependency layer, built without Docker from the project's runtime requirements.
+"""The functions' dependency layers, built without Docker from the project's runtime requirements.
 
 pip is asked for wheels of the Lambda platform (manylinux aarch64, the runtime's CPython), so a
 native module such as ``pydantic_core`` matches the functions, not this machine. boto3 is left
 out: the Lambda Python runtime ships it. Run ``python -m infra.layer`` (``make layer``) before
 synth; it needs the package registry, synth itself needs no network.
+
+Two layers, so a function carries only what it imports: ``powertools`` (every function) and
+``models`` (pydantic: the functions that import the contracts' models). Which a function gets
+is declared on its ``FunctionSpec.layers``; the Cognito trigger's bundle carries no pydantic.
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ from typing import Final
 
 from packaging.requirements import Requirement
 
+from contracts.topology import LAYERS, Layer
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 PYTHON_VERSION: Final = "3.14"  # keep equal to the functions' runtime (infra/parts/functions.py)
 PLATFORM: Final = "manylinux2014_aarch64"  # keep equal to the functions' architecture (arm64)
 PROVIDED_BY_RUNTIME: Final = frozenset({"boto3"})
-LAYOUT: Final = "2"  # bump when build() changes what goes into the layer
+#: Which runtime requirements (by distribution name) each layer holds.
+CONTENTS: Final[dict[Layer, frozenset[str]]] = {
+    "powertools": frozenset({"aws-lambda-powertools"}),
+    "models": frozenset({"pydantic"}),
+}
+LAYOUT: Final = "3"  # bump when build() changes what goes into a layer
 
 
 class LayerNotBuiltError(FileNotFoundError):
@@ -30,30 +41,43 @@ class LayerNotBuiltError(FileNotFoundError):
         super().__init__(f"the dependency layer is not built at {path}: run `make layer` first")
 
 
-def requirements() -> list[str]:
+class UnplacedRequirementError(ValueError):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__(
+            f"runtime requirement(s) {sorted(names)} belong to no layer: add them to "
+            "infra.layer.CONTENTS (or to PROVIDED_BY_RUNTIME)"
+        )
+
+
+def requirements(layer: Layer) -> list[str]:
+    """The pinned runtime requirements (pyproject.toml) that ``layer`` holds."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return sorted(
-        spec
-        for spec in project["dependencies"]
-        if Requirement(spec).name not in PROVIDED_BY_RUNTIME
-    )
+    wanted = [Requirement(spec) for spec in project["dependencies"]]
+    unplaced = {r.name for r in wanted} - PROVIDED_BY_RUNTIME - set().union(*CONTENTS.values())
+    if unplaced:
+        raise UnplacedRequirementError(unplaced)
+    return sorted(str(r) for r in wanted if r.name in CONTENTS[layer])
 
 
-def layer_dir() -> Path:
-    """Where the layer for the current requirements lives; the name changes with them."""
-    key = "\n".join([LAYOUT, PYTHON_VERSION, PLATFORM, *requirements()])
-    return ROOT / "build" / "layer" / hashlib.sha256(key.encode()).hexdigest()[:16]
+def layer_dir(layer: Layer) -> Path:
+    """Where ``layer`` for the current requirements lives; the name changes with them."""
+    key = "\n".join([LAYOUT, layer, PYTHON_VERSION, PLATFORM, *requirements(layer)])
+    return ROOT / "build" / "layer" / f"{layer}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
-def built_layer() -> Path:
-    path = layer_dir()
+def built_layer(layer: Layer) -> Path:
+    path = layer_dir(layer)
     if not (path / "python").is_dir():
         raise LayerNotBuiltError(path)
     return path
 
 
-def build() -> Path:
-    path = layer_dir()
+def build_all() -> dict[Layer, Path]:
+    return {layer: build(layer) for layer in LAYERS}
+
+
+def build(layer: Layer) -> Path:
+    path = layer_dir(layer)
     if (path / "python").is_dir():
         return path
     staging = path.with_suffix(".partial")
@@ -75,7 +99,7 @@ def build() -> Path:
             "--only-binary=:all:",
             "--target",
             str(staging / "python"),
-            *requirements(),
+            *requirements(layer),
         ],
         check=True,
     )
@@ -93,4 +117,5 @@ def build() -> Path:
 
 
 if __name__ == "__main__":
-    print(build())
+    for built in build_all().values():
+        print(built)

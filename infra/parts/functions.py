@@ -11,9 +11,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts.topology import Built, FunctionSpec, ResourceNames
+from contracts.topology import LAYERS, Built, FunctionSpec, ResourceNames
 from infra.bundling import function_code
-from infra.layer import built_layer
+from infra.layer import CONTENTS, built_layer
 from infra.parts.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep equal to infra.layer.PYTHON_VERSION
@@ -21,7 +21,7 @@ ARCHITECTURE = lambda_.Architecture.ARM_64  # keep equal to infra.layer.PLATFORM
 
 
 class FunctionFactory(Construct):
-    """Owns the dependency layer; ``make`` builds a function under the caller's construct."""
+    """Owns the dependency layers; ``make`` builds a function under the caller's construct."""
 
     def __init__(
         self,
@@ -38,14 +38,17 @@ class FunctionFactory(Construct):
         self._built = built
         self._retention = log_retention(log_retention_days)
         self._removal_policy = removal_policy
-        self.layer = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            code=lambda_.Code.from_asset(str(built_layer())),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description="userpipe runtime dependencies (Powertools, pydantic) for arm64",
-        )
+        self.layers = {
+            layer: lambda_.LayerVersion(
+                self,
+                f"{layer.capitalize()}Layer",
+                code=lambda_.Code.from_asset(str(built_layer(layer))),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description=f"userpipe {layer} layer for arm64: {', '.join(sorted(CONTENTS[layer]))}",
+            )
+            for layer in LAYERS
+        }
 
     def make(
         self,
@@ -82,7 +85,7 @@ class FunctionFactory(Construct):
             architecture=ARCHITECTURE,
             handler=spec.handler,
             code=lambda_.Code.from_asset(str(function_code(spec))),
-            layers=[self.layer],
+            layers=[self.layers[layer] for layer in spec.layers],
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
             environment=self._built.environment(spec),

@@ -45,9 +45,9 @@ class Synthesized:
 
 def synthesize(tmp: Path, context: dict[str, Any]) -> Synthesized:
     from infra.app import build_app
-    from infra.layer import build
+    from infra.layer import build_all
 
-    build()  # the dependency layer; a no-op once built
+    build_all()  # the dependency layers; a no-op once built
     app, stack = build_app(context, outdir=str(tmp))
     error = None
     try:

@@ -13,7 +13,7 @@ from aws_cdk import CfnResource, Stack
 from contracts.topology import CONFIRM_TRIGGER
 from infra.bundling import function_code
 from infra.config import InvalidContextError, StageConfig
-from infra.layer import PLATFORM, PYTHON_VERSION, build
+from infra.layer import PLATFORM, PYTHON_VERSION, build, build_all
 from infra.parts.functions import ARCHITECTURE, RUNTIME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_every_acknowledgement_sits_on_one_resource_and_gives_a_reason() -> None
 def test_layer_matches_the_functions_runtime_and_architecture() -> None:
     assert RUNTIME.name == f"python{PYTHON_VERSION}"
     assert ARCHITECTURE.name == "arm64" and "aarch64" in PLATFORM
-    native = list((build() / "python").rglob("*.so"))
+    native = list((build("models") / "python").rglob("*.so"))
     assert native, "pydantic_core should bring at least one native module"
     for library in native:
         header = library.read_bytes()[:20]
@@ -52,18 +52,23 @@ def test_layer_matches_the_functions_runtime_and_architecture() -> None:
             assert f"cpython-{PYTHON_VERSION.replace('.', '')}-aarch64" in library.name
 
 
-def test_layer_carries_the_runtime_dependencies_but_not_boto3() -> None:
-    packages = {path.name for path in (build() / "python").iterdir()}
-    assert {"aws_lambda_powertools", "pydantic", "pydantic_core"} <= packages
-    assert "boto3" not in packages and "botocore" not in packages
+def test_layers_carry_the_runtime_dependencies_but_not_boto3() -> None:
+    powertools = {path.name for path in (build("powertools") / "python").iterdir()}
+    models = {path.name for path in (build("models") / "python").iterdir()}
+    assert "aws_lambda_powertools" in powertools
+    assert "pydantic" not in powertools and "pydantic_core" not in powertools
+    assert {"pydantic", "pydantic_core"} <= models
+    for packages in (powertools, models):
+        assert "boto3" not in packages and "botocore" not in packages
 
 
 def test_layer_names_nothing_of_the_machine_that_built_it() -> None:
     """Otherwise every machine builds a different layer hash and redeploys it for nothing."""
     here = str(ROOT).encode()
-    for path in (build() / "python").rglob("*"):
-        if path.is_file():
-            assert here not in path.read_bytes(), path
+    for layer in build_all().values():
+        for path in (layer / "python").rglob("*"):
+            if path.is_file():
+                assert here not in path.read_bytes(), path
 
 
 def test_a_function_asset_holds_only_contracts_and_its_own_service() -> None:

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from contracts.events import UserConfirmed
 from contracts.settings import MissingSettingError
+from contracts.topology import CONFIRM_TRIGGER
 from services.confirm_trigger import handler
 from services.confirm_trigger.logic import (
     InvalidUserAttributeError,
@@ -265,6 +266,8 @@ def test_worst_case_publish_ends_well_inside_cognitos_five_seconds() -> None:
 
 
 def test_cold_path_imports_neither_pydantic_nor_the_parser() -> None:
+    """Its bundle has no pydantic (``FunctionSpec.layers``): importing it must not need any."""
+    assert "models" not in CONFIRM_TRIGGER.layers
     probe = (
         "import sys, services.confirm_trigger.handler as h; "
         "heavy = [m for m in sys.modules if m.startswith(('pydantic', "
