@@ -11,14 +11,25 @@ idempotent).
 - **Replays.** moto's ``StartReplay`` replays the whole archive to every rule of the bus. A
   replay in EventBridge sends only the events whose time lies in ``[EventStartTime,
   EventEndTime)``, and only to the rules in ``Destination.FilterArns`` when given (API
-  reference, ``StartReplay``). The local replay does the same, synchronously, in event-time
-  order (EventBridge replays in one-minute buckets, in no particular order, and lags the
-  archive by minutes), and reports ``EventLastReplayedTime``, which moto leaves out.
+  reference, ``StartReplay``). The local replay does the same, in event-time order
+  (EventBridge replays in one-minute buckets, in no particular order, and lags the archive by
+  minutes), and reports ``EventLastReplayedTime``, which moto leaves out. Like EventBridge's,
+  it runs after ``StartReplay`` has answered (``RUNNING`` until ``COMPLETED``): moto replays
+  inside the request, and a rebuild of 2,000 users outlasted botocore's 60-second read
+  timeout, whose retry then failed with ``ResourceAlreadyExistsException``.
+
+  It also holds back while a target queue holds ``REPLAY_QUEUE_LIMIT`` messages or more.
+  EventBridge does not wait for consumers, but an SQS queue costs the same however deep it is;
+  moto 5.2.5's costs grow with the depth (every receive and delete walks the whole queue), so
+  an unpaced replay makes the emulator, not userpipe, the thing measured. About time only:
+  every event is delivered, in the same order.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import datetime
 from typing import Any, Final
@@ -30,6 +41,8 @@ from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
 _MARK: Final = "_userpipe_dead_letters"
+#: A replay waits while one of its target queues holds this many messages (see above).
+REPLAY_QUEUE_LIMIT: Final = 100
 
 
 def install() -> None:
@@ -40,7 +53,12 @@ def install() -> None:
 
         def describe(self: Replay) -> dict[str, Any]:
             last = getattr(self, "event_last_replayed_time", None)
-            return {**original_describe(self), **({"EventLastReplayedTime": last} if last else {})}
+            reason = getattr(self, "state_reason", None)
+            return {
+                **original_describe(self),
+                **({"EventLastReplayedTime": last} if last else {}),
+                **({"StateReason": reason} if reason else {}),
+            }
 
         Replay.describe = describe  # type: ignore[method-assign]
     original = Rule._send_to_sqs_queue
@@ -60,19 +78,50 @@ def install() -> None:
 
 
 def _replay_window(self: Replay, archive: Archive) -> None:
+    """``StartReplay``'s work: chosen now, delivered by a thread of its own."""
     start, end = _moment(self.event_start_time), _moment(self.event_end_time)
     only = set(self.destination.get("FilterArns") or ())
     backend = events_backends[self.account_id][self.region]
     bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
-    chosen = [e for e in archive.events if start <= _moment(e.get("time")) < end]
-    for event in sorted(chosen, key=lambda e: _moment(e.get("time"))):
-        replayed = {**event, "id": str(uuid.uuid4()), "replay-name": self.name}
-        for rule in list(bus.rules.values()):
-            if not only or rule.arn in only:
+    rules = [rule for rule in bus.rules.values() if not only or rule.arn in only]
+    chosen = sorted(
+        (e for e in archive.events if start <= _moment(e.get("time")) < end),
+        key=lambda e: _moment(e.get("time")),
+    )
+    self.state = ReplayState.RUNNING
+    threading.Thread(
+        target=_deliver, args=(self, rules, chosen), name=f"replay:{self.name}", daemon=True
+    ).start()
+
+
+def _deliver(replay: Replay, rules: list[Rule], events: list[dict[str, Any]]) -> None:
+    queues = [queue for rule in rules for queue in _target_queues(rule)]
+    try:
+        for event in events:
+            while any(len(queue._messages) >= REPLAY_QUEUE_LIMIT for queue in queues):
+                time.sleep(0.01)
+            replayed = {**event, "id": str(uuid.uuid4()), "replay-name": replay.name}
+            for rule in rules:
                 rule.send_to_targets(replayed, transform_input=False)  # type: ignore[arg-type]
-        self.event_last_replayed_time = _moment(event.get("time"))  # type: ignore[attr-defined]
-    self.state = ReplayState.COMPLETED
-    self.end_time = unix_time()
+            replay.event_last_replayed_time = _moment(event.get("time"))  # type: ignore[attr-defined]
+    except Exception as error:
+        replay.state = ReplayState.FAILED
+        replay.state_reason = f"{type(error).__name__}: {error}"  # type: ignore[attr-defined]
+    else:
+        replay.state = ReplayState.COMPLETED
+    replay.end_time = unix_time()
+
+
+def _target_queues(rule: Rule) -> list[Any]:
+    """The emulator's queues a rule's SQS targets name (those that exist)."""
+    found = []
+    for target in rule.targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service == "sqs":
+            queue = sqs_backends[arn.account][arn.region].queues.get(arn.resource_id)
+            if queue is not None:
+                found.append(queue)
+    return found
 
 
 def _moment(value: Any) -> float:

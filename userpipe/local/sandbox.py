@@ -15,6 +15,7 @@ DynamoDB endpoints the emulator does not route).
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import subprocess
@@ -25,9 +26,11 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
+from contracts.names import iso_utc
 from contracts.topology import FunctionSpec
 
 ACCOUNT: Final = "123456789012"
@@ -52,7 +55,9 @@ def lambda_runtime_environment(
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function_name}",
-        "AWS_ACCESS_KEY_ID": "local",
+        # The emulator checks no credentials; the function's name as its access key id lets
+        # the local stack tell which function sent a request (userpipe.local.faults).
+        "AWS_ACCESS_KEY_ID": function_name,
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
         "LANG": "en_US.UTF-8",
@@ -99,6 +104,7 @@ class FunctionSandbox:
         self.region = region
         self.log_path = log_path
         self.log: deque[str] = deque(maxlen=LOG_LINES_KEPT)
+        self._log_lock = threading.Lock()
         self._on_log = on_log
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
@@ -132,6 +138,16 @@ class FunctionSandbox:
             self.invocations += 1
             answer = self._exchange(process, answers, json.dumps(request), deadline)
             seconds = time.monotonic() - started
+            status = (
+                "timeout"
+                if answer is None
+                else "failure"
+                if "exited" in answer
+                else "error"
+                if "error" in answer
+                else "success"
+            )
+            self._report(request_id, seconds, status)
             if answer is None:
                 self._stop_process()
                 return Invocation(
@@ -194,14 +210,36 @@ class FunctionSandbox:
 
     def _collect_log(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
-        with self.log_path.open("a", encoding="utf-8") as file:
-            for line in process.stdout:
-                line = line.rstrip("\n")
-                self.log.append(line)
-                file.write(line + "\n")
-                file.flush()
-                if self._on_log:
-                    self._on_log(self.function_name, line)
+        for line in process.stdout:
+            self._log_line(line.rstrip("\n"))
+
+    def _log_line(self, line: str) -> None:
+        """One line of the function's log: kept, appended to its file, passed on."""
+        with self._log_lock, self.log_path.open("a", encoding="utf-8") as file:
+            self.log.append(line)
+            file.write(line + "\n")
+        if self._on_log:
+            self._on_log(self.function_name, line)
+
+    def _report(self, request_id: str, seconds: float, status: str) -> None:
+        """The ``platform.report`` record Lambda logs after each invocation in JSON log format
+        (Lambda developer guide, Telemetry API reference, ``platform.report``): duration, billed
+        duration (whole milliseconds, rounded up), memory size and status. Not the memory
+        used: the sandbox does not measure it."""
+        record = {
+            "time": iso_utc(datetime.now(UTC)),
+            "type": "platform.report",
+            "record": {
+                "requestId": request_id,
+                "metrics": {
+                    "durationMs": round(seconds * 1000, 3),
+                    "billedDurationMs": math.ceil(seconds * 1000),
+                    "memorySizeMB": self.spec.memory_mb,
+                },
+                "status": status,
+            },
+        }
+        self._log_line(json.dumps(record))
 
     def _stop_process(self) -> None:
         process, self._process = self._process, None
@@ -215,6 +253,13 @@ class FunctionSandbox:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=5)
+
+    def kill(self) -> None:
+        """End the function's process at once, mid-invocation if it is in one (the invocation
+        then fails with ``Runtime.ExitError``, as a crashed Lambda runtime does)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
 
     def stop(self) -> None:
         """Shut the sandbox down (ends its process; a later invoke starts a new one)."""

@@ -39,6 +39,7 @@ from userpipe.clients import REGION, Clients
 from userpipe.local import eventbridge
 from userpipe.local.aws import InProcessAws
 from userpipe.local.cognito import CognitoFront
+from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
@@ -61,6 +62,7 @@ class LocalStackOptions:
     settings: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     retry_delay: int = 1  # seconds before a failed message is delivered again (see sources)
     on_log: Callable[[str, str], None] | None = None  # every function log line, as it comes
+    faults: FaultPlan | None = None  # faults injected into the functions' calls (tests only)
 
 
 class LocalStack:
@@ -107,6 +109,8 @@ class LocalStack:
             self.sandboxes[spec.id] = sandbox
             built.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
         self._router.lambda_invoke = LambdaInvoke(self._sandbox_named)
+        self._router.sandbox_named = self._sandbox_named
+        self._router.faults = self.options.faults
 
         aws = InProcessAws(self._router.emulator, REGION)
         pool_id = built.attribute(Attr(USER_POOL.id, "id"))
