@@ -4,13 +4,11 @@ outbox, GraphQL with real tokens, and the AWS APIs an operator uses."""
 from __future__ import annotations
 
 import urllib.request
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from contracts.topology import SUBSCRIPTIONS, USER_API
-from tests import tokens
+from contracts.topology import SUBSCRIPTIONS
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack
@@ -212,60 +210,6 @@ def test_a_browser_preflight_is_answered(client: StackClient) -> None:
         assert response.status == 200
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert "authorization" in response.headers["Access-Control-Allow-Headers"]
-
-
-# --- tokens ---------------------------------------------------------------------------------------
-
-REFUSED_TOKENS = {
-    "missing": lambda token, client: None,
-    "garbage": lambda token, client: "not-a-jwt",
-    "forged-signature": lambda token, client: tokens.tampered_signature(token),
-    "unsigned-alg-none": lambda token, client: tokens.unsigned(token),
-    "hs256-with-public-key": lambda token, client: tokens.hmac_with_public_key(token),
-    "another-key": lambda token, client: tokens.another_key(),
-    "expired": lambda token, client: tokens.expired(token),
-    "not-yet-valid": lambda token, client: tokens.resigned(token, nbf=10**10),
-    "other-issuer": lambda token, client: tokens.resigned(token, iss="https://evil.example"),
-    "other-client": lambda token, client: tokens.resigned(token, client_id="someoneelse"),
-    "no-token-use": lambda token, client: tokens.resigned(token, token_use=None),
-    "refresh-token-use": lambda token, client: tokens.resigned(token, token_use="refresh"),
-}
-
-
-@pytest.mark.parametrize("make", REFUSED_TOKENS.values(), ids=REFUSED_TOKENS.keys())
-def test_a_token_appsync_would_refuse_is_401_and_never_reaches_the_resolver(
-    make: Any, stack: LocalStack, client: StackClient
-) -> None:
-    _, _, token = signed_up(client)
-    invocations = stack.sandboxes[USER_API.id].invocations
-    answer = client.graphql(ME, token=make(token, client))
-    assert answer.status == 401
-    assert answer.body == {
-        "errors": [{"errorType": "UnauthorizedException", "message": answer.errors[0]["message"]}]
-    }
-    assert stack.sandboxes[USER_API.id].invocations == invocations
-
-
-def test_tokens_of_another_app_client_or_pool_are_refused_but_an_id_token_works(
-    client: StackClient,
-) -> None:
-    email, sub, _ = signed_up(client)
-    other_client = client.aws.cognito.create_user_pool_client(
-        UserPoolId=client.pool_id,
-        ClientName="another-app",
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )["UserPoolClient"]["ClientId"]
-    foreign = client.aws.cognito.initiate_auth(
-        ClientId=other_client,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
-    )["AuthenticationResult"]
-    assert client.graphql(ME, token=foreign["AccessToken"]).status == 401
-    assert client.graphql(ME, token=foreign["IdToken"]).status == 401
-
-    own = client.sign_in(email, PASSWORD)
-    assert client.graphql(ME, token=own.id).data["me"]["id"] == sub
-    assert client.graphql(ME, token=f"Bearer {own.access}").data["me"]["id"] == sub
 
 
 # --- the pipeline's promises --------------------------------------------------------------------

@@ -105,6 +105,7 @@ class FunctionSandbox:
         self.log_path = log_path
         self.log: deque[str] = deque(maxlen=LOG_LINES_KEPT)
         self._log_lock = threading.Lock()
+        self._log_file: IO[str] | None = None  # line-buffered: readers see whole lines
         self._on_log = on_log
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
@@ -215,9 +216,11 @@ class FunctionSandbox:
 
     def _log_line(self, line: str) -> None:
         """One line of the function's log: kept, appended to its file, passed on."""
-        with self._log_lock, self.log_path.open("a", encoding="utf-8") as file:
+        with self._log_lock:
+            if self._log_file is None:
+                self._log_file = self.log_path.open("a", encoding="utf-8", buffering=1)
             self.log.append(line)
-            file.write(line + "\n")
+            self._log_file.write(line + "\n")
         if self._on_log:
             self._on_log(self.function_name, line)
 
@@ -265,6 +268,10 @@ class FunctionSandbox:
         """Shut the sandbox down (ends its process; a later invoke starts a new one)."""
         with self._lock:
             self._stop_process()
+        with self._log_lock:
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
 
 
 def _read_line(answers: IO[bytes], deadline: float) -> bytes | None:
