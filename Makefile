@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install demo local test test-unit test-integration test-infra lint format schemas \
-	bench layer cdk-app synth deploy destroy clean
+	bench bench-quick layer cdk-app synth deploy destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -58,8 +58,11 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 schemas: $(STAMP) ## regenerate contracts/schemas/*.json from the models
 	$(BIN)/python -m contracts.jsonschema
 
-bench: $(STAMP) ## benchmarks: the trigger's cold-import budget
-	$(BIN)/python bench/trigger_import.py
+bench: $(STAMP) layer ## benchmarks against same-run baselines (~8 min): bench/results/latest.json
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP) layer ## a one-minute smoke run of the benchmarks (bench/results/quick.json)
+	$(BIN)/python -m bench --quick
 
 layer: $(STAMP) ## build the functions' dependency layer (arm64 wheels from the package registry)
 	$(BIN)/python -m infra.layer

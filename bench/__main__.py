@@ -1,0 +1,83 @@
+"""``make bench`` (``python -m bench``): every measurement of issue "Step 7", each against a
+baseline measured in the same run, written to bench/results/latest.json and printed.
+
+``--quick`` is a smoke run (about a minute): small Ns and few repeats, written to
+bench/results/quick.json so it never replaces the real report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import cold, pipeline, size
+from bench.report import Goal, Measurement, Report, table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    args = parser.parse_args(argv)
+    console = Console(width=120)
+    started = time.monotonic()
+    small, large = (20, 60) if args.quick else (200, 2000)
+    report = Report(command="make bench" + (" --quick" if args.quick else ""))
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
+
+    say("cold paths (fresh interpreters)")
+    for measurement in cold.measure(repeats=2 if args.quick else 7):
+        report.add(measurement)
+    say("bundle sizes (cdk synth)")
+    sizes = size.measure()
+    report.measurements.extend(sizes)
+    report.add(trigger_carries_no_pydantic(sizes))
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="userpipe-bench-") as tmp:
+        for users in (small, large):
+            result, extra = pipeline.run(
+                users,
+                Path(tmp) / f"n{users}",
+                baseline_users=20 if args.quick else 100,
+                trigger_calls=30 if args.quick else 300,
+                first=users == small,
+                say=say,
+            )
+            runs.append(result)
+            report.measurements.extend(extra)
+    report.measurements.extend(pipeline.compare(*runs))
+    out = RESULTS / ("quick.json" if args.quick else "latest.json")
+    report.write(out)
+    console.print(table(report.as_dict()))
+    console.print(
+        f"report: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}"
+    )
+    console.print(f"took {time.monotonic() - started:.0f} s")
+    for missed in report.missed:
+        console.print(f"[yellow]missed[/] {missed.name}: {missed.ratio:.2f}x, goal {missed.goal}")
+    return 0
+
+
+def trigger_carries_no_pydantic(sizes: list[Measurement]) -> Measurement:
+    """The share of the trigger's bundle (unzipped) that is pydantic: nothing, as a goal."""
+    trigger = next(m for m in sizes if m.name.endswith("confirm-trigger"))
+    return Measurement(
+        name="trigger bundle: pydantic share",
+        unit="MiB",
+        value=trigger.notes["pydantic_unzipped_mib"],
+        baseline=trigger.notes["unzipped_mib"],
+        goal=Goal("<=", 0),
+        baseline_name="the trigger's whole bundle, unzipped",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

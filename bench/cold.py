@@ -1,0 +1,154 @@
+"""The cold path of every function: a fresh interpreter importing the handler module and
+building the clients the function builds on its first invocation, against ``import boto3`` and
+the same clients. Best of N each, the two interleaved ABBA; interpreter start-up (``pass``)
+measured alongside and subtracted from both.
+
+The runtime starts the interpreter whatever the code; what the code adds on top is its imports
+and its clients, which is what this compares. The user API's first invocation also reads its
+page-token secret (a network call): only the client is built here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import Goal, Measurement
+from contracts.topology import FUNCTIONS, FunctionSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = Goal("<=", 1.2)
+
+#: Per function: what its first invocation runs before touching the network, and the clients
+#: that builds (the baseline builds the same clients after ``import boto3``).
+COLD_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ConfirmTrigger": ("h.default_publisher()", ("events",)),
+    "UserProjector": ("h.default_store()", ("dynamodb",)),
+    "AuditTrail": ("h.default_store()", ("dynamodb",)),
+    "UserApi": ('boto3.client("secretsmanager"); boto3.client("dynamodb")', ()),
+    "Reconcile": (
+        'h.default_settings(); boto3.client("cognito-idp"); boto3.client("dynamodb"); '
+        'boto3.client("events")',
+        (),
+    ),
+    "WelcomeNotifier": ("h.default_sender()", ("sesv2",)),
+}
+#: The clients of the rows whose first-invocation code builds them inline (above, with ``()``).
+INLINE_CLIENTS: dict[str, tuple[str, ...]] = {
+    "UserApi": ("secretsmanager", "dynamodb"),
+    "Reconcile": ("cognito-idp", "dynamodb", "events"),
+}
+#: Every variable any handler requires, with placeholder values (nothing is called).
+ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "EVENT_BUS_NAME": "userpipe-bench-users",
+    "USER_TABLE_NAME": "userpipe-bench-user",
+    "AUDIT_TABLE_NAME": "userpipe-bench-audit",
+    "USER_POOL_ID": "eu-west-1_bench",
+    "PAGE_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench",
+    "ADMIN_GROUP": "Admin",
+    "WELCOME_SENDER": "no-reply@example.com",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class Snippets:
+    function: str
+    handler: str  # import the handler module and build its clients
+    baseline: str  # import boto3 and build the same clients
+
+
+def snippets(spec: FunctionSpec) -> Snippets:
+    first_call, clients = COLD_PATHS[spec.id]
+    clients = clients or INLINE_CLIENTS[spec.id]
+    module = spec.handler.rpartition(".")[0]
+    return Snippets(
+        spec.id,
+        f"import boto3; import {module} as h; {first_call}",
+        "import boto3; " + "; ".join(f'boto3.client("{c}")' for c in clients),
+    )
+
+
+def run_once(code: str) -> float:
+    env = {**os.environ, **ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "0"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def import_profile(code: str) -> dict[str, float]:
+    """Seconds of import time (``-X importtime``, self time summed) per top-level package."""
+    env = {**os.environ, **ENVIRONMENT}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    packages: dict[str, float] = {}
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = line.removeprefix("import time:").split("|")
+        package = name.strip().split(".")[0]
+        packages[package] = packages.get(package, 0.0) + int(self_us) / 1e6
+    return packages
+
+
+def extra_imports(pair: Snippets, top: int = 6) -> dict[str, float]:
+    """What the handler imports beyond the baseline, by package, costliest first (ms)."""
+    handler, baseline = import_profile(pair.handler), import_profile(pair.baseline)
+    extra = {
+        package: seconds - baseline.get(package, 0.0) for package, seconds in handler.items()
+    }
+    costliest = sorted(extra.items(), key=lambda item: -item[1])[:top]
+    return {package: round(seconds * 1000, 1) for package, seconds in costliest if seconds > 0}
+
+
+def measure(repeats: int = 7) -> list[Measurement]:
+    for code in ("pass", *(s.handler for s in map(snippets, FUNCTIONS))):
+        run_once(code)  # compile every module once (.pyc), as a deployed bundle ships them
+    measurements = []
+    for spec in FUNCTIONS:
+        pair = snippets(spec)
+        handler: list[float] = []
+        baseline: list[float] = []
+        startup: list[float] = []
+        for repeat in range(repeats):  # A B B A, then B A A B, ...
+            order = (
+                [(handler, pair.handler), (baseline, pair.baseline)]
+                if repeat % 2 == 0
+                else [(baseline, pair.baseline), (handler, pair.handler)]
+            )
+            for samples, code in order:
+                samples.append(run_once(code))
+            startup.append(run_once("pass"))
+        empty = min(startup)
+        measurements.append(
+            Measurement(
+                name=f"cold path: {spec.id}",
+                unit="s",
+                value=min(handler) - empty,
+                baseline=min(baseline) - empty,
+                goal=GOAL,
+                baseline_name="import boto3 + the same clients",
+                notes={
+                    "handler_snippet": pair.handler,
+                    "baseline_snippet": pair.baseline,
+                    "interpreter_startup_s": round(empty, 4),
+                    "repeats": repeats,
+                    "extra_imports_ms": extra_imports(pair),
+                },
+            )
+        )
+    return measurements
