@@ -108,9 +108,7 @@ def import_profile(code: str) -> dict[str, float]:
 def extra_imports(pair: Snippets, top: int = 6) -> dict[str, float]:
     """What the handler imports beyond the baseline, by package, costliest first (ms)."""
     handler, baseline = import_profile(pair.handler), import_profile(pair.baseline)
-    extra = {
-        package: seconds - baseline.get(package, 0.0) for package, seconds in handler.items()
-    }
+    extra = {package: seconds - baseline.get(package, 0.0) for package, seconds in handler.items()}
     costliest = sorted(extra.items(), key=lambda item: -item[1])[:top]
     return {package: round(seconds * 1000, 1) for package, seconds in costliest if seconds > 0}
 

@@ -603,6 +603,20 @@ class _Context:
         return 5000
 
 
+def linearity(
+    what: str, small: Sizes, large: Sizes, per_user: Callable[[Sizes], float]
+) -> Measurement:
+    """Per-user time at the large N against the small N: linear cost is a ratio near 1."""
+    return Measurement(
+        name=f"{what} linearity (N={large.users} vs N={small.users})",
+        unit="ms/user",
+        value=per_user(large) * 1000,
+        baseline=per_user(small) * 1000,
+        goal=LINEAR_GOAL,
+        baseline_name=f"time per user at N={small.users}",
+    )
+
+
 def compare(small: Sizes, large: Sizes) -> list[Measurement]:
     """The measurements one pair of Ns gives."""
     out: list[Measurement] = []
@@ -662,16 +676,7 @@ def compare(small: Sizes, large: Sizes) -> list[Measurement]:
                 },
             )
         )
-    out.append(
-        Measurement(
-            name=f"end to end linearity (N={large.users} vs N={small.users})",
-            unit="ms/user",
-            value=large.e2e.per_user * 1000,
-            baseline=small.e2e.per_user * 1000,
-            goal=LINEAR_GOAL,
-            baseline_name=f"time per user at N={small.users}",
-        )
-    )
+    out.append(linearity("end to end", small, large, lambda sizes: sizes.e2e.per_user))
     out.append(
         Measurement(
             name=f"emulator growth: AdminGetUser (N={large.users} vs N={small.users})",
@@ -687,14 +692,7 @@ def compare(small: Sizes, large: Sizes) -> list[Measurement]:
         )
     )
     out.append(
-        Measurement(
-            name=f"rebuild linearity (N={large.users} vs N={small.users})",
-            unit="ms/user",
-            value=large.rebuild_seconds / large.users * 1000,
-            baseline=small.rebuild_seconds / small.users * 1000,
-            goal=LINEAR_GOAL,
-            baseline_name=f"time per user at N={small.users}",
-        )
+        linearity("rebuild", small, large, lambda sizes: sizes.rebuild_seconds / sizes.users)
     )
     out.append(
         Measurement(

@@ -146,46 +146,41 @@ class Report:
         return [m for m in self.measurements if m.met is False]
 
 
-def table(report: Mapping[str, Any]) -> Table:
-    """The report (as written to JSON) as a table."""
-    rows = Table(title="userpipe benchmarks", title_justify="left")
-    for column in ("measurement", "value", "baseline", "ratio", "goal", "met"):
-        rows.add_column(column, justify="left" if column == "measurement" else "right")
+COLUMNS = ("measurement", "value", "baseline", "ratio", "goal", "met")
+
+
+def rows(report: Mapping[str, Any], *, missed: str = "NO") -> list[list[str]]:
+    """Each measurement of the report (as written to JSON) as the cells of one row."""
+    out = []
     for m in report["measurements"]:
         goal = m["goal"]
-        rows.add_row(
-            m["name"],
-            f"{_shown(m['value'])} {m['unit']}",
-            "" if m["baseline"] is None else f"{_shown(m['baseline'])} {m['unit']}",
-            "" if m["ratio"] is None else f"{m['ratio']:.2f}x",
-            "" if goal is None else f"{goal['direction']} {goal['ratio']:g}x",
-            {True: "yes", False: "NO", None: ""}[m["met"]],
+        out.append(
+            [
+                m["name"],
+                f"{_shown(m['value'])} {m['unit']}",
+                "" if m["baseline"] is None else f"{_shown(m['baseline'])} {m['unit']}",
+                "" if m["ratio"] is None else f"{m['ratio']:.2f}x",
+                "" if goal is None else f"{goal['direction']} {goal['ratio']:g}x",
+                {True: "yes", False: missed, None: ""}[m["met"]],
+            ]
         )
-    return rows
+    return out
+
+
+def table(report: Mapping[str, Any]) -> Table:
+    """The report as a terminal table."""
+    shown = Table(title="userpipe benchmarks", title_justify="left")
+    for column in COLUMNS:
+        shown.add_column(column, justify="left" if column == "measurement" else "right")
+    for cells in rows(report):
+        shown.add_row(*cells)
+    return shown
 
 
 def markdown(report: Mapping[str, Any]) -> str:
     """The report as a Markdown table (the README's Performance section)."""
-    lines = [
-        "| measurement | value | baseline | ratio | goal | met |",
-        "|---|---:|---:|---:|---:|:-:|",
-    ]
-    for m in report["measurements"]:
-        goal = m["goal"]
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    m["name"],
-                    f"{_shown(m['value'])} {m['unit']}",
-                    "" if m["baseline"] is None else f"{_shown(m['baseline'])} {m['unit']}",
-                    "" if m["ratio"] is None else f"{m['ratio']:.2f}x",
-                    "" if goal is None else f"{goal['direction']} {goal['ratio']:g}x",
-                    {True: "yes", False: "**no**", None: ""}[m["met"]],
-                ]
-            )
-            + " |"
-        )
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---:|---:|---:|---:|:-:|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows(report, missed="**no**")]
     return "\n".join(lines)
 
 

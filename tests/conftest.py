@@ -6,9 +6,14 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from userpipe.local.client import StackClient
+    from userpipe.local.stack import LocalStack
 
 # Never reach real AWS: fake credentials, a fixed region, and the endpoint mode moto routes.
 os.environ.update(
@@ -75,3 +80,21 @@ def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     for logger, handler, level in attached:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A running local stack for the tests of one module (the emulator is process-wide, so a
+    module that uses moto in-process must not use this)."""
+    from userpipe.local.stack import LocalStack, LocalStackOptions
+
+    state: Path = tmp_path_factory.mktemp("stack")
+    with LocalStack(LocalStackOptions(state_dir=state, stage="test")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(stack: LocalStack) -> StackClient:
+    from userpipe.local.client import StackClient
+
+    return StackClient(stack.outputs())

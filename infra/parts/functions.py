@@ -45,7 +45,8 @@ class FunctionFactory(Construct):
                 code=lambda_.Code.from_asset(str(built_layer(layer))),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
-                description=f"userpipe {layer} layer for arm64: {', '.join(sorted(CONTENTS[layer]))}",
+                description=f"userpipe {layer} layer for arm64: "
+                + ", ".join(sorted(CONTENTS[layer])),
             )
             for layer in LAYERS
         }

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from joserfc.jwk import RSAKey
@@ -21,19 +20,7 @@ from contracts.topology import USER_API
 from tests import tokens
 from tests.integration.test_local_stack import ME, PASSWORD, new_email, signed_up
 from userpipe.local.client import StackClient
-from userpipe.local.stack import LocalStack, LocalStackOptions
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state: Path = tmp_path_factory.mktemp("tokens")
-    with LocalStack(LocalStackOptions(state_dir=state, stage="tokens")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(stack: LocalStack) -> StackClient:
-    return StackClient(stack.outputs())
+from userpipe.local.stack import LocalStack
 
 
 def with_admin_group_and_signature_kept(token: str) -> str:
