@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
@@ -39,6 +40,17 @@ LAYOUT: Final = "3"  # bump when build() changes what goes into a layer
 class LayerNotBuiltError(FileNotFoundError):
     def __init__(self, path: Path) -> None:
         super().__init__(f"the dependency layer is not built at {path}: run `make layer` first")
+
+
+class LayerConflictError(ValueError):
+    def __init__(self, conflicts: dict[str, set[str]]) -> None:
+        shown = ", ".join(
+            f"{name} {sorted(versions)}" for name, versions in sorted(conflicts.items())
+        )
+        super().__init__(
+            f"the layers ship different versions of {shown}: a function would see whichever "
+            "layer Lambda merges last; pin the shared distribution in pyproject.toml"
+        )
 
 
 class UnplacedRequirementError(ValueError):
@@ -73,7 +85,37 @@ def built_layer(layer: Layer) -> Path:
 
 
 def build_all() -> dict[Layer, Path]:
-    return {layer: build(layer) for layer in LAYERS}
+    built = {layer: build(layer) for layer in LAYERS}
+    check_shared_distributions_agree(built.values())
+    return built
+
+
+def distributions(layer: Path) -> dict[str, str]:
+    """The distributions a built layer holds: name -> version, read from its dist-info names."""
+    found = (
+        info.name.removesuffix(".dist-info") for info in (layer / "python").glob("*.dist-info")
+    )
+    return dict(name.rsplit("-", 1) for name in found)
+
+
+def check_shared_distributions_agree(layers: Iterable[Path]) -> None:
+    """Refuse layers that ship one distribution at different versions.
+
+    Lambda merges a function's layers into /opt in the order the function lists them, a later
+    layer's files replacing an earlier one's ("Adding layers to functions", Lambda developer
+    guide), and CDK sorts a function's layers by construct path when the feature flag
+    ``@aws-cdk/aws-lambda:recognizeLayerVersion`` is on (``Function.renderLayers`` in
+    aws-cdk-lib; brefphp/constructs#6 ran into it): our template lists ``models`` before
+    ``powertools`` whatever ``FunctionSpec.layers`` says. Both layers ship ``typing_extensions``,
+    so the order is harmless only while they ship the same version of it, which this checks.
+    """
+    versions: dict[str, set[str]] = {}
+    for layer in layers:
+        for name, version in distributions(layer).items():
+            versions.setdefault(name, set()).add(version)
+    conflicts = {name: found for name, found in versions.items() if len(found) > 1}
+    if conflicts:
+        raise LayerConflictError(conflicts)
 
 
 def build(layer: Layer) -> Path:

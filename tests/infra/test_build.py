@@ -13,7 +13,15 @@ from aws_cdk import CfnResource, Stack
 from contracts.topology import CONFIRM_TRIGGER
 from infra.bundling import function_code
 from infra.config import InvalidContextError, StageConfig
-from infra.layer import PLATFORM, PYTHON_VERSION, build, build_all
+from infra.layer import (
+    PLATFORM,
+    PYTHON_VERSION,
+    LayerConflictError,
+    build,
+    build_all,
+    check_shared_distributions_agree,
+    distributions,
+)
 from infra.parts.functions import ARCHITECTURE, RUNTIME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +68,23 @@ def test_layers_carry_the_runtime_dependencies_but_not_boto3() -> None:
     assert {"pydantic", "pydantic_core"} <= models
     for packages in (powertools, models):
         assert "boto3" not in packages and "botocore" not in packages
+
+
+def test_layers_that_share_a_distribution_ship_the_same_version_of_it() -> None:
+    built = build_all()
+    shared = set(distributions(built["powertools"])) & set(distributions(built["models"]))
+    assert "typing_extensions" in shared  # the overlap the check exists for
+    for name in shared:
+        assert distributions(built["powertools"])[name] == distributions(built["models"])[name]
+
+
+def test_layers_shipping_different_versions_of_one_distribution_are_refused(
+    tmp_path: Path,
+) -> None:
+    for layer, version in (("a", "4.15.0"), ("b", "4.16.0")):
+        (tmp_path / layer / "python" / f"typing_extensions-{version}.dist-info").mkdir(parents=True)
+    with pytest.raises(LayerConflictError, match=r"typing_extensions \['4.15.0', '4.16.0'\]"):
+        check_shared_distributions_agree([tmp_path / "a", tmp_path / "b"])
 
 
 def test_layer_names_nothing_of_the_machine_that_built_it() -> None:

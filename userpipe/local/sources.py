@@ -16,9 +16,16 @@ Two shortcuts, both about time only:
 - a failed message becomes visible again after ``retry_delay`` (one second by default) instead
   of the queue's visibility timeout (6x the function timeout: minutes), so retries and the move
   to the DLQ take seconds;
-- a stream record that keeps failing is retried from its own sequence number and then sent
-  alone to the on-failure queue: the outcome Lambda reaches with ``ReportBatchItemFailures``
-  plus ``BisectBatchOnFunctionError``, without the halving steps.
+- a record the function reports failed (``ReportBatchItemFailures``) is retried from its own
+  sequence number and, once its retries are spent, sent alone to the on-failure queue: the
+  outcome Lambda reaches, without its intermediate batches.
+
+A batch the function fails as a whole (an error, a timeout, a crash) is halved and each half
+retried on its own, as ``BisectBatchOnFunctionError`` makes Lambda do ("Lambda breaks the
+impacted batch of records into two when a function returns an error, and retries them
+separately": AWS What's New, 2019-12-20, "AWS Lambda supports failure-handling features for
+Kinesis and DynamoDB event sources"). Without it a batch of 100 that outlasts the timeout
+would spend its retries whole and dead-letter its first record, which alone would succeed.
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ class Poller:
         self._thread: threading.Thread | None = None
         self.busy = False  # delivering right now
         self.failures = 0  # polls that raised (the emulator unreachable, say)
+        self.started = 0  # polls begun
+        self.finished = 0  # polls ended; the latest delivered ``last_delivered`` items
+        self.last_delivered = 0
 
     def poll(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -84,14 +94,17 @@ class Poller:
         while not self._stop.is_set():
             self._wake.clear()
             self.busy = True
+            self.started += 1
+            delivered = -1  # not quiet unless the poll saw its source empty
             try:
                 delivered = self.poll()
             except Exception:
                 self.failures += 1
-                delivered = 0
             finally:
                 self.busy = False
-            if not delivered:
+                self.last_delivered = delivered
+                self.finished += 1
+            if delivered <= 0:
                 self._wake.wait(IDLE_SECONDS)
 
 
@@ -234,9 +247,18 @@ class StreamPoller(Poller):
         pending, retries = list(batch), 0
         while pending and not self._stop.is_set():
             sequences = [r["dynamodb"]["SequenceNumber"] for r in pending]
-            failed = failed_items(self.sandbox.invoke({"Records": pending}), sequences)
+            invocation = self.sandbox.invoke({"Records": pending})
+            failed = failed_items(invocation, sequences)
             if not failed:
                 self._checkpoints[shard_id] = pending[-1]["dynamodb"]["SequenceNumber"]
+                return
+            if not invocation.ok and self.source.bisect_batch_on_error and len(pending) > 1:
+                # A function error (a timeout, a crash) names no record: Lambda halves the batch
+                # and retries each half on its own, so one slow or bad record cannot sink the
+                # others. Each half checkpoints as it completes.
+                half = len(pending) // 2
+                self._deliver(shard_id, pending[:half])
+                self._deliver(shard_id, pending[half:])
                 return
             # An unknown identifier fails the whole batch, as Lambda does.
             first = min((i for i, seq in enumerate(sequences) if seq in failed), default=0)

@@ -251,21 +251,36 @@ class LocalStack:
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no poller has anything left to deliver (for benchmarks and the demo's
-        bookkeeping; clients see the same by polling the tables)."""
+        bookkeeping; clients see the same by polling the tables).
+
+        Settled means two rounds in a row in which every poller, woken, ran a whole poll that
+        found its source empty, and the subscription queues hold nothing, in flight or not.
+        A round costs one poll per poller: sampling ``busy`` while waking them continuously
+        kept them polling, and under load a round never looked quiet.
+        """
         deadline = time.monotonic() + timeout
-        quiet_since: float | None = None
-        while time.monotonic() < deadline:
-            for poller in self.pollers:
+        quiet_rounds = 0
+        while quiet_rounds < 2:
+            marks = [(poller, poller.started) for poller in self.pollers]
+            for poller, _ in marks:
                 poller.wake()
-            time.sleep(0.05)
-            busy = any(poller.busy for poller in self.pollers) or self._queued() > 0
-            if busy:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > 0.3:
-                return
-        raise TimeoutError(f"the local stack did not settle in {timeout} s")
+            # A poll begun after the mark is the (mark + 1)th: wait until it has ended.
+            while any(poller.finished <= mark for poller, mark in marks):
+                if time.monotonic() > deadline:
+                    raise self._unsettled(timeout)
+                time.sleep(0.02)
+            quiet = all(poller.last_delivered == 0 for poller, _ in marks)
+            quiet_rounds = quiet_rounds + 1 if quiet and self._queued() == 0 else 0
+            if not quiet_rounds and time.monotonic() > deadline:
+                raise self._unsettled(timeout)
+
+    def _unsettled(self, timeout: float) -> TimeoutError:
+        states = "; ".join(
+            f"{poller.name}: "
+            + ("polling" if poller.busy else f"last poll delivered {poller.last_delivered}")
+            for poller in self.pollers
+        )
+        return TimeoutError(f"the local stack did not settle in {timeout} s ({states})")
 
     def _queued(self) -> int:
         assert self.built is not None
