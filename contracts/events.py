@@ -34,6 +34,7 @@ from contracts.rules import (
     USERNAME_LENGTH,
     UUID_PATTERN,
 )
+from contracts.user_confirmed import InvalidEventError as InvalidEventError  # re-exported
 
 
 class UserConfirmed(BaseModel):
@@ -106,11 +107,6 @@ class UserConfirmedEnvelope(BaseModel):
                     f"and detail-type {USER_CONFIRMED!r}"
                 )
         return data
-
-
-class InvalidEventError(ValueError):
-    """A message that is not a readable ``UserConfirmed``. The reason names fields and rules,
-    never the values (they may be personal data)."""
 
 
 def parse_user_confirmed(body: str | bytes) -> UserConfirmedEnvelope:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import dynamodb
 from contracts.events import UserConfirmed
+from contracts.names import USER_KEY as USER_KEY  # re-exported
 from contracts.names import USER_TYPENAME, iso_utc
 from contracts.rules import (
     AGE_RANGE,
@@ -19,8 +20,6 @@ from contracts.rules import (
     USER_POOL_ID_PATTERN,
 )
 
-#: The User table's partition key: the Cognito sub.
-USER_KEY: Final = "id"
 #: The Audit table's key: (partition, sort).
 AUDIT_KEY: Final = ("userId", "auditId")
 AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"

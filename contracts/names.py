@@ -30,6 +30,8 @@ TRIGGER_CONFIRM_SIGN_UP: Final = "PostConfirmation_ConfirmSignUp"
 TRIGGER_CONFIRM_FORGOT_PASSWORD: Final = "PostConfirmation_ConfirmForgotPassword"  # noqa: S105
 
 USER_TYPENAME: Final = "User"
+#: The User table's partition key: the Cognito sub.
+USER_KEY: Final = "id"
 
 #: User fields that are personal data: never logged, never kept in plaintext in the audit trail.
 SENSITIVE_USER_FIELDS: Final = frozenset({"email"})

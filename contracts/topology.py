@@ -333,6 +333,7 @@ USER_PROJECTOR: Final = FunctionSpec(
     timeout_seconds=30,
     memory_mb=256,
     environment=(Env("USER_TABLE_NAME", Attr("UserTable", "name")), *_powertools("user_projector")),
+    layers=("powertools",),  # a new user waits on its cold start: plain-Python reading
 )
 AUDIT_TRAIL: Final = FunctionSpec(
     id="AuditTrail",

@@ -1,15 +1,21 @@
-"""Building a ``UserConfirmed`` v1 event — plain Python, the one builder every producer uses:
-the Cognito trigger, reconcile, and the tools that publish one (the demo, tests).
+"""Building and reading a ``UserConfirmed`` v1 event — plain Python.
 
-The trigger imports this on its cold path, so it must never import pydantic; the detail it
-builds is checked with ``contracts.rules``, the rules the pydantic model and the JSON Schema
-carry too.
+Building: the one builder every producer uses (the Cognito trigger, reconcile, and the tools
+that publish one: the demo, tests). Reading: ``read_user_confirmed``, the projector's parse of
+an EventBridge event from its queue.
+
+Both sit on the trigger's and the projector's cold paths, so this module never imports
+pydantic; it checks with ``contracts.rules``, the rules the pydantic model and the JSON Schema
+carry too. Tests hold ``read_user_confirmed`` to ``contracts.events.parse_user_confirmed``: it
+accepts nothing the model refuses, and what it accepts it reads the same.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -21,7 +27,20 @@ from contracts.names import (
     UserConfirmedDetail,
     iso_utc,
 )
-from contracts.rules import user_confirmed_problems
+from contracts.rules import (
+    EVENT_ID_PATTERN,
+    REPLAY_NAME_PATTERN,
+    is_timestamp,
+    user_confirmed_problems,
+)
+
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+_REPLAY_NAME = re.compile(REPLAY_NAME_PATTERN)
+
+
+class InvalidEventError(ValueError):
+    """A message that is not a readable ``UserConfirmed``. The reason names fields and rules,
+    never the values (they may be personal data)."""
 
 
 class InvalidUserConfirmedError(ValueError):
@@ -93,3 +112,47 @@ def put_events_entry(detail: UserConfirmedDetail, bus_name: str) -> dict[str, st
         "Detail": json.dumps(detail, separators=(",", ":")),
         "EventBusName": bus_name,
     }
+
+
+@dataclass(frozen=True)
+class ConfirmedEvent:
+    """An EventBridge event carrying a checked ``UserConfirmed`` detail."""
+
+    id: str  # EventBridge's event id; a replay gives the event a new one
+    detail: UserConfirmedDetail
+    replay_name: str | None  # set when the event comes from an archive replay
+
+
+def read_user_confirmed(body: str | bytes) -> ConfirmedEvent:
+    """Read an EventBridge event carrying ``UserConfirmed`` (an SQS message body), or raise
+    ``InvalidEventError`` naming each field and the rule it breaks."""
+    try:
+        event = json.loads(body)
+    except ValueError:  # UnicodeDecodeError too
+        raise InvalidEventError("message: not a JSON document") from None
+    if not isinstance(event, dict):
+        raise InvalidEventError("message: must be a JSON object")
+    if (event.get("source"), event.get("detail-type")) != (EVENT_SOURCE, USER_CONFIRMED):
+        raise InvalidEventError(
+            f"message: not a {USER_CONFIRMED} event: source must be {EVENT_SOURCE!r} "
+            f"and detail-type {USER_CONFIRMED!r}"
+        )
+    problems: dict[str, str] = {}
+    event_id, replay_name, detail = event.get("id"), event.get("replay-name"), event.get("detail")
+    if not (isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id)):
+        problems["id"] = "must be a UUID"
+    if not is_timestamp(event.get("time")):
+        problems["time"] = "must be an RFC 3339 time with seconds and a time zone"
+    if replay_name is not None and not (
+        isinstance(replay_name, str) and _REPLAY_NAME.fullmatch(replay_name)
+    ):
+        problems["replay-name"] = "must be 1-64 of . - _ A-Z a-z 0-9"
+    if not isinstance(detail, dict):
+        problems["detail"] = "must be an object"
+    else:
+        problems |= {
+            f"detail.{name}": rule for name, rule in user_confirmed_problems(detail).items()
+        }
+    if problems:
+        raise InvalidEventError("; ".join(f"{name}: {rule}" for name, rule in problems.items()))
+    return ConfirmedEvent(str(event_id), cast(UserConfirmedDetail, detail), replay_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from contracts import dynamodb
 from contracts.items import AuditRecord, User
 from contracts.names import UserConfirmedDetail
 from services.user_projector.logic import Existing
@@ -15,9 +16,11 @@ class FakeUserStore:
         self.users: dict[str, User] = {}
         self.fail_with = fail_with
 
-    def create(self, user: User) -> Existing | None:
+    def create(self, item: dynamodb.Item) -> Existing | None:
+        """Keeps what it stores as the ``User`` model: a test reads it as AppSync would."""
         if self.fail_with:
             raise self.fail_with
+        user = User.from_item(item)
         if user.id in self.users:
             return Existing(user_pool_id=self.users[user.id].user_pool_id)
         self.users[user.id] = user

@@ -9,17 +9,11 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.events import InvalidEventError, parse_user_confirmed
+from contracts.batch import PartialBatchResponse, SQSMessage, process_sqs_batch
+from contracts.user_confirmed import InvalidEventError, read_user_confirmed
 from services.user_projector.logic import UserOfAnotherPoolError, UserStore, project
 from services.user_projector.store import DynamoUserStore
 
@@ -46,17 +40,17 @@ class ProjectionFailedError(RuntimeError):
 
 def process_batch(
     event: dict[str, Any], context: LambdaContext | None, store: UserStore
-) -> PartialItemFailureResponse:
-    def project_record(record: SQSRecord) -> None:
-        ids = {"message_id": record.message_id}
+) -> PartialBatchResponse:
+    def project_record(record: SQSMessage) -> None:
+        ids = {"message_id": record["messageId"]}
         try:
-            envelope = parse_user_confirmed(record.body)
+            confirmed = read_user_confirmed(record["body"])
         except InvalidEventError as exc:
             logger.warning("message rejected", extra={**ids, "reason": str(exc)})
             raise
-        ids |= {"event_id": envelope.id, "sub": envelope.detail.sub}
+        ids |= {"event_id": confirmed.id, "sub": confirmed.detail["sub"]}
         try:
-            outcome = project(envelope, store, now_ms=time.time_ns() // 1_000_000)
+            outcome = project(confirmed, store, now_ms=time.time_ns() // 1_000_000)
         except UserOfAnotherPoolError as exc:
             logger.warning("message rejected", extra={**ids, "reason": str(exc)})
             raise
@@ -68,10 +62,9 @@ def process_batch(
             extra={**ids, "replay_name": outcome.replay_name},
         )
 
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event, project_record, processor, context)
+    return process_sqs_batch(event, project_record)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
     return process_batch(event, context, default_store())

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from contracts.events import UserConfirmedEnvelope
-from contracts.items import User
+from contracts import dynamodb
 from contracts.rules import is_user_pool_id
+from contracts.user_confirmed import ConfirmedEvent
+from contracts.user_item import first_version_item
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,8 @@ class Existing:
 
 
 class UserStore(Protocol):
-    def create(self, user: User) -> Existing | None:
-        """Write ``user`` unless an item with its id exists. ``None``: written; otherwise what
+    def create(self, item: dynamodb.Item) -> Existing | None:
+        """Write ``item`` unless an item with its id exists. ``None``: written; otherwise what
         was already there."""
         ...
 
@@ -49,11 +50,11 @@ class Projection:
     replay_name: str | None
 
 
-def project(envelope: UserConfirmedEnvelope, store: UserStore, *, now_ms: int) -> Projection:
+def project(event: ConfirmedEvent, store: UserStore, *, now_ms: int) -> Projection:
     """One conditional write. A duplicate or replay finds the item and changes nothing: the
     version, profile fields and timestamps the API may have moved on stay as they are."""
-    user = User.first_version(envelope.detail, now_ms=now_ms)
-    existing = store.create(user)
-    if existing is not None and existing.user_pool_id != user.user_pool_id:
-        raise UserOfAnotherPoolError(user.id, user.user_pool_id, existing.user_pool_id)
-    return Projection(user.id, existing is None, envelope.replay_name)
+    sub, pool = event.detail["sub"], event.detail["userPoolId"]
+    existing = store.create(first_version_item(event.detail, now_ms=now_ms))
+    if existing is not None and existing.user_pool_id != pool:
+        raise UserOfAnotherPoolError(sub, pool, existing.user_pool_id)
+    return Projection(sub, existing is None, event.replay_name)

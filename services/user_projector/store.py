@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts import dynamodb
-from contracts.items import USER_KEY, User
+from contracts.names import USER_KEY
 from services.user_projector.logic import Existing
 
 if TYPE_CHECKING:
@@ -17,8 +17,8 @@ class DynamoUserStore:
         self._client = client
         self._table_name = table_name
 
-    def create(self, user: User) -> Existing | None:
-        existing = dynamodb.put_if_absent(self._client, self._table_name, user.to_item(), USER_KEY)
+    def create(self, item: dynamodb.Item) -> Existing | None:
+        existing = dynamodb.put_if_absent(self._client, self._table_name, item, USER_KEY)
         if existing is None:
             return None
         pool = existing.get("userPoolId", {}).get("S")

@@ -16,7 +16,12 @@ from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 
 from contracts import dynamodb, jsonschema, rules
 from contracts import settings as env_settings
-from contracts.events import UserConfirmed, UserConfirmedEnvelope
+from contracts.events import (
+    InvalidEventError,
+    UserConfirmed,
+    UserConfirmedEnvelope,
+    parse_user_confirmed,
+)
 from contracts.items import User
 from contracts.names import SENSITIVE_USER_FIELDS, UserConfirmedDetail, iso_utc
 from contracts.topology import (
@@ -34,6 +39,8 @@ from contracts.topology import (
     UnknownResourceError,
     UnresolvedSettingError,
 )
+from contracts.user_confirmed import read_user_confirmed
+from contracts.user_item import first_version_item
 from tests.support import load_event, user_confirmed_envelope
 
 
@@ -319,6 +326,71 @@ def test_the_plain_check_agrees_with_the_json_schema_and_pydantic_accepts_what_i
         for value in detail.values():
             if isinstance(value, str) and "@" in value and len(value) > 2:
                 assert value not in rule  # reasons name the rule, never the value
+
+
+#: Envelope fields near their rules (the detail varies through ``details()``).
+ENVELOPE_BOUNDARIES: dict[str, list[Any]] = {
+    "id": ["1946e4d9-bbaf-41ad-9ff3-6c7d6654ec4c", "1946E4D9-BBAF-41AD-9FF3-6C7D6654EC4C", "", 7],
+    "source": ["userpipe.identity", "aws.cognito", None],
+    "detail-type": ["UserConfirmed", "UserDeleted", None],
+    "time": ["2026-11-28T06:59:59Z", "2026-11-28T06:59:59", "yesterday", 1795849199, None],
+    "replay-name": ["rebuild-2026-11-28", "a" * 65, "has space", "", None, 3],
+}
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> Any:
+    """An EventBridge event around ``details()``: mostly valid, sometimes one field off, and now
+    and then no event at all."""
+    envelope = user_confirmed_envelope()
+    envelope["detail"] = draw(details())
+    for name in draw(st.sets(st.sampled_from(sorted(ENVELOPE_BOUNDARIES)), max_size=1)):
+        value = draw(st.sampled_from(ENVELOPE_BOUNDARIES[name]))
+        if value is None:
+            envelope.pop(name, None)
+        else:
+            envelope[name] = value
+    return draw(st.just(envelope) | st.sampled_from([[envelope], "text", None]))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(envelopes())
+def test_the_projectors_plain_reader_accepts_only_what_the_model_accepts_and_reads_it_alike(
+    envelope: Any,
+) -> None:
+    """``read_user_confirmed`` and ``first_version_item`` keep pydantic off the projector's cold
+    path; the model stays the declaration they must agree with."""
+    body = json.dumps(envelope)
+    try:
+        model = parse_user_confirmed(body)
+    except InvalidEventError:
+        model = None
+    try:
+        plain = read_user_confirmed(body)
+    except InvalidEventError:
+        return  # refusing more than the model is allowed: the producer writes every field
+    assert model is not None, "the plain reader accepted what the model refuses"
+    assert (plain.id, plain.replay_name) == (model.id, model.replay_name)
+    assert first_version_item(plain.detail, now_ms=17) == (
+        User.first_version(model.detail, now_ms=17).to_item()
+    )
+
+
+def test_the_plain_reader_accepts_the_events_userpipe_publishes() -> None:
+    envelope = user_confirmed_envelope(replay_name="rebuild-1")
+    event = read_user_confirmed(json.dumps(envelope))
+    assert event.detail == envelope["detail"] and event.replay_name == "rebuild-1"
+
+
+def test_the_plain_readers_reason_names_each_field_and_rule_never_a_value() -> None:
+    envelope = user_confirmed_envelope(email="ada@@example.com")
+    envelope["time"] = "yesterday"
+    with pytest.raises(InvalidEventError) as raised:
+        read_user_confirmed(json.dumps(envelope))
+    assert str(raised.value) == (
+        "time: must be an RFC 3339 time with seconds and a time zone; "
+        f"detail.email: {rules.EMAIL_RULE}"
+    )
 
 
 def test_the_valid_fixture_detail_has_no_problems() -> None:
