@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import dynamodb
 from contracts.events import UserConfirmed
+from contracts.names import AUDIT_KEY as AUDIT_KEY  # re-exported
 from contracts.names import USER_KEY as USER_KEY  # re-exported
 from contracts.names import USER_TYPENAME, iso_utc
 from contracts.rules import (
@@ -20,8 +21,6 @@ from contracts.rules import (
     USER_POOL_ID_PATTERN,
 )
 
-#: The Audit table's key: (partition, sort).
-AUDIT_KEY: Final = ("userId", "auditId")
 AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"
 
 

@@ -32,6 +32,8 @@ TRIGGER_CONFIRM_FORGOT_PASSWORD: Final = "PostConfirmation_ConfirmForgotPassword
 USER_TYPENAME: Final = "User"
 #: The User table's partition key: the Cognito sub.
 USER_KEY: Final = "id"
+#: The Audit table's key: (partition, sort).
+AUDIT_KEY: Final = ("userId", "auditId")
 
 #: User fields that are personal data: never logged, never kept in plaintext in the audit trail.
 SENSITIVE_USER_FIELDS: Final = frozenset({"email"})

@@ -345,6 +345,7 @@ AUDIT_TRAIL: Final = FunctionSpec(
         Env("AUDIT_RETENTION_DAYS", Setting("auditRetentionDays"), optional=True),
         *_powertools("audit_trail"),
     ),
+    layers=("powertools",),  # plain-Python audit records: no pydantic on its cold path
 )
 USER_API: Final = FunctionSpec(
     id="UserApi",

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from contracts import dynamodb
-from contracts.items import AuditRecord, User
+from contracts.audit_item import AuditEntry
+from contracts.items import User
 from contracts.names import UserConfirmedDetail
 from services.user_projector.logic import Existing
 
@@ -29,9 +30,9 @@ class FakeUserStore:
 
 class FakeAuditStore:
     def __init__(self) -> None:
-        self.records: dict[tuple[str, str], AuditRecord] = {}
+        self.records: dict[tuple[str, str], AuditEntry] = {}
 
-    def append(self, record: AuditRecord) -> bool:
+    def append(self, record: AuditEntry) -> bool:
         key = (record.user_id, record.audit_id)
         if key in self.records:
             return False

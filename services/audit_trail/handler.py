@@ -8,19 +8,10 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import (
-    PartialItemFailureResponse,
-    PartialItemFailures,
-)
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
+from contracts.batch import ItemFailure, PartialBatchResponse, StreamRecord, process_records
 from services.audit_trail.logic import AuditStore, MalformedStreamRecordError, audit
 from services.audit_trail.store import DynamoAuditStore
 
@@ -60,11 +51,11 @@ def process_batch(
     store: AuditStore,
     *,
     retention_days: int | None = None,
-) -> PartialItemFailureResponse:
-    def audit_record(record: DynamoDBRecord) -> None:
-        ids = {"stream_event_id": record.event_id, "sequence_number": _sequence(record.raw_event)}
+) -> PartialBatchResponse:
+    def audit_record(record: StreamRecord) -> None:
+        ids = {"stream_event_id": record.get("eventID"), "sequence_number": _sequence(record)}
         try:
-            written, appended = audit(record.raw_event, store, retention_days=retention_days)
+            written, appended = audit(record, store, retention_days=retention_days)
         except MalformedStreamRecordError as exc:
             logger.warning("stream record rejected", extra={**ids, "reason": str(exc)})
             raise
@@ -78,15 +69,10 @@ def process_batch(
 
     # DynamoDB Streams always sends Records, each with a `dynamodb` object; an event without a
     # list of Records fails loudly. A record Lambda could not name by sequence number is set
-    # aside so it fails alone, instead of breaking Powertools' failure report for the batch.
+    # aside so it fails alone, reported under the nearest readable record before it.
     records = event["Records"]
     readable = [record for record in records if _sequence(record) is not None]
-    processor = BatchProcessor(
-        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-    )
-    response = process_partial_response(
-        {**event, "Records": readable}, audit_record, processor, context
-    )
+    response = process_records(readable, audit_record, lambda record: str(_sequence(record)))
     unnamed = _unnamed_failures(records)
     if unnamed:
         response["batchItemFailures"] = [*response["batchItemFailures"], *unnamed]
@@ -100,7 +86,7 @@ def _sequence(record: Any) -> str | None:
     return sequence if isinstance(sequence, str) and sequence else None
 
 
-def _unnamed_failures(records: list[Any]) -> list[PartialItemFailures]:
+def _unnamed_failures(records: list[Any]) -> list[ItemFailure]:
     """Failures for records without a readable sequence number, logged with the reason.
 
     Lambda checkpoints at the lowest sequence number reported and retries everything from it;
@@ -109,7 +95,7 @@ def _unnamed_failures(records: list[Any]) -> list[PartialItemFailures]:
     readable record before it — the retry starts there and takes it in, and re-auditing that
     earlier record writes nothing new — or, with none before it, as "": the batch is retried
     whole, and bisection isolates the record before it goes to the on-failure destination."""
-    failures: list[PartialItemFailures] = []
+    failures: list[ItemFailure] = []
     previous = ""
     for record in records:
         sequence = _sequence(record)
@@ -129,7 +115,7 @@ def _unnamed_failures(records: list[Any]) -> list[PartialItemFailures]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
     return process_batch(
         event, context, default_store(), retention_days=default_settings().retention_days
     )

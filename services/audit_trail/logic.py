@@ -11,14 +11,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from contracts import dynamodb
-from contracts.events import describe
-from contracts.items import USER_KEY, AuditRecord, FieldChange
-from contracts.names import SENSITIVE_USER_FIELDS, iso_utc
+from contracts.audit_item import AUDIT_EVENT_NAMES, AuditEntry, FieldChange, Kept
+from contracts.names import SENSITIVE_USER_FIELDS, USER_KEY, iso_utc
 
 SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
 SECONDS_PER_DAY = 86_400
@@ -30,7 +28,7 @@ LATEST_CHANGE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
 class AuditStore(Protocol):
-    def append(self, record: AuditRecord) -> bool:
+    def append(self, record: AuditEntry) -> bool:
         """Write ``record`` unless it is already there. Returns whether it was written."""
         ...
 
@@ -50,7 +48,7 @@ def audit_id(approximate_time: datetime, sequence_number: str) -> str:
 
 def audit_record_from(
     stream_record: Mapping[str, Any], *, retention_days: int | None = None
-) -> AuditRecord:
+) -> AuditEntry:
     change = stream_record.get("dynamodb")
     if not isinstance(change, Mapping):
         raise MalformedStreamRecordError("dynamodb: must be an object")
@@ -73,38 +71,54 @@ def audit_record_from(
             "dynamodb.ApproximateCreationDateTime: must be epoch seconds between 2012 and 9999"
         )
 
+    if event_name not in AUDIT_EVENT_NAMES:
+        raise MalformedStreamRecordError(
+            f"eventName: must be one of {', '.join(AUDIT_EVENT_NAMES)}"
+        )
+
     approximate_time = datetime.fromtimestamp(seconds, UTC)
     changed = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
-    try:
-        return AuditRecord(
-            user_id=str(user_id),
-            audit_id=audit_id(approximate_time, sequence_number),
-            event_name=event_name,
-            changed_fields=changed,
-            changes={
-                name: FieldChange(old=_kept(name, old.get(name)), new=_kept(name, new.get(name)))
-                for name in changed
-            },
-            old_version=old.get("_version"),
-            new_version=new.get("_version"),
-            at=iso_utc(approximate_time),
-            sequence_number=sequence_number,
-            stream_event_id=str(event_id),
-            expires_at=int(seconds) + retention_days * SECONDS_PER_DAY if retention_days else None,
-        )
-    except ValidationError as exc:
-        raise MalformedStreamRecordError(describe(exc)) from None
+    return AuditEntry(
+        user_id=str(user_id),
+        audit_id=audit_id(approximate_time, sequence_number),
+        event_name=event_name,
+        changed_fields=changed,
+        changes={
+            name: FieldChange(old=_kept(name, old.get(name)), new=_kept(name, new.get(name)))
+            for name in changed
+        },
+        old_version=_version(old, "OldImage"),
+        new_version=_version(new, "NewImage"),
+        at=iso_utc(approximate_time),
+        sequence_number=sequence_number,
+        stream_event_id=str(event_id),
+        expires_at=int(seconds) + retention_days * SECONDS_PER_DAY if retention_days else None,
+    )
+
+
+def _version(image: Mapping[str, Any], name: str) -> int | None:
+    """An image's ``_version``: a whole number, or absent. Stricter than the model, which would
+    also take a numeric string: a version stored as a string is not something to audit as if
+    it were one."""
+    value = image.get("_version")
+    if value is None:
+        return None
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise MalformedStreamRecordError(f"dynamodb.{name}._version: must be a whole number")
 
 
 def audit(
     stream_record: Mapping[str, Any], store: AuditStore, *, retention_days: int | None = None
-) -> tuple[AuditRecord, bool]:
+) -> tuple[AuditEntry, bool]:
     """Append the audit record for one stream record; a redelivered record writes nothing."""
     record = audit_record_from(stream_record, retention_days=retention_days)
     return record, store.append(record)
 
 
-def _kept(field: str, value: Any) -> str | int | bool | None:
+def _kept(field: str, value: Any) -> Kept:
     """What the audit keeps of a value: sensitive ones as a fingerprint, others as they are."""
     if value is None:
         return None

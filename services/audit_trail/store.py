@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts import dynamodb
-from contracts.items import AUDIT_KEY, AuditRecord
+from contracts.audit_item import AuditEntry
+from contracts.names import AUDIT_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -16,7 +17,7 @@ class DynamoAuditStore:
         self._client = client
         self._table_name = table_name
 
-    def append(self, record: AuditRecord) -> bool:
+    def append(self, record: AuditEntry) -> bool:
         _, sort_key = AUDIT_KEY
         existing = dynamodb.put_if_absent(
             self._client, self._table_name, record.to_item(), sort_key

@@ -4,9 +4,18 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from contracts import dynamodb
+from contracts.items import AuditRecord
 from services.audit_trail.handler import process_batch
-from services.audit_trail.logic import audit_id, audit_record_from, fingerprint
+from services.audit_trail.logic import (
+    MalformedStreamRecordError,
+    audit_id,
+    audit_record_from,
+    fingerprint,
+)
 from tests.fakes import FakeAuditStore
 from tests.support import load_event, stream_event
 
@@ -55,7 +64,7 @@ def test_a_remove_is_audited_with_the_last_version() -> None:
 
 def test_email_is_kept_only_as_a_fingerprint() -> None:
     record = audit_record_from(load_event("dynamodb_stream_modify"))
-    stored = json.dumps(record.model_dump(by_alias=True, mode="json"))
+    stored = json.dumps(record.to_item())
     assert "example.com" not in stored
     assert record.changes["email"].old == fingerprint("ada@example.com")
     assert record.changes["email"].new == fingerprint("ada.lovelace@example.com")
@@ -193,3 +202,62 @@ def test_sets_and_binary_values_the_api_never_writes_are_audited(lambda_context:
     audited = audit_record_from(record)
     assert audited.changes["flags"].new == "[1, 2]"
     assert audited.changes["avatar"].new is not None
+
+
+# --- the plain-Python audit record agrees with the AuditRecord model ---------------------------
+
+attribute_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+).map(dynamodb.serialize)
+versions = st.sampled_from([None, {"N": "1"}, {"N": "7"}, {"N": "1.5"}, {"S": "1"}, {"BOOL": True}])
+images = st.dictionaries(
+    st.sampled_from(["email", "name", "age", "updatedAt", "flags", "_lastChangedAt"]),
+    attribute_values,
+    max_size=4,
+)
+
+
+@st.composite
+def stream_records(draw: st.DrawFn) -> dict[str, Any]:
+    record = load_event("dynamodb_stream_modify")
+    record["eventName"] = draw(st.sampled_from(["INSERT", "MODIFY", "REMOVE", "UPSERT"]))
+    change = record["dynamodb"]
+    for image in ("OldImage", "NewImage"):
+        if draw(st.booleans()):
+            change.pop(image, None)
+            continue
+        change[image] = {"id": {"S": SUB}, **draw(images)}
+        version = draw(versions)
+        if version is not None:
+            change[image]["_version"] = version
+    return record
+
+
+@settings(max_examples=500, deadline=None)
+@given(stream_records(), st.sampled_from([None, 1, 90]))
+def test_the_plain_audit_record_is_the_item_the_model_would_store(
+    record: dict[str, Any], retention_days: int | None
+) -> None:
+    """``AuditEntry`` keeps pydantic off the audit trail's cold path; ``AuditRecord`` stays the
+    declaration (and what the API reads back), so what the first stores the second must store
+    identically, and nothing it refuses may get through."""
+    try:
+        entry = audit_record_from(record, retention_days=retention_days)
+    except MalformedStreamRecordError:
+        return
+    model = AuditRecord.model_validate(entry.values())
+    assert entry.to_item() == model.to_item()
+    assert AuditRecord.from_item(entry.to_item()) == model
+
+
+def test_a_version_that_is_not_a_whole_number_is_refused_by_name() -> None:
+    record = load_event("dynamodb_stream_modify")
+    record["dynamodb"]["NewImage"]["_version"] = {"S": "2"}
+    with pytest.raises(MalformedStreamRecordError, match=r"NewImage\._version: must be a whole"):
+        audit_record_from(record)
