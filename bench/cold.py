@@ -78,8 +78,7 @@ def snippets(spec: FunctionSpec) -> Snippets:
 
 
 def run_once(code: str) -> float:
-    # Any non-empty PYTHONDONTWRITEBYTECODE (even "0") stops Python writing .pyc files.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | ENVIRONMENT
+    env = _environment()
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
     return time.perf_counter() - started
@@ -112,6 +111,51 @@ def extra_imports(pair: Snippets, top: int = 6) -> dict[str, float]:
     extra = {package: seconds - baseline.get(package, 0.0) for package, seconds in handler.items()}
     costliest = sorted(extra.items(), key=lambda item: -item[1])[:top]
     return {package: round(seconds * 1000, 1) for package, seconds in costliest if seconds > 0}
+
+
+def phases(spec: FunctionSpec, repeats: int = 5) -> dict[str, float]:
+    """Where the handler's extra time goes, best of ``repeats`` per phase (ms): importing the
+    handler module, then its first call (building clients), against building the same clients
+    right after ``import boto3``. A client costs more to build in a bigger heap (botocore's
+    JSON model loading runs more garbage collection), which ``-X importtime`` cannot show."""
+    first_call, clients = COLD_PATHS[spec.id]
+    clients = clients or INLINE_CLIENTS[spec.id]
+    module = spec.handler.rpartition(".")[0]
+    clock = "import time; t = time.perf_counter"
+    handler = (
+        f"{clock}; import boto3; a = t(); import {module} as h; b = t(); {first_call}; c = t(); "
+        "print(b - a, c - b)"
+    )
+    build = "; ".join(f'boto3.client("{c}")' for c in clients)
+    baseline = f"{clock}; import boto3; a = t(); {build}; c = t(); print(c - a)"
+    samples: dict[str, list[float]] = {"import_handler": [], "first_call": [], "baseline": []}
+    for _ in range(repeats):
+        imported, called = (float(v) for v in _output(handler).split())
+        samples["import_handler"].append(imported)
+        samples["first_call"].append(called)
+        samples["baseline"].append(float(_output(baseline)))
+    best = {name: round(min(values) * 1000, 1) for name, values in samples.items()}
+    return {
+        "import_handler_module_ms": best["import_handler"],
+        "first_call_clients_ms": best["first_call"],
+        "same_clients_after_import_boto3_ms": best["baseline"],
+    }
+
+
+def _output(code: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=_environment(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _environment() -> dict[str, str]:
+    # Any non-empty PYTHONDONTWRITEBYTECODE (even "0") stops Python writing .pyc files.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | ENVIRONMENT
 
 
 def measure(repeats: int = 7) -> list[Measurement]:
@@ -151,6 +195,7 @@ def measure(repeats: int = 7) -> list[Measurement]:
                     "interpreter_startup_s": round(empty, 4),
                     "repeats": repeats,
                     "extra_imports_ms": extra_imports(pair),
+                    "phases": phases(spec),
                 },
             )
         )
