@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
 
     say("cold paths (fresh interpreters)")
-    for measurement in cold.measure(repeats=2 if args.quick else 7):
+    for measurement in cold.measure(repeats=2 if args.quick else 13):
         report.add(measurement)
     say("bundle sizes (cdk synth)")
     sizes = size.measure()
