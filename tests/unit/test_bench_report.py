@@ -1,0 +1,37 @@
+"""The benchmark report computes its ratios, and the README shows the committed report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.report import Goal, Measurement, markdown, percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_ratio_is_computed_from_value_and_baseline_and_decides_the_goal() -> None:
+    slow = Measurement("cold", "s", value=0.36, baseline=0.30, goal=Goal("<=", 1.2))
+    assert slow.ratio == pytest.approx(1.2)
+    assert slow.met is True
+    assert Measurement("cold", "s", 0.37, 0.30, Goal("<=", 1.2)).met is False
+    assert Measurement("rate", "1/s", 20, 10, Goal(">=", 2)).met is True
+    assert Measurement("size", "MiB", 1.0, None).as_dict()["ratio"] is None
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    samples = [float(n) for n in range(1, 201)]
+    assert percentile(samples, 0.5) == 100.0
+    assert percentile(samples, 0.99) == 198.0
+    with pytest.raises(ValueError, match="no samples"):
+        percentile([], 0.5)
+
+
+def test_the_readme_performance_table_is_the_committed_report() -> None:
+    """Run ``make bench`` and paste ``python -m bench.report --markdown`` between the markers."""
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("<!-- bench:table -->\n", 1)[1].split("<!-- /bench:table -->", 1)[0]
+    report = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
+    assert shown.strip() == markdown(report).strip()
