@@ -37,6 +37,7 @@ scalar AWSTimestamp
 scalar AWSJSON
 directive @aws_cognito_user_pools(cognito_groups: [String]) on OBJECT | FIELD_DEFINITION
 directive @aws_iam on OBJECT | FIELD_DEFINITION
+directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION
 """
 
 

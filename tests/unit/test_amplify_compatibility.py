@@ -2,11 +2,12 @@
 generates for the recipe's ``User`` model, and every document Amplify sends validates.
 
 Sources: ``tests/amplify/transformer-user-model.graphql`` (the transformer v2's output with
-conflict detection on, the team's reference copy); the codegen statements in ``tests/amplify/*.graphql``; DataStore's own
-operations as ``packages/datastore/src/sync/utils.ts`` in aws-amplify/amplify-js builds them
-(``buildGraphQLOperation``: sync/create/update/delete; ``buildSubscriptionGraphQLOperation``:
-the three subscriptions, with ``$id: String!`` for owner auth on ``id``). Its selection set is
-the model's scalar fields, then ``_version _lastChangedAt _deleted``.
+conflict detection on, the team's reference copy); the codegen statements in
+``tests/amplify/*.graphql``; DataStore's own operations as aws-amplify/amplify-js builds them
+in ``packages/datastore/src/sync/utils.ts`` (``buildGraphQLOperation``: sync, create, update,
+delete; ``buildSubscriptionGraphQLOperation``: the three subscriptions, with ``$id: String!``
+for owner auth on ``id``). Its selection set is the model's scalar fields, then
+``_version _lastChangedAt _deleted``.
 """
 
 from __future__ import annotations
@@ -62,8 +63,7 @@ DATASTORE_OPERATIONS = {
 
 
 def reference_schema() -> GraphQLSchema:
-    subscribe = "directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION\n"
-    return build_schema(APPSYNC_PREAMBLE + subscribe + REFERENCE.read_text())
+    return build_schema(APPSYNC_PREAMBLE + REFERENCE.read_text())
 
 
 @pytest.mark.parametrize("name", ["queries", "mutations", "subscriptions"])

@@ -1,0 +1,185 @@
+"""Amplify's filter and condition inputs as DynamoDB expressions.
+
+``listUsers(filter)``, ``syncUsers(filter)`` and ``updateUser(condition)`` take the inputs
+Amplify's transformer generates (``ModelUserFilterInput``, ``ModelUserConditionInput``: per
+field ``eq ne le lt ge gt contains notContains between beginsWith attributeExists
+attributeType size``, combined with ``and``/``or``/``not``). AppSync's generated resolvers turn
+them into a DynamoDB ``FilterExpression`` / ``ConditionExpression``
+(``util.transform.toDynamoDBFilterExpression`` / ``toDynamoDBConditionExpression``), so
+DynamoDB itself applies them — after ``Limit``, which is why a page can hold fewer items than
+asked for. This module builds the same expressions, so the table (DynamoDB, or moto locally)
+decides what matches, never a re-implementation of its comparison rules in Python.
+
+Within one input object every clause must hold (fields, ``and``, ``or``, ``not`` are ANDed);
+within one field, every operator must hold. A malformed input is a ``BadRequest`` naming its
+path (``filter.and[1].age.between``), never a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from contracts import dynamodb
+from services.user_api.errors import BadRequest
+
+COMPARISONS: Final = {"eq": "=", "ne": "<>", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
+#: ModelAttributeTypes -> DynamoDB's type names for ``attribute_type``.
+ATTRIBUTE_TYPES: Final = {
+    "binary": "B",
+    "binarySet": "BS",
+    "bool": "BOOL",
+    "list": "L",
+    "map": "M",
+    "number": "N",
+    "numberSet": "NS",
+    "string": "S",
+    "stringSet": "SS",
+    "_null": "NULL",
+}
+LOGICAL: Final = ("and", "or", "not")
+
+
+@dataclass
+class Expression:
+    """An expression with its placeholders, ready for a DynamoDB request."""
+
+    text: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dynamodb.AttributeValue] = field(default_factory=dict)
+
+
+def filter_expression(
+    spec: Mapping[str, Any] | None, *, fields: frozenset[str]
+) -> Expression | None:
+    """The expression for ``spec`` (``None`` or ``{}``: no filter). ``fields``: the attribute
+    names the input may name (its GraphQL input type's fields)."""
+    if not spec:
+        return None
+    builder = _Builder(fields)
+    text = builder.group(spec, "filter")
+    return Expression(text, builder.names, builder.values) if text else None
+
+
+class _Builder:
+    def __init__(self, fields: frozenset[str]) -> None:
+        self._fields = fields
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dynamodb.AttributeValue] = {}
+
+    def group(self, spec: Mapping[str, Any], path: str) -> str | None:
+        if not isinstance(spec, Mapping):
+            raise BadRequest(f"{path}: must be an object")
+        clauses: list[str] = []
+        for key, value in spec.items():
+            where = f"{path}.{key}"
+            if value is None:
+                continue  # an input field left null is an input field not given
+            if key in ("and", "or"):
+                clauses += self._joined(value, key.upper(), where)
+            elif key == "not":
+                inner = self.group(value, where)
+                if inner:
+                    clauses.append(f"(NOT {inner})")
+            elif key in self._fields:
+                clauses += self._field(key, value, where)
+            else:
+                raise BadRequest(f"{where}: not a field this input can filter on")
+        return _all(clauses)
+
+    def _joined(self, specs: Any, operator: str, path: str) -> list[str]:
+        if not isinstance(specs, Sequence) or isinstance(specs, str):
+            raise BadRequest(f"{path}: must be a list of objects")
+        parts = [
+            part
+            for index, spec in enumerate(specs)
+            if (part := self.group(spec, f"{path}[{index}]")) is not None
+        ]
+        if not parts:
+            return []
+        return [parts[0] if len(parts) == 1 else "(" + f" {operator} ".join(parts) + ")"]
+
+    def _field(self, name: str, operators: Any, path: str) -> list[str]:
+        if not isinstance(operators, Mapping):
+            raise BadRequest(f"{path}: must be an object of operators")
+        attribute = self._name(name)
+        clauses = []
+        for operator, operand in operators.items():
+            where = f"{path}.{operator}"
+            if operator in COMPARISONS:
+                # {eq: null} compares with DynamoDB's NULL, as Amplify's resolvers do: the
+                # transformer's maintainers suggest it for "null or absent" filters together
+                # with attributeExists (aws-amplify/amplify-cli#5456).
+                clauses.append(f"{attribute} {COMPARISONS[operator]} {self._value(operand)}")
+                continue
+            if operand is None:
+                raise BadRequest(f"{where}: must be a value")
+            if operator == "contains":
+                clauses.append(f"contains({attribute}, {self._value(operand)})")
+            elif operator == "notContains":
+                clauses.append(f"(NOT contains({attribute}, {self._value(operand)}))")
+            elif operator == "beginsWith":
+                clauses.append(f"begins_with({attribute}, {self._value(operand)})")
+            elif operator == "between":
+                low, high = _pair(operand, where)
+                clauses.append(f"{attribute} BETWEEN {self._value(low)} AND {self._value(high)}")
+            elif operator == "attributeExists":
+                if not isinstance(operand, bool):
+                    raise BadRequest(f"{where}: must be true or false")
+                kind = "attribute_exists" if operand else "attribute_not_exists"
+                clauses.append(f"{kind}({attribute})")
+            elif operator == "attributeType":
+                if operand not in ATTRIBUTE_TYPES:
+                    raise BadRequest(f"{where}: must be one of {', '.join(ATTRIBUTE_TYPES)}")
+                clauses.append(
+                    f"attribute_type({attribute}, {self._value(ATTRIBUTE_TYPES[operand])})"
+                )
+            elif operator == "size":
+                clauses += self._size(attribute, operand, where)
+            else:
+                raise BadRequest(f"{where}: not an operator of this input")
+        return clauses
+
+    def _size(self, attribute: str, operators: Any, path: str) -> list[str]:
+        if not isinstance(operators, Mapping):
+            raise BadRequest(f"{path}: must be an object of operators")
+        clauses = []
+        for operator, operand in operators.items():
+            where = f"{path}.{operator}"
+            if operand is None:
+                continue
+            if operator in COMPARISONS:
+                clauses.append(f"size({attribute}) {COMPARISONS[operator]} {self._value(operand)}")
+            elif operator == "between":
+                low, high = _pair(operand, where)
+                clauses.append(
+                    f"size({attribute}) BETWEEN {self._value(low)} AND {self._value(high)}"
+                )
+            else:
+                raise BadRequest(f"{where}: not an operator of size")
+        return clauses
+
+    def _name(self, name: str) -> str:
+        placeholder = f"#f{sorted(self._fields).index(name)}"
+        self.names[placeholder] = name
+        return placeholder
+
+    def _value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = dynamodb.serialize(value)
+        return placeholder
+
+
+def _pair(operand: Any, path: str) -> tuple[Any, Any]:
+    if not isinstance(operand, Sequence) or isinstance(operand, str) or len(operand) != 2:
+        raise BadRequest(f"{path}: must be a list of two values, low and high")
+    if operand[0] is None or operand[1] is None:
+        raise BadRequest(f"{path}: both bounds must be values")
+    return operand[0], operand[1]
+
+
+def _all(clauses: list[str]) -> str | None:
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else "(" + " AND ".join(clauses) + ")"
