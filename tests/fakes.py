@@ -117,14 +117,25 @@ class FakeUserApiStore:
         )
         return Page(page, position)
 
-    def update_profile(self, user_id: str, changes: Any, *, expected_version: int, now: Any) -> Any:
+    def update_profile(
+        self,
+        user_id: str,
+        changes: Any,
+        *,
+        expected_version: int | None,
+        condition: Any,
+        now: Any,
+    ) -> Any:
+        """Conditions are DynamoDB expressions: tested against moto, not evaluated here."""
         from contracts.names import iso_utc
         from services.user_api.logic import UserMissing, VersionConflict
 
+        if condition is not None:
+            raise NotImplementedError("the fake store cannot evaluate a DynamoDB condition")
         user = self.users.get(user_id)
         if user is None:
             raise UserMissing(user_id)
-        if user.version != expected_version:
+        if expected_version is not None and user.version != expected_version:
             raise VersionConflict(user)
         stamp = {"updated_at": iso_utc(now), "last_changed_at": int(now.timestamp() * 1000)}
         updated = user.model_copy(update={**changes, **stamp, "version": user.version + 1})

@@ -141,7 +141,16 @@ def unwrap(answer: dict[str, Any]) -> Any:
     if "error" not in answer:
         return answer["data"]
     failure = answer["error"]
-    kind = getattr(errors, failure["type"], None) or getattr(tokens, failure["type"])
+    by_error_type = {
+        getattr(value, "error_type", None): value
+        for value in vars(errors).values()
+        if isinstance(value, type)
+    }
+    kind = (
+        by_error_type.get(failure["type"])
+        or getattr(errors, failure["type"], None)
+        or getattr(tokens, failure["type"])
+    )
     error = kind.__new__(kind)
     Exception.__init__(error, failure["message"])
     error.data = failure["data"]

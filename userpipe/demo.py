@@ -125,7 +125,7 @@ class _Demo:
 
         self.step("A profile edit over GraphQL (updateUser, conditional on _version)")
         owner = self.client.sign_in(emails[0], PASSWORD).access
-        edit = {"id": subs[0], "name": "Ada Lovelace", "age": 36, "expectedVersion": 1}
+        edit = {"id": subs[0], "name": "Ada Lovelace", "age": 36, "_version": 1}
         edited = self.client.graphql(RENAME, {"input": edit}, token=owner)
         self.check(
             "the edit moved the user to _version 2",

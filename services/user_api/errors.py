@@ -14,6 +14,7 @@ class ApiError(Exception):
     """Base of every error a client may see."""
 
     data: Any = None  # sent with the error (AppSync's ``errors[].data``)
+    error_type: str | None = None  # the errorType, when it cannot be a class name
 
 
 class Unauthorized(ApiError):  # noqa: N818 - AppSync errorType
@@ -37,10 +38,21 @@ class ConflictUnhandled(ApiError):  # noqa: N818 - AppSync errorType
         version = current.get("_version")
         super().__init__(
             f"Conflict: user {user_id} is at _version {version}; "
-            f"read it again and retry with expectedVersion {version}"
+            f"read it again and retry with _version {version}"
         )
         self.current_version = version
         self.data = current
+
+
+class ConditionalCheckFailed(ApiError):  # noqa: N818 - named for its errorType
+    """``updateUser``'s ``condition`` does not hold for the stored item. AppSync's generated
+    resolvers answer this with the errorType below (aws-amplify/amplify-js#3485 and #4948 quote
+    it), so clients that match on it keep working."""
+
+    error_type = "DynamoDB:ConditionalCheckFailedException"
+
+    def __init__(self) -> None:
+        super().__init__("The conditional request failed")
 
 
 class InternalFailure(ApiError):  # noqa: N818 - AppSync errorType

@@ -51,14 +51,15 @@ class Expression:
 
 
 def filter_expression(
-    spec: Mapping[str, Any] | None, *, fields: frozenset[str]
+    spec: Mapping[str, Any] | None, *, fields: frozenset[str], root: str = "filter"
 ) -> Expression | None:
     """The expression for ``spec`` (``None`` or ``{}``: no filter). ``fields``: the attribute
-    names the input may name (its GraphQL input type's fields)."""
+    names the input may name (its GraphQL input type's fields); ``root``: the argument's name,
+    for error messages."""
     if not spec:
         return None
     builder = _Builder(fields)
-    text = builder.group(spec, "filter")
+    text = builder.group(spec, root)
     return Expression(text, builder.names, builder.values) if text else None
 
 

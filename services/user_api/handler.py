@@ -105,8 +105,18 @@ def audit_trail(
 
 
 @app.resolver(type_name="Mutation", field_name="updateUser")
-def update_user(input: dict[str, Any]) -> dict[str, Any]:
-    return _api().update_user(_caller(), input, datetime.now(UTC))
+def update_user(input: dict[str, Any], condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _api().update_user(_caller(), input, datetime.now(UTC), condition)
+
+
+@app.resolver(type_name="Mutation", field_name="createUser")
+def create_user(input: dict[str, Any], condition: dict[str, Any] | None = None) -> None:
+    _api().refuse_create(_caller())
+
+
+@app.resolver(type_name="Mutation", field_name="deleteUser")
+def delete_user(input: dict[str, Any], condition: dict[str, Any] | None = None) -> None:
+    _api().refuse_delete(_caller())
 
 
 def resolve(
@@ -141,7 +151,7 @@ def resolve(
 
 
 def _error(exc: ApiError) -> dict[str, Any]:
-    return error_answer(type(exc).__name__, str(exc), exc.data)
+    return error_answer(exc.error_type or type(exc).__name__, str(exc), exc.data)
 
 
 @logger.inject_lambda_context(clear_state=True)

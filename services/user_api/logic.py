@@ -11,14 +11,23 @@ from typing import Any, Generic, Protocol, TypeVar
 from contracts.items import AuditRecord, User
 from contracts.rules import age_problem, name_problem
 from services.user_api.auth import Caller
-from services.user_api.errors import BadRequest, ConflictUnhandled, NotFound, Unauthorized
+from services.user_api.errors import (
+    BadRequest,
+    ConditionalCheckFailed,
+    ConflictUnhandled,
+    NotFound,
+    Unauthorized,
+)
+from services.user_api.expressions import Expression, filter_expression
 from services.user_api.tokens import PageTokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 #: The only attributes the API ever writes on a user's behalf.
 PROFILE_FIELDS = frozenset({"name", "age"})
-UPDATE_INPUT = PROFILE_FIELDS | {"id", "expectedVersion"}
+UPDATE_INPUT = PROFILE_FIELDS | {"id", "_version"}
+#: The fields ModelUserConditionInput can name (contracts/schema.graphql; a test holds them).
+CONDITION_FIELDS = frozenset({"id", "name", "age", "createdAt", "updatedAt", "_deleted"})
 
 
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
@@ -28,6 +37,10 @@ class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to Co
 
 
 class UserMissing(Exception):  # noqa: N818 - raised by stores, mapped to NotFound
+    pass
+
+
+class ConditionNotMet(Exception):  # noqa: N818 - raised by stores, mapped to ConditionalCheckFailed
     pass
 
 
@@ -50,9 +63,16 @@ class UserApiStore(Protocol):
     ) -> Page[AuditRecord]: ...
 
     def update_profile(
-        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int, now: datetime
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None,
+        condition: Expression | None,
+        now: datetime,
     ) -> User:
-        """Raises ``VersionConflict`` or ``UserMissing``."""
+        """Raises ``UserMissing``, ``VersionConflict`` (``expected_version`` given and stale)
+        or ``ConditionNotMet``."""
         ...
 
 
@@ -103,20 +123,44 @@ class UserApi:
         )
 
     def update_user(
-        self, caller: Caller, update: Mapping[str, Any], now: datetime
+        self,
+        caller: Caller,
+        update: Mapping[str, Any],
+        now: datetime,
+        condition: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Amplify's update: with ``_version``, conditional on it (a stale one is
+        ``ConflictUnhandled`` carrying the current item, which DataStore retries with);
+        without it (Gen 2 clients without conflict detection), unconditional. Either way
+        ``_version`` goes up by one. ``condition`` must hold too."""
         user_id, changes, expected = _validated(update)
         if caller.operator:
             raise Unauthorized("IAM operators may read, not edit profiles")
         if not caller.may_see(user_id, self._admin_group):
             raise Unauthorized()
+        expression = filter_expression(condition, fields=CONDITION_FIELDS, root="condition")
         try:
-            user = self._store.update_profile(user_id, changes, expected_version=expected, now=now)
+            user = self._store.update_profile(
+                user_id, changes, expected_version=expected, condition=expression, now=now
+            )
         except VersionConflict as conflict:
             raise ConflictUnhandled(user_id, _graphql_user(conflict.current)) from None
+        except ConditionNotMet:
+            raise ConditionalCheckFailed() from None
         except UserMissing:
             raise NotFound(f"no user {user_id}") from None
         return _graphql_user(user)
+
+    def refuse_create(self, caller: Caller) -> None:
+        raise Unauthorized(
+            "a user record is created by userpipe when its Cognito account is confirmed; "
+            "sign up and confirm instead"
+        )
+
+    def refuse_delete(self, caller: Caller) -> None:
+        raise Unauthorized(
+            "a user record follows its Cognito account; it is not deleted through this API"
+        )
 
     def _require_admin(self, caller: Caller) -> None:
         if not caller.is_admin(self._admin_group):
@@ -145,15 +189,17 @@ def _limit(limit: int | None) -> int:
     return limit
 
 
-def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int]:
+def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int | None]:
     unknown = set(update) - UPDATE_INPUT
     if unknown:
         raise BadRequest(f"only name and age can be changed; not {', '.join(sorted(unknown))}")
-    user_id, expected = update.get("id"), update.get("expectedVersion")
+    user_id, expected = update.get("id"), update.get("_version")
     if not isinstance(user_id, str) or not user_id:
         raise BadRequest("input.id is required")
-    if not isinstance(expected, int) or isinstance(expected, bool) or expected < 1:
-        raise BadRequest("input.expectedVersion must be a whole number of at least 1")
+    if expected is not None and (
+        not isinstance(expected, int) or isinstance(expected, bool) or expected < 1
+    ):
+        raise BadRequest("input._version must be a whole number of at least 1, or absent")
     changes = {field: update[field] for field in sorted(PROFILE_FIELDS) if field in update}
     if not changes:
         raise BadRequest("nothing to change: give name and/or age")

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from contracts import dynamodb
 from contracts.items import AUDIT_KEY, USER_KEY, AuditRecord, User
 from contracts.names import iso_utc
-from services.user_api.logic import PROFILE_FIELDS, Page, UserMissing, VersionConflict
+from services.user_api.expressions import Expression
+from services.user_api.logic import (
+    PROFILE_FIELDS,
+    ConditionNotMet,
+    Page,
+    UserMissing,
+    VersionConflict,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,16 +59,23 @@ class DynamoUserApiStore:
         return _page(self._client.query(**request), AuditRecord)
 
     def update_profile(
-        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int, now: datetime
+        self,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None,
+        condition: Expression | None,
+        now: datetime,
     ) -> User:
-        """Apply ``changes`` (``None`` clears a field) if the user is at ``expected_version``;
-        bumps ``_version`` and the change timestamps."""
+        """Apply ``changes`` (``None`` clears a field) in one conditional write: the user
+        exists, is at ``expected_version`` when one is given, and meets ``condition``; bumps
+        ``_version`` and the change timestamps. Which check failed is read from the item
+        DynamoDB returns with the failure, with no second read."""
         unknown = set(changes) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {', '.join(sorted(unknown))}")
         names = {"#v": "_version", "#changed": "_lastChangedAt", "#id": USER_KEY}
         values: dict[str, Any] = {
-            ":expected": {"N": str(expected_version)},
             ":one": {"N": "1"},
             ":now": {"S": iso_utc(now)},
             ":now_ms": {"N": str(int(now.timestamp() * 1000))},
@@ -75,13 +89,21 @@ class DynamoUserApiStore:
             else:
                 values[f":{field}"] = dynamodb.serialize(value)
                 sets.append(f"#{field} = :{field}")
+        checks = ["attribute_exists(#id)"]
+        if expected_version is not None:
+            checks.append("#v = :expected")
+            values[":expected"] = {"N": str(expected_version)}
+        if condition is not None:
+            checks.append(condition.text)
+            names |= condition.names
+            values |= condition.values
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             response = self._client.update_item(
                 TableName=self._user_table,
                 Key={USER_KEY: {"S": user_id}},
                 UpdateExpression=expression,
-                ConditionExpression="attribute_exists(#id) AND #v = :expected",
+                ConditionExpression=" AND ".join(checks),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -91,7 +113,10 @@ class DynamoUserApiStore:
             current: dict[str, Any] = getattr(exc, "response", {}).get("Item") or {}
             if not current:
                 raise UserMissing(user_id) from None
-            raise VersionConflict(User.from_item(current)) from None
+            stored = User.from_item(current)
+            if expected_version is not None and stored.version != expected_version:
+                raise VersionConflict(stored) from None
+            raise ConditionNotMet() from None
         return User.from_item(response["Attributes"])
 
 

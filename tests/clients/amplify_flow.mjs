@@ -52,13 +52,13 @@ const EDIT = `mutation Edit($input: UpdateUserInput!) {
 }`;
 const edited = await client.graphql({
   query: EDIT,
-  variables: { input: { id: seen.sub, name: 'From Amplify', expectedVersion: 1 } },
+  variables: { input: { id: seen.sub, name: 'From Amplify', _version: 1 } },
 });
 seen.edited = edited.data.updateUser;
 try {
   await client.graphql({
     query: EDIT,
-    variables: { input: { id: seen.sub, name: 'Stale', expectedVersion: 1 } },
+    variables: { input: { id: seen.sub, name: 'Stale', _version: 1 } },
   });
   seen.stale = 'accepted';
 } catch (failure) {

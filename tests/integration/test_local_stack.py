@@ -160,7 +160,7 @@ def test_an_owner_edits_and_a_stale_edit_is_a_conflict_carrying_the_servers_item
     stack: LocalStack, client: StackClient
 ) -> None:
     _, sub, token = signed_up(client)
-    edit = {"id": sub, "name": "Ada", "age": 36, "expectedVersion": 1}
+    edit = {"id": sub, "name": "Ada", "age": 36, "_version": 1}
     edited = client.graphql(EDIT, {"input": edit}, token=token)
     stale = client.graphql(EDIT, {"input": {**edit, "name": "Eve"}}, token=token)
 
@@ -238,7 +238,7 @@ def test_a_password_reset_changes_nothing(stack: LocalStack, client: StackClient
 
 def test_redelivered_events_change_nothing(stack: LocalStack, client: StackClient) -> None:
     email, sub, token = signed_up(client)
-    client.graphql(EDIT, {"input": {"id": sub, "name": "Ada", "expectedVersion": 1}}, token=token)
+    client.graphql(EDIT, {"input": {"id": sub, "name": "Ada", "_version": 1}}, token=token)
     settled(stack, client)
     before, audited = client.users()[sub], len(client.audit_records())
     for _ in range(3):

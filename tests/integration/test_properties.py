@@ -201,7 +201,7 @@ def edit(
     """A profile edit by the user themself, through the API's resolver."""
     current: User | None = pipe.users().get(sub)
     version = (current.version if current else 1) - (1 if stale else 0)
-    update = {"id": sub, "expectedVersion": version, **changes}
+    update = {"id": sub, "_version": version, **changes}
     name = changes["name"]
     if (name is not None and name_problem(name)) or version < 1:
         expected_outcome = "invalid"

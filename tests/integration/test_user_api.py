@@ -14,7 +14,7 @@ import pytest
 from contracts.items import User
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
-from services.user_api.errors import ConflictUnhandled, Unauthorized
+from services.user_api.errors import ConditionalCheckFailed, ConflictUnhandled, Unauthorized
 from services.user_api.tokens import InvalidNextToken
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import (
@@ -82,17 +82,38 @@ def test_listing_every_user_over_several_pages_returns_each_once(pipeline: Pipel
     assert sorted(seen) == sorted(subs)
 
 
+def test_an_update_condition_is_honoured_and_a_failed_one_answers_as_appsync_does(
+    pipeline: Pipeline,
+) -> None:
+    """``condition`` becomes part of DynamoDB's ConditionExpression (moto evaluates it); a
+    failed one keeps the item and answers DynamoDB:ConditionalCheckFailedException."""
+    sub = pipeline.sign_up("grace@example.com", PASSWORD)
+    pipeline.settle()
+    owner = cognito_identity(sub)
+    edit = {"input": {"id": sub, "age": 40}, "condition": {"name": {"attributeExists": False}}}
+    edited = pipeline.graphql("Mutation", "updateUser", edit, owner)
+    assert (edited["age"], edited["_version"]) == (40, 2)
+
+    refused = {"input": {"id": sub, "age": 41, "_version": 2}, "condition": {"age": {"lt": 40}}}
+    with pytest.raises(ConditionalCheckFailed, match="The conditional request failed"):
+        pipeline.graphql("Mutation", "updateUser", refused, owner)
+    stale = {"input": {"id": sub, "age": 41, "_version": 1}, "condition": {"age": {"eq": 40}}}
+    with pytest.raises(ConflictUnhandled, match="_version 2"):
+        pipeline.graphql("Mutation", "updateUser", stale, owner)
+    assert (pipeline.users()[sub].age, pipeline.users()[sub].version) == (40, 2)
+
+
 def test_an_owner_edits_their_profile_and_the_audit_trail_shows_it(pipeline: Pipeline) -> None:
     sub = pipeline.sign_up("ada@example.com", PASSWORD)
     pipeline.settle()
     owner = cognito_identity(sub)
     me = pipeline.graphql("Query", "me", {}, owner)
     for version, name in enumerate(["Ada", "Ada L.", "Ada Lovelace"], start=me["_version"]):
-        update = {"id": sub, "name": name, "expectedVersion": version}
+        update = {"id": sub, "name": name, "_version": version}
         pipeline.graphql("Mutation", "updateUser", {"input": update}, owner)
     with pytest.raises(ConflictUnhandled, match="_version 4"):
         pipeline.graphql(
-            "Mutation", "updateUser", {"input": {"id": sub, "age": 3, "expectedVersion": 1}}, owner
+            "Mutation", "updateUser", {"input": {"id": sub, "age": 3, "_version": 1}}, owner
         )
     pipeline.settle()
 
@@ -151,7 +172,7 @@ def test_items_with_attributes_the_model_does_not_know_are_read_and_edited_norma
     edited = pipeline.graphql(
         "Mutation",
         "updateUser",
-        {"input": {"id": subs[1], "name": "Ada", "expectedVersion": me["_version"]}},
+        {"input": {"id": subs[1], "name": "Ada", "_version": me["_version"]}},
         owner,
     )
 
@@ -300,7 +321,7 @@ def test_the_deployed_resolver_refuses_altered_tokens_federated_callers_and_cont
             pipeline.graphql("Query", "getUser", {"id": subs[0]}, federated)
     owner = cognito_identity(subs[0])
     for name in ("Ada\x00", "Ada\x1b[2J", "Ada\r\nL.", "\u202eAda", "   "):
-        update = {"id": subs[0], "name": name, "expectedVersion": 1}
+        update = {"id": subs[0], "name": name, "_version": 1}
         with pytest.raises(BadRequest, match="printable"):
             pipeline.graphql("Mutation", "updateUser", {"input": update}, owner)
     assert pipeline.users()[subs[0]].version == 1

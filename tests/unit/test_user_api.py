@@ -114,7 +114,7 @@ FIELDS = {
     "getUser": ("Query", {"id": OWNER}),
     "listUsers": ("Query", {}),
     "auditTrail": ("Query", {"userId": OWNER}),
-    "updateUser": ("Mutation", {"input": {"id": OWNER, "name": "Ada L.", "expectedVersion": 1}}),
+    "updateUser": ("Mutation", {"input": {"id": OWNER, "name": "Ada L.", "_version": 1}}),
 }
 CASES = [
     (field, who, outcome)
@@ -156,9 +156,7 @@ def test_a_missing_user_and_someone_elses_look_the_same_to_a_non_admin(call: Any
 def test_an_admin_is_told_when_a_user_does_not_exist(call: Any) -> None:
     assert call("admin", "Query", "getUser", id=MISSING) is None
     with pytest.raises(NotFound):
-        call(
-            "admin", "Mutation", "updateUser", input={"id": MISSING, "age": 3, "expectedVersion": 1}
-        )
+        call("admin", "Mutation", "updateUser", input={"id": MISSING, "age": 3, "_version": 1})
 
 
 def test_me_is_null_until_the_projector_has_created_the_user(call: Any, store: Any) -> None:
@@ -181,11 +179,9 @@ def test_groups_from_the_token_claims_count_when_appsync_omits_them(
 
 
 def test_a_stale_version_is_a_conflict_carrying_the_current_version(call: Any, store: Any) -> None:
-    call("owner", "Mutation", "updateUser", input={"id": OWNER, "age": 36, "expectedVersion": 1})
+    call("owner", "Mutation", "updateUser", input={"id": OWNER, "age": 36, "_version": 1})
     with pytest.raises(ConflictUnhandled, match="_version 2") as conflict:
-        call(
-            "owner", "Mutation", "updateUser", input={"id": OWNER, "age": 40, "expectedVersion": 1}
-        )
+        call("owner", "Mutation", "updateUser", input={"id": OWNER, "age": 40, "_version": 1})
     assert conflict.value.data["_version"] == 2
     assert conflict.value.data["age"] == 36  # the server's item, for the client to retry with
     assert store.users[OWNER].age == 36
@@ -198,12 +194,38 @@ def test_an_update_bumps_version_and_change_times_and_clears_with_null(
         "owner",
         "Mutation",
         "updateUser",
-        input={"id": OWNER, "name": None, "age": 0, "expectedVersion": 1},
+        input={"id": OWNER, "name": None, "age": 0, "_version": 1},
     )
     assert (result["name"], result["age"], result["_version"]) == (None, 0, 2)
     assert result["updatedAt"] > "2026-11-28T07:00:00.000Z"
     assert result["_lastChangedAt"] > 1_795_849_200_000
     assert result["createdAt"] == "2026-11-28T07:00:00.000Z"
+
+
+def test_an_update_without_a_version_is_unconditional_and_still_bumps_it(
+    call: Any, store: Any
+) -> None:
+    """Amplify Gen 2 clients without conflict detection send no ``_version``."""
+    call("owner", "Mutation", "updateUser", input={"id": OWNER, "age": 36, "_version": 1})
+    result = call("owner", "Mutation", "updateUser", input={"id": OWNER, "age": 40})
+    assert (result["age"], result["_version"]) == (40, 3)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("createUser", "created by userpipe when its Cognito account is confirmed"),
+        ("deleteUser", "follows its Cognito account"),
+    ],
+)
+@pytest.mark.parametrize("who", ["owner", "admin"])
+def test_users_are_neither_created_nor_deleted_through_the_api(
+    call: Any, store: Any, who: str, field: str, message: str
+) -> None:
+    before = dict(store.users)
+    with pytest.raises(Unauthorized, match=message):
+        call(who, "Mutation", field, input={"id": OWNER})
+    assert store.users == before
 
 
 @pytest.mark.parametrize(
@@ -225,11 +247,11 @@ def test_an_update_bumps_version_and_change_times_and_clears_with_null(
         ({"age": True}, "age must be a whole number from 0 to 150"),
         ({"age": 3.5}, "age must be a whole number from 0 to 150"),
         ({"email": "evil@example.com"}, "only name and age can be changed; not email"),
-        ({"_version": 99, "name": "A"}, "only name and age can be changed; not _version"),
+        ({"_deleted": True, "name": "A"}, "only name and age can be changed; not _deleted"),
         ({"owner": OTHER, "name": "A"}, "only name and age can be changed; not owner"),
         ({}, "nothing to change"),
-        ({"name": "A", "expectedVersion": 0}, "expectedVersion must be a whole number"),
-        ({"name": "A", "expectedVersion": None}, "expectedVersion must be a whole number"),
+        ({"name": "A", "_version": 0}, "_version must be a whole number"),
+        ({"name": "A", "_version": "1"}, "_version must be a whole number"),
         ({"name": "A", "id": ""}, "input.id is required"),
     ],
 )
@@ -237,7 +259,7 @@ def test_invalid_updates_are_refused_and_write_nothing(
     call: Any, store: Any, update: dict[str, Any], message: str
 ) -> None:
     before = dict(store.users)
-    payload = {"id": OWNER, "expectedVersion": 1, **update}
+    payload = {"id": OWNER, "_version": 1, **update}
     with pytest.raises(BadRequest, match=message):
         call("owner", "Mutation", "updateUser", input=payload)
     assert store.users == before
@@ -249,7 +271,7 @@ def test_printable_names_with_ordinary_spaces_are_accepted_as_given(call: Any, n
         "owner",
         "Mutation",
         "updateUser",
-        input={"id": OWNER, "name": name, "expectedVersion": 1},
+        input={"id": OWNER, "name": name, "_version": 1},
     )
     assert result["name"] == name
 
@@ -355,7 +377,7 @@ def test_refusals_are_logged_without_emails(call: Any, log_lines: Any) -> None:
             "owner",
             "Mutation",
             "updateUser",
-            input={"id": OWNER, "expectedVersion": 1, "email": "a@example.com"},
+            input={"id": OWNER, "_version": 1, "email": "a@example.com"},
         )
     (line,) = [entry for entry in log_lines() if entry["message"] == "request refused"]
     assert (line["field"], line["error_type"]) == ("Mutation.updateUser", "BadRequest")
