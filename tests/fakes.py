@@ -91,10 +91,15 @@ class FakeUserApiStore:
     def get(self, user_id: str) -> Any:
         return self.users.get(user_id)
 
-    def list_users(self, limit: int, start: dict[str, Any] | None) -> Any:
+    def list_users(
+        self, limit: int, start: dict[str, Any] | None, *, where: Any = None, only: Any = None
+    ) -> Any:
+        """Filters are DynamoDB expressions: tested against moto, not evaluated here."""
         from services.user_api.logic import Page
 
-        ids = sorted(self.users)
+        if where is not None:
+            raise NotImplementedError("the fake store cannot evaluate a DynamoDB filter")
+        ids = sorted(i for i in self.users if only is None or i == only)
         if start:
             ids = [i for i in ids if i > start["id"]["S"]]
         page = ids[:limit]

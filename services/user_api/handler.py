@@ -91,8 +91,23 @@ def get_user(id: str) -> dict[str, Any] | None:
 
 
 @app.resolver(type_name="Query", field_name="listUsers")
-def list_users(limit: int | None = None, nextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
-    return _api().list_users(_caller(), limit, nextToken).as_graphql()
+def list_users(
+    filter: dict[str, Any] | None = None,
+    limit: int | None = None,
+    nextToken: str | None = None,  # noqa: N803
+) -> dict[str, Any]:
+    return _api().list_users(_caller(), limit, nextToken, filter).as_graphql()
+
+
+@app.resolver(type_name="Query", field_name="syncUsers")
+def sync_users(
+    filter: dict[str, Any] | None = None,
+    limit: int | None = None,
+    nextToken: str | None = None,  # noqa: N803
+    lastSync: int | None = None,  # noqa: N803
+) -> dict[str, Any]:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    return _api().sync_users(_caller(), limit, nextToken, lastSync, now_ms, filter).as_graphql()
 
 
 @app.resolver(type_name="Query", field_name="auditTrail")

@@ -23,11 +23,18 @@ from services.user_api.tokens import PageTokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+#: listUsers and syncUsers page as Amplify's generated resolvers do: 100 unless asked, and up
+#: to the 1,000 DataStore asks for per sync page.
+MODEL_DEFAULT_LIMIT = 100
+MODEL_MAX_LIMIT = 1000
 #: The only attributes the API ever writes on a user's behalf.
 PROFILE_FIELDS = frozenset({"name", "age"})
 UPDATE_INPUT = PROFILE_FIELDS | {"id", "_version"}
 #: The fields ModelUserConditionInput can name (contracts/schema.graphql; a test holds them).
 CONDITION_FIELDS = frozenset({"id", "name", "age", "createdAt", "updatedAt", "_deleted"})
+#: The fields ModelUserFilterInput can name (contracts/schema.graphql; a test holds them).
+FILTER_FIELDS = CONDITION_FIELDS | {"email"}
+LAST_CHANGED = "_lastChangedAt"
 
 
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
@@ -56,7 +63,17 @@ class Page(Generic[T]):
 class UserApiStore(Protocol):
     def get(self, user_id: str) -> User | None: ...
 
-    def list_users(self, limit: int, start: dict[str, Any] | None) -> Page[User]: ...
+    def list_users(
+        self,
+        limit: int,
+        start: dict[str, Any] | None,
+        *,
+        where: Expression | None = None,
+        only: str | None = None,
+    ) -> Page[User]:
+        """A page of the table (``Limit`` items read, then ``where`` applied by DynamoDB), or
+        of the one item ``only`` names."""
+        ...
 
     def audit_trail(
         self, user_id: str, limit: int, start: dict[str, Any] | None
@@ -80,9 +97,11 @@ class UserApiStore(Protocol):
 class Connection:
     items: list[dict[str, Any]]
     next_token: str | None
+    started_at: int | None = None  # syncUsers only: when the sync began (epoch ms)
 
     def as_graphql(self) -> dict[str, Any]:
-        return {"items": self.items, "nextToken": self.next_token}
+        graphql = {"items": self.items, "nextToken": self.next_token}
+        return graphql | ({"startedAt": self.started_at} if self.started_at is not None else {})
 
 
 class UserApi:
@@ -101,14 +120,66 @@ class UserApi:
             raise Unauthorized()  # whether or not the user exists
         return _graphql(self._store.get(user_id))
 
-    def list_users(self, caller: Caller, limit: int | None, next_token: str | None) -> Connection:
-        self._require_admin(caller)
-        scope = "listUsers"
-        page = self._store.list_users(_limit(limit), self._tokens.decode(scope, next_token))
+    def list_users(
+        self,
+        caller: Caller,
+        limit: int | None,
+        next_token: str | None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> Connection:
+        """Amplify's owner rule: an owner lists their own item; Admin and IAM list everyone.
+        DynamoDB applies ``filter`` after ``limit``: a page may hold fewer items."""
+        only = self._only(caller)
+        scope = f"listUsers:{only or '*'}:{_canonical(filter)}"
+        where = filter_expression(filter, fields=FILTER_FIELDS)
+        page = self._store.list_users(
+            _model_limit(limit), self._tokens.decode(scope, next_token), where=where, only=only
+        )
         return Connection(
             [_graphql_user(user) for user in page.items],
             self._tokens.encode(scope, page.position),
         )
+
+    def sync_users(
+        self,
+        caller: Caller,
+        limit: int | None,
+        next_token: str | None,
+        last_sync: int | None,
+        now_ms: int,
+        filter: Mapping[str, Any] | None = None,
+    ) -> Connection:
+        """DataStore's sync: ``lastSync`` null or 0 is a full sync, otherwise the items whose
+        ``_lastChangedAt`` is after it (items marked ``_deleted`` included). ``startedAt`` is
+        taken on the first page and carried in ``nextToken``, so every page of one sync
+        answers the same. A delta is a filtered scan of the table."""
+        only = self._only(caller)
+        if last_sync is not None and (isinstance(last_sync, bool) or last_sync < 0):
+            raise BadRequest("lastSync must be epoch milliseconds, 0 or null")
+        scope = f"syncUsers:{only or '*'}:{last_sync or 0}:{_canonical(filter)}"
+        resumed = self._tokens.decode(scope, next_token)
+        started_at = int(resumed["startedAt"]) if resumed else now_ms
+        spec: dict[str, Any] = dict(filter or {})
+        if last_sync:
+            spec = {"and": [spec, {LAST_CHANGED: {"gt": last_sync}}]}
+        where = filter_expression(spec, fields=FILTER_FIELDS | {LAST_CHANGED})
+        page = self._store.list_users(
+            _model_limit(limit), resumed["key"] if resumed else None, where=where, only=only
+        )
+        position = {"key": page.position, "startedAt": started_at} if page.position else None
+        return Connection(
+            [_graphql_user(user) for user in page.items],
+            self._tokens.encode(scope, position),
+            started_at,
+        )
+
+    def _only(self, caller: Caller) -> str | None:
+        """``None``: the caller sees every user; otherwise the one id they may see."""
+        if caller.is_admin(self._admin_group):
+            return None
+        if caller.sub is None:
+            raise Unauthorized()
+        return caller.sub
 
     def audit_trail(
         self, caller: Caller, user_id: str, limit: int | None, next_token: str | None
@@ -179,6 +250,18 @@ def _audit_graphql(record: AuditRecord) -> dict[str, Any]:
     item = record.model_dump(by_alias=True, mode="json", exclude={"stream_event_id", "expires_at"})
     item["changes"] = json.dumps(item["changes"], sort_keys=True)  # AWSJSON is a JSON string
     return item
+
+
+def _model_limit(limit: int | None) -> int:
+    if limit is None:
+        return MODEL_DEFAULT_LIMIT
+    if not 1 <= limit <= MODEL_MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MODEL_MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _limit(limit: int | None) -> int:

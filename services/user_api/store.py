@@ -39,8 +39,29 @@ class DynamoUserApiStore:
         ).get("Item")
         return User.from_item(item) if item else None
 
-    def list_users(self, limit: int, start: dict[str, Any] | None) -> Page[User]:
-        response = self._client.scan(**_from(start, TableName=self._user_table, Limit=limit))
+    def list_users(
+        self,
+        limit: int,
+        start: dict[str, Any] | None,
+        *,
+        where: Expression | None = None,
+        only: str | None = None,
+    ) -> Page[User]:
+        request = _from(start, TableName=self._user_table, Limit=limit)
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if where is not None:
+            request["FilterExpression"] = where.text
+            names |= where.names
+            values |= where.values
+        if only is not None:
+            request["KeyConditionExpression"] = "#pk = :pk"
+            names["#pk"], values[":pk"] = USER_KEY, {"S": only}
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if values:
+            request["ExpressionAttributeValues"] = values
+        response = (self._client.query if only else self._client.scan)(**request)
         return _page(response, User)
 
     def audit_trail(

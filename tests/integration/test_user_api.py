@@ -325,3 +325,52 @@ def test_the_deployed_resolver_refuses_altered_tokens_federated_callers_and_cont
         with pytest.raises(BadRequest, match="printable"):
             pipeline.graphql("Mutation", "updateUser", {"input": update}, owner)
     assert pipeline.users()[subs[0]].version == 1
+
+
+# --- Amplify's list and sync: filters, owner scope, delta sync -------------------------------
+
+
+def test_a_list_filter_is_applied_by_dynamodb_after_the_limit(pipeline: Pipeline) -> None:
+    """As with Amplify's resolvers: a page may hold fewer items than ``limit``, and following
+    ``nextToken`` to the end finds every match once."""
+    wanted = {pipeline.sign_up(f"ada{i}@example.com", PASSWORD) for i in range(4)}
+    for i in range(6):
+        pipeline.sign_up(f"bob{i}@example.org", PASSWORD)
+    pipeline.settle()
+    pages = every_page(pipeline, "listUsers", limit=3, filter={"email": {"beginsWith": "ada"}})
+    found = [item["id"] for page in pages for item in page]
+    assert sorted(found) == sorted(wanted)
+    # 10 users read 3 at a time: 4 pages, whatever the filter keeps of each (2 if it ran first)
+    assert len(pages) == 4
+
+
+def test_sync_pages_share_one_started_at_and_a_delta_brings_only_later_changes(
+    pipeline: Pipeline,
+) -> None:
+    subs = [pipeline.sign_up(f"sync{i}@example.com", PASSWORD) for i in range(5)]
+    pipeline.settle()
+    pages, token = [], None
+    while True:
+        page = pipeline.graphql("Query", "syncUsers", {"limit": 2, "nextToken": token}, ADMIN)
+        pages.append(page)
+        token = page["nextToken"]
+        if token is None:
+            break
+    started = pages[0]["startedAt"]
+    assert len(pages) == 3 and {page["startedAt"] for page in pages} == {started}
+    assert sorted(item["id"] for page in pages for item in page["items"]) == sorted(subs)
+
+    owner = cognito_identity(subs[2])
+    pipeline.graphql("Mutation", "updateUser", {"input": {"id": subs[2], "age": 9}}, owner)
+    delta = pipeline.graphql("Query", "syncUsers", {"lastSync": started}, ADMIN)
+    assert [(item["id"], item["age"]) for item in delta["items"]] == [(subs[2], 9)]
+    assert delta["startedAt"] >= started and delta["nextToken"] is None
+    full = pipeline.graphql("Query", "syncUsers", {"lastSync": 0}, ADMIN)
+    assert len(full["items"]) == len(subs)
+
+    mine = pipeline.graphql("Query", "syncUsers", {}, owner)
+    assert [item["id"] for item in mine["items"]] == [subs[2]]  # the owner rule
+    with pytest.raises(InvalidNextToken):  # a token belongs to its own sync
+        pipeline.graphql(
+            "Query", "syncUsers", {"lastSync": 1, "nextToken": pages[0]["nextToken"]}, ADMIN
+        )

@@ -105,7 +105,8 @@ MATRIX = {
     #             owner    other    admin    editor   anonymous operator guest    app-user
     "me":         (ALLOWED, ALLOWED, ALLOWED, ALLOWED, REFUSED, REFUSED, REFUSED, REFUSED),
     "getUser":    (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED),
-    "listUsers":  (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED),
+    "listUsers":  (ALLOWED, ALLOWED, ALLOWED, ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED),
+    "syncUsers":  (ALLOWED, ALLOWED, ALLOWED, ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED),
     "auditTrail": (REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED, ALLOWED, REFUSED, REFUSED),
     "updateUser": (ALLOWED, REFUSED, ALLOWED, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
 }  # fmt: skip
@@ -113,6 +114,7 @@ FIELDS = {
     "me": ("Query", {}),
     "getUser": ("Query", {"id": OWNER}),
     "listUsers": ("Query", {}),
+    "syncUsers": ("Query", {}),
     "auditTrail": ("Query", {"userId": OWNER}),
     "updateUser": ("Mutation", {"input": {"id": OWNER, "name": "Ada L.", "_version": 1}}),
 }
@@ -137,8 +139,11 @@ def test_authorization_matrix(call: Any, store: Any, field: str, who: str, outco
         assert result["id"] == IDENTITIES[who]["sub"]
     elif field == "getUser":
         assert result["id"] == OWNER and result["name"] == "Ada"
-    elif field == "listUsers":
-        assert {item["id"] for item in result["items"]} == set(before)
+    elif field in ("listUsers", "syncUsers"):
+        # Amplify's owner rule: everyone for Admin and IAM, otherwise one's own item only.
+        own = (IDENTITIES[who].get("claims") or {}).get("sub")
+        expected = set(before) if who in ("admin", "operator") else {own} & set(before)
+        assert {item["id"] for item in result["items"]} == expected
     elif field == "auditTrail":
         assert [r["newVersion"] for r in result["items"]] == [5, 4, 3, 2, 1]
     else:
@@ -299,9 +304,17 @@ def test_listing_pages_returns_every_user_exactly_once(lambda_context: Any) -> N
 
 
 @pytest.mark.parametrize("limit", [0, -1, 101])
-def test_limits_outside_1_to_100_are_refused(call: Any, limit: int) -> None:
+def test_audit_trail_limits_outside_1_to_100_are_refused(call: Any, limit: int) -> None:
     with pytest.raises(BadRequest, match="limit must be between 1 and 100"):
-        call("admin", "Query", "listUsers", limit=limit)
+        call("admin", "Query", "auditTrail", userId=OWNER, limit=limit)
+
+
+@pytest.mark.parametrize("field", ["listUsers", "syncUsers"])
+@pytest.mark.parametrize("limit", [0, -1, 1001])
+def test_model_limits_outside_1_to_1000_are_refused(call: Any, field: str, limit: int) -> None:
+    """Amplify's resolvers page up to 1,000 (DataStore's sync page size)."""
+    with pytest.raises(BadRequest, match="limit must be between 1 and 1000"):
+        call("admin", "Query", field, limit=limit)
 
 
 def test_audit_trail_pages_newest_first(call: Any) -> None:
@@ -399,7 +412,10 @@ def test_every_query_and_mutation_field_has_a_resolver() -> None:
             "Query.me",
             "Query.getUser",
             "Query.listUsers",
+            "Query.syncUsers",
             "Query.auditTrail",
+            "Mutation.createUser",
             "Mutation.updateUser",
+            "Mutation.deleteUser",
         }
     )
