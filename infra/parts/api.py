@@ -69,7 +69,13 @@ class UserGraphqlApi(Construct):
         self.page_token_key.grant_read(self.function)
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"],
+                # Query: an owner's listUsers/syncUsers reads their own item by its key.
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:Scan",
+                    "dynamodb:UpdateItem",
+                ],
                 resources=[user_table.table_arn],
             )
         )
