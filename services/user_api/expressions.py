@@ -17,6 +17,7 @@ path (``filter.and[1].age.between``), never a value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -39,6 +40,18 @@ ATTRIBUTE_TYPES: Final = {
     "_null": "NULL",
 }
 LOGICAL: Final = ("and", "or", "not")
+#: DynamoDB refuses an expression longer than 4 KB or with more than 300 operators and functions
+#: ("Constraints in Amazon DynamoDB", expression parameters; the SDK code example "Count
+#: expression operators in DynamoDB" shows the 300). A filter past them is the caller's error,
+#: answered here rather than as a ValidationException turned InternalFailure.
+MAX_EXPRESSION_BYTES: Final = 4096
+MAX_OPERATORS: Final = 300
+#: How deep and/or/not may nest: the builder recurses, and a filter deeper than this cannot stay
+#: within MAX_OPERATORS in any useful way.
+MAX_DEPTH: Final = 32
+# Every comparator, logical keyword and function call the builder writes (BETWEEN's AND counts
+# too, so the count errs on the safe side). Placeholders (#f0, :v0) never match.
+_OPERATOR: Final = re.compile(r"<>|<=|>=|=|<|>|\b(?:AND|OR|NOT|BETWEEN)\b|\b[a-z_]+\(")
 
 
 @dataclass
@@ -51,16 +64,29 @@ class Expression:
 
 
 def filter_expression(
-    spec: Mapping[str, Any] | None, *, fields: frozenset[str], root: str = "filter"
+    spec: Mapping[str, Any] | None,
+    *,
+    fields: frozenset[str],
+    root: str = "filter",
+    spare_operators: int = 0,
 ) -> Expression | None:
     """The expression for ``spec`` (``None`` or ``{}``: no filter). ``fields``: the attribute
     names the input may name (its GraphQL input type's fields); ``root``: the argument's name,
-    for error messages."""
+    for error messages; ``spare_operators``: how many operators the caller adds around it in
+    the same expression."""
     if not spec:
         return None
     builder = _Builder(fields)
     text = builder.group(spec, root)
-    return Expression(text, builder.names, builder.values) if text else None
+    if text is None:
+        return None
+    operators = len(_OPERATOR.findall(text)) + spare_operators
+    if len(text.encode()) > MAX_EXPRESSION_BYTES or operators > MAX_OPERATORS:
+        raise BadRequest(
+            f"{root}: too large for DynamoDB (at most {MAX_OPERATORS - spare_operators} "
+            f"comparisons, functions and and/or/not in all); split it into several requests"
+        )
+    return Expression(text, builder.names, builder.values)
 
 
 class _Builder:
@@ -69,18 +95,20 @@ class _Builder:
         self.names: dict[str, str] = {}
         self.values: dict[str, dynamodb.AttributeValue] = {}
 
-    def group(self, spec: Mapping[str, Any], path: str) -> str | None:
+    def group(self, spec: Mapping[str, Any], path: str, depth: int = 0) -> str | None:
         if not isinstance(spec, Mapping):
             raise BadRequest(f"{path}: must be an object")
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"{path}: and/or/not nest deeper than {MAX_DEPTH} levels")
         clauses: list[str] = []
         for key, value in spec.items():
             where = f"{path}.{key}"
             if value is None:
                 continue  # an input field left null is an input field not given
             if key in ("and", "or"):
-                clauses += self._joined(value, key.upper(), where)
+                clauses += self._joined(value, key.upper(), where, depth + 1)
             elif key == "not":
-                inner = self.group(value, where)
+                inner = self.group(value, where, depth + 1)
                 if inner:
                     clauses.append(f"(NOT {inner})")
             elif key in self._fields:
@@ -89,13 +117,13 @@ class _Builder:
                 raise BadRequest(f"{where}: not a field this input can filter on")
         return _all(clauses)
 
-    def _joined(self, specs: Any, operator: str, path: str) -> list[str]:
+    def _joined(self, specs: Any, operator: str, path: str, depth: int) -> list[str]:
         if not isinstance(specs, Sequence) or isinstance(specs, str):
             raise BadRequest(f"{path}: must be a list of objects")
         parts = [
             part
             for index, spec in enumerate(specs)
-            if (part := self.group(spec, f"{path}[{index}]")) is not None
+            if (part := self.group(spec, f"{path}[{index}]", depth)) is not None
         ]
         if not parts:
             return []

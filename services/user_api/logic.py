@@ -209,7 +209,10 @@ class UserApi:
             raise Unauthorized("IAM operators may read, not edit profiles")
         if not caller.may_see(user_id, self._admin_group):
             raise Unauthorized()
-        expression = filter_expression(condition, fields=CONDITION_FIELDS, root="condition")
+        # The store adds attribute_exists, the version check and two ANDs around it.
+        expression = filter_expression(
+            condition, fields=CONDITION_FIELDS, root="condition", spare_operators=4
+        )
         try:
             user = self._store.update_profile(
                 user_id, changes, expected_version=expected, condition=expression, now=now

@@ -112,3 +112,22 @@ def test_a_malformed_filter_is_a_bad_request_naming_its_path(
 ) -> None:
     with pytest.raises(BadRequest, match=message):
         filter_expression(spec, fields=FIELDS)
+
+
+def test_a_filter_within_dynamodbs_300_operators_is_built_and_one_past_is_refused() -> None:
+    def ages(count: int) -> dict[str, Any]:  # count comparisons joined by count - 1 ORs
+        return {"or": [{"age": {"eq": age}} for age in range(count)]}
+
+    assert filter_expression(ages(150), fields=FIELDS) is not None  # 299 operators
+    with pytest.raises(BadRequest, match=r"filter: too large for DynamoDB \(at most 300"):
+        filter_expression(ages(151), fields=FIELDS)
+    with pytest.raises(BadRequest, match=r"condition: too large for DynamoDB \(at most 296"):
+        filter_expression(ages(149), fields=FIELDS, root="condition", spare_operators=4)
+
+
+def test_a_deeply_nested_filter_is_a_bad_request_not_a_crash() -> None:
+    spec: dict[str, Any] = {"age": {"eq": 1}}
+    for _ in range(2000):
+        spec = {"and": [spec]}
+    with pytest.raises(BadRequest, match="nest deeper than 32 levels"):
+        filter_expression(spec, fields=FIELDS)
