@@ -6,8 +6,10 @@
 // error thrown by a Lambda only as "Lambda:Unhandled" and cannot attach data to it; util.error
 // here sets errorType and data (e.g. ConflictUnhandled with the server's item). The contract is
 // contracts/appsync.py (RESULT_KEY, ERROR_KEY); the local stack's GraphQL endpoint applies the
-// same one, and a test runs this file in Node against it.
-import { util } from '@aws-appsync/utils';
+// same one, and a test runs this file in Node against it. A subscription field's answer may
+// carry subscriptionFilter (Amplify's filter input shape): it becomes the subscription's
+// enhanced filter (extensions.setSubscriptionFilter, util.transform.toSubscriptionFilter).
+import { extensions, util } from '@aws-appsync/utils';
 
 export function request(ctx) {
   return {
@@ -31,6 +33,9 @@ export function response(ctx) {
   const answer = ctx.result || {};
   if (answer.error) {
     util.error(answer.error.message, answer.error.type, answer.error.data);
+  }
+  if (answer.subscriptionFilter) {
+    extensions.setSubscriptionFilter(util.transform.toSubscriptionFilter(answer.subscriptionFilter));
   }
   return answer.data;
 }

@@ -26,7 +26,7 @@ from contracts import settings
 from contracts.appsync import data_answer, error_answer
 from services.user_api.auth import Caller, caller_from
 from services.user_api.errors import ApiError, InternalFailure
-from services.user_api.logic import UserApi
+from services.user_api.logic import Subscribed, UserApi
 from services.user_api.store import DynamoUserApiStore
 from services.user_api.tokens import PageTokens
 
@@ -134,6 +134,13 @@ def delete_user(input: dict[str, Any], condition: dict[str, Any] | None = None) 
     _api().refuse_delete(_caller())
 
 
+@app.resolver(type_name="Subscription", field_name="onCreateUser")
+@app.resolver(type_name="Subscription", field_name="onUpdateUser")
+@app.resolver(type_name="Subscription", field_name="onDeleteUser")
+def subscribe(filter: dict[str, Any] | None = None, id: str | None = None) -> Subscribed:
+    return _api().subscribe(_caller(), id, filter)
+
+
 def resolve(
     event: dict[str, Any], context: LambdaContext | None, build_api: Callable[[], UserApi]
 ) -> dict[str, Any]:
@@ -153,7 +160,10 @@ def resolve(
         return _error(InternalFailure(request_id))
     app.append_context(api=api)  # type: ignore[no-untyped-call]
     try:
-        return data_answer(app.resolve(event, context))  # type: ignore[arg-type]
+        value = app.resolve(event, context)  # type: ignore[arg-type]
+        if isinstance(value, Subscribed):  # a subscription accepted: AppSync returns no data
+            return data_answer(None, value.filter)
+        return data_answer(value)
     except ApiError as exc:
         logger.info("request refused", extra={"field": field, "error_type": type(exc).__name__})
         return _error(exc)

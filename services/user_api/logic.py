@@ -47,6 +47,14 @@ class UserMissing(Exception):  # noqa: N818 - raised by stores, mapped to NotFou
     pass
 
 
+@dataclass(frozen=True)
+class Subscribed:
+    """A subscription the caller may open; ``filter`` (Amplify's filter input shape) narrows it
+    further (``None``: the subscription's arguments are its only filter)."""
+
+    filter: dict[str, Any] | None
+
+
 class ConditionNotMet(Exception):  # noqa: N818 - raised by stores, mapped to ConditionalCheckFailed
     pass
 
@@ -224,6 +232,28 @@ class UserApi:
         except UserMissing:
             raise NotFound(f"no user {user_id}") from None
         return _graphql_user(user)
+
+    def subscribe(
+        self, caller: Caller, user_id: str | None, filter: Mapping[str, Any] | None = None
+    ) -> Subscribed:
+        """onCreateUser/onUpdateUser/onDeleteUser, when a client subscribes. Amplify's owner
+        rule, stricter on one point: an owner must name their own ``id`` (Amplify's resolver
+        would narrow a subscription without ``id`` to the owner's own changes; refusing it
+        says so instead). Admin and IAM operators may leave ``id`` out and receive everyone's.
+
+        With ``id`` and no ``filter``, AppSync's argument filtering is enough (it matches ``id``
+        against each published user's ``id``); with a ``filter``, the enhanced filter carries
+        ``id`` too, so it holds whether or not AppSync also applies the arguments."""
+        if caller.is_admin(self._admin_group):
+            pass
+        elif caller.sub is None or user_id != caller.sub:
+            raise Unauthorized(
+                "subscribe with your own id (Admin may subscribe to everyone's changes)"
+            )
+        if not filter:
+            return Subscribed(None)
+        spec = dict(filter)
+        return Subscribed({"and": [{"id": {"eq": user_id}}, spec]} if user_id else spec)
 
     def refuse_create(self, caller: Caller) -> None:
         raise Unauthorized(

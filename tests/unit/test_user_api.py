@@ -397,12 +397,13 @@ def test_refusals_are_logged_without_emails(call: Any, log_lines: Any) -> None:
     assert "@example.com" not in json.dumps(log_lines())
 
 
-def test_every_query_and_mutation_field_has_a_resolver() -> None:
+def test_every_field_but_the_pipelines_publish_mutations_has_a_resolver() -> None:
     schema = load_schema()
     fields = {
         f"{type_name}.{field}"
-        for type_name in ("Query", "Mutation")
+        for type_name in ("Query", "Mutation", "Subscription")
         for field in schema.get_type(type_name).fields  # type: ignore[union-attr]
+        if not field.startswith("publishUser")
     }
     registered = set(handler.app._resolver_registry.resolvers)
     assert (
@@ -417,5 +418,66 @@ def test_every_query_and_mutation_field_has_a_resolver() -> None:
             "Mutation.createUser",
             "Mutation.updateUser",
             "Mutation.deleteUser",
+            "Subscription.onCreateUser",
+            "Subscription.onUpdateUser",
+            "Subscription.onDeleteUser",
         }
     )
+
+
+# --- subscriptions: who may subscribe to whose changes ---------------------------------------
+
+SUBSCRIPTIONS = ("onCreateUser", "onUpdateUser", "onDeleteUser")
+#: (who, id argument) -> may subscribe. An owner names their own id; Admin and operators may
+#: name anyone's or none (everyone's changes); nobody else may subscribe at all.
+SUBSCRIBERS = {
+    ("owner", OWNER): ALLOWED,
+    ("owner", OTHER): REFUSED,
+    ("owner", None): REFUSED,
+    ("editor", OWNER): REFUSED,
+    ("editor", None): REFUSED,
+    ("admin", OWNER): ALLOWED,
+    ("admin", None): ALLOWED,
+    ("operator", None): ALLOWED,
+    ("anonymous", OWNER): REFUSED,
+    ("guest", None): REFUSED,
+    ("app-user", OWNER): REFUSED,
+}
+
+
+@pytest.mark.parametrize("field", SUBSCRIPTIONS)
+@pytest.mark.parametrize(("who", "user_id"), list(SUBSCRIBERS), ids=str)
+def test_subscription_authorization(call: Any, field: str, who: str, user_id: str | None) -> None:
+    arguments = {} if user_id is None else {"id": user_id}
+    if SUBSCRIBERS[(who, user_id)] == REFUSED:
+        with pytest.raises(Unauthorized, match=r"own id|Not Authorized"):
+            call(who, "Subscription", field, **arguments)
+    else:
+        assert call(who, "Subscription", field, **arguments) is None  # AppSync returns no data
+
+
+def test_an_accepted_subscription_without_a_filter_relies_on_its_arguments(
+    store: Any, lambda_context: Any
+) -> None:
+    api = UserApi(store, PageTokens(KEY), "Admin")
+    event = appsync_event("Subscription", "onUpdateUser", {"id": OWNER}, IDENTITIES["owner"])
+    assert handler.resolve(event, lambda_context, lambda: api) == {"data": None}
+
+
+def test_a_subscription_filter_is_set_with_the_subscribers_id_inside_it(
+    store: Any, lambda_context: Any
+) -> None:
+    api = UserApi(store, PageTokens(KEY), "Admin")
+    wanted = {"age": {"gt": 30}}
+    owner = appsync_event(
+        "Subscription", "onUpdateUser", {"id": OWNER, "filter": wanted}, IDENTITIES["owner"]
+    )
+    admin = appsync_event("Subscription", "onCreateUser", {"filter": wanted}, IDENTITIES["admin"])
+    assert handler.resolve(owner, lambda_context, lambda: api) == {
+        "data": None,
+        "subscriptionFilter": {"and": [{"id": {"eq": OWNER}}, wanted]},
+    }
+    assert handler.resolve(admin, lambda_context, lambda: api) == {
+        "data": None,
+        "subscriptionFilter": wanted,
+    }
