@@ -305,6 +305,8 @@ def _powertools(service: str) -> tuple[Env, ...]:
 
 # --- the declaration ------------------------------------------------------------------------------
 
+GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: "<prefix>-api")
+
 USER_TABLE: Final = Table("UserTable", "User", partition_key=USER_KEY, stream="NEW_AND_OLD_IMAGES")
 AUDIT_TABLE: Final = Table(
     "AuditTable",
@@ -359,6 +361,19 @@ USER_API: Final = FunctionSpec(
         Env("ADMIN_GROUP", Fixed(ADMIN_GROUP)),
         *_powertools("user_api"),
     ),
+)
+#: Announces the User-table changes the API did not make to the API's subscribers (see
+#: services/change_publisher): a new user reaches onCreateUser without going through the API.
+CHANGE_PUBLISHER: Final = FunctionSpec(
+    id="ChangePublisher",
+    package="services.change_publisher",
+    timeout_seconds=30,
+    memory_mb=256,
+    environment=(
+        Env("GRAPHQL_URL", Attr(GRAPHQL_API, "graphql_url")),
+        *_powertools("change_publisher"),
+    ),
+    layers=("powertools",),  # plain-Python reading: no pydantic
 )
 #: Publishes UserConfirmed for confirmed users without an item (see services/reconcile).
 RECONCILE: Final = FunctionSpec(
@@ -429,6 +444,15 @@ WELCOME: Final = Subscription(
 #: Every UserConfirmed subscription; add yours here (see README, "Subscribe your own consumer").
 SUBSCRIPTIONS: Final = (PROJECTION, WELCOME)
 
+#: Subscribers are waiting: small batches, no batching window.
+PUBLISH_SOURCE: Final = StreamSource(
+    batch_size=10,
+    max_batching_window_seconds=0,
+    max_retry_attempts=5,
+    bisect_batch_on_error=True,
+    starting_position="TRIM_HORIZON",
+)
+
 AUDIT: Final = StreamConsumer(
     id="Audit",
     table=USER_TABLE,
@@ -436,7 +460,14 @@ AUDIT: Final = StreamConsumer(
     source=AUDIT_SOURCE,
     on_failure=Queue("AuditDlq", "audit-trail-dlq", retention_days=14),
 )
-STREAM_CONSUMERS: Final = (AUDIT,)
+CHANGES: Final = StreamConsumer(
+    id="Changes",
+    table=USER_TABLE,
+    consumer=CHANGE_PUBLISHER,
+    source=PUBLISH_SOURCE,
+    on_failure=Queue("ChangePublisherDlq", "change-publisher-dlq", retention_days=14),
+)
+STREAM_CONSUMERS: Final = (AUDIT, CHANGES)
 
 USER_POOL: Final = UserPool(
     id="UserPool",
@@ -455,8 +486,6 @@ USER_POOL: Final = UserPool(
     auth_flows=("ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
     post_confirmation=CONFIRM_TRIGGER,
 )
-GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: "<prefix>-api")
-
 TABLES: Final = (USER_TABLE, AUDIT_TABLE)
 SECRETS: Final = (PAGE_TOKEN_KEY,)
 SCHEDULES: Final = (
@@ -476,6 +505,7 @@ FUNCTIONS: Final = (
     USER_API,
     WELCOME_NOTIFIER,
     RECONCILE,
+    CHANGE_PUBLISHER,
 )
 
 

@@ -14,6 +14,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from contracts.topology import (
+    AUDIT_TRAIL,
+    CHANGE_PUBLISHER,
     CONFIRM_TRIGGER,
     OUTPUTS,
     RECONCILE,
@@ -86,6 +88,21 @@ class UserpipeStack(Stack):
             self, "Identity", names=names, trigger=trigger, retain=retain, built=self.built
         )
 
+        # Before the stream consumers: the change publisher's environment names its URL.
+        self.api = UserGraphqlApi(
+            self,
+            "Api",
+            names=names,
+            user_pool=self.identity.user_pool,
+            app_client=self.identity.client,
+            user_table=self.tables["UserTable"],
+            audit_table=self.tables["AuditTable"],
+            functions=self.functions,
+            alarms=self.alarms,
+            log_retention=log_retention(config.log_retention_days),
+            removal_policy=removal,
+            built=self.built,
+        )
         self.consumers: dict[str, lambda_.Function] = {}
         self._schedules(config)
         for subscription in SUBSCRIPTIONS:
@@ -117,20 +134,6 @@ class UserpipeStack(Stack):
             )
             self.consumers[stream.consumer.id] = consumer
 
-        self.api = UserGraphqlApi(
-            self,
-            "Api",
-            names=names,
-            user_pool=self.identity.user_pool,
-            app_client=self.identity.client,
-            user_table=self.tables["UserTable"],
-            audit_table=self.tables["AuditTable"],
-            functions=self.functions,
-            alarms=self.alarms,
-            log_retention=log_retention(config.log_retention_days),
-            removal_policy=removal,
-            built=self.built,
-        )
         self._permissions(config)
         self._outputs()
 
@@ -183,12 +186,13 @@ class UserpipeStack(Stack):
             )
         )
         # Append-only: a conditional PutItem; never update or delete.
-        for stream in STREAM_CONSUMERS:
-            self.consumers[stream.consumer.id].add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["dynamodb:PutItem"], resources=[tables["AuditTable"].table_arn]
-                )
+        self.consumers[AUDIT_TRAIL.id].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"], resources=[tables["AuditTable"].table_arn]
             )
+        )
+        # The three IAM-only publish mutations; no other field, no table.
+        self.api.grant_publish(self.consumers[CHANGE_PUBLISHER.id])
         self.consumers[WELCOME_NOTIFIER.id].add_to_role_policy(
             _ses_send_policy(self, config.welcome_sender)
         )

@@ -1,8 +1,10 @@
 """The GraphQL API: AppSync with Cognito user pool auth (default, this stack's app client only)
 and IAM (operators), one Lambda data source for the Python resolver, a resolver per root field
 running ``contracts/resolver.js`` (it turns errors the Python resolver returns as values into
-GraphQL errors with a type and data), field-level logging at ERROR and X-Ray. The resolver may
-read users, edit their profiles and read the audit trail — nothing more."""
+GraphQL errors with a type and data, and sets subscription filters), field-level logging at
+ERROR and X-Ray. The resolver may read users, edit their profiles and read the audit trail —
+nothing more. The IAM-only ``publishUser*`` mutations run on a NONE data source
+(``contracts/publish.js``): their result is their input, published to the subscriptions."""
 
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from contracts.appsync import RESOLVER_CODE_PATH, SCHEMA_PATH, root_fields
+from contracts.appsync import (
+    PUBLISH_CODE_PATH,
+    PUBLISH_MUTATIONS,
+    RESOLVER_CODE_PATH,
+    SCHEMA_PATH,
+    root_fields,
+)
 from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, Built, ResourceNames
 from infra.parts.alarms import Alarms
 from infra.parts.functions import FunctionFactory
@@ -153,4 +161,20 @@ class UserGraphqlApi(Construct):
                 runtime=appsync.FunctionRuntime.JS_1_0_0,
                 code=code,
             )
+        publish_source = self.api.add_none_data_source(
+            "Publish", description="Publishes the pipeline's changes to the subscriptions"
+        )
+        publish_code = appsync.Code.from_asset(str(PUBLISH_CODE_PATH))
+        for field in PUBLISH_MUTATIONS:
+            publish_source.create_resolver(
+                f"Mutation{field[0].upper()}{field[1:]}",
+                type_name="Mutation",
+                field_name=field,
+                runtime=appsync.FunctionRuntime.JS_1_0_0,
+                code=publish_code,
+            )
         built.add(GRAPHQL_API, graphql_url=self.api.graphql_url, api_id=self.api.api_id)
+
+    def grant_publish(self, grantee: iam.IGrantable) -> None:
+        """appsync:GraphQL on the publishUser* fields, nothing else of the API."""
+        self.api.grant_mutation(grantee, *PUBLISH_MUTATIONS)

@@ -20,7 +20,7 @@ import pytest
 from contracts.topology import OUTPUTS, ResourceNames
 from tests.infra.conftest import Synthesized, synthesize
 from userpipe.clients import Clients
-from userpipe.local.sandbox import lambda_runtime_environment
+from userpipe.local.sandbox import LOCAL_ONLY_VARIABLES, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
 from userpipe.local.stack import LocalStack, LocalStackOptions
 
@@ -60,12 +60,14 @@ class TemplateView:
         "AWS::SecretsManager::Secret": ("Name", "arn"),
         "AWS::Lambda::Function": ("FunctionName", "name"),
         "AWS::Cognito::UserPool": ("UserPoolName", "id"),
+        "AWS::AppSync::GraphQLApi": ("Name", "api_id"),
     }
     GET_ATT: ClassVar[dict[str, str]] = {
         "Arn": "arn",
         "StreamArn": "stream_arn",
         "QueueUrl": "url",
         "QueueName": "name",
+        "GraphQLUrl": "graphql_url",
     }
 
     def __init__(self, stack: Synthesized) -> None:
@@ -247,8 +249,7 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
         declared = {
             name: ref(value)
             for name, value in sandbox.environment.items()
-            if name not in runtime
-            and name not in ("AWS_ENDPOINT_URL", "AWS_ACCOUNT_ID_ENDPOINT_MODE")
+            if name not in runtime and name not in LOCAL_ONLY_VARIABLES
         }
         functions[sandbox.function_name] = {
             "handler": sandbox.spec.handler,

@@ -34,6 +34,8 @@ from contracts.names import iso_utc
 from contracts.topology import FunctionSpec
 
 ACCOUNT: Final = "123456789012"
+#: Variables only the local stack sets: where AWS is, and the CA its TLS port is signed by.
+LOCAL_ONLY_VARIABLES: Final = ("AWS_ENDPOINT_URL", "AWS_ACCOUNT_ID_ENDPOINT_MODE", "AWS_CA_BUNDLE")
 #: Log lines kept per function in memory (the full log goes to its file).
 LOG_LINES_KEPT: Final = 10_000
 
@@ -92,6 +94,7 @@ class FunctionSandbox:
         endpoint_url: str,
         log_path: Path,
         on_log: Callable[[str, str], None] | None = None,
+        ca_bundle: Path | None = None,
     ) -> None:
         self.spec = spec
         self.function_name = function_name
@@ -100,6 +103,8 @@ class FunctionSandbox:
             **environment,
             "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            # The AWS SDKs' own variable for a CA bundle; the change publisher's HTTPS honours it.
+            **({"AWS_CA_BUNDLE": str(ca_bundle)} if ca_bundle else {}),
         }
         self.region = region
         self.log_path = log_path
