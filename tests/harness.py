@@ -79,6 +79,8 @@ class InProcessPipeline:
         self.clients = clients
         self.names = names
         self.built: Built = provision(clients, names, SETTINGS)
+        # No GraphQL endpoint in process: the change publisher is not run here.
+        self.built.add("Api", graphql_url="http://127.0.0.1:9/graphql")
         self.functions = {
             spec.id: InProcessFunction(spec, names.function(spec), self.built.environment(spec))
             for spec in FUNCTIONS
@@ -93,7 +95,7 @@ class InProcessPipeline:
             region=REGION,
             retry_delay=0,
         )
-        (stream,) = STREAM_CONSUMERS
+        stream = next(s for s in STREAM_CONSUMERS if s.id == "Audit")
         self.audit = StreamPoller(
             clients.streams,
             self.built.attribute(Attr(stream.table.id, "stream_arn")),

@@ -6,6 +6,7 @@ configuration file the stack writes."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "clients" / "amplify_flow.mjs"
 
 
+def node_env(stack: LocalStack) -> dict[str, str]:
+    """How Node trusts the local stack's TLS port: its CA, added to Node's own."""
+    return {**os.environ, "NODE_EXTRA_CA_CERTS": stack.outputs()["ca_cert_path"]}
+
+
 def test_amplify_js_v6_signs_up_confirms_signs_in_and_calls_graphql_unchanged(
     stack: LocalStack,
 ) -> None:
@@ -28,7 +34,7 @@ def test_amplify_js_v6_signs_up_confirms_signs_in_and_calls_graphql_unchanged(
     result = subprocess.run(
         [node, str(SCRIPT), str(stack.outputs_path), "amplify.user@example.com",
          "Correct-Horse-9-Battery!"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=node_env(stack),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])

@@ -206,7 +206,7 @@ def test_a_browser_preflight_is_answered(client: StackClient) -> None:
             "Access-Control-Request-Headers": "authorization,content-type",
         },
     )
-    with urllib.request.urlopen(request) as response:  # noqa: S310
+    with urllib.request.urlopen(request, context=client.tls) as response:  # noqa: S310
         assert response.status == 200
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert "authorization" in response.headers["Access-Control-Allow-Headers"]

@@ -5,6 +5,7 @@ The demo and the end-to-end tests use it as a frontend or an operator would."""
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -110,6 +111,11 @@ class StackClient:
 
     # --- GraphQL ----------------------------------------------------------------------------------
 
+    @cached_property
+    def tls(self) -> ssl.SSLContext:
+        """Trusts the local stack's own CA (its TLS port: ``graphql_url``)."""
+        return ssl.create_default_context(cafile=self.outputs["ca_cert_path"])
+
     def graphql(
         self, query: str, variables: Mapping[str, Any] | None = None, *, token: str | None = None
     ) -> GraphqlAnswer:
@@ -121,7 +127,9 @@ class StackClient:
             self.outputs["graphql_url"], data=body, headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=30, context=self.tls
+            ) as response:
                 return GraphqlAnswer(response.status, json.loads(response.read()))
         except urllib.error.HTTPError as error:
             return GraphqlAnswer(error.code, json.loads(error.read() or b"{}"))

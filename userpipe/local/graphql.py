@@ -16,31 +16,50 @@
   contract to the answer: ``{"data"}`` is the field's value, ``{"error"}`` a GraphQL error with
   its ``errorType`` and ``data`` (filtered by the field's selection, as AppSync filters it).
   A function that fails as a whole shows as ``Lambda:Unhandled``, as in AppSync.
+- The ``publishUser*`` mutations are local resolvers, as on AppSync (``contracts/publish.js``):
+  their result is their input.
+- A mutation's result — the fields it selected, as AppSync publishes it — goes to the
+  subscriptions whose ``@aws_subscribe`` names it (``SubscriptionHub``); ``subscribe`` runs a
+  subscription's resolver when a client subscribes over the real-time endpoint
+  (``userpipe.local.realtime``), which decides whether it may and with which filter.
 - CORS preflights are answered, so a browser app can call it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLResolveInfo,
     GraphQLSchema,
     InlineFragmentNode,
+    OperationType,
     SelectionSetNode,
+    default_field_resolver,
     execute_sync,
+    get_operation_ast,
     parse,
     print_ast,
     validate,
 )
 
-from contracts.appsync import ERROR_KEY, RESULT_KEY, load_schema
+from contracts.appsync import (
+    ERROR_KEY,
+    PUBLISH_MUTATIONS,
+    RESULT_KEY,
+    SUBSCRIPTION_FILTER_KEY,
+    load_schema,
+    subscribed_mutations,
+)
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
 from userpipe.local.tokens import InvalidTokenError, TokenVerifier
 
@@ -76,6 +95,149 @@ class Caller:
         self.identity = identity
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription its resolver accepted: what it listens to, and how it is answered."""
+
+    field: str  # onCreateUser, ...
+    arguments: dict[str, Any]
+    filter: dict[str, Any] | None  # the resolver's enhanced filter (Amplify's input shape)
+    document: DocumentNode
+    variables: dict[str, Any]
+    operation_name: str | None
+
+
+class SubscriptionHub:
+    """Who listens to what, and delivery: a mutation's published result goes to each
+    subscription of a field naming that mutation whose arguments and filter match it.
+    ``deliver`` is called with (subscription key, the result), from the thread that ran the
+    mutation; the real-time endpoint routes it to the subscription's socket."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self._schema = schema
+        self._fields_of = subscribed_mutations(schema)
+        self._lock = threading.Lock()
+        self._listening: dict[object, tuple[Subscription, Callable[[dict[str, Any]], None]]] = {}
+
+    def add(
+        self, key: object, subscription: Subscription, send: Callable[[dict[str, Any]], None]
+    ) -> None:
+        with self._lock:
+            self._listening[key] = (subscription, send)
+
+    def remove(self, key: object) -> bool:
+        with self._lock:
+            return self._listening.pop(key, None) is not None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._listening)
+
+    def publish(self, mutation: str, value: Mapping[str, Any]) -> int:
+        """Deliver ``value`` (a mutation's result) to every matching subscription; how many."""
+        fields = set(self._fields_of.get(mutation, ()))
+        with self._lock:
+            listening = [
+                (subscription, send)
+                for subscription, send in self._listening.values()
+                if subscription.field in fields
+            ]
+        delivered = 0
+        for subscription, send in listening:
+            if not _arguments_match(subscription.arguments, value) or not filter_matches(
+                subscription.filter, value
+            ):
+                continue
+            send(self.render(subscription, value))
+            delivered += 1
+        return delivered
+
+    def render(self, subscription: Subscription, value: Mapping[str, Any]) -> dict[str, Any]:
+        """The subscription's selection of ``value``; what the mutation did not select is null
+        (AppSync publishes the mutation's result, not the item)."""
+        result = execute_sync(
+            self._schema,
+            subscription.document,
+            root_value={subscription.field: dict(value)},
+            variable_values=subscription.variables,
+            operation_name=subscription.operation_name,
+            field_resolver=default_field_resolver,
+        )
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [_appsync_error(error) for error in result.errors]
+        return payload
+
+
+def _arguments_match(arguments: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
+    """AppSync's argument filtering: each argument given (but ``filter``) equals the field of
+    the same name in the published result."""
+    return all(
+        given is None or (name in value and str(value[name]) == str(given))
+        for name, given in arguments.items()
+        if name != "filter"
+    )
+
+
+def filter_matches(spec: Mapping[str, Any] | None, value: Mapping[str, Any]) -> bool:
+    """An enhanced subscription filter (Amplify's ModelSubscription*FilterInput shape, as
+    ``util.transform.toSubscriptionFilter`` takes it) against a published result: fields AND
+    together; ``and``/``or`` take lists. A field the result lacks matches only ``ne`` and
+    ``notIn``/``notContains``."""
+    if not spec:
+        return True
+    for name, condition in spec.items():
+        if name == "and":
+            if not all(filter_matches(part, value) for part in condition or ()):
+                return False
+        elif name == "or":
+            parts = list(condition or ())
+            if parts and not any(filter_matches(part, value) for part in parts):
+                return False
+        elif isinstance(condition, Mapping) and not all(
+            _holds(op, operand, value.get(name)) for op, operand in condition.items()
+        ):
+            return False
+    return True
+
+
+def _holds(op: str, operand: Any, actual: Any) -> bool:
+    if operand is None:
+        return True  # an operator given as null is not a condition (GraphQL input)
+    if op == "ne":
+        return bool(actual != operand)
+    if op == "notIn":
+        return actual not in operand
+    if op == "notContains":
+        return actual is None or operand not in actual
+    if actual is None:
+        return False
+    try:
+        match op:
+            case "eq":
+                return bool(actual == operand)
+            case "lt":
+                return bool(actual < operand)
+            case "le":
+                return bool(actual <= operand)
+            case "gt":
+                return bool(actual > operand)
+            case "ge":
+                return bool(actual >= operand)
+            case "between":
+                low, high = operand
+                return bool(low <= actual <= high)
+            case "in":
+                return actual in operand
+            case "contains":
+                return operand in actual
+            case "beginsWith":
+                return isinstance(actual, str) and actual.startswith(operand)
+    except (TypeError, ValueError):
+        return False
+    return False
+
+
 class GraphqlEndpoint:
     def __init__(
         self,
@@ -86,6 +248,7 @@ class GraphqlEndpoint:
         region: str,
     ) -> None:
         self.schema = schema or load_schema()
+        self.hub = SubscriptionHub(self.schema)
         self._verifier = verifier
         self._resolver = resolver
         self._region = region
@@ -116,8 +279,14 @@ class GraphqlEndpoint:
         return _json(start_response, status, answer)
 
     def _caller(self, environ: dict[str, Any]) -> Caller:
-        authorization = environ.get("HTTP_AUTHORIZATION", "")
-        source_ip = [environ.get("REMOTE_ADDR", "127.0.0.1")]
+        return self.caller(
+            environ.get("HTTP_AUTHORIZATION", ""), environ.get("REMOTE_ADDR", "127.0.0.1")
+        )
+
+    def caller(self, authorization: str, remote_address: str) -> Caller:
+        """Who sent ``authorization`` (a Cognito token or a SigV4 signature); raises
+        ``InvalidTokenError`` as AppSync refuses."""
+        source_ip = [remote_address]
         if authorization.startswith("AWS4-HMAC-SHA256"):
             key = authorization.split("Credential=", 1)[-1].split("/", 1)[0] or "local"
             return Caller(
@@ -160,12 +329,26 @@ class GraphqlEndpoint:
         problems = validate(self.schema, document)
         if problems:
             return 400, {"data": None, "errors": [_appsync_error(e) for e in problems]}
+        operation = get_operation_ast(document, request.get("operationName"))
+        if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
+            refusal = {
+                "errorType": "UnsupportedOperation",
+                "message": "Subscriptions are served over the real-time endpoint "
+                "(the GraphQL URL + /realtime), not HTTP.",
+            }
+            return 400, {"data": None, "errors": [refusal]}
         variables = request.get("variables") or {}
+        published: list[tuple[str, Any]] = []
         result = execute_sync(
             self.schema,
             document,
             root_value=None,
-            context_value={"caller": caller, "headers": dict(headers), "variables": variables},
+            context_value={
+                "caller": caller,
+                "headers": dict(headers),
+                "variables": variables,
+                "published": published,
+            },
             variable_values=variables if isinstance(variables, dict) else {},
             operation_name=request.get("operationName"),
             field_resolver=self._resolve,
@@ -173,7 +356,64 @@ class GraphqlEndpoint:
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [_appsync_error(error) for error in result.errors]
+        for mutation, value in published:
+            self.hub.publish(mutation, value)
         return 200, answer
+
+    def subscribe(
+        self, request: Mapping[str, Any], caller: Caller, headers: Mapping[str, str]
+    ) -> Subscription | list[dict[str, Any]]:
+        """Run a subscription's resolver, as AppSync does when a client subscribes: the
+        subscription it accepted, or the errors to answer."""
+        try:
+            document = parse(request["query"])
+        except GraphQLError as error:
+            return [_appsync_error(error)]
+        problems = validate(self.schema, document)
+        if problems:
+            return [_appsync_error(e) for e in problems]
+        operation = get_operation_ast(document, request.get("operationName"))
+        if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+            return [
+                {
+                    "errorType": "UnsupportedOperation",
+                    "message": "Only a subscription may be started over the real-time endpoint.",
+                }
+            ]
+        variables = request.get("variables") or {}
+        subscribed: list[tuple[str, dict[str, Any], Any]] = []
+        result = execute_sync(
+            self.schema,
+            document,
+            root_value=None,
+            context_value={
+                "caller": caller,
+                "headers": dict(headers),
+                "variables": variables,
+                "subscribed": subscribed,
+            },
+            variable_values=variables if isinstance(variables, dict) else {},
+            operation_name=request.get("operationName"),
+            field_resolver=self._resolve,
+        )
+        if result.errors:
+            return [_appsync_error(error) for error in result.errors]
+        if len(subscribed) != 1:
+            return [
+                {
+                    "errorType": "UnsupportedOperation",
+                    "message": "Subscribe to exactly one field per subscription.",
+                }
+            ]
+        ((field, arguments, spec),) = subscribed
+        return Subscription(
+            field,
+            arguments,
+            spec,
+            document,
+            variables if isinstance(variables, dict) else {},
+            request.get("operationName"),
+        )
 
     def _resolve(self, source: Any, info: Info, **arguments: Any) -> Any:
         caller: Caller = info.context["caller"]
@@ -185,9 +425,20 @@ class GraphqlEndpoint:
                 f"Not Authorized to access {info.field_name} on type {parent.name}",
                 "Unauthorized",
             )
-        if parent is not self.schema.query_type and parent is not self.schema.mutation_type:
+        roots = (self.schema.query_type, self.schema.mutation_type, self.schema.subscription_type)
+        if parent not in roots:
             return source.get(info.field_name) if isinstance(source, Mapping) else None
-        return self._invoke_resolver(info, arguments, caller)
+        if parent is self.schema.mutation_type and info.field_name in PUBLISH_MUTATIONS:
+            value = arguments["input"]  # a local resolver (contracts/publish.js)
+        else:
+            value = self._invoke_resolver(info, arguments, caller)
+        if parent is self.schema.mutation_type and isinstance(value, Mapping):
+            # What AppSync publishes: the result, as far as the mutation selected it.
+            selection = [
+                p for node in info.field_nodes for p in _selection(node.selection_set, info)
+            ]
+            info.context["published"].append((info.field_name, _filtered(value, selection)))
+        return value
 
     def _invoke_resolver(self, info: Info, arguments: dict[str, Any], caller: Caller) -> Any:
         selection = [
@@ -222,6 +473,9 @@ class GraphqlEndpoint:
                 failure.get("type"),
                 _filtered(failure.get("data"), selection),
             )
+        if info.parent_type is self.schema.subscription_type:
+            spec = answer.get(SUBSCRIPTION_FILTER_KEY)
+            info.context["subscribed"].append((info.field_name, arguments, spec))
         return answer.get(RESULT_KEY)
 
 

@@ -1,7 +1,8 @@
-"""One HTTP port for the whole local stack: every AWS API the stack uses (moto), Cognito's
-codes and trigger in front of it, and GraphQL at ``/graphql``.
+"""The local stack's ports: every AWS API the stack uses (moto), Cognito's codes and trigger in
+front of it, GraphQL at ``/graphql`` and its real-time endpoint at ``/graphql/realtime``
+(WebSocket) — the same app over plain HTTP and over TLS (``userpipe.local.tls``).
 
-Served by uvicorn on a socket bound beforehand (a port in use is a clear error before anything
+Served by uvicorn on sockets bound beforehand (a port in use is a clear error before anything
 starts) with ``TCP_NODELAY``: without it, a response written in two segments waits for the
 client's delayed ACK, 40 ms a request (measured here: 23 requests/s instead of ~1,500). moto's
 WSGI app runs in a2wsgi's thread pool.
@@ -16,7 +17,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 import uvicorn
@@ -27,7 +28,9 @@ from userpipe.local import faults
 from userpipe.local.faults import FaultPlan, caller
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 GRAPHQL_PATH: Final = "/graphql"
+REALTIME_PATH: Final = f"{GRAPHQL_PATH}/realtime"
 WORKERS: Final = 16
 
 #: Requests after which a poller has something to do (X-Amz-Target prefixes and operations).
@@ -159,18 +162,48 @@ def _not_emulated(start_response: Callable[..., Any], what: str) -> list[bytes]:
     return [body]
 
 
+class AsgiRouter:
+    """HTTP to the WSGI router (in a2wsgi's thread pool); WebSockets at ``REALTIME_PATH`` to the
+    real-time endpoint, once there is one; any other WebSocket is refused."""
+
+    def __init__(self, app: WSGIApp, realtime: ASGIApp | None = None) -> None:
+        self._http = WSGIMiddleware(app, workers=WORKERS)  # type: ignore[arg-type]
+        self.realtime = realtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            if self.realtime is not None and scope.get("path", "").rstrip("/") == REALTIME_PATH:
+                await self.realtime(scope, receive, send)
+                return
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self._http(scope, receive, send)
+
+
 class Server:
-    def __init__(self, app: WSGIApp, sock: socket.socket) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        sock: socket.socket,
+        *,
+        certificate: tuple[str, str] | None = None,  # (cert, key) PEM paths: serve TLS
+    ) -> None:
         self._sock = sock
         config = uvicorn.Config(
-            WSGIMiddleware(app, workers=WORKERS),  # type: ignore[arg-type]
+            app,
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=3,
+            ws="websockets-sansio",
+            ws_ping_interval=None,  # the protocol's own "ka" messages keep sockets alive
+            ssl_certfile=certificate[0] if certificate else None,
+            ssl_keyfile=certificate[1] if certificate else None,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._serve, name="local-stack-http", daemon=True)
+        name = "local-stack-https" if certificate else "local-stack-http"
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     @property
     def port(self) -> int:

@@ -1,8 +1,11 @@
 """The local stack: the whole deployed stack on one machine, built from the same declaration.
 
-``LocalStack.start()`` binds one port (loopback by default), serves the emulator, Cognito's
-front and GraphQL on it, provisions every declared resource, starts a sandbox per function and
-the event sources, then writes the outputs file. ``stop()`` ends all of it. One local stack
+``LocalStack.start()`` binds two ports (loopback by default): ``port`` plain HTTP, for the AWS
+SDKs, and ``tls_port`` TLS with a certificate from the machine's local CA (``userpipe.local.tls``),
+for frontends — ``graphql_url`` is there, because Amplify JS opens the real-time socket only as
+``wss://``. Both serve the emulator, Cognito's front, GraphQL and its real-time endpoint. It
+provisions every declared resource, starts a sandbox per function and the event sources, then
+writes the outputs file and the Amplify configuration. ``stop()`` ends all of it. One local stack
 per process: the emulator's state is process-wide (it is reset when a stack starts).
 """
 
@@ -43,9 +46,20 @@ from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
+from userpipe.local.realtime import RealtimeEndpoint
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
-from userpipe.local.server import GRAPHQL_PATH, LambdaInvoke, Router, Server, bind, emulator
+from userpipe.local.server import (
+    GRAPHQL_PATH,
+    REALTIME_PATH,
+    AsgiRouter,
+    LambdaInvoke,
+    Router,
+    Server,
+    bind,
+    emulator,
+)
 from userpipe.local.sources import Poller, QueuePoller, StreamPoller
+from userpipe.local.tls import LocalCertificates
 from userpipe.local.tokens import TokenVerifier
 
 DEFAULT_STATE_DIR: Final = Path(".userpipe")
@@ -56,6 +70,7 @@ DEFAULT_SETTINGS: Final = {"auditRetentionDays": "", "welcomeSender": "no-reply@
 class LocalStackOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port
+    tls_port: int | None = None  # None: port + 1 (a free one when port is 0)
     stage: str = "local"
     state_dir: Path = DEFAULT_STATE_DIR
     outputs_path: Path | None = None  # default: <state_dir>/outputs.json
@@ -73,21 +88,41 @@ class LocalStack:
         self.outputs_path = self.options.outputs_path or state / "outputs.json"
         self.outbox = Outbox(state / "outbox.jsonl")
         self.logs_dir = state / "logs"
+        self.certificates = LocalCertificates(state / "tls")
         self.sandboxes: dict[str, FunctionSandbox] = {}
         self.pollers: list[Poller] = []
         self.built: Built | None = None
         self._server: Server | None = None
+        self._tls_server: Server | None = None
         self._router: Router | None = None
+        self.graphql: GraphqlEndpoint | None = None
         self.started_in: float | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
         started = time.monotonic()
-        sock = bind(self.options.host, self.options.port)  # PortInUseError before anything runs
+        options = self.options
+        sock = bind(options.host, options.port)  # PortInUseError before anything runs
+        tls_port = options.tls_port
+        if tls_port is None:
+            tls_port = options.port + 1 if options.port else 0
+        try:
+            tls_sock = bind(options.host, tls_port)
+        except OSError:
+            sock.close()
+            raise
+        self.certificates.ensure([self._shown_host])
         self._router = Router(emulator())
-        self._server = Server(self._router, sock)
+        realtime = RealtimeEndpoint(lambda: self.graphql)
+        self._server = Server(AsgiRouter(self._router, realtime), sock)
+        self._tls_server = Server(
+            AsgiRouter(self._router, realtime),
+            tls_sock,
+            certificate=(str(self.certificates.cert_path), str(self.certificates.key_path)),
+        )
         self._server.start()
+        self._tls_server.start()
         try:
             self._provision()
         except BaseException:
@@ -102,7 +137,12 @@ class LocalStack:
         eventbridge.install()  # undeliverable rule targets go to their DLQ, as in EventBridge
         clients = Clients(self.endpoint_url)
         built = provision(clients, self.names, self.options.settings)
-        built.add(GRAPHQL_API, graphql_url=self.graphql_url, api_id=f"local-{self.names.stage}")
+        built.add(
+            GRAPHQL_API,
+            graphql_url=self.graphql_url,
+            api_id=f"local-{self.names.stage}",
+            name=self.names.graphql_api,
+        )
         self.built = built
         for spec in FUNCTIONS:
             sandbox = self._sandbox(spec, built)
@@ -129,7 +169,7 @@ class LocalStack:
             .get(f"/{pool_id}/.well-known/jwks.json")
             .get_data()
         )
-        self._router.graphql = GraphqlEndpoint(
+        self.graphql = self._router.graphql = GraphqlEndpoint(
             verifier=TokenVerifier.for_pool(
                 jwks, region=REGION, user_pool_id=pool_id, client_id=client_id
             ),
@@ -181,15 +221,17 @@ class LocalStack:
             endpoint_url=self.endpoint_url,
             log_path=self.logs_dir / f"{name}.log",
             on_log=self.options.on_log,
+            ca_bundle=self.certificates.ca_cert_path.resolve(),
         )
 
     def stop(self) -> None:
         """Stop the event sources, the server and every sandbox; nothing is left listening."""
         for poller in self.pollers:
             poller.stop()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        for server in (self._server, self._tls_server):
+            if server is not None:
+                server.stop()
+        self._server = self._tls_server = None
         for sandbox in self.sandboxes.values():
             sandbox.stop()
 
@@ -212,24 +254,48 @@ class LocalStack:
         return self._server.port
 
     @property
-    def endpoint_url(self) -> str:
+    def tls_port(self) -> int:
+        assert self._tls_server is not None, "start() the stack first"
+        return self._tls_server.port
+
+    @property
+    def _shown_host(self) -> str:
         host = self.options.host
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - naming it only
-        return f"http://{shown}:{self.port}"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - naming it
+        return f"[{shown}]" if ":" in shown else shown
+
+    @property
+    def endpoint_url(self) -> str:
+        """Plain HTTP: what AWS SDKs and the functions call."""
+        return f"http://{self._shown_host}:{self.port}"
+
+    @property
+    def tls_endpoint_url(self) -> str:
+        """The same app over TLS (the local CA): what frontends call."""
+        return f"https://{self._shown_host}:{self.tls_port}"
 
     @property
     def graphql_url(self) -> str:
-        return f"{self.endpoint_url}{GRAPHQL_PATH}"
+        """What a client configures: HTTPS, so that Amplify's wss:// real-time socket (derived
+        from it) reaches the same port."""
+        return f"{self.tls_endpoint_url}{GRAPHQL_PATH}"
+
+    @property
+    def realtime_url(self) -> str:
+        return f"wss://{self._shown_host}:{self.tls_port}{REALTIME_PATH}"
 
     def outputs(self) -> dict[str, Any]:
         assert self.built is not None, "start() the stack first"
         declared = {output.local_name: self.built.attribute(output.ref) for output in OUTPUTS}
         return {
             "endpoint_url": self.endpoint_url,
+            "tls_endpoint_url": self.tls_endpoint_url,
             "region": REGION,
             "account_id": ACCOUNT,
             "stage": self.names.stage,
             **declared,
+            "realtime_url": self.realtime_url,
+            "ca_cert_path": str(self.certificates.ca_cert_path.resolve()),
             "outbox_path": str(self.outbox.path.resolve()),
             "logs_dir": str(self.logs_dir.resolve()),
             "amplify_config_path": str(self.amplify_config_path.resolve()),
