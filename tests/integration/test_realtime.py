@@ -1,0 +1,160 @@
+"""The local stack's real-time endpoint, spoken to as AppSync's protocol asks (a `websockets`
+client over wss://, trusting the local CA): who may subscribe to what, and that changes made
+through the API and by the pipeline both arrive."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from userpipe.local.client import StackClient, wait_for
+from userpipe.local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+PASSWORD = "Correct-Horse-9-Battery!"
+# What DataStore's subscriptions select (plus email for onCreateUser: the pipeline selects it).
+FIELDS = "id name age _version _deleted _lastChangedAt __typename"
+ON_UPDATE = f"subscription S($id: String) {{ onUpdateUser(id: $id) {{ {FIELDS} }} }}"
+ON_CREATE = f"subscription S($id: String) {{ onCreateUser(id: $id) {{ email {FIELDS} }} }}"
+EDIT = """mutation Edit($input: UpdateUserInput!) {
+  updateUser(input: $input) { id name age _version _deleted _lastChangedAt }
+}"""
+
+_people = iter(range(1_000_000))
+
+
+def confirmed(client: StackClient, *, admin: bool = False) -> tuple[str, str]:
+    """A confirmed, projected user: (sub, access token)."""
+    email = f"realtime{next(_people)}-{uuid.uuid4().hex[:6]}@example.com"
+    sub = client.sign_up(email, PASSWORD)
+    wait_for(lambda: sub in client.users(), what="the user's item")
+    if admin:
+        client.aws.cognito.admin_add_user_to_group(
+            UserPoolId=client.pool_id, Username=email, GroupName="Admin"
+        )
+    return sub, client.sign_in(email, PASSWORD).access
+
+
+class Socket:
+    """One real-time connection, as Amplify JS v6 opens it."""
+
+    def __init__(self, stack: LocalStack, token: str, *, query_form: bool = False) -> None:
+        outputs = stack.outputs()
+        host = outputs["graphql_url"].split("/")[2]
+        header = json.dumps({"Authorization": token, "host": host}).encode()
+        tls = ssl.create_default_context(cafile=outputs["ca_cert_path"])
+        url, protocols = outputs["realtime_url"], ["graphql-ws"]
+        if query_form:  # the older form: ?header=<base64>&payload=e30=
+            url += f"?header={base64.b64encode(header).decode()}&payload=e30="
+        else:
+            protocols.append("header-" + base64.urlsafe_b64encode(header).decode().rstrip("="))
+        self.token, self.host = token, host
+        self._open = ExitStack()
+        self.ws: ClientConnection = self._open.enter_context(
+            connect(url, subprotocols=protocols, ssl=tls, open_timeout=10)  # type: ignore[list-item]
+        )
+        self.send({"type": "connection_init"})
+        ack = self.receive()
+        assert ack["type"] == "connection_ack", ack
+        self.timeout_ms = ack["payload"]["connectionTimeoutMs"]
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(message))
+
+    def receive(self, timeout: float = 10) -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads(self.ws.recv(timeout=timeout))
+            if message["type"] != "ka":
+                return message
+
+    def start(self, query: str, **variables: Any) -> tuple[str, dict[str, Any]]:
+        key = str(uuid.uuid4())
+        self.send({
+            "id": key,
+            "type": "start",
+            "payload": {
+                "data": json.dumps({"query": query, "variables": variables}),
+                "extensions": {"authorization": {"Authorization": self.token, "host": self.host}},
+            },
+        })  # fmt: skip
+        return key, self.receive()
+
+    def close(self) -> None:
+        self._open.close()
+
+
+@pytest.fixture
+def sockets(stack: LocalStack) -> Iterator[list[Socket]]:
+    opened: list[Socket] = []
+    yield opened
+    for socket in opened:
+        socket.close()
+
+
+def test_an_owner_subscribes_to_their_own_changes_only(
+    stack: LocalStack, client: StackClient, sockets: list[Socket]
+) -> None:
+    sub, token = confirmed(client)
+    other, _ = confirmed(client)
+    socket = Socket(stack, token)
+    sockets.append(socket)
+    assert socket.timeout_ms == 300_000
+
+    _, refused = socket.start(ON_UPDATE, id=other)
+    assert refused["type"] == "error"
+    assert refused["payload"]["errors"][0]["errorType"] == "Unauthorized"
+    _, no_id = socket.start(ON_UPDATE)
+    assert no_id["payload"]["errors"][0]["errorType"] == "Unauthorized"
+
+    key, ack = socket.start(ON_UPDATE, id=sub)
+    assert ack == {"type": "start_ack", "id": key}
+    edited = client.graphql(
+        EDIT, {"input": {"id": sub, "name": "Live", "_version": 1}}, token=token
+    )
+    assert edited.status == 200 and not edited.errors
+    data = socket.receive()
+    assert data["type"] == "data" and data["id"] == key
+    seen = data["payload"]["data"]["onUpdateUser"]
+    assert (seen["id"], seen["name"], seen["_version"], seen["__typename"]) == (
+        sub,
+        "Live",
+        2,
+        "User",
+    )
+    assert seen["age"] is None
+
+    socket.send({"type": "stop", "id": key})
+    assert socket.receive() == {"type": "complete", "id": key}
+    client.graphql(EDIT, {"input": {"id": sub, "name": "Quiet", "_version": 2}}, token=token)
+    with pytest.raises(TimeoutError):
+        socket.receive(timeout=1.5)
+
+
+def test_an_admin_hears_of_a_user_the_pipeline_created(
+    stack: LocalStack, client: StackClient, sockets: list[Socket]
+) -> None:
+    _, admin_token = confirmed(client, admin=True)
+    socket = Socket(stack, admin_token, query_form=True)
+    sockets.append(socket)
+    key, ack = socket.start(ON_CREATE)
+    assert ack["type"] == "start_ack", ack
+
+    email = f"newcomer-{uuid.uuid4().hex[:8]}@example.com"
+    sub = client.sign_up(email, PASSWORD)
+    data = socket.receive(timeout=30)
+    seen = data["payload"]["data"]["onCreateUser"]
+    assert data["id"] == key
+    assert (seen["id"], seen["email"], seen["_version"]) == (sub, email, 1)
+
+
+def test_refused_credentials_close_the_connection(stack: LocalStack) -> None:
+    with pytest.raises(AssertionError, match="connection_error"):
+        Socket(stack, "not-a-token")
