@@ -19,28 +19,34 @@ from tests.support import load_event
 HARNESS = """
 import { request, response } from './resolver.mjs';
 const run = (fn, ctx) => {
-  try { return { returned: fn(ctx) ?? null }; } catch (e) { return { raised: e }; }
+  globalThis.filterSet = undefined;
+  try {
+    const returned = fn(ctx) ?? null;
+    return globalThis.filterSet ? { returned, filterSet: globalThis.filterSet } : { returned };
+  } catch (e) { return { raised: e }; }
 };
 const cases = JSON.parse(process.argv[2]);
 const outcomes = cases.map(([which, ctx]) => run(which === 'request' ? request : response, ctx));
 console.log(JSON.stringify(outcomes));
 """
 UTIL_STUB = (
-    "const util = { error(message, type, data) { throw { message, type, data: data ?? null }; } };"
+    "const util = { error(message, type, data) { throw { message, type, data: data ?? null }; },"
+    " transform: { toSubscriptionFilter(filter) { return { converted: filter }; } } };"
+    " const extensions = { setSubscriptionFilter(filter) { globalThis.filterSet = filter; } };"
 )
+IMPORT = "import { extensions, util } from '@aws-appsync/utils';"
 
 
 @pytest.fixture(scope="module")
 def run_resolver(dev: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Any:
     node = shutil.which("node")
     assert node, "Node is part of this project's toolchain (CDK CLI)"
-    (resolver, *_) = [r["Properties"] for r in dev.resources("AWS::AppSync::Resolver").values()]
+    resolvers = [r["Properties"] for r in dev.resources("AWS::AppSync::Resolver").values()]
+    (resolver, *_) = [r for r in resolvers if r["FieldName"] == "getUser"]
     code = resolver_code(dev, resolver)
-    assert "import { util } from '@aws-appsync/utils';" in code
+    assert IMPORT in code
     folder: Path = tmp_path_factory.mktemp("resolver")
-    (folder / "resolver.mjs").write_text(
-        code.replace("import { util } from '@aws-appsync/utils';", UTIL_STUB)
-    )
+    (folder / "resolver.mjs").write_text(code.replace(IMPORT, UTIL_STUB))
     (folder / "harness.mjs").write_text(HARNESS)
 
     def run(*cases: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,3 +103,15 @@ def test_a_failed_invocation_keeps_lambdas_own_error(run_resolver: Any) -> None:
     assert outcome == {
         "raised": {"message": "Task timed out", "type": "Lambda:Unhandled", "data": None}
     }
+
+
+def test_a_subscription_filter_answer_becomes_the_subscriptions_enhanced_filter(
+    run_resolver: Any,
+) -> None:
+    wanted = {"and": [{"id": {"eq": "u1"}}, {"age": {"gt": 30}}]}
+    (filtered, plain) = run_resolver(
+        ("response", {"result": data_answer(None, wanted)}),
+        ("response", {"result": data_answer(None)}),
+    )
+    assert filtered == {"returned": None, "filterSet": {"converted": wanted}}
+    assert plain == {"returned": None}

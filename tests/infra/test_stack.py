@@ -15,12 +15,16 @@ from contracts.topology import (
     AUDIT_TABLE,
     AUDIT_TRAIL,
     BUS,
+    CHANGE_PUBLISHER,
+    CHANGES,
     CONFIRM_TRIGGER,
+    DEAD_LETTERS,
     FUNCTIONS,
     PAGE_TOKEN_KEY,
     PROJECTION,
     PROJECTOR_SOURCE,
     RECONCILE,
+    STREAM_CONSUMERS,
     SUBSCRIBER_SOURCE,
     USER_API,
     USER_POOL,
@@ -84,6 +88,9 @@ def as_in_template(stack: Synthesized, ref: Ref) -> Any:
         "PageTokenKey": ("AWS::SecretsManager::Secret", "Name", PAGE_TOKEN_KEY.base_name),
         "UserPool": ("AWS::Cognito::UserPool", "UserPoolName", USER_POOL.base_name),
     }
+    if ref == Attr("Api", "graphql_url"):
+        api = stack.logical_id("AWS::AppSync::GraphQLApi", Name=NAMES.graphql_api)
+        return {"Fn::GetAtt": [api, "GraphQLUrl"]}
     kind, name_property, base_name = kinds[ref.resource]
     logical_id = stack.logical_id(kind, **{name_property: NAMES.of(base_name)})
     return {"Ref": logical_id}  # each of these resources' Ref is the attribute functions use
@@ -413,7 +420,7 @@ def test_every_dead_letter_queue_has_an_alarm_that_notifies(dev: Synthesized) ->
         for k, q in dev.resources("AWS::SQS::Queue").items()
         if "RedrivePolicy" not in q["Properties"]
     }
-    assert watched_queues == dlqs and len(dlqs) == 4
+    assert watched_queues == dlqs and len(dlqs) == len(DEAD_LETTERS) == 5
     errors = {
         d["Value"]["Ref"]
         for a in alarms
@@ -421,8 +428,11 @@ def test_every_dead_letter_queue_has_an_alarm_that_notifies(dev: Synthesized) ->
         for d in a["Properties"]["Dimensions"]
     }
     assert errors == {function_id(dev, spec) for spec in SPECS}
-    (age,) = [a for a in alarms if a["Properties"].get("MetricName") == "IteratorAge"]
-    assert age["Properties"]["Threshold"] == 300_000
+    ages = [a for a in alarms if a["Properties"].get("MetricName") == "IteratorAge"]
+    assert {d["Value"]["Ref"] for a in ages for d in a["Properties"]["Dimensions"]} == {
+        function_id(dev, stream.consumer) for stream in STREAM_CONSUMERS
+    }
+    assert all(a["Properties"]["Threshold"] == 300_000 for a in ages)
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev: Synthesized) -> None:
@@ -528,19 +538,88 @@ def test_every_root_field_is_resolved_by_the_contract_code_on_the_python_functio
 ) -> None:
     from contracts.appsync import RESOLVER_CODE_PATH, root_fields
 
-    source, *others = dev.resources("AWS::AppSync::DataSource").values()
-    assert others == []
-    assert source["Properties"]["Type"] == "AWS_LAMBDA"
-    assert source["Properties"]["LambdaConfig"]["LambdaFunctionArn"] == {
+    sources = [r["Properties"] for r in dev.resources("AWS::AppSync::DataSource").values()]
+    (source,) = [s for s in sources if s["Type"] == "AWS_LAMBDA"]
+    assert source["LambdaConfig"]["LambdaFunctionArn"] == {
         "Fn::GetAtt": [function_id(dev, USER_API), "Arn"]
     }
-    resolvers = [r["Properties"] for r in dev.resources("AWS::AppSync::Resolver").values()]
+    resolvers = [
+        r["Properties"]
+        for r in dev.resources("AWS::AppSync::Resolver").values()
+        if r["Properties"]["DataSourceName"] == source["Name"]
+    ]
     assert sorted((r["TypeName"], r["FieldName"]) for r in resolvers) == sorted(root_fields())
+    assert {"Subscription"} <= {r["TypeName"] for r in resolvers}  # subscribing is authorized
     for resolver in resolvers:
-        assert resolver["DataSourceName"] == source["Properties"]["Name"]
         assert resolver["Kind"] == "UNIT"
         assert resolver["Runtime"] == {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"}
         assert resolver_code(dev, resolver) == RESOLVER_CODE_PATH.read_text()
+
+
+def test_the_pipelines_publish_mutations_are_local_resolvers_the_subscriptions_name(
+    dev: Synthesized,
+) -> None:
+    from contracts.appsync import (
+        PUBLISH_CODE_PATH,
+        PUBLISH_MUTATIONS,
+        load_schema,
+        subscribed_mutations,
+    )
+
+    sources = [r["Properties"] for r in dev.resources("AWS::AppSync::DataSource").values()]
+    (none,) = [s for s in sources if s["Type"] == "NONE"]
+    resolvers = [
+        r["Properties"]
+        for r in dev.resources("AWS::AppSync::Resolver").values()
+        if r["Properties"]["DataSourceName"] == none["Name"]
+    ]
+    assert sorted(r["FieldName"] for r in resolvers) == sorted(PUBLISH_MUTATIONS)
+    for resolver in resolvers:
+        assert resolver["TypeName"] == "Mutation"
+        assert resolver_code(dev, resolver) == PUBLISH_CODE_PATH.read_text()
+    # Each subscription hears the API's own mutation and the pipeline's.
+    assert subscribed_mutations(load_schema()) == {
+        "createUser": ["onCreateUser"],
+        "publishUserCreated": ["onCreateUser"],
+        "updateUser": ["onUpdateUser"],
+        "publishUserUpdated": ["onUpdateUser"],
+        "deleteUser": ["onDeleteUser"],
+        "publishUserDeleted": ["onDeleteUser"],
+    }
+
+
+def test_the_change_publisher_may_call_only_the_publish_mutations(dev: Synthesized) -> None:
+    from contracts.appsync import PUBLISH_MUTATIONS
+
+    api = next(iter(dev.resources("AWS::AppSync::GraphQLApi")))
+    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(CHANGES.on_failure.base_name))
+    own = _own(dev, CHANGE_PUBLISHER)
+    granted = own.pop("appsync:GraphQL")
+    assert sorted(json.dumps(arn).rsplit("/fields/", 1)[1].split('"')[0] for arn in granted) == (
+        sorted(PUBLISH_MUTATIONS)
+    )
+    assert all(api in json.dumps(arn) and "/types/Mutation/" in json.dumps(arn) for arn in granted)
+    assert own.pop("dynamodb:ListStreams") == "*"
+    for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
+        assert own.pop(action) == {"Fn::GetAtt": [user, "StreamArn"]}
+    assert set(own) <= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert all(value == {"Fn::GetAtt": [dlq, "Arn"]} for value in own.values())
+
+
+def test_the_change_publisher_reads_the_user_stream_with_its_own_on_failure_queue(
+    dev: Synthesized,
+) -> None:
+    (mapping,) = mappings_of(dev, CHANGE_PUBLISHER)
+    user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(CHANGES.on_failure.base_name))
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [user, "StreamArn"]}
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq, "Arn"]}
+    graphql_url = function(dev, CHANGE_PUBLISHER)["Properties"]["Environment"]["Variables"]
+    assert graphql_url["GRAPHQL_URL"] == {"Fn::GetAtt": [
+        next(iter(dev.resources("AWS::AppSync::GraphQLApi"))), "GraphQLUrl"]}  # fmt: skip
 
 
 def resolver_code(stack: Synthesized, resolver: dict[str, Any]) -> str:
