@@ -32,6 +32,11 @@ TRIGGER_CONFIRM_FORGOT_PASSWORD: Final = "PostConfirmation_ConfirmForgotPassword
 USER_TYPENAME: Final = "User"
 #: The User table's partition key: the Cognito sub.
 USER_KEY: Final = "id"
+#: The User table's index of changes: every item (partition ``__typename``, always "User") by
+#: ``_lastChangedAt`` — an Admin's delta sync reads only what changed after ``lastSync``.
+LAST_CHANGED_INDEX: Final = "byLastChangedAt"
+TYPENAME_ATTRIBUTE: Final = "__typename"
+LAST_CHANGED_ATTRIBUTE: Final = "_lastChangedAt"
 #: The Audit table's key: (partition, sort).
 AUDIT_KEY: Final = ("userId", "auditId")
 

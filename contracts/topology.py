@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from contracts.items import AUDIT_KEY, AUDIT_TTL_ATTRIBUTE, USER_KEY
-from contracts.names import EVENT_SOURCE, USER_CONFIRMED_PATTERN
+from contracts.names import (
+    EVENT_SOURCE,
+    LAST_CHANGED_ATTRIBUTE,
+    LAST_CHANGED_INDEX,
+    TYPENAME_ATTRIBUTE,
+    USER_CONFIRMED_PATTERN,
+)
 
 PROJECT: Final = "userpipe"
 ADMIN_GROUP: Final = "Admin"
@@ -79,14 +85,29 @@ class Env:
 # --- resources ---------------------------------------------------------------------------------
 
 
+KeyType = Literal["S", "N"]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index projecting every attribute."""
+
+    name: str
+    partition_key: str
+    partition_type: KeyType
+    sort_key: str
+    sort_type: KeyType
+
+
 @dataclass(frozen=True)
 class Table:
     id: str
     base_name: str
-    partition_key: str
-    sort_key: str | None = None
+    partition_key: str  # a string
+    sort_key: str | None = None  # a string
     stream: Literal["NEW_AND_OLD_IMAGES"] | None = None
     ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,7 +328,16 @@ def _powertools(service: str) -> tuple[Env, ...]:
 
 GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: "<prefix>-api")
 
-USER_TABLE: Final = Table("UserTable", "User", partition_key=USER_KEY, stream="NEW_AND_OLD_IMAGES")
+USER_TABLE: Final = Table(
+    "UserTable",
+    "User",
+    partition_key=USER_KEY,
+    stream="NEW_AND_OLD_IMAGES",
+    # An Admin's delta sync queries this instead of scanning the table: it reads (and pays for)
+    # the items changed since lastSync, not every item. One partition value ("User") takes
+    # every write: DynamoDB allows ~1,000 writes/s per partition, far above sign-ups and edits.
+    indexes=(Index(LAST_CHANGED_INDEX, TYPENAME_ATTRIBUTE, "S", LAST_CHANGED_ATTRIBUTE, "N"),),
+)
 AUDIT_TABLE: Final = Table(
     "AuditTable",
     "UserAudit",

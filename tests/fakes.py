@@ -87,19 +87,33 @@ class FakeUserApiStore:
     def __init__(self, users: list[Any] = (), audit: list[Any] = ()) -> None:  # type: ignore[assignment]
         self.users = {user.id: user for user in users}
         self.audit = list(audit)
+        self.listed: list[dict[str, Any]] = []  # what each list_users asked for
 
     def get(self, user_id: str) -> Any:
         return self.users.get(user_id)
 
     def list_users(
-        self, limit: int, start: dict[str, Any] | None, *, where: Any = None, only: Any = None
+        self,
+        limit: int,
+        start: dict[str, Any] | None,
+        *,
+        where: Any = None,
+        only: Any = None,
+        changed_after: int | None = None,
     ) -> Any:
-        """Filters are DynamoDB expressions: tested against moto, not evaluated here."""
+        """Filters are DynamoDB expressions: tested against moto, not evaluated here. The
+        changes window is: a user changed at or before ``changed_after`` is not listed."""
         from services.user_api.logic import Page
 
+        self.listed.append({"only": only, "changed_after": changed_after})
         if where is not None:
             raise NotImplementedError("the fake store cannot evaluate a DynamoDB filter")
-        ids = sorted(i for i in self.users if only is None or i == only)
+        ids = sorted(
+            i
+            for i, user in self.users.items()
+            if (only is None or i == only)
+            and (changed_after is None or user.last_changed_at > changed_after)
+        )
         if start:
             ids = [i for i in ids if i > start["id"]["S"]]
         page = ids[:limit]

@@ -63,12 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
     up = local_commands.add_parser(
         "up",
-        help="serve the whole stack (AWS APIs, Cognito, GraphQL) on one port until Ctrl-C",
-        description="Serve every AWS API the stack uses, Cognito's codes and trigger, and "
-        "GraphQL on one port; provision the stack from its declaration; run the functions and "
-        "their event sources; write the outputs file. Ctrl-C or SIGTERM stops it cleanly.",
+        help="serve the whole stack (AWS APIs, Cognito, GraphQL, real-time) until Ctrl-C",
+        description="Serve every AWS API the stack uses, Cognito's codes and trigger, GraphQL "
+        "and its real-time endpoint on two ports (plain HTTP for SDKs, TLS signed by this "
+        "machine's local CA for frontends); provision the stack from its declaration; run the "
+        "functions and their event sources; write the outputs file and the Amplify "
+        "configuration. Ctrl-C or SIGTERM stops it cleanly.",
     )
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    up.add_argument("--tls-port", type=int, default=None, help="the TLS port (default: --port + 1)")
     up.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     up.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="outputs file to write")
     up.add_argument("--stage", default="local", help="names the resources (default: local)")
@@ -107,6 +110,7 @@ def _local_up(args: argparse.Namespace) -> int:
     options = LocalStackOptions(
         host=args.host,
         port=args.port,
+        tls_port=args.tls_port,
         stage=args.stage,
         state_dir=args.outputs.parent,
         outputs_path=args.outputs,
@@ -137,15 +141,22 @@ def _announce(console: Any, stack: Any) -> None:
     for key in (
         "endpoint_url",
         "graphql_url",
+        "realtime_url",
         "user_pool_id",
         "user_pool_client_id",
         "outbox_path",
         "amplify_config_path",
+        "ca_cert_path",
     ):
         console.print(f"  {key:<22} {outputs[key]}")
     console.print(f"  outputs written to      {stack.outputs_path}")
     console.print("\n[bold]Amplify JS v6[/] (a frontend): Amplify.configure(config) with")
     console.print_json(json.dumps(stack.amplify_config()))
+    console.print(
+        "Trust the local CA once: Node with NODE_EXTRA_CA_CERTS="
+        f"{outputs['ca_cert_path']} (and --experimental-websocket on Node 20); a browser by "
+        "importing it as a certificate authority (README, The local stack)."
+    )
     endpoint = outputs["endpoint_url"]
     console.print(f"\n[bold]AWS CLI[/] (any credentials; region {outputs['region']}):")
     console.print(

@@ -24,6 +24,7 @@ from contracts.appsync import (
     SCHEMA_PATH,
     root_fields,
 )
+from contracts.names import LAST_CHANGED_INDEX
 from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, Built, ResourceNames
 from infra.parts.alarms import Alarms
 from infra.parts.functions import FunctionFactory
@@ -85,6 +86,13 @@ class UserGraphqlApi(Construct):
                     "dynamodb:UpdateItem",
                 ],
                 resources=[user_table.table_arn],
+            )
+        )
+        # An Admin's delta sync queries the changes index (contracts.topology.USER_TABLE).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{user_table.table_arn}/index/{LAST_CHANGED_INDEX}"],
             )
         )
         self.function.add_to_role_policy(

@@ -9,6 +9,8 @@ from constructs import Construct
 
 from contracts.topology import Built, ResourceNames, Table
 
+_TYPES = {"S": "STRING", "N": "NUMBER"}
+
 
 def make_table(
     scope: Construct, declared: Table, *, names: ResourceNames, retain: bool, built: Built
@@ -32,6 +34,17 @@ def make_table(
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
     )
+    for index in declared.indexes:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=dynamodb.Attribute(
+                name=index.partition_key, type=dynamodb.AttributeType(_TYPES[index.partition_type])
+            ),
+            sort_key=dynamodb.Attribute(
+                name=index.sort_key, type=dynamodb.AttributeType(_TYPES[index.sort_type])
+            ),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
     built.add(declared.id, name=table.table_name, arn=table.table_arn)
     if declared.stream:
         built.add(declared.id, stream_arn=table.table_stream_arn)  # type: ignore[arg-type]

@@ -34,7 +34,6 @@ UPDATE_INPUT = PROFILE_FIELDS | {"id", "_version"}
 CONDITION_FIELDS = frozenset({"id", "name", "age", "createdAt", "updatedAt", "_deleted"})
 #: The fields ModelUserFilterInput can name (contracts/schema.graphql; a test holds them).
 FILTER_FIELDS = CONDITION_FIELDS | {"email"}
-LAST_CHANGED = "_lastChangedAt"
 
 
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
@@ -78,9 +77,11 @@ class UserApiStore(Protocol):
         *,
         where: Expression | None = None,
         only: str | None = None,
+        changed_after: int | None = None,
     ) -> Page[User]:
-        """A page of the table (``Limit`` items read, then ``where`` applied by DynamoDB), or
-        of the one item ``only`` names."""
+        """A page of the table (``Limit`` items read, then ``where`` applied by DynamoDB), of
+        the one item ``only`` names, and/or of the items whose ``_lastChangedAt`` is after
+        ``changed_after`` (read from the changes index, not by scanning)."""
         ...
 
     def audit_trail(
@@ -160,19 +161,22 @@ class UserApi:
         """DataStore's sync: ``lastSync`` null or 0 is a full sync, otherwise the items whose
         ``_lastChangedAt`` is after it (items marked ``_deleted`` included). ``startedAt`` is
         taken on the first page and carried in ``nextToken``, so every page of one sync
-        answers the same. A delta is a filtered scan of the table."""
+        answers the same. An Admin's delta reads the changes index (only what changed); an
+        owner's, their own item."""
         only = self._only(caller)
         if last_sync is not None and (isinstance(last_sync, bool) or last_sync < 0):
             raise BadRequest("lastSync must be epoch milliseconds, 0 or null")
         scope = f"syncUsers:{only or '*'}:{last_sync or 0}:{_canonical(filter)}"
         resumed = self._tokens.decode(scope, next_token)
         started_at = int(resumed["startedAt"]) if resumed else now_ms
-        spec: dict[str, Any] = dict(filter or {})
-        if last_sync:
-            spec = {"and": [spec, {LAST_CHANGED: {"gt": last_sync}}]}
-        where = filter_expression(spec, fields=FILTER_FIELDS | {LAST_CHANGED})
+        # The store adds `_lastChangedAt > lastSync` and an AND around the filter.
+        where = filter_expression(filter, fields=FILTER_FIELDS, spare_operators=2)
         page = self._store.list_users(
-            _model_limit(limit), resumed["key"] if resumed else None, where=where, only=only
+            _model_limit(limit),
+            resumed["key"] if resumed else None,
+            where=where,
+            only=only,
+            changed_after=last_sync or None,
         )
         position = {"key": page.position, "startedAt": started_at} if page.position else None
         return Connection(

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import dynamodb
 from contracts.items import AUDIT_KEY, USER_KEY, AuditRecord, User
-from contracts.names import iso_utc
+from contracts.names import (
+    LAST_CHANGED_ATTRIBUTE,
+    LAST_CHANGED_INDEX,
+    TYPENAME_ATTRIBUTE,
+    USER_TYPENAME,
+    iso_utc,
+)
 from services.user_api.expressions import Expression
 from services.user_api.logic import (
     PROFILE_FIELDS,
@@ -46,22 +52,38 @@ class DynamoUserApiStore:
         *,
         where: Expression | None = None,
         only: str | None = None,
+        changed_after: int | None = None,
     ) -> Page[User]:
+        """One user's item (``only``: a Query by key), the items changed after
+        ``changed_after`` (a Query of the changes index, reading only those), or every item
+        (a Scan). ``where`` is DynamoDB's filter, applied after ``limit``."""
         request = _from(start, TableName=self._user_table, Limit=limit)
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
+        filters: list[str] = []
         if where is not None:
-            request["FilterExpression"] = where.text
+            filters.append(f"({where.text})")
             names |= where.names
             values |= where.values
+        if changed_after is not None:
+            names["#changed"], values[":after"] = LAST_CHANGED_ATTRIBUTE, {"N": str(changed_after)}
         if only is not None:
             request["KeyConditionExpression"] = "#pk = :pk"
             names["#pk"], values[":pk"] = USER_KEY, {"S": only}
+            if changed_after is not None:
+                filters.append("#changed > :after")
+        elif changed_after is not None:
+            request["IndexName"] = LAST_CHANGED_INDEX
+            request["KeyConditionExpression"] = "#type = :type AND #changed > :after"
+            names["#type"], values[":type"] = TYPENAME_ATTRIBUTE, {"S": USER_TYPENAME}
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
         if names:
             request["ExpressionAttributeNames"] = names
         if values:
             request["ExpressionAttributeValues"] = values
-        response = (self._client.query if only else self._client.scan)(**request)
+        queried = only is not None or changed_after is not None
+        response = (self._client.query if queried else self._client.scan)(**request)
         return _page(response, User)
 
     def audit_trail(

@@ -159,6 +159,7 @@ def describe_template(stack: Synthesized) -> dict[str, Any]:
                 "keys": [[k["AttributeName"], k["KeyType"]] for k in props["KeySchema"]],
                 "stream": props.get("StreamSpecification", {}).get("StreamViewType"),
                 "ttl": props.get("TimeToLiveSpecification", {}).get("AttributeName"),
+                "indexes": _indexes(props.get("GlobalSecondaryIndexes", []), props),
             }
             for props in view.of_type("AWS::DynamoDB::Table")
         },
@@ -272,6 +273,7 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
             "keys": [[k["AttributeName"], k["KeyType"]] for k in table["KeySchema"]],
             "stream": table.get("StreamSpecification", {}).get("StreamViewType"),
             "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+            "indexes": _indexes(table.get("GlobalSecondaryIndexes", []), table),
         }
     return {
         "tables": tables,
@@ -304,6 +306,22 @@ def _local_values(stack: LocalStack) -> dict[str, str]:
     for sandbox in stack.sandboxes.values():
         known[sandbox.arn] = f"{sandbox.function_name}.arn"
     return known
+
+
+def _indexes(indexes: list[dict[str, Any]], table: dict[str, Any]) -> dict[str, Any]:
+    """Each global secondary index: its keys (with their types) and projection. CloudFormation
+    and DescribeTable spell them alike."""
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    return {
+        index["IndexName"]: {
+            "keys": [
+                [k["AttributeName"], k["KeyType"], types[k["AttributeName"]]]
+                for k in index["KeySchema"]
+            ],
+            "projection": index["Projection"]["ProjectionType"],
+        }
+        for index in indexes
+    }
 
 
 def _password(policy: dict[str, Any]) -> dict[str, Any]:

@@ -646,8 +646,13 @@ def test_api_resolver_may_only_read_and_edit_users_read_audit_and_its_key(dev: S
         "dynamodb:GetItem": {"Fn::GetAtt": [user, "Arn"]},
         "dynamodb:Scan": {"Fn::GetAtt": [user, "Arn"]},
         "dynamodb:UpdateItem": {"Fn::GetAtt": [user, "Arn"]},
-        # the user table: an owner's listUsers/syncUsers reads their one item by key
-        "dynamodb:Query": [{"Fn::GetAtt": [user, "Arn"]}, {"Fn::GetAtt": [audit, "Arn"]}],
+        # the user table: an owner's listUsers/syncUsers reads their one item by key; its
+        # changes index: an Admin's delta sync
+        "dynamodb:Query": [
+            {"Fn::GetAtt": [user, "Arn"]},
+            {"Fn::GetAtt": [audit, "Arn"]},
+            {"Fn::Join": ["", [{"Fn::GetAtt": [user, "Arn"]}, "/index/byLastChangedAt"]]},
+        ],
         "secretsmanager:GetSecretValue": {"Ref": secret},
         "secretsmanager:DescribeSecret": {"Ref": secret},
     }

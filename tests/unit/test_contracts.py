@@ -133,6 +133,7 @@ def built_for_tests(**settings: str) -> Built:
     for attribute in ("name", "arn", "url", "stream_arn", "id", "client_id"):
         for resource in ("UserTable", "AuditTable", "Bus", "PageTokenKey", "UserPool"):
             built.add(resource, **{attribute: f"{resource}-{attribute}"})
+    built.add("Api", graphql_url="Api-graphql_url", api_id="Api-api_id", name="Api-name")
     return built
 
 

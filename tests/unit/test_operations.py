@@ -536,3 +536,41 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
     ]
     assert [r.name for r in found.replays] == ["new", "old"]  # newest first; an old failure is past
     assert found.cognito_users == 42 and found.archive["events"] == 41
+
+
+def test_outputs_prints_the_amplify_configuration_of_a_deployed_stack(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from userpipe.cli import main
+    from userpipe.ops import cli as ops_cli
+
+    outputs = [
+        {"OutputKey": "EventBusName", "OutputValue": "userpipe-prod-users"},
+        {"OutputKey": "UserPoolId", "OutputValue": "eu-central-1_Ab12Cd34E"},
+        {"OutputKey": "UserPoolClientId", "OutputValue": "client123"},
+        {"OutputKey": "GraphqlUrl", "OutputValue": "https://x.appsync-api.eu-central-1.amazonaws.com/graphql"},
+    ]  # fmt: skip
+    monkeypatch.setattr(
+        ops_cli,
+        "from_stack",
+        lambda name, **kw: from_stack(name, clients=fake_clients({"userpipe-prod": outputs})),
+    )
+    assert main(["outputs", "--stack", "userpipe-prod"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config == {
+        "Auth": {
+            "Cognito": {
+                "userPoolId": "eu-central-1_Ab12Cd34E",
+                "userPoolClientId": "client123",
+                "loginWith": {"email": True},
+                "signUpVerificationMethod": "code",
+            }
+        },
+        "API": {
+            "GraphQL": {
+                "endpoint": "https://x.appsync-api.eu-central-1.amazonaws.com/graphql",
+                "region": "eu-central-1",
+                "defaultAuthMode": "userPool",
+            }
+        },
+    }

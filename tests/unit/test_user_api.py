@@ -10,6 +10,7 @@ import pytest
 from contracts.appsync import load_schema
 from contracts.items import AuditRecord, User
 from services.user_api import handler
+from services.user_api.auth import caller_from
 from services.user_api.errors import (
     BadRequest,
     ConflictUnhandled,
@@ -481,3 +482,73 @@ def test_a_subscription_filter_is_set_with_the_subscribers_id_inside_it(
         "data": None,
         "subscriptionFilter": wanted,
     }
+
+
+# --- syncUsers: DataStore's sync windows ------------------------------------------------------
+
+T0 = 1_795_849_200_000  # every fixture user's _lastChangedAt
+
+
+def sync(api: UserApi, who: str, now_ms: int, **arguments: Any) -> Any:
+    return api.sync_users(
+        caller_from(IDENTITIES[who]),
+        arguments.get("limit"),
+        arguments.get("nextToken"),
+        arguments.get("lastSync"),
+        now_ms,
+    ).as_graphql()
+
+
+@pytest.fixture
+def changing(store: FakeUserApiStore) -> UserApi:
+    """OTHER changed after T0, EDITOR was deleted (a tombstone) after T0."""
+    store.users[OTHER] = user(OTHER, name="Changed").model_copy(
+        update={"version": 2, "last_changed_at": T0 + 5_000}
+    )
+    store.users[EDITOR] = user(EDITOR).model_copy(
+        update={"version": 2, "last_changed_at": T0 + 6_000, "deleted": True}
+    )
+    return UserApi(store, PageTokens(KEY), "Admin")
+
+
+@pytest.mark.parametrize("last_sync", [None, 0])
+def test_a_sync_without_last_sync_or_at_zero_is_full(changing: UserApi, last_sync: Any) -> None:
+    answer = sync(changing, "admin", T0 + 10_000, lastSync=last_sync)
+    assert {item["id"] for item in answer["items"]} == {OWNER, OTHER, ADMIN, EDITOR}
+    assert answer["startedAt"] == T0 + 10_000 and answer["nextToken"] is None
+
+
+def test_a_delta_sync_has_only_what_changed_after_last_sync_tombstones_included(
+    changing: UserApi, store: FakeUserApiStore
+) -> None:
+    answer = sync(changing, "admin", T0 + 10_000, lastSync=T0)
+    items = {item["id"]: item for item in answer["items"]}
+    assert set(items) == {OTHER, EDITOR}
+    assert items[EDITOR]["_deleted"] is True and items[OTHER]["_version"] == 2
+    # An Admin's delta reads the changes index, not the whole table.
+    assert store.listed[-1] == {"only": None, "changed_after": T0}
+    assert sync(changing, "admin", T0 + 10_000, lastSync=T0 + 6_000)["items"] == []
+
+
+def test_an_owners_delta_has_their_own_item_only_when_it_changed(changing: UserApi) -> None:
+    assert sync(changing, "owner", T0 + 10_000, lastSync=T0)["items"] == []
+    mine = sync(changing, "other", T0 + 10_000, lastSync=T0)["items"]
+    assert [item["id"] for item in mine] == [OTHER]
+
+
+def test_every_page_of_one_sync_answers_the_same_started_at(changing: UserApi) -> None:
+    first = sync(changing, "admin", T0 + 10_000, limit=1)
+    seen, pages, token = [first["items"][0]["id"]], [first], first["nextToken"]
+    while token:
+        later = sync(changing, "admin", T0 + 99_000, limit=1, nextToken=token)  # time moved on
+        pages.append(later)
+        seen += [item["id"] for item in later["items"]]
+        token = later["nextToken"]
+    assert {page["startedAt"] for page in pages} == {T0 + 10_000}
+    assert sorted(seen) == sorted({OWNER, OTHER, ADMIN, EDITOR})
+
+
+def test_a_sync_token_is_not_valid_for_another_window(changing: UserApi) -> None:
+    token = sync(changing, "admin", T0 + 10_000, limit=1)["nextToken"]
+    with pytest.raises(InvalidNextToken):
+        sync(changing, "admin", T0 + 10_000, limit=1, lastSync=T0, nextToken=token)

@@ -112,7 +112,7 @@ def _table(clients: Clients, names: ResourceNames, table: Table, built: Built) -
 
 
 def create_table(clients: Clients, names: ResourceNames, table: Table) -> dict[str, Any]:
-    """``table`` as declared (keys, stream, TTL); its description."""
+    """``table`` as declared (keys, stream, TTL, indexes); its description."""
     keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
     request: dict[str, Any] = {
         "TableName": names.of(table.base_name),
@@ -122,6 +122,29 @@ def create_table(clients: Clients, names: ResourceNames, table: Table) -> dict[s
     }
     if table.stream:
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
+    if table.indexes:
+        defined = {name for name, _ in keys}
+        for index in table.indexes:
+            for name, kind in (
+                (index.partition_key, index.partition_type),
+                (index.sort_key, index.sort_type),
+            ):
+                if name not in defined:
+                    defined.add(name)
+                    request["AttributeDefinitions"].append(
+                        {"AttributeName": name, "AttributeType": kind}
+                    )
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in table.indexes
+        ]
     description = clients.dynamodb.create_table(**request)["TableDescription"]
     if table.ttl_attribute:
         clients.dynamodb.update_time_to_live(

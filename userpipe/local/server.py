@@ -45,14 +45,15 @@ _STREAM_WORK: Final = (
 
 
 class PortInUseError(OSError):
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, option: str = "--port") -> None:
         super().__init__(
             f"{host}:{port} is already in use: stop what listens there, or choose another "
-            "port with --port (0 picks a free one)"
+            f"port with {option} (0 picks a free one)"
         )
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, option: str = "--port") -> socket.socket:
+    """A listening socket; ``option`` is what the error names to choose another port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -62,7 +63,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(host, port) from None
+            raise PortInUseError(host, port, option) from None
         raise
     sock.listen(128)
     return sock

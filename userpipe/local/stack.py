@@ -38,6 +38,7 @@ from contracts.topology import (
     FunctionSpec,
     ResourceNames,
 )
+from userpipe.amplify import amplify_config
 from userpipe.clients import REGION, Clients
 from userpipe.local import eventbridge
 from userpipe.local.aws import InProcessAws
@@ -108,7 +109,7 @@ class LocalStack:
         if tls_port is None:
             tls_port = options.port + 1 if options.port else 0
         try:
-            tls_sock = bind(options.host, tls_port)
+            tls_sock = bind(options.host, tls_port, "--tls-port")
         except OSError:
             sock.close()
             raise
@@ -362,28 +363,6 @@ class LocalStack:
             )["Attributes"]
             total += sum(int(value) for value in attributes.values())
         return total
-
-
-def amplify_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
-    """What Amplify JS v6 needs to talk to a userpipe stack (local or deployed)."""
-    cognito: dict[str, Any] = {
-        "userPoolId": outputs["user_pool_id"],
-        "userPoolClientId": outputs["user_pool_client_id"],
-        "loginWith": {"email": True},
-        "signUpVerificationMethod": "code",
-    }
-    if outputs.get("endpoint_url"):
-        cognito["userPoolEndpoint"] = outputs["endpoint_url"]
-    return {
-        "Auth": {"Cognito": cognito},
-        "API": {
-            "GraphQL": {
-                "endpoint": outputs["graphql_url"],
-                "region": outputs["region"],
-                "defaultAuthMode": "userPool",
-            }
-        },
-    }
 
 
 def _wake(pollers: list[QueuePoller] | list[StreamPoller]) -> None:

@@ -1,7 +1,7 @@
 """The operator commands on the command line: ``replay``, ``rebuild``, ``reconcile``,
-``redrive``, ``status``. Each names its target (``--local`` or ``--stack NAME``); progress goes
-to stderr, results to stdout (``--json`` where a machine reads them); an error is one line
-unless ``--debug``."""
+``redrive``, ``status``, ``outputs``. Each names its target (``--local`` or ``--stack NAME``);
+progress goes to stderr, results to stdout (``--json`` where a machine reads them); an error is
+one line unless ``--debug``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from userpipe.ops.deployment import DEFAULT_OUTPUTS, Deployment, from_local, fro
 from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress, RichProgress
 
-COMMANDS = ("replay", "rebuild", "reconcile", "redrive", "status")
+COMMANDS = ("replay", "rebuild", "reconcile", "redrive", "status", "outputs")
 RATE = DEFAULT_REQUESTS_PER_SECOND
 #: What Ctrl-C leaves behind, per command (a replay already started says so itself).
 INTERRUPTED = {
@@ -33,6 +33,7 @@ INTERRUPTED = {
     "redrive": "interrupted; a message leaves a DLQ only after it was re-delivered: run "
     "redrive again for the rest",
     "status": "interrupted",
+    "outputs": "interrupted",
 }
 
 
@@ -123,6 +124,15 @@ def add_commands(commands: Any) -> None:
     )
     status.add_argument("--json", action="store_true", help="everything as JSON on stdout")
 
+    outputs = command(
+        "outputs",
+        "print the Amplify JS v6 configuration a frontend loads (or every output)",
+        "The stack's Amplify JS v6 ResourcesConfig as JSON on stdout: pass it to "
+        "Amplify.configure(...) unchanged (Cognito user pool and client, the GraphQL endpoint "
+        "and region; locally also userPoolEndpoint). --all prints every stack output instead.",
+    )
+    outputs.add_argument("--all", action="store_true", help="every output, by its local name")
+
 
 def _positive(value: str) -> float:
     """A rate: a number above 0, refused before anything is called."""
@@ -167,6 +177,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "reconcile": _reconcile,
         "redrive": _redrive,
         "status": _status,
+        "outputs": _outputs,
     }[args.command]
     try:
         return run(deployment_from(args), args, progress, out)
@@ -303,3 +314,11 @@ def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress
         out.print(f"alarms in ALARM: {', '.join(found.alarms) or 'none'}")
     out.print(found.verdict, style="bold green" if found.ok else "bold red")
     return 0 if found.ok else 1
+
+
+def _outputs(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.amplify import amplify_config
+
+    shown = dict(deployment.outputs) if args.all else amplify_config(deployment.outputs)
+    print(json.dumps(shown, indent=2, sort_keys=args.all))
+    return 0
