@@ -10,8 +10,8 @@ STAGE  ?= dev
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install demo local test test-unit test-integration test-infra lint format schemas \
-	bench bench-quick layer cdk-app synth deploy destroy clean
+.PHONY: help install demo local test test-unit test-integration test-infra test-browser lint \
+	format schemas console browser bench bench-quick layer cdk-app synth deploy destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -26,7 +26,15 @@ $(NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	rm -f node_modules/.installed-* && touch $@
 
-install: $(STAMP) $(NODE) ## create .venv and node_modules with everything (runtime, local, infra, dev)
+# Debian's Chromium for the console's browser test (Playwright drives it; nothing is downloaded).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium >/dev/null
+
+install: $(STAMP) $(NODE) $(CHROMIUM) ## create .venv and node_modules with everything (runtime, local, infra, dev)
+
+browser: $(CHROMIUM) ## install Debian's chromium (for the browser test) if it is missing
 
 demo: $(STAMP) ## the main job: the local stack, driven through its public endpoints
 	$(BIN)/userpipe demo
@@ -34,7 +42,7 @@ demo: $(STAMP) ## the main job: the local stack, driven through its public endpo
 local: $(STAMP) ## serve the whole stack on this machine (port 4747) until Ctrl-C
 	$(BIN)/userpipe local up
 
-test: $(STAMP) $(NODE) layer ## every test: unit, integration (moto), property-based, infra
+test: $(STAMP) $(NODE) $(CHROMIUM) layer ## every test: unit, integration (moto), property-based, infra, browser
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP) ## unit tests only (no network, fakes)
@@ -45,6 +53,12 @@ test-integration: $(STAMP) $(NODE) ## the local stack end to end, Amplify JS, th
 
 test-infra: $(STAMP) $(NODE) layer ## CDK template assertions, cdk-nag, cfn-lint, CLI synth
 	$(BIN)/python -m pytest tests/infra
+
+test-browser: $(STAMP) $(NODE) $(CHROMIUM) ## the console in headless Chromium; screenshots in build/test-artifacts
+	$(BIN)/python -m pytest tests/browser
+
+console: $(NODE) ## bundle the browser console (console/src) into userpipe/console with esbuild
+	node console/build.mjs
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

@@ -139,6 +139,7 @@ def _announce(console: Any, stack: Any) -> None:
     outputs = stack.outputs()
     console.print(f"[bold green]userpipe local stack[/] ready in {stack.started_in:.1f} s")
     for key in (
+        "console_url",
         "endpoint_url",
         "graphql_url",
         "realtime_url",

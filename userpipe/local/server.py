@@ -103,6 +103,7 @@ class Router:
         self.emulator = emulator_app
         self.front: WSGIApp = emulator_app
         self.graphql: WSGIApp | None = None
+        self.console: Any = None  # userpipe.local.console.ConsoleApp, once provisioned
         self.lambda_invoke: LambdaInvoke | None = None
         self.on_queue_work: Callable[[], None] = lambda: None
         self.on_stream_work: Callable[[], None] = lambda: None
@@ -113,6 +114,8 @@ class Router:
         path = environ.get("PATH_INFO", "")
         if self.graphql is not None and path.rstrip("/") == GRAPHQL_PATH:
             return self.graphql(environ, start_response)
+        if self.console is not None and self.console.matches(environ):
+            return self.console(environ, start_response)
         if self.lambda_invoke is not None and (sandbox := self.lambda_invoke.matches(environ)):
             return self.lambda_invoke(sandbox, environ, start_response)
         try:

@@ -43,6 +43,7 @@ from userpipe.clients import REGION, Clients
 from userpipe.local import eventbridge
 from userpipe.local.aws import InProcessAws
 from userpipe.local.cognito import CognitoFront
+from userpipe.local.console import ConsoleApp, recent_changes
 from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
 from userpipe.local.outbox import Outbox
@@ -149,6 +150,7 @@ class LocalStack:
             sandbox = self._sandbox(spec, built)
             self.sandboxes[spec.id] = sandbox
             built.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
+        self._router.console = ConsoleApp(self.outputs, self.console_status)
         self._router.lambda_invoke = LambdaInvoke(self._sandbox_named)
         self._router.sandbox_named = self._sandbox_named
         self._router.faults = self.options.faults
@@ -296,12 +298,31 @@ class LocalStack:
             "stage": self.names.stage,
             **declared,
             "realtime_url": self.realtime_url,
+            "console_url": self.console_url,
             "ca_cert_path": str(self.certificates.ca_cert_path.resolve()),
             "outbox_path": str(self.outbox.path.resolve()),
             "logs_dir": str(self.logs_dir.resolve()),
             "amplify_config_path": str(self.amplify_config_path.resolve()),
             "pid": os.getpid(),
         }
+
+    @property
+    def console_url(self) -> str:
+        """The browser console (TLS: the same origin as the GraphQL and Cognito endpoints)."""
+        return f"{self.tls_endpoint_url}/"
+
+    def console_status(self) -> dict[str, Any]:
+        """``userpipe status`` as the console shows it, with the User table's last changes."""
+        from contracts import dynamodb
+        from userpipe.ops.deployment import from_local
+        from userpipe.ops.status import collect
+        from userpipe.ops.tables import scan
+
+        deployment = from_local(self.outputs_path)
+        found = collect(deployment).as_dict()
+        audit = scan(deployment.clients.dynamodb, deployment.output("audit_table_name"))
+        found["recent"] = recent_changes(dynamodb.from_item(item) for item in audit)
+        return found
 
     @property
     def amplify_config_path(self) -> Path:

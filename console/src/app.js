@@ -1,0 +1,307 @@
+// The local stack's console: the whole flow in a browser, with Amplify JS v6 exactly as a
+// frontend uses it against AWS (Cognito with SRP, the GraphQL API, its real-time socket). Only
+// the three /console/* JSON endpoints are the local stack's own: the Amplify configuration,
+// the outbox's latest code for an address, and `userpipe status`.
+import { Amplify } from 'aws-amplify';
+import { confirmSignUp, fetchAuthSession, signIn, signOut, signUp } from 'aws-amplify/auth';
+import { generateClient } from 'aws-amplify/api';
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 10;
+const FIELDS = 'id email name age _version createdAt updatedAt';
+// What every updateUser selects (codegen's and DataStore's too): safe for subscriptions.
+const LIVE = 'id name age _version createdAt updatedAt _lastChangedAt';
+const ME = `query Me { me { ${FIELDS} } }`;
+const UPDATE = `mutation Update($input: UpdateUserInput!) { updateUser(input: $input) { ${FIELDS} _lastChangedAt } }`;
+const LIST = `query List($filter: ModelUserFilterInput, $limit: Int, $nextToken: String) {
+  listUsers(filter: $filter, limit: $limit, nextToken: $nextToken) { items { ${FIELDS} } nextToken } }`;
+const AUDIT = `query Audit($userId: ID!) { auditTrail(userId: $userId, limit: 20) {
+  items { at eventName changedFields oldVersion newVersion } } }`;
+const ON_CREATE = `subscription OnCreate($id: String) { onCreateUser(id: $id) { ${LIVE} } }`;
+const ON_UPDATE = `subscription OnUpdate($id: String) { onUpdateUser(id: $id) { ${LIVE} } }`;
+
+let client;
+let session = null; // { sub, email, admin }
+let live = []; // open subscriptions
+let editing = { base: null, dirty: false };
+let pages = { tokens: [null], index: 0, next: null, prefix: '' };
+let auditOf = null;
+
+const notice = (text) => { $('notice').textContent = text; };
+const problem = (error) => error?.errors?.[0]?.message ?? error?.message ?? String(error);
+const errorType = (error) => error?.errors?.[0]?.errorType ?? error?.name;
+const gql = async (query, variables = {}) => (await client.graphql({ query, variables })).data;
+
+async function start() {
+  const config = await (await fetch('/console/config.json')).json();
+  Amplify.configure(config.amplify);
+  client = generateClient();
+  const rules = config.password;
+  $('password-rules').replaceChildren(...[
+    `at least ${rules.minLength} characters`,
+    rules.requireLowercase && 'a lowercase letter', rules.requireUppercase && 'an uppercase letter',
+    rules.requireDigits && 'a digit', rules.requireSymbols && 'a symbol',
+  ].filter(Boolean).map((text) => Object.assign(document.createElement('li'), { textContent: text })));
+  wire();
+  pollStatus();
+  try { await enter(); } catch { show(null); }
+}
+
+function wire() {
+  $('sign-up-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const email = $('sign-up-email').value.trim();
+    try {
+      await signUp({ username: email, password: $('sign-up-password').value,
+                     options: { userAttributes: { email } } });
+      $('confirm-email').value = email;
+      $('sign-in-email').value = email;
+      notice(`Signed up ${email}. A code was "emailed": it is in the local outbox (step 2).`);
+      watchOutbox(email);
+      $('confirm-code').focus();
+    } catch (error) { notice(`Sign-up refused: ${problem(error)}`); }
+  });
+  $('use-code').addEventListener('click', () => {
+    $('confirm-code').value = $('outbox-code').textContent;
+    $('confirm-code').focus();
+  });
+  $('confirm-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await confirmSignUp({ username: $('confirm-email').value.trim(),
+                            confirmationCode: $('confirm-code').value.trim() });
+      notice('Confirmed: the pipeline is creating your record. Sign in to see it (step 3).');
+      $('sign-in-password').value = $('sign-up-password').value;
+      $('sign-in-password').focus();
+    } catch (error) { notice(`Not confirmed: ${problem(error)}`); }
+  });
+  $('sign-in-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await signIn({ username: $('sign-in-email').value.trim(), password: $('sign-in-password').value });
+      await enter();
+    } catch (error) { notice(`Sign-in refused: ${problem(error)}`); }
+  });
+  $('sign-out').addEventListener('click', async () => {
+    await signOut();
+    show(null);
+    notice('Signed out.');
+  });
+  for (const id of ['edit-name', 'edit-age']) {
+    $(id).addEventListener('input', () => { editing.dirty = true; });
+  }
+  $('edit-form').addEventListener('submit', save);
+  $('filter-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    pages = { tokens: [null], index: 0, next: null, prefix: $('filter-prefix').value.trim() };
+    loadUsers();
+  });
+  $('next-page').addEventListener('click', () => {
+    pages.tokens[pages.index + 1] = pages.next;
+    pages.index += 1;
+    loadUsers();
+  });
+  $('previous-page').addEventListener('click', () => { pages.index -= 1; loadUsers(); });
+}
+
+let outboxTimer;
+function watchOutbox(email) {
+  clearInterval(outboxTimer);
+  const look = async () => {
+    const { code } = await (await fetch(`/console/code?email=${encodeURIComponent(email)}`)).json();
+    if (!code) return;
+    $('outbox-to').textContent = email;
+    $('outbox-code').textContent = code;
+    $('outbox').hidden = false;
+    clearInterval(outboxTimer);
+  };
+  outboxTimer = setInterval(look, 700);
+  look();
+}
+
+async function enter() {
+  const { tokens } = await fetchAuthSession();
+  if (!tokens) throw new Error('not signed in');
+  const claims = tokens.idToken.payload;
+  const groups = tokens.accessToken.payload['cognito:groups'] ?? [];
+  const email = claims.email ?? ($('sign-in-email').value.trim() || claims.sub);
+  show({ sub: claims.sub, email, admin: groups.includes('Admin') });
+}
+
+function show(who) {
+  for (const subscription of live) subscription.unsubscribe();
+  live = [];
+  session = who;
+  $('signed-out').hidden = Boolean(who);
+  $('signed-in').hidden = !who;
+  $('admin').hidden = !who?.admin;
+  $('sign-out').hidden = !who;
+  $('who').textContent = who ? `Signed in as ${who.email}${who.admin ? ' (Admin)' : ''}.` : 'Not signed in.';
+  $('record').hidden = true;
+  $('edit-form').hidden = true;
+  $('record-waiting').hidden = false;
+  $('edit-result').textContent = '';
+  editing = { base: null, dirty: false };
+  if (!who) return;
+  notice('');
+  const mine = { id: who.sub };
+  listen(ON_CREATE, mine, 'onCreateUser', (user) => render(user));
+  listen(ON_UPDATE, mine, 'onUpdateUser', (user) => render(user));
+  waitForMe();
+  if (who.admin) {
+    listen(ON_CREATE, {}, 'onCreateUser', (user) => upsertRow(user, true));
+    listen(ON_UPDATE, {}, 'onUpdateUser', (user) => {
+      upsertRow(user, false);
+      if (auditOf === user.id) loadAudit(user.id, auditOf);
+    });
+    loadUsers();
+  }
+}
+
+function listen(query, variables, field, onValue) {
+  live.push(client.graphql({ query, variables }).subscribe({
+    next: ({ data }) => data?.[field] && onValue(data[field]),
+    error: (error) => notice(`Live updates stopped (${field}): ${problem(error)}`),
+  }));
+}
+
+async function waitForMe() {
+  const owner = session;
+  while (session === owner && $('record').hidden) {
+    const { me } = await gql(ME);
+    if (me) { render(me); return; }
+    await new Promise((resolve) => setTimeout(resolve, 800));
+  }
+}
+
+let record = null;
+function render(user) {
+  record = { ...record, ...Object.fromEntries(Object.entries(user).filter(([, v]) => v !== undefined)) };
+  $('record-waiting').hidden = true;
+  $('record').hidden = false;
+  $('edit-form').hidden = false;
+  if (record.email && session) {
+    session.email = record.email;
+    $('who').textContent = `Signed in as ${record.email}${session.admin ? ' (Admin)' : ''}.`;
+  }
+  $('record-id').textContent = record.id;
+  $('record-email').textContent = record.email ?? session?.email ?? '';
+  $('record-name').textContent = record.name ?? '—';
+  $('record-age').textContent = record.age ?? '—';
+  $('record-version').textContent = record._version;
+  $('record-created').textContent = record.createdAt;
+  $('record-updated').textContent = record.updatedAt;
+  if (!editing.dirty) {
+    editing.base = record._version;
+    $('edit-name').value = record.name ?? '';
+    $('edit-age').value = record.age ?? '';
+    $('edit-base').textContent = `_version ${editing.base}`;
+  }
+}
+
+async function save(event) {
+  event.preventDefault();
+  const result = $('edit-result');
+  const age = $('edit-age').value.trim();
+  const input = { id: session.sub, name: $('edit-name').value.trim() || null,
+                  age: age === '' ? null : Number(age), _version: editing.base };
+  try {
+    const { updateUser } = await gql(UPDATE, { input });
+    editing.dirty = false;
+    render(updateUser);
+    result.className = 'good';
+    result.textContent = `Saved: your record is at _version ${updateUser._version}.`;
+  } catch (error) {
+    result.className = 'bad';
+    if (errorType(error) === 'ConflictUnhandled') {
+      const current = error.errors[0].data ?? {};
+      editing.dirty = false;
+      render(current);
+      result.textContent = `Conflict: your record was changed elsewhere (another tab or an Admin) ` +
+        `and is now at _version ${current._version}. Your edit was not saved; the form shows the ` +
+        `current values — make your change again and save.`;
+    } else {
+      result.textContent = `Not saved: ${problem(error)}`;
+    }
+  }
+}
+
+async function loadUsers() {
+  const filter = pages.prefix ? { email: { beginsWith: pages.prefix } } : null;
+  const { listUsers } = await gql(LIST, { filter, limit: PAGE, nextToken: pages.tokens[pages.index] });
+  pages.next = listUsers.nextToken;
+  $('users').tBodies[0].replaceChildren(...listUsers.items.map((user) => row(user, false)));
+  $('previous-page').disabled = pages.index === 0;
+  $('next-page').disabled = !pages.next;
+}
+
+function row(user, fresh) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = user.id;
+  if (fresh) tr.className = 'fresh';
+  for (const key of ['email', 'name', 'age', '_version', 'updatedAt']) {
+    const td = document.createElement('td');
+    td.dataset.field = key;
+    td.textContent = user[key] ?? '—';
+    tr.append(td);
+  }
+  const action = document.createElement('td');
+  const button = Object.assign(document.createElement('button'), {
+    type: 'button', className: 'link', textContent: 'audit trail',
+  });
+  button.setAttribute('aria-label', `audit trail of ${user.email ?? user.id}`);
+  button.addEventListener('click', () => loadAudit(user.id, user.email ?? user.id));
+  action.append(button);
+  tr.append(action);
+  return tr;
+}
+
+function upsertRow(user, created) {
+  const body = $('users').tBodies[0];
+  const existing = body.querySelector(`tr[data-id="${CSS.escape(user.id)}"]`);
+  if (existing) {
+    for (const td of existing.querySelectorAll('td[data-field]')) {
+      if (user[td.dataset.field] !== undefined) td.textContent = user[td.dataset.field] ?? '—';
+    }
+    existing.className = 'fresh';
+    return;
+  }
+  if (!created || pages.index !== 0) return;
+  // A new user has no email in the live payload's selection: read it (Admin may).
+  gql(`query Get($id: ID!) { getUser(id: $id) { ${FIELDS} } }`, { id: user.id }).then(({ getUser }) => {
+    if (!getUser || (pages.prefix && !getUser.email.startsWith(pages.prefix))) return;
+    if (!body.querySelector(`tr[data-id="${CSS.escape(user.id)}"]`)) body.prepend(row(getUser, true));
+  });
+}
+
+async function loadAudit(userId, label) {
+  auditOf = userId;
+  $('audit-of').textContent = `of ${label}`;
+  const { auditTrail } = await gql(AUDIT, { userId });
+  $('audit').replaceChildren(...auditTrail.items.map((item) => Object.assign(document.createElement('li'), {
+    textContent: `${item.at} ${item.eventName} ${item.changedFields.join(', ')} ` +
+      `(v${item.oldVersion ?? '–'} → v${item.newVersion ?? '–'})`,
+  })));
+}
+
+async function pollStatus() {
+  try {
+    const status = await (await fetch('/console/status')).json();
+    $('verdict').textContent = status.verdict;
+    $('queues').tBodies[0].replaceChildren(...status.queues.map((queue) => {
+      const tr = document.createElement('tr');
+      for (const value of [queue.name, queue.role, queue.visible, queue.in_flight]) {
+        tr.append(Object.assign(document.createElement('td'), { textContent: value }));
+      }
+      return tr;
+    }));
+    $('events').replaceChildren(...status.recent.map((event) => Object.assign(document.createElement('li'), {
+      textContent: `${event.at} ${event.eventName} ${event.userId} (v${event.newVersion ?? '–'})`,
+    })));
+  } catch (error) {
+    $('verdict').textContent = `status unavailable: ${problem(error)}`;
+  }
+  setTimeout(pollStatus, 2000);
+}
+
+start();

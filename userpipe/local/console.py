@@ -1,0 +1,128 @@
+"""The browser console the local stack serves at ``/`` (on both ports; open it on the TLS one):
+the static files ``make console`` builds into ``userpipe/console/`` from ``console/src``, and
+three JSON endpoints only the local stack has —
+
+- ``/console/config.json``: the Amplify JS v6 configuration (as ``amplify-config.json``), the
+  password policy and the Admin group's name;
+- ``/console/code?email=``: the newest sign-up code the outbox holds for that address (what
+  ``userpipe local codes`` shows; the outbox is a local-only stand-in for email);
+- ``/console/status``: ``userpipe status`` as JSON, with the last changes of the User table
+  (the newest audit records).
+
+Everything else the console does goes through the stack's public endpoints with Amplify JS, as
+a frontend against AWS would. Responses carry a Content-Security-Policy that allows this origin
+and its own WebSocket only: nothing the console loads or calls leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from contracts.topology import ADMIN_GROUP, USER_POOL
+from userpipe.amplify import amplify_config
+from userpipe.local.outbox import latest_code
+
+STATIC: Final = Path(__file__).resolve().parents[1] / "console"
+PREFIX: Final = "/console/"
+RECENT_CHANGES: Final = 8
+
+
+class ConsoleApp:
+    def __init__(
+        self,
+        outputs: Callable[[], Mapping[str, Any]],
+        status: Callable[[], dict[str, Any]],
+        static: Path = STATIC,
+    ) -> None:
+        self._outputs = outputs
+        self._status = status
+        self._static = static
+
+    @staticmethod
+    def matches(environ: Mapping[str, Any]) -> bool:
+        path = environ.get("PATH_INFO", "")
+        return environ.get("REQUEST_METHOD") in ("GET", "HEAD") and (
+            path in ("/", "/index.html") or path.startswith(PREFIX)
+        )
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        if path in ("/", "/index.html"):
+            return self._file("index.html", environ, start_response)
+        name = path[len(PREFIX) :]
+        if name == "config.json":
+            return _json(start_response, self.config())
+        if name == "code":
+            email = (query.get("email") or [""])[0]
+            outbox = Path(self._outputs()["outbox_path"])
+            return _json(start_response, {"code": latest_code(outbox, email) if email else None})
+        if name == "status":
+            return _json(start_response, self._status())
+        return self._file(name, environ, start_response)
+
+    def config(self) -> dict[str, Any]:
+        policy = USER_POOL.password
+        return {
+            "amplify": amplify_config(self._outputs()),
+            "password": {
+                "minLength": policy.min_length,
+                "requireLowercase": policy.require_lowercase,
+                "requireUppercase": policy.require_uppercase,
+                "requireDigits": policy.require_digits,
+                "requireSymbols": policy.require_symbols,
+            },
+            "adminGroup": ADMIN_GROUP,
+        }
+
+    def _file(
+        self, name: str, environ: Mapping[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        path = (self._static / name).resolve()
+        if path.parent != self._static or not path.is_file():  # no ../, no folders
+            return _respond(start_response, "404 Not Found", b"not found", "text/plain")
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind.endswith("javascript"):
+            kind += "; charset=utf-8"
+        host = environ.get("HTTP_HOST", "")
+        return _respond(start_response, "200 OK", path.read_bytes(), kind, host)
+
+
+def _json(start_response: Callable[..., Any], body: Any) -> list[bytes]:
+    return _respond(start_response, "200 OK", json.dumps(body, default=str).encode(),
+                    "application/json")  # fmt: skip
+
+
+def _respond(
+    start_response: Callable[..., Any], status: str, body: bytes, kind: str, host: str = ""
+) -> list[bytes]:
+    realtime = f" wss://{host}" if host else ""
+    start_response(
+        status,
+        [
+            ("Content-Type", kind),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            (
+                "Content-Security-Policy",
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                f"connect-src 'self'{realtime}; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ],
+    )
+    return [body]
+
+
+def recent_changes(audit_items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The newest audit records, newest first, as the console lists them."""
+    newest = sorted(audit_items, key=lambda item: item.get("at", ""), reverse=True)
+    keep = ("at", "eventName", "userId", "newVersion")
+    return [{key: item.get(key) for key in keep} for item in newest[:RECENT_CHANGES]]
