@@ -163,6 +163,8 @@ class UserPool:
     groups: tuple[Group, ...]
     client_base_name: str
     auth_flows: tuple[str, ...]  # the app client's explicit auth flows
+    #: What the app client may read (and its ID tokens carry): email and whether it is verified.
+    read_attributes: tuple[Literal["email", "email_verified"], ...]
     post_confirmation: FunctionSpec
 
 
@@ -514,6 +516,7 @@ USER_POOL: Final = UserPool(
     groups=(Group(ADMIN_GROUP, "Reads every user through the API"),),
     client_base_name="users-app",
     auth_flows=("ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
+    read_attributes=("email", "email_verified"),
     post_confirmation=CONFIRM_TRIGGER,
 )
 TABLES: Final = (USER_TABLE, AUDIT_TABLE)

@@ -90,6 +90,10 @@ class Identity(Construct):
                 user_password="ALLOW_USER_PASSWORD_AUTH" in flows,
             ),
             prevent_user_existence_errors=True,
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email="email" in declared.read_attributes,
+                email_verified="email_verified" in declared.read_attributes,
+            ),
         )
         built.add(
             declared.id,

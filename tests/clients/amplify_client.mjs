@@ -56,7 +56,9 @@ const hubEvent = (channel, matches) => new Promise((resolve) => {
 await signIn({ username: email, password });
 const { tokens } = await fetchAuthSession();
 const sub = tokens.idToken.payload.sub;
-say('signed-in', { sub, username: tokens.idToken.payload['cognito:username'] });
+say('signed-in', {
+  sub, username: tokens.idToken.payload['cognito:username'], email: tokens.idToken.payload.email,
+});
 const client = generateClient();
 const gql = (name, variables = {}) => client.graphql({ query: statements[name], variables });
 

@@ -175,7 +175,11 @@ def describe_template(stack: Synthesized) -> dict[str, Any]:
             "auto_verified": pool["AutoVerifiedAttributes"],
             "password": _password(pool["Policies"]["PasswordPolicy"]),
             "groups": sorted(p["GroupName"] for p in view.of_type("AWS::Cognito::UserPoolGroup")),
-            "client": {"name": client["ClientName"], "flows": sorted(client["ExplicitAuthFlows"])},
+            "client": {
+                "name": client["ClientName"],
+                "flows": sorted(client["ExplicitAuthFlows"]),
+                "reads": sorted(client["ReadAttributes"]),
+            },
         },
         "secrets": sorted(p["Name"] for p in view.of_type("AWS::SecretsManager::Secret")),
     }
@@ -289,7 +293,11 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
             "auto_verified": pool["AutoVerifiedAttributes"],
             "password": _password(pool["Policies"]["PasswordPolicy"]),
             "groups": sorted(group["GroupName"] for group in groups),
-            "client": {"name": client["ClientName"], "flows": sorted(client["ExplicitAuthFlows"])},
+            "client": {
+                "name": client["ClientName"],
+                "flows": sorted(client["ExplicitAuthFlows"]),
+                "reads": sorted(client["ReadAttributes"]),
+            },
         },
         "secrets": sorted(secret["Name"] for secret in secrets),
     }

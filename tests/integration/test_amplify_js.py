@@ -155,6 +155,7 @@ def test_the_codegen_documents_run_unchanged_and_a_subscriber_sees_another_clien
     # In this pool the username is generated and is the sub: DataStore's owner value
     # (cognito:username) is the item's id.
     assert signed_in["sub"] == sub and signed_in["username"] == sub
+    assert signed_in["email"] == email  # the SRP sign-in's ID token carries the address
     assert node.step("getUser")["user"]["id"] == sub
     listed = node.step("listUsers")
     assert listed["ids"] == [sub] and listed["filteredOut"] == 0  # an owner lists their own

@@ -187,6 +187,10 @@ def _user_pool(clients: Clients, names: ResourceNames, built: Built) -> None:
         GenerateSecret=False,
         ExplicitAuthFlows=list(USER_POOL.auth_flows),  # type: ignore[arg-type]
         PreventUserExistenceErrors="ENABLED",
+        # Also what makes moto put the user's email in an SRP sign-in's ID token: without
+        # readable attributes it writes the username (the sub, in this pool) as `email`
+        # (moto 5.2.5 CognitoIdpUserPool.create_jwt).
+        ReadAttributes=list(USER_POOL.read_attributes),
     )["UserPoolClient"]
     built.add(
         USER_POOL.id,
