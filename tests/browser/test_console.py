@@ -141,6 +141,10 @@ def test_sign_up_confirm_edit_and_resolve_a_conflict_from_a_second_page(
     shot(page, "06-conflict-resolved")
     assert page.outside == [] and other.outside == []  # type: ignore[attr-defined]
 
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#who")).to_have_text("Not signed in.")
+    expect(page.locator("#sign-up-email")).to_be_visible()
+
 
 def test_an_admin_sees_a_newly_confirmed_user_appear_without_reloading(
     browser: Browser, stack: LocalStack, client: StackClient
@@ -167,6 +171,11 @@ def test_an_admin_sees_a_newly_confirmed_user_appear_without_reloading(
     expect(page.locator("#audit li").first).to_contain_text("INSERT", timeout=LIVE)
     expect(page.locator("#events li").first).to_be_visible(timeout=LIVE)
     shot(page, "08-admin-sees-the-newcomer")
+
+    page.get_by_label("Email starts with").fill(newcomer[:14])
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#users tbody tr")).to_have_count(1)
+    expect(page.locator("#users tbody tr")).to_contain_text(newcomer)
 
 
 def test_the_console_fits_a_phone_and_works_from_the_keyboard(
