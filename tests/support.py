@@ -155,3 +155,17 @@ def unwrap(answer: dict[str, Any]) -> Any:
     Exception.__init__(error, failure["message"])
     error.data = failure["data"]
     raise error
+
+
+def confirmed(client: Any, *, admin: bool = False) -> tuple[str, str, str]:
+    """A new confirmed, projected user of the local stack (``client``: a ``StackClient``), in
+    the Admin group if asked: (email, sub, access token)."""
+    import uuid
+
+    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
+    sub, tokens = client.confirmed_user(email, STACK_PASSWORD, groups=("Admin",) if admin else ())
+    return email, sub, tokens.access
+
+
+#: The password every test user of the local stack signs up with.
+STACK_PASSWORD = "Correct-Horse-9-Battery!"

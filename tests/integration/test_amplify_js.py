@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from userpipe.local.client import StackClient, wait_for
+from tests.support import confirmed
+from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,6 @@ PASSWORD = "Correct-Horse-9-Battery!"
 EDIT = """mutation Edit($input: UpdateUserInput!) {
   updateUser(input: $input) { id name age _version _deleted _lastChangedAt createdAt updatedAt }
 }"""
-_people = iter(range(1_000_000))
 
 
 class NodeClient:
@@ -129,18 +129,6 @@ def nodes() -> Iterator[list[NodeClient]]:
     yield started
     for node in started:
         node.kill()
-
-
-def confirmed(client: StackClient, *, admin: bool = False) -> tuple[str, str, str]:
-    """A confirmed, projected user: (email, sub, access token)."""
-    email = f"amplify{next(_people)}-{uuid.uuid4().hex[:6]}@example.com"
-    sub = client.sign_up(email, PASSWORD)
-    wait_for(lambda: sub in client.users(), what="the user's item")
-    if admin:
-        client.aws.cognito.admin_add_user_to_group(
-            UserPoolId=client.pool_id, Username=email, GroupName="Admin"
-        )
-    return email, sub, client.sign_in(email, PASSWORD).access
 
 
 def test_the_codegen_documents_run_unchanged_and_a_subscriber_sees_another_clients_edit(

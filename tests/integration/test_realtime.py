@@ -13,9 +13,11 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from userpipe.local.client import StackClient, wait_for
+from tests.support import confirmed
+from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -27,20 +29,6 @@ ON_CREATE = f"subscription S($id: String) {{ onCreateUser(id: $id) {{ email {FIE
 EDIT = """mutation Edit($input: UpdateUserInput!) {
   updateUser(input: $input) { id name age _version _deleted _lastChangedAt }
 }"""
-
-_people = iter(range(1_000_000))
-
-
-def confirmed(client: StackClient, *, admin: bool = False) -> tuple[str, str]:
-    """A confirmed, projected user: (sub, access token)."""
-    email = f"realtime{next(_people)}-{uuid.uuid4().hex[:6]}@example.com"
-    sub = client.sign_up(email, PASSWORD)
-    wait_for(lambda: sub in client.users(), what="the user's item")
-    if admin:
-        client.aws.cognito.admin_add_user_to_group(
-            UserPoolId=client.pool_id, Username=email, GroupName="Admin"
-        )
-    return sub, client.sign_in(email, PASSWORD).access
 
 
 class Socket:
@@ -102,8 +90,8 @@ def sockets(stack: LocalStack) -> Iterator[list[Socket]]:
 def test_an_owner_subscribes_to_their_own_changes_only(
     stack: LocalStack, client: StackClient, sockets: list[Socket]
 ) -> None:
-    sub, token = confirmed(client)
-    other, _ = confirmed(client)
+    _, sub, token = confirmed(client)
+    _, other, _ = confirmed(client)
     socket = Socket(stack, token)
     sockets.append(socket)
     assert socket.timeout_ms == 300_000
@@ -141,7 +129,7 @@ def test_an_owner_subscribes_to_their_own_changes_only(
 def test_an_admin_hears_of_a_user_the_pipeline_created(
     stack: LocalStack, client: StackClient, sockets: list[Socket]
 ) -> None:
-    _, admin_token = confirmed(client, admin=True)
+    _, _, admin_token = confirmed(client, admin=True)
     socket = Socket(stack, admin_token, query_form=True)
     sockets.append(socket)
     key, ack = socket.start(ON_CREATE)
@@ -156,5 +144,13 @@ def test_an_admin_hears_of_a_user_the_pipeline_created(
 
 
 def test_refused_credentials_close_the_connection(stack: LocalStack) -> None:
-    with pytest.raises(AssertionError, match="connection_error"):
-        Socket(stack, "not-a-token")
+    outputs = stack.outputs()
+    header = json.dumps({"Authorization": "not-a-token", "host": "localhost"}).encode()
+    protocol = "header-" + base64.urlsafe_b64encode(header).decode().rstrip("=")
+    tls = ssl.create_default_context(cafile=outputs["ca_cert_path"])
+    with connect(outputs["realtime_url"], subprotocols=["graphql-ws", protocol], ssl=tls) as ws:  # type: ignore[list-item]
+        refusal = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    assert refusal["type"] == "connection_error"
+    assert refusal["payload"]["errors"][0]["errorType"] == "UnauthorizedException"

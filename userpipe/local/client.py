@@ -85,6 +85,19 @@ class StackClient:
             )
         return sub
 
+    def confirmed_user(
+        self, email: str, password: str, *, groups: tuple[str, ...] = ()
+    ) -> tuple[str, Tokens]:
+        """Sign up, confirm, wait for the pipeline's item, add to ``groups``, then sign in (so
+        the tokens carry the groups): (sub, tokens)."""
+        sub = self.sign_up(email, password)
+        wait_for(lambda: sub in self.users(), what=f"the item of {sub}")
+        for group in groups:
+            self.aws.cognito.admin_add_user_to_group(
+                UserPoolId=self.pool_id, Username=email, GroupName=group
+            )
+        return sub, self.sign_in(email, password)
+
     def sign_in(self, email: str, password: str) -> Tokens:
         result = self.aws.cognito.initiate_auth(
             ClientId=self.client_id,

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -337,22 +338,8 @@ class GraphqlEndpoint:
                 "(the GraphQL URL + /realtime), not HTTP.",
             }
             return 400, {"data": None, "errors": [refusal]}
-        variables = request.get("variables") or {}
         published: list[tuple[str, Any]] = []
-        result = execute_sync(
-            self.schema,
-            document,
-            root_value=None,
-            context_value={
-                "caller": caller,
-                "headers": dict(headers),
-                "variables": variables,
-                "published": published,
-            },
-            variable_values=variables if isinstance(variables, dict) else {},
-            operation_name=request.get("operationName"),
-            field_resolver=self._resolve,
-        )
+        result = self._run(document, request, caller, headers, published=published)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [_appsync_error(error) for error in result.errors]
@@ -380,22 +367,8 @@ class GraphqlEndpoint:
                     "message": "Only a subscription may be started over the real-time endpoint.",
                 }
             ]
-        variables = request.get("variables") or {}
         subscribed: list[tuple[str, dict[str, Any], Any]] = []
-        result = execute_sync(
-            self.schema,
-            document,
-            root_value=None,
-            context_value={
-                "caller": caller,
-                "headers": dict(headers),
-                "variables": variables,
-                "subscribed": subscribed,
-            },
-            variable_values=variables if isinstance(variables, dict) else {},
-            operation_name=request.get("operationName"),
-            field_resolver=self._resolve,
-        )
+        result = self._run(document, request, caller, headers, subscribed=subscribed)
         if result.errors:
             return [_appsync_error(error) for error in result.errors]
         if len(subscribed) != 1:
@@ -406,6 +379,7 @@ class GraphqlEndpoint:
                 }
             ]
         ((field, arguments, spec),) = subscribed
+        variables = request.get("variables")
         return Subscription(
             field,
             arguments,
@@ -413,6 +387,32 @@ class GraphqlEndpoint:
             document,
             variables if isinstance(variables, dict) else {},
             request.get("operationName"),
+        )
+
+    def _run(
+        self,
+        document: DocumentNode,
+        request: Mapping[str, Any],
+        caller: Caller,
+        headers: Mapping[str, str],
+        **collect: list[Any],
+    ) -> ExecutionResult:
+        """Execute ``document`` with the resolvers; ``collect``: lists the resolvers fill
+        (``published``: mutation results; ``subscribed``: accepted subscriptions)."""
+        variables = request.get("variables") or {}
+        return execute_sync(
+            self.schema,
+            document,
+            root_value=None,
+            context_value={
+                "caller": caller,
+                "headers": dict(headers),
+                "variables": variables,
+                **collect,
+            },
+            variable_values=variables if isinstance(variables, dict) else {},
+            operation_name=request.get("operationName"),
+            field_resolver=self._resolve,
         )
 
     def _resolve(self, source: Any, info: Info, **arguments: Any) -> Any:
