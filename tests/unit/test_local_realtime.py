@@ -99,3 +99,17 @@ def test_the_connections_authorization_comes_from_the_subprotocol_or_the_query()
         _connect_authorization({"subprotocols": ["graphql-ws"]})
     with pytest.raises(ValueError, match="not base64 of a JSON object"):
         _connect_authorization({"subprotocols": ["graphql-ws", "header-!!!"]})
+
+
+def test_a_failing_delivery_neither_fails_the_mutation_nor_starves_the_others() -> None:
+    hub = SubscriptionHub(load_schema())
+    got: list[dict[str, Any]] = []
+
+    def broken(payload: dict[str, Any]) -> None:
+        raise RuntimeError("socket gone")
+
+    query = "subscription { onUpdateUser { id } }"
+    hub.add("broken", subscription("onUpdateUser", query), broken)
+    hub.add("fine", subscription("onUpdateUser", query), got.append)
+    assert hub.publish("updateUser", {"id": "u-ada"}) == 1
+    assert got == [{"data": {"onUpdateUser": {"id": "u-ada"}}}]

@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -77,6 +78,7 @@ CORS_HEADERS: Final = [
     ("Access-Control-Max-Age", "86400"),
 ]
 
+logger = logging.getLogger(__name__)
 Info = GraphQLResolveInfo[dict[str, Any]]  # the context: caller, headers, variables
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -149,7 +151,11 @@ class SubscriptionHub:
                 subscription.filter, value
             ):
                 continue
-            send(self.render(subscription, value))
+            try:
+                send(self.render(subscription, value))
+            except Exception:  # one subscriber's failure never fails the mutation or the others
+                logger.exception("a subscription delivery failed")
+                continue
             delivered += 1
         return delivered
 

@@ -184,9 +184,13 @@ class Connection:
         self._outbox.put_nowait(message)
 
     def post_threadsafe(self, key: str, payload: dict[str, Any]) -> None:
-        """A delivery, from the thread that ran the mutation."""
+        """A delivery, from the thread that ran the mutation. A socket whose server is
+        stopping is skipped: its loop is gone, and the mutation must still answer."""
         message = {"type": "data", "id": key, "payload": payload}
-        self._loop.call_soon_threadsafe(self._outbox.put_nowait, message)
+        try:
+            self._loop.call_soon_threadsafe(self._outbox.put_nowait, message)
+        except RuntimeError:  # the event loop is closed
+            logger.debug("delivery to a closed connection dropped")
 
     async def _send_all(self) -> None:
         while (message := await self._outbox.get()) is not None:
