@@ -30,6 +30,7 @@ $(NODE): package.json package-lock.json
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(CHROMIUM):
+	$(SUDO) apt-get update -q >/dev/null
 	$(SUDO) apt-get install -y -q chromium >/dev/null
 
 install: $(STAMP) $(NODE) $(CHROMIUM) ## create .venv and node_modules with everything (runtime, local, infra, dev)
