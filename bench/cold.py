@@ -36,11 +36,20 @@ COLD_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "WelcomeNotifier": ("h.default_sender()", ("sesv2",)),
+    # No client: it signs its GraphQL requests with the session's credentials (botocore) and
+    # opens HTTPS itself; its baseline does the same after `import boto3` (BUILT_INLINE).
+    "ChangePublisher": ("h.default_publisher()", ()),
 }
 #: The clients of the rows whose first-invocation code builds them inline (above, with ``()``).
 INLINE_CLIENTS: dict[str, tuple[str, ...]] = {
     "UserApi": ("secretsmanager", "dynamodb"),
     "Reconcile": ("cognito-idp", "dynamodb", "events"),
+    "ChangePublisher": (),
+}
+#: What a row's baseline builds instead of clients: the same work without the handler.
+BUILT_INLINE: dict[str, str] = {
+    "ChangePublisher": "import botocore.session, ssl; "
+    "botocore.session.get_session().get_credentials(); ssl.create_default_context()",
 }
 #: Every variable any handler requires, with placeholder values (nothing is called).
 ENVIRONMENT = {
@@ -55,6 +64,7 @@ ENVIRONMENT = {
     "PAGE_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench",
     "ADMIN_GROUP": "Admin",
     "WELCOME_SENDER": "no-reply@example.com",
+    "GRAPHQL_URL": "https://bench.appsync-api.eu-west-1.amazonaws.com/graphql",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 
@@ -70,10 +80,11 @@ def snippets(spec: FunctionSpec) -> Snippets:
     first_call, clients = COLD_PATHS[spec.id]
     clients = clients or INLINE_CLIENTS[spec.id]
     module = spec.handler.rpartition(".")[0]
+    extra = [BUILT_INLINE[spec.id]] if spec.id in BUILT_INLINE else []
     return Snippets(
         spec.id,
         f"import boto3; import {module} as h; {first_call}",
-        "import boto3; " + "; ".join(f'boto3.client("{c}")' for c in clients),
+        "; ".join(["import boto3", *(f'boto3.client("{c}")' for c in clients), *extra]),
     )
 
 
@@ -113,11 +124,9 @@ def extra_imports(pair: Snippets, top: int = 6) -> dict[str, float]:
     return {package: round(seconds * 1000, 1) for package, seconds in costliest if seconds > 0}
 
 
-def phases(spec: FunctionSpec, repeats: int = 5) -> dict[str, float]:
-    """Where the handler's extra time goes, best of ``repeats`` per phase (ms): importing the
-    handler module, then its first call (building clients), against building the same clients
-    right after ``import boto3``. A client costs more to build in a bigger heap (botocore's
-    JSON model loading runs more garbage collection), which ``-X importtime`` cannot show."""
+def phase_snippets(spec: FunctionSpec) -> tuple[str, str]:
+    """The timed programs ``phases`` runs: the handler's import then first call, and building
+    the same clients right after ``import boto3``."""
     first_call, clients = COLD_PATHS[spec.id]
     clients = clients or INLINE_CLIENTS[spec.id]
     module = spec.handler.rpartition(".")[0]
@@ -126,8 +135,18 @@ def phases(spec: FunctionSpec, repeats: int = 5) -> dict[str, float]:
         f"{clock}; import boto3; a = t(); import {module} as h; b = t(); {first_call}; c = t(); "
         "print(b - a, c - b)"
     )
-    build = "; ".join(f'boto3.client("{c}")' for c in clients)
-    baseline = f"{clock}; import boto3; a = t(); {build}; c = t(); print(c - a)"
+    build = "".join(f'boto3.client("{c}"); ' for c in clients)
+    if spec.id in BUILT_INLINE:
+        build += f"{BUILT_INLINE[spec.id]}; "
+    return handler, f"{clock}; import boto3; a = t(); {build}c = t(); print(c - a)"
+
+
+def phases(spec: FunctionSpec, repeats: int = 5) -> dict[str, float]:
+    """Where the handler's extra time goes, best of ``repeats`` per phase (ms): importing the
+    handler module, then its first call (building clients), against building the same clients
+    right after ``import boto3``. A client costs more to build in a bigger heap (botocore's
+    JSON model loading runs more garbage collection), which ``-X importtime`` cannot show."""
+    handler, baseline = phase_snippets(spec)
     samples: dict[str, list[float]] = {"import_handler": [], "first_call": [], "baseline": []}
     for _ in range(repeats):
         imported, called = (float(v) for v in _output(handler).split())

@@ -35,3 +35,15 @@ def test_the_readme_performance_table_is_the_committed_report() -> None:
     shown = readme.split("<!-- bench:table -->\n", 1)[1].split("<!-- /bench:table -->", 1)[0]
     report = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
     assert shown.strip() == markdown(report).strip()
+
+
+def test_every_declared_function_has_a_cold_path_to_measure() -> None:
+    from bench.cold import COLD_PATHS, phase_snippets, snippets
+    from contracts.topology import FUNCTIONS
+
+    assert sorted(COLD_PATHS) == sorted(spec.id for spec in FUNCTIONS)
+    for spec in FUNCTIONS:
+        compile(snippets(spec).handler, spec.id, "exec")
+        compile(snippets(spec).baseline, spec.id, "exec")
+        for phase in phase_snippets(spec):
+            compile(phase, spec.id, "exec")
