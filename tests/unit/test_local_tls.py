@@ -56,3 +56,12 @@ def test_private_keys_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     certificates = LocalCertificates(tmp_path).ensure()
     for key in (certificates.ca_key_path, certificates.key_path):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_a_wildcard_bind_covers_the_machines_name_and_addresses(tmp_path: Path) -> None:
+    from userpipe.local.stack import LocalStack, LocalStackOptions
+
+    names = LocalStack(LocalStackOptions(host="0.0.0.0", state_dir=tmp_path))._certificate_names()  # noqa: S104
+    assert names[0] == "127.0.0.1" and socket.gethostname() in names
+    assert LocalStack(LocalStackOptions(state_dir=tmp_path))._certificate_names() == ["127.0.0.1"]
+    LocalCertificates(tmp_path / "tls").ensure(names)  # every name is a valid SAN

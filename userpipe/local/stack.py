@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -114,7 +115,7 @@ class LocalStack:
         except OSError:
             sock.close()
             raise
-        self.certificates.ensure([self._shown_host])
+        self.certificates.ensure(self._certificate_names())
         self._router = Router(emulator())
         realtime = RealtimeEndpoint(lambda: self.graphql)
         self._server = Server(AsgiRouter(self._router, realtime), sock)
@@ -255,6 +256,17 @@ class LocalStack:
     def port(self) -> int:
         assert self._server is not None, "start() the stack first"
         return self._server.port
+
+    def _certificate_names(self) -> list[str]:
+        """The names the TLS certificate covers: the shown host, and on a wildcard bind the
+        machine's name and addresses too (a phone on the LAN reaching the console)."""
+        names = [self._shown_host.strip("[]")]
+        if self.options.host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming it only
+            hostname = socket.gethostname()
+            names.append(hostname)
+            with suppress(OSError):  # no resolvable address: the name alone
+                names += socket.gethostbyname_ex(hostname)[2]
+        return names
 
     @property
     def tls_port(self) -> int:
