@@ -51,3 +51,45 @@ def process_records(
         except Exception:
             failures.append({"itemIdentifier": identifier(record)})
     return {"batchItemFailures": failures}
+
+
+def stream_sequence(record: Any) -> str | None:
+    """A stream record's sequence number, if it has a readable one."""
+    change = record.get("dynamodb") if isinstance(record, dict) else None
+    sequence = change.get("SequenceNumber") if isinstance(change, dict) else None
+    return sequence if isinstance(sequence, str) and sequence else None
+
+
+def process_stream_batch(
+    records: list[Any],
+    handle: Callable[[StreamRecord], None],
+    rejected: Callable[[str | None, str], None],
+) -> PartialBatchResponse:
+    """``process_records`` for a DynamoDB stream batch, reported by sequence number.
+
+    A record without a readable sequence number is passed to ``rejected`` (its event id, the
+    reason) and reported under the nearest readable record before it: Lambda checkpoints at the
+    lowest sequence number reported and retries everything from it, and an empty identifier
+    fails the whole batch (Lambda developer guide, "Configuring partial batch response with
+    DynamoDB and Lambda"). So the retry starts at that earlier record and takes the bad one in
+    (handlers are idempotent, so handling the earlier one again changes nothing) — or, with none
+    before it, it is reported as "": the batch is retried whole, and bisection isolates the
+    record before it goes to the on-failure destination."""
+    readable = [record for record in records if stream_sequence(record) is not None]
+    response = process_records(readable, handle, lambda record: str(stream_sequence(record)))
+    unnamed: list[ItemFailure] = []
+    previous = ""
+    for record in records:
+        sequence = stream_sequence(record)
+        if sequence is not None:
+            previous = sequence
+            continue
+        event_id = record.get("eventID") if isinstance(record, dict) else None
+        rejected(
+            event_id if isinstance(event_id, str) else None,
+            "dynamodb: must be an object with a SequenceNumber",
+        )
+        unnamed.append({"itemIdentifier": previous})
+    if unnamed:
+        response["batchItemFailures"] = [*response["batchItemFailures"], *unnamed]
+    return response

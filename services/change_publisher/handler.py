@@ -12,7 +12,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.batch import PartialBatchResponse, StreamRecord, process_records
+from contracts.batch import (
+    PartialBatchResponse,
+    StreamRecord,
+    process_stream_batch,
+    stream_sequence,
+)
 from services.change_publisher.logic import MalformedStreamRecordError, announcement
 
 logger = Logger(service="change_publisher")
@@ -49,7 +54,7 @@ def default_publisher() -> Publisher:
 
 def process_batch(event: dict[str, Any], publisher: Publisher) -> PartialBatchResponse:
     def publish(record: StreamRecord) -> None:
-        ids = {"stream_event_id": record.get("eventID"), "sequence_number": _sequence(record)}
+        ids = {"stream_event_id": record.get("eventID"), "sequence_number": stream_sequence(record)}
         try:
             found = announcement(record)
         except MalformedStreamRecordError as exc:
@@ -74,14 +79,11 @@ def process_batch(event: dict[str, Any], publisher: Publisher) -> PartialBatchRe
             extra={**ids, "mutation": found.mutation, "user_id": found.user["id"]},
         )
 
-    records = event["Records"]
-    return process_records(records, publish, lambda record: _sequence(record) or "")
+    return process_stream_batch(event["Records"], publish, _rejected)
 
 
-def _sequence(record: Any) -> str | None:
-    change = record.get("dynamodb") if isinstance(record, dict) else None
-    sequence = change.get("SequenceNumber") if isinstance(change, dict) else None
-    return sequence if isinstance(sequence, str) and sequence else None
+def _rejected(event_id: str | None, reason: str) -> None:
+    logger.warning("stream record rejected", extra={"stream_event_id": event_id, "reason": reason})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -133,3 +133,16 @@ def test_a_batch_reports_only_the_records_it_could_not_publish() -> None:
         (CREATED, SUB),
         (CREATED, "u-3"),
     ]
+
+
+def test_a_record_without_a_sequence_number_is_reported_under_the_one_before_it() -> None:
+    first = load_event("dynamodb_stream_insert")
+    nameless = copy.deepcopy(first)
+    del nameless["dynamodb"]["SequenceNumber"]
+    publisher = FakePublisher()
+
+    response = handler.process_batch(stream_event(first, nameless), publisher)
+
+    sequence = first["dynamodb"]["SequenceNumber"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    assert [user["id"] for _, user in publisher.published] == [SUB]
