@@ -21,14 +21,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from userpipe.local.client import StackClient, wait_for
+from tests.support import STACK_PASSWORD, confirmed
+from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "console"
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "Correct-Horse-9-Battery!"
+PASSWORD = STACK_PASSWORD
 #: The flags this machine's headless Chromium needs (no sandbox as root, no calls out).
 FLAGS = [
     "--no-sandbox",
@@ -149,12 +150,7 @@ def test_sign_up_confirm_edit_and_resolve_a_conflict_from_a_second_page(
 def test_an_admin_sees_a_newly_confirmed_user_appear_without_reloading(
     browser: Browser, stack: LocalStack, client: StackClient
 ) -> None:
-    admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-    sub = client.sign_up(admin, PASSWORD)
-    wait_for(lambda: sub in client.users(), what="the Admin's item")
-    client.aws.cognito.admin_add_user_to_group(
-        UserPoolId=client.pool_id, Username=admin, GroupName="Admin"
-    )
+    admin, _, _ = confirmed(client, admin=True)
     page = open_console(browser, stack)
     sign_in(page, admin)
     expect(page.locator("#who")).to_have_text(f"Signed in as {admin} (Admin).")

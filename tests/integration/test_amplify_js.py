@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import confirmed
+from tests.support import STACK_PASSWORD, confirmed
 from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
 
@@ -60,7 +60,7 @@ def test_amplify_js_v6_signs_up_confirms_signs_in_and_calls_graphql_unchanged(
 # --- the codegen'd documents, subscriptions and DataStore (tests/clients/amplify_client.mjs) ---
 
 CLIENT = ROOT / "tests" / "clients" / "amplify_client.mjs"
-PASSWORD = "Correct-Horse-9-Battery!"
+PASSWORD = STACK_PASSWORD
 EDIT = """mutation Edit($input: UpdateUserInput!) {
   updateUser(input: $input) { id name age _version _deleted _lastChangedAt createdAt updatedAt }
 }"""

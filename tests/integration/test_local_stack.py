@@ -36,9 +36,8 @@ def new_email() -> str:
 def signed_up(client: StackClient) -> tuple[str, str, str]:
     """A confirmed, projected user: (email, sub, access token)."""
     email = new_email()
-    sub = client.sign_up(email, PASSWORD)
-    wait_for(lambda: sub in client.users(), what="the user's item")
-    return email, sub, client.sign_in(email, PASSWORD).access
+    sub, tokens = client.confirmed_user(email, PASSWORD)
+    return email, sub, tokens.access
 
 
 def settled(stack: LocalStack, client: StackClient) -> None:
@@ -141,11 +140,9 @@ def test_a_user_is_refused_another_users_record_and_trail(client: StackClient) -
 def test_an_admin_pages_through_every_user(client: StackClient) -> None:
     for _ in range(3):
         signed_up(client)
-    email, _, _ = signed_up(client)
-    client.aws.cognito.admin_add_user_to_group(
-        UserPoolId=client.pool_id, Username=email, GroupName="Admin"
-    )
-    admin = client.sign_in(email, PASSWORD).access  # a new token carries the group
+    # confirmed_user signs in after adding the group: the token carries it
+    _, tokens = client.confirmed_user(new_email(), PASSWORD, groups=("Admin",))
+    admin = tokens.access
     listed, token, pages = [], None, 0
     while True:
         page = client.graphql(LIST_USERS, {"next": token}, token=admin).data["listUsers"]

@@ -16,12 +16,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support import confirmed
+from tests.support import STACK_PASSWORD, confirmed
 from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
-PASSWORD = "Correct-Horse-9-Battery!"
+PASSWORD = STACK_PASSWORD
 # What DataStore's subscriptions select (plus email for onCreateUser: the pipeline selects it).
 FIELDS = "id name age _version _deleted _lastChangedAt __typename"
 ON_UPDATE = f"subscription S($id: String) {{ onUpdateUser(id: $id) {{ {FIELDS} }} }}"

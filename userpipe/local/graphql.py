@@ -112,9 +112,9 @@ class Subscription:
 
 class SubscriptionHub:
     """Who listens to what, and delivery: a mutation's published result goes to each
-    subscription of a field naming that mutation whose arguments and filter match it.
-    ``deliver`` is called with (subscription key, the result), from the thread that ran the
-    mutation; the real-time endpoint routes it to the subscription's socket."""
+    subscription of a field naming that mutation whose arguments and filter match it. Each
+    subscription's ``send`` is called with its payload from the thread that ran the mutation;
+    the real-time endpoint routes it to the subscription's socket."""
 
     def __init__(self, schema: GraphQLSchema) -> None:
         self._schema = schema
@@ -329,13 +329,9 @@ class GraphqlEndpoint:
     def execute(
         self, request: Mapping[str, Any], caller: Caller, headers: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
-        try:
-            document = parse(request["query"])
-        except GraphQLError as error:
-            return 400, {"data": None, "errors": [_appsync_error(error)]}
-        problems = validate(self.schema, document)
-        if problems:
-            return 400, {"data": None, "errors": [_appsync_error(e) for e in problems]}
+        document = self._document(request)
+        if isinstance(document, list):
+            return 400, {"data": None, "errors": document}
         operation = get_operation_ast(document, request.get("operationName"))
         if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
             refusal = {
@@ -358,13 +354,9 @@ class GraphqlEndpoint:
     ) -> Subscription | list[dict[str, Any]]:
         """Run a subscription's resolver, as AppSync does when a client subscribes: the
         subscription it accepted, or the errors to answer."""
-        try:
-            document = parse(request["query"])
-        except GraphQLError as error:
-            return [_appsync_error(error)]
-        problems = validate(self.schema, document)
-        if problems:
-            return [_appsync_error(e) for e in problems]
+        document = self._document(request)
+        if isinstance(document, list):
+            return document
         operation = get_operation_ast(document, request.get("operationName"))
         if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
             return [
@@ -394,6 +386,15 @@ class GraphqlEndpoint:
             variables if isinstance(variables, dict) else {},
             request.get("operationName"),
         )
+
+    def _document(self, request: Mapping[str, Any]) -> DocumentNode | list[dict[str, Any]]:
+        """The request's query, parsed and validated against the schema, or AppSync's errors."""
+        try:
+            document = parse(request["query"])
+        except GraphQLError as error:
+            return [_appsync_error(error)]
+        problems = validate(self.schema, document)
+        return [_appsync_error(e) for e in problems] if problems else document
 
     def _run(
         self,
