@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _local_codes(args)
         if args.command == "local" and args.local_command == "empty-user-table":
             return _local_empty_user_table(args)
+        if args.command == "local" and args.local_command == "env":
+            return _local_env(args)
         if args.command in COMMANDS:
             return dispatch(args)
     except OperatorError as error:
@@ -72,7 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     up.add_argument("--tls-port", type=int, default=None, help="the TLS port (default: --port + 1)")
-    up.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: loopback; anything else opens the stack to the "
+        "network, see README)",
+    )
+    up.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a browser origin besides the stack's own that may call it, e.g. a frontend's dev "
+        "server http://localhost:5173 (repeatable)",
+    )
+    up.add_argument(
+        "--allow-remote-admin",
+        action="store_true",
+        help="let other machines read the confirmation codes, the console's status and the "
+        "emulator's admin API (/moto-api): anyone who can reach the port can then take over any "
+        "account",
+    )
     up.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="outputs file to write")
     up.add_argument("--stage", default="local", help="names the resources (default: local)")
     up.add_argument("--verbose", action="store_true", help="print the functions' logs")
@@ -89,6 +111,15 @@ def _parser() -> argparse.ArgumentParser:
         "Local only; on AWS, see README (Operations) for why you restore instead.",
     )
     empty.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
+    env = local_commands.add_parser(
+        "env",
+        help="print the local stack's credentials, region and endpoint as shell exports",
+        description="Print `export` lines for the AWS CLI and SDKs: the local stack's own "
+        "credentials (it refuses any others), its region and its endpoint. Use: "
+        'eval "$(.venv/bin/userpipe local env)", then e.g. `aws dynamodb scan --table-name '
+        "userpipe-local-User`.",
+    )
+    env.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
     add_commands(commands)
     return parser
 
@@ -114,6 +145,8 @@ def _local_up(args: argparse.Namespace) -> int:
         stage=args.stage,
         state_dir=args.outputs.parent,
         outputs_path=args.outputs,
+        allow_origins=tuple(args.allow_origin),
+        allow_remote_admin=args.allow_remote_admin,
         on_log=(
             lambda name, line: console.print(f"[dim]{name}[/] {line}", markup=True, highlight=False)
         )
@@ -138,6 +171,14 @@ def _local_up(args: argparse.Namespace) -> int:
 def _announce(console: Any, stack: Any) -> None:
     outputs = stack.outputs()
     console.print(f"[bold green]userpipe local stack[/] ready in {stack.started_in:.1f} s")
+    for line in exposure_warning(stack.options.host, stack.options.allow_remote_admin):
+        console.print(line, markup=False, highlight=False)
+    if stack.certificates.created_ca:
+        console.print(
+            f"A new local certificate authority was made: trust {outputs['ca_cert_path']} "
+            "(again) in your browser and tools (README, The local stack).",
+            markup=False,
+        )
     for key in (
         "console_url",
         "endpoint_url",
@@ -170,6 +211,34 @@ def _announce(console: Any, stack: Any) -> None:
     console.print("\nConfirmation codes: `userpipe local codes` · Ctrl-C stops the stack")
 
 
+def exposure_warning(host: str, allow_remote_admin: bool) -> list[str]:
+    """What a bind beyond loopback makes reachable, in plain words (nothing for loopback)."""
+    from userpipe.local.guard import is_loopback
+
+    if host in ("localhost",) or is_loopback(host):
+        return []
+    where = "every network interface" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    lines = [
+        f"WARNING: listening on {where}: other machines can reach this stack.",
+        "  Open to them, as on AWS: Cognito's public API (sign up, sign in), GraphQL and its",
+        "  real-time endpoint with a user's token, the console page.",
+        "  Closed to them: the AWS APIs, IAM GraphQL and Lambda Invoke (only requests signed",
+        "  with this machine's credentials, .userpipe/credentials), and browsers on other sites.",
+    ]
+    if allow_remote_admin:
+        lines += [
+            "  OPEN TOO (--allow-remote-admin): the confirmation codes, the console's status and",
+            "  the emulator's admin API: anyone who reaches the port can take over any account",
+            "  and read or wipe every table.",
+        ]
+    else:
+        lines += [
+            "  This machine only: the confirmation codes, the console's status and the",
+            "  emulator's admin API (--allow-remote-admin would open them).",
+        ]
+    return lines
+
+
 def _local_codes(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -194,6 +263,26 @@ def _local_codes(args: argparse.Namespace) -> int:
             entry.get("subject", ""),
         )
     Console().print(table if entries else "nothing sent yet")
+    return 0
+
+
+def _local_env(args: argparse.Namespace) -> int:
+    import shlex
+
+    from userpipe.clients import read_credentials
+
+    outputs = from_local(args.outputs).outputs
+    key, secret = read_credentials(outputs["credentials_path"])
+    region = outputs["region"]
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", region),
+        ("AWS_DEFAULT_REGION", region),
+        ("AWS_ENDPOINT_URL", outputs["endpoint_url"]),
+    ):
+        print(f"export {name}={shlex.quote(value)}")
+    print("unset AWS_SESSION_TOKEN AWS_PROFILE")
     return 0
 
 

@@ -1,9 +1,11 @@
 """boto3 clients for one deployment: a stack in AWS, or the local stack (nothing there can
-reach AWS: an explicit endpoint and placeholder credentials)."""
+reach AWS: an explicit endpoint and the local stack's own credentials)."""
 
 from __future__ import annotations
 
+import configparser
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -27,9 +29,10 @@ REGION: Final = "eu-west-1"
 class Clients:
     """One client per service, each made on first use.
 
-    ``endpoint_url`` given: the local stack (placeholder credentials; with current botocore
-    the streams client would otherwise pick an account-based endpoint the emulator does not
-    route). Otherwise AWS, with the usual credential chain, ``profile`` and ``region``."""
+    ``endpoint_url`` given: the local stack, with its ``credentials`` (``read_credentials``);
+    with current botocore the streams client would otherwise pick an account-based endpoint
+    the emulator does not route. Otherwise AWS, with the usual credential chain, ``profile``
+    and ``region``."""
 
     def __init__(
         self,
@@ -38,15 +41,15 @@ class Clients:
         region: str | None = None,
         profile: str | None = None,
         local: bool | None = None,
+        credentials: tuple[str, str] | None = None,  # the local stack's (access key, secret)
     ) -> None:
         self.endpoint_url = endpoint_url
         self.local = endpoint_url is not None if local is None else local
         self.region = region or (REGION if self.local else None)
         if self.local:
+            key, secret = credentials or ("local", "local")  # in-process moto checks none
             self._session = boto3.Session(
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106 - the emulator checks no credentials
-                region_name=self.region,
+                aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region
             )
             config = Config(region_name=self.region, account_id_endpoint_mode="disabled")
         else:
@@ -102,3 +105,22 @@ class Clients:
     def lambda_(self) -> LambdaClient:
         client: LambdaClient = self._client("lambda")
         return client
+
+
+def read_credentials(path: str | Path) -> tuple[str, str]:
+    """The local stack's operator credentials from its credentials file (profile
+    ``userpipe-local``, an AWS shared credentials file)."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(Path(path).read_text())
+        section = parser["userpipe-local"]
+        return section["aws_access_key_id"], section["aws_secret_access_key"]
+    except (OSError, KeyError, configparser.Error) as exc:
+        raise CredentialsNotFoundError(
+            f"cannot read the local stack's credentials from {path} ({exc}); start the stack "
+            "with `userpipe local up`"
+        ) from None
+
+
+class CredentialsNotFoundError(Exception):
+    """The local stack's credentials file is missing or unreadable."""

@@ -3,7 +3,9 @@ outbox, GraphQL with real tokens, and the AWS APIs an operator uses."""
 
 from __future__ import annotations
 
+import tempfile
 import urllib.request
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -174,13 +176,26 @@ def test_an_owner_edits_and_a_stale_edit_is_a_conflict_carrying_the_servers_item
 
 
 def test_the_schemas_auth_directives_hold_for_iam_callers(client: StackClient) -> None:
-    """A SigV4-signed request is an IAM operator: ``listUsers`` allows it, ``me`` does not."""
+    """A request SigV4-signed with the stack's credentials is an IAM operator: ``getUser``
+    allows it, ``me`` does not."""
     _, sub, _ = signed_up(client)
-    iam = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/eu-west-1/appsync/aws4_request, x"
-    assert client.graphql(GET_USER, {"id": sub}, token=iam).data["getUser"]["id"] == sub
-    refused = client.graphql(ME, token=iam)
+    assert client.graphql(GET_USER, {"id": sub}, signed=True).data["getUser"]["id"] == sub
+    refused = client.graphql(ME, signed=True)
     assert refused.error_type == "Unauthorized"
     assert refused.errors[0]["message"] == "Not Authorized to access me on type Query"
+
+
+def test_a_forged_iam_caller_is_refused(client: StackClient) -> None:
+    """An ``Authorization`` header that only starts like a signature, or a signature made with
+    other credentials, never reaches the resolver (it once was an IAM operator)."""
+    _, sub, _ = signed_up(client)
+    forged = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/eu-west-1/appsync/aws4_request, x"
+    answer = client.graphql(GET_USER, {"id": sub}, token=forged)
+    assert (answer.status, answer.error_type) == (403, "IncompleteSignatureException")
+    assert answer.data is None
+    stranger = StackClient({**client.outputs, "credentials_path": _stranger_credentials()})
+    answer = stranger.graphql(GET_USER, {"id": sub}, signed=True)
+    assert (answer.status, answer.error_type) == (403, "UnrecognizedClientException")
 
 
 def test_a_query_that_does_not_validate_gets_appsyncs_error_shape(client: StackClient) -> None:
@@ -193,19 +208,20 @@ def test_a_query_that_does_not_validate_gets_appsyncs_error_shape(client: StackC
     assert client.graphql("query {", token=token).status == 400
 
 
-def test_a_browser_preflight_is_answered(client: StackClient) -> None:
+def test_a_browser_preflight_from_the_stacks_own_origin_is_answered(client: StackClient) -> None:
+    origin = client.outputs["tls_endpoint_url"]
     request = urllib.request.Request(  # noqa: S310 - the stack's own URL
         client.outputs["graphql_url"],
         method="OPTIONS",
         headers={
-            "Origin": "http://localhost:5173",
+            "Origin": origin,
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization,content-type",
         },
     )
     with urllib.request.urlopen(request, context=client.tls) as response:  # noqa: S310
-        assert response.status == 200
-        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.status == 204
+        assert response.headers["Access-Control-Allow-Origin"] == origin
         assert "authorization" in response.headers["Access-Control-Allow-Headers"]
 
 
@@ -275,3 +291,12 @@ def test_every_subscriber_gets_the_event_the_example_consumer_welcomes_by_email(
         what="the welcome email in the outbox",
     )
     assert len(SUBSCRIPTIONS) == 2
+
+
+def _stranger_credentials() -> str:
+    """A credentials file in the stack's format, with keys the stack never issued."""
+    path = Path(tempfile.mkdtemp()) / "credentials"
+    path.write_text(
+        "[userpipe-local]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = guessed\n"
+    )
+    return str(path)

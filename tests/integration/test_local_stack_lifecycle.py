@@ -69,12 +69,12 @@ def test_local_up_serves_the_aws_cli_and_stops_cleanly_on_sigterm(
     process, outputs, ready = local_up
     assert ready < READY_WITHIN_SECONDS
     endpoint, client_id = str(outputs["endpoint_url"]), str(outputs["user_pool_client_id"])
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "anything",
-        "AWS_SECRET_ACCESS_KEY": "anything",
-        "AWS_DEFAULT_REGION": str(outputs["region"]),
-    }
+    outputs_file = str(Path(str(outputs["outbox_path"])).parent / "outputs.json")
+    exports = subprocess.run(
+        [str(USERPIPE), "local", "env", "--outputs", outputs_file],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    env = {**os.environ, **dict(_exported(exports))}
     email = "cli.user@example.com"
     signed = subprocess.run(
         [str(AWS), "--endpoint-url", endpoint, "cognito-idp", "sign-up", "--client-id", client_id,
@@ -95,12 +95,19 @@ def test_local_up_serves_the_aws_cli_and_stops_cleanly_on_sigterm(
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     wait_for(lambda: sub in client.users(), what="the CLI user's item")
-    scanned = subprocess.run(
-        [str(AWS), "--endpoint-url", endpoint, "dynamodb", "scan", "--table-name",
-         str(outputs["user_table_name"])],
+    scanned = subprocess.run(  # AWS_ENDPOINT_URL from `local env`: no --endpoint-url
+        [str(AWS), "dynamodb", "scan", "--table-name", str(outputs["user_table_name"])],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(scanned.stdout)["Count"] == 1
+    stranger = {**env, "AWS_ACCESS_KEY_ID": "anything", "AWS_SECRET_ACCESS_KEY": "anything"}
+    refused = subprocess.run(
+        [str(AWS), "dynamodb", "scan", "--table-name", str(outputs["user_table_name"])],
+        env=stranger, capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "UnrecognizedClientException" in refused.stderr
+    assert "security token included in the request is invalid" in refused.stderr
 
     port = int(endpoint.rsplit(":", 1)[1])
     stopping = time.monotonic()
@@ -108,6 +115,16 @@ def test_local_up_serves_the_aws_cli_and_stops_cleanly_on_sigterm(
     assert process.wait(timeout=STOPS_WITHIN_SECONDS) == 0
     assert time.monotonic() - stopping < STOPS_WITHIN_SECONDS
     assert not listening(port)
+
+
+def _exported(lines: str) -> Iterator[tuple[str, str]]:
+    """The variables ``export NAME=value`` lines set (values as the shell reads them)."""
+    import shlex
+
+    for line in lines.splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            yield name, shlex.split(value)[0]
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:

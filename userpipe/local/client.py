@@ -16,10 +16,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
 from contracts.items import AuditRecord, User
 from contracts.names import ORIGIN_COGNITO
 from contracts.user_confirmed import from_cognito_user, put_events_entry
-from userpipe.clients import Clients
+from userpipe.clients import Clients, read_credentials
 from userpipe.local import outbox
 from userpipe.ops.queues import depth
 from userpipe.ops.tables import scan
@@ -56,7 +60,10 @@ class GraphqlAnswer:
 class StackClient:
     def __init__(self, outputs: Mapping[str, Any]) -> None:
         self.outputs = dict(outputs)
-        self.aws = Clients(self.outputs["endpoint_url"])
+        self.aws = Clients(
+            self.outputs["endpoint_url"],
+            credentials=read_credentials(self.outputs["credentials_path"]),
+        )
 
     @cached_property
     def client_id(self) -> str:
@@ -130,12 +137,21 @@ class StackClient:
         return ssl.create_default_context(cafile=self.outputs["ca_cert_path"])
 
     def graphql(
-        self, query: str, variables: Mapping[str, Any] | None = None, *, token: str | None = None
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        signed: bool = False,
     ) -> GraphqlAnswer:
+        """``token``: a Cognito token (or any ``Authorization`` value); ``signed``: as an IAM
+        operator, SigV4-signed with the stack's credentials (service ``appsync``)."""
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = token
         body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
+        if signed:
+            headers = self.signed_headers(self.outputs["graphql_url"], body, headers)
         request = urllib.request.Request(  # noqa: S310 - the stack's own http(s) URL
             self.outputs["graphql_url"], data=body, headers=headers, method="POST"
         )
@@ -146,6 +162,16 @@ class StackClient:
                 return GraphqlAnswer(response.status, json.loads(response.read()))
         except urllib.error.HTTPError as error:
             return GraphqlAnswer(error.code, json.loads(error.read() or b"{}"))
+
+    def signed_headers(
+        self, url: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """``headers`` plus a SigV4 signature of a POST of ``body`` to ``url`` as the stack's
+        operator (service ``appsync``), as botocore signs."""
+        key, secret = read_credentials(self.outputs["credentials_path"])
+        request = AWSRequest("POST", url, data=body, headers=dict(headers or {}))
+        SigV4Auth(Credentials(key, secret), "appsync", self.outputs["region"]).add_auth(request)
+        return dict(request.headers.items())
 
     # --- what an operator reads ---------------------------------------------------------------
 

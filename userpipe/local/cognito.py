@@ -15,6 +15,12 @@ before it on the same endpoint and adds what a real pool does:
   calls (Cognito developer guide, "Customizing user pool workflows with Lambda triggers"); a
   failing trigger answers the client with ``UserLambdaValidationException`` ("PostConfirmation
   failed with error ...") and the user stays confirmed, as in Cognito.
+- ``RevokeToken`` (Amplify's ``signOut``) revokes the refresh token and the access tokens
+  issued from it for Cognito's own API, as Cognito does ("Revoking tokens": they "can't be used
+  with any Amazon Cognito API calls that require a token", yet a JWT library that checks
+  signature and expiry — AppSync's check — still accepts them until they expire).
+- The pool's ``/.well-known/jwks.json`` publishes the stack's own signing key
+  (``userpipe.local.signing``), not the one inside moto.
 - SES v2 ``SendEmail`` (what the example consumer calls) goes to the outbox too.
 
 Everything else reaches the emulator unchanged.
@@ -22,6 +28,7 @@ Everything else reaches the emulator unchanged.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import secrets
@@ -36,7 +43,7 @@ from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD, TRIGGER_CONFIRM_SIG
 from userpipe.local import outbox
 from userpipe.local.aws import EmulatorError, InProcessAws
 from userpipe.local.outbox import Outbox
-from userpipe.local.sandbox import FunctionSandbox
+from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
 
 TARGET_PREFIX: Final = "AWSCognitoIdentityProviderService."
 CODE_VALIDITY_SECONDS: Final = 24 * 3600
@@ -71,6 +78,7 @@ class CognitoFront:
         region: str,
         trigger: FunctionSandbox,
         outbox: Outbox,
+        jwks: Mapping[str, Any],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._emulator = emulator
@@ -80,6 +88,7 @@ class CognitoFront:
         self._region = region
         self._trigger = trigger
         self._outbox = outbox
+        self._jwks = json.dumps(jwks).encode()
         self._clock = clock
         self._codes: dict[tuple[str, str], PendingCode] = {}  # (kind, username) -> code
         self._lock = threading.Lock()
@@ -88,8 +97,15 @@ class CognitoFront:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if environ.get("PATH_INFO", "").startswith("/v2/email/outbound-emails"):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/v2/email/outbound-emails"):
             return self._send_email(environ, start_response)
+        if path == f"/{self._pool}/.well-known/jwks.json":
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(self._jwks)))],
+            )
+            return [self._jwks]
         if not target.startswith(TARGET_PREFIX):
             return self._emulator(environ, start_response)
         operation = target.removeprefix(TARGET_PREFIX)
@@ -195,6 +211,25 @@ class CognitoFront:
         if status == 200:
             self._run_trigger(user, TRIGGER_CONFIRM_FORGOT_PASSWORD, self._client_id)
         return status, answer
+
+    def _RevokeToken(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Revoke a refresh token and the access tokens it issued (answered 200 for an unknown
+        token, as OAuth's revocation endpoint does: RFC 7009, section 2.2)."""
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        pool = cognitoidp_backends[ACCOUNT][self._region].user_pools[self._pool]
+        token = str(request.get("Token", ""))
+        with self._lock:
+            issued = pool.refresh_tokens.get(token)
+            if issued is not None and issued[0] == request.get("ClientId"):
+                pool.refresh_tokens[token] = None
+                origin = issued[2]
+                for access in list(pool.access_tokens):
+                    if _claims(access).get("origin_jti") == origin:
+                        pool.access_tokens.pop(access, None)
+        return 200, {}
 
     # --- codes --------------------------------------------------------------------------------
 
@@ -303,6 +338,16 @@ class CognitoFront:
         for to in request.get("Destination", {}).get("ToAddresses", []):
             self._outbox.append(to, outbox.EMAIL, subject=subject)
         return _respond(start_response, 200, {"MessageId": str(uuid.uuid4())})
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A JWT's claims, unverified: only to match tokens this pool issued."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _delivery(email: str) -> dict[str, str]:

@@ -2,8 +2,9 @@
 the static files ``make console`` builds into ``userpipe/console/`` from ``console/src``, and
 three JSON endpoints only the local stack has —
 
-- ``/console/config.json``: the Amplify JS v6 configuration (as ``amplify-config.json``), the
-  password policy and the Admin group's name;
+- ``/console/config.json``: the Amplify JS v6 configuration (as ``amplify-config.json``, but
+  pointing at the address the browser used: a phone on the LAN opened ``https://<LAN
+  address>:4748/``, not 127.0.0.1), the password policy and the Admin group's name;
 - ``/console/code?email=``: the newest sign-up code the outbox holds for that address (what
   ``userpipe local codes`` shows; the outbox is a local-only stand-in for email);
 - ``/console/status``: ``userpipe status`` as JSON, with the last changes of the User table
@@ -26,6 +27,7 @@ from typing import Any, Final
 from contracts.topology import ADMIN_GROUP, USER_POOL
 from userpipe.amplify import amplify_config
 from userpipe.local.outbox import latest_code
+from userpipe.local.server import GRAPHQL_PATH
 
 STATIC: Final = Path(__file__).resolve().parents[1] / "console"
 PREFIX: Final = "/console/"
@@ -59,7 +61,7 @@ class ConsoleApp:
             return self._file("index.html", environ, start_response)
         name = path[len(PREFIX) :]
         if name == "config.json":
-            return _json(start_response, self.config())
+            return _json(start_response, self.config(_origin(environ)))
         if name == "code":
             email = (query.get("email") or [""])[0]
             outbox = Path(self._outputs()["outbox_path"])
@@ -68,10 +70,16 @@ class ConsoleApp:
             return _json(start_response, self._status())
         return self._file(name, environ, start_response)
 
-    def config(self) -> dict[str, Any]:
+    def config(self, origin: str | None = None) -> dict[str, Any]:
+        """``origin``: the TLS origin the browser loaded the console from (its ``Host`` was
+        checked by the port: ``userpipe.local.guard``); the configuration points there."""
         policy = USER_POOL.password
+        outputs = dict(self._outputs())
+        if origin is not None:
+            outputs["tls_endpoint_url"] = origin
+            outputs["graphql_url"] = f"{origin}{GRAPHQL_PATH}"
         return {
-            "amplify": amplify_config(self._outputs()),
+            "amplify": amplify_config(outputs),
             "password": {
                 "minLength": policy.min_length,
                 "requireLowercase": policy.require_lowercase,
@@ -93,6 +101,12 @@ class ConsoleApp:
             kind += "; charset=utf-8"
         host = environ.get("HTTP_HOST", "")
         return _respond(start_response, "200 OK", path.read_bytes(), kind, host)
+
+
+def _origin(environ: Mapping[str, Any]) -> str | None:
+    """The HTTPS origin of the request (``None`` on the plain HTTP port)."""
+    host = environ.get("HTTP_HOST")
+    return f"https://{host}" if host and environ.get("wsgi.url_scheme") == "https" else None
 
 
 def _json(start_response: Callable[..., Any], body: Any) -> list[bytes]:

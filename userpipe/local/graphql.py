@@ -6,8 +6,11 @@
 - ``Authorization`` carries a Cognito ID or access token (Amplify JS sends the access token),
   verified as AppSync does (``userpipe.local.tokens``); a missing, forged, unsigned, expired,
   other-pool or other-client token is HTTP 401 with ``UnauthorizedException``, and never
-  reaches the resolver. A SigV4-signed request is an IAM caller; the signature is not checked
-  locally (the emulator checks no credentials).
+  reaches the resolver. A SigV4-signed request is an IAM caller once its signature holds
+  against the stack's credentials (``userpipe.local.iam``); a bad one is HTTP 403 with AppSync's
+  ``InvalidSignatureException`` / ``IncompleteSignatureException`` /
+  ``UnrecognizedClientException`` (amplify-js#2422, aws-mobile-appsync-sdk-js#702 and #750 show
+  AppSync's answers).
 - The schema's auth directives are enforced per field (``@aws_cognito_user_pools``,
   ``@aws_iam``; a field without any takes its type's, else Cognito, the default mode).
 - Each root field invokes the API's function sandbox with the event AppSync sends a direct
@@ -22,7 +25,8 @@
   subscriptions whose ``@aws_subscribe`` names it (``SubscriptionHub``); ``subscribe`` runs a
   subscription's resolver when a client subscribes over the real-time endpoint
   (``userpipe.local.realtime``), which decides whether it may and with which filter.
-- CORS preflights are answered, so a browser app can call it.
+- CORS is the port's business (``userpipe.local.guard``): only the stack's own origins, and
+  those it was told to allow, get an answer a browser lets a page read.
 """
 
 from __future__ import annotations
@@ -62,21 +66,13 @@ from contracts.appsync import (
     load_schema,
     subscribed_mutations,
 )
+from userpipe.local import iam
+from userpipe.local.iam import SignatureError, SignatureVerifier, SignedRequest
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
 from userpipe.local.tokens import InvalidTokenError, TokenVerifier
 
 COGNITO: Final = "aws_cognito_user_pools"
 IAM: Final = "aws_iam"
-CORS_HEADERS: Final = [
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-    (
-        "Access-Control-Allow-Headers",
-        "authorization, content-type, x-amz-date, x-amz-security-token, x-amz-user-agent, "
-        "x-api-key",
-    ),
-    ("Access-Control-Max-Age", "86400"),
-]
 
 logger = logging.getLogger(__name__)
 Info = GraphQLResolveInfo[dict[str, Any]]  # the context: caller, headers, variables
@@ -250,6 +246,7 @@ class GraphqlEndpoint:
         self,
         *,
         verifier: TokenVerifier,
+        signatures: SignatureVerifier,
         resolver: FunctionSandbox,
         schema: GraphQLSchema | None = None,
         region: str,
@@ -257,6 +254,7 @@ class GraphqlEndpoint:
         self.schema = schema or load_schema()
         self.hub = SubscriptionHub(self.schema)
         self._verifier = verifier
+        self._signatures = signatures
         self._resolver = resolver
         self._region = region
 
@@ -264,18 +262,21 @@ class GraphqlEndpoint:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         method = environ.get("REQUEST_METHOD", "GET")
-        if method == "OPTIONS":
-            start_response("200 OK", [*CORS_HEADERS, ("Content-Length", "0")])
+        if method == "OPTIONS":  # a preflight the port let through (userpipe.local.guard)
+            start_response("200 OK", [("Content-Length", "0")])
             return [b""]
         if method != "POST":
             return _json(start_response, 405, {"errors": [{"message": "Use POST."}]})
+        environ, raw = iam.read_body(environ)
         try:
-            caller = self._caller(environ)
+            caller = self.caller(iam.signed_request(environ, raw), _client(environ))
         except InvalidTokenError as refused:
             body = {"errors": [{"errorType": "UnauthorizedException", "message": refused.message}]}
             return _json(start_response, 401, body)
+        except SignatureError as refused:
+            body = {"errors": [{"errorType": refused.code, "message": refused.message}]}
+            return _json(start_response, 403, body, error_type=refused.code)
         try:
-            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             request = json.loads(raw or b"{}")
             if not isinstance(request, dict) or not isinstance(request.get("query"), str):
                 raise ValueError("the body must be a JSON object with a query")
@@ -285,17 +286,13 @@ class GraphqlEndpoint:
         status, answer = self.execute(request, caller, _headers(environ))
         return _json(start_response, status, answer)
 
-    def _caller(self, environ: dict[str, Any]) -> Caller:
-        return self.caller(
-            environ.get("HTTP_AUTHORIZATION", ""), environ.get("REMOTE_ADDR", "127.0.0.1")
-        )
-
-    def caller(self, authorization: str, remote_address: str) -> Caller:
-        """Who sent ``authorization`` (a Cognito token or a SigV4 signature); raises
-        ``InvalidTokenError`` as AppSync refuses."""
+    def caller(self, request: SignedRequest, remote_address: str) -> Caller:
+        """Who sent ``request``: a Cognito token's user, or an IAM principal whose SigV4
+        signature holds. Raises ``InvalidTokenError`` or ``SignatureError`` as AppSync refuses."""
         source_ip = [remote_address]
-        if authorization.startswith("AWS4-HMAC-SHA256"):
-            key = authorization.split("Credential=", 1)[-1].split("/", 1)[0] or "local"
+        authorization = request.header("authorization") or ""
+        if iam.is_signed(authorization):
+            principal = self._signatures.verify(request, explain=True)
             return Caller(
                 IAM,
                 {
@@ -305,8 +302,8 @@ class GraphqlEndpoint:
                     "cognitoIdentityId": None,
                     "cognitoIdentityPoolId": None,
                     "sourceIp": source_ip,
-                    "userArn": f"arn:aws:iam::{ACCOUNT}:user/{key}",
-                    "username": key,
+                    "userArn": principal.arn,
+                    "username": principal.access_key_id,
                 },
             )
         claims = self._verifier.verify(authorization)
@@ -547,15 +544,26 @@ def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def _json(start_response: Callable[..., Any], status: int, body: Any) -> list[bytes]:
+def _client(environ: Mapping[str, Any]) -> str:
+    return str(environ.get("REMOTE_ADDR", "127.0.0.1"))
+
+
+def _json(
+    start_response: Callable[..., Any], status: int, body: Any, *, error_type: str | None = None
+) -> list[bytes]:
     data = json.dumps(body).encode()
-    reasons = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
-    start_response(
-        f"{status} {reasons.get(status, 'Error')}",
-        [
-            ("Content-Type", "application/json; charset=UTF-8"),
-            ("Content-Length", str(len(data))),
-            *CORS_HEADERS[:1],
-        ],
-    )
+    reasons = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        405: "Method Not Allowed",
+    }
+    headers = [
+        ("Content-Type", "application/json; charset=UTF-8"),
+        ("Content-Length", str(len(data))),
+    ]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    start_response(f"{status} {reasons.get(status, 'Error')}", headers)
     return [data]

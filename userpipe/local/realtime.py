@@ -8,7 +8,11 @@ guide) and Amplify JS v6 sends it (``AWSWebSocketProvider``, ``AWSAppSyncRealTim
 - The socket asks for the ``graphql-ws`` subprotocol. Authorization comes as a second
   subprotocol ``header-<base64url(JSON)>`` (Amplify v6) or, in the older form, as the query
   parameters ``header=<base64(JSON)>&payload=e30=``. The JSON holds ``Authorization`` (a Cognito
-  token, verified as for queries, or a SigV4 signature: an IAM caller) and ``host``.
+  token, verified as for queries, or a SigV4 signature: an IAM caller) and ``host``. An IAM
+  client signs a POST to the GraphQL URL + ``/connect`` with the body ``{}`` to connect, and a
+  POST to the GraphQL URL with ``payload.data`` as the body to start a subscription (Amplify JS
+  v6, ``awsRealTimeIAMHeader``); the same headers travel in the JSON, and the signature is
+  verified against them (``userpipe.local.iam``).
 - ``connection_init`` → ``connection_ack`` with ``connectionTimeoutMs``; then ``ka`` every
   ``KEEP_ALIVE_SECONDS`` (the client closes when none comes within the timeout).
 - ``start`` (``id``, ``payload.data``: the JSON ``{query, variables}``,
@@ -31,12 +35,15 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final
 
 from userpipe.local.graphql import Caller, GraphqlEndpoint, Subscription
+from userpipe.local.iam import SignatureError, SignedRequest
+from userpipe.local.server import GRAPHQL_PATH
 from userpipe.local.tokens import InvalidTokenError
 
 PROTOCOL: Final = "graphql-ws"
 HEADER_PREFIX: Final = "header-"
 CONNECTION_TIMEOUT_MS: Final = 300_000  # what AppSync announces
 KEEP_ALIVE_SECONDS: Final = 60.0
+CONNECT_PATH: Final = f"{GRAPHQL_PATH}/connect"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -66,12 +73,15 @@ class RealtimeEndpoint:
         try:
             authorization = _connect_authorization(scope)
             connection.caller = graphql.caller(
-                _header(authorization, "authorization"), _client_address(scope)
+                _signed(authorization, CONNECT_PATH, b"{}"), _client_address(scope)
             )
         except InvalidTokenError as refused:
             await connection.close_with(
                 "connection_error", "UnauthorizedException", refused.message
             )
+            return
+        except SignatureError as refused:
+            await connection.close_with("connection_error", refused.code, refused.message)
             return
         except ValueError as malformed:
             await connection.close_with("connection_error", "BadRequestException", str(malformed))
@@ -157,10 +167,14 @@ class Connection:
         headers = (payload.get("extensions") or {}).get("authorization") or {}
         try:
             caller = self._graphql.caller(
-                _header(headers, "authorization"), _client_address(self._scope)
+                _signed(headers, GRAPHQL_PATH, str(payload.get("data")).encode()),
+                _client_address(self._scope),
             )
         except InvalidTokenError as refused:
             self.post(_error(key, "UnauthorizedException", refused.message))
+            return
+        except SignatureError as refused:
+            self.post(_error(key, refused.code, refused.message))
             return
         # The subscription's resolver is a function invocation: off the event loop.
         outcome = await asyncio.to_thread(
@@ -245,11 +259,10 @@ def _decoded(text: str, where: str) -> dict[str, Any]:
     return value
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return str(value)
-    return ""
+def _signed(headers: Mapping[str, Any], path: str, body: bytes) -> SignedRequest:
+    """The request an IAM client signed for this message (see the module)."""
+    lowered = {str(key).lower(): str(value) for key, value in headers.items()}
+    return SignedRequest("POST", lowered.get("host", ""), path, "", lowered, body)
 
 
 def _client_address(scope: Scope) -> str:

@@ -44,8 +44,8 @@ def lambda_runtime_environment(
     spec: FunctionSpec, function_name: str, region: str
 ) -> dict[str, str]:
     """What Lambda's Python runtime defines for every function (Lambda developer guide,
-    "Defined runtime environment variables"); credentials are the emulator's, which checks
-    none."""
+    "Defined runtime environment variables"). The credentials are placeholders here: the local
+    stack gives each sandbox its own (``userpipe.local.iam``)."""
     return {
         "_HANDLER": spec.handler,
         "AWS_REGION": region,
@@ -57,8 +57,8 @@ def lambda_runtime_environment(
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{function_name}",
-        # The emulator checks no credentials; the function's name as its access key id lets
-        # the local stack tell which function sent a request (userpipe.local.faults).
+        # The function's name as its access key id lets the local stack tell which function
+        # sent a request (userpipe.local.faults).
         "AWS_ACCESS_KEY_ID": function_name,
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
@@ -95,11 +95,13 @@ class FunctionSandbox:
         log_path: Path,
         on_log: Callable[[str, str], None] | None = None,
         ca_bundle: Path | None = None,
+        credentials: Mapping[str, str] | None = None,  # AWS_ACCESS_KEY_ID, ... (as Lambda's)
     ) -> None:
         self.spec = spec
         self.function_name = function_name
         self.environment = {
             **lambda_runtime_environment(spec, function_name, region),
+            **(credentials or {}),
             **environment,
             "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",

@@ -24,8 +24,9 @@ import uvicorn
 from a2wsgi import WSGIMiddleware
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from userpipe.local import faults
+from userpipe.local import faults, iam
 from userpipe.local.faults import FaultPlan, caller
+from userpipe.local.iam import SignatureError, SignatureVerifier
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -96,11 +97,14 @@ class _Dispatcher(DomainDispatcherApplication):
 
 class Router:
     """The stack's WSGI app. Until the stack is provisioned everything goes to the emulator;
-    then Cognito's front and the GraphQL endpoint take their share. After a request that gives
-    a poller work, it is woken at once (otherwise it looks again within a second)."""
+    then Cognito's front and the GraphQL endpoint take their share. Every AWS API request and
+    Lambda ``Invoke`` is authenticated first (``iam.authenticate``: a valid signature, or one of
+    Cognito's public operations). After a request that gives a poller work, it is woken at once
+    (otherwise it looks again within a second)."""
 
-    def __init__(self, emulator_app: WSGIApp) -> None:
+    def __init__(self, emulator_app: WSGIApp, verifier: SignatureVerifier) -> None:
         self.emulator = emulator_app
+        self.verifier = verifier
         self.front: WSGIApp = emulator_app
         self.graphql: WSGIApp | None = None
         self.console: Any = None  # userpipe.local.console.ConsoleApp, once provisioned
@@ -116,6 +120,10 @@ class Router:
             return self.graphql(environ, start_response)
         if self.console is not None and self.console.matches(environ):
             return self.console(environ, start_response)
+        try:
+            environ = iam.authenticate(environ, self.verifier)
+        except SignatureError as refused:
+            return iam.refuse(environ, start_response, refused)
         if self.lambda_invoke is not None and (sandbox := self.lambda_invoke.matches(environ)):
             return self.lambda_invoke(sandbox, environ, start_response)
         try:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +46,8 @@ from userpipe.local.cognito import CognitoFront
 from userpipe.local.console import ConsoleApp, recent_changes
 from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
+from userpipe.local.guard import Guard, Reach, machine_names, served_names
+from userpipe.local.iam import PROFILE, LocalCredentials, SignatureVerifier
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
 from userpipe.local.realtime import RealtimeEndpoint
@@ -61,6 +62,7 @@ from userpipe.local.server import (
     bind,
     emulator,
 )
+from userpipe.local.signing import TokenSigningKey
 from userpipe.local.sources import Poller, QueuePoller, StreamPoller
 from userpipe.local.tls import LocalCertificates
 from userpipe.local.tokens import TokenVerifier
@@ -81,6 +83,8 @@ class LocalStackOptions:
     retry_delay: int = 1  # seconds before a failed message is delivered again (see sources)
     on_log: Callable[[str, str], None] | None = None  # every function log line, as it comes
     faults: FaultPlan | None = None  # faults injected into the functions' calls (tests only)
+    allow_origins: tuple[str, ...] = ()  # browser origins besides the stack's own (a dev server)
+    allow_remote_admin: bool = False  # the outbox, status and emulator admin API from the LAN
 
 
 class LocalStack:
@@ -92,6 +96,15 @@ class LocalStack:
         self.outbox = Outbox(state / "outbox.jsonl")
         self.logs_dir = state / "logs"
         self.certificates = LocalCertificates(state / "tls")
+        self.credentials = LocalCredentials(state / "credentials", ACCOUNT)
+        self.verifier = SignatureVerifier(self.credentials, REGION)
+        self.signing_key = TokenSigningKey(state / "keys" / "token-signing-key.json")
+        wildcard = self.options.host in ("0.0.0.0", "::", "")  # noqa: S104 - naming it only
+        self.reach = Reach(
+            served_names(self.options.host, machine_names() if wildcard else ()),
+            allowed_origins=frozenset(o.rstrip("/") for o in self.options.allow_origins),
+            allow_remote_admin=self.options.allow_remote_admin,
+        )
         self.sandboxes: dict[str, FunctionSandbox] = {}
         self.pollers: list[Poller] = []
         self.built: Built | None = None
@@ -115,12 +128,13 @@ class LocalStack:
         except OSError:
             sock.close()
             raise
-        self.certificates.ensure(self._certificate_names())
-        self._router = Router(emulator())
+        self.certificates.ensure(self.reach.names)
+        self.reach.bound(sock.getsockname()[1], tls_sock.getsockname()[1])
+        self._router = Router(emulator(), self.verifier)
         realtime = RealtimeEndpoint(lambda: self.graphql)
-        self._server = Server(AsgiRouter(self._router, realtime), sock)
+        self._server = Server(Guard(AsgiRouter(self._router, realtime), self.reach), sock)
         self._tls_server = Server(
-            AsgiRouter(self._router, realtime),
+            Guard(AsgiRouter(self._router, realtime), self.reach),
             tls_sock,
             certificate=(str(self.certificates.cert_path), str(self.certificates.key_path)),
         )
@@ -138,7 +152,7 @@ class LocalStack:
         assert self._router is not None
         Client(self._router.emulator, Response).post("/moto-api/reset")  # a fresh emulator
         eventbridge.install()  # undeliverable rule targets go to their DLQ, as in EventBridge
-        clients = Clients(self.endpoint_url)
+        clients = self.clients()
         built = provision(clients, self.names, self.options.settings)
         built.add(
             GRAPHQL_API,
@@ -159,6 +173,7 @@ class LocalStack:
         aws = InProcessAws(self._router.emulator, REGION)
         pool_id = built.attribute(Attr(USER_POOL.id, "id"))
         client_id = built.attribute(Attr(USER_POOL.id, "client_id"))
+        self.signing_key.install(emulated_user_pool(pool_id))
         self._router.front = CognitoFront(
             self._router.emulator,
             aws=aws,
@@ -167,16 +182,13 @@ class LocalStack:
             region=REGION,
             trigger=self.sandboxes[CONFIRM_TRIGGER.id],
             outbox=self.outbox,
-        )
-        jwks = json.loads(
-            Client(self._router.emulator, Response)
-            .get(f"/{pool_id}/.well-known/jwks.json")
-            .get_data()
+            jwks=self.signing_key.jwks(),
         )
         self.graphql = self._router.graphql = GraphqlEndpoint(
             verifier=TokenVerifier.for_pool(
-                jwks, region=REGION, user_pool_id=pool_id, client_id=client_id
+                self.signing_key.jwks(), region=REGION, user_pool_id=pool_id, client_id=client_id
             ),
+            signatures=self.verifier,
             resolver=self.sandboxes[USER_API.id],
             region=REGION,
         )
@@ -221,6 +233,7 @@ class LocalStack:
             spec,
             name,
             built.environment(spec),
+            credentials=self.credentials.for_function(name).environment(),
             region=REGION,
             endpoint_url=self.endpoint_url,
             log_path=self.logs_dir / f"{name}.log",
@@ -257,16 +270,13 @@ class LocalStack:
         assert self._server is not None, "start() the stack first"
         return self._server.port
 
-    def _certificate_names(self) -> list[str]:
-        """The names the TLS certificate covers: the shown host, and on a wildcard bind the
-        machine's name and addresses too (a phone on the LAN reaching the console)."""
-        names = [self._shown_host.strip("[]")]
-        if self.options.host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming it only
-            hostname = socket.gethostname()
-            names.append(hostname)
-            with suppress(OSError):  # no resolvable address: the name alone
-                names += socket.gethostbyname_ex(hostname)[2]
-        return names
+    def clients(self) -> Clients:
+        """AWS clients of this stack, signing as its operator."""
+        operator = self.credentials.operator
+        return Clients(
+            self.endpoint_url,
+            credentials=(operator.access_key_id, operator.secret_access_key),
+        )
 
     @property
     def tls_port(self) -> int:
@@ -312,6 +322,8 @@ class LocalStack:
             "realtime_url": self.realtime_url,
             "console_url": self.console_url,
             "ca_cert_path": str(self.certificates.ca_cert_path.resolve()),
+            "credentials_path": str(self.credentials.path.resolve()),
+            "aws_profile": PROFILE,
             "outbox_path": str(self.outbox.path.resolve()),
             "logs_dir": str(self.logs_dir.resolve()),
             "amplify_config_path": str(self.amplify_config_path.resolve()),
@@ -384,7 +396,7 @@ class LocalStack:
 
     def _queued(self) -> int:
         assert self.built is not None
-        clients = Clients(self.endpoint_url)
+        clients = self.clients()
         total = 0
         for subscription in SUBSCRIPTIONS:
             attributes = clients.sqs.get_queue_attributes(
@@ -396,6 +408,13 @@ class LocalStack:
             )["Attributes"]
             total += sum(int(value) for value in attributes.values())
         return total
+
+
+def emulated_user_pool(pool_id: str) -> Any:
+    """moto's in-memory user pool object (the emulator is process-wide)."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    return cognitoidp_backends[ACCOUNT][REGION].user_pools[pool_id]
 
 
 def _wake(pollers: list[QueuePoller] | list[StreamPoller]) -> None:

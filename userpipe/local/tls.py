@@ -11,6 +11,14 @@ TLS. Its certificate is signed by a CA generated here, once, and kept in the sta
 Generated with ``cryptography`` (ECDSA P-256), with the extensions strict verifiers (OpenSSL 3's
 ``VERIFY_X509_STRICT``, Chromium) require: basic constraints, key usage, subject and authority
 key identifiers, subject alternative names.
+
+Trusting a CA trusts whatever its key signs, so this one is made harmless beyond this machine:
+its **name constraints** (RFC 5280 section 4.2.1.10, critical) permit only the loopback names
+and addresses, private network ranges (RFC 1918, RFC 4193) and the machine's own names and
+addresses — a certificate it signed for any other name is refused by a verifier that trusts it —
+and it is valid for two years at most. A CA without those constraints (made by an older
+userpipe), expired or expiring, or not covering a name the stack now serves, is replaced by a
+new one on the next start (``created_ca``: trust the new ``ca.pem`` again).
 """
 
 from __future__ import annotations
@@ -28,15 +36,27 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-CA_DAYS: Final = 3650
+from userpipe.local.files import write_secret
+
+CA_DAYS: Final = 730  # two years at most
 SERVER_DAYS: Final = 365
 RENEW_BEFORE: Final = dt.timedelta(days=30)
 DEFAULT_HOSTS: Final = ("localhost", "127.0.0.1", "::1")
+#: Address ranges every local CA permits: loopback, and private networks (a LAN bind).
+PERMITTED_NETWORKS: Final = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_network("172.16.0.0/12"),
+    ipaddress.ip_network("192.168.0.0/16"),
+    ipaddress.ip_network("fc00::/7"),
+)
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalCertificates:
     folder: Path
+    created_ca: bool = False  # the last ensure() made a new CA (trust it again)
 
     @property
     def ca_cert_path(self) -> Path:
@@ -60,8 +80,9 @@ class LocalCertificates:
         names = sorted(set(hosts) | set(DEFAULT_HOSTS))
         self.folder.mkdir(parents=True, exist_ok=True)
         ca = self._load_ca()
-        if ca is None:
-            ca = self._new_ca()
+        self.created_ca = ca is None or not permits(ca[0], names)
+        if ca is None or self.created_ca:
+            ca = self._new_ca(names)
         if not self._server_is_current(ca[0], names):
             self._new_server(ca, names)
         return self
@@ -76,9 +97,12 @@ class LocalCertificates:
             return None
         if not isinstance(key, ec.EllipticCurvePrivateKey) or _expiring(cert):
             return None
+        lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+        if lifetime > dt.timedelta(days=CA_DAYS, minutes=5) or _constraints(cert) is None:
+            return None  # made before CAs were constrained: replace it
         return cert, key
 
-    def _new_ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    def _new_ca(self, names: list[str]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name(
             [
@@ -113,9 +137,13 @@ class LocalCertificates:
                 critical=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .add_extension(
+                x509.NameConstraints(permitted_subtrees=_subtrees(names), excluded_subtrees=None),
+                critical=True,
+            )
             .sign(key, hashes.SHA256())
         )
-        _write_secret(self.ca_key_path, _private_pem(key))
+        write_secret(self.ca_key_path, _private_pem(key))
         self.ca_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self.cert_path.unlink(missing_ok=True)  # signed by the old CA, if any
         return cert, key
@@ -177,8 +205,52 @@ class LocalCertificates:
             )
             .sign(ca_key, hashes.SHA256())
         )
-        _write_secret(self.key_path, _private_pem(key))
+        write_secret(self.key_path, _private_pem(key))
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _subtrees(names: Iterable[str]) -> list[x509.GeneralName]:
+    """What a CA for ``names`` permits: each DNS name (and its subdomains), the permitted
+    networks, and each address outside them exactly."""
+    subtrees: list[x509.GeneralName] = [x509.IPAddress(net) for net in PERMITTED_NETWORKS]
+    for name in sorted(set(names)):
+        try:
+            ip = ipaddress.ip_address(name)
+        except ValueError:
+            subtrees.append(x509.DNSName(name))
+            continue
+        if not any(ip in net for net in PERMITTED_NETWORKS):
+            subtrees.append(x509.IPAddress(ipaddress.ip_network(ip)))
+    return subtrees
+
+
+def _constraints(cert: x509.Certificate) -> x509.NameConstraints | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def permits(ca: x509.Certificate, names: Iterable[str]) -> bool:
+    """Whether ``ca``'s name constraints let it sign for every one of ``names``."""
+    constraints = _constraints(ca)
+    if constraints is None:
+        return False
+    permitted = constraints.permitted_subtrees or []
+    dns = [str(n.value).lower() for n in permitted if isinstance(n, x509.DNSName)]
+    networks = [n.value for n in permitted if isinstance(n, x509.IPAddress)]
+    for name in names:
+        try:
+            ip = ipaddress.ip_address(name)
+        except ValueError:
+            lowered = name.lower()
+            if not any(lowered == base or lowered.endswith(f".{base}") for base in dns):
+                return False
+            continue
+        if not any(isinstance(net, ipaddress.IPv4Network | ipaddress.IPv6Network)
+                   and ip.version == net.version and ip in net for net in networks):  # fmt: skip
+            return False
+    return True
 
 
 def _general_name(name: str) -> x509.GeneralName:
@@ -202,13 +274,3 @@ def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    """Written with mode 0600 from the start (never readable by others, even briefly)."""
-    partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-    partial.replace(path)

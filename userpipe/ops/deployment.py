@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from contracts.topology import Output, snake_case
-from userpipe.clients import Clients
+from userpipe.clients import Clients, CredentialsNotFoundError, read_credentials
 from userpipe.ops.errors import OperatorError
 
 DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
@@ -98,10 +98,18 @@ def from_local(path: Path | None = None) -> Deployment:
     if not isinstance(outputs, dict) or "endpoint_url" not in outputs:
         raise DeploymentNotFoundError(f"{chosen} is not a local stack's outputs file")
     endpoint = str(outputs["endpoint_url"])
+    try:
+        credentials = read_credentials(
+            outputs.get("credentials_path") or chosen.parent / "credentials"
+        )
+    except CredentialsNotFoundError as exc:
+        raise DeploymentNotFoundError(str(exc)) from None
     return Deployment(
         name=f"the local stack at {endpoint}",
         outputs={key: str(value) for key, value in outputs.items()},
-        clients=Clients(endpoint, region=str(outputs.get("region") or "") or None),
+        clients=Clients(
+            endpoint, region=str(outputs.get("region") or "") or None, credentials=credentials
+        ),
         local=True,
     )
 
