@@ -37,7 +37,7 @@ from bench.report import Goal, Measurement, median, percentile
 from contracts.names import ORIGIN_COGNITO
 from contracts.topology import FUNCTIONS, ResourceNames
 from contracts.user_confirmed import from_cognito_user, put_events_entry
-from userpipe.clients import Clients
+from userpipe.clients import Clients, local_clients, read_credentials
 from userpipe.local.process import StackProcess
 from userpipe.ops import rebuild, reconcile
 from userpipe.ops.deployment import from_local
@@ -392,7 +392,7 @@ def run(
 ) -> tuple[Sizes, list[Measurement]]:
     measurements: list[Measurement] = []
     with StackProcess(state_dir) as stack:
-        clients = Clients(stack.outputs["endpoint_url"])
+        clients = local_clients(stack.outputs)
         client_id = stack.outputs["user_pool_client_id"]
         warm = [f"warm-{uuid.uuid4().hex[:8]}@example.com"]
         end_to_end(stack, clients, sign_up(clients, client_id, warm))
@@ -510,10 +510,11 @@ def trigger_warm(stack: StackProcess, clients: Clients, calls: int = 300) -> lis
         AWS_ENDPOINT_URL=outputs["endpoint_url"],
         AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
         AWS_DEFAULT_REGION=outputs["region"],
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulator checks no credentials
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
+    key, secret = read_credentials(outputs["credentials_path"])
+    os.environ.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
     from services.confirm_trigger import handler
 
     handler.default_publisher.cache_clear()

@@ -199,16 +199,40 @@ def _announce(console: Any, stack: Any) -> None:
         f"{outputs['ca_cert_path']} (and --experimental-websocket on Node 20); a browser by "
         "importing it as a certificate authority (README, The local stack)."
     )
-    endpoint = outputs["endpoint_url"]
-    console.print(f"\n[bold]AWS CLI[/] (any credentials; region {outputs['region']}):")
     console.print(
-        f"  aws --endpoint-url {endpoint} cognito-idp sign-up --client-id "
-        f"{outputs['user_pool_client_id']} --username you@example.com --password '...'"
+        "\n[bold]AWS CLI[/] (the stack's own credentials, region and endpoint; it refuses "
+        "any other credentials):"
+    )
+    env = "userpipe local env" + _outputs_flag(stack.outputs_path)
+    console.print(f'  eval "$({_program()} {env})"', markup=False, highlight=False)
+    console.print(
+        f"  aws cognito-idp sign-up --client-id {outputs['user_pool_client_id']} "
+        "--username you@example.com --password 'Correct-Horse-9-Battery!'",
+        markup=False,
+        highlight=False,
     )
     console.print(
-        f"  aws --endpoint-url {endpoint} dynamodb scan --table-name {outputs['user_table_name']}"
+        f"  aws dynamodb scan --table-name {outputs['user_table_name']}",
+        markup=False,
+        highlight=False,
     )
     console.print("\nConfirmation codes: `userpipe local codes` · Ctrl-C stops the stack")
+
+
+def _program() -> str:
+    """How to run this program again from here: the venv's script if that is what runs."""
+    script = Path(sys.argv[0])
+    if script.name == "userpipe" and script.parent.name == "bin":
+        try:
+            return str(script.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(script)
+    return "userpipe"
+
+
+def _outputs_flag(path: Path) -> str:
+    """``--outputs PATH`` unless ``path`` is where commands look by default."""
+    return "" if path.resolve() == DEFAULT_OUTPUTS.resolve() else f" --outputs {path}"
 
 
 def exposure_warning(host: str, allow_remote_admin: bool) -> list[str]:

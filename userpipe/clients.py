@@ -4,6 +4,7 @@ reach AWS: an explicit endpoint and the local stack's own credentials)."""
 from __future__ import annotations
 
 import configparser
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -120,6 +121,15 @@ def read_credentials(path: str | Path) -> tuple[str, str]:
             f"cannot read the local stack's credentials from {path} ({exc}); start the stack "
             "with `userpipe local up`"
         ) from None
+
+
+def local_clients(outputs: Mapping[str, Any]) -> Clients:
+    """Clients of the local stack whose outputs these are, signing with its credentials."""
+    return Clients(
+        str(outputs["endpoint_url"]),
+        region=str(outputs.get("region") or "") or None,
+        credentials=read_credentials(outputs["credentials_path"]),
+    )
 
 
 class CredentialsNotFoundError(Exception):

@@ -19,7 +19,6 @@ import pytest
 
 from contracts.topology import OUTPUTS, ResourceNames
 from tests.infra.conftest import Synthesized, synthesize
-from userpipe.clients import Clients
 from userpipe.local.sandbox import LOCAL_ONLY_VARIABLES, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
 from userpipe.local.stack import LocalStack, LocalStackOptions
@@ -190,7 +189,7 @@ def describe_template(stack: Synthesized) -> dict[str, Any]:
 
 def describe_local(stack: LocalStack) -> dict[str, Any]:
     assert stack.built is not None
-    clients = Clients(stack.endpoint_url)
+    clients = stack.clients()
     outputs = stack.outputs()
     known = _local_values(stack)
 

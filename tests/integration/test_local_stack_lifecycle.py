@@ -228,3 +228,21 @@ def test_an_event_whose_target_queue_is_gone_lands_in_the_rules_dlq(tmp_path: Pa
         wait_for(lambda: client.code
                  and [e for e in stack.outbox.entries(email) if e["kind"] == "email"],
                  what="the welcome email")  # fmt: skip
+
+
+def test_local_up_on_every_interface_warns_what_becomes_reachable(tmp_path: Path) -> None:
+    outputs_path = tmp_path / "outputs.json"
+    process = subprocess.Popen(
+        [str(USERPIPE), "local", "up", "--host", "0.0.0.0", "--port", "0",  # noqa: S104
+         "--outputs", str(outputs_path)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(outputs_path.exists, timeout=60, interval=0.05, what="the outputs file")
+        process.send_signal(signal.SIGTERM)
+        printed, _ = process.communicate(timeout=STOPS_WITHIN_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "WARNING: listening on every network interface" in printed
+    assert "This machine only: the confirmation codes" in printed

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import REPORTS
-from userpipe.clients import Clients
+from userpipe.clients import local_clients
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.process import StackProcess
 
@@ -30,7 +30,7 @@ def test_a_minute_at_20_confirmations_a_second_loses_nobody_and_memory_stays_bou
 ) -> None:
     with StackProcess(tmp_path / "stack") as stack:
         client = StackClient(stack.outputs)
-        aws = Clients(stack.outputs["endpoint_url"])
+        aws = local_clients(stack.outputs)
         pool = client.pool_id
         emails = [f"soak-{i:05d}@example.com" for i in range(RATE * SECONDS + 1)]
         for email in emails:

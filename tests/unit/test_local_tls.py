@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from userpipe.local.tls import LocalCertificates, permits
+from userpipe.local.tls import CA_DAYS, LocalCertificates, permits
 
 
 def test_a_client_trusting_the_ca_accepts_the_servers_certificate(tmp_path: Path) -> None:
@@ -179,3 +179,12 @@ def _self_signed_ca(years: int) -> tuple[bytes, bytes]:
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return cert.public_bytes(pem), private
+
+
+def test_an_expiring_ca_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = LocalCertificates(tmp_path).ensure()
+    ca = first.ca_cert_path.read_bytes()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=CA_DAYS - 10)
+    monkeypatch.setattr("userpipe.local.tls._now", lambda: later)
+    renewed = LocalCertificates(tmp_path).ensure()
+    assert renewed.created_ca and renewed.ca_cert_path.read_bytes() != ca

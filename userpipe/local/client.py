@@ -23,7 +23,7 @@ from botocore.credentials import Credentials
 from contracts.items import AuditRecord, User
 from contracts.names import ORIGIN_COGNITO
 from contracts.user_confirmed import from_cognito_user, put_events_entry
-from userpipe.clients import Clients, read_credentials
+from userpipe.clients import local_clients, read_credentials
 from userpipe.local import outbox
 from userpipe.ops.queues import depth
 from userpipe.ops.tables import scan
@@ -60,10 +60,7 @@ class GraphqlAnswer:
 class StackClient:
     def __init__(self, outputs: Mapping[str, Any]) -> None:
         self.outputs = dict(outputs)
-        self.aws = Clients(
-            self.outputs["endpoint_url"],
-            credentials=read_credentials(self.outputs["credentials_path"]),
-        )
+        self.aws = local_clients(self.outputs)
 
     @cached_property
     def client_id(self) -> str:
