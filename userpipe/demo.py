@@ -16,6 +16,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Final
 
 from botocore.exceptions import ClientError
 from rich.console import Console
@@ -41,6 +42,18 @@ LIST_USERS = """query Everyone($next: String) {
 RENAME = """mutation Rename($input: UpdateUserInput!) {
   updateUser(input: $input) { id name age _version updatedAt }
 }"""
+
+
+#: What the demo ends with: where a newcomer goes next (each command runs as printed).
+NEXT_STEPS: Final = (
+    "",
+    "Next:",
+    "  .venv/bin/userpipe local up              # the stack on 4747/4748 until Ctrl-C",
+    "  open https://127.0.0.1:4748/             # the console (trust .userpipe/tls/ca.pem once)",
+    "  .venv/bin/userpipe local admin EMAIL     # make a signed-up user an Admin",
+    '  eval "$(.venv/bin/userpipe local env)"   # then the AWS CLI: aws dynamodb scan ...',
+    "  make test                                # every test; README.md explains the rest",
+)
 
 
 def run_demo(users: int = 3, *, verbose: bool = False, console: Console | None = None) -> int:
@@ -227,6 +240,8 @@ class _Demo:
             self.console.print(f"[red bold]{len(self.failed)} check(s) failed")
             return 1
         self.console.print("[green bold]Every check held.")
+        for line in NEXT_STEPS:
+            self.console.print(line, markup=False, highlight=False)
         return 0
 
     # --- steps --------------------------------------------------------------------------------

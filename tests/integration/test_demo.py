@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from userpipe.cli import main
-from userpipe.demo import run_demo
+from userpipe.demo import NEXT_STEPS, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -18,6 +18,8 @@ def test_the_demo_runs_every_check_and_they_all_hold() -> None:
     assert "Every check held." in text
     assert "✗" not in text
     assert text.count("✓") == 15
+    assert text.rstrip().endswith(NEXT_STEPS[-1].rstrip())  # it ends with what to run next
+    assert "userpipe local up" in text.split("Next:")[1]
 
 
 def test_the_cli_rejects_a_silly_user_count(capsys: pytest.CaptureFixture[str]) -> None:

@@ -154,3 +154,71 @@ def test_refused_credentials_close_the_connection(stack: LocalStack) -> None:
             ws.recv(timeout=10)
     assert refusal["type"] == "connection_error"
     assert refusal["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+
+
+REALTIME_HEADERS = {
+    "accept": "application/json, text/javascript",
+    "content-encoding": "amz-1.0",
+    "content-type": "application/json; charset=UTF-8",
+}
+
+
+def iam_headers(client: StackClient, canonical_uri: str, payload: str) -> dict[str, str]:
+    """What Amplify JS v6 sends for IAM (``awsRealTimeIAMHeader``): a signed POST of
+    ``payload`` to the GraphQL URL + ``canonical_uri``, as headers."""
+    url = client.outputs["graphql_url"] + canonical_uri
+    return client.signed_headers(url, payload.encode(), REALTIME_HEADERS)
+
+
+def test_an_iam_operator_subscribes_with_a_signature_and_a_forged_one_is_refused(
+    stack: LocalStack, client: StackClient
+) -> None:
+    outputs = stack.outputs()
+    tls = ssl.create_default_context(cafile=outputs["ca_cert_path"])
+
+    def opened(header: dict[str, str]) -> ClientConnection:
+        protocol = "header-" + base64.urlsafe_b64encode(json.dumps(header).encode()).decode()
+        return connect(
+            outputs["realtime_url"],
+            subprotocols=["graphql-ws", protocol.rstrip("=")],  # type: ignore[list-item]
+            ssl=tls,
+            open_timeout=10,
+        )
+
+    with opened(iam_headers(client, "/connect", "{}")) as ws:
+        ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        data = json.dumps({"query": ON_CREATE, "variables": {}})
+        start = {
+            "id": "iam-1",
+            "type": "start",
+            "payload": {
+                "data": data,
+                "extensions": {"authorization": iam_headers(client, "", data)},
+            },
+        }
+        ws.send(json.dumps(start))
+        assert _next(ws) == {"type": "start_ack", "id": "iam-1"}
+        tampered = {**start, "id": "iam-2", "payload": {**start["payload"], "data": data + " "}}
+        ws.send(json.dumps(tampered))  # signed for another body
+        refusal = _next(ws)
+        assert refusal["type"] == "error"
+        assert refusal["payload"]["errors"][0]["errorType"] == "InvalidSignatureException"
+
+    forged = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/eu-west-1/appsync/x",
+        "host": outputs["graphql_url"].split("/")[2],
+    }
+    with opened(forged) as ws:
+        refusal = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    assert refusal["type"] == "connection_error"
+    assert refusal["payload"]["errors"][0]["errorType"] == "IncompleteSignatureException"
+
+
+def _next(ws: ClientConnection) -> dict[str, Any]:
+    """The next message that is not a keep-alive."""
+    while (message := json.loads(ws.recv(timeout=10)))["type"] == "ka":
+        pass
+    return message  # type: ignore[no-any-return]

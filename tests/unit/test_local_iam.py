@@ -4,6 +4,7 @@ the credentials the stack issued pass; anything else is refused the way AWS refu
 from __future__ import annotations
 
 import io
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from userpipe.local import iam
 from userpipe.local.iam import (
@@ -107,6 +110,11 @@ def test_a_header_that_only_starts_like_a_signature_is_refused(
 def test_other_credentials_are_refused(verifier: SignatureVerifier) -> None:
     stranger = refused(verifier, signed(Credentials("AKIDEXAMPLE", "secret")))
     assert stranger.code == "UnrecognizedClientException"
+    request = signed(verifier.credentials.operator)
+    odd = request.headers["authorization"].replace("Credential=", "Credential=ÄKIDé", 1)
+    headers = {**request.headers, "authorization": odd, "x-amz-security-token": "tökén"}
+    error = refused(verifier, SignedRequest("POST", HOST, "/", "", headers, BODY))
+    assert error.code == "UnrecognizedClientException"  # not a TypeError from compare_digest
     operator = verifier.credentials.operator
     wrong_secret = refused(verifier, signed(Credentials(operator.access_key_id, "guessed")))
     assert wrong_secret.code == "InvalidSignatureException"
@@ -211,3 +219,46 @@ def test_a_refusal_speaks_the_requests_protocol() -> None:
     xml_body = iam.refuse(form, lambda *a: seen.append(a), error)
     assert b"<Code>SignatureDoesNotMatch</Code>" in xml_body[0]
     assert seen[0][0].startswith("403")
+
+
+_FUZZED = LocalCredentials(Path(tempfile.mkdtemp()) / "credentials", "123456789012")
+_TODAY = datetime.now(UTC).strftime("%Y%m%d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    authorization=st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            lambda key, date, signed, signature: (
+                f"AWS4-HMAC-SHA256 Credential={key}/{date}/eu-west-1/dynamodb/aws4_request, "
+                f"SignedHeaders={signed}, Signature={signature}"
+            ),
+            st.one_of(
+                st.just(_FUZZED.operator.access_key_id),
+                st.text(min_size=1, max_size=30).filter(lambda k: not set(k) & set(", /\t\n")),
+            ),
+            st.one_of(
+                st.just(_TODAY), st.text(max_size=10).filter(lambda d: not set(d) & set("/,"))
+            ),
+            st.from_regex(r"[a-z0-9;_.-]{1,40}", fullmatch=True),
+            st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+        ),
+    ),
+    headers=st.dictionaries(
+        st.sampled_from(["x-amz-date", "host", "x-amz-security-token", "x-amz-content-sha256"]),
+        st.one_of(st.just(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")), st.text(max_size=40)),
+    ),
+    path=st.text(max_size=40),
+    query=st.text(max_size=40),
+    body=st.binary(max_size=64),
+)
+def test_no_request_makes_the_verifier_fail_otherwise_than_as_aws_refuses(
+    authorization: str, headers: dict[str, str], path: str, query: str, body: bytes
+) -> None:
+    verifier = SignatureVerifier(_FUZZED, "eu-west-1")
+    request = SignedRequest(
+        "POST", HOST, "/" + path, query, {**headers, "authorization": authorization}, body
+    )
+    with pytest.raises(SignatureError):
+        verifier.verify(request)

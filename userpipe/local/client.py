@@ -8,6 +8,7 @@ import json
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,11 +165,12 @@ class StackClient:
         self, url: str, body: bytes, headers: Mapping[str, str] | None = None
     ) -> dict[str, str]:
         """``headers`` plus a SigV4 signature of a POST of ``body`` to ``url`` as the stack's
-        operator (service ``appsync``), as botocore signs."""
+        operator (service ``appsync``), as botocore signs, and the ``host`` it signed (what
+        Amplify puts in a real-time connection's header)."""
         key, secret = read_credentials(self.outputs["credentials_path"])
         request = AWSRequest("POST", url, data=body, headers=dict(headers or {}))
         SigV4Auth(Credentials(key, secret), "appsync", self.outputs["region"]).add_auth(request)
-        return dict(request.headers.items())
+        return {**dict(request.headers.items()), "host": urllib.parse.urlsplit(url).netloc}
 
     # --- what an operator reads ---------------------------------------------------------------
 

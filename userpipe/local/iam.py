@@ -155,7 +155,7 @@ class LocalCredentials:
         return hmac.new(key, f"{purpose}:{name}".encode(), hashlib.sha256).hexdigest()
 
     def find(self, access_key_id: str) -> IssuedCredentials | None:
-        if hmac.compare_digest(access_key_id, self.operator.access_key_id):
+        if _same(access_key_id, self.operator.access_key_id):
             return self.operator
         return self._functions.get(access_key_id)
 
@@ -241,7 +241,7 @@ class SignatureVerifier:
                 )
         token = request.header("x-amz-security-token")
         if issued.session_token is not None and not (
-            token is not None and hmac.compare_digest(token, issued.session_token)
+            token is not None and _same(token, issued.session_token)
         ):
             raise SignatureError("UnrecognizedClientException", INVALID_TOKEN)
         declared_hash = request.header("x-amz-content-sha256")
@@ -271,7 +271,7 @@ class SignatureVerifier:
         if signer.signed_headers(signer.headers_to_sign(prepared)) != match["signed"]:
             canonical = "(a header botocore never signs was signed: " + match["signed"] + ")"
             expected = ""
-        if not hmac.compare_digest(expected, match["signature"]):
+        if not _same(expected, match["signature"]):
             message = MISMATCH
             if explain:
                 message += (
@@ -279,6 +279,12 @@ class SignatureVerifier:
                 )
             raise SignatureError("InvalidSignatureException", message)
         return issued.principal
+
+
+def _same(given: str, known: str) -> bool:
+    """A constant-time comparison that takes any text a client sends (``compare_digest`` on
+    ``str`` refuses non-ASCII with a ``TypeError``)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), known.encode())
 
 
 def _scope(credential: str) -> tuple[str, str, str, str, str]:
