@@ -1,18 +1,47 @@
 """Compound filters and conditions through the API's Lambda entry point on moto: listUsers,
 syncUsers (full and delta) and updateUser(condition), for an owner and for an Admin, against a
-table of known, varied users, with answers worked out by hand (and held to the evaluation of
-DynamoDB's documented semantics in ``tests/filter_reference.py``).
+table of known, varied users — first with answers worked out by hand, then with every shape of
+``ModelUserFilterInput`` / ``ModelUserConditionInput`` the schema lets a client send, compared
+with an evaluation in Python of DynamoDB's documented semantics (``tests/filter_reference.py``).
+
+Where moto 5.2.5 answers differently from DynamoDB, the generator avoids exactly that, and says
+why next to the restriction:
+
+- ``attr = :null`` / ``attr <> :null`` on an item without ``attr``: moto reads the missing
+  attribute as Python ``None``, the NULL operand as ``None`` too, and compares them with ``==``
+  (moto/dynamodb/comparisons.py, ``AttributePath.expr``, ``AttributeValue.expr``, ``OpEqual``),
+  so it answers true / false where DynamoDB answers false / true. A null ``eq``/``ne`` is
+  generated only together with ``attributeExists: true`` on the same field, which makes the
+  missing case false either way and still checks NULL against NULL and against values.
+- ``size()`` of a missing attribute raises a ValidationException ("Invalid attribute name") and
+  of a Number, Boolean or NULL a ValueError (``FuncSize.expr``), instead of the comparison simply
+  failing to hold; DynamoDB's docs define no size for those types at all. ``size`` is generated
+  only on the fields every stored user holds as a string.
+- moto evaluates ``a BETWEEN :high AND :low`` to false; DynamoDB refuses it. The API refuses it
+  first (BadRequest), so both agree here and no restriction is needed.
+- moto compares a Number attribute with a String operand in Python and raises TypeError where
+  DynamoDB answers false (``OpLessThan``, ``FuncBetween``); GraphQL types every operand after its
+  field, and the table stores each field with one type (or NULL), so it never happens here.
+
+Not generated because DynamoDB's documentation does not say what they select (``Undefined`` in
+the reference): ``lt``/``le``/``gt``/``ge`` with null, an empty ``contains``/``notContains``/
+``beginsWith`` operand, and non-ASCII text (the docs compare "ASCII character code values").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from graphql import GraphQLEnumType, GraphQLInputObjectType, get_named_type
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
-from services.user_api.errors import BadRequest, ConditionalCheckFailed
-from tests.filter_reference import reference
+from contracts.appsync import load_schema
+from services.user_api.errors import BadRequest, ConditionalCheckFailed, ConflictUnhandled
+from tests.filter_reference import ORDERINGS, TYPE_DESCRIPTORS, Refused, reference
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import appsync_event, cognito_identity, unwrap
 
@@ -280,3 +309,241 @@ def test_an_update_condition_with_a_reversed_between_is_a_bad_request(editable: 
     condition = {"and": [{"age": {"between": [40, 30]}}]}
     with pytest.raises(BadRequest, match=r"^condition\.and\[0\]\.age\.between: "):
         editable.update(ADMIN, {"id": "u01", "age": 37}, condition)
+
+
+# --- Every shape a client can send ------------------------------------------------------------
+
+SCHEMA = load_schema()
+LOGICAL = ("and", "or", "not")
+#: Fields every stored user holds as a string: the only ones ``size`` is generated for (moto
+#: raises on the size of a missing, Number, Boolean or NULL attribute; see the module docstring).
+SIZED_FIELDS = frozenset(
+    field
+    for field in ("id", "email", "name", "createdAt", "updatedAt")
+    if all(set(item.get(field, {})) == {"S"} for item in STORED.values())
+)
+TYPE_NAMES = {descriptor: name for name, descriptor in TYPE_DESCRIPTORS.items()}
+OWNERS = [*EVERYONE, "u99"]  # u99: signed in, no item
+LAST_SYNCS = [1, 4500, 8000, 11999, 12000]
+ALPHABET = "aAdeknxz@.+-:0125TZ "
+
+
+def stored_values(field: str, kind: str) -> list[Any]:
+    return [item[field][kind] for item in STORED.values() if kind in item.get(field, {})]
+
+
+def fragments(field: str) -> list[str]:
+    """Strings that split the stored users: each stored value of ``field``, its prefixes, inner
+    parts, ends, and other cases."""
+    return sorted(
+        {
+            part
+            for text in stored_values(field, "S")
+            for part in (text, text[:1], text[:3], text[1:4], text[-4:], text.upper(), text.lower())
+        }
+    )
+
+
+def rarely(rare: st.SearchStrategy[Any], usual: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``rare`` one time in eight: a null, an odd list or a refusal stays in the mix without
+    turning most examples into a BadRequest."""
+    return st.integers(0, 7).flatmap(lambda n: rare if n == 0 else usual)
+
+
+def few(elements: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
+    """One or two, now and then none or three: enough clauses to select some users and not
+    others, rarely so many that nothing is left."""
+    return rarely(
+        st.lists(elements, max_size=3, unique=True),
+        st.lists(elements, min_size=1, max_size=2, unique=True),
+    )
+
+
+def scalars(field: str, type_name: str, *, nonempty: bool = False) -> st.SearchStrategy[Any]:
+    """Operands for ``field``, mostly near what the stored users hold there."""
+    if type_name == "Int":
+        near = {int(n) + step for n in stored_values(field, "N") for step in (-1, 0, 1)}
+        return st.sampled_from(sorted(near)) | st.integers(-3, 153)
+    if type_name == "Boolean":
+        return st.booleans()
+    parts = [part for part in fragments(field) if part or not nonempty]
+    wholes = st.sampled_from(sorted(set(stored_values(field, "S"))))
+    return wholes | st.sampled_from(parts) | st.text(ALPHABET, min_size=int(nonempty), max_size=4)
+
+
+def bounds(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly an ordered pair; rarely null, a list of another length, nulls inside, or a pair
+    in either order (a reversed one is refused)."""
+    odd = (
+        st.none()
+        | st.lists(st.none() | values, max_size=3)
+        | st.lists(values, min_size=2, max_size=2)
+    )
+    return rarely(odd, st.lists(values, min_size=2, max_size=2).map(sorted))
+
+
+@st.composite
+def size_inputs(draw: st.DrawFn, field: str) -> dict[str, Any]:
+    size_input = SCHEMA.get_type("ModelSizeInput")
+    assert isinstance(size_input, GraphQLInputObjectType)
+    near = {len(text) + step for text in stored_values(field, "S") for step in (-1, 0, 1)}
+    lengths = st.sampled_from(sorted(near)) | st.integers(0, 30)
+    spec = {}
+    for operator in draw(few(st.sampled_from(sorted(size_input.fields)))):
+        spec[operator] = draw(
+            rarely(st.none(), bounds(lengths) if operator == "between" else lengths)
+        )
+    return spec
+
+
+@st.composite
+def operator_inputs(draw: st.DrawFn, field: str, type_name: str) -> dict[str, Any]:
+    """One field's operators (ModelStringInput, ModelIDInput, ModelIntInput, ...), as the
+    schema declares them."""
+    input_type = SCHEMA.get_type(type_name)
+    assert isinstance(input_type, GraphQLInputObjectType)
+    operand = get_named_type(input_type.fields["eq"].type).name
+    allowed = [op for op in input_type.fields if op != "size" or field in SIZED_FIELDS]
+    spec: dict[str, Any] = {}
+    for op in draw(few(st.sampled_from(allowed))):
+        if op in ("eq", "ne"):
+            spec[op] = draw(rarely(st.none(), scalars(field, operand)))
+        elif op in ORDERINGS:
+            spec[op] = draw(scalars(field, operand))  # never null: undefined in DynamoDB's docs
+        elif op in ("contains", "notContains", "beginsWith"):
+            # never empty: what an empty substring or prefix matches is undefined in the docs
+            spec[op] = draw(rarely(st.none(), scalars(field, operand, nonempty=True)))
+        elif op == "between":
+            spec[op] = draw(bounds(scalars(field, operand)))
+        elif op == "attributeExists":
+            spec[op] = draw(rarely(st.none(), st.booleans()))
+        elif op == "attributeType":
+            kinds = get_named_type(input_type.fields[op].type)
+            assert isinstance(kinds, GraphQLEnumType)
+            held = {
+                TYPE_NAMES[next(iter(item[field]))] for item in STORED.values() if field in item
+            }
+            every = st.none() | st.sampled_from(sorted(kinds.values))
+            spec[op] = draw(rarely(every, st.sampled_from(sorted(held))))
+        elif op == "size":
+            spec[op] = draw(rarely(st.none(), size_inputs(field)))
+        else:
+            raise AssertionError(f"{type_name}.{op}: an operator this generator does not know")
+    if any(spec.get(op, MISSING) is None for op in ("eq", "ne")):
+        # moto takes a missing attribute for NULL (module docstring): only where it exists.
+        spec = {"attributeExists": True} | {k: v for k, v in spec.items() if k != "attributeExists"}
+    return spec
+
+
+@st.composite
+def model_inputs(draw: st.DrawFn, type_name: str, depth: int) -> dict[str, Any]:
+    """A ModelUserFilterInput / ModelUserConditionInput: a few of its fields (in any order: the
+    order is the expression's), each null now and then; and/or/not nest ``depth`` deep, with
+    lists of one or several and now and then none, a null list or null elements."""
+    input_type = SCHEMA.get_type(type_name)
+    assert isinstance(input_type, GraphQLInputObjectType)
+    names = [name for name in input_type.fields if depth > 0 or name not in LOGICAL]
+    spec: dict[str, Any] = {}
+    for name in draw(few(st.sampled_from(names))):
+        if name in ("and", "or"):
+            element = rarely(st.none(), model_inputs(type_name, depth - 1))
+            spec[name] = draw(
+                rarely(
+                    st.none() | st.just([]) | st.lists(element, max_size=3),
+                    st.lists(element, min_size=1, max_size=3),
+                )
+            )
+        elif name == "not":
+            spec[name] = draw(rarely(st.none(), model_inputs(type_name, depth - 1)))
+        else:
+            operators = get_named_type(input_type.fields[name].type).name
+            spec[name] = draw(rarely(st.none(), operator_inputs(name, operators)))
+    return spec
+
+
+def selected(spec: Mapping[str, Any] | None, users: list[str], root: str = "filter") -> list[str]:
+    selects = reference(spec, root)
+    return [user for user in users if selects(STORED[user])]
+
+
+def names_id(spec: Any) -> bool:
+    if isinstance(spec, Mapping):
+        return "id" in spec or any(names_id(value) for value in spec.values())
+    if isinstance(spec, list):
+        return any(names_id(value) for value in spec)
+    return False
+
+
+def outcome_size(count: int) -> str:
+    return "none" if count == 0 else "all" if count == len(STORED) else "some"
+
+
+# ~7 API calls an example for filters, 1 for conditions, each a few ms on moto: about 15 s and
+# 5 s on an idle 2-core machine.
+@settings(max_examples=200, deadline=None)
+@given(
+    filter=rarely(st.none(), model_inputs("ModelUserFilterInput", depth=2)),
+    user=st.sampled_from(OWNERS),
+    last_sync=st.sampled_from(LAST_SYNCS),
+)
+def test_every_filter_shape_lists_and_syncs_what_dynamodb_semantics_select(
+    api: Api, filter: dict[str, Any] | None, user: str, last_sync: int
+) -> None:
+    try:
+        expected = selected(filter, EVERYONE)
+    except Refused as refused:
+        event("refused")
+        path = re.escape(refused.path)
+        with pytest.raises(BadRequest, match=rf"^{path}: "):
+            api.listed(ADMIN, filter)
+        with pytest.raises(BadRequest, match=rf"^{path}: "):
+            api.synced(owner(user), filter, last_sync)
+        return
+    event(f"selects {outcome_size(len(expected))}")
+    changed = [u for u in expected if int(STORED[u]["_lastChangedAt"]["N"]) > last_sync]
+
+    assert api.listed(ADMIN, filter) == expected
+    assert api.synced(ADMIN, filter, last_sync=0, limit=100) == expected  # listed paged it
+    assert api.synced(ADMIN, filter, last_sync=last_sync) == changed
+    if names_id(filter):
+        # An owner's read is a Query by key, and DynamoDB refuses a key attribute in a Query's
+        # filter ("Filter Expression can only contain non-primary key attributes"; moto does
+        # not check): what moto answers here is not what AWS would. Known, not yet fixed.
+        event("owner calls skipped: the filter names id")
+        return
+    assert api.listed(owner(user), filter) == [u for u in expected if u == user]
+    assert api.synced(owner(user), filter, last_sync) == [u for u in changed if u == user]
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    condition=rarely(st.none(), model_inputs("ModelUserConditionInput", depth=2)),
+    user=st.sampled_from(EVERYONE),
+    version=st.sampled_from(["none", "current", "stale"]),
+)
+def test_every_condition_shape_decides_an_update_as_dynamodb_semantics_do(
+    api: Api, condition: dict[str, Any] | None, user: str, version: str
+) -> None:
+    update: dict[str, Any] = {"id": user, "age": 99}
+    if version != "none":
+        update["_version"] = 1 if version == "current" else 7  # every stored user is at 1
+    try:
+        holds = bool(selected(condition, [user], root="condition"))
+    except Refused as refused:
+        event("refused")
+        with pytest.raises(BadRequest, match=rf"^{re.escape(refused.path)}: "):
+            api.update(ADMIN, update, condition)
+        return
+    event(f"{version} version, condition {'holds' if holds else 'fails'}")
+    try:
+        if version == "stale":
+            with pytest.raises(ConflictUnhandled):
+                api.update(ADMIN, update, condition)
+        elif holds:
+            edited = api.update(ADMIN, update, condition)
+            assert (edited["age"], edited["_version"]) == (99, 2)
+        else:
+            with pytest.raises(ConditionalCheckFailed):
+                api.update(ADMIN, update, condition)
+    finally:
+        api.restore(user)
