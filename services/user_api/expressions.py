@@ -13,6 +13,19 @@ decides what matches, never a re-implementation of its comparison rules in Pytho
 Within one input object every clause must hold (fields, ``and``, ``or``, ``not`` are ANDed);
 within one field, every operator must hold. A malformed input is a ``BadRequest`` naming its
 path (``filter.and[1].age.between``), never a value.
+
+Parentheses follow one rule, shared with every caller: ``Expression.text`` is one operand of
+AND — a single clause, or one parenthesised group — so it joins other clauses as it is
+(``conjunction``) and is never wrapped again. DynamoDB refuses a parenthesised group directly
+inside another pair ("The expression has redundant parentheses;"), which is what wrapping
+``(a AND b)`` once more produces. Parentheses that only restate precedence are accepted:
+``(a AND b) AND c`` and ``a OR (b AND c)`` pass, ``((a AND b))`` does not (moto 5.2.5,
+``moto/dynamodb/comparisons.py``: ``ConditionExpressionParser._assert_no_redundant_parentheses``
+refuses a PARENTHESES node whose only child is another PARENTHESES node, after getmoto/moto#9911
+relaxed a stricter check to match AWS; dynalite's grammar, written against live DynamoDB, refuses
+the same ``((...))``). ``BETWEEN``'s own ``AND`` binds before the logical one (the guide's
+precedence: comparators, IN, BETWEEN, functions, parentheses, NOT, AND, OR), so a BETWEEN clause
+needs no parentheses of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 
 from contracts import dynamodb
@@ -56,11 +70,21 @@ _OPERATOR: Final = re.compile(r"<>|<=|>=|=|<|>|\b(?:AND|OR|NOT|BETWEEN)\b|\b[a-z
 
 @dataclass
 class Expression:
-    """An expression with its placeholders, ready for a DynamoDB request."""
+    """An expression with its placeholders, ready for a DynamoDB request. ``text`` is one
+    operand of AND (module docstring): join it with ``conjunction``, never wrap it again.
+    ``names`` and ``values`` hold exactly the placeholders ``text`` uses: DynamoDB refuses a
+    request that declares one its expressions do not use."""
 
     text: str
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, dynamodb.AttributeValue] = field(default_factory=dict)
+
+
+def conjunction(clauses: Sequence[str]) -> str:
+    """``clauses`` ANDed into one expression for a request. Each is one operand, as
+    ``Expression.text`` is: none is wrapped in parentheses here, for the reason in the module
+    docstring."""
+    return " AND ".join(clauses)
 
 
 def filter_expression(
@@ -115,7 +139,7 @@ class _Builder:
                 clauses += self._field(key, value, where)
             else:
                 raise BadRequest(f"{where}: not a field this input can filter on")
-        return _all(clauses)
+        return _group(clauses, "AND") if clauses else None
 
     def _joined(self, specs: Any, operator: str, path: str, depth: int) -> list[str]:
         if not isinstance(specs, Sequence) or isinstance(specs, str):
@@ -125,14 +149,12 @@ class _Builder:
             for index, spec in enumerate(specs)
             if (part := self.group(spec, f"{path}[{index}]", depth)) is not None
         ]
-        if not parts:
-            return []
-        return [parts[0] if len(parts) == 1 else "(" + f" {operator} ".join(parts) + ")"]
+        return [] if not parts else [_group(parts, operator)]
 
     def _field(self, name: str, operators: Any, path: str) -> list[str]:
         if not isinstance(operators, Mapping):
             raise BadRequest(f"{path}: must be an object of operators")
-        attribute = self._name(name)
+        attribute = self._placeholder(name)
         clauses = []
         for operator, operand in operators.items():
             where = f"{path}.{operator}"
@@ -168,6 +190,8 @@ class _Builder:
                 clauses += self._size(attribute, operand, where)
             else:
                 raise BadRequest(f"{where}: not an operator of this input")
+        if clauses:  # `{}` or a size with only nulls uses no name, and must not declare one
+            self.names[attribute] = name
         return clauses
 
     def _size(self, attribute: str, operators: Any, path: str) -> list[str]:
@@ -189,10 +213,8 @@ class _Builder:
                 raise BadRequest(f"{where}: not an operator of size")
         return clauses
 
-    def _name(self, name: str) -> str:
-        placeholder = f"#f{sorted(self._fields).index(name)}"
-        self.names[placeholder] = name
-        return placeholder
+    def _placeholder(self, name: str) -> str:
+        return f"#f{sorted(self._fields).index(name)}"
 
     def _value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"
@@ -203,12 +225,32 @@ class _Builder:
 def _pair(operand: Any, path: str) -> tuple[Any, Any]:
     if not isinstance(operand, Sequence) or isinstance(operand, str) or len(operand) != 2:
         raise BadRequest(f"{path}: must be a list of two values, low and high")
-    if operand[0] is None or operand[1] is None:
+    low, high = operand
+    if low is None or high is None:
         raise BadRequest(f"{path}: both bounds must be values")
-    return operand[0], operand[1]
+    # DynamoDB refuses a BETWEEN whose bounds differ in type, or whose low bound is above the
+    # high one, before it reads an item ("The BETWEEN operator requires upper bound to be
+    # greater than or equal to lower bound"; dynalite, tested against live DynamoDB, has both
+    # checks). moto 5.2.5 just evaluates such a BETWEEN to false, so only this check keeps it
+    # from being an InternalFailure in AWS. Python orders str by code point, which is the order
+    # of the UTF-8 bytes DynamoDB compares.
+    if _bound_kind(low) is None or _bound_kind(low) != _bound_kind(high):
+        raise BadRequest(f"{path}: both bounds must be numbers, or both strings")
+    if low > high:
+        raise BadRequest(f"{path}: the low bound must not be above the high bound")
+    return low, high
 
 
-def _all(clauses: list[str]) -> str | None:
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else "(" + " AND ".join(clauses) + ")"
+def _bound_kind(bound: Any) -> str | None:
+    if isinstance(bound, str):
+        return "S"
+    if isinstance(bound, int | float | Decimal) and not isinstance(bound, bool):
+        return "N"
+    return None
+
+
+def _group(clauses: list[str], operator: str) -> str:
+    """Clauses joined by ``operator`` as one operand: a single clause as it is (it already is
+    one), several inside one pair of parentheses. Nothing else in this module parenthesises a
+    join, so no group ever lands directly inside another."""
+    return clauses[0] if len(clauses) == 1 else "(" + f" {operator} ".join(clauses) + ")"

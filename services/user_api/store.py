@@ -16,7 +16,7 @@ from contracts.names import (
     USER_TYPENAME,
     iso_utc,
 )
-from services.user_api.expressions import Expression
+from services.user_api.expressions import Expression, conjunction
 from services.user_api.logic import (
     PROFILE_FIELDS,
     ConditionNotMet,
@@ -62,7 +62,7 @@ class DynamoUserApiStore:
         values: dict[str, Any] = {}
         filters: list[str] = []
         if where is not None:
-            filters.append(f"({where.text})")
+            filters.append(where.text)  # one operand already: wrapping it again is refused
             names |= where.names
             values |= where.values
         if changed_after is not None:
@@ -77,7 +77,7 @@ class DynamoUserApiStore:
             request["KeyConditionExpression"] = "#type = :type AND #changed > :after"
             names["#type"], values[":type"] = TYPENAME_ATTRIBUTE, {"S": USER_TYPENAME}
         if filters:
-            request["FilterExpression"] = " AND ".join(filters)
+            request["FilterExpression"] = conjunction(filters)
         if names:
             request["ExpressionAttributeNames"] = names
         if values:
@@ -146,7 +146,7 @@ class DynamoUserApiStore:
                 TableName=self._user_table,
                 Key={USER_KEY: {"S": user_id}},
                 UpdateExpression=expression,
-                ConditionExpression=" AND ".join(checks),
+                ConditionExpression=conjunction(checks),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",

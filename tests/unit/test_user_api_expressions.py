@@ -105,6 +105,12 @@ def test_placeholders_keep_names_and_values_out_of_the_expression_text() -> None
         ({"and": [{"age": {"near": 3}}]}, r"filter\.and\[0\]\.age\.near: not an operator"),
         ({"age": {"attributeType": "float"}}, r"filter\.age\.attributeType: must be one of"),
         ({"name": "Ada"}, r"filter\.name: must be an object of operators"),
+        # DynamoDB refuses these BETWEENs before reading an item; moto evaluates them to false
+        ({"age": {"between": [41, 36]}}, r"filter\.age\.between: the low bound must not be"),
+        ({"or": [{"name": {"between": ["b", "a"]}}]}, r"filter\.or\[0\]\.name\.between: the low"),
+        ({"email": {"size": {"between": [9, 3]}}}, r"filter\.email\.size\.between: the low"),
+        ({"age": {"between": [1, "9"]}}, r"filter\.age\.between: both bounds must be numbers"),
+        ({"age": {"between": [False, True]}}, r"filter\.age\.between: both bounds must be"),
     ],
 )
 def test_a_malformed_filter_is_a_bad_request_naming_its_path(
@@ -112,6 +118,35 @@ def test_a_malformed_filter_is_a_bad_request_naming_its_path(
 ) -> None:
     with pytest.raises(BadRequest, match=message):
         filter_expression(spec, fields=FIELDS)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"name": {}, "age": {"gt": 40}},
+        {"email": {"size": {"eq": None}}, "age": {"gt": 40}},
+        {"or": [{"name": {}}, {"age": {"gt": 40}}], "not": {"email": {}}},
+    ],
+    ids=["no operators", "only null size operators", "nested"],
+)
+def test_a_field_that_adds_no_clause_declares_no_placeholder(
+    table: Any, spec: dict[str, Any]
+) -> None:
+    """DynamoDB refuses a request declaring a name its expressions do not use, so a field
+    given as ``{}`` (or a size of nulls) must leave no ``#f`` behind beside other clauses."""
+    expression = filter_expression(spec, fields=FIELDS)
+    assert expression is not None
+    assert expression.names == {"#f1": "age"}
+    assert matching(table, spec) == ["u2", "u4"]
+
+
+def test_a_between_beside_other_clauses_keeps_its_own_and(table: Any) -> None:
+    """BETWEEN binds before AND, so its clause needs no parentheses of its own."""
+    spec = {"age": {"between": [30, 41], "ne": 41}, "name": {"beginsWith": "A"}}
+    expression = filter_expression(spec, fields=FIELDS)
+    assert expression is not None
+    assert expression.text == "(#f1 BETWEEN :v0 AND :v1 AND #f1 <> :v2 AND begins_with(#f5, :v3))"
+    assert matching(table, spec) == ["u1"]
 
 
 def test_a_filter_within_dynamodbs_300_operators_is_built_and_one_past_is_refused() -> None:

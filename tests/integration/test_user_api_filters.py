@@ -1,0 +1,549 @@
+"""Compound filters and conditions through the API's Lambda entry point on moto: listUsers,
+syncUsers (full and delta) and updateUser(condition), for an owner and for an Admin, against a
+table of known, varied users — first with answers worked out by hand, then with every shape of
+``ModelUserFilterInput`` / ``ModelUserConditionInput`` the schema lets a client send, compared
+with an evaluation in Python of DynamoDB's documented semantics (``tests/filter_reference.py``).
+
+Where moto 5.2.5 answers differently from DynamoDB, the generator avoids exactly that, and says
+why next to the restriction:
+
+- ``attr = :null`` / ``attr <> :null`` on an item without ``attr``: moto reads the missing
+  attribute as Python ``None``, the NULL operand as ``None`` too, and compares them with ``==``
+  (moto/dynamodb/comparisons.py, ``AttributePath.expr``, ``AttributeValue.expr``, ``OpEqual``),
+  so it answers true / false where DynamoDB answers false / true. A null ``eq``/``ne`` is
+  generated only together with ``attributeExists: true`` on the same field, which makes the
+  missing case false either way and still checks NULL against NULL and against values.
+- ``size()`` of a missing attribute raises a ValidationException ("Invalid attribute name") and
+  of a Number, Boolean or NULL a ValueError (``FuncSize.expr``), instead of the comparison simply
+  failing to hold; DynamoDB's docs define no size for those types at all. ``size`` is generated
+  only on the fields every stored user holds as a string.
+- moto evaluates ``a BETWEEN :high AND :low`` to false; DynamoDB refuses it. The API refuses it
+  first (BadRequest), so both agree here and no restriction is needed.
+- moto compares a Number attribute with a String operand in Python and raises TypeError where
+  DynamoDB answers false (``OpLessThan``, ``FuncBetween``); GraphQL types every operand after its
+  field, and the table stores each field with one type (or NULL), so it never happens here.
+
+Not generated because DynamoDB's documentation does not say what they select (``Undefined`` in
+the reference): ``lt``/``le``/``gt``/``ge`` with null, an empty ``contains``/``notContains``/
+``beginsWith`` operand, and non-ASCII text (the docs compare "ASCII character code values").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from graphql import GraphQLEnumType, GraphQLInputObjectType, get_named_type
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from contracts.appsync import load_schema
+from services.user_api.errors import BadRequest, ConditionalCheckFailed, ConflictUnhandled
+from tests.filter_reference import ORDERINGS, TYPE_DESCRIPTORS, Refused, reference
+from tests.harness import InProcessPipeline, in_process_pipeline
+from tests.support import appsync_event, cognito_identity, unwrap
+
+pytestmark = pytest.mark.integration
+
+ADMIN = cognito_identity("00000000-0000-4000-8000-00000000000c", ["Admin"])
+MISSING: Any = object()
+
+
+def stored_user(
+    user_id: str,
+    email: str,
+    *,
+    name: Any = MISSING,
+    age: Any = MISSING,
+    deleted: Any = MISSING,
+    changed: int,
+    created: str,
+    updated: str,
+) -> dict[str, dict[str, Any]]:
+    """A User item as DynamoDB holds it; ``None`` is stored as NULL, ``MISSING`` left out."""
+    item: dict[str, dict[str, Any]] = {
+        "id": {"S": user_id},
+        "__typename": {"S": "User"},
+        "userPoolId": {"S": "eu-west-1_Ab12Cd34E"},
+        "email": {"S": email},
+        "owner": {"S": user_id},
+        "createdAt": {"S": created},
+        "updatedAt": {"S": updated},
+        "_version": {"N": "1"},
+        "_lastChangedAt": {"N": str(changed)},
+    }
+    for attribute, value in (("name", name), ("age", age), ("_deleted", deleted)):
+        if value is None:
+            item[attribute] = {"NULL": True}
+        elif isinstance(value, bool):
+            item[attribute] = {"BOOL": value}
+        elif isinstance(value, int):
+            item[attribute] = {"N": str(value)}
+        elif value is not MISSING:
+            item[attribute] = {"S": value}
+    return item
+
+
+# Missing, NULL and present attributes, upper and lower case, spaces, the ends of the age range;
+# _lastChangedAt rises with the id so a delta sync's answer is easy to read.
+STORED = {
+    item["id"]["S"]: item
+    for item in [
+        stored_user("u01", "ada@example.com", name="Ada", age=36, changed=1000,
+                    created="2025-11-02T08:00:00.000Z", updated="2026-01-10T09:00:00.000Z"),
+        stored_user("u02", "alan@example.org", name="Alan", age=41, deleted=True, changed=2000,
+                    created="2025-11-02T08:30:00.000Z", updated="2025-11-02T08:30:00.000Z"),
+        stored_user("u03", "grace@example.com", name="Grace", deleted=False, changed=3000,
+                    created="2025-12-24T18:00:00.000Z", updated="2026-02-01T00:00:00.000Z"),
+        stored_user("u04", "edsger@example.nl", age=72, deleted=None, changed=4000,
+                    created="2026-01-01T00:00:00.000Z", updated="2026-01-01T00:00:00.000Z"),
+        stored_user("u05", "barbara@example.com", name=None, age=0, changed=5000,
+                    created="2026-01-15T12:00:00.000Z", updated="2026-03-01T12:00:00.000Z"),
+        stored_user("u06", "Zed@Example.COM", name="zed", age=150, deleted=False, changed=6000,
+                    created="2026-02-28T23:59:59.999Z", updated="2026-02-28T23:59:59.999Z"),
+        stored_user("u07", "a@b", name="A", age=None, deleted=True, changed=7000,
+                    created="2026-03-01T00:00:00.000Z", updated="2026-04-01T00:00:00.000Z"),
+        stored_user("u08", "ken@example.org", name="Ken Thompson", age=7, changed=8000,
+                    created="2026-03-15T07:00:00.000Z", updated="2026-03-15T07:00:00.000Z"),
+        stored_user("u09", "x+y@example.com", name="Ada Lovelace", age=36, deleted=None,
+                    changed=9000, created="2026-04-01T10:00:00.000Z",
+                    updated="2026-05-01T10:00:00.000Z"),
+        stored_user("u10", "bob@example.com", changed=10000,
+                    created="2026-05-05T05:05:05.005Z", updated="2026-05-05T05:05:05.005Z"),
+        stored_user("u11", "Ada@example.com", name="ada", age=100, deleted=True, changed=11000,
+                    created="2026-06-01T00:00:00.000Z", updated="2026-06-02T00:00:00.000Z"),
+        stored_user("u12", "zz@zz.zz", name="Zz", age=1, deleted=False, changed=12000,
+                    created="2026-07-01T00:00:00.000Z", updated="2026-07-01T00:00:00.000Z"),
+    ]
+}  # fmt: skip
+EVERYONE = sorted(STORED)
+
+
+class Api:
+    """The API's Lambda entry point as AppSync calls it, over the known users."""
+
+    def __init__(self, pipe: InProcessPipeline) -> None:
+        self.pipe = pipe
+        self.table = pipe.value("UserTable", "name")
+
+    def call(self, type_name: str, field: str, arguments: dict[str, Any], identity: Any) -> Any:
+        return unwrap(self.pipe.api(appsync_event(type_name, field, arguments, identity)))
+
+    def listed(self, identity: Any, filter: Any, limit: int = 5) -> list[str]:
+        """Every id listUsers answers, page after page (sorted; a repeat would show)."""
+        return self._every_page(identity, "listUsers", {"filter": filter}, limit)
+
+    def synced(self, identity: Any, filter: Any, last_sync: int, limit: int = 5) -> list[str]:
+        arguments = {"filter": filter, "lastSync": last_sync}
+        return self._every_page(identity, "syncUsers", arguments, limit)
+
+    def update(self, identity: Any, update: dict[str, Any], condition: Any) -> Any:
+        arguments = {"input": update, "condition": condition}
+        return self.call("Mutation", "updateUser", arguments, identity)
+
+    def restore(self, user_id: str) -> None:
+        self.pipe.clients.dynamodb.put_item(TableName=self.table, Item=STORED[user_id])
+
+    def _every_page(
+        self, identity: Any, field: str, arguments: dict[str, Any], limit: int
+    ) -> list[str]:
+        ids: list[str] = []
+        token = None
+        while True:
+            page = self.call(
+                "Query", field, {**arguments, "limit": limit, "nextToken": token}, identity
+            )
+            ids += [item["id"] for item in page["items"]]
+            token = page["nextToken"]
+            if token is None:
+                return sorted(ids)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Api]:
+    with in_process_pipeline() as pipe:
+        known = Api(pipe)
+        for user_id in STORED:
+            known.restore(user_id)
+        yield known
+
+
+def owner(user_id: str) -> dict[str, Any]:
+    return cognito_identity(user_id)
+
+
+# --- Known answers ----------------------------------------------------------------------------
+
+COMPOUND_FILTERS = {
+    "two fields": (
+        {"email": {"contains": "example.com"}, "age": {"between": [30, 80]}},
+        ["u01", "u09"],
+    ),
+    "or of a prefix and a comparison": (
+        {"or": [{"name": {"beginsWith": "Ada"}}, {"age": {"gt": 100}}]},
+        ["u01", "u06", "u09"],
+    ),
+    "two operators on one field": ({"age": {"ge": 36, "lt": 72}}, ["u01", "u02", "u09"]),
+    "not": (
+        {"not": {"_deleted": {"eq": True}}},
+        ["u01", "u03", "u04", "u05", "u06", "u08", "u09", "u10", "u12"],
+    ),
+    "between beside another clause": (
+        {"age": {"between": [1, 40]}, "email": {"beginsWith": "a"}},
+        ["u01"],
+    ),
+    "not of an or, with a missing attribute": (
+        {"not": {"or": [{"age": {"attributeExists": False}}, {"age": {"lt": 36}}]}},
+        ["u01", "u02", "u04", "u06", "u07", "u09", "u11"],
+    ),
+    "lists of one, nested": (
+        {"or": [{"and": [{"age": {"gt": 40}}]}], "name": {"attributeExists": True}},
+        ["u02", "u06", "u11"],
+    ),
+    "null beside an empty or": (
+        {"name": {"attributeExists": True, "eq": None}, "or": []},
+        ["u05"],
+    ),
+    "notContains holds where the attribute is missing": (
+        {"name": {"notContains": "a"}, "_deleted": {"ne": True}},
+        ["u04", "u05", "u06", "u08", "u10", "u12"],
+    ),
+    "size and an or of ids": (
+        {"email": {"size": {"le": 9}}, "or": [{"id": {"eq": "u07"}}, {"id": {"eq": "u12"}}]},
+        ["u07", "u12"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("filter", "expected"), COMPOUND_FILTERS.values(), ids=COMPOUND_FILTERS)
+def test_an_admin_lists_the_users_a_compound_filter_selects(
+    api: Api, filter: dict[str, Any], expected: list[str]
+) -> None:
+    assert api.listed(ADMIN, filter, limit=4) == expected
+    assert sorted(i for i in EVERYONE if reference(filter)(STORED[i])) == expected  # the oracle
+
+
+@pytest.mark.parametrize(
+    ("user", "name", "expected"),
+    [
+        ("u01", "two fields", ["u01"]),
+        ("u03", "two fields", []),  # their own item, filtered out
+        ("u09", "or of a prefix and a comparison", ["u09"]),
+        ("u06", "not of an or, with a missing attribute", ["u06"]),
+        ("u10", "not of an or, with a missing attribute", []),
+        ("u05", "null beside an empty or", ["u05"]),
+    ],
+)
+def test_an_owner_lists_only_their_own_user_and_only_if_the_compound_filter_selects_it(
+    api: Api, user: str, name: str, expected: list[str]
+) -> None:
+    filter, _ = COMPOUND_FILTERS[name]
+    assert api.listed(owner(user), filter) == expected
+
+
+def test_an_admins_full_and_delta_sync_apply_a_compound_filter(api: Api) -> None:
+    filter, selected = COMPOUND_FILTERS["two operators on one field"]  # u01 u02 u09
+    assert api.synced(ADMIN, filter, last_sync=0, limit=2) == selected
+    assert api.synced(ADMIN, filter, last_sync=4500) == ["u09"]  # changed at 9000
+    not_deleted, _ = COMPOUND_FILTERS["not"]
+    assert api.synced(ADMIN, not_deleted, last_sync=4500, limit=2) == [
+        "u05", "u06", "u08", "u09", "u10", "u12",
+    ]  # fmt: skip
+
+
+def test_an_owners_full_and_delta_sync_apply_a_compound_filter(api: Api) -> None:
+    filter, _ = COMPOUND_FILTERS["two operators on one field"]  # u01 u02 u09
+    assert api.synced(owner("u02"), filter, last_sync=0) == ["u02"]
+    assert api.synced(owner("u09"), filter, last_sync=4500) == ["u09"]
+    assert api.synced(owner("u01"), filter, last_sync=4500) == []  # not changed since
+    assert api.synced(owner("u03"), filter, last_sync=0) == []  # not selected
+
+
+@pytest.mark.parametrize("field", ["listUsers", "syncUsers"])
+def test_a_between_whose_low_bound_is_above_its_high_bound_is_a_bad_request(
+    api: Api, field: str
+) -> None:
+    """DynamoDB refuses such a BETWEEN before reading anything (moto evaluates it to false):
+    answered as the client's error, naming the path, not as an internal failure."""
+    nested = {"or": [{"name": {"eq": "Ada"}}, {"age": {"between": [40, 30]}}]}
+    with pytest.raises(BadRequest, match=r"^filter\.or\[1\]\.age\.between: "):
+        api.call("Query", field, {"filter": nested}, ADMIN)
+    with pytest.raises(BadRequest, match=r"^filter\.email\.size\.between: "):
+        api.call("Query", field, {"filter": {"email": {"size": {"between": [9, 3]}}}}, ADMIN)
+
+
+@pytest.fixture
+def editable(api: Api) -> Iterator[Api]:
+    yield api
+    for user_id in STORED:
+        api.restore(user_id)
+
+
+def test_an_update_with_a_compound_condition_applies_only_when_it_holds(editable: Api) -> None:
+    holds = {
+        "age": {"ge": 30, "le": 40},
+        "name": {"beginsWith": "A"},
+        "not": {"_deleted": {"eq": True}},
+    }
+    fails = {"or": [{"age": {"lt": 10}}, {"name": {"attributeExists": False}}]}
+    with pytest.raises(ConditionalCheckFailed):
+        editable.update(ADMIN, {"id": "u01", "age": 37, "_version": 1}, fails)
+    edited = editable.update(owner("u01"), {"id": "u01", "age": 37, "_version": 1}, holds)
+    assert (edited["age"], edited["_version"]) == (37, 2)
+    between = {"age": {"between": [1, 40]}, "_deleted": {"attributeType": "_null"}}  # u09: NULL
+    assert editable.update(ADMIN, {"id": "u09", "name": "Ada L."}, between)["_version"] == 2
+
+
+def test_an_update_condition_with_a_field_that_adds_no_clause_is_applied(editable: Api) -> None:
+    """``name: {}`` adds no clause; declaring its placeholder anyway made DynamoDB refuse the
+    whole request (unused ExpressionAttributeNames), an InternalFailure."""
+    condition = {"name": {}, "age": {"ge": 30, "le": 40}, "updatedAt": {"size": {"eq": None}}}
+    assert editable.update(ADMIN, {"id": "u01", "age": 37}, condition)["age"] == 37
+    with pytest.raises(ConditionalCheckFailed):
+        editable.update(ADMIN, {"id": "u02", "age": 42}, {"name": {}, "age": {"lt": 41}})
+
+
+def test_an_update_condition_with_a_reversed_between_is_a_bad_request(editable: Api) -> None:
+    condition = {"and": [{"age": {"between": [40, 30]}}]}
+    with pytest.raises(BadRequest, match=r"^condition\.and\[0\]\.age\.between: "):
+        editable.update(ADMIN, {"id": "u01", "age": 37}, condition)
+
+
+# --- Every shape a client can send ------------------------------------------------------------
+
+SCHEMA = load_schema()
+LOGICAL = ("and", "or", "not")
+#: Fields every stored user holds as a string: the only ones ``size`` is generated for (moto
+#: raises on the size of a missing, Number, Boolean or NULL attribute; see the module docstring).
+SIZED_FIELDS = frozenset(
+    field
+    for field in ("id", "email", "name", "createdAt", "updatedAt")
+    if all(set(item.get(field, {})) == {"S"} for item in STORED.values())
+)
+TYPE_NAMES = {descriptor: name for name, descriptor in TYPE_DESCRIPTORS.items()}
+OWNERS = [*EVERYONE, "u99"]  # u99: signed in, no item
+LAST_SYNCS = [1, 4500, 8000, 11999, 12000]
+ALPHABET = "aAdeknxz@.+-:0125TZ "
+
+
+def stored_values(field: str, kind: str) -> list[Any]:
+    return [item[field][kind] for item in STORED.values() if kind in item.get(field, {})]
+
+
+def fragments(field: str) -> list[str]:
+    """Strings that split the stored users: each stored value of ``field``, its prefixes, inner
+    parts, ends, and other cases."""
+    return sorted(
+        {
+            part
+            for text in stored_values(field, "S")
+            for part in (text, text[:1], text[:3], text[1:4], text[-4:], text.upper(), text.lower())
+        }
+    )
+
+
+def rarely(rare: st.SearchStrategy[Any], usual: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``rare`` one time in eight: a null, an odd list or a refusal stays in the mix without
+    turning most examples into a BadRequest."""
+    return st.integers(0, 7).flatmap(lambda n: rare if n == 0 else usual)
+
+
+def few(elements: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
+    """One or two, now and then none or three: enough clauses to select some users and not
+    others, rarely so many that nothing is left."""
+    return rarely(
+        st.lists(elements, max_size=3, unique=True),
+        st.lists(elements, min_size=1, max_size=2, unique=True),
+    )
+
+
+def scalars(field: str, type_name: str, *, nonempty: bool = False) -> st.SearchStrategy[Any]:
+    """Operands for ``field``, mostly near what the stored users hold there."""
+    if type_name == "Int":
+        near = {int(n) + step for n in stored_values(field, "N") for step in (-1, 0, 1)}
+        return st.sampled_from(sorted(near)) | st.integers(-3, 153)
+    if type_name == "Boolean":
+        return st.booleans()
+    parts = [part for part in fragments(field) if part or not nonempty]
+    wholes = st.sampled_from(sorted(set(stored_values(field, "S"))))
+    return wholes | st.sampled_from(parts) | st.text(ALPHABET, min_size=int(nonempty), max_size=4)
+
+
+def bounds(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly an ordered pair; rarely null, a list of another length, nulls inside, or a pair
+    in either order (a reversed one is refused)."""
+    odd = (
+        st.none()
+        | st.lists(st.none() | values, max_size=3)
+        | st.lists(values, min_size=2, max_size=2)
+    )
+    return rarely(odd, st.lists(values, min_size=2, max_size=2).map(sorted))
+
+
+@st.composite
+def size_inputs(draw: st.DrawFn, field: str) -> dict[str, Any]:
+    size_input = SCHEMA.get_type("ModelSizeInput")
+    assert isinstance(size_input, GraphQLInputObjectType)
+    near = {len(text) + step for text in stored_values(field, "S") for step in (-1, 0, 1)}
+    lengths = st.sampled_from(sorted(near)) | st.integers(0, 30)
+    spec = {}
+    for operator in draw(few(st.sampled_from(sorted(size_input.fields)))):
+        spec[operator] = draw(
+            rarely(st.none(), bounds(lengths) if operator == "between" else lengths)
+        )
+    return spec
+
+
+@st.composite
+def operator_inputs(draw: st.DrawFn, field: str, type_name: str) -> dict[str, Any]:
+    """One field's operators (ModelStringInput, ModelIDInput, ModelIntInput, ...), as the
+    schema declares them."""
+    input_type = SCHEMA.get_type(type_name)
+    assert isinstance(input_type, GraphQLInputObjectType)
+    operand = get_named_type(input_type.fields["eq"].type).name
+    allowed = [op for op in input_type.fields if op != "size" or field in SIZED_FIELDS]
+    spec: dict[str, Any] = {}
+    for op in draw(few(st.sampled_from(allowed))):
+        if op in ("eq", "ne"):
+            spec[op] = draw(rarely(st.none(), scalars(field, operand)))
+        elif op in ORDERINGS:
+            spec[op] = draw(scalars(field, operand))  # never null: undefined in DynamoDB's docs
+        elif op in ("contains", "notContains", "beginsWith"):
+            # never empty: what an empty substring or prefix matches is undefined in the docs
+            spec[op] = draw(rarely(st.none(), scalars(field, operand, nonempty=True)))
+        elif op == "between":
+            spec[op] = draw(bounds(scalars(field, operand)))
+        elif op == "attributeExists":
+            spec[op] = draw(rarely(st.none(), st.booleans()))
+        elif op == "attributeType":
+            kinds = get_named_type(input_type.fields[op].type)
+            assert isinstance(kinds, GraphQLEnumType)
+            held = {
+                TYPE_NAMES[next(iter(item[field]))] for item in STORED.values() if field in item
+            }
+            every = st.none() | st.sampled_from(sorted(kinds.values))
+            spec[op] = draw(rarely(every, st.sampled_from(sorted(held))))
+        elif op == "size":
+            spec[op] = draw(rarely(st.none(), size_inputs(field)))
+        else:
+            raise AssertionError(f"{type_name}.{op}: an operator this generator does not know")
+    if any(spec.get(op, MISSING) is None for op in ("eq", "ne")):
+        # moto takes a missing attribute for NULL (module docstring): only where it exists.
+        spec = {"attributeExists": True} | {k: v for k, v in spec.items() if k != "attributeExists"}
+    return spec
+
+
+@st.composite
+def model_inputs(draw: st.DrawFn, type_name: str, depth: int) -> dict[str, Any]:
+    """A ModelUserFilterInput / ModelUserConditionInput: a few of its fields (in any order: the
+    order is the expression's), each null now and then; and/or/not nest ``depth`` deep, with
+    lists of one or several and now and then none, a null list or null elements."""
+    input_type = SCHEMA.get_type(type_name)
+    assert isinstance(input_type, GraphQLInputObjectType)
+    names = [name for name in input_type.fields if depth > 0 or name not in LOGICAL]
+    spec: dict[str, Any] = {}
+    for name in draw(few(st.sampled_from(names))):
+        if name in ("and", "or"):
+            element = rarely(st.none(), model_inputs(type_name, depth - 1))
+            spec[name] = draw(
+                rarely(
+                    st.none() | st.just([]) | st.lists(element, max_size=3),
+                    st.lists(element, min_size=1, max_size=3),
+                )
+            )
+        elif name == "not":
+            spec[name] = draw(rarely(st.none(), model_inputs(type_name, depth - 1)))
+        else:
+            operators = get_named_type(input_type.fields[name].type).name
+            spec[name] = draw(rarely(st.none(), operator_inputs(name, operators)))
+    return spec
+
+
+def selected(spec: Mapping[str, Any] | None, users: list[str], root: str = "filter") -> list[str]:
+    selects = reference(spec, root)
+    return [user for user in users if selects(STORED[user])]
+
+
+def names_id(spec: Any) -> bool:
+    if isinstance(spec, Mapping):
+        return "id" in spec or any(names_id(value) for value in spec.values())
+    if isinstance(spec, list):
+        return any(names_id(value) for value in spec)
+    return False
+
+
+def outcome_size(count: int) -> str:
+    return "none" if count == 0 else "all" if count == len(STORED) else "some"
+
+
+# ~7 API calls an example for filters, 1 for conditions, each a few ms on moto: about 15 s and
+# 5 s on an idle 2-core machine.
+@settings(max_examples=200, deadline=None)
+@given(
+    filter=rarely(st.none(), model_inputs("ModelUserFilterInput", depth=2)),
+    user=st.sampled_from(OWNERS),
+    last_sync=st.sampled_from(LAST_SYNCS),
+)
+def test_every_filter_shape_lists_and_syncs_what_dynamodb_semantics_select(
+    api: Api, filter: dict[str, Any] | None, user: str, last_sync: int
+) -> None:
+    try:
+        expected = selected(filter, EVERYONE)
+    except Refused as refused:
+        event("refused")
+        path = re.escape(refused.path)
+        with pytest.raises(BadRequest, match=rf"^{path}: "):
+            api.listed(ADMIN, filter)
+        with pytest.raises(BadRequest, match=rf"^{path}: "):
+            api.synced(owner(user), filter, last_sync)
+        return
+    event(f"selects {outcome_size(len(expected))}")
+    changed = [u for u in expected if int(STORED[u]["_lastChangedAt"]["N"]) > last_sync]
+
+    assert api.listed(ADMIN, filter) == expected
+    assert api.synced(ADMIN, filter, last_sync=0, limit=100) == expected  # listed paged it
+    assert api.synced(ADMIN, filter, last_sync=last_sync) == changed
+    if names_id(filter):
+        # An owner's read is a Query by key, and DynamoDB refuses a key attribute in a Query's
+        # filter ("Filter Expression can only contain non-primary key attributes"; moto does
+        # not check): what moto answers here is not what AWS would. Known, not yet fixed.
+        event("owner calls skipped: the filter names id")
+        return
+    assert api.listed(owner(user), filter) == [u for u in expected if u == user]
+    assert api.synced(owner(user), filter, last_sync) == [u for u in changed if u == user]
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    condition=rarely(st.none(), model_inputs("ModelUserConditionInput", depth=2)),
+    user=st.sampled_from(EVERYONE),
+    version=st.sampled_from(["none", "current", "stale"]),
+)
+def test_every_condition_shape_decides_an_update_as_dynamodb_semantics_do(
+    api: Api, condition: dict[str, Any] | None, user: str, version: str
+) -> None:
+    update: dict[str, Any] = {"id": user, "age": 99}
+    if version != "none":
+        update["_version"] = 1 if version == "current" else 7  # every stored user is at 1
+    try:
+        holds = bool(selected(condition, [user], root="condition"))
+    except Refused as refused:
+        event("refused")
+        with pytest.raises(BadRequest, match=rf"^{re.escape(refused.path)}: "):
+            api.update(ADMIN, update, condition)
+        return
+    event(f"{version} version, condition {'holds' if holds else 'fails'}")
+    try:
+        if version == "stale":
+            with pytest.raises(ConflictUnhandled):
+                api.update(ADMIN, update, condition)
+        elif holds:
+            edited = api.update(ADMIN, update, condition)
+            assert (edited["age"], edited["_version"]) == (99, 2)
+        else:
+            with pytest.raises(ConditionalCheckFailed):
+                api.update(ADMIN, update, condition)
+    finally:
+        api.restore(user)
