@@ -33,6 +33,7 @@ def front(tmp_path: Path) -> tuple[CognitoFront, Clock, Outbox]:
             region="eu-west-1",
             trigger=unused,
             outbox=box,
+            jwks={"keys": []},
             clock=clock,
         ),
         clock,

@@ -274,6 +274,11 @@ def test_the_local_outputs_file_is_found_or_named(
     with pytest.raises(DeploymentNotFoundError, match="is not a local stack's outputs file"):
         from_local(path)
     path.write_text(json.dumps({"endpoint_url": "http://127.0.0.1:4747", "stage": "local"}))
+    with pytest.raises(DeploymentNotFoundError, match="cannot read the local stack's credentials"):
+        from_local(path)
+    (tmp_path / "credentials").write_text(
+        "[userpipe-local]\naws_access_key_id = AKIA0\naws_secret_access_key = s\n"
+    )
     monkeypatch.setenv("USERPIPE_OUTPUTS", str(path))
     found = from_local()
     assert found.local and found.stage == "local" and found.archive_lag == timedelta(0)
