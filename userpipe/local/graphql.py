@@ -533,15 +533,8 @@ def _appsync_error(error: GraphQLError) -> dict[str, Any]:
 
 
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    headers = {
-        key[5:].replace("_", "-").lower(): str(value)
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
-    if environ.get("CONTENT_TYPE"):
-        headers["content-type"] = str(environ["CONTENT_TYPE"])
-    headers["x-amzn-requestid"] = str(uuid.uuid4())
-    return headers
+    """The request's headers as AppSync hands them to a resolver, with its request id."""
+    return {**iam.environ_headers(environ), "x-amzn-requestid": str(uuid.uuid4())}
 
 
 def _client(environ: Mapping[str, Any]) -> str:
