@@ -329,6 +329,10 @@ def _powertools(service: str) -> tuple[Env, ...]:
 # --- the declaration ------------------------------------------------------------------------------
 
 GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: "<prefix>-api")
+#: Not a resource: the stage itself, which each builder adds as ``Attr(STAGE, "name")`` so that
+#: it is an output. Commands read it there: a stage may hold dashes (``pr-42``), so it cannot be
+#: parsed back out of a physical name such as ``userpipe-pr-42-users``.
+STAGE: Final = "Stage"
 
 USER_TABLE: Final = Table(
     "UserTable",
@@ -596,6 +600,7 @@ def _wiring_outputs() -> Iterator[Output]:
 #: What operators, frontends and the operator commands read (CloudFormation outputs, and the
 #: local stack's outputs file under snake-case names).
 OUTPUTS: Final = (
+    Output("Stage", Attr(STAGE, "name")),
     Output("UserPoolId", Attr("UserPool", "id")),
     Output("UserPoolClientId", Attr("UserPool", "client_id")),
     Output("GraphqlUrl", Attr(GRAPHQL_API, "graphql_url")),

@@ -307,7 +307,6 @@ class LocalStack:
             "tls_endpoint_url": self.tls_endpoint_url,
             "region": REGION,
             "account_id": ACCOUNT,
-            "stage": self.names.stage,
             **declared,
             "realtime_url": self.realtime_url,
             "console_url": self.console_url,

@@ -54,8 +54,9 @@ class Deployment:
 
     @property
     def stage(self) -> str:
-        """``userpipe-<stage>-users`` is the bus's name in every stage."""
-        return str(self.outputs.get("stage") or self.output("event_bus_name").split("-")[1])
+        """The ``Stage`` output. Never parsed from a physical name: ``userpipe-pr-42-users``
+        does not say where the stage ends."""
+        return self.output("stage")
 
     # Where AWS and the local stack truly differ in timing (each command reads these instead
     # of asking which it runs against):
