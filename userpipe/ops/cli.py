@@ -12,11 +12,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from rich.console import Console
 from rich.table import Table
 
 from services.reconcile.store import DEFAULT_REQUESTS_PER_SECOND
+from userpipe.clients import ATTEMPTS
 from userpipe.ops.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
 from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress, RichProgress
@@ -198,6 +207,17 @@ def _sentence(error: Exception) -> str:
         problem = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "a call")
         return f"{operation} failed: {problem.get('Code')}: {problem.get('Message')}"
+    if isinstance(error, ReadTimeoutError | ConnectionClosedError):
+        return (
+            f"no answer from {error.kwargs.get('endpoint_url')} (gave up after {ATTEMPTS} "
+            "attempts): it takes connections but does not answer; check that it is the endpoint "
+            "you meant and that what serves it is healthy"
+        )
+    if isinstance(error, ConnectTimeoutError | EndpointConnectionError):
+        return (
+            f"could not connect to {error.kwargs.get('endpoint_url')} (gave up after {ATTEMPTS} "
+            "attempts): check the endpoint, the network and --region"
+        )
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: configure some (aws configure, AWS_PROFILE) or --profile"
     if isinstance(error, BotoCoreError | OperatorError | TimeoutError):
