@@ -101,7 +101,7 @@ def _local_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from userpipe.local.server import PortInUseError
-    from userpipe.local.stack import LocalStack, LocalStackOptions
+    from userpipe.local.stack import LocalStack, LocalStackOptions, OutputsInUseError
 
     console = Console()
     stop = threading.Event()
@@ -123,7 +123,7 @@ def _local_up(args: argparse.Namespace) -> int:
     stack = LocalStack(options)
     try:
         stack.start()
-    except PortInUseError as error:
+    except (PortInUseError, OutputsInUseError) as error:
         raise CommandError(str(error)) from None
     try:
         _announce(console, stack)

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from contracts.topology import Output, snake_case
 from userpipe.clients import Clients
+from userpipe.liveness import why_stopped
 from userpipe.ops.errors import OperatorError
 
 DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
@@ -24,6 +25,15 @@ DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
 
 class DeploymentNotFoundError(OperatorError):
     """Nothing to operate on: the message says what was looked for."""
+
+
+class LocalStackStoppedError(DeploymentNotFoundError):
+    def __init__(self, path: Path, endpoint: str, reason: str) -> None:
+        choose = "" if path == DEFAULT_OUTPUTS else f" --outputs {path}"
+        super().__init__(
+            f"the local stack at {endpoint} is not running ({reason}); start one with "
+            f"`userpipe local up{choose}` (a new stack starts empty)"
+        )
 
 
 class MissingOutputError(OperatorError):
@@ -82,8 +92,11 @@ class Deployment:
         return 0.2 if self.local else 5.0
 
 
-def from_local(path: Path | None = None) -> Deployment:
-    """The local stack: ``path``, else ``$USERPIPE_OUTPUTS``, else ``.userpipe/outputs.json``."""
+def from_local(
+    path: Path | None = None, *, stopped: Callable[[Mapping[str, Any]], str | None] = why_stopped
+) -> Deployment:
+    """The local stack: ``path``, else ``$USERPIPE_OUTPUTS``, else ``.userpipe/outputs.json``;
+    refused with the reason when the stack that wrote it no longer runs (``stopped``)."""
     chosen = path or Path(os.environ.get("USERPIPE_OUTPUTS") or DEFAULT_OUTPUTS)
     try:
         outputs: dict[str, Any] = json.loads(chosen.read_text())
@@ -98,6 +111,14 @@ def from_local(path: Path | None = None) -> Deployment:
         ) from None
     if not isinstance(outputs, dict) or "endpoint_url" not in outputs:
         raise DeploymentNotFoundError(f"{chosen} is not a local stack's outputs file")
+    reason = stopped(outputs)
+    if reason is not None:
+        raise LocalStackStoppedError(chosen, str(outputs["endpoint_url"]), reason)
+    return for_local_stack(outputs)
+
+
+def for_local_stack(outputs: Mapping[str, Any]) -> Deployment:
+    """A local stack from its outputs as they are (a running stack passes its own)."""
     endpoint = str(outputs["endpoint_url"])
     return Deployment(
         name=f"the local stack at {endpoint}",
