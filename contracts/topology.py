@@ -565,12 +565,19 @@ class DeadLetters:
     url: Output
     holds: Literal["events", "stream-batches", "failed-runs"]
     back_to: str
+    consumer: FunctionSpec  # whose failures land here (its log says why)
+    max_receive_count: int | None = None  # events: receives before SQS moves one here
 
 
 def _dead_letters() -> Iterator[DeadLetters]:
     for subscription in SUBSCRIPTIONS:
         yield DeadLetters(
-            subscription.dlq, subscription.dlq_url, "events", subscription.queue_url.name
+            subscription.dlq,
+            subscription.dlq_url,
+            "events",
+            subscription.queue_url.name,
+            subscription.consumer,
+            subscription.source.max_receive_count,
         )
     for stream in STREAM_CONSUMERS:
         yield DeadLetters(
@@ -578,9 +585,12 @@ def _dead_letters() -> Iterator[DeadLetters]:
             stream.dlq_url,
             "stream-batches",
             stream.function_name.name,
+            stream.consumer,
         )
     for schedule in SCHEDULES:
-        yield DeadLetters(schedule.dlq.base_name, schedule.dlq_url, "failed-runs", schedule.id)
+        yield DeadLetters(
+            schedule.dlq.base_name, schedule.dlq_url, "failed-runs", schedule.id, schedule.function
+        )
 
 
 #: Every dead-letter queue, each with the way back for what it holds.

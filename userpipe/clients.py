@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 #: The local stack's region (any would do; the emulator keeps it in ARNs).
 REGION: Final = "eu-west-1"
+#: What clients of the local stack sign with (the emulator checks no credentials, but SDKs and
+#: the AWS CLI sign every call that needs it, so they need some).
+LOCAL_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 # --- the time budget -------------------------------------------------------------------------
 #: A TCP handshake with an AWS endpoint or the local stack takes milliseconds; one that has not
@@ -103,8 +106,8 @@ class Clients:
         self.region = region or (REGION if self.local else None)
         if self.local:
             self._session = boto3.Session(
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106 - the emulator checks no credentials
+                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 region_name=self.region,
             )
             config = Config(region_name=self.region, account_id_endpoint_mode="disabled")

@@ -552,7 +552,8 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
 
     assert not found.ok and not found.counts_exact
     assert found.problems == [
-        "user-projector-dlq holds 2 message(s), oldest 90 min — see `userpipe redrive`",
+        "user-projector-dlq holds 2 message(s), oldest 90 min — `userpipe redrive --show` "
+        "says why, `userpipe redrive` sends them back",
         "alarm ours is in ALARM",
     ]
     (request,) = service.metric_requests

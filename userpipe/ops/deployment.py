@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from contracts.topology import Output, snake_case
 from userpipe.clients import Clients
+from userpipe.commands import aws_cli, local_aws_cli
 from userpipe.liveness import why_stopped
 from userpipe.ops.errors import OperatorError
 
@@ -67,6 +68,17 @@ class Deployment:
         """The ``Stage`` output. Never parsed from a physical name: ``userpipe-pr-42-users``
         does not say where the stage ends."""
         return self.output("stage")
+
+    def aws_command(self, arguments: str) -> str:
+        """An AWS CLI command on this deployment, to print: it runs as pasted (the local
+        stack's endpoint, Region and placeholder credentials; a stack's Region and profile)."""
+        if self.local:
+            return f"{local_aws_cli(self.outputs)} {arguments}"
+        command = f"{aws_cli()} {arguments}"
+        if self.outputs.get("region"):
+            command += f" --region {self.outputs['region']}"
+        profile = getattr(self.clients, "profile", None)
+        return command + (f" --profile {profile}" if profile else "")
 
     # Where AWS and the local stack truly differ in timing (each command reads these instead
     # of asking which it runs against):
@@ -137,6 +149,11 @@ def from_stack(
 ) -> Deployment:
     """A deployed stack, read from CloudFormation's ``DescribeStacks``."""
     connection = clients(region=region, profile=profile)
+    if not connection.region:
+        raise DeploymentNotFoundError(
+            f"no AWS Region for stack {stack}: pass --region (e.g. --region eu-west-1), or "
+            "configure one (AWS_REGION, `aws configure`)"
+        )
     cloudformation = connection.cloudformation
     try:
         (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
