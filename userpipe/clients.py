@@ -8,8 +8,8 @@ connection error ("General socket/connection errors: ConnectionError, Connection
 ReadTimeoutError, EndpointConnectionError" — Boto3 guide, "Retries"), and ``total_max_attempts``
 counts the first call too ("Prefer total_max_attempts … max_attempts does not include the first
 attempt", botocore ``Config``). An endpoint that answers with something other than an AWS API
-response (a web server's HTML page, say) is an ``NotAnAwsEndpointError`` naming it, rather than
-an empty parse that fails later as a ``KeyError``.
+response (a web server's HTML page, say) is a ``NotAnAwsEndpointError`` naming it, rather than
+an empty parse that fails later as a ``KeyError``; a 5xx answer is left to the retries.
 """
 
 from __future__ import annotations
@@ -185,6 +185,8 @@ def _refuse_what_is_not_aws(client: Any) -> Any:
         body = response_dict.get("body")
         if not isinstance(body, bytes | bytearray):
             return  # a streamed payload (Lambda's Invoke), read by the caller
+        if int(response_dict.get("status_code") or 0) >= 500:
+            return  # a proxy's or server's passing failure, whatever its body: retried as such
         start = bytes(body[:256]).lstrip().lower()
         protocol = operation_model.service_model.resolved_protocol
         if not start or protocol not in ("json", "rest-json", "query"):

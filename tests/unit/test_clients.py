@@ -65,3 +65,31 @@ def test_calls_that_wait_on_a_function_may_wait_longer_than_it_runs() -> None:
     assert SLOW_READ_SECONDS["cognito-idp"] > 3 * CONFIRM_TRIGGER.timeout_seconds
     slowest = max(stream.consumer.timeout_seconds for stream in STREAM_CONSUMERS)
     assert SLOW_READ_SECONDS["lambda"] > slowest
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "status", "body", "refused"),
+    [
+        ("sqs", "GetQueueAttributes", 200, b"<!DOCTYPE html><html></html>", True),
+        ("sqs", "GetQueueAttributes", 404, b"Not Found", True),
+        ("sqs", "GetQueueAttributes", 200, b'{"Attributes": {}}', False),
+        ("sqs", "DeleteMessage", 200, b"", False),
+        ("sqs", "GetQueueAttributes", 503, b"<html>Service Unavailable</html>", False),
+        ("cloudformation", "DescribeStacks", 200, b"<html><body>hi</body></html>", True),
+        ("cloudformation", "DescribeStacks", 200, b"<?xml version='1.0'?><X/>", False),
+    ],
+)
+def test_an_answer_in_no_aws_format_is_named_and_a_5xx_is_left_to_the_retries(
+    service: str, operation: str, status: int, body: bytes, refused: bool
+) -> None:
+    from userpipe.clients import NotAnAwsEndpointError, _refuse_what_is_not_aws
+
+    client = Clients("http://127.0.0.1:9")._client(service)
+    check = _refuse_what_is_not_aws(client)
+    answer = {"status_code": status, "headers": {"Content-Type": "text/html"}, "body": body}
+    model = client.meta.service_model.operation_model(operation)
+    if refused:
+        with pytest.raises(NotAnAwsEndpointError, match=r"http://127\.0\.0\.1:9 answered"):
+            check(operation_model=model, response_dict=answer)
+    else:
+        check(operation_model=model, response_dict=answer)
