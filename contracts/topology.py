@@ -329,6 +329,10 @@ def _powertools(service: str) -> tuple[Env, ...]:
 # --- the declaration ------------------------------------------------------------------------------
 
 GRAPHQL_API: Final = "Api"  # the AppSync API's resource id (its physical name: "<prefix>-api")
+#: Not a resource: the stage itself, which each builder adds as ``Attr(STAGE, "name")`` so that
+#: it is an output. Commands read it there: a stage may hold dashes (``pr-42``), so it cannot be
+#: parsed back out of a physical name such as ``userpipe-pr-42-users``.
+STAGE: Final = "Stage"
 
 USER_TABLE: Final = Table(
     "UserTable",
@@ -561,12 +565,19 @@ class DeadLetters:
     url: Output
     holds: Literal["events", "stream-batches", "failed-runs"]
     back_to: str
+    consumer: FunctionSpec  # whose failures land here (its log says why)
+    max_receive_count: int | None = None  # events: receives before SQS moves one here
 
 
 def _dead_letters() -> Iterator[DeadLetters]:
     for subscription in SUBSCRIPTIONS:
         yield DeadLetters(
-            subscription.dlq, subscription.dlq_url, "events", subscription.queue_url.name
+            subscription.dlq,
+            subscription.dlq_url,
+            "events",
+            subscription.queue_url.name,
+            subscription.consumer,
+            subscription.source.max_receive_count,
         )
     for stream in STREAM_CONSUMERS:
         yield DeadLetters(
@@ -574,9 +585,12 @@ def _dead_letters() -> Iterator[DeadLetters]:
             stream.dlq_url,
             "stream-batches",
             stream.function_name.name,
+            stream.consumer,
         )
     for schedule in SCHEDULES:
-        yield DeadLetters(schedule.dlq.base_name, schedule.dlq_url, "failed-runs", schedule.id)
+        yield DeadLetters(
+            schedule.dlq.base_name, schedule.dlq_url, "failed-runs", schedule.id, schedule.function
+        )
 
 
 #: Every dead-letter queue, each with the way back for what it holds.
@@ -596,6 +610,7 @@ def _wiring_outputs() -> Iterator[Output]:
 #: What operators, frontends and the operator commands read (CloudFormation outputs, and the
 #: local stack's outputs file under snake-case names).
 OUTPUTS: Final = (
+    Output("Stage", Attr(STAGE, "name")),
     Output("UserPoolId", Attr("UserPool", "id")),
     Output("UserPoolClientId", Attr("UserPool", "client_id")),
     Output("GraphqlUrl", Attr(GRAPHQL_API, "graphql_url")),

@@ -20,6 +20,7 @@ from contracts.topology import (
     OUTPUTS,
     RECONCILE,
     SCHEDULES,
+    STAGE,
     STREAM_CONSUMERS,
     SUBSCRIPTIONS,
     TABLES,
@@ -48,6 +49,7 @@ class UserpipeStack(Stack):
         names, retain = config.names, not config.ephemeral
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         self.built = Built(config.settings())
+        self.built.add(STAGE, name=config.stage)
 
         self.alarms = Alarms(
             self, "Alarms", names=names, email=config.alarm_email, removal_policy=removal

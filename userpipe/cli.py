@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import signal
 import sys
@@ -11,11 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from contracts.topology import ADMIN_GROUP, InvalidStageError
+from userpipe.commands import local_aws_cli, userpipe_command
+from userpipe.commands import outputs_option as outputs_option_for
 from userpipe.ops.cli import COMMANDS, add_commands, dispatch
 from userpipe.ops.deployment import DEFAULT_OUTPUTS, from_local
 from userpipe.ops.errors import OperatorError
 
 DEFAULT_PORT = 4747
+MAX_PORT = 65535
+#: A password the local pool's policy accepts, for the sign-up line it prints.
+EXAMPLE_PASSWORD = "Correct-Horse-9-Battery!"  # noqa: S105 - an example, printed
 
 
 class CommandError(OperatorError):
@@ -40,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _local_empty_user_table(args)
         if args.command == "local" and args.local_command == "env":
             return _local_env(args)
+        if args.command == "local" and args.local_command == "admin":
+            return _local_admin(args)
         if args.command in COMMANDS:
             return dispatch(args)
     except OperatorError as error:
@@ -120,6 +129,17 @@ def _parser() -> argparse.ArgumentParser:
         "userpipe-local-User`.",
     )
     env.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
+    admin = local_commands.add_parser(
+        "admin",
+        help=f"add a signed-up user to the local stack's {ADMIN_GROUP} group",
+        description=f"Add the user who signed up with EMAIL to the {ADMIN_GROUP} group of the "
+        "local stack's user pool: they read every user's record and audit trail. Tokens issued "
+        "before carry no group: the user signs in again. On AWS: `aws cognito-idp "
+        f"admin-add-user-to-group --user-pool-id <UserPoolId> --group-name {ADMIN_GROUP} "
+        "--username EMAIL --region <Region>` (README, Operations).",
+    )
+    admin.add_argument("email", help="the address the user signed up with")
+    admin.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
     add_commands(commands)
     return parser
 
@@ -132,8 +152,18 @@ def _local_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from userpipe.local.server import PortInUseError
-    from userpipe.local.stack import LocalStack, LocalStackOptions
+    from userpipe.local.stack import LocalStack, LocalStackOptions, OutputsInUseError
 
+    for option, port in (("--port", args.port), ("--tls-port", args.tls_port)):
+        if port is not None and not 0 <= port <= MAX_PORT:
+            raise CommandError(
+                f"{option} {port} is not a port: choose 0-{MAX_PORT} (0 picks a free one)"
+            )
+    if args.tls_port is None and args.port == MAX_PORT:
+        raise CommandError(
+            f"--tls-port defaults to --port + 1, and {MAX_PORT + 1} is not a port: choose one "
+            "with --tls-port"
+        )
     console = Console()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -153,11 +183,18 @@ def _local_up(args: argparse.Namespace) -> int:
         if args.verbose
         else None,
     )
-    stack = LocalStack(options)
     try:
+        stack = LocalStack(options)
         stack.start()
-    except PortInUseError as error:
+    except (PortInUseError, OutputsInUseError, InvalidStageError) as error:
         raise CommandError(str(error)) from None
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise CommandError(
+            f"cannot listen on {args.host} (--port {args.port}): {error.strerror}; choose "
+            "another --host or --port (ports below 1024 need privileges)"
+        ) from None
     try:
         _announce(console, stack)
         stop.wait()
@@ -197,42 +234,32 @@ def _announce(console: Any, stack: Any) -> None:
     console.print(
         "Trust the local CA once: Node with NODE_EXTRA_CA_CERTS="
         f"{outputs['ca_cert_path']} (and --experimental-websocket on Node 20); a browser by "
-        "importing it as a certificate authority (README, The local stack)."
+        "importing it as a certificate authority (README, The local stack).",
+        soft_wrap=True,  # a path folded across lines cannot be copied
     )
+    # Each runs as printed, in this shell and folder: userpipe as it was started here, the
+    # AWS CLI with the stack's endpoint, Region and credentials (soft_wrap: never folded).
+    userpipe = userpipe_command()
+    outputs_option = outputs_option_for(stack.outputs_path, DEFAULT_OUTPUTS)
+    aws = local_aws_cli(outputs)
+    commands = [
+        f"{aws} cognito-idp sign-up --client-id {outputs['user_pool_client_id']} "
+        f"--username you@example.com --password '{EXAMPLE_PASSWORD}'",
+        f"{userpipe} local codes you@example.com{outputs_option}  # the code it 'emailed'",
+        f"{userpipe} local admin you@example.com{outputs_option}  # make them an {ADMIN_GROUP}",
+        f"{aws} cognito-idp admin-add-user-to-group --user-pool-id {outputs['user_pool_id']} "
+        f"--group-name {ADMIN_GROUP} --username you@example.com  # the same, with the AWS CLI",
+        f"{aws} dynamodb scan --table-name {outputs['user_table_name']}",
+        f'eval "$({userpipe} local env{outputs_option})"  # or: its credentials, Region and '
+        "endpoint in this shell, for any SDK",
+    ]
     console.print(
-        "\n[bold]AWS CLI[/] (the stack's own credentials, region and endpoint; it refuses "
-        "any other credentials):"
+        "\nPaste into a shell in this folder (each line runs as it is; the stack refuses any "
+        "credentials but its own):"
     )
-    env = "userpipe local env" + _outputs_flag(stack.outputs_path)
-    console.print(f'  eval "$({_program()} {env})"', markup=False, highlight=False)
-    console.print(
-        f"  aws cognito-idp sign-up --client-id {outputs['user_pool_client_id']} "
-        "--username you@example.com --password 'Correct-Horse-9-Battery!'",
-        markup=False,
-        highlight=False,
-    )
-    console.print(
-        f"  aws dynamodb scan --table-name {outputs['user_table_name']}",
-        markup=False,
-        highlight=False,
-    )
-    console.print("\nConfirmation codes: `userpipe local codes` · Ctrl-C stops the stack")
-
-
-def _program() -> str:
-    """How to run this program again from here: the venv's script if that is what runs."""
-    script = Path(sys.argv[0])
-    if script.name == "userpipe" and script.parent.name == "bin":
-        try:
-            return str(script.resolve().relative_to(Path.cwd()))
-        except ValueError:
-            return str(script)
-    return "userpipe"
-
-
-def _outputs_flag(path: Path) -> str:
-    """``--outputs PATH`` unless ``path`` is where commands look by default."""
-    return "" if path.resolve() == DEFAULT_OUTPUTS.resolve() else f" --outputs {path}"
+    for command in commands:
+        console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
+    console.print("\nCtrl-C stops the stack")
 
 
 def exposure_warning(host: str, allow_remote_admin: bool) -> list[str]:
@@ -270,11 +297,18 @@ def _local_codes(args: argparse.Namespace) -> int:
     from userpipe.local.outbox import read
 
     outputs = from_local(args.outputs).outputs
+    wanted = args.email.lower() if args.email else None
     entries = [
         entry
         for entry in read(Path(outputs["outbox_path"]))
-        if args.email is None or entry["to"] == args.email.lower()
+        if wanted is None or entry["to"] == wanted
     ]
+    if wanted and not entries:
+        print(
+            f"nothing was sent to {wanted} (`userpipe local codes` lists what was sent to "
+            "every address)"
+        )
+        return 0
     table = Table(title=f"Outbox ({outputs['outbox_path']})")
     for column in ("at", "to", "kind", "code", "subject"):
         table.add_column(column)
@@ -296,7 +330,7 @@ def _local_env(args: argparse.Namespace) -> int:
     from userpipe.clients import read_credentials
 
     outputs = from_local(args.outputs).outputs
-    key, secret = read_credentials(outputs["credentials_path"])
+    key, secret = read_credentials(outputs["credentials_path"])  # from_local checked it
     region = outputs["region"]
     for name, value in (
         ("AWS_ACCESS_KEY_ID", key),
@@ -307,6 +341,36 @@ def _local_env(args: argparse.Namespace) -> int:
     ):
         print(f"export {name}={shlex.quote(value)}")
     print("unset AWS_SESSION_TOKEN AWS_PROFILE")
+    return 0
+
+
+def _local_admin(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    deployment = from_local(args.outputs)
+    cognito = deployment.clients.cognito
+    try:
+        cognito.admin_add_user_to_group(
+            UserPoolId=deployment.output("user_pool_id"),
+            Username=args.email,  # Cognito takes the email: the pool signs in by email
+            GroupName=ADMIN_GROUP,
+        )
+    except cognito.exceptions.UserNotFoundException:
+        raise CommandError(
+            f"{args.email} has not signed up to {deployment.name}: sign up first (the console, "
+            "or `aws cognito-idp sign-up`), then run this again"
+        ) from None
+    except ClientError as error:
+        problem = error.response.get("Error", {})
+        raise CommandError(
+            f"AdminAddUserToGroup failed: {problem.get('Code')}: {problem.get('Message')}"
+        ) from None
+    except BotoCoreError as error:
+        raise CommandError(str(error)) from None
+    print(
+        f"{args.email} is in the {ADMIN_GROUP} group of {deployment.name}; tokens issued "
+        "before now do not carry it: sign in again"
+    )
     return 0
 
 

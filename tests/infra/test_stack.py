@@ -477,6 +477,13 @@ def test_outputs_are_the_declared_ones(dev: Synthesized) -> None:
     }
 
 
+def test_the_stage_is_an_output_so_commands_never_parse_it_from_names(
+    ephemeral: Synthesized,
+) -> None:
+    """A stage with a dash (``pr-42``) cannot be read back from ``userpipe-pr-42-users``."""
+    assert ephemeral.template["Outputs"]["Stage"]["Value"] == "pr-42"
+
+
 @pytest.mark.parametrize("subscription", [PROJECTION, WELCOME], ids=lambda s: s.id)
 def test_every_declared_subscription_is_wired_as_declared(
     dev: Synthesized, subscription: Any

@@ -294,6 +294,58 @@ def test_a_poison_event_is_dead_lettered_then_redriven_once_fixed(
     assert code == 0 and out.endswith("OK")
 
 
+def test_why_each_message_was_dead_lettered_is_shown_and_looking_moves_nothing(
+    stack: LocalStack, client: StackClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three ways into a DLQ, each with what it records: the projector failed an event (SQS
+    moves it and records no reason: its log says), EventBridge could not deliver one (its error
+    attributes), the audit trail failed a stream record (Lambda's on-failure record)."""
+    blocked = "blocked@example.com"
+    sub = client.sign_up(blocked, PASSWORD, confirm=False)
+    squatter = User(id=sub, userPoolId="eu-west-1_Other0000", email="someone-else@example.com",
+                    owner=sub, createdAt="2025-01-01T00:00:00.000Z",
+                    updatedAt="2025-01-01T00:00:00.000Z", _version=1, _lastChangedAt=0)  # fmt: skip
+    client.aws.dynamodb.put_item(TableName=client.outputs["user_table_name"],
+                                 Item=squatter.to_item())  # fmt: skip
+    client.aws.sqs.delete_queue(QueueUrl=client.outputs["welcome_notifier_queue_url"])
+    client.aws.dynamodb.delete_table(TableName=client.outputs["audit_table_name"])
+    client.aws.cognito.confirm_sign_up(
+        ClientId=client.client_id, Username=blocked, ConfirmationCode=client.code(blocked)
+    )
+    sign_up(client, 1, prefix="unaudited")
+    for key in ("projector_dlq_url", "welcome_notifier_dlq_url", "audit_dlq_url"):
+        wait_for(lambda key=key: depth(client, key) >= 1, timeout=60, what=key)  # type: ignore[misc]
+    held = {key: depth(client, key) for key in
+            ("projector_dlq_url", "welcome_notifier_dlq_url", "audit_dlq_url")}  # fmt: skip
+    logs = client.outputs["logs_dir"]
+    projector = (
+        "userpipe-ops-user-projector failed it 5 times (SQS then moves it here and records no "
+        f"reason): see its log, {logs}/userpipe-ops-user-projector.log"
+    )
+    undelivered = (
+        "EventBridge could not deliver it to userpipe-ops-welcome-notifier: "
+        "SQS.NonExistentQueue: the target queue"
+    )
+    audit = "userpipe-ops-audit-trail failed records"
+
+    code, out, _ = userpipe(stack, capsys, "status", "--local")
+    assert code == 1
+    assert projector in out and undelivered in out and audit in out
+    assert "(RetryAttemptsExhausted" in out
+
+    code, out, _ = userpipe(stack, capsys, "redrive", "--local", "--show")
+    assert code == 1
+    assert "user-projector-dlq: 1 message(s)" in out and projector in out
+    assert undelivered in out and audit in out
+    code, out, _ = userpipe(stack, capsys, "redrive", "--local", "--show", "--queue",
+                            "welcome-notifier-dlq")  # fmt: skip
+    assert undelivered in out and projector not in out
+    assert held == {key: depth(client, key) for key in held}  # looked at, not moved
+    found = json.loads(userpipe(stack, capsys, "status", "--local", "--json")[1])
+    (projector_dlq,) = [q for q in found["queues"] if q["name"].endswith("user-projector-dlq")]
+    assert projector_dlq["reasons"] == [projector]
+
+
 def test_audit_records_dead_lettered_from_the_stream_are_read_again_and_recorded(
     stack: LocalStack, client: StackClient, capsys: pytest.CaptureFixture[str]
 ) -> None:

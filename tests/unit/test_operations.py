@@ -31,6 +31,7 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CREATED = datetime(2026, 1, 5, 8, 30, 17, tzinfo=UTC)
 TEN_MINUTES = timedelta(minutes=10)
 OUTPUTS = {
+    "stage": "prod",
     "event_bus_name": "userpipe-prod-users",
     "event_bus_arn": "arn:aws:events:eu-west-1:123456789012:event-bus/userpipe-prod-users",
     "archive_name": "userpipe-prod-users-archive",
@@ -234,6 +235,7 @@ def test_a_deployment_reads_the_stacks_outputs_under_their_local_names() -> None
         {"OutputKey": "EventBusName", "OutputValue": "userpipe-prod-users"},
         {"OutputKey": "ProjectorDlqUrl", "OutputValue": "https://sqs/dlq"},
         {"OutputKey": "AlarmTopicArn", "OutputValue": "arn:sns:alarms"},
+        {"OutputKey": "Stage", "OutputValue": "prod"},
     ]
     found = from_stack("userpipe-prod", clients=fake_clients({"userpipe-prod": outputs}))
     assert found.name == "stack userpipe-prod" and not found.local
@@ -242,6 +244,29 @@ def test_a_deployment_reads_the_stacks_outputs_under_their_local_names() -> None
     assert found.outputs["region"] == "eu-central-1"
     assert found.stage == "prod"
     assert found.archive_lag == TEN_MINUTES and found.settle_seconds == 60
+
+
+def test_a_stage_with_a_dash_names_its_queues_and_replays() -> None:
+    """``pr-42``: the stage comes from the Stack's ``Stage`` output, so the full DLQ name and
+    the replay names carry all of it."""
+    from userpipe.ops.redrive import choose
+
+    outputs = [
+        {"OutputKey": "EventBusName", "OutputValue": "userpipe-pr-42-users"},
+        {"OutputKey": "Stage", "OutputValue": "pr-42"},
+    ]
+    found = from_stack("userpipe-pr-42", clients=fake_clients({"userpipe-pr-42": outputs}))
+    assert found.stage == "pr-42"
+    (chosen,) = choose("userpipe-pr-42-user-projector-dlq", found)
+    assert chosen.name == "user-projector-dlq"
+    assert replay.replay_name(found, "replay", NOW) == "userpipe-pr-42-replay-20261128T120000000Z"
+
+
+def test_a_stack_without_the_stage_output_is_told_to_deploy_rather_than_guessed() -> None:
+    outputs = [{"OutputKey": "EventBusName", "OutputValue": "userpipe-pr-42-users"}]
+    found = from_stack("userpipe-pr-42", clients=fake_clients({"userpipe-pr-42": outputs}))
+    with pytest.raises(OperatorError, match="has no output 'stage': deploy the current version"):
+        _ = found.stage
 
 
 def test_a_missing_stack_or_output_says_what_was_looked_for() -> None:
@@ -280,7 +305,7 @@ def test_the_local_outputs_file_is_found_or_named(
         "[userpipe-local]\naws_access_key_id = AKIA0\naws_secret_access_key = s\n"
     )
     monkeypatch.setenv("USERPIPE_OUTPUTS", str(path))
-    found = from_local()
+    found = from_local(stopped=lambda outputs: None)
     assert found.local and found.stage == "local" and found.archive_lag == timedelta(0)
 
 
@@ -532,7 +557,8 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
 
     assert not found.ok and not found.counts_exact
     assert found.problems == [
-        "user-projector-dlq holds 2 message(s), oldest 90 min — see `userpipe redrive`",
+        "user-projector-dlq holds 2 message(s), oldest 90 min — `userpipe redrive --show` "
+        "says why, `userpipe redrive` sends them back",
         "alarm ours is in ALARM",
     ]
     (request,) = service.metric_requests

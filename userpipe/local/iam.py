@@ -50,10 +50,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from userpipe.clients import LOCAL_PROFILE as PROFILE
 from userpipe.local.files import write_secret
 
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
-PROFILE: Final = "userpipe-local"
 MAX_SKEW: Final = timedelta(minutes=5)
 TIMESTAMP_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 #: The SigV4 ``Authorization`` header, strictly: three comma-separated parts in this order.

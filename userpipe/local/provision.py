@@ -16,6 +16,7 @@ from contracts.topology import (
     RULE_TARGET_RETRY_ATTEMPTS,
     SCHEDULES,
     SECRETS,
+    STAGE,
     STREAM_CONSUMERS,
     SUBSCRIPTIONS,
     TABLES,
@@ -31,6 +32,7 @@ SECONDS_PER_DAY = 86_400
 
 def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str]) -> Built:
     built = Built(settings)
+    built.add(STAGE, name=names.stage)
     bus = clients.events.create_event_bus(Name=names.of(BUS.base_name))
     built.add(BUS.id, name=names.of(BUS.base_name), arn=bus["EventBusArn"])
     archive = clients.events.create_archive(

@@ -39,7 +39,8 @@ from contracts.topology import (
     ResourceNames,
 )
 from userpipe.amplify import amplify_config
-from userpipe.clients import REGION, Clients
+from userpipe.clients import LOCAL_PROFILE, REGION, Clients
+from userpipe.liveness import why_stopped
 from userpipe.local import eventbridge
 from userpipe.local.aws import InProcessAws
 from userpipe.local.cognito import CognitoFront
@@ -47,7 +48,7 @@ from userpipe.local.console import ConsoleApp, recent_changes
 from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
 from userpipe.local.guard import Guard, Reach, machine_names, served_names
-from userpipe.local.iam import PROFILE, LocalCredentials, SignatureVerifier
+from userpipe.local.iam import LocalCredentials, SignatureVerifier
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
 from userpipe.local.realtime import RealtimeEndpoint
@@ -68,6 +69,25 @@ from userpipe.local.tls import LocalCertificates
 from userpipe.local.tokens import TokenVerifier
 
 DEFAULT_STATE_DIR: Final = Path(".userpipe")
+
+
+#: The outputs files of the stacks running in this process.
+_RUNNING_HERE: set[Path] = set()
+
+
+class OutputsInUseError(Exception):
+    """Another stack runs with these outputs: the commands find a stack by its outputs file,
+    so a second stack writing it would take the first one's commands away from it."""
+
+    def __init__(self, path: Path, running: Mapping[str, Any]) -> None:
+        super().__init__(
+            f"a local stack is running at {running.get('endpoint_url')} (pid "
+            f"{running.get('pid', '?')}) with its outputs in {path}: stop it first, or give "
+            "this one its own folder with --outputs OTHER/outputs.json (then point the "
+            "commands at it with --outputs or USERPIPE_OUTPUTS)"
+        )
+
+
 DEFAULT_SETTINGS: Final = {"auditRetentionDays": "", "welcomeSender": "no-reply@example.com"}
 
 
@@ -113,12 +133,14 @@ class LocalStack:
         self._router: Router | None = None
         self.graphql: GraphqlEndpoint | None = None
         self.started_in: float | None = None
+        self._claimed: Path | None = None  # the outputs file it wrote, while it runs
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
         started = time.monotonic()
         options = self.options
+        self._refuse_a_running_stacks_outputs()  # before anything binds or resets
         sock = bind(options.host, options.port)  # PortInUseError before anything runs
         tls_port = options.tls_port
         if tls_port is None:
@@ -251,6 +273,9 @@ class LocalStack:
         self._server = self._tls_server = None
         for sandbox in self.sandboxes.values():
             sandbox.stop()
+        if self._claimed is not None:
+            _RUNNING_HERE.discard(self._claimed)
+            self._claimed = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -317,13 +342,12 @@ class LocalStack:
             "tls_endpoint_url": self.tls_endpoint_url,
             "region": REGION,
             "account_id": ACCOUNT,
-            "stage": self.names.stage,
             **declared,
             "realtime_url": self.realtime_url,
             "console_url": self.console_url,
             "ca_cert_path": str(self.certificates.ca_cert_path.resolve()),
             "credentials_path": str(self.credentials.path.resolve()),
-            "aws_profile": PROFILE,
+            "aws_profile": LOCAL_PROFILE,
             "outbox_path": str(self.outbox.path.resolve()),
             "logs_dir": str(self.logs_dir.resolve()),
             "amplify_config_path": str(self.amplify_config_path.resolve()),
@@ -338,11 +362,12 @@ class LocalStack:
     def console_status(self) -> dict[str, Any]:
         """``userpipe status`` as the console shows it, with the User table's last changes."""
         from contracts import dynamodb
-        from userpipe.ops.deployment import from_local
+        from userpipe.ops.deployment import for_local_stack
         from userpipe.ops.status import collect
         from userpipe.ops.tables import scan
 
-        deployment = from_local(self.outputs_path)
+        # Its own outputs, never the file's: another stack may have written that since.
+        deployment = for_local_stack(self.outputs())
         found = collect(deployment).as_dict()
         audit = scan(deployment.clients.dynamodb, deployment.output("audit_table_name"))
         found["recent"] = recent_changes(dynamodb.from_item(item) for item in audit)
@@ -357,8 +382,27 @@ class LocalStack:
         outputs = self.outputs()
         return amplify_config(outputs)
 
+    def _refuse_a_running_stacks_outputs(self) -> None:
+        try:
+            recorded = json.loads(self.outputs_path.read_text())
+        except (OSError, ValueError):
+            return  # none, or not an outputs file: no running stack relies on it
+        if not isinstance(recorded, dict) or "endpoint_url" not in recorded:
+            return
+        if recorded.get("pid") == os.getpid():
+            # Written in this process, whose pid outlives its stacks: ask them, not the port
+            # (which something else may hold by now).
+            running = self.outputs_path.resolve() in _RUNNING_HERE
+        else:
+            running = why_stopped(recorded) is None
+        if running:
+            raise OutputsInUseError(self.outputs_path, recorded)
+
     def _write_outputs(self) -> None:
+        self._refuse_a_running_stacks_outputs()  # one that started alongside and wrote first
         _write_json(self.outputs_path, self.outputs())
+        self._claimed = self.outputs_path.resolve()
+        _RUNNING_HERE.add(self._claimed)
         _write_json(self.amplify_config_path, self.amplify_config())
 
     def settle(self, timeout: float = 60.0) -> None:

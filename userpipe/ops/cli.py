@@ -12,11 +12,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from rich.console import Console
 from rich.table import Table
 
 from services.reconcile.store import DEFAULT_REQUESTS_PER_SECOND
+from userpipe.clients import ATTEMPTS
 from userpipe.ops.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
 from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress, RichProgress
@@ -114,6 +123,12 @@ def add_commands(commands: Any) -> None:
     )
     redrive.add_argument("--queue", metavar="NAME", help="one DLQ (default: every one)")
     redrive.add_argument("--max", type=_count, metavar="N", help="at most N messages per queue")
+    redrive.add_argument(
+        "--show",
+        action="store_true",
+        help="move nothing: list what each DLQ holds and why it is there (up to --max, else "
+        "10, per queue; on AWS a look counts as a receive)",
+    )
 
     status = command(
         "status",
@@ -198,6 +213,17 @@ def _sentence(error: Exception) -> str:
         problem = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "a call")
         return f"{operation} failed: {problem.get('Code')}: {problem.get('Message')}"
+    if isinstance(error, ReadTimeoutError | ConnectionClosedError):
+        return (
+            f"no answer from {error.kwargs.get('endpoint_url')} (gave up after {ATTEMPTS} "
+            "attempts): it takes connections but does not answer; check that it is the endpoint "
+            "you meant and that what serves it is healthy"
+        )
+    if isinstance(error, ConnectTimeoutError | EndpointConnectionError):
+        return (
+            f"could not connect to {error.kwargs.get('endpoint_url')} (gave up after {ATTEMPTS} "
+            "attempts): check the endpoint, the network and --region"
+        )
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: configure some (aws configure, AWS_PROFILE) or --profile"
     if isinstance(error, BotoCoreError | OperatorError | TimeoutError):
@@ -218,9 +244,12 @@ def _replay(deployment: Deployment, args: argparse.Namespace, progress: Progress
         wait=args.wait,
     )
     if not args.wait:
+        follow = deployment.aws_command(
+            f"events describe-replay --replay-name {outcome.replay.name}"
+        )
         out.print(
-            f"Replay {outcome.replay.name} started; `aws events describe-replay "
-            f"--replay-name {outcome.replay.name}` follows it (or run with --wait)."
+            f"Replay {outcome.replay.name} started; `{follow}` follows it (or run with --wait).",
+            markup=False,
         )
         return 0
     for line in replay.describe_outcome(outcome):
@@ -262,10 +291,35 @@ def _reconcile(
 def _redrive(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
     from userpipe.ops import redrive
 
+    if args.show:
+        return _show_dead_letters(deployment, args, out)
     results = redrive.run(deployment, progress, queue=args.queue, limit=args.max)
     for line in redrive.describe(results):
         out.print(line)
     return 1 if any(result.kept for result in results) else 0
+
+
+def _show_dead_letters(deployment: Deployment, args: argparse.Namespace, out: Any) -> int:
+    from datetime import UTC, datetime
+
+    from userpipe.ops.dead_letters import LOOK_AT, peek
+    from userpipe.ops.queues import depth
+    from userpipe.ops.redrive import choose
+    from userpipe.ops.status import describe_age
+
+    held = False
+    for declared in choose(args.queue, deployment):
+        total = depth(deployment.clients.sqs, deployment.value(declared.url)).total
+        if not total:
+            out.print(f"{declared.name}: empty")
+            continue
+        held = True
+        out.print(f"{declared.name}: {total} message(s) ({declared.holds})", markup=False)
+        for letter in peek(deployment, declared, limit=args.max or LOOK_AT):
+            age = datetime.now(UTC) - letter.sent if letter.sent else None
+            when = f", sent {describe_age(age.total_seconds())} ago" if age else ""
+            out.print(f"  {letter.message_id}{when}: {letter.reason}", markup=False)
+    return 1 if held else 0
 
 
 def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
@@ -284,11 +338,16 @@ def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress
         queues.add_row(
             queue.name,
             queue.role,
-            str(queue.visible),
+            "no such queue" if queue.missing else str(queue.visible),
             str(queue.in_flight),
             status_module.describe_age(queue.oldest_seconds),
         )
     out.print(queues)
+    for queue in found.queues:
+        if queue.reasons:
+            out.print(f"why {queue.name} holds messages:")
+            for reason in queue.reasons:
+                out.print(f"  {reason}", markup=False)
     counts = Table(title=f"counts{exact}")
     counts.add_column("what")
     counts.add_column("count", justify="right")

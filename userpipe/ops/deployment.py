@@ -17,6 +17,8 @@ from typing import Any, Final
 
 from contracts.topology import Output, snake_case
 from userpipe.clients import Clients, CredentialsNotFoundError, read_credentials
+from userpipe.commands import aws_cli, local_aws_cli
+from userpipe.liveness import why_stopped
 from userpipe.ops.errors import OperatorError
 
 DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
@@ -24,6 +26,15 @@ DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
 
 class DeploymentNotFoundError(OperatorError):
     """Nothing to operate on: the message says what was looked for."""
+
+
+class LocalStackStoppedError(DeploymentNotFoundError):
+    def __init__(self, path: Path, endpoint: str, reason: str) -> None:
+        choose = "" if path == DEFAULT_OUTPUTS else f" --outputs {path}"
+        super().__init__(
+            f"the local stack at {endpoint} is not running ({reason}); start one with "
+            f"`userpipe local up{choose}` (a new stack starts empty)"
+        )
 
 
 class MissingOutputError(OperatorError):
@@ -54,8 +65,20 @@ class Deployment:
 
     @property
     def stage(self) -> str:
-        """``userpipe-<stage>-users`` is the bus's name in every stage."""
-        return str(self.outputs.get("stage") or self.output("event_bus_name").split("-")[1])
+        """The ``Stage`` output. Never parsed from a physical name: ``userpipe-pr-42-users``
+        does not say where the stage ends."""
+        return self.output("stage")
+
+    def aws_command(self, arguments: str) -> str:
+        """An AWS CLI command on this deployment, to print: it runs as pasted (the local
+        stack's endpoint, Region and placeholder credentials; a stack's Region and profile)."""
+        if self.local:
+            return f"{local_aws_cli(self.outputs)} {arguments}"
+        command = f"{aws_cli()} {arguments}"
+        if self.outputs.get("region"):
+            command += f" --region {self.outputs['region']}"
+        profile = getattr(self.clients, "profile", None)
+        return command + (f" --profile {profile}" if profile else "")
 
     # Where AWS and the local stack truly differ in timing (each command reads these instead
     # of asking which it runs against):
@@ -81,8 +104,11 @@ class Deployment:
         return 0.2 if self.local else 5.0
 
 
-def from_local(path: Path | None = None) -> Deployment:
-    """The local stack: ``path``, else ``$USERPIPE_OUTPUTS``, else ``.userpipe/outputs.json``."""
+def from_local(
+    path: Path | None = None, *, stopped: Callable[[Mapping[str, Any]], str | None] = why_stopped
+) -> Deployment:
+    """The local stack: ``path``, else ``$USERPIPE_OUTPUTS``, else ``.userpipe/outputs.json``;
+    refused with the reason when the stack that wrote it no longer runs (``stopped``)."""
     chosen = path or Path(os.environ.get("USERPIPE_OUTPUTS") or DEFAULT_OUTPUTS)
     try:
         outputs: dict[str, Any] = json.loads(chosen.read_text())
@@ -97,11 +123,22 @@ def from_local(path: Path | None = None) -> Deployment:
         ) from None
     if not isinstance(outputs, dict) or "endpoint_url" not in outputs:
         raise DeploymentNotFoundError(f"{chosen} is not a local stack's outputs file")
+    reason = stopped(outputs)
+    if reason is not None:
+        raise LocalStackStoppedError(chosen, str(outputs["endpoint_url"]), reason)
+    return for_local_stack(outputs)
+
+
+def for_local_stack(outputs: Mapping[str, Any]) -> Deployment:
+    """A local stack from its outputs as they are (a running stack passes its own)."""
     endpoint = str(outputs["endpoint_url"])
-    try:
-        credentials = read_credentials(
-            outputs.get("credentials_path") or chosen.parent / "credentials"
+    if not outputs.get("credentials_path"):
+        raise DeploymentNotFoundError(
+            f"the local stack at {endpoint} names no credentials file (an older userpipe wrote "
+            "its outputs): restart it with `userpipe local up`"
         )
+    try:
+        credentials = read_credentials(str(outputs["credentials_path"]))
     except CredentialsNotFoundError as exc:
         raise DeploymentNotFoundError(str(exc)) from None
     return Deployment(
@@ -123,6 +160,11 @@ def from_stack(
 ) -> Deployment:
     """A deployed stack, read from CloudFormation's ``DescribeStacks``."""
     connection = clients(region=region, profile=profile)
+    if not connection.region:
+        raise DeploymentNotFoundError(
+            f"no AWS Region for stack {stack}: pass --region (e.g. --region eu-west-1), or "
+            "configure one (AWS_REGION, `aws configure`)"
+        )
     cloudformation = connection.cloudformation
     try:
         (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]

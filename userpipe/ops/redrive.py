@@ -142,10 +142,8 @@ def _redrive_events(
                     break
                 sleep(deployment.poll_seconds)
     except KeyboardInterrupt:
-        raise OperatorError(
-            f"the move task goes on in SQS: cancel it with `aws sqs cancel-message-move-task "
-            f"--task-handle {handle}`"
-        ) from None
+        cancel = deployment.aws_command(f"sqs cancel-message-move-task --task-handle {handle}")
+        raise OperatorError(f"the move task goes on in SQS: cancel it with `{cancel}`") from None
     result.redelivered = moved
     if task["Status"] != "COMPLETED":
         result.kept = depth(sqs, dlq_url).visible

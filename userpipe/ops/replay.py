@@ -43,13 +43,10 @@ class ReplayInterruptedError(OperatorError):
     follow or cancel it."""
 
     def __init__(self, name: str, deployment: Deployment, *, started: bool) -> None:
-        endpoint = deployment.outputs.get("endpoint_url")
-        where = f" --endpoint-url {endpoint}" if deployment.local and endpoint else ""
         lead = f"replay {name} {'continues' if started else 'may have started'} in EventBridge"
-        super().__init__(
-            f"{lead}: follow it with `aws events describe-replay --replay-name {name}{where}`, "
-            f"cancel it with `aws events cancel-replay --replay-name {name}{where}`"
-        )
+        follow = deployment.aws_command(f"events describe-replay --replay-name {name}")
+        cancel = deployment.aws_command(f"events cancel-replay --replay-name {name}")
+        super().__init__(f"{lead}: follow it with `{follow}`, cancel it with `{cancel}`")
         self.replay_name = name
 
 

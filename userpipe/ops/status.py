@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.topology import DEAD_LETTERS, SUBSCRIPTIONS
+from userpipe.ops.dead_letters import peek, summary
 from userpipe.ops.deployment import Deployment
-from userpipe.ops.queues import depth
+from userpipe.ops.queues import Depth, depth
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class QueueState:
     visible: int
     in_flight: int
     oldest_seconds: float | None = None  # DLQs holding messages only
+    #: Why its messages were dead-lettered (DLQs holding messages, local stack); ``None``:
+    #: not looked at — on AWS a look is a receive, so ``redrive --show`` does it on request.
+    reasons: tuple[str, ...] | None = None
+    missing: bool = False  # the queue does not exist
 
 
 @dataclass(frozen=True)
@@ -75,36 +80,53 @@ def _queues(deployment: Deployment, status: Status, now: datetime) -> None:
     sqs = deployment.clients.sqs
     for subscription in SUBSCRIPTIONS:
         url = deployment.value(subscription.queue_url)
-        found = depth(sqs, url)
+        found = _depth(sqs, url, status)
+        if found is None:
+            status.queues.append(QueueState(_name(url), "queue", 0, 0, missing=True))
+            continue
         status.queues.append(
             QueueState(_name(url), "queue", found.visible, found.in_flight + found.delayed)
         )
     for declared in DEAD_LETTERS:
         url = deployment.value(declared.url)
-        found = depth(sqs, url)
-        oldest = _oldest_seconds(deployment, url, now) if found.total else None
+        found = _depth(sqs, url, status)
+        if found is None:
+            status.queues.append(QueueState(_name(url), "dlq", 0, 0, missing=True))
+            continue
+        oldest: float | None = None
+        reasons: tuple[str, ...] | None = None
+        if found.total and deployment.local:
+            # The emulator publishes no SQS metrics: look at the messages without taking
+            # them, which also reads why they are here (nothing on AWS: see QueueState).
+            letters = peek(deployment, declared)
+            sent = [letter.sent for letter in letters if letter.sent is not None]
+            oldest = (now - min(sent)).total_seconds() if sent else None
+            reasons = summary(letters)
+        elif found.total:
+            oldest = _oldest_seconds(deployment, url, now)
         status.queues.append(
-            QueueState(_name(url), "dlq", found.visible, found.in_flight + found.delayed, oldest)
+            QueueState(
+                _name(url), "dlq", found.visible, found.in_flight + found.delayed, oldest, reasons
+            )
         )
         if found.total:
             age = f", oldest {describe_age(oldest)}" if oldest is not None else ""
             status.problems.append(
-                f"{declared.name} holds {found.total} message(s){age} — see `userpipe redrive`"
+                f"{declared.name} holds {found.total} message(s){age} — "
+                "`userpipe redrive --show` says why, `userpipe redrive` sends them back"
             )
 
 
+def _depth(sqs: Any, url: str, status: Status) -> Depth | None:
+    """The queue's depth; ``None`` (and a problem) when the queue does not exist."""
+    try:
+        return depth(sqs, url)
+    except sqs.exceptions.QueueDoesNotExist:
+        status.problems.append(f"queue {_name(url)} does not exist")
+        return None
+
+
 def _oldest_seconds(deployment: Deployment, url: str, now: datetime) -> float | None:
-    if deployment.local:
-        # The emulator publishes no SQS metrics. Look at the messages without taking them
-        # (visibility 0); it hands them out oldest first.
-        messages = deployment.clients.sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=0,
-            MessageSystemAttributeNames=["SentTimestamp"],
-        ).get("Messages", [])
-        sent = [int(m["Attributes"]["SentTimestamp"]) / 1000 for m in messages]
-        return now.timestamp() - min(sent) if sent else None
     # On AWS, receiving to look would count as a receive, and a standard queue moves a message
     # received 3 or more times without a delete to its back (SQS developer guide, "Available
     # CloudWatch metrics"). CloudWatch's ApproximateAgeOfOldestMessage reads without touching
