@@ -298,10 +298,15 @@ def test_the_local_outputs_file_is_found_or_named(
     path.write_text("{not json")
     with pytest.raises(DeploymentNotFoundError, match="is not a local stack's outputs file"):
         from_local(path)
-    path.write_text(json.dumps({"endpoint_url": "http://127.0.0.1:4747", "stage": "local"}))
+    outputs = {"endpoint_url": "http://127.0.0.1:4747", "stage": "local"}
+    path.write_text(json.dumps(outputs))
+    with pytest.raises(DeploymentNotFoundError, match="names no credentials file"):
+        from_local(path, stopped=lambda outputs: None)
+    credentials = tmp_path / "credentials"
+    path.write_text(json.dumps({**outputs, "credentials_path": str(credentials)}))
     with pytest.raises(DeploymentNotFoundError, match="cannot read the local stack's credentials"):
-        from_local(path)
-    (tmp_path / "credentials").write_text(
+        from_local(path, stopped=lambda outputs: None)
+    credentials.write_text(
         "[userpipe-local]\naws_access_key_id = AKIA0\naws_secret_access_key = s\n"
     )
     monkeypatch.setenv("USERPIPE_OUTPUTS", str(path))
