@@ -215,6 +215,7 @@ def _announce(console: Any, stack: Any) -> None:
             f"A new local certificate authority was made: trust {outputs['ca_cert_path']} "
             "(again) in your browser and tools (README, The local stack).",
             markup=False,
+            soft_wrap=True,  # a path folded across lines cannot be copied
         )
     for key in (
         "console_url",
@@ -253,10 +254,7 @@ def _announce(console: Any, stack: Any) -> None:
         f'eval "$({userpipe} local env{outputs_option})"  # or: its credentials, Region and '
         "endpoint in this shell, for any SDK",
     ]
-    console.print(
-        "\nPaste into a shell in this folder (each line runs as it is; the stack refuses any "
-        "credentials but its own):"
-    )
+    console.print("\nPaste into a shell in this folder (each line runs as it is):")
     for command in commands:
         console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
     console.print("\nCtrl-C stops the stack")

@@ -107,6 +107,7 @@ def test_the_replay_command_it_prints_runs_when_pasted(
 ) -> None:
     client.sign_up("replayed@example.com", PASSWORD)
     monkeypatch.setenv("PATH", plain_shell(tmp_path)["PATH"])  # printed in the same shell
+    monkeypatch.chdir(tmp_path)  # ...and folder it is pasted in
     code, out, err = userpipe(stack, capsys, "replay")
     assert code == 0, err
     (command,) = re.findall(r"`([^`]+)`", out)

@@ -37,7 +37,17 @@ def local_outputs(tmp_path: Path, endpoint: str) -> Path:
         output.local_name: f"{endpoint}/123456789012/userpipe-x-{output.local_name}"
         for output in OUTPUTS
     }
-    outputs |= {"endpoint_url": endpoint, "region": "eu-west-1", "stage": "x", "pid": os.getpid()}
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[userpipe-local]\naws_access_key_id = AKIA0\naws_secret_access_key = s\n"
+    )
+    outputs |= {
+        "endpoint_url": endpoint,
+        "region": "eu-west-1",
+        "stage": "x",
+        "pid": os.getpid(),
+        "credentials_path": str(credentials),
+    }
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))
     return path
