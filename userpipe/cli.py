@@ -209,7 +209,7 @@ def _announce(console: Any, stack: Any) -> None:
     outputs = stack.outputs()
     console.print(f"[bold green]userpipe local stack[/] ready in {stack.started_in:.1f} s")
     for line in exposure_warning(stack.options.host, stack.options.allow_remote_admin):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if stack.certificates.created_ca:
         console.print(
             f"A new local certificate authority was made: trust {outputs['ca_cert_path']} "
@@ -269,16 +269,16 @@ def exposure_warning(host: str, allow_remote_admin: bool) -> list[str]:
     where = "every network interface" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     lines = [
         f"WARNING: listening on {where}: other machines can reach this stack.",
-        "  Open to them, as on AWS: Cognito's public API (sign up, sign in), GraphQL and its",
-        "  real-time endpoint with a user's token, the console page.",
-        "  Closed to them: the AWS APIs, IAM GraphQL and Lambda Invoke (only requests signed",
-        "  with this machine's credentials, .userpipe/credentials), and browsers on other sites.",
+        "  Open to them, as on AWS: Cognito's public API (sign up, sign in),",
+        "  GraphQL and its real-time endpoint with a user's token, the console page.",
+        "  Closed to them: the AWS APIs, IAM GraphQL and Lambda Invoke (only requests",
+        "  signed with this stack's credentials file), browsers on other sites.",
     ]
     if allow_remote_admin:
         lines += [
-            "  OPEN TOO (--allow-remote-admin): the confirmation codes, the console's status and",
-            "  the emulator's admin API: anyone who reaches the port can take over any account",
-            "  and read or wipe every table.",
+            "  OPEN TOO (--allow-remote-admin): the confirmation codes, the console's",
+            "  status and the emulator's admin API: anyone who reaches the port can take",
+            "  over any account and read or wipe every table.",
         ]
     else:
         lines += [
