@@ -1,6 +1,6 @@
-"""The browser console the local stack serves at ``/`` (on both ports; open it on the TLS one):
-the static files ``make console`` builds into ``userpipe/console/`` from ``console/src``, and
-three JSON endpoints only the local stack has —
+"""The browser console the local stack serves at ``/`` on its TLS port: the static files ``make
+console`` builds into ``userpipe/console/`` from ``console/src``, and three JSON endpoints only the
+local stack has (on both ports: tools read them too) —
 
 - ``/console/config.json``: the Amplify JS v6 configuration (as ``amplify-config.json``, but
   pointing at the address the browser used: a phone on the LAN opened ``https://<LAN
@@ -13,6 +13,12 @@ three JSON endpoints only the local stack has —
 Everything else the console does goes through the stack's public endpoints with Amplify JS, as
 a frontend against AWS would. Responses carry a Content-Security-Policy that allows this origin
 and its own WebSocket only: nothing the console loads or calls leaves the machine.
+
+Opened on the plain HTTP port, the page would load and then fail to sign in: Amplify's
+configuration points at the TLS origin and its real-time socket is ``wss://`` only. So a browser
+asking that port for the page or its files is sent to the same path on the TLS port, under the
+name it used (a phone on the LAN keeps its address). The redirect is temporary (307): the ports
+are chosen per run, and a browser must not remember one run's TLS port as permanent.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from typing import Any, Final
 
 from contracts.topology import ADMIN_GROUP, USER_POOL
 from userpipe.amplify import amplify_config
+from userpipe.local.guard import host_name
 from userpipe.local.outbox import latest_code
 from userpipe.local.server import GRAPHQL_PATH
 
 STATIC: Final = Path(__file__).resolve().parents[1] / "console"
 PREFIX: Final = "/console/"
 RECENT_CHANGES: Final = 8
+#: What the console serves as JSON, on both ports; everything else it serves is the page.
+ENDPOINTS: Final = frozenset({"config.json", "code", "status"})
 
 
 class ConsoleApp:
@@ -39,10 +48,12 @@ class ConsoleApp:
         self,
         outputs: Callable[[], Mapping[str, Any]],
         status: Callable[[], dict[str, Any]],
+        tls_port: int,
         static: Path = STATIC,
     ) -> None:
         self._outputs = outputs
         self._status = status
+        self._tls_port = tls_port
         self._static = static
 
     @staticmethod
@@ -57,9 +68,9 @@ class ConsoleApp:
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
-        if path in ("/", "/index.html"):
-            return self._file("index.html", environ, start_response)
-        name = path[len(PREFIX) :]
+        name = "index.html" if path in ("/", "/index.html") else path[len(PREFIX) :]
+        if name not in ENDPOINTS and environ.get("wsgi.url_scheme") != "https":
+            return self._to_tls(environ, start_response)
         if name == "config.json":
             return _json(start_response, self.config(_origin(environ)))
         if name == "code":
@@ -89,6 +100,27 @@ class ConsoleApp:
             },
             "adminGroup": ADMIN_GROUP,
         }
+
+    def _to_tls(
+        self, environ: Mapping[str, Any], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        """A redirect to the same path and query on the TLS port, under the name the browser
+        used (its ``Host`` was checked by the port: ``userpipe.local.guard``)."""
+        name = host_name(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        shown = f"[{name}]" if ":" in name else name
+        target = f"https://{shown}:{self._tls_port}{urllib.parse.quote(environ['PATH_INFO'])}"
+        if environ.get("QUERY_STRING"):
+            target += f"?{environ['QUERY_STRING']}"
+        start_response(
+            "307 Temporary Redirect",
+            [
+                ("Location", target),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", "0"),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [b""]
 
     def _file(
         self, name: str, environ: Mapping[str, Any], start_response: Callable[..., Any]

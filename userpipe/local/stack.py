@@ -187,7 +187,7 @@ class LocalStack:
             sandbox = self._sandbox(spec, built)
             self.sandboxes[spec.id] = sandbox
             built.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
-        self._router.console = ConsoleApp(self.outputs, self.console_status)
+        self._router.console = ConsoleApp(self.outputs, self.console_status, tls_port=self.tls_port)
         self._router.lambda_invoke = LambdaInvoke(self._sandbox_named)
         self._router.sandbox_named = self._sandbox_named
         self._router.faults = self.options.faults
