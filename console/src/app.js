@@ -19,6 +19,9 @@ const AUDIT = `query Audit($userId: ID!) { auditTrail(userId: $userId, limit: 20
   items { at eventName changedFields oldVersion newVersion } } }`;
 const ON_CREATE = `subscription OnCreate($id: String) { onCreateUser(id: $id) { ${LIVE} } }`;
 const ON_UPDATE = `subscription OnUpdate($id: String) { onUpdateUser(id: $id) { ${LIVE} } }`;
+// The symbols Cognito counts (developer guide, "Adding user pool password requirements"); a
+// space counts too unless it leads or trails. Letters are Basic Latin, digits 0-9.
+const SYMBOLS = '^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+-';
 
 let client;
 let session = null; // { sub, email, admin }
@@ -26,41 +29,92 @@ let live = []; // open subscriptions
 let editing = { base: null, dirty: false };
 let pages = { tokens: [null], index: 0, next: null, prefix: '' };
 let auditOf = null;
+let rules = []; // the pool's password policy as checks: { text, hint?, met(password) }
 
 const notice = (text) => { $('notice').textContent = text; };
 const problem = (error) => error?.errors?.[0]?.message ?? error?.message ?? String(error);
 const errorType = (error) => error?.errors?.[0]?.errorType ?? error?.name;
 const gql = async (query, variables = {}) => (await client.graphql({ query, variables })).data;
 
+const readConfig = async () => (await fetch('/console/config.json')).json();
+
 async function start() {
-  const config = await (await fetch('/console/config.json')).json();
+  const config = await readConfig();
   Amplify.configure(config.amplify);
   client = generateClient();
-  const rules = config.password;
-  $('password-rules').replaceChildren(...[
-    `at least ${rules.minLength} characters`,
-    rules.requireLowercase && 'a lowercase letter', rules.requireUppercase && 'an uppercase letter',
-    rules.requireDigits && 'a digit', rules.requireSymbols && 'a symbol',
-  ].filter(Boolean).map((text) => Object.assign(document.createElement('li'), { textContent: text })));
+  showRules(config.password);
   wire();
   pollStatus();
   try { await enter(); } catch { show(null); }
+}
+
+// The pool's password policy (config.json's `password`), listed under the field, ticked as the
+// password meets each rule and checked before a sign-up is sent, naming every rule it misses:
+// Cognito's refusal names one at most (the local stack's, moto's, none).
+function showRules(policy) {
+  rules = [
+    { text: `at least ${policy.minLength} characters`, met: (p) => [...p].length >= policy.minLength },
+    policy.requireLowercase && { text: 'a lowercase letter', met: (p) => /[a-z]/.test(p) },
+    policy.requireUppercase && { text: 'an uppercase letter', met: (p) => /[A-Z]/.test(p) },
+    policy.requireDigits && { text: 'a digit', met: (p) => /[0-9]/.test(p) },
+    policy.requireSymbols && {
+      text: 'a symbol', hint: `one of ${[...SYMBOLS].join(' ')} or a space inside`,
+      met: (p) => [...p.replace(/^ +| +$/g, '')].some((c) => c === ' ' || SYMBOLS.includes(c)),
+    },
+  ].filter(Boolean);
+  $('password-rules').replaceChildren(...rules.map((rule) => (
+    Object.assign(document.createElement('li'), { textContent: rule.text }))));
+  markRules();
+}
+
+function markRules() {
+  const password = $('sign-up-password').value;
+  rules.forEach((rule, i) => $('password-rules').children[i].classList.toggle('met', rule.met(password)));
+}
+
+const unmet = (password) => rules.filter((rule) => !rule.met(password));
+const listed = (items) => (items.length < 2 ? items.join('')
+  : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+
+function refusePassword(missing, refusal) {
+  const names = missing.map((rule) => (rule.hint ? `${rule.text} (${rule.hint})` : rule.text));
+  $('password-problem').textContent = names.length
+    ? `The password needs ${listed(names)}.` : `Sign-up refused: ${refusal}`;
+  $('sign-up-password').setAttribute('aria-invalid', 'true');
+  $('sign-up-password').focus();
+}
+
+function clearPasswordProblem() {
+  $('password-problem').textContent = '';
+  $('sign-up-password').removeAttribute('aria-invalid');
 }
 
 function wire() {
   $('sign-up-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const email = $('sign-up-email').value.trim();
+    const password = $('sign-up-password').value;
+    const missing = unmet(password);
+    if (missing.length) { refusePassword(missing); return; }
     try {
-      await signUp({ username: email, password: $('sign-up-password').value,
-                     options: { userAttributes: { email } } });
+      await signUp({ username: email, password, options: { userAttributes: { email } } });
       $('confirm-email').value = email;
       $('sign-in-email').value = email;
       notice(`Signed up ${email}. A code was "emailed": it is in the local outbox (step 2).`);
       watchOutbox(email);
       $('confirm-code').focus();
-    } catch (error) { notice(`Sign-up refused: ${problem(error)}`); }
+    } catch (error) {
+      if (errorType(error) !== 'InvalidPasswordException') {
+        notice(`Sign-up refused: ${problem(error)}`);
+        return;
+      }
+      // The pool refused what the rules this page read allow: they changed since (a stack
+      // restarted with another policy). Read them again and name what the password misses.
+      showRules((await readConfig()).password);
+      refusePassword(unmet(password), problem(error));
+    }
   });
+  $('sign-up-password').addEventListener('input', () => { markRules(); clearPasswordProblem(); });
   $('use-code').addEventListener('click', () => {
     $('confirm-code').value = $('outbox-code').textContent;
     $('confirm-code').focus();
@@ -83,8 +137,10 @@ function wire() {
     } catch (error) { notice(`Sign-in refused: ${problem(error)}`); }
   });
   $('sign-out').addEventListener('click', async () => {
-    await signOut();
-    show(null);
+    // The sign-in form comes back only once Amplify has dropped the tokens: signing in while
+    // they are being revoked would be refused, or lose the new tokens to the old sign-out.
+    $('sign-out').disabled = true;
+    try { await signOut(); } finally { show(null); $('sign-out').disabled = false; }
     notice('Signed out.');
   });
   for (const id of ['edit-name', 'edit-age']) {
@@ -128,20 +184,45 @@ async function enter() {
   show({ sub: claims.sub, email, admin: groups.includes('Admin') });
 }
 
-function show(who) {
+// Everything the page holds of a person — what they typed in any form, their record, the
+// users and audit trail an Admin read, pending live updates — is dropped whenever who is signed
+// in changes, so the next person at this browser sees nothing of the last.
+function forget() {
   for (const subscription of live) subscription.unsubscribe();
   live = [];
+  clearInterval(outboxTimer);
+  for (const form of document.forms) form.reset();
+  markRules();
+  clearPasswordProblem();
+  $('outbox').hidden = true;
+  $('outbox-to').textContent = '';
+  $('outbox-code').textContent = '';
+  record = null;
+  for (const value of $('record').querySelectorAll('dd')) value.textContent = '';
+  $('record').hidden = true;
+  $('edit-form').hidden = true;
+  $('record-waiting').hidden = false;
+  $('edit-base').textContent = '';
+  $('edit-result').textContent = '';
+  $('edit-result').className = '';
+  editing = { base: null, dirty: false };
+  pages = { tokens: [null], index: 0, next: null, prefix: '' };
+  $('users').tBodies[0].replaceChildren();
+  $('previous-page').disabled = true;
+  $('next-page').disabled = true;
+  auditOf = null;
+  $('audit-of').textContent = '';
+  $('audit').replaceChildren();
+}
+
+function show(who) {
+  if (who !== session) forget(); // not at start, when nobody was: a form may be being filled
   session = who;
   $('signed-out').hidden = Boolean(who);
   $('signed-in').hidden = !who;
   $('admin').hidden = !who?.admin;
   $('sign-out').hidden = !who;
   $('who').textContent = who ? `Signed in as ${who.email}${who.admin ? ' (Admin)' : ''}.` : 'Not signed in.';
-  $('record').hidden = true;
-  $('edit-form').hidden = true;
-  $('record-waiting').hidden = false;
-  $('edit-result').textContent = '';
-  editing = { base: null, dirty: false };
   if (!who) return;
   notice('');
   const mine = { id: who.sub };
@@ -169,6 +250,7 @@ async function waitForMe() {
   const owner = session;
   while (session === owner && $('record').hidden) {
     const { me } = await gql(ME);
+    if (session !== owner) return;
     if (me) { render(me); return; }
     await new Promise((resolve) => setTimeout(resolve, 800));
   }
@@ -201,17 +283,20 @@ function render(user) {
 
 async function save(event) {
   event.preventDefault();
+  const owner = session;
   const result = $('edit-result');
   const age = $('edit-age').value.trim();
   const input = { id: session.sub, name: $('edit-name').value.trim() || null,
                   age: age === '' ? null : Number(age), _version: editing.base };
   try {
     const { updateUser } = await gql(UPDATE, { input });
+    if (session !== owner) return;
     editing.dirty = false;
     render(updateUser);
     result.className = 'good';
     result.textContent = `Saved: your record is at _version ${updateUser._version}.`;
   } catch (error) {
+    if (session !== owner) return;
     result.className = 'bad';
     if (errorType(error) === 'ConflictUnhandled') {
       const current = error.errors[0].data ?? {};
@@ -227,8 +312,10 @@ async function save(event) {
 }
 
 async function loadUsers() {
+  const owner = session;
   const filter = pages.prefix ? { email: { beginsWith: pages.prefix } } : null;
   const { listUsers } = await gql(LIST, { filter, limit: PAGE, nextToken: pages.tokens[pages.index] });
+  if (session !== owner) return;
   pages.next = listUsers.nextToken;
   $('users').tBodies[0].replaceChildren(...listUsers.items.map((user) => row(user, false)));
   $('previous-page').disabled = pages.index === 0;
@@ -242,6 +329,7 @@ function row(user, fresh) {
   for (const key of ['email', 'name', 'age', '_version', 'updatedAt']) {
     const td = document.createElement('td');
     td.dataset.field = key;
+    td.dataset.label = key;
     td.textContent = user[key] ?? '—';
     tr.append(td);
   }
@@ -268,16 +356,19 @@ function upsertRow(user, created) {
   }
   if (!created || pages.index !== 0) return;
   // A new user has no email in the live payload's selection: read it (Admin may).
+  const owner = session;
   gql(`query Get($id: ID!) { getUser(id: $id) { ${FIELDS} } }`, { id: user.id }).then(({ getUser }) => {
-    if (!getUser || (pages.prefix && !getUser.email.startsWith(pages.prefix))) return;
+    if (session !== owner || !getUser || (pages.prefix && !getUser.email.startsWith(pages.prefix))) return;
     if (!body.querySelector(`tr[data-id="${CSS.escape(user.id)}"]`)) body.prepend(row(getUser, true));
   });
 }
 
 async function loadAudit(userId, label) {
+  const owner = session;
   auditOf = userId;
   $('audit-of').textContent = `of ${label}`;
   const { auditTrail } = await gql(AUDIT, { userId });
+  if (session !== owner || auditOf !== userId) return;
   $('audit').replaceChildren(...auditTrail.items.map((item) => Object.assign(document.createElement('li'), {
     textContent: `${item.at} ${item.eventName} ${item.changedFields.join(', ')} ` +
       `(v${item.oldVersion ?? '–'} → v${item.newVersion ?? '–'})`,
@@ -290,8 +381,11 @@ async function pollStatus() {
     $('verdict').textContent = status.verdict;
     $('queues').tBodies[0].replaceChildren(...status.queues.map((queue) => {
       const tr = document.createElement('tr');
-      for (const value of [queue.name, queue.role, queue.visible, queue.in_flight]) {
-        tr.append(Object.assign(document.createElement('td'), { textContent: value }));
+      const values = { queue: queue.name, role: queue.role, waiting: queue.visible, 'in flight': queue.in_flight };
+      for (const [label, value] of Object.entries(values)) {
+        const td = Object.assign(document.createElement('td'), { textContent: value });
+        td.dataset.label = label;
+        tr.append(td);
       }
       return tr;
     }));

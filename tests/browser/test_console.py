@@ -1,7 +1,9 @@
 """The console in a real browser (Debian's Chromium, headless, driven by Playwright; nothing
 downloaded): sign up, confirm with the code the page shows, watch the record appear, edit it,
 lose and win a conflict against a second page, and, as an Admin, see a newly confirmed user
-appear without reloading. A screenshot of each step goes to build/test-artifacts/console/.
+appear without reloading; sign out and leave nothing behind; fit a phone in every state; name
+the password rule a sign-up breaks; move from the plain HTTP port to the TLS one. A screenshot
+of each step goes to build/test-artifacts/console/.
 
 Chromium trusts the stack's TLS certificate by its public key only
 (``--ignore-certificate-errors-spki-list``), not by ignoring certificate errors: the page, its
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +23,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
 
+from contracts.topology import USER_POOL
 from tests.support import STACK_PASSWORD, confirmed
 from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
@@ -41,6 +46,42 @@ FLAGS = [
     "--disable-sync",
 ]
 LIVE = 20_000  # ms: what a live update may take (the pipeline, then the socket)
+#: What does not fit the viewport: the page's own width, every shown element past either edge,
+#: and every element that scrolls its content sideways (form fields excepted: text scrolls in
+#: a field by design; and what is clipped to 1 px for screen readers only).
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  const forScreenReaders = (el) => {
+    for (let at = el; at; at = at.parentElement) {
+      if (at.getBoundingClientRect().width <= 1 && getComputedStyle(at).overflow === 'hidden') {
+        return true;
+      }
+    }
+    return false;
+  };
+  const found = [];
+  if (document.documentElement.scrollWidth > width) {
+    found.push(`the page is ${document.documentElement.scrollWidth} px wide`);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!el.getClientRects().length || forScreenReaders(el)) continue;
+    const name = `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
+      + ` in #${el.closest('[id]')?.id}`;
+    const box = el.getBoundingClientRect();
+    if (box.left < -0.5 || box.right > width + 0.5) {
+      found.push(`${name} spans ${Math.round(box.left)}..${Math.round(box.right)} px`);
+    }
+    const fields = ['INPUT', 'SELECT', 'TEXTAREA'];
+    if (!fields.includes(el.tagName) && getComputedStyle(el).overflowX !== 'visible'
+        && el.scrollWidth > el.clientWidth + 1) {
+      found.push(`${name} scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
+    }
+  }
+  return found;
+}"""
+#: What a page shows or holds of people: its text, hidden parts included, and every field.
+HELD = """() => [document.body.textContent,
+  ...[...document.querySelectorAll('input')].map((field) => field.value)].join('\\n')"""
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +130,30 @@ def sign_in(page: Page, email: str) -> None:
     expect(page.locator("#record-version")).not_to_be_empty(timeout=LIVE)
 
 
+def assert_fits(page: Page, state: str) -> None:
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    overflowing = page.evaluate(SIDEWAYS)
+    assert overflowing == [], f"{state}, at {width} px: {overflowing}"
+
+
+def sign_out_leaving_nothing(page: Page, *traces: str) -> None:
+    """Sign out, then find nothing of the last person: no ``traces`` (their email, password,
+    name…) in the page's text or fields, every field empty, no code, no record, no users."""
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#who")).to_have_text("Not signed in.")
+    expect(page.locator("#notice")).to_have_text("Signed out.")
+    held = page.evaluate(HELD)
+    assert [trace for trace in traces if trace in held] == []
+    filled = page.eval_on_selector_all("input", "fs => fs.filter((f) => f.value).map((f) => f.id)")
+    assert filled == []
+    expect(page.locator("#outbox")).to_be_hidden()
+    expect(page.locator("#outbox-code")).to_be_empty()
+    assert set(page.locator("#record dd").all_text_contents()) == {""}
+    expect(page.locator("#users tbody tr")).to_have_count(0)
+    expect(page.locator("#audit li")).to_have_count(0)
+    expect(page.locator("#audit-of")).to_be_empty()
+
+
 def test_sign_up_confirm_edit_and_resolve_a_conflict_from_a_second_page(
     browser: Browser, stack: LocalStack
 ) -> None:
@@ -102,8 +167,9 @@ def test_sign_up_confirm_edit_and_resolve_a_conflict_from_a_second_page(
     page.get_by_role("button", name="Sign up").click()
     expect(page.locator("#outbox")).to_be_visible(timeout=LIVE)  # the code, next to the form
     shot(page, "02-code-from-the-outbox")
+    code = page.locator("#outbox-code").inner_text()
     page.get_by_role("button", name="Use this code").click()
-    expect(page.locator("#confirm-code")).to_have_value(page.locator("#outbox-code").inner_text())
+    expect(page.locator("#confirm-code")).to_have_value(code)
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#notice")).to_contain_text("Confirmed")
 
@@ -142,9 +208,9 @@ def test_sign_up_confirm_edit_and_resolve_a_conflict_from_a_second_page(
     shot(page, "06-conflict-resolved")
     assert page.outside == [] and other.outside == []  # type: ignore[attr-defined]
 
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.locator("#who")).to_have_text("Not signed in.")
+    sign_out_leaving_nothing(page, email, PASSWORD, "Ada Lovelace", code)
     expect(page.locator("#sign-up-email")).to_be_visible()
+    shot(page, "06b-signed-out")
 
 
 def test_an_admin_sees_a_newly_confirmed_user_appear_without_reloading(
@@ -173,14 +239,16 @@ def test_an_admin_sees_a_newly_confirmed_user_appear_without_reloading(
     expect(page.locator("#users tbody tr")).to_have_count(1)
     expect(page.locator("#users tbody tr")).to_contain_text(newcomer)
 
+    sign_out_leaving_nothing(page, admin, newcomer, PASSWORD)
+
 
 def test_the_console_fits_a_phone_and_works_from_the_keyboard(
-    browser: Browser, stack: LocalStack
+    browser: Browser, stack: LocalStack, client: StackClient
 ) -> None:
     page = open_console(browser, stack, width=360)
     expect(page.locator("#sign-up-email")).to_be_visible()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"the page scrolls sideways at 360 px ({width} px wide)"
+    expect(page.locator("#queues tbody tr").first).to_be_visible(timeout=LIVE)
+    assert_fits(page, "signed out")
     # Tab reaches the sign-up form in order, Enter submits it.
     email = f"keys-{uuid.uuid4().hex[:8]}@example.com"
     page.keyboard.press("Tab")
@@ -190,4 +258,98 @@ def test_the_console_fits_a_phone_and_works_from_the_keyboard(
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.locator("#outbox")).to_be_visible(timeout=LIVE)
+    assert_fits(page, "signed up, with the code shown")
     shot(page, "09-phone")
+
+    page.get_by_role("button", name="Use this code").click()
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#notice")).to_contain_text("Confirmed")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#record-email")).to_have_text(email, timeout=LIVE)
+    expect(page.locator("#events li").first).to_be_visible(timeout=LIVE)
+    assert_fits(page, "signed in as a user")
+    shot(page, "10-phone-signed-in")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#notice")).to_have_text("Signed out.")
+    admin, _, _ = confirmed(client, admin=True)
+    sign_in(page, admin)
+    expect(page.locator("#users tbody tr").first).to_be_visible(timeout=LIVE)
+    page.locator("#users tbody tr").first.get_by_role("button").click()
+    expect(page.locator("#audit li").first).to_be_visible(timeout=LIVE)
+    assert_fits(page, "signed in as an Admin, with the users and an audit trail")
+    shot(page, "11-phone-admin")
+
+
+def test_the_console_opened_on_the_http_port_moves_to_the_tls_port(
+    browser: Browser, stack: LocalStack
+) -> None:
+    """Amplify signs in only from the TLS origin (its configuration and its wss:// socket)."""
+    page = browser.new_context().new_page()
+    for name in ("127.0.0.1", "localhost"):
+        page.goto(f"http://{name}:{stack.port}/")
+        assert page.url == f"https://{name}:{stack.tls_port}/"
+        expect(page.locator("#password-rules li")).to_have_count(5)  # its configuration loaded
+
+
+#: A password for each rule of the pool's policy that breaks that rule only.
+MIN_LENGTH = USER_POOL.password.min_length
+ONE_RULE_BROKEN = {
+    f"at least {MIN_LENGTH} characters": "Aa1-" + "a" * (MIN_LENGTH - 5),
+    "a lowercase letter": PASSWORD.upper(),
+    "an uppercase letter": PASSWORD.lower(),
+    "a digit": "Correct-Horse-Nine-Battery!",
+    "a symbol": "CorrectHorse9Battery",
+}
+
+
+def test_a_password_that_breaks_one_rule_is_refused_naming_that_rule(
+    browser: Browser, stack: LocalStack, client: StackClient
+) -> None:
+    page = open_console(browser, stack, width=360)
+    sign_ups: list[Request] = []
+    page.on(
+        "request",
+        lambda request: (
+            sign_ups.append(request)
+            if request.headers.get("x-amz-target", "").endswith(".SignUp")
+            else None
+        ),
+    )
+    problem = page.locator("#password-problem")
+    for rule, password in ONE_RULE_BROKEN.items():
+        page.locator("#sign-up-email").fill(f"rules-{uuid.uuid4().hex[:8]}@example.com")
+        page.locator("#sign-up-password").fill(password)
+        page.get_by_role("button", name="Sign up").click()
+        expect(problem).to_contain_text(f"The password needs {rule}")
+        assert [other for other in ONE_RULE_BROKEN if other in problem.inner_text()] == [rule]
+        expect(page.locator("#sign-up-password")).to_have_attribute("aria-invalid", "true")
+    shot(page, "12-password-rule-named")
+    assert sign_ups == []  # checked before sending: Cognito never saw these
+
+    # A page that read the rules before the pool's policy changed lets the password through;
+    # Cognito refuses it (InvalidPasswordException; the local stack's message names no rule),
+    # and the page reads the rules again and names the one broken.
+    with urllib.request.urlopen(  # noqa: S310 - the stack's own TLS port
+        f"{stack.tls_endpoint_url}/console/config.json", context=client.tls
+    ) as answer:
+        config = json.load(answer)
+    config["password"]["requireSymbols"] = False
+
+    def older_rules(route: Route) -> None:
+        route.fulfill(json=config)
+
+    stale = open_console(browser, stack, width=360)
+    stale.route("**/console/config.json", older_rules, times=1)
+    stale.reload()
+    expect(stale.locator("#password-rules li")).to_have_count(4)
+    stale.locator("#sign-up-email").fill(f"rules-{uuid.uuid4().hex[:8]}@example.com")
+    stale.locator("#sign-up-password").fill(ONE_RULE_BROKEN["a symbol"])
+    with stale.expect_response(
+        lambda answer: answer.request.headers.get("x-amz-target", "").endswith(".SignUp")
+    ) as refused:
+        stale.get_by_role("button", name="Sign up").click()
+    assert refused.value.status == 400
+    assert refused.value.json()["__type"].endswith("InvalidPasswordException")
+    expect(stale.locator("#password-problem")).to_contain_text("The password needs a symbol")
+    expect(stale.locator("#password-rules li")).to_have_count(5)  # the rules read again
