@@ -258,6 +258,9 @@ async function waitForMe() {
 
 let record = null;
 function render(user) {
+  // The first read, the live events and a save's answer can arrive in any order: an older
+  // version than the one shown (the first read answered after a save) is not shown.
+  if (record && user._version < record._version) return;
   record = { ...record, ...Object.fromEntries(Object.entries(user).filter(([, v]) => v !== undefined)) };
   $('record-waiting').hidden = true;
   $('record').hidden = false;
