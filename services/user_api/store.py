@@ -18,7 +18,7 @@ from contracts.names import (
     USER_TYPENAME,
     iso_utc,
 )
-from services.user_api.expressions import Expression, conjunction
+from services.user_api.expressions import Expression, conjunction, within_limits
 from services.user_api.logic import (
     PROFILE_FIELDS,
     ConditionNotMet,
@@ -80,8 +80,9 @@ class DynamoUserApiStore:
             request["IndexName"] = LAST_CHANGED_INDEX
             request["KeyConditionExpression"] = "#type = :type AND #changed > :after"
             names["#type"], values[":type"] = TYPENAME_ATTRIBUTE, {"S": USER_TYPENAME}
-        if filters:
-            request["FilterExpression"] = conjunction(filters)
+        if filters:  # DynamoDB's limits count all of it, not only the client's part
+            sent = conjunction(filters)
+            request["FilterExpression"] = within_limits(sent, where) if where else sent
         if names:
             request["ExpressionAttributeNames"] = names
         if values:
@@ -145,12 +146,13 @@ class DynamoUserApiStore:
             names |= condition.names
             values |= condition.values
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        checked = conjunction(checks)  # DynamoDB's limits count all of it
         try:
             response = self._client.update_item(
                 TableName=self._user_table,
                 Key={USER_KEY: {"S": user_id}},
                 UpdateExpression=expression,
-                ConditionExpression=conjunction(checks),
+                ConditionExpression=within_limits(checked, condition) if condition else checked,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",

@@ -4,8 +4,10 @@ table of known, varied users — first with answers worked out by hand, then wit
 ``ModelUserFilterInput`` / ``ModelUserConditionInput`` the schema lets a client send, compared
 with an evaluation in Python of DynamoDB's documented semantics (``tests/filter_reference.py``).
 
-Where moto 5.2.5 answers differently from DynamoDB, the generator avoids exactly that, and says
-why next to the restriction:
+Two requests moto 5.2.5 accepts and DynamoDB refuses, a Query whose filter names a key attribute
+and an expression over 4 KB, are refused here too: the in-process pipeline installs
+``userpipe.local.dynamodb``. Where moto answers differently from DynamoDB, the generator avoids
+exactly that, and says why next to the restriction:
 
 - ``attr = :null`` / ``attr <> :null`` on an item without ``attr``: moto reads the missing
   attribute as Python ``None``, the NULL operand as ``None`` too, and compares them with ``==``
@@ -31,9 +33,11 @@ the reference): ``lt``/``le``/``gt``/``ge`` with null, an empty ``contains``/``n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType, get_named_type
 from hypothesis import event, given, settings
@@ -46,6 +50,9 @@ from services.user_api.errors import (
     ConflictUnhandled,
     InternalFailure,
 )
+from services.user_api.expressions import MAX_EXPRESSION_BYTES, Expression, filter_expression
+from services.user_api.logic import CONDITION_FIELDS, FILTER_FIELDS, ConditionNotMet
+from services.user_api.store import DynamoUserApiStore
 from tests.filter_reference import ORDERINGS, TYPE_DESCRIPTORS, Refused, reference
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import appsync_event, cognito_identity, unwrap
@@ -393,6 +400,113 @@ def test_an_update_condition_with_a_reversed_between_is_a_bad_request(editable: 
     condition = {"and": [{"age": {"between": [40, 30]}}]}
     with pytest.raises(BadRequest, match=r"^condition\.and\[0\]\.age\.between: "):
         editable.update(ADMIN, {"id": "u01", "age": 37}, condition)
+
+
+# --- DynamoDB's 4 KB, counted on what is sent ------------------------------------------------
+
+
+def sized(
+    size: int, base: dict[str, Any], fields: frozenset[str] = FILTER_FIELDS
+) -> dict[str, Any]:
+    """``base`` and an ``or`` of ``age`` clauses, whose expression is exactly ``size`` bytes:
+    long clauses (``attribute_exists``, or ``attribute_not_exists``, 4 bytes more) to come near,
+    then ``lt`` or ``le`` (1 byte more) to land on it; about 14 bytes an operator, so 4 KB stays
+    within DynamoDB's 300 operators."""
+
+    def spec(longs: int, nots: int, les: int, lts: int) -> dict[str, Any]:
+        clauses = [{"age": {"attributeExists": i >= nots}} for i in range(longs)]
+        return {**base, "or": clauses + [{"age": {"le": 1}}] * les + [{"age": {"lt": 1}}] * lts}
+
+    def length(spec: dict[str, Any]) -> int:
+        expression = filter_expression(spec, fields=fields)
+        assert expression is not None
+        return len(expression.text.encode())
+
+    for longs in range(max(1, size // 29 - 5), size // 20):
+        gap = size - length(spec(longs, 0, 0, 3))
+        if 0 <= gap <= 4 * longs + 3:
+            found = spec(longs, gap // 4, gap % 4, 3 - gap % 4)
+            assert length(found) == size
+            return found
+    raise AssertionError(f"no filter of {size} bytes")
+
+
+def through_the_store(api: Api, shape: str) -> tuple[Callable[[Expression], Any], list[str]]:
+    """A request of ``shape`` with a given filter or condition, and every expression that
+    reached the table: the store on its own client, so what it sends can be read."""
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    sent: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params.get("FilterExpression") or params.get("ConditionExpression") or "")
+
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    store = DynamoUserApiStore(client, api.table, api.pipe.value("AuditTable", "name"))
+
+    def request(given: Expression) -> Any:
+        if shape == "an Admin's list (Scan)":
+            return store.list_users(1, None, where=given)  # one item is enough
+        if shape.startswith("an owner's delta sync"):
+            return store.list_users(1, None, where=given, only="u07", changed_after=1)
+        now = datetime.now(UTC)
+        return store.update_profile(
+            "u07", {"age": 99}, expected_version=1, condition=given, now=now
+        )
+
+    return request, sent
+
+
+@pytest.mark.parametrize(
+    ("shape", "base"),
+    [
+        ("an Admin's list (Scan)", {"id": {"attributeExists": True}}),
+        ("an owner's delta sync (Query by key)", {"name": {"attributeExists": True}}),
+        ("an owner's delta sync, its filter naming id", {"id": {"attributeExists": True}}),
+        # a condition that does not hold, so that nothing is written
+        ("an update's condition (with the version check)", {"id": {"attributeExists": False}}),
+    ],
+)
+def test_a_filter_is_refused_exactly_when_the_whole_expression_sent_would_pass_4_kb(
+    api: Api, shape: str, base: dict[str, Any]
+) -> None:
+    """The store adds clauses around a client's filter or condition (the change time, an
+    owner's filter on id, the version check): DynamoDB counts them, so the API must too. The
+    emulator refuses anything over 4 KB (``userpipe.local.dynamodb``), so sending one fails
+    this test."""
+    is_update = shape.startswith("an update")
+    fields, root = (CONDITION_FIELDS, "condition") if is_update else (FILTER_FIELDS, "filter")
+    request, sent = through_the_store(api, shape)
+    sizes = range(MAX_EXPRESSION_BYTES - 50, MAX_EXPRESSION_BYTES + 2)  # the store adds < 50
+    whole: dict[int, int] = {}
+    refused: list[int] = []
+    reasons: set[str] = set()
+    for size in sizes:
+        given = filter_expression(sized(size, base, fields), fields=fields, root=root)
+        assert given is not None
+        try:
+            request(given)
+        except BadRequest as error:
+            refused.append(size)
+            reasons.add(str(error).split(" (")[0])
+            continue
+        except ConditionNotMet:
+            pass
+        whole[size] = len(sent[-1].encode())
+    (added,) = {whole[size] - size for size in whole}  # the store's own, the same every time
+    assert max(whole.values()) == MAX_EXPRESSION_BYTES  # up to 4 KB is sent...
+    assert refused == [size for size in sizes if size + added > MAX_EXPRESSION_BYTES]  # no more
+    assert reasons == {f"{root}: too large for DynamoDB"}
+    assert added > 0 or shape == "an Admin's list (Scan)"
+
+
+def test_an_owners_delta_sync_near_4_kb_is_a_bad_request_not_an_internal_failure(
+    api: Api,
+) -> None:
+    """Within 4 KB on its own, past it with the clause the store adds for a delta sync."""
+    filter = sized(MAX_EXPRESSION_BYTES - 10, {"name": {"attributeExists": True}})
+    assert api.listed(ADMIN, filter) == [u for u in EVERYONE if "name" in STORED[u]]  # a Scan
+    with pytest.raises(BadRequest, match=r"^filter: too large for DynamoDB \(at most 29\d "):
+        api.synced(owner("u07"), filter, last_sync=1)
 
 
 # --- Every shape a client can send ------------------------------------------------------------
