@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts import dynamodb
 from contracts.events import UserConfirmed
 from contracts.names import AUDIT_KEY as AUDIT_KEY  # re-exported
+from contracts.names import OWNER_ATTRIBUTE, USER_TYPENAME, iso_utc
 from contracts.names import USER_KEY as USER_KEY  # re-exported
-from contracts.names import USER_TYPENAME, iso_utc
 from contracts.rules import (
     AGE_RANGE,
     EMAIL_MAX_LENGTH,
@@ -68,7 +68,7 @@ class User(_Item):
     email: str = Field(
         pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_LENGTH, json_schema_extra={"x-sensitive": True}
     )
-    owner: str = Field(description="Owner for Amplify's owner rule: the sub.")
+    owner: str = Field(description="Owner for Amplify's owner rule: the sub, always equal to id.")
     name: str | None = Field(None, min_length=NAME_LENGTH[0], max_length=NAME_LENGTH[1])
     age: int | None = Field(None, ge=AGE_RANGE[0], le=AGE_RANGE[1])
     created_at: str = Field(alias="createdAt", description="ISO-8601, the confirmation time.")
@@ -76,6 +76,15 @@ class User(_Item):
     version: int = Field(alias="_version", ge=1, description="1 on creation, +1 per API change.")
     last_changed_at: int = Field(alias="_lastChangedAt", description="Epoch milliseconds.")
     deleted: bool | None = Field(None, alias="_deleted")
+
+    @model_validator(mode="after")
+    def _owned_by_its_id(self) -> Self:
+        """An owner's filter on ``id`` is evaluated on ``owner`` (DynamoDB refuses a Query's
+        filter on its key; ``services.user_api.store``), which is right only while the two
+        are equal: an item where they differ is never served."""
+        if self.owner != self.id:
+            raise ValueError(f"{OWNER_ATTRIBUTE}: must equal {USER_KEY}")
+        return self
 
     @classmethod
     def first_version(cls, event: UserConfirmed, *, now_ms: int) -> User:

@@ -32,6 +32,10 @@ TRIGGER_CONFIRM_FORGOT_PASSWORD: Final = "PostConfirmation_ConfirmForgotPassword
 USER_TYPENAME: Final = "User"
 #: The User table's partition key: the Cognito sub.
 USER_KEY: Final = "id"
+#: Amplify's owner field. Every User item holds the same string here as in ``USER_KEY``
+#: (``contracts.items.User`` refuses one that does not), so an owner's Query, which may not
+#: filter on its key, filters on this attribute where the client named ``id``.
+OWNER_ATTRIBUTE: Final = "owner"
 #: The User table's index of changes: every item (partition ``__typename``, always "User") by
 #: ``_lastChangedAt`` — an Admin's delta sync reads only what changed after ``lastSync``.
 LAST_CHANGED_INDEX: Final = "byLastChangedAt"

@@ -169,8 +169,12 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 @contextmanager
 def in_process_pipeline(stage: str = "test") -> Iterator[InProcessPipeline]:
-    """The pipeline on moto's in-process mock."""
+    """The pipeline on moto's in-process mock, refusing what DynamoDB refuses and moto does
+    not (``userpipe.local.dynamodb``)."""
     from moto import mock_aws
 
+    from userpipe.local import dynamodb
+
+    dynamodb.install()
     with mock_aws():
         yield InProcessPipeline(Clients(local=True), ResourceNames(stage))

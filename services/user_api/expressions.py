@@ -56,8 +56,9 @@ ATTRIBUTE_TYPES: Final = {
 LOGICAL: Final = ("and", "or", "not")
 #: DynamoDB refuses an expression longer than 4 KB or with more than 300 operators and functions
 #: ("Constraints in Amazon DynamoDB", expression parameters; the SDK code example "Count
-#: expression operators in DynamoDB" shows the 300). A filter past them is the caller's error,
-#: answered here rather than as a ValidationException turned InternalFailure.
+#: expression operators in DynamoDB" shows the 300). Both count the whole expression a request
+#: sends, the store's own clauses included (``within_limits``). A filter past them is the
+#: caller's error, answered as such rather than as a ValidationException turned InternalFailure.
 MAX_EXPRESSION_BYTES: Final = 4096
 MAX_OPERATORS: Final = 300
 #: How deep and/or/not may nest: the builder recurses, and a filter deeper than this cannot stay
@@ -68,16 +69,18 @@ MAX_DEPTH: Final = 32
 _OPERATOR: Final = re.compile(r"<>|<=|>=|=|<|>|\b(?:AND|OR|NOT|BETWEEN)\b|\b[a-z_]+\(")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Expression:
     """An expression with its placeholders, ready for a DynamoDB request. ``text`` is one
     operand of AND (module docstring): join it with ``conjunction``, never wrap it again.
     ``names`` and ``values`` hold exactly the placeholders ``text`` uses: DynamoDB refuses a
-    request that declares one its expressions do not use."""
+    request that declares one its expressions do not use. ``root``: the argument it was built
+    from (``filter``, ``condition``), for error messages."""
 
     text: str
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, dynamodb.AttributeValue] = field(default_factory=dict)
+    root: str = "filter"
 
 
 def conjunction(clauses: Sequence[str]) -> str:
@@ -87,30 +90,41 @@ def conjunction(clauses: Sequence[str]) -> str:
     return " AND ".join(clauses)
 
 
+def within_limits(text: str, given: Expression) -> str:
+    """``text`` — the whole expression a request sends, with the client's ``given`` in it — if
+    DynamoDB's limits allow it (``MAX_EXPRESSION_BYTES``, ``MAX_OPERATORS``); otherwise the
+    client's ``BadRequest``, naming its argument. DynamoDB counts what it receives, so the
+    clauses the store adds around ``given`` count too."""
+    size, operators = len(text.encode()), len(_OPERATOR.findall(text))
+    if size <= MAX_EXPRESSION_BYTES and operators <= MAX_OPERATORS:
+        return text
+    # What is left for the client once the store's own clauses are counted:
+    own_size = size - len(given.text.encode())
+    own_operators = operators - len(_OPERATOR.findall(given.text))
+    raise BadRequest(
+        f"{given.root}: too large for DynamoDB (at most {MAX_OPERATORS - own_operators} "
+        f"comparisons, functions and and/or/not in all, in an expression of at most "
+        f"{MAX_EXPRESSION_BYTES - own_size} bytes); split it into several requests"
+    )
+
+
 def filter_expression(
     spec: Mapping[str, Any] | None,
     *,
     fields: frozenset[str],
     root: str = "filter",
-    spare_operators: int = 0,
 ) -> Expression | None:
     """The expression for ``spec`` (``None`` or ``{}``: no filter). ``fields``: the attribute
     names the input may name (its GraphQL input type's fields); ``root``: the argument's name,
-    for error messages; ``spare_operators``: how many operators the caller adds around it in
-    the same expression."""
+    for error messages. Its size is checked where the request is put together
+    (``within_limits``), since DynamoDB limits the whole expression sent."""
     if not spec:
         return None
     builder = _Builder(fields)
     text = builder.group(spec, root)
     if text is None:
         return None
-    operators = len(_OPERATOR.findall(text)) + spare_operators
-    if len(text.encode()) > MAX_EXPRESSION_BYTES or operators > MAX_OPERATORS:
-        raise BadRequest(
-            f"{root}: too large for DynamoDB (at most {MAX_OPERATORS - spare_operators} "
-            f"comparisons, functions and and/or/not in all); split it into several requests"
-        )
-    return Expression(text, builder.names, builder.values)
+    return Expression(text, builder.names, builder.values, root)
 
 
 class _Builder:

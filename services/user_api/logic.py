@@ -169,8 +169,7 @@ class UserApi:
         scope = f"syncUsers:{only or '*'}:{last_sync or 0}:{_canonical(filter)}"
         resumed = self._tokens.decode(scope, next_token)
         started_at = int(resumed["startedAt"]) if resumed else now_ms
-        # The store adds `_lastChangedAt > lastSync` and an AND around the filter.
-        where = filter_expression(filter, fields=FILTER_FIELDS, spare_operators=2)
+        where = filter_expression(filter, fields=FILTER_FIELDS)
         page = self._store.list_users(
             _model_limit(limit),
             resumed["key"] if resumed else None,
@@ -221,10 +220,7 @@ class UserApi:
             raise Unauthorized("IAM operators may read, not edit profiles")
         if not caller.may_see(user_id, self._admin_group):
             raise Unauthorized()
-        # The store adds attribute_exists, the version check and two ANDs around it.
-        expression = filter_expression(
-            condition, fields=CONDITION_FIELDS, root="condition", spare_operators=4
-        )
+        expression = filter_expression(condition, fields=CONDITION_FIELDS, root="condition")
         try:
             user = self._store.update_profile(
                 user_id, changes, expected_version=expected, condition=expression, now=now

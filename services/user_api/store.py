@@ -4,6 +4,7 @@ optimistic concurrency (one conditional UpdateItem on ``_version``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,11 +13,12 @@ from contracts.items import AUDIT_KEY, USER_KEY, AuditRecord, User
 from contracts.names import (
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
+    OWNER_ATTRIBUTE,
     TYPENAME_ATTRIBUTE,
     USER_TYPENAME,
     iso_utc,
 )
-from services.user_api.expressions import Expression, conjunction
+from services.user_api.expressions import Expression, conjunction, within_limits
 from services.user_api.logic import (
     PROFILE_FIELDS,
     ConditionNotMet,
@@ -61,6 +63,8 @@ class DynamoUserApiStore:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         filters: list[str] = []
+        if where is not None and only is not None:
+            where = _filtering_by_owner(where, key_value=":pk")
         if where is not None:
             filters.append(where.text)  # one operand already: wrapping it again is refused
             names |= where.names
@@ -76,8 +80,9 @@ class DynamoUserApiStore:
             request["IndexName"] = LAST_CHANGED_INDEX
             request["KeyConditionExpression"] = "#type = :type AND #changed > :after"
             names["#type"], values[":type"] = TYPENAME_ATTRIBUTE, {"S": USER_TYPENAME}
-        if filters:
-            request["FilterExpression"] = conjunction(filters)
+        if filters:  # DynamoDB's limits count all of it, not only the client's part
+            sent = conjunction(filters)
+            request["FilterExpression"] = within_limits(sent, where) if where else sent
         if names:
             request["ExpressionAttributeNames"] = names
         if values:
@@ -141,12 +146,13 @@ class DynamoUserApiStore:
             names |= condition.names
             values |= condition.values
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        checked = conjunction(checks)  # DynamoDB's limits count all of it
         try:
             response = self._client.update_item(
                 TableName=self._user_table,
                 Key={USER_KEY: {"S": user_id}},
                 UpdateExpression=expression,
-                ConditionExpression=conjunction(checks),
+                ConditionExpression=within_limits(checked, condition) if condition else checked,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -161,6 +167,36 @@ class DynamoUserApiStore:
                 raise VersionConflict(stored) from None
             raise ConditionNotMet() from None
         return User.from_item(response["Attributes"])
+
+
+def _filtering_by_owner(where: Expression, *, key_value: str) -> Expression:
+    """``where`` for a Query by key, whose key value is the placeholder ``key_value``.
+
+    DynamoDB refuses a key attribute in a Query's filter (API reference, Query,
+    ``FilterExpression``: "A FilterExpression does not allow key attributes. You cannot define a
+    filter expression based on a partition key or a sort key."), so where the client named
+    ``id`` this filter names ``owner``. Every User item holds the same string in both: the
+    projector writes both from the sub, the API never writes either, and ``User`` refuses an
+    item where they differ. Same type, same value: every comparison, function and type test
+    answers alike, and DynamoDB still decides them all. The key condition alone decides whose
+    item is read: this can change whether the caller's own item matches, never whose is read.
+
+    The other ways were worse: a Scan may filter on the key but reads the whole table for one
+    item; evaluating the filter in Python would re-implement DynamoDB's comparisons; an index
+    keyed on ``owner`` costs a write per change and reads eventually consistent.
+
+    It also lets through an item whose ``owner`` is not the queried id, whatever the client's
+    clauses say, so reading it fails (``User`` refuses it) instead of the answer quietly
+    depending on an attribute that no longer mirrors the key.
+    """
+    key = next((name for name, attribute in where.names.items() if attribute == USER_KEY), None)
+    if key is None:
+        return where
+    return replace(
+        where,
+        text=f"(NOT {key} = {key_value} OR {where.text})",
+        names={**where.names, key: OWNER_ATTRIBUTE},
+    )
 
 
 def _from(start: dict[str, Any] | None, **request: Any) -> dict[str, Any]:

@@ -4,8 +4,10 @@ table of known, varied users — first with answers worked out by hand, then wit
 ``ModelUserFilterInput`` / ``ModelUserConditionInput`` the schema lets a client send, compared
 with an evaluation in Python of DynamoDB's documented semantics (``tests/filter_reference.py``).
 
-Where moto 5.2.5 answers differently from DynamoDB, the generator avoids exactly that, and says
-why next to the restriction:
+Two requests moto 5.2.5 accepts and DynamoDB refuses, a Query whose filter names a key attribute
+and an expression over 4 KB, are refused here too: the in-process pipeline installs
+``userpipe.local.dynamodb``. Where moto answers differently from DynamoDB, the generator avoids
+exactly that, and says why next to the restriction:
 
 - ``attr = :null`` / ``attr <> :null`` on an item without ``attr``: moto reads the missing
   attribute as Python ``None``, the NULL operand as ``None`` too, and compares them with ``==``
@@ -31,16 +33,26 @@ the reference): ``lt``/``le``/``gt``/``ge`` with null, an empty ``contains``/``n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType, get_named_type
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from contracts.appsync import load_schema
-from services.user_api.errors import BadRequest, ConditionalCheckFailed, ConflictUnhandled
+from services.user_api.errors import (
+    BadRequest,
+    ConditionalCheckFailed,
+    ConflictUnhandled,
+    InternalFailure,
+)
+from services.user_api.expressions import MAX_EXPRESSION_BYTES, Expression, filter_expression
+from services.user_api.logic import CONDITION_FIELDS, FILTER_FIELDS, ConditionNotMet
+from services.user_api.store import DynamoUserApiStore
 from tests.filter_reference import ORDERINGS, TYPE_DESCRIPTORS, Refused, reference
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import appsync_event, cognito_identity, unwrap
@@ -243,6 +255,39 @@ def test_an_owner_lists_only_their_own_user_and_only_if_the_compound_filter_sele
     assert api.listed(owner(user), filter) == expected
 
 
+#: An owner's filters on ``id``: their read is a Query by key, whose filter DynamoDB does not let
+#: name the key (``userpipe.local.dynamodb`` makes moto refuse it too). Every kind of clause.
+OWNER_ID_FILTERS = [
+    ("u07", {"id": {"attributeExists": True}}, ["u07"]),  # tests/clients/amplify_client.mjs
+    ("u07", {"id": {"attributeExists": False}}, []),
+    ("u07", {"id": {"attributeType": "string"}}, ["u07"]),
+    ("u07", {"id": {"attributeType": "number"}}, []),
+    ("u07", {"id": {"size": {"eq": 3}}}, ["u07"]),
+    ("u07", {"id": {"size": {"between": [4, 9]}}}, []),
+    ("u07", {"id": {"eq": "u07"}}, ["u07"]),
+    ("u07", {"id": {"ne": "u07"}}, []),
+    ("u07", {"id": {"gt": "u06", "le": "u07"}}, ["u07"]),
+    ("u07", {"id": {"between": ["u08", "u12"]}}, []),
+    ("u07", {"id": {"beginsWith": "u0", "contains": "7", "notContains": "8"}}, ["u07"]),
+    ("u07", {"id": {"attributeExists": True, "eq": None}}, []),
+    ("u12", COMPOUND_FILTERS["size and an or of ids"][0], ["u12"]),
+    ("u01", COMPOUND_FILTERS["size and an or of ids"][0], []),
+    ("u05", {"not": {"id": {"eq": "u05"}}}, []),
+    ("u05", {"or": [{"id": {"eq": "u99"}}, {"name": {"attributeType": "_null"}}]}, ["u05"]),
+    ("u99", {"id": {"attributeExists": True}}, []),  # signed in, no item
+]
+
+
+@pytest.mark.parametrize(("user", "filter", "expected"), OWNER_ID_FILTERS)
+def test_an_owners_filter_on_id_answers_as_dynamodb_would_on_id(
+    api: Api, user: str, filter: dict[str, Any], expected: list[str]
+) -> None:
+    assert selected(filter, [u for u in EVERYONE if u == user]) == expected  # the oracle
+    assert api.listed(owner(user), filter) == expected
+    assert api.synced(owner(user), filter, last_sync=0) == expected
+    assert api.synced(owner(user), filter, last_sync=12000) == []  # nothing changed since
+
+
 def test_an_admins_full_and_delta_sync_apply_a_compound_filter(api: Api) -> None:
     filter, selected = COMPOUND_FILTERS["two operators on one field"]  # u01 u02 u09
     assert api.synced(ADMIN, filter, last_sync=0, limit=2) == selected
@@ -272,6 +317,52 @@ def test_a_between_whose_low_bound_is_above_its_high_bound_is_a_bad_request(
         api.call("Query", field, {"filter": nested}, ADMIN)
     with pytest.raises(BadRequest, match=r"^filter\.email\.size\.between: "):
         api.call("Query", field, {"filter": {"email": {"size": {"between": [9, 3]}}}}, ADMIN)
+
+
+@pytest.fixture
+def broken(api: Api) -> Iterator[dict[str, dict[str, Any]]]:
+    """Items whose ``owner`` is not their ``id`` (another user's; none at all): userpipe never
+    writes one, an import or a console edit could."""
+
+    def like_u01(user_id: str) -> dict[str, Any]:  # a valid item but for its owner
+        return STORED["u01"] | {"id": {"S": user_id}, "_lastChangedAt": {"N": "20000"}}
+
+    items = {
+        "u20": like_u01("u20") | {"owner": {"S": "u01"}},
+        "u21": {k: v for k, v in like_u01("u21").items() if k != "owner"},
+    }
+    for item in items.values():
+        api.pipe.clients.dynamodb.put_item(TableName=api.table, Item=item)
+    yield items
+    for user_id in items:
+        api.pipe.clients.dynamodb.delete_item(TableName=api.table, Key={"id": {"S": user_id}})
+
+
+@pytest.mark.parametrize(
+    "filter",
+    [
+        None,
+        {"id": {"eq": "u20"}},  # on owner alone, this would quietly answer [] for u20
+        {"id": {"attributeExists": True}},
+        {"id": {"ne": "u21"}, "email": {"contains": "@"}},
+        {"not": {"id": {"attributeType": "number"}}},
+    ],
+)
+def test_an_item_whose_owner_is_not_its_id_is_never_served_nor_filtered_on_owner(
+    api: Api, broken: dict[str, Any], filter: dict[str, Any] | None
+) -> None:
+    """An owner's filter on ``id`` is evaluated on ``owner``; that answers as on ``id`` only
+    while the two are equal. Where they are not, the read fails instead of answering from an
+    attribute that no longer mirrors the key, and no page ever carries such an item."""
+    for user_id in broken:
+        with pytest.raises(InternalFailure):
+            api.listed(owner(user_id), filter)
+        with pytest.raises(InternalFailure):
+            api.synced(owner(user_id), filter, last_sync=0)
+        with pytest.raises(InternalFailure):
+            api.call("Query", "getUser", {"id": user_id}, owner(user_id))
+    with pytest.raises(InternalFailure):
+        api.listed(ADMIN, filter, limit=100)
 
 
 @pytest.fixture
@@ -309,6 +400,113 @@ def test_an_update_condition_with_a_reversed_between_is_a_bad_request(editable: 
     condition = {"and": [{"age": {"between": [40, 30]}}]}
     with pytest.raises(BadRequest, match=r"^condition\.and\[0\]\.age\.between: "):
         editable.update(ADMIN, {"id": "u01", "age": 37}, condition)
+
+
+# --- DynamoDB's 4 KB, counted on what is sent ------------------------------------------------
+
+
+def sized(
+    size: int, base: dict[str, Any], fields: frozenset[str] = FILTER_FIELDS
+) -> dict[str, Any]:
+    """``base`` and an ``or`` of ``age`` clauses, whose expression is exactly ``size`` bytes:
+    long clauses (``attribute_exists``, or ``attribute_not_exists``, 4 bytes more) to come near,
+    then ``lt`` or ``le`` (1 byte more) to land on it; about 14 bytes an operator, so 4 KB stays
+    within DynamoDB's 300 operators."""
+
+    def spec(longs: int, nots: int, les: int, lts: int) -> dict[str, Any]:
+        clauses = [{"age": {"attributeExists": i >= nots}} for i in range(longs)]
+        return {**base, "or": clauses + [{"age": {"le": 1}}] * les + [{"age": {"lt": 1}}] * lts}
+
+    def length(spec: dict[str, Any]) -> int:
+        expression = filter_expression(spec, fields=fields)
+        assert expression is not None
+        return len(expression.text.encode())
+
+    for longs in range(max(1, size // 29 - 5), size // 20):
+        gap = size - length(spec(longs, 0, 0, 3))
+        if 0 <= gap <= 4 * longs + 3:
+            found = spec(longs, gap // 4, gap % 4, 3 - gap % 4)
+            assert length(found) == size
+            return found
+    raise AssertionError(f"no filter of {size} bytes")
+
+
+def through_the_store(api: Api, shape: str) -> tuple[Callable[[Expression], Any], list[str]]:
+    """A request of ``shape`` with a given filter or condition, and every expression that
+    reached the table: the store on its own client, so what it sends can be read."""
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    sent: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params.get("FilterExpression") or params.get("ConditionExpression") or "")
+
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    store = DynamoUserApiStore(client, api.table, api.pipe.value("AuditTable", "name"))
+
+    def request(given: Expression) -> Any:
+        if shape == "an Admin's list (Scan)":
+            return store.list_users(1, None, where=given)  # one item is enough
+        if shape.startswith("an owner's delta sync"):
+            return store.list_users(1, None, where=given, only="u07", changed_after=1)
+        now = datetime.now(UTC)
+        return store.update_profile(
+            "u07", {"age": 99}, expected_version=1, condition=given, now=now
+        )
+
+    return request, sent
+
+
+@pytest.mark.parametrize(
+    ("shape", "base"),
+    [
+        ("an Admin's list (Scan)", {"id": {"attributeExists": True}}),
+        ("an owner's delta sync (Query by key)", {"name": {"attributeExists": True}}),
+        ("an owner's delta sync, its filter naming id", {"id": {"attributeExists": True}}),
+        # a condition that does not hold, so that nothing is written
+        ("an update's condition (with the version check)", {"id": {"attributeExists": False}}),
+    ],
+)
+def test_a_filter_is_refused_exactly_when_the_whole_expression_sent_would_pass_4_kb(
+    api: Api, shape: str, base: dict[str, Any]
+) -> None:
+    """The store adds clauses around a client's filter or condition (the change time, an
+    owner's filter on id, the version check): DynamoDB counts them, so the API must too. The
+    emulator refuses anything over 4 KB (``userpipe.local.dynamodb``), so sending one fails
+    this test."""
+    is_update = shape.startswith("an update")
+    fields, root = (CONDITION_FIELDS, "condition") if is_update else (FILTER_FIELDS, "filter")
+    request, sent = through_the_store(api, shape)
+    sizes = range(MAX_EXPRESSION_BYTES - 50, MAX_EXPRESSION_BYTES + 2)  # the store adds < 50
+    whole: dict[int, int] = {}
+    refused: list[int] = []
+    reasons: set[str] = set()
+    for size in sizes:
+        given = filter_expression(sized(size, base, fields), fields=fields, root=root)
+        assert given is not None
+        try:
+            request(given)
+        except BadRequest as error:
+            refused.append(size)
+            reasons.add(str(error).split(" (")[0])
+            continue
+        except ConditionNotMet:
+            pass
+        whole[size] = len(sent[-1].encode())
+    (added,) = {whole[size] - size for size in whole}  # the store's own, the same every time
+    assert max(whole.values()) == MAX_EXPRESSION_BYTES  # up to 4 KB is sent...
+    assert refused == [size for size in sizes if size + added > MAX_EXPRESSION_BYTES]  # no more
+    assert reasons == {f"{root}: too large for DynamoDB"}
+    assert added > 0 or shape == "an Admin's list (Scan)"
+
+
+def test_an_owners_delta_sync_near_4_kb_is_a_bad_request_not_an_internal_failure(
+    api: Api,
+) -> None:
+    """Within 4 KB on its own, past it with the clause the store adds for a delta sync."""
+    filter = sized(MAX_EXPRESSION_BYTES - 10, {"name": {"attributeExists": True}})
+    assert api.listed(ADMIN, filter) == [u for u in EVERYONE if "name" in STORED[u]]  # a Scan
+    with pytest.raises(BadRequest, match=r"^filter: too large for DynamoDB \(at most 29\d "):
+        api.synced(owner("u07"), filter, last_sync=1)
 
 
 # --- Every shape a client can send ------------------------------------------------------------
@@ -506,11 +704,7 @@ def test_every_filter_shape_lists_and_syncs_what_dynamodb_semantics_select(
     assert api.synced(ADMIN, filter, last_sync=0, limit=100) == expected  # listed paged it
     assert api.synced(ADMIN, filter, last_sync=last_sync) == changed
     if names_id(filter):
-        # An owner's read is a Query by key, and DynamoDB refuses a key attribute in a Query's
-        # filter ("Filter Expression can only contain non-primary key attributes"; moto does
-        # not check): what moto answers here is not what AWS would. Known, not yet fixed.
-        event("owner calls skipped: the filter names id")
-        return
+        event("names id")  # an owner's Query may not filter on its key (userpipe.local.dynamodb)
     assert api.listed(owner(user), filter) == [u for u in expected if u == user]
     assert api.synced(owner(user), filter, last_sync) == [u for u in changed if u == user]
 
@@ -542,6 +736,7 @@ def test_every_condition_shape_decides_an_update_as_dynamodb_semantics_do(
         elif holds:
             edited = api.update(ADMIN, update, condition)
             assert (edited["age"], edited["_version"]) == (99, 2)
+            assert edited["owner"] == user  # the API never moves owner off id
         else:
             with pytest.raises(ConditionalCheckFailed):
                 api.update(ADMIN, update, condition)

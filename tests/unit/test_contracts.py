@@ -121,6 +121,22 @@ def test_user_item_round_trips_through_dynamodb() -> None:
     assert User.from_item(item) == user
 
 
+def test_a_user_item_whose_owner_is_not_its_id_is_refused() -> None:
+    """An owner's filter on ``id`` is evaluated on ``owner`` (``services.user_api.store``):
+    an item where the two differ, or ``owner`` is missing, must never be read as a User."""
+    envelope = UserConfirmedEnvelope.model_validate(load_event("eventbridge_user_confirmed"))
+    item = User.first_version(envelope.detail, now_ms=1).to_item()
+    assert item["owner"] == item["id"]
+    with pytest.raises(ValidationError, match="owner: must equal id"):
+        User.from_item(item | {"owner": {"S": "someone-else"}})
+    for broken in (
+        item | {"owner": {"NULL": True}},
+        {name: value for name, value in item.items() if name != "owner"},
+    ):
+        with pytest.raises(ValidationError, match=r"^1 validation error for User\nowner\n"):
+            User.from_item(broken)
+
+
 def test_stage_names_are_validated() -> None:
     with pytest.raises(InvalidStageError, match="stage 'Prod!' is invalid"):
         ResourceNames("Prod!")
@@ -372,9 +388,9 @@ def test_the_projectors_plain_reader_accepts_only_what_the_model_accepts_and_rea
         return  # refusing more than the model is allowed: the producer writes every field
     assert model is not None, "the plain reader accepted what the model refuses"
     assert (plain.id, plain.replay_name) == (model.id, model.replay_name)
-    assert first_version_item(plain.detail, now_ms=17) == (
-        User.first_version(model.detail, now_ms=17).to_item()
-    )
+    item = first_version_item(plain.detail, now_ms=17)
+    assert item == User.first_version(model.detail, now_ms=17).to_item()
+    assert item["owner"] == item["id"]  # what an owner's filter on id relies on
 
 
 def test_the_plain_reader_accepts_the_events_userpipe_publishes() -> None:

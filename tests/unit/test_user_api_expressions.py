@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -11,7 +12,13 @@ from moto import mock_aws
 
 from contracts import dynamodb
 from services.user_api.errors import BadRequest
-from services.user_api.expressions import filter_expression
+from services.user_api.expressions import (
+    MAX_EXPRESSION_BYTES,
+    Expression,
+    conjunction,
+    filter_expression,
+    within_limits,
+)
 
 FIELDS = frozenset({"id", "email", "name", "age", "createdAt", "updatedAt", "_deleted"})
 USERS = [
@@ -149,15 +156,41 @@ def test_a_between_beside_other_clauses_keeps_its_own_and(table: Any) -> None:
     assert matching(table, spec) == ["u1"]
 
 
-def test_a_filter_within_dynamodbs_300_operators_is_built_and_one_past_is_refused() -> None:
-    def ages(count: int) -> dict[str, Any]:  # count comparisons joined by count - 1 ORs
-        return {"or": [{"age": {"eq": age}} for age in range(count)]}
+def ages(count: int, root: str = "filter") -> Expression:
+    """``count`` comparisons joined by ``count - 1`` ORs: ``2 * count - 1`` operators."""
+    expression = filter_expression(
+        {"or": [{"age": {"eq": age}} for age in range(count)]}, fields=FIELDS, root=root
+    )
+    assert expression is not None
+    return expression
 
-    assert filter_expression(ages(150), fields=FIELDS) is not None  # 299 operators
-    with pytest.raises(BadRequest, match=r"filter: too large for DynamoDB \(at most 300"):
-        filter_expression(ages(151), fields=FIELDS)
-    with pytest.raises(BadRequest, match=r"condition: too large for DynamoDB \(at most 296"):
-        filter_expression(ages(149), fields=FIELDS, root="condition", spare_operators=4)
+
+def test_the_whole_expression_sent_is_held_to_dynamodbs_300_operators() -> None:
+    alone, past = ages(150), ages(151)  # 299 and 301 operators
+    assert within_limits(alone.text, alone) == alone.text
+    with pytest.raises(BadRequest, match=r"^filter: too large for DynamoDB \(at most 300 "):
+        within_limits(past.text, past)
+    # An update adds attribute_exists, the version check and two ANDs: 4 operators.
+    fits, over = ages(148, "condition"), ages(149, "condition")  # 295 + 4, 297 + 4
+    assert within_limits(updated := conjunction([*CHECKS, fits.text]), fits) == updated
+    with pytest.raises(BadRequest, match=r"^condition: too large for DynamoDB \(at most 296 "):
+        within_limits(conjunction([*CHECKS, over.text]), over)
+
+
+def test_the_whole_expression_sent_is_held_to_dynamodbs_4_kb() -> None:
+    def condition(size: int) -> Expression:  # one clause padded with spaces: bytes, no operators
+        clause = ages(1, "condition")
+        return replace(clause, text=clause.text + " " * (size - len(clause.text)))
+
+    left = MAX_EXPRESSION_BYTES - len(conjunction([*CHECKS, ""]))  # what the checks leave
+    fits, over = condition(left), condition(left + 1)
+    sent = conjunction([*CHECKS, fits.text])
+    assert len(sent) == MAX_EXPRESSION_BYTES and within_limits(sent, fits) == sent
+    with pytest.raises(BadRequest, match=rf"^condition: .* of at most {left} bytes\)"):
+        within_limits(conjunction([*CHECKS, over.text]), over)
+
+
+CHECKS = ["attribute_exists(#id)", "#v = :expected"]
 
 
 def test_a_deeply_nested_filter_is_a_bad_request_not_a_crash() -> None:

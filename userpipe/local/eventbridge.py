@@ -1,6 +1,6 @@
-"""Two things EventBridge does that moto 5.2.5 does not — the one place the local stack changes
-the emulator's behaviour rather than adding around it (``install()``: this process only,
-idempotent).
+"""Two things EventBridge does that moto 5.2.5 does not — with ``userpipe.local.dynamodb``, the
+only places the local stack changes the emulator's behaviour rather than adding around it
+(``install()``: this process only, idempotent).
 
 - **Undeliverable targets.** moto delivers a rule's SQS targets inside ``PutEvents``; when the
   target queue does not exist the exception fails the whole ``PutEvents`` (the trigger would

@@ -41,7 +41,7 @@ from contracts.topology import (
 from userpipe.amplify import amplify_config
 from userpipe.clients import LOCAL_PROFILE, REGION, Clients
 from userpipe.liveness import why_stopped
-from userpipe.local import eventbridge
+from userpipe.local import dynamodb, eventbridge
 from userpipe.local.aws import InProcessAws
 from userpipe.local.cognito import CognitoFront
 from userpipe.local.console import ConsoleApp, recent_changes
@@ -174,6 +174,7 @@ class LocalStack:
         assert self._router is not None
         Client(self._router.emulator, Response).post("/moto-api/reset")  # a fresh emulator
         eventbridge.install()  # undeliverable rule targets go to their DLQ, as in EventBridge
+        dynamodb.install()  # Query filters on a key, expressions over 4 KB: refused, as in AWS
         clients = self.clients()
         built = provision(clients, self.names, self.options.settings)
         built.add(
