@@ -112,11 +112,19 @@ def test_a_function_asset_holds_only_contracts_and_its_own_service() -> None:
         ({"ephemeral": "maybe"}, "ephemeral='maybe' is invalid: expected true or false"),
         ({"auditRetentionDays": "-1"}, "auditRetentionDays='-1' is invalid"),
         ({"archiveRetentionDays": "forever"}, "expected a whole number of days"),
+        ({"welcomeNotifier": "maybe"}, "welcomeNotifier='maybe' is invalid: expected on or off"),
     ],
 )
 def test_bad_context_is_refused_with_a_clear_error(context: dict[str, str], message: str) -> None:
     with pytest.raises((InvalidContextError, ValueError), match=message):
         StageConfig.from_context(context.get)
+
+
+def test_a_stage_has_the_welcome_notifier_unless_switched_off() -> None:
+    assert StageConfig.from_context({}.get).settings()["welcomeNotifier"] == "on"
+    switched = StageConfig.from_context({"welcomeNotifier": "off"}.get)
+    assert switched.switched_off == {"welcomeNotifier"}
+    assert switched.settings()["welcomeNotifier"] == "off"
 
 
 def test_npx_cdk_synth_works_without_aws_credentials(tmp_path: Path) -> None:
