@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import CfnResource, Stack
 
-from contracts.topology import CONFIRM_TRIGGER
+from contracts.topology import CONFIRM_TRIGGER, SWITCHES
 from infra.bundling import function_code
 from infra.config import InvalidContextError, StageConfig
 from infra.layer import (
@@ -125,6 +125,16 @@ def test_a_stage_has_the_welcome_notifier_unless_switched_off() -> None:
     switched = StageConfig.from_context({"welcomeNotifier": "off"}.get)
     assert switched.switched_off == {"welcomeNotifier"}
     assert switched.settings()["welcomeNotifier"] == "off"
+
+
+def test_the_readme_documents_every_context_key_and_shows_each_switch_off() -> None:
+    asked: list[str] = []
+    StageConfig.from_context(lambda key: asked.append(key))  # every key it reads, unset
+    deploy = (ROOT / "README.md").read_text().split("## Deploy to AWS", 1)[1].split("\n## ")[0]
+    undocumented = [key for key in dict.fromkeys(asked) if f"| `{key}` |" not in deploy]
+    deploys = [line for line in deploy.splitlines() if line.startswith("npx cdk deploy")]
+    not_shown_off = [s.key for s in SWITCHES if not any(f"-c {s.key}=off" in d for d in deploys)]
+    assert (undocumented, not_shown_off) == ([], [])
 
 
 def test_npx_cdk_synth_works_without_aws_credentials(tmp_path: Path) -> None:
