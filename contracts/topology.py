@@ -1,10 +1,11 @@
 """The one declaration of what userpipe deploys and how it connects — plain, frozen data.
 
 Tables, the bus and its archive, each ``UserConfirmed`` subscription (rule pattern → queue → DLQ
-→ consumer, with its delivery settings), the stream consumer, the user pool, secrets, every
-function with its environment ("variable → which resource attribute"), and the outputs. The
-CDK app (``infra/``) builds from it, the local stack (``userpipe/local``) provisions from it, the
-operator commands read it, and tests hold the synthesized template and the local stack to it.
+→ consumer, with its delivery settings; an optional one names the stage setting that leaves it
+out), the stream consumer, the user pool, secrets, every function with its environment
+("variable → which resource attribute"), and the outputs. The CDK app (``infra/``) builds
+from it, the local stack (``userpipe/local``) provisions from it, the operator commands read it,
+and tests hold the synthesized template and the local stack to it.
 
 What only CloudFormation cares about — encryption, removal policies, IAM, alarms, cdk-nag —
 stays in infra: this is a declaration of names and wiring, not an infrastructure language.
@@ -14,7 +15,7 @@ Item key names live with the item contracts (``contracts.items``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -61,7 +62,26 @@ class Attr:
 class Setting:
     """A per-stage setting (CDK context in infra, an option of the local stack)."""
 
-    key: Literal["auditRetentionDays", "welcomeSender"]
+    key: Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier"]
+
+
+#: The values of a setting that switches an optional part (``Subscription.switch``); unset is on.
+ON: Final = "on"
+OFF: Final = "off"
+
+
+class InvalidSwitchError(ValueError):
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(f"setting {key}={value!r} is invalid: expected {ON} or {OFF}")
+
+
+def switched_on(switch: Setting, settings: Mapping[str, str]) -> bool:
+    """Whether a stage with ``settings`` has the part ``switch`` switches: ``on`` unless set
+    ``off``; any other value is an error, never read as either."""
+    value = settings.get(switch.key) or ON
+    if value not in (ON, OFF):
+        raise InvalidSwitchError(switch.key, value)
+    return value == ON
 
 
 @dataclass(frozen=True)
@@ -248,6 +268,9 @@ class Subscription:
     consumer: FunctionSpec
     source: QueueSource
     pattern: Mapping[str, list[str]] = field(default_factory=lambda: USER_CONFIRMED_PATTERN)
+    #: An optional subscription: the stage setting that leaves it out (``off``) — its rule,
+    #: queues, consumer and outputs, all of it. ``None``: every stage has it.
+    switch: Setting | None = None
 
     @property
     def queue_url(self) -> Output:
@@ -260,6 +283,11 @@ class Subscription:
     @property
     def rule_arn(self) -> Output:
         return Output(f"{self.id}RuleArn", Attr(f"{self.id}Rule", "arn"))
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """Its own outputs: a deployment has all of them or, when left out, none."""
+        return (self.queue_url, self.rule_arn, self.dlq_url)
 
 
 @dataclass(frozen=True)
@@ -476,9 +504,12 @@ WELCOME: Final = Subscription(
     dlq="welcome-notifier-dlq",
     consumer=WELCOME_NOTIFIER,
     source=SUBSCRIBER_SOURCE,
+    switch=Setting("welcomeNotifier"),  # an example: a stage may do without it
 )
 #: Every UserConfirmed subscription; add yours here (see README, "Subscribe your own consumer").
 SUBSCRIPTIONS: Final = (PROJECTION, WELCOME)
+#: The settings that leave an optional subscription out (``-c welcomeNotifier=off``).
+SWITCHES: Final = tuple(s.switch for s in SUBSCRIPTIONS if s.switch is not None)
 
 #: Subscribers are waiting: small batches, no batching window.
 PUBLISH_SOURCE: Final = StreamSource(
@@ -569,8 +600,8 @@ class DeadLetters:
     max_receive_count: int | None = None  # events: receives before SQS moves one here
 
 
-def _dead_letters() -> Iterator[DeadLetters]:
-    for subscription in SUBSCRIPTIONS:
+def _dead_letters(subscriptions: Iterable[Subscription]) -> Iterator[DeadLetters]:
+    for subscription in subscriptions:
         yield DeadLetters(
             subscription.dlq,
             subscription.dlq_url,
@@ -593,23 +624,19 @@ def _dead_letters() -> Iterator[DeadLetters]:
         )
 
 
-#: Every dead-letter queue, each with the way back for what it holds.
-DEAD_LETTERS: Final = tuple(_dead_letters())
-
-
-def _wiring_outputs() -> Iterator[Output]:
-    for subscription in SUBSCRIPTIONS:
+def _wiring_outputs(
+    subscriptions: Iterable[Subscription], dead_letters: Iterable[DeadLetters]
+) -> Iterator[Output]:
+    for subscription in subscriptions:
         yield subscription.queue_url
         yield subscription.rule_arn  # a replay names the rules it replays to
     for stream in STREAM_CONSUMERS:  # redrive hands dead-lettered records back to it
         yield stream.function_name
-    for dead_letters in DEAD_LETTERS:
-        yield dead_letters.url
+    for dead in dead_letters:
+        yield dead.url
 
 
-#: What operators, frontends and the operator commands read (CloudFormation outputs, and the
-#: local stack's outputs file under snake-case names).
-OUTPUTS: Final = (
+_STACK_OUTPUTS: Final = (
     Output("Stage", Attr(STAGE, "name")),
     Output("UserPoolId", Attr("UserPool", "id")),
     Output("UserPoolClientId", Attr("UserPool", "client_id")),
@@ -621,8 +648,68 @@ OUTPUTS: Final = (
     Output("UserTableName", Attr("UserTable", "name")),
     Output("UserTableStreamArn", Attr("UserTable", "stream_arn")),
     Output("AuditTableName", Attr("AuditTable", "name")),
-    *_wiring_outputs(),
 )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What one deployment has of the declaration: every required subscription and each
+    optional one its stage did not switch off, and what follows from them — its functions,
+    dead-letter queues and outputs. Infra and the local stack take a stage's parts from its
+    settings (``parts_for``), the operator commands a deployment's from its outputs
+    (``parts_with``), so a left-out part is left out of all of them alike."""
+
+    subscriptions: tuple[Subscription, ...]
+
+    @property
+    def left_out(self) -> tuple[Subscription, ...]:
+        kept = {s.id for s in self.subscriptions}
+        return tuple(s for s in SUBSCRIPTIONS if s.id not in kept)
+
+    @property
+    def functions(self) -> tuple[FunctionSpec, ...]:
+        gone = {s.consumer.id for s in self.left_out}
+        return tuple(spec for spec in FUNCTIONS if spec.id not in gone)
+
+    @property
+    def dead_letters(self) -> tuple[DeadLetters, ...]:
+        """Its dead-letter queues, each with the way back for what it holds."""
+        return tuple(_dead_letters(self.subscriptions))
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """What operators, frontends and the operator commands read (CloudFormation outputs,
+        and the local stack's outputs file under snake-case names)."""
+        return (*_STACK_OUTPUTS, *_wiring_outputs(self.subscriptions, self.dead_letters))
+
+
+def parts_for(settings: Mapping[str, str]) -> Parts:
+    """The parts of a stage with these settings (an unset switch is on)."""
+    return Parts(
+        tuple(s for s in SUBSCRIPTIONS if s.switch is None or switched_on(s.switch, settings))
+    )
+
+
+def parts_with(outputs: Container[str]) -> Parts:
+    """The parts of a deployment whose outputs (by local name) are ``outputs``, told by the
+    outputs themselves: an optional subscription is there when any output of its own is (a
+    stage that switched it off has none). A required one always counts as there, so a missing
+    output of it is an error where it is read, never taken for "left out"."""
+    return Parts(
+        tuple(
+            s
+            for s in SUBSCRIPTIONS
+            if s.switch is None or any(output.local_name in outputs for output in s.outputs)
+        )
+    )
+
+
+#: Everything declared, every optional part included (the default stage).
+EVERY_PART: Final = Parts(SUBSCRIPTIONS)
+#: Every declared dead-letter queue, each with the way back for what it holds.
+DEAD_LETTERS: Final = EVERY_PART.dead_letters
+#: Every declared output (a stage leaving an optional part out has fewer: ``Parts.outputs``).
+OUTPUTS: Final = EVERY_PART.outputs
 
 
 # --- physical names and resolved environments --------------------------------------------------
@@ -694,6 +781,8 @@ class Built:
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._settings = dict(settings)
         self._attributes: dict[str, dict[str, str]] = {}
+        #: What the stage builds: its settings may switch optional parts off.
+        self.parts = parts_for(settings)
 
     def add(self, resource: str, **attributes: str) -> None:
         self._attributes.setdefault(resource, {}).update(attributes)
@@ -714,5 +803,5 @@ class Built:
         return function_environment(spec, self)
 
     def outputs(self) -> dict[str, str]:
-        """Every declared output, by its CloudFormation name."""
-        return {output.name: self.attribute(output.ref) for output in OUTPUTS}
+        """Every output of the parts built, by its CloudFormation name."""
+        return {output.name: self.attribute(output.ref) for output in self.parts.outputs}

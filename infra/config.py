@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.topology import ResourceNames
+from contracts.topology import (
+    OFF,
+    ON,
+    SWITCHES,
+    InvalidSwitchError,
+    ResourceNames,
+    Setting,
+    switched_on,
+)
 
 
 class InvalidContextError(ValueError):
@@ -25,6 +33,8 @@ class StageConfig:
     alarm_email: str | None = None
     welcome_sender: str = "no-reply@example.com"
     reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
+    #: The optional parts this stage leaves out, by their switch's key (``welcomeNotifier``).
+    switched_off: frozenset[str] = frozenset()
 
     @property
     def names(self) -> ResourceNames:
@@ -35,6 +45,7 @@ class StageConfig:
         return {
             "auditRetentionDays": str(self.audit_retention_days or ""),
             "welcomeSender": self.welcome_sender,
+            **{s.key: OFF if s.key in self.switched_off else ON for s in SWITCHES},
         }
 
     @classmethod
@@ -52,6 +63,7 @@ class StageConfig:
             alarm_email=get("alarmEmail") or None,
             welcome_sender=str(get("welcomeSender") or defaults.welcome_sender),
             reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
+            switched_off=frozenset(s.key for s in SWITCHES if not _switch(get, s)),
         )
         config.names  # noqa: B018 - validates the stage name
         return config
@@ -66,6 +78,15 @@ def _bool(get: Any, key: str, default: bool) -> bool:
     if str(value).lower() in {"true", "false"}:
         return str(value).lower() == "true"
     raise InvalidContextError(key, value, "true or false")
+
+
+def _switch(get: Any, switch: Setting) -> bool:
+    """On or off, as the declaration reads a switch (unset: on)."""
+    value = get(switch.key)
+    try:
+        return switched_on(switch, {} if value is None else {switch.key: str(value)})
+    except InvalidSwitchError:
+        raise InvalidContextError(switch.key, value, f"{ON} or {OFF}") from None
 
 
 def _days(get: Any, key: str, default: int) -> int:

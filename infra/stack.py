@@ -1,6 +1,7 @@
 """userpipe as one stack, built from the declaration in ``contracts.topology``: the bus and its
-archive, the tables, the user pool and its trigger, every declared ``UserConfirmed``
-subscription and stream consumer, the GraphQL API, alarms, and the declared outputs.
+archive, the tables, the user pool and its trigger, every ``UserConfirmed`` subscription the
+stage has (an optional one may be switched off) and stream consumer, the GraphQL API, alarms,
+and the outputs of what it built.
 
 What the declaration does not say — encryption, removal policies, alarms and each function's
 permissions — is decided here, per concern."""
@@ -17,12 +18,10 @@ from contracts.topology import (
     AUDIT_TRAIL,
     CHANGE_PUBLISHER,
     CONFIRM_TRIGGER,
-    OUTPUTS,
     RECONCILE,
     SCHEDULES,
     STAGE,
     STREAM_CONSUMERS,
-    SUBSCRIPTIONS,
     TABLES,
     USER_PROJECTOR,
     WELCOME_NOTIFIER,
@@ -107,7 +106,7 @@ class UserpipeStack(Stack):
         )
         self.consumers: dict[str, lambda_.Function] = {}
         self._schedules(config)
-        for subscription in SUBSCRIPTIONS:
+        for subscription in self.built.parts.subscriptions:
             scope = Construct(self, subscription.id)
             consumer = self.functions.make(scope, subscription.consumer, invoked_by=SQS_INVOKED)
             UserConfirmedSubscription(
@@ -195,9 +194,9 @@ class UserpipeStack(Stack):
         )
         # The three IAM-only publish mutations; no other field, no table.
         self.api.grant_publish(self.consumers[CHANGE_PUBLISHER.id])
-        self.consumers[WELCOME_NOTIFIER.id].add_to_role_policy(
-            _ses_send_policy(self, config.welcome_sender)
-        )
+        welcome = self.consumers.get(WELCOME_NOTIFIER.id)  # None: the stage switched it off
+        if welcome is not None:
+            welcome.add_to_role_policy(_ses_send_policy(self, config.welcome_sender))
         # Reconcile reads Cognito's confirmed users and which of them have items, and
         # publishes UserConfirmed for the others: nothing else.
         reconcile = self.consumers[RECONCILE.id]
@@ -215,7 +214,7 @@ class UserpipeStack(Stack):
         self.events.bus.grant_put_events_to(reconcile)
 
     def _outputs(self) -> None:
-        for output in OUTPUTS:
+        for output in self.built.parts.outputs:
             CfnOutput(
                 self,
                 output.name,

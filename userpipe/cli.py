@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from contracts.topology import ADMIN_GROUP, InvalidStageError
+from contracts.topology import (
+    ADMIN_GROUP,
+    OFF,
+    ON,
+    SUBSCRIPTIONS,
+    SWITCHES,
+    InvalidStageError,
+    snake_case,
+)
 from userpipe.commands import local_aws_cli, userpipe_command
 from userpipe.commands import outputs_option as outputs_option_for
 from userpipe.ops.cli import COMMANDS, add_commands, dispatch
@@ -106,6 +114,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="outputs file to write")
     up.add_argument("--stage", default="local", help="names the resources (default: local)")
+    for subscription in SUBSCRIPTIONS:
+        if subscription.switch is not None:
+            key = subscription.switch.key
+            up.add_argument(
+                f"--{snake_case(key).replace('_', '-')}",
+                dest=key,
+                choices=(ON, OFF),
+                default=ON,
+                help=f"{OFF} leaves the {subscription.consumer.id} subscription out, as "
+                f"`-c {key}={OFF}` does a deployment (default: {ON})",
+            )
     up.add_argument("--verbose", action="store_true", help="print the functions' logs")
     codes = local_commands.add_parser(
         "codes", help="the confirmation codes and emails the local stack has 'sent'"
@@ -152,7 +171,12 @@ def _local_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from userpipe.local.server import PortInUseError
-    from userpipe.local.stack import LocalStack, LocalStackOptions, OutputsInUseError
+    from userpipe.local.stack import (
+        DEFAULT_SETTINGS,
+        LocalStack,
+        LocalStackOptions,
+        OutputsInUseError,
+    )
 
     for option, port in (("--port", args.port), ("--tls-port", args.tls_port)):
         if port is not None and not 0 <= port <= MAX_PORT:
@@ -175,6 +199,7 @@ def _local_up(args: argparse.Namespace) -> int:
         stage=args.stage,
         state_dir=args.outputs.parent,
         outputs_path=args.outputs,
+        settings={**DEFAULT_SETTINGS, **{s.key: getattr(args, s.key) for s in SWITCHES}},
         allow_origins=tuple(args.allow_origin),
         allow_remote_admin=args.allow_remote_admin,
         on_log=(

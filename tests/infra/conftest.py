@@ -81,3 +81,11 @@ def ephemeral(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             "alarmEmail": "ops@example.com",
         },
     )
+
+
+@pytest.fixture(scope="session")
+def without_welcome(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The dev stage deployed without the example consumer."""
+    return synthesize(
+        tmp_path_factory.mktemp("without-welcome"), {"stage": "dev", "welcomeNotifier": "off"}
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import CfnResource, Stack
 
-from contracts.topology import CONFIRM_TRIGGER
+from contracts.topology import CONFIRM_TRIGGER, SWITCHES
 from infra.bundling import function_code
 from infra.config import InvalidContextError, StageConfig
 from infra.layer import (
@@ -112,11 +112,29 @@ def test_a_function_asset_holds_only_contracts_and_its_own_service() -> None:
         ({"ephemeral": "maybe"}, "ephemeral='maybe' is invalid: expected true or false"),
         ({"auditRetentionDays": "-1"}, "auditRetentionDays='-1' is invalid"),
         ({"archiveRetentionDays": "forever"}, "expected a whole number of days"),
+        ({"welcomeNotifier": "maybe"}, "welcomeNotifier='maybe' is invalid: expected on or off"),
     ],
 )
 def test_bad_context_is_refused_with_a_clear_error(context: dict[str, str], message: str) -> None:
     with pytest.raises((InvalidContextError, ValueError), match=message):
         StageConfig.from_context(context.get)
+
+
+def test_a_stage_has_the_welcome_notifier_unless_switched_off() -> None:
+    assert StageConfig.from_context({}.get).settings()["welcomeNotifier"] == "on"
+    switched = StageConfig.from_context({"welcomeNotifier": "off"}.get)
+    assert switched.switched_off == {"welcomeNotifier"}
+    assert switched.settings()["welcomeNotifier"] == "off"
+
+
+def test_the_readme_documents_every_context_key_and_shows_each_switch_off() -> None:
+    asked: list[str] = []
+    StageConfig.from_context(lambda key: asked.append(key))  # every key it reads, unset
+    deploy = (ROOT / "README.md").read_text().split("## Deploy to AWS", 1)[1].split("\n## ")[0]
+    undocumented = [key for key in dict.fromkeys(asked) if f"| `{key}` |" not in deploy]
+    deploys = [line for line in deploy.splitlines() if line.startswith("npx cdk deploy")]
+    not_shown_off = [s.key for s in SWITCHES if not any(f"-c {s.key}=off" in d for d in deploys)]
+    assert (undocumented, not_shown_off) == ([], [])
 
 
 def test_npx_cdk_synth_works_without_aws_credentials(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ settings and DLQs, event sources (batch sizes, windows, receive counts, retries,
 queues), the user pool, and each function's environment — variable by variable, down to which
 resource attribute each one names.
 
-Each side is reduced to the same plain description; the test compares them whole.
+Each side is reduced to the same plain description; the test compares them whole — for the
+default stage, and for one that switches the optional example consumer off.
 """
 
 from __future__ import annotations
@@ -17,28 +18,42 @@ from typing import Any, ClassVar
 
 import pytest
 
-from contracts.topology import OUTPUTS, ResourceNames
+from contracts.topology import OUTPUTS, ResourceNames, parts_for
 from tests.infra.conftest import Synthesized, synthesize
 from userpipe.local.sandbox import LOCAL_ONLY_VARIABLES, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
-from userpipe.local.stack import LocalStack, LocalStackOptions
+from userpipe.local.stack import DEFAULT_SETTINGS, LocalStack, LocalStackOptions
 
 STAGE = "local"
 NAMES = ResourceNames(STAGE)
 SQS_DEFAULT_VISIBILITY = 30
 SQS_DEFAULT_RETENTION = 4 * 86_400
+#: The stages compared, by the settings both sides are given (CDK context, the local stack's
+#: settings). One local stack runs at a time: pytest ends a variant's before the next starts.
+VARIANTS = {"default": {}, "welcome-notifier-off": {"welcomeNotifier": "off"}}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest) -> dict[str, str]:
+    return VARIANTS[request.param]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("parity"), {"stage": STAGE})
+def template(tmp_path_factory: pytest.TempPathFactory, variant: dict[str, str]) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("parity"), {"stage": STAGE, **variant})
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, variant: dict[str, str]
+) -> Iterator[LocalStack]:
     os.environ["USERPIPE_HOST_ONLY"] = "a host variable no function may see"
     with LocalStack(
-        LocalStackOptions(stage=STAGE, state_dir=tmp_path_factory.mktemp("parity-stack"))
+        LocalStackOptions(
+            stage=STAGE,
+            state_dir=tmp_path_factory.mktemp("parity-stack"),
+            settings={**DEFAULT_SETTINGS, **variant},
+        )
     ) as running:
         yield running
     os.environ.pop("USERPIPE_HOST_ONLY")
@@ -349,11 +364,28 @@ def test_the_local_stack_and_the_template_describe_the_same_stack(
         assert local[part] == deployed[part], part
 
 
-def test_both_have_every_declared_output(template: Synthesized, stack: LocalStack) -> None:
+def test_both_have_the_outputs_of_what_they_built(template: Synthesized, stack: LocalStack) -> None:
+    assert stack.built is not None
+    built = stack.built.parts.outputs
+    cloudformation_only = {"UserConfirmedSchemaName", "AlarmTopicArn"}
+    assert set(template.template["Outputs"]) - cloudformation_only == {o.name for o in built}
     outputs = stack.outputs()
-    for output in OUTPUTS:
-        assert output.name in template.template["Outputs"]
+    for output in built:
         assert outputs[output.local_name], output.local_name
+    assert {o.local_name for o in OUTPUTS if o not in built}.isdisjoint(outputs)
+
+
+def test_a_part_switched_off_is_in_neither(
+    template: Synthesized, stack: LocalStack, variant: dict[str, str]
+) -> None:
+    left_out = parts_for(variant).left_out
+    assert [s.id for s in left_out] == (["WelcomeNotifier"] if variant else [])
+    for described in (describe_template(template), describe_local(stack)):
+        for subscription in left_out:
+            assert NAMES.of(subscription.queue) not in described["queues"]
+            assert NAMES.of(subscription.dlq) not in described["queues"]
+            assert NAMES.of(subscription.rule) not in described["rules"]
+            assert NAMES.function(subscription.consumer) not in described["functions"]
 
 
 def test_each_function_process_has_exactly_its_own_environment(stack: LocalStack) -> None:

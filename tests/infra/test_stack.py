@@ -459,6 +459,64 @@ def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def welcome_notifier_parts(stack: Synthesized) -> dict[str, list[str]]:
+    """Everything of the example consumer in a template, by kind (logical ids, or names)."""
+    function = NAMES.function(WELCOME_NOTIFIER)
+    queues = [NAMES.of(WELCOME.queue), NAMES.of(WELCOME.dlq)]
+    named = {  # a name may be a token (a dict) elsewhere: lists, not sets
+        "function": ("AWS::Lambda::Function", "FunctionName", [function]),
+        "log group": ("AWS::Logs::LogGroup", "LogGroupName", [f"/aws/lambda/{function}"]),
+        "rule": ("AWS::Events::Rule", "Name", [NAMES.of(WELCOME.rule)]),
+        "queues": ("AWS::SQS::Queue", "QueueName", queues),
+    }
+    found = {
+        kind: [key for key, r in stack.resources(type_).items() if r["Properties"].get(p) in names]
+        for kind, (type_, p, names) in named.items()
+    }
+    own = {*found["function"], *found["queues"]}
+
+    def refers_to(value: dict[str, Any]) -> str:
+        return str(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+
+    found["alarms"] = [
+        key
+        for key, alarm in stack.resources("AWS::CloudWatch::Alarm").items()
+        if {refers_to(d["Value"]) for d in alarm["Properties"]["Dimensions"]} & own
+    ]
+    found["mapping"] = [
+        key
+        for key, mapping in stack.resources("AWS::Lambda::EventSourceMapping").items()
+        if refers_to(mapping["Properties"]["FunctionName"]) in own
+    ]
+    found["ses grant"] = [
+        key
+        for key, policy in stack.resources("AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "ses:SendEmail" in actions(statement)
+    ]
+    found["outputs"] = [name for name in stack.template["Outputs"] if name.startswith(WELCOME.id)]
+    return found
+
+
+def test_welcome_notifier_off_leaves_every_part_of_it_out_and_the_default_has_them(
+    dev: Synthesized, without_welcome: Synthesized
+) -> None:
+    """``-c welcomeNotifier=off``: no function (nor its log group, role, SES grant or mapping),
+    rule, queue, DLQ, alarm or output of the example consumer; the rest is as in the default."""
+    assert without_welcome.error is None, without_welcome.error  # cdk-nag: nothing to report
+    default = welcome_notifier_parts(dev)
+    assert {kind: len(found) for kind, found in default.items()} == {
+        "function": 1, "log group": 1, "rule": 1, "queues": 2, "alarms": 2, "mapping": 1,
+        "ses grant": 1, "outputs": 3,
+    }  # fmt: skip
+    assert all(found == [] for found in welcome_notifier_parts(without_welcome).values())
+    assert "welcome" not in json.dumps(without_welcome.template).lower()
+    # Nothing else differs: what is left out is exactly the WelcomeNotifier scope's resources.
+    kept, everything = (set(s.template["Resources"]) for s in (without_welcome, dev))
+    assert everything - kept == {key for key in everything if key.startswith(WELCOME.id)}
+    assert kept < everything
+
+
 def test_outputs_are_the_declared_ones(dev: Synthesized) -> None:
     from contracts.topology import OUTPUTS
 

@@ -18,9 +18,10 @@ from contracts.names import ORIGIN_COGNITO
 from contracts.topology import AUDIT_TABLE, ResourceNames
 from contracts.user_confirmed import from_cognito_user, put_events_entry
 from userpipe.cli import main
+from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.provision import create_table
-from userpipe.local.stack import LocalStack, LocalStackOptions
+from userpipe.local.stack import DEFAULT_SETTINGS, LocalStack, LocalStackOptions
 
 PASSWORD = "Correct-Horse-9-Battery!"
 
@@ -391,6 +392,35 @@ def test_status_counts_what_the_stack_holds(
     assert found["archive"]["events"] == 3 and found["archive"]["state"] == "ENABLED"
     assert found["alarms"] is None
     assert {q["role"] for q in found["queues"]} == {"queue", "dlq"}
+
+
+def test_a_stack_without_the_welcome_notifier_is_operated_like_any_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``local up --welcome-notifier off``: sign-ups are projected and nobody is welcomed;
+    status, redrive and a replay to every consumer cover the subscriptions it has."""
+    settings = {**DEFAULT_SETTINGS, "welcomeNotifier": "off"}
+    with LocalStack(LocalStackOptions(state_dir=tmp_path, stage="ops", settings=settings)) as stack:
+        client = StackClient(stack.outputs())
+        sign_up(client, 2)
+        stack.settle()
+        assert not [e for e in outbox.read(stack.outbox.path) if e["kind"] == "email"]
+        code, out, _ = userpipe(stack, capsys, "status", "--local", "--json")
+        found: dict[str, Any] = json.loads(out)
+        assert code == 0 and found["verdict"] == "OK"
+        assert found["left_out"] == ["WelcomeNotifier"]
+        assert [q["name"] for q in found["queues"]] == [
+            "userpipe-ops-user-projector",
+            "userpipe-ops-user-projector-dlq",
+            "userpipe-ops-audit-trail-dlq",
+            "userpipe-ops-change-publisher-dlq",
+            "userpipe-ops-reconcile-dlq",
+        ]
+        code, out, _ = userpipe(stack, capsys, "redrive", "--local")
+        assert code == 0 and "welcome" not in out and "user-projector-dlq: empty" in out
+        code, out, err = userpipe(stack, capsys, "replay", "--local", "--all-consumers", "--wait")
+        assert code == 0, err
+        assert "Every subscriber receives these events again: UserProjector (each" in err
 
 
 # --- helpers --------------------------------------------------------------------------------------

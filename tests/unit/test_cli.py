@@ -84,3 +84,28 @@ def test_userpipe_is_printed_as_it_was_reached(
     script.chmod(0o755)
     monkeypatch.setenv("PATH", str(script.parent) if on_path else "/nonexistent")
     assert userpipe_command(argv0.format(cwd=os.getcwd())) == expected
+
+
+def test_local_up_leaves_the_welcome_notifier_out_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--welcome-notifier off`` reaches the stack as the setting ``-c welcomeNotifier=off``
+    is in a deployment; without it the example consumer is on."""
+    import signal
+
+    from userpipe.local import stack as local_stack
+
+    seen: list[dict[str, str]] = []
+
+    class Recorded(local_stack.LocalStack):
+        def start(self) -> local_stack.LocalStack:
+            seen.append(dict(self.options.settings))
+            raise local_stack.OutputsInUseError(self.outputs_path, {})  # stop before serving
+
+    monkeypatch.setattr(local_stack, "LocalStack", Recorded)
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's own handlers
+    outputs = ["--outputs", str(tmp_path / "outputs.json")]
+    assert main(["local", "up", "--welcome-notifier", "off", *outputs]) == 2
+    assert main(["local", "up", *outputs]) == 2
+    assert [settings.get("welcomeNotifier") for settings in seen] == ["off", "on"]
+    assert seen[0]["welcomeSender"] == local_stack.DEFAULT_SETTINGS["welcomeSender"]

@@ -26,18 +26,28 @@ from contracts.items import User
 from contracts.names import SENSITIVE_USER_FIELDS, UserConfirmedDetail, iso_utc
 from contracts.topology import (
     AUDIT_TRAIL,
+    DEAD_LETTERS,
+    EVERY_PART,
     FUNCTIONS,
+    OUTPUTS,
+    PROJECTION,
     PROJECTOR_SOURCE,
+    SUBSCRIPTIONS,
     USER_API,
     USER_PROJECTOR,
     USER_TABLE,
+    WELCOME,
     WELCOME_NOTIFIER,
     Attr,
     Built,
     InvalidStageError,
+    InvalidSwitchError,
     ResourceNames,
+    Setting,
     UnknownResourceError,
     UnresolvedSettingError,
+    parts_for,
+    parts_with,
 )
 from contracts.user_confirmed import read_user_confirmed
 from contracts.user_item import first_version_item
@@ -186,6 +196,49 @@ def test_outputs_have_snake_case_local_names() -> None:
     assert names["UserPoolClientId"] == "user_pool_client_id"
     assert names["GraphqlUrl"] == "graphql_url"
     assert names["ProjectorDlqUrl"] == "projector_dlq_url"
+
+
+# --- optional parts: a stage may leave the example consumer out ---------------------------------
+
+
+def test_the_welcome_notifier_is_the_one_optional_subscription_and_on_unless_switched_off() -> None:
+    assert [s.id for s in SUBSCRIPTIONS if s.switch] == [WELCOME.id]
+    assert WELCOME.switch == Setting("welcomeNotifier")
+    assert parts_for({}) == parts_for({"welcomeNotifier": "on"}) == EVERY_PART
+    assert EVERY_PART.subscriptions == SUBSCRIPTIONS and EVERY_PART.functions == FUNCTIONS
+    assert EVERY_PART.dead_letters == DEAD_LETTERS and EVERY_PART.outputs == OUTPUTS
+
+
+def test_switching_the_welcome_notifier_off_leaves_out_everything_of_it_and_nothing_else() -> None:
+    without = parts_for({"welcomeNotifier": "off"})
+    assert without.subscriptions == (PROJECTION,) and without.left_out == (WELCOME,)
+    assert without.functions == tuple(spec for spec in FUNCTIONS if spec != WELCOME_NOTIFIER)
+    assert without.dead_letters == tuple(d for d in DEAD_LETTERS if d.name != WELCOME.dlq)
+    assert set(OUTPUTS) - set(without.outputs) == set(WELCOME.outputs)
+    assert {o.name for o in WELCOME.outputs} == {
+        "WelcomeNotifierQueueUrl", "WelcomeNotifierDlqUrl", "WelcomeNotifierRuleArn"
+    }  # fmt: skip
+    assert Built({"welcomeNotifier": "off"}).parts == without
+
+
+@pytest.mark.parametrize("value", ["maybe", "OFF", "false"])
+def test_a_switch_is_on_or_off_and_nothing_else(value: str) -> None:
+    expected = f"welcomeNotifier={value!r} is invalid: expected on or off"
+    with pytest.raises(InvalidSwitchError, match=expected):
+        parts_for({"welcomeNotifier": value})
+
+
+def test_a_deployments_outputs_tell_which_optional_parts_it_has() -> None:
+    def local_names(outputs: Any) -> set[str]:
+        return {output.local_name for output in outputs}
+
+    assert parts_with(local_names(OUTPUTS)) == EVERY_PART
+    without = parts_for({"welcomeNotifier": "off"})
+    assert parts_with(local_names(without.outputs)) == without
+    # A required subscription is never "left out": its missing output is an error when read.
+    assert parts_with(set()).subscriptions == (PROJECTION,)
+    # Any output of its own means it was deployed (the others missing are then an error).
+    assert parts_with({WELCOME.queue_url.local_name}) == EVERY_PART
 
 
 def test_missing_setting_names_the_variable() -> None:

@@ -574,6 +574,130 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
     assert found.cognito_users == 42 and found.archive["events"] == 41
 
 
+# --- a stage deployed without the example consumer (-c welcomeNotifier=off) -----------------------
+
+
+def without_welcome(
+    service: Any = None, *, drop: tuple[str, ...] = (), add: tuple[str, ...] = ()
+) -> Deployment:
+    """A stack deployed with ``-c welcomeNotifier=off``, read as ``from_stack`` reads one: every
+    output of the parts it has (queue URLs ending in their queue's name), none of the welcome
+    subscription's. ``drop`` and ``add`` take outputs away or give some back (local names)."""
+    from contracts.topology import DEAD_LETTERS, SUBSCRIPTIONS, ResourceNames
+    from contracts.topology import OUTPUTS as DECLARED
+
+    names = ResourceNames("prod")
+    queues = {s.queue_url.local_name: names.of(s.queue) for s in SUBSCRIPTIONS}
+    queues |= {d.url.local_name: names.of(d.name) for d in DEAD_LETTERS}
+    kept = {o.local_name for o in DECLARED if not o.name.startswith("WelcomeNotifier")}
+    outputs = {
+        o.local_name: f"https://sqs/{queues.get(o.local_name, o.local_name)}"
+        for o in DECLARED
+        if (o.local_name in kept or o.local_name in add) and o.local_name not in drop
+    }
+    outputs |= {"stage": "prod", "user_table_name": "userpipe-prod-User",
+                "audit_table_name": "userpipe-prod-UserAudit"}  # fmt: skip
+    service = service or _Described()
+    clients = SimpleNamespace(sqs=service, cloudwatch=service, dynamodb=service,
+                              cognito=service, events=service)  # fmt: skip
+    return Deployment("stack userpipe-prod", outputs, clients, False)  # type: ignore[arg-type]
+
+
+class _Quiet(_Described):
+    """Every queue empty."""
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> Any:  # noqa: N803
+        return {"Attributes": {"ApproximateNumberOfMessages": "0"}}
+
+
+def test_status_covers_the_queues_a_stack_without_the_welcome_notifier_has() -> None:
+    from userpipe.ops import status
+
+    found = status.collect(without_welcome(), now=NOW)
+    assert [(q.name, q.role) for q in found.queues] == [
+        ("userpipe-prod-user-projector", "queue"),
+        ("userpipe-prod-user-projector-dlq", "dlq"),
+        ("userpipe-prod-audit-trail-dlq", "dlq"),
+        ("userpipe-prod-change-publisher-dlq", "dlq"),
+        ("userpipe-prod-reconcile-dlq", "dlq"),
+    ]
+    assert found.left_out == ["WelcomeNotifier"]
+    assert [p.split(" holds")[0] for p in found.problems] == ["user-projector-dlq"]
+
+
+def test_status_on_the_command_line_says_what_the_stack_was_deployed_without(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from userpipe.cli import main
+    from userpipe.ops import cli as ops_cli
+
+    monkeypatch.setattr(ops_cli, "from_stack", lambda name, **kw: without_welcome(_Quiet()))
+    assert main(["status", "--stack", "userpipe-prod"]) == 0
+    out = capsys.readouterr().out
+    assert "not in this deployment (switched off): WelcomeNotifier" in out
+    assert "welcome-notifier" not in out and out.rstrip().endswith("OK")
+
+
+def test_redrive_goes_through_the_dead_letter_queues_the_stack_has() -> None:
+    from userpipe.ops import redrive
+
+    results = redrive.run(without_welcome(_Quiet()), Recorded())
+    assert [r.queue for r in results] == [
+        "user-projector-dlq",
+        "audit-trail-dlq",
+        "change-publisher-dlq",
+        "reconcile-dlq",
+    ]
+
+
+def test_redriving_the_welcome_queue_of_a_stack_without_it_says_why_there_is_none(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from userpipe.cli import main
+    from userpipe.ops import cli as ops_cli
+
+    monkeypatch.setattr(ops_cli, "from_stack", lambda name, **kw: without_welcome(_Quiet()))
+    assert main(["redrive", "--stack", "userpipe-prod", "--queue", "welcome-notifier-dlq"]) == 2
+    assert capsys.readouterr().err == (
+        "userpipe redrive: stack userpipe-prod has no welcome-notifier-dlq: it was deployed "
+        "without the optional WelcomeNotifier subscription (welcomeNotifier=off)\n"
+    )
+    assert main(["redrive", "--stack", "userpipe-prod", "--queue", "nope", "--show"]) == 2
+    assert capsys.readouterr().err == (
+        "userpipe redrive: no dead-letter queue 'nope': choose one of user-projector-dlq, "
+        "audit-trail-dlq, change-publisher-dlq, reconcile-dlq\n"
+    )
+
+
+def test_a_replay_to_every_consumer_reaches_the_consumers_the_stack_has() -> None:
+    from contracts.topology import PROJECTION
+
+    service = _Quiet()
+    events = FakeEvents()
+    service.describe_archive = events.describe_archive  # type: ignore[method-assign]
+    service.start_replay = events.start_replay  # type: ignore[attr-defined]
+    progress = Recorded()
+    outcome = replay.run(without_welcome(service), progress, all_consumers=True, wait=False,
+                         force=True)  # fmt: skip
+    assert outcome.replay.subscriptions == (PROJECTION,)
+    assert progress.lines[0] == (
+        "Every subscriber receives these events again: UserProjector (each must be idempotent)."
+    )
+
+
+def test_only_an_optional_part_may_be_missing_a_required_or_half_one_is_an_error() -> None:
+    """No output of the welcome subscription: not deployed. A missing output of the projector,
+    or of a welcome subscription that has some of its outputs, is a broken record: an error."""
+    from userpipe.ops import status
+    from userpipe.ops.deployment import MissingOutputError
+
+    with pytest.raises(MissingOutputError, match="has no output 'projector_queue_url'"):
+        status.collect(without_welcome(_Quiet(), drop=("projector_queue_url",)), now=NOW)
+    half = without_welcome(_Quiet(), add=("welcome_notifier_queue_url",))
+    with pytest.raises(MissingOutputError, match="has no output 'welcome_notifier_dlq_url'"):
+        status.collect(half, now=NOW)
+
+
 def test_outputs_prints_the_amplify_configuration_of_a_deployed_stack(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

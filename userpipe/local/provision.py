@@ -1,5 +1,6 @@
 """Create a stage's resources on the emulator from ``contracts.topology`` — the declaration the
-CDK app builds from — and record what each reference resolves to (a ``Built``)."""
+CDK app builds from, with the optional parts the stage's settings switch off left out — and
+record what each reference resolves to (a ``Built``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from contracts.topology import (
     SECRETS,
     STAGE,
     STREAM_CONSUMERS,
-    SUBSCRIPTIONS,
     TABLES,
     USER_POOL,
     Built,
@@ -53,7 +53,7 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
         )["ARN"]
         built.add(secret.id, arn=arn, name=names.of(secret.base_name))
 
-    for subscription in SUBSCRIPTIONS:
+    for subscription in built.parts.subscriptions:
         source = subscription.source
         dlq = _queue(
             clients,

@@ -26,11 +26,8 @@ from werkzeug.wrappers import Response
 
 from contracts.topology import (
     CONFIRM_TRIGGER,
-    FUNCTIONS,
     GRAPHQL_API,
-    OUTPUTS,
     STREAM_CONSUMERS,
-    SUBSCRIPTIONS,
     USER_API,
     USER_POOL,
     Attr,
@@ -99,6 +96,8 @@ class LocalStackOptions:
     stage: str = "local"
     state_dir: Path = DEFAULT_STATE_DIR
     outputs_path: Path | None = None  # default: <state_dir>/outputs.json
+    #: Values of the declaration's ``Setting`` keys; a switch (``welcomeNotifier``) is on
+    #: unless set ``off``, which leaves its part out as ``-c welcomeNotifier=off`` does in AWS.
     settings: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     retry_delay: int = 1  # seconds before a failed message is delivered again (see sources)
     on_log: Callable[[str, str], None] | None = None  # every function log line, as it comes
@@ -184,7 +183,7 @@ class LocalStack:
             name=self.names.graphql_api,
         )
         self.built = built
-        for spec in FUNCTIONS:
+        for spec in built.parts.functions:
             sandbox = self._sandbox(spec, built)
             self.sandboxes[spec.id] = sandbox
             built.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
@@ -225,7 +224,7 @@ class LocalStack:
                 region=REGION,
                 retry_delay=self.options.retry_delay,
             )
-            for subscription in SUBSCRIPTIONS
+            for subscription in built.parts.subscriptions
         ]
         stream_pollers = [
             StreamPoller(
@@ -337,7 +336,8 @@ class LocalStack:
 
     def outputs(self) -> dict[str, Any]:
         assert self.built is not None, "start() the stack first"
-        declared = {output.local_name: self.built.attribute(output.ref) for output in OUTPUTS}
+        outputs = self.built.parts.outputs
+        declared = {output.local_name: self.built.attribute(output.ref) for output in outputs}
         return {
             "endpoint_url": self.endpoint_url,
             "tls_endpoint_url": self.tls_endpoint_url,
@@ -443,7 +443,7 @@ class LocalStack:
         assert self.built is not None
         clients = self.clients()
         total = 0
-        for subscription in SUBSCRIPTIONS:
+        for subscription in self.built.parts.subscriptions:
             attributes = clients.sqs.get_queue_attributes(
                 QueueUrl=self.built.attribute(Attr(f"{subscription.id}Queue", "url")),
                 AttributeNames=[

@@ -343,6 +343,8 @@ def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress
             status_module.describe_age(queue.oldest_seconds),
         )
     out.print(queues)
+    if found.left_out:
+        out.print(f"not in this deployment (switched off): {', '.join(found.left_out)}")
     for queue in found.queues:
         if queue.reasons:
             out.print(f"why {queue.name} holds messages:")

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.topology import Output, snake_case
+from contracts.topology import Output, Parts, parts_with, snake_case
 from userpipe.clients import Clients, CredentialsNotFoundError, read_credentials
 from userpipe.commands import aws_cli, local_aws_cli
 from userpipe.liveness import why_stopped
@@ -62,6 +62,13 @@ class Deployment:
     def value(self, output: Output) -> str:
         """A declared output's value (``Subscription.queue_url``, say)."""
         return self.output(output.local_name)
+
+    @property
+    def parts(self) -> Parts:
+        """What it has of the declaration, told by its outputs: a stage that switched an
+        optional subscription off (``-c welcomeNotifier=off``) has none of its outputs. A
+        required part's missing output stays a ``MissingOutputError`` where it is read."""
+        return parts_with(self.outputs)
 
     @property
     def stage(self) -> str:

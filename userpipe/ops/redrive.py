@@ -47,9 +47,13 @@ EMPTY_PAGES: Final = 20
 
 
 class UnknownQueueError(OperatorError):
-    def __init__(self, name: str) -> None:
-        names = ", ".join(d.name for d in DEAD_LETTERS)
+    def __init__(self, name: str, deployment: Deployment) -> None:
+        names = ", ".join(d.name for d in deployment.parts.dead_letters)
         super().__init__(f"no dead-letter queue {name!r}: choose one of {names}")
+
+
+class LeftOutQueueError(OperatorError):
+    """The DLQ named is an optional subscription's, and the deployment was made without it."""
 
 
 class MoveTaskFailedError(OperatorError):
@@ -66,13 +70,21 @@ class Result:
 
 
 def choose(name: str | None, deployment: Deployment) -> list[DeadLetters]:
-    """The DLQ named (its base name, or its full name), else every declared one."""
+    """The DLQ named (its base name, or its full name), else every one the deployment has."""
+    parts = deployment.parts
     if name is None:
-        return list(DEAD_LETTERS)
+        return list(parts.dead_letters)
     for declared in DEAD_LETTERS:
         if name in (declared.name, ResourceNames(deployment.stage).of(declared.name)):
-            return [declared]
-    raise UnknownQueueError(name)
+            if declared in parts.dead_letters:
+                return [declared]
+            (left_out,) = (s for s in parts.left_out if s.dlq == declared.name)
+            switch = f" ({left_out.switch.key}=off)" if left_out.switch else ""
+            raise LeftOutQueueError(
+                f"{deployment.name} has no {name}: it was deployed without the optional "
+                f"{left_out.id} subscription{switch}"
+            )
+    raise UnknownQueueError(name, deployment)
 
 
 def run(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from contracts.topology import PROJECTION, SUBSCRIPTIONS, ResourceNames, Subscription
+from contracts.topology import PROJECTION, ResourceNames, Subscription
 from userpipe.ops.deployment import Deployment
 from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress
@@ -117,9 +117,10 @@ class Replay:
     all_consumers: bool
 
 
-def receivers(all_consumers: bool) -> tuple[Subscription, ...]:
-    """Whose rules a replay reaches: the projector's, or every subscriber's."""
-    return SUBSCRIPTIONS if all_consumers else (PROJECTION,)
+def receivers(deployment: Deployment, all_consumers: bool) -> tuple[Subscription, ...]:
+    """Whose rules a replay reaches: the projector's, or every subscriber's the deployment
+    has."""
+    return deployment.parts.subscriptions if all_consumers else (PROJECTION,)
 
 
 def replay_name(deployment: Deployment, purpose: str, now: datetime) -> str:
@@ -150,7 +151,7 @@ def start(
         lag=deployment.archive_lag,
         force=force,
     )
-    subscriptions = receivers(all_consumers)
+    subscriptions = receivers(deployment, all_consumers)
     destination: Any = {"Arn": deployment.output("event_bus_arn")}
     if not all_consumers:
         destination["FilterArns"] = [deployment.value(PROJECTION.rule_arn)]
@@ -235,12 +236,13 @@ def run(
     if all_consumers:
         progress.say(
             "Every subscriber receives these events again: "
-            + ", ".join(s.consumer.id for s in SUBSCRIPTIONS)
+            + ", ".join(s.consumer.id for s in receivers(deployment, all_consumers))
             + " (each must be idempotent)."
         )
     sqs = deployment.clients.sqs
     dlqs_before = {
-        s.id: depth(sqs, deployment.value(s.dlq_url)).total for s in receivers(all_consumers)
+        s.id: depth(sqs, deployment.value(s.dlq_url)).total
+        for s in receivers(deployment, all_consumers)
     }
     replay = start(
         deployment,

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contracts.topology import DEAD_LETTERS, SUBSCRIPTIONS
 from userpipe.ops.dead_letters import peek, summary
 from userpipe.ops.deployment import Deployment
 from userpipe.ops.queues import Depth, depth
@@ -52,6 +51,7 @@ class Status:
     archive: dict[str, Any] = field(default_factory=dict)
     replays: list[ReplayState] = field(default_factory=list)  # newest first
     alarms: list[str] | None = None  # in ALARM; None: the deployment has no alarms (local)
+    left_out: list[str] = field(default_factory=list)  # optional subscriptions it does not have
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -69,6 +69,7 @@ class Status:
 def collect(deployment: Deployment, *, now: datetime | None = None) -> Status:
     moment = now or datetime.now(UTC)
     status = Status(deployment.name, counts_exact=deployment.local)
+    status.left_out = [subscription.id for subscription in deployment.parts.left_out]
     _queues(deployment, status, moment)
     _counts(deployment, status)
     _archive_and_replays(deployment, status)
@@ -78,7 +79,8 @@ def collect(deployment: Deployment, *, now: datetime | None = None) -> Status:
 
 def _queues(deployment: Deployment, status: Status, now: datetime) -> None:
     sqs = deployment.clients.sqs
-    for subscription in SUBSCRIPTIONS:
+    parts = deployment.parts
+    for subscription in parts.subscriptions:
         url = deployment.value(subscription.queue_url)
         found = _depth(sqs, url, status)
         if found is None:
@@ -87,7 +89,7 @@ def _queues(deployment: Deployment, status: Status, now: datetime) -> None:
         status.queues.append(
             QueueState(_name(url), "queue", found.visible, found.in_flight + found.delayed)
         )
-    for declared in DEAD_LETTERS:
+    for declared in parts.dead_letters:
         url = deployment.value(declared.url)
         found = _depth(sqs, url, status)
         if found is None:
