@@ -26,6 +26,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from userpipe.local import faults
 from userpipe.local.faults import FaultPlan, caller
+from userpipe.local.limits import Limits, RequestGuard
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -192,10 +193,12 @@ class Server:
         sock: socket.socket,
         *,
         certificate: tuple[str, str] | None = None,  # (cert, key) PEM paths: serve TLS
+        limits: Limits | None = None,  # deadlines and sizes (userpipe.local.limits)
     ) -> None:
         self._sock = sock
+        limits = limits or Limits()
         config = uvicorn.Config(
-            app,
+            RequestGuard(app, limits),  # bodies read whole on the loop, before the WSGI pool
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -204,6 +207,7 @@ class Server:
             ws_ping_interval=None,  # the protocol's own "ka" messages keep sockets alive
             ssl_certfile=certificate[0] if certificate else None,
             ssl_keyfile=certificate[1] if certificate else None,
+            **limits.uvicorn_options(),
         )
         self._server = uvicorn.Server(config)
         name = "local-stack-https" if certificate else "local-stack-http"
@@ -256,8 +260,12 @@ class LambdaInvoke:
         self, sandbox: Any, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> list[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        invocation = sandbox.invoke(json.loads(body or b"{}"))
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return _payload_not_json(start_response)
+        invocation = sandbox.invoke(event)
         if environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event":
             start_response("202 Accepted", [*headers, ("Content-Length", "0")])
             return [b""]
@@ -267,3 +275,19 @@ class LambdaInvoke:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
         return [data]
+
+
+def _payload_not_json(start_response: Callable[..., Any]) -> list[bytes]:
+    """Lambda's answer to an ``Invoke`` payload that is not JSON."""
+    data = json.dumps(
+        {"Type": "User", "message": "Could not parse request body into json"}
+    ).encode()
+    start_response(
+        "400 Bad Request",
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-ErrorType", "InvalidRequestContentException"),
+        ],
+    )
+    return [data]

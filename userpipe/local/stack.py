@@ -47,6 +47,7 @@ from userpipe.local.cognito import CognitoFront
 from userpipe.local.console import ConsoleApp, recent_changes
 from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
+from userpipe.local.limits import Limits
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
 from userpipe.local.realtime import RealtimeEndpoint
@@ -81,6 +82,7 @@ class LocalStackOptions:
     retry_delay: int = 1  # seconds before a failed message is delivered again (see sources)
     on_log: Callable[[str, str], None] | None = None  # every function log line, as it comes
     faults: FaultPlan | None = None  # faults injected into the functions' calls (tests only)
+    limits: Limits = field(default_factory=Limits)  # request deadlines and sizes, per port
 
 
 class LocalStack:
@@ -118,11 +120,12 @@ class LocalStack:
         self.certificates.ensure(self._certificate_names())
         self._router = Router(emulator())
         realtime = RealtimeEndpoint(lambda: self.graphql)
-        self._server = Server(AsgiRouter(self._router, realtime), sock)
+        self._server = Server(AsgiRouter(self._router, realtime), sock, limits=options.limits)
         self._tls_server = Server(
             AsgiRouter(self._router, realtime),
             tls_sock,
             certificate=(str(self.certificates.cert_path), str(self.certificates.key_path)),
+            limits=options.limits,
         )
         self._server.start()
         self._tls_server.start()
