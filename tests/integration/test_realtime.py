@@ -237,3 +237,15 @@ def test_an_authorization_header_nested_too_deep_is_refused_without_a_traceback(
     assert refusal["type"] == "connection_error"
     assert refusal["payload"]["errors"][0]["errorType"] == "BadRequestException"
     assert [record.getMessage() for record in caplog.records if record.exc_info] == []
+
+
+def test_a_message_past_appsyncs_240_kb_closes_the_socket_as_too_big(
+    stack: LocalStack, client: StackClient, sockets: list[Socket]
+) -> None:
+    _, _, token = confirmed(client)
+    socket = Socket(stack, token)
+    sockets.append(socket)
+    socket.send({"type": "start", "id": "big", "payload": {"data": "x" * (240 * 1024)}})
+    with pytest.raises(ConnectionClosed) as closed:
+        socket.receive()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
