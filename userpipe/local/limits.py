@@ -245,7 +245,10 @@ class _Refusal:
 
 # --- JSON nesting ---------------------------------------------------------------------------------
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+#: A JSON string, escapes and all. The closing quote is optional, so a match never fails once
+#: begun: an unterminated string ends the scan instead of being retried from every later quote
+#: (a required closing quote makes '"' + '\\"' * n quadratic).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
 
@@ -253,7 +256,8 @@ _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed by
 def nesting(data: bytes | str) -> int:
     """How deep ``data`` (JSON, or anything) nests its arrays and objects, brackets inside
     strings aside; without recursion, in linear time, so a body can be judged before any parser
-    that recurses sees it."""
+    that recurses sees it. Strings are found as a JSON parser finds them, left to right, so for
+    every prefix a parser reads the two agree."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS).translate(_SIGNS)
     return max(accumulate(array("b", brackets)), default=0)
