@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from userpipe.local.limits import Limits, RequestGuard, header_deadline_protocol, loads, nesting
+from userpipe.local.limits import (
+    Limits,
+    RequestGuard,
+    header_deadline_protocol,
+    loads,
+    nests_deeper,
+)
 
 LIMITS = Limits(body_seconds=0.2, graphql_body_bytes=100, aws_body_bytes=1000, json_depth=8)
 Message = dict[str, Any]
@@ -199,14 +205,17 @@ def depth(value: Any) -> int:
     return 0
 
 
-@given(JSON)
-def test_nesting_is_the_depth_of_arrays_and_objects_brackets_in_strings_aside(value: Any) -> None:
-    assert nesting(json.dumps(value)) == depth(value)
-    assert nesting(json.dumps(value).encode()) == depth(value)
+@given(JSON, st.integers(min_value=0, max_value=6))
+def test_nesting_counts_arrays_and_objects_brackets_in_strings_aside(
+    value: Any, limit: int
+) -> None:
+    text = json.dumps(value)
+    assert nests_deeper(text, limit) is nests_deeper(text.encode(), limit) is (depth(value) > limit)
 
 
 def test_a_body_nested_100_000_deep_is_measured_without_recursion() -> None:
-    assert nesting(b"[" * 100_000 + b"]" * 100_000) == 100_000
+    assert nests_deeper(b"[" * 100_000 + b"]" * 100_000, 99_999)
+    assert not nests_deeper(b"[" * 100_000 + b"]" * 100_000, 100_000)
     with pytest.raises(ValueError, match="nested deeper than 128"):
         loads("[" * 100_000 + "]" * 100_000)
     assert loads('{"a": [1, {"b": "[[["}]}') == {"a": [1, {"b": "[[["}]}
@@ -308,5 +317,20 @@ def test_an_unterminated_string_of_escaped_quotes_is_measured_in_linear_time() -
     size; the bound is a thousand times what a linear scan needs, so it never flakes."""
     body = b'["' + b'\\"' * 200_000
     started = time.monotonic()
-    assert nesting(body) == 1
+    assert nests_deeper(body, 0)  # one array; the rest is one unterminated string
+    assert not nests_deeper(body, 1)
     assert time.monotonic() - started < 5.0
+
+
+@pytest.mark.parametrize(
+    ("text", "deepest"),
+    [
+        (r'["\"", [[]]]', 3),  # an escaped quote does not end the string
+        (r'["a\\", "[[[["]', 1),  # an escaped backslash does not escape the quote after it
+        (r'["\\\"[[[[", []]', 2),  # both
+        (r'[{"a": "]]]]"}, [[{}]]]', 4),  # closers in a string close nothing
+        ('["unterminated [[[[[[', 1),  # a parser reads nothing past the open string
+    ],
+)
+def test_strings_and_escapes_are_read_as_a_json_parser_reads_them(text: str, deepest: int) -> None:
+    assert nests_deeper(text, deepest - 1) and not nests_deeper(text, deepest)
