@@ -279,7 +279,7 @@ def settle(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
     loop.run_until_complete(asyncio.sleep(seconds))
 
 
-@pytest.mark.parametrize("sent", [[], [b"GET / HTTP/1.1\r\nHo"], [b"GET / HTTP/1.1\r\n", b"A"]])
+@pytest.mark.parametrize("sent", [[b"GET / HTTP/1.1\r\nHo"], [b"GET / HTTP/1.1\r\n", b"A"]])
 def test_headers_not_complete_by_the_deadline_are_answered_408_and_closed(
     sent: list[bytes],
 ) -> None:
@@ -289,6 +289,15 @@ def test_headers_not_complete_by_the_deadline_are_answered_408_and_closed(
     settle(loop, 0.2)
     assert transport.closed
     assert transport.written.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    loop.close()
+
+
+def test_a_connection_that_never_sent_a_byte_is_closed_without_an_answer() -> None:
+    """What a browser's socket opened ahead of need expects: no 408 it could take for the
+    answer to a request it sends as the server gives up."""
+    _, transport, loop = connect(0.05)
+    settle(loop, 0.2)
+    assert transport.closed and transport.written == b""
     loop.close()
 
 

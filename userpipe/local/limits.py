@@ -315,11 +315,13 @@ _REQUEST_TIMEOUT: Final = (
 class HeaderDeadline(H11Protocol):
     """uvicorn's h11 protocol, with a deadline on request headers: from the connection's
     opening, and from the first byte of each later request (an idle kept-alive connection is
-    uvicorn's keep-alive timeout's to close). ``header_seconds`` is set by
-    ``header_deadline_protocol``."""
+    uvicorn's keep-alive timeout's to close). A request cut off mid-headers is answered 408; a
+    connection that never sent a byte is closed without one, as browsers expect of the sockets
+    they open ahead of need. ``header_seconds`` is set by ``header_deadline_protocol``."""
 
     header_seconds: float = HEADER_SECONDS
     _header_timer: asyncio.TimerHandle | None = None
+    _request_begun = False  # a byte of the request the deadline runs for has arrived
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -328,6 +330,7 @@ class HeaderDeadline(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._header_timer is None and self.conn.their_state is h11.IDLE:
             self._arm()  # the first byte of the connection's next request
+        self._request_begun = True
         super().data_received(data)
         self._disarm_once_headers_are_in()
 
@@ -335,15 +338,16 @@ class HeaderDeadline(H11Protocol):
         super().on_response_complete()
         # A pipelined request already buffered, but not whole, sends no further byte to arm on.
         if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
-            self._arm()
+            self._arm(begun=True)
         self._disarm_once_headers_are_in()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def _arm(self) -> None:
+    def _arm(self, *, begun: bool = False) -> None:
         self._disarm()
+        self._request_begun = begun
         self._header_timer = self.loop.call_later(self.header_seconds, self._headers_too_slow)
 
     def _disarm(self) -> None:
@@ -365,7 +369,8 @@ class HeaderDeadline(H11Protocol):
     def _headers_too_slow(self) -> None:
         self._header_timer = None
         if self._awaiting_headers():
-            self.transport.write(_REQUEST_TIMEOUT)
+            if self._request_begun:
+                self.transport.write(_REQUEST_TIMEOUT)
             self.transport.close()
 
 
