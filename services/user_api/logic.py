@@ -34,6 +34,10 @@ UPDATE_INPUT = PROFILE_FIELDS | {"id", "_version"}
 CONDITION_FIELDS = frozenset({"id", "name", "age", "createdAt", "updatedAt", "_deleted"})
 #: The fields ModelUserFilterInput can name (contracts/schema.graphql; a test holds them).
 FILTER_FIELDS = CONDITION_FIELDS | {"email"}
+#: A partition key value is 1 to 2,048 bytes of UTF-8 (DynamoDB developer guide, "Constraints
+#: in Amazon DynamoDB", partition key length). DynamoDB refuses any other with a
+#: ValidationException; no user can have such an id, so asking for one is the caller's mistake.
+KEY_MAX_BYTES = 2048
 
 
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
@@ -127,7 +131,7 @@ class UserApi:
     def get_user(self, caller: Caller, user_id: str) -> dict[str, Any] | None:
         if not caller.may_see(user_id, self._admin_group):
             raise Unauthorized()  # whether or not the user exists
-        return _graphql(self._store.get(user_id))
+        return _graphql(self._store.get(_key(user_id, "id")))
 
     def list_users(
         self,
@@ -196,6 +200,7 @@ class UserApi:
         self, caller: Caller, user_id: str, limit: int | None, next_token: str | None
     ) -> Connection:
         self._require_admin(caller)
+        _key(user_id, "userId")
         scope = f"auditTrail:{user_id}"
         start = self._tokens.decode(scope, next_token)
         page = self._store.audit_trail(user_id, _limit(limit), start)
@@ -305,6 +310,18 @@ def _limit(limit: int | None) -> int:
     return limit
 
 
+def _key(value: str, name: str) -> str:
+    """``value``, if DynamoDB can hold it as a partition key; else ``BadRequest`` naming the
+    argument and the rule (DynamoDB would refuse it, and the API would answer InternalFailure)."""
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:  # a lone surrogate: JSON can carry one, UTF-8 cannot
+        raise BadRequest(f"{name} must be valid Unicode text") from None
+    if not 1 <= size <= KEY_MAX_BYTES:
+        raise BadRequest(f"{name} must be 1 to {KEY_MAX_BYTES} bytes of UTF-8")
+    return value
+
+
 def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int | None]:
     unknown = set(update) - UPDATE_INPUT
     if unknown:
@@ -312,6 +329,7 @@ def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int | No
     user_id, expected = update.get("id"), update.get("_version")
     if not isinstance(user_id, str) or not user_id:
         raise BadRequest("input.id is required")
+    _key(user_id, "input.id")
     if expected is not None and (
         not isinstance(expected, int) or isinstance(expected, bool) or expected < 1
     ):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -222,3 +223,97 @@ def _next(ws: ClientConnection) -> dict[str, Any]:
     while (message := json.loads(ws.recv(timeout=10)))["type"] == "ka":
         pass
     return message  # type: ignore[no-any-return]
+
+
+START = {"query": ON_UPDATE}
+MALFORMED: list[tuple[str, Any]] = [
+    ("payload.data an object", {"type": "start", "id": "a", "payload": {"data": START}}),
+    ("payload.data a number", {"type": "start", "id": "b", "payload": {"data": 5}}),
+    ("payload.data not JSON", {"type": "start", "id": "c", "payload": {"data": "{query"}}),
+    ("payload a list", {"type": "start", "id": "d", "payload": [START]}),
+    (
+        "authorization a string",
+        {"type": "start", "id": "e",
+         "payload": {"data": json.dumps(START), "extensions": {"authorization": "token"}}},
+    ),
+    (
+        "a header value an object",
+        {"type": "start", "id": "f",
+         "payload": {"data": json.dumps(START), "extensions": {"authorization": {"a": {}}}}},
+    ),
+    (
+        "extensions not an object",
+        {"type": "start", "id": "g", "payload": {"data": json.dumps(START), "extensions": [1]}},
+    ),
+    (
+        "variables a list",
+        {"type": "start", "id": "h",
+         "payload": {"data": json.dumps({"query": ON_UPDATE, "variables": [1]})}},
+    ),
+    ("an id a number", {"type": "start", "id": 7, "payload": {"data": json.dumps(START)}}),
+    ("an id an object", {"type": "stop", "id": {"a": 1}}),
+    ("a stop without an id", {"type": "stop"}),
+    ("a type a list", {"type": ["start"], "id": "i"}),
+    ("no type", {"id": "j"}),
+    ("a list", [{"type": "connection_init"}]),
+    ("a number", 5),
+    ("null", None),
+]  # fmt: skip
+RAW: list[tuple[str, str | bytes]] = [
+    ("not JSON", "{type: start}"),
+    ("JSON nested 100,000 deep", "[" * 100_000 + "]" * 100_000),
+    ("an empty text frame", ""),
+    ("a binary frame", b"\x00\xff"),
+    ("a binary frame of JSON", json.dumps({"type": "connection_init"}).encode()),
+]
+
+
+def test_malformed_messages_get_an_error_and_the_socket_stays_open(
+    stack: LocalStack,
+    client: StackClient,
+    sockets: list[Socket],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, sub, token = confirmed(client)
+    socket = Socket(stack, token)
+    sockets.append(socket)
+    caplog.set_level(logging.DEBUG)
+    for what, message in [*MALFORMED, *RAW]:
+        if isinstance(message, (str, bytes)):
+            socket.ws.send(message)
+        else:
+            socket.send(message)
+        answer = socket.receive()
+        assert answer["type"] == "error", (what, answer)
+        assert answer["payload"]["errors"][0]["message"], what
+    key, ack = socket.start(ON_UPDATE, id=sub)
+    assert ack == {"type": "start_ack", "id": key}
+    tracebacks = [record.getMessage() for record in caplog.records if record.exc_info]
+    assert tracebacks == []
+
+
+def test_an_authorization_header_nested_too_deep_is_refused_without_a_traceback(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    outputs = stack.outputs()
+    nested = ("[" * 2000 + "]" * 2000).encode()  # json.loads recursed past its limit on it
+    protocol = "header-" + base64.urlsafe_b64encode(nested).decode().rstrip("=")
+    tls = ssl.create_default_context(cafile=outputs["ca_cert_path"])
+    caplog.set_level(logging.DEBUG)
+    with connect(outputs["realtime_url"], subprotocols=["graphql-ws", protocol], ssl=tls) as ws:  # type: ignore[list-item]
+        refusal = json.loads(ws.recv(timeout=10))
+    assert refusal["type"] == "connection_error"
+    assert refusal["payload"]["errors"][0]["errorType"] == "BadRequestException"
+    assert [record.getMessage() for record in caplog.records if record.exc_info] == []
+
+
+def test_a_message_past_appsyncs_240_kb_closes_the_socket_as_too_big(
+    stack: LocalStack, client: StackClient, sockets: list[Socket]
+) -> None:
+    _, _, token = confirmed(client)
+    socket = Socket(stack, token)
+    sockets.append(socket)
+    socket.send({"type": "start", "id": "big", "payload": {"data": "x" * (240 * 1024)}})
+    with pytest.raises(ConnectionClosed) as closed:
+        socket.receive()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big

@@ -14,7 +14,12 @@ import pytest
 from contracts.items import User
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
-from services.user_api.errors import ConditionalCheckFailed, ConflictUnhandled, Unauthorized
+from services.user_api.errors import (
+    BadRequest,
+    ConditionalCheckFailed,
+    ConflictUnhandled,
+    Unauthorized,
+)
 from services.user_api.tokens import InvalidNextToken
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import (
@@ -135,6 +140,31 @@ def test_a_user_cannot_read_anothers_audit_trail_or_profile(pipeline: Pipeline) 
         pipeline.graphql("Query", "getUser", {"id": ada}, cognito_identity(eve))
     with pytest.raises(Unauthorized):
         pipeline.graphql("Query", "auditTrail", {"userId": ada}, cognito_identity(eve))
+
+
+@pytest.mark.parametrize(
+    ("field", "arguments"),
+    [
+        ("getUser", {"id": ""}),
+        ("getUser", {"id": "é" * 1025}),  # 2,050 bytes: past DynamoDB's 2,048-byte key
+        ("auditTrail", {"userId": ""}),
+        ("auditTrail", {"userId": "x" * 2049}),
+    ],
+)
+def test_a_key_dynamodb_cannot_hold_is_a_bad_request_not_an_internal_failure(
+    pipeline: Pipeline, field: str, arguments: dict[str, Any]
+) -> None:
+    """DynamoDB refuses an empty key or one over 2,048 bytes with a ValidationException; the API
+    answers the caller's mistake as one, naming the argument and the rule."""
+    name = next(iter(arguments))
+    with pytest.raises(BadRequest, match=rf"^{name} must be 1 to 2048 bytes"):
+        pipeline.graphql("Query", field, arguments, ADMIN)
+
+
+def test_an_edit_of_a_key_dynamodb_cannot_hold_is_a_bad_request(pipeline: Pipeline) -> None:
+    edit = {"input": {"id": "x" * 2049, "name": "Ada"}}
+    with pytest.raises(BadRequest, match=r"^input.id must be 1 to 2048 bytes"):
+        pipeline.graphql("Mutation", "updateUser", edit, ADMIN)
 
 
 def test_a_forged_token_is_refused_by_the_deployed_resolver(pipeline: Pipeline) -> None:

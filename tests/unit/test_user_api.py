@@ -165,6 +165,27 @@ def test_an_admin_is_told_when_a_user_does_not_exist(call: Any) -> None:
         call("admin", "Mutation", "updateUser", input={"id": MISSING, "age": 3, "_version": 1})
 
 
+@pytest.mark.parametrize(
+    ("who", "field", "arguments", "refusal"),
+    [
+        ("admin", "getUser", {"id": ""}, "id must be 1 to 2048 bytes of UTF-8"),
+        ("admin", "getUser", {"id": "\ud800"}, "id must be valid Unicode text"),
+        ("admin", "auditTrail", {"userId": "a" * 2049}, "userId must be 1 to 2048 bytes of UTF-8"),
+        ("owner", "updateUser", {"input": {"id": "\udfff", "age": 3}}, "input.id must be valid"),
+    ],
+)
+def test_an_id_dynamodb_cannot_hold_is_a_bad_request_naming_the_argument(
+    call: Any, who: str, field: str, arguments: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(BadRequest, match=f"^{refusal}"):
+        call(who, "Mutation" if field == "updateUser" else "Query", field, **arguments)
+
+
+def test_an_owner_asking_for_an_impossible_id_is_refused_like_any_other_id(call: Any) -> None:
+    with pytest.raises(Unauthorized):
+        call("owner", "Query", "getUser", id="")
+
+
 def test_me_is_null_until_the_projector_has_created_the_user(call: Any, store: Any) -> None:
     del store.users[OWNER]
     assert call("owner", "Query", "me") is None

@@ -113,7 +113,16 @@ class CognitoFront:
         if handler is None:
             return self._emulator(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        request = json.loads(body or b"{}")
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):  # as Cognito answers a body it cannot read
+            answer = {
+                "__type": "SerializationException",
+                "message": "the body is not a JSON object",
+            }
+            return _respond(start_response, 400, answer)
         if not self._ours(request):
             return self._forward(environ, body, start_response)  # another pool's: as it is
         try:

@@ -69,6 +69,7 @@ from contracts.appsync import (
 from userpipe.local import iam
 from userpipe.local.iam import SignatureError, SignatureVerifier, SignedRequest
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
+from userpipe.local.scalars import appsync_scalars
 from userpipe.local.tokens import InvalidTokenError, TokenVerifier
 
 COGNITO: Final = "aws_cognito_user_pools"
@@ -251,7 +252,7 @@ class GraphqlEndpoint:
         schema: GraphQLSchema | None = None,
         region: str,
     ) -> None:
-        self.schema = schema or load_schema()
+        self.schema = appsync_scalars(schema or load_schema())  # AWSTimestamp etc. as AppSync
         self.hub = SubscriptionHub(self.schema)
         self._verifier = verifier
         self._signatures = signatures

@@ -34,8 +34,10 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final
 
+from userpipe.local import frames
 from userpipe.local.graphql import Caller, GraphqlEndpoint, Subscription
 from userpipe.local.iam import SignatureError, SignedRequest
+from userpipe.local.limits import loads
 from userpipe.local.server import GRAPHQL_PATH
 from userpipe.local.tokens import InvalidTokenError
 
@@ -110,10 +112,7 @@ class Connection:
                 message = await receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                text = message.get("text")
-                if text is None and message.get("bytes") is not None:
-                    text = message["bytes"].decode("utf-8", "replace")
-                started = await self._handle(text or "")
+                started = await self._handle(message)
                 if started and keep_alive is None:
                     keep_alive = asyncio.create_task(self._keep_alive_loop())
         finally:
@@ -124,50 +123,34 @@ class Connection:
             self._outbox.put_nowait(None)
             await asyncio.gather(sender, return_exceptions=True)
 
-    async def _handle(self, text: str) -> bool:
-        """One client message; True once the connection is acknowledged."""
+    async def _handle(self, frame: Mapping[str, Any]) -> bool:
+        """One client message; True once the connection is acknowledged. A malformed one is
+        answered ``error`` and the socket stays open (``userpipe.local.frames``)."""
         try:
-            message = json.loads(text)
-            kind = message.get("type") if isinstance(message, dict) else None
-        except ValueError:
-            message, kind = {}, None
-        if kind == "connection_init":
+            message = frames.read(frame)
+        except frames.MalformedMessageError as malformed:
+            self.post(_error(malformed.key, malformed.error_type, str(malformed)))
+            return False
+        if message.kind == "connection_init":
             self.post({"type": "connection_ack",
                        "payload": {"connectionTimeoutMs": CONNECTION_TIMEOUT_MS}})  # fmt: skip
             return True
-        if kind == "start":
+        if message.kind == "start":
             await self._start(message)
-        elif kind == "stop":
-            key = str(message.get("id"))
-            self._subscriptions.discard(key)
-            self._graphql.hub.remove((id(self), key))
-            self.post({"type": "complete", "id": key})
-        else:
-            self.post(_error(message.get("id") if isinstance(message, dict) else None,
-                             "UnsupportedOperation", f"unknown message type {kind!r}"))  # fmt: skip
+        else:  # stop
+            self._subscriptions.discard(message.key)
+            self._graphql.hub.remove((id(self), message.key))
+            self.post({"type": "complete", "id": message.key})
         return False
 
-    async def _start(self, message: Mapping[str, Any]) -> None:
-        key = message.get("id")
-        if not isinstance(key, str) or not key:
-            self.post(_error(None, "BadRequestException", "start needs an id"))
-            return
+    async def _start(self, message: frames.ClientMessage) -> None:
+        key, request, headers = message.key, message.request, message.headers
         if key in self._subscriptions:
             self.post(_error(key, "BadRequestException", f"subscription {key} already started"))
             return
-        given = message.get("payload")
-        payload: Mapping[str, Any] = given if isinstance(given, dict) else {}
-        try:
-            request = json.loads(payload.get("data") or "")
-            if not isinstance(request, dict) or not isinstance(request.get("query"), str):
-                raise ValueError("payload.data must be the JSON of {query, variables}")
-        except ValueError as exc:
-            self.post(_error(key, "BadRequestException", str(exc)))
-            return
-        headers = (payload.get("extensions") or {}).get("authorization") or {}
         try:
             caller = self._graphql.caller(
-                _signed(headers, GRAPHQL_PATH, str(payload.get("data")).encode()),
+                _signed(headers, GRAPHQL_PATH, message.data.encode()),
                 _client_address(self._scope),
             )
         except InvalidTokenError as refused:
@@ -181,7 +164,7 @@ class Connection:
             self._graphql.subscribe,
             request,
             caller,
-            {k.lower(): str(v) for k, v in headers.items()},
+            {k.lower(): v for k, v in headers.items()},
         )
         if not isinstance(outcome, Subscription):
             self.post({"type": "error", "id": key, "payload": {"errors": outcome}})
@@ -251,7 +234,7 @@ def _decoded(text: str, where: str) -> dict[str, Any]:
         raw = base64.urlsafe_b64decode(
             text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
         )
-        value = json.loads(raw)
+        value = loads(raw)  # depth-limited: json would recurse past its limit on a deep one
     except (binascii.Error, ValueError):
         raise ValueError(f"{where} is not base64 of a JSON object") from None
     if not isinstance(value, dict):

@@ -26,7 +26,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from userpipe.local import faults, iam
 from userpipe.local.faults import FaultPlan, caller
+from userpipe.local.guard import Guard, Reach
 from userpipe.local.iam import SignatureError, SignatureVerifier
+from userpipe.local.limits import Limits, RequestGuard
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -200,10 +202,18 @@ class Server:
         sock: socket.socket,
         *,
         certificate: tuple[str, str] | None = None,  # (cert, key) PEM paths: serve TLS
+        limits: Limits | None = None,  # deadlines and sizes (userpipe.local.limits)
+        reach: Reach | None = None,  # who may reach the port (userpipe.local.guard)
     ) -> None:
         self._sock = sock
+        limits = limits or Limits()
+        # Bodies are read whole on the loop, before the WSGI pool; a request from a host or
+        # origin the stack does not serve is refused before its body is read.
+        guarded: ASGIApp = RequestGuard(app, limits)
+        if reach is not None:
+            guarded = Guard(guarded, reach)
         config = uvicorn.Config(
-            app,
+            guarded,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -212,6 +222,7 @@ class Server:
             ws_ping_interval=None,  # the protocol's own "ka" messages keep sockets alive
             ssl_certfile=certificate[0] if certificate else None,
             ssl_keyfile=certificate[1] if certificate else None,
+            **limits.uvicorn_options(),
         )
         self._server = uvicorn.Server(config)
         name = "local-stack-https" if certificate else "local-stack-http"
@@ -264,8 +275,12 @@ class LambdaInvoke:
         self, sandbox: Any, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> list[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        invocation = sandbox.invoke(json.loads(body or b"{}"))
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return _payload_not_json(start_response)
+        invocation = sandbox.invoke(event)
         if environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event":
             start_response("202 Accepted", [*headers, ("Content-Length", "0")])
             return [b""]
@@ -275,3 +290,19 @@ class LambdaInvoke:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
         return [data]
+
+
+def _payload_not_json(start_response: Callable[..., Any]) -> list[bytes]:
+    """Lambda's answer to an ``Invoke`` payload that is not JSON."""
+    data = json.dumps(
+        {"Type": "User", "message": "Could not parse request body into json"}
+    ).encode()
+    start_response(
+        "400 Bad Request",
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-ErrorType", "InvalidRequestContentException"),
+        ],
+    )
+    return [data]

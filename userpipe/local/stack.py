@@ -44,8 +44,9 @@ from userpipe.local.cognito import CognitoFront
 from userpipe.local.console import ConsoleApp, recent_changes
 from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
-from userpipe.local.guard import Guard, Reach, machine_names, served_names
+from userpipe.local.guard import Reach, machine_names, served_names
 from userpipe.local.iam import LocalCredentials, SignatureVerifier
+from userpipe.local.limits import Limits
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
 from userpipe.local.realtime import RealtimeEndpoint
@@ -104,6 +105,7 @@ class LocalStackOptions:
     faults: FaultPlan | None = None  # faults injected into the functions' calls (tests only)
     allow_origins: tuple[str, ...] = ()  # browser origins besides the stack's own (a dev server)
     allow_remote_admin: bool = False  # the outbox, status and emulator admin API from the LAN
+    limits: Limits = field(default_factory=Limits)  # request deadlines and sizes, per port
 
 
 class LocalStack:
@@ -153,11 +155,15 @@ class LocalStack:
         self.reach.bound(sock.getsockname()[1], tls_sock.getsockname()[1])
         self._router = Router(emulator(), self.verifier)
         realtime = RealtimeEndpoint(lambda: self.graphql)
-        self._server = Server(Guard(AsgiRouter(self._router, realtime), self.reach), sock)
+        self._server = Server(
+            AsgiRouter(self._router, realtime), sock, limits=options.limits, reach=self.reach
+        )
         self._tls_server = Server(
-            Guard(AsgiRouter(self._router, realtime), self.reach),
+            AsgiRouter(self._router, realtime),
             tls_sock,
             certificate=(str(self.certificates.cert_path), str(self.certificates.key_path)),
+            limits=options.limits,
+            reach=self.reach,
         )
         self._server.start()
         self._tls_server.start()
