@@ -355,7 +355,10 @@ RANDOM: dict[str, st.SearchStrategy[Any]] = {
         st.text(max_size=130),
     ),
     "emailVerified": anything,
-    "confirmedAt": st.datetimes(timezones=st.timezones()).map(iso_utc)
+    # Bounded a day inside datetime's range: an offset at its very edge cannot be moved to UTC.
+    "confirmedAt": st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    ).map(iso_utc)
     | st.datetimes().map(datetime.isoformat)  # naive
     | st.text(max_size=30),
     "origin": anything,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from userpipe.local.frames import ClientMessage, MalformedMessageError, read
 from userpipe.local.graphql import Caller, Subscription
+from userpipe.local.iam import SignedRequest
 from userpipe.local.realtime import Connection
 from userpipe.local.tokens import InvalidTokenError
 
@@ -79,8 +80,8 @@ class Endpoint:
     def __init__(self) -> None:
         self.hub = Hub()
 
-    def caller(self, authorization: str, remote_address: str) -> Caller:
-        if authorization != GOOD_TOKEN:
+    def caller(self, request: SignedRequest, remote_address: str) -> Caller:
+        if request.header("authorization") != GOOD_TOKEN:
             raise InvalidTokenError("Valid authorization header not provided.", "fake")
         return Caller("aws_cognito_user_pools", {"sub": "u"})
 
@@ -197,4 +198,6 @@ def test_after_malformed_messages_a_good_start_is_acknowledged() -> None:
 
 def test_a_well_formed_start_reads_as_its_parts() -> None:
     message = read(start(GOOD, key="k"))
-    assert message == ClientMessage("start", "k", {"query": QUERY}, {"Authorization": GOOD_TOKEN})
+    assert message == ClientMessage(
+        "start", "k", {"query": QUERY}, {"Authorization": GOOD_TOKEN}, GOOD["data"]
+    )
