@@ -178,8 +178,9 @@ def test_reconcile_reports_orphans_and_deletes_nothing(
     stack: LocalStack, client: StackClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (sub,) = sign_up(client, 1)
+    gone = "0" * 8 + sub[8:]
     orphan = User.model_validate(
-        {**client.users()[sub].model_dump(by_alias=True), "id": "0" * 8 + sub[8:]}
+        {**client.users()[sub].model_dump(by_alias=True), "id": gone, "owner": gone}
     )
     client.aws.dynamodb.put_item(  # an item whose Cognito user is gone
         TableName=client.outputs["user_table_name"], Item=orphan.to_item()
