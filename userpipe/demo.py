@@ -49,7 +49,7 @@ NEXT_STEPS: Final = (
     "",
     "Next:",
     "  .venv/bin/userpipe local up              # the stack on 4747/4748 until Ctrl-C",
-    "  open https://127.0.0.1:4748/             # the console (trust .userpipe/tls/ca.pem once)",
+    "  # then open https://127.0.0.1:4748/ in a browser (trust .userpipe/tls/ca.pem once)",
     "  .venv/bin/userpipe local admin EMAIL     # make a signed-up user an Admin",
     '  eval "$(.venv/bin/userpipe local env)"   # then the AWS CLI: aws dynamodb scan ...',
     "  make test                                # every test; README.md explains the rest",
@@ -241,7 +241,7 @@ class _Demo:
             return 1
         self.console.print("[green bold]Every check held.")
         for line in NEXT_STEPS:
-            self.console.print(line, markup=False, highlight=False)
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         return 0
 
     # --- steps --------------------------------------------------------------------------------
