@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from contracts.topology import Output, Parts, parts_with, snake_case
-from userpipe.clients import Clients, CredentialsNotFoundError, read_credentials
+from userpipe.clients import Clients, CredentialsNotFoundError, local_clients
 from userpipe.commands import aws_cli, local_aws_cli
 from userpipe.liveness import why_stopped
 from userpipe.ops.errors import OperatorError
@@ -145,15 +145,13 @@ def for_local_stack(outputs: Mapping[str, Any]) -> Deployment:
             "its outputs): restart it with `userpipe local up`"
         )
     try:
-        credentials = read_credentials(str(outputs["credentials_path"]))
+        clients = local_clients(outputs)
     except CredentialsNotFoundError as exc:
         raise DeploymentNotFoundError(str(exc)) from None
     return Deployment(
         name=f"the local stack at {endpoint}",
         outputs={key: str(value) for key, value in outputs.items()},
-        clients=Clients(
-            endpoint, region=str(outputs.get("region") or "") or None, credentials=credentials
-        ),
+        clients=clients,
         local=True,
     )
 
