@@ -16,12 +16,12 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Final
 
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
+from userpipe.commands import userpipe_command
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack, LocalStackOptions
@@ -44,16 +44,18 @@ RENAME = """mutation Rename($input: UpdateUserInput!) {
 }"""
 
 
-#: What the demo ends with: where a newcomer goes next (each command runs as printed).
-NEXT_STEPS: Final = (
-    "",
-    "Next:",
-    "  .venv/bin/userpipe local up              # the stack on 4747/4748 until Ctrl-C",
-    "  # then open https://127.0.0.1:4748/ in a browser (trust .userpipe/tls/ca.pem once)",
-    "  .venv/bin/userpipe local admin EMAIL     # make a signed-up user an Admin",
-    '  eval "$(.venv/bin/userpipe local env)"   # then the AWS CLI: aws dynamodb scan ...',
-    "  make test                                # every test; README.md explains the rest",
-)
+def next_steps(userpipe: str) -> list[str]:
+    """What the demo ends with: where a newcomer goes next, each command as it runs here
+    (``userpipe``: how this program was reached, ``userpipe.commands.userpipe_command``)."""
+    return [
+        "",
+        "Next:",
+        f"  {userpipe} local up  # the stack on 4747/4748 until Ctrl-C",
+        "  # then open https://127.0.0.1:4748/ in a browser (trust .userpipe/tls/ca.pem once)",
+        f"  {userpipe} local admin EMAIL  # make a signed-up user an Admin",
+        f'  eval "$({userpipe} local env)"  # then the AWS CLI: aws dynamodb scan ...',
+        "  make test  # every test; README.md explains the rest",
+    ]
 
 
 def run_demo(users: int = 3, *, verbose: bool = False, console: Console | None = None) -> int:
@@ -240,7 +242,7 @@ class _Demo:
             self.console.print(f"[red bold]{len(self.failed)} check(s) failed")
             return 1
         self.console.print("[green bold]Every check held.")
-        for line in NEXT_STEPS:
+        for line in next_steps(userpipe_command()):
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         return 0
 

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from userpipe.cli import main
-from userpipe.demo import NEXT_STEPS, run_demo
+from userpipe.demo import next_steps, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,9 @@ def test_the_demo_runs_every_check_and_they_all_hold() -> None:
     assert "Every check held." in text
     assert "✗" not in text
     assert text.count("✓") == 15
-    assert text.rstrip().endswith(NEXT_STEPS[-1].rstrip())  # it ends with what to run next
+    assert text.rstrip().endswith(
+        next_steps("userpipe")[-1].rstrip()
+    )  # it ends with what to run next
     assert "userpipe local up" in text.split("Next:")[1]
 
 
