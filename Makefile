@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 NODE   := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 STAGE  ?= dev
+CONTEXT ?=
 
 # jsii warns about Node 20 on every call; CI and this machine run Node 20 by design.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
@@ -86,14 +87,14 @@ cdk-app: $(STAMP) ## what cdk.json runs: the layer if missing, then the CDK app
 	@$(BIN)/python -m infra.layer >/dev/null
 	@$(BIN)/python -m infra.app
 
-synth: $(STAMP) $(NODE) layer ## cdk synth for STAGE (default dev); no AWS credentials needed
-	npx cdk synth --quiet -c stage=$(STAGE)
+synth: $(STAMP) $(NODE) layer ## cdk synth for STAGE (default dev), more -c in CONTEXT; no credentials needed
+	npx cdk synth --quiet -c stage=$(STAGE) $(CONTEXT)
 
-deploy: $(STAMP) $(NODE) layer ## cdk deploy STAGE to the account in your AWS profile
-	npx cdk deploy -c stage=$(STAGE)
+deploy: $(STAMP) $(NODE) layer ## cdk deploy STAGE (more -c in CONTEXT) to the account in your AWS profile
+	npx cdk deploy -c stage=$(STAGE) $(CONTEXT)
 
 destroy: $(STAMP) $(NODE) ## cdk destroy STAGE (retained resources stay; see README)
-	npx cdk destroy -c stage=$(STAGE)
+	npx cdk destroy -c stage=$(STAGE) $(CONTEXT)
 
 clean: ## remove the virtualenv, node_modules and build output
 	rm -rf $(VENV) cdk.out build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis \

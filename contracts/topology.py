@@ -15,7 +15,7 @@ Item key names live with the item contracts (``contracts.items``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -65,7 +65,8 @@ class Setting:
     key: Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier"]
 
 
-#: The values of a setting that switches an optional part (``Subscription.switch``); unset is on.
+#: The values of a setting that switches an optional part (``Subscription.switch``); unset is
+#: on when the stage gives what the part needs (``subscribed``).
 ON: Final = "on"
 OFF: Final = "off"
 
@@ -75,13 +76,13 @@ class InvalidSwitchError(ValueError):
         super().__init__(f"setting {key}={value!r} is invalid: expected {ON} or {OFF}")
 
 
-def switched_on(switch: Setting, settings: Mapping[str, str]) -> bool:
-    """Whether a stage with ``settings`` has the part ``switch`` switches: ``on`` unless set
-    ``off``; any other value is an error, never read as either."""
-    value = settings.get(switch.key) or ON
-    if value not in (ON, OFF):
-        raise InvalidSwitchError(switch.key, value)
-    return value == ON
+class MissingSettingError(ValueError):
+    def __init__(self, key: str, missing: Sequence[str], needed_by: str) -> None:
+        self.missing, self.needed_by = tuple(missing), needed_by
+        super().__init__(
+            f"setting {key}={ON} needs {' and '.join(missing)}: {needed_by} cannot run without "
+            f"it (set it, or leave {key} unset or {OFF})"
+        )
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,15 @@ class FunctionSpec:
     def settings(self) -> tuple[str, ...]:
         """The variables it requires."""
         return tuple(env.variable for env in self.environment if not env.optional)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The stage settings it cannot run without (``Setting`` keys: ``welcomeSender``)."""
+        return tuple(
+            env.ref.key
+            for env in self.environment
+            if isinstance(env.ref, Setting) and not env.optional
+        )
 
 
 # --- how functions are invoked -------------------------------------------------------------------
@@ -683,11 +693,29 @@ class Parts:
         return (*_STACK_OUTPUTS, *_wiring_outputs(self.subscriptions, self.dead_letters))
 
 
+def subscribed(subscription: Subscription, settings: Mapping[str, str]) -> bool:
+    """Whether a stage with ``settings`` has ``subscription``. A required one always; an optional
+    one as its switch says (``on``/``off``; any other value is an error, never read as either).
+    Left unset, the switch is on only if the stage gives every setting the consumer needs: a
+    stage never gets a consumer that cannot work (the welcome notifier without a sender SES has
+    verified would fail every message into its DLQ), and asking for it anyway is an error."""
+    switch = subscription.switch
+    if switch is None:
+        return True
+    missing = [key for key in subscription.consumer.needs if not settings.get(key)]
+    value = settings.get(switch.key)
+    if not value:
+        return not missing
+    if value not in (ON, OFF):
+        raise InvalidSwitchError(switch.key, value)
+    if value == ON and missing:
+        raise MissingSettingError(switch.key, missing, subscription.consumer.id)
+    return value == ON
+
+
 def parts_for(settings: Mapping[str, str]) -> Parts:
-    """The parts of a stage with these settings (an unset switch is on)."""
-    return Parts(
-        tuple(s for s in SUBSCRIPTIONS if s.switch is None or switched_on(s.switch, settings))
-    )
+    """The parts of a stage with these settings (see ``subscribed``)."""
+    return Parts(tuple(s for s in SUBSCRIPTIONS if subscribed(s, settings)))
 
 
 def parts_with(outputs: Container[str]) -> Parts:

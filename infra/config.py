@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from contracts.topology import (
     OFF,
     ON,
+    SUBSCRIPTIONS,
     SWITCHES,
     InvalidSwitchError,
+    MissingSettingError,
     ResourceNames,
-    Setting,
-    switched_on,
+    subscribed,
 )
+
+#: Domains SES can never verify: reserved for documentation and testing (RFC 2606 sections 2
+#: and 3, RFC 6761 section 6). A sender there would fail every welcome email.
+RESERVED_DOMAINS: Final = ("example.com", "example.net", "example.org")
+RESERVED_TLDS: Final = ("example", "test", "invalid", "localhost")
+SWITCHES_KEYS: Final = frozenset(switch.key for switch in SWITCHES)
+_ADDRESS = re.compile(r"[^@\s<>]+@(?P<domain>[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)")
 
 
 class InvalidContextError(ValueError):
@@ -31,7 +40,8 @@ class StageConfig:
     audit_retention_days: int = 0  # 0: audit records never expire
     log_retention_days: int = 30
     alarm_email: str | None = None
-    welcome_sender: str = "no-reply@example.com"
+    #: The example consumer's SES sender; without one, the stage has no welcome notifier.
+    welcome_sender: str | None = None
     reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
     #: The optional parts this stage leaves out, by their switch's key (``welcomeNotifier``).
     switched_off: frozenset[str] = frozenset()
@@ -44,7 +54,7 @@ class StageConfig:
         """The values the declaration's ``Setting`` references name (``""``: unset)."""
         return {
             "auditRetentionDays": str(self.audit_retention_days or ""),
-            "welcomeSender": self.welcome_sender,
+            "welcomeSender": self.welcome_sender or "",
             **{s.key: OFF if s.key in self.switched_off else ON for s in SWITCHES},
         }
 
@@ -61,10 +71,10 @@ class StageConfig:
             audit_retention_days=_days(get, "auditRetentionDays", defaults.audit_retention_days),
             log_retention_days=_days(get, "logRetentionDays", defaults.log_retention_days),
             alarm_email=get("alarmEmail") or None,
-            welcome_sender=str(get("welcomeSender") or defaults.welcome_sender),
+            welcome_sender=_sender(get),
             reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
-            switched_off=frozenset(s.key for s in SWITCHES if not _switch(get, s)),
         )
+        config = replace(config, switched_off=_switched_off(get, config))
         config.names  # noqa: B018 - validates the stage name
         return config
 
@@ -80,13 +90,49 @@ def _bool(get: Any, key: str, default: bool) -> bool:
     raise InvalidContextError(key, value, "true or false")
 
 
-def _switch(get: Any, switch: Setting) -> bool:
-    """On or off, as the declaration reads a switch (unset: on)."""
-    value = get(switch.key)
-    try:
-        return switched_on(switch, {} if value is None else {switch.key: str(value)})
-    except InvalidSwitchError:
-        raise InvalidContextError(switch.key, value, f"{ON} or {OFF}") from None
+def _switched_off(get: Any, config: StageConfig) -> frozenset[str]:
+    """The switches whose part this stage leaves out, as the declaration reads them
+    (``subscribed``): an unset switch is on only when the stage gives what its part needs."""
+    given = {key: value for key, value in config.settings().items() if key not in SWITCHES_KEYS}
+    off: set[str] = set()
+    for subscription in SUBSCRIPTIONS:
+        if subscription.switch is None:
+            continue
+        key = subscription.switch.key
+        value = get(key)
+        settings = {**given, key: "" if value is None else str(value)}
+        try:
+            if not subscribed(subscription, settings):
+                off.add(key)
+        except InvalidSwitchError:
+            raise InvalidContextError(key, value, f"{ON} or {OFF}") from None
+        except MissingSettingError as error:
+            needs = " and ".join(f"-c {needed}=..." for needed in error.missing)
+            raise InvalidContextError(
+                key, value, f"{OFF}, or {ON} with {needs} ({error.needed_by} cannot run without it)"
+            ) from None
+    return frozenset(off)
+
+
+def _sender(get: Any) -> str | None:
+    """The welcome sender: a plain address (``name@domain``) on a domain SES can verify."""
+    value = get("welcomeSender")
+    if value is None or value == "":
+        return None
+    sender = str(value)
+    match = _ADDRESS.fullmatch(sender)
+    if match is None:
+        raise InvalidContextError("welcomeSender", value, "an email address, e.g. hello@yours.com")
+    domain = match["domain"].lower()
+    if domain in RESERVED_DOMAINS or domain.endswith(tuple(f".{d}" for d in RESERVED_DOMAINS)):
+        raise InvalidContextError(
+            "welcomeSender", value, "an address on a domain you own: SES cannot verify " + domain
+        )
+    if domain.rsplit(".", 1)[-1] in RESERVED_TLDS:
+        raise InvalidContextError(
+            "welcomeSender", value, "an address on a domain you own: SES cannot verify " + domain
+        )
+    return sender
 
 
 def _days(get: Any, key: str, default: int) -> int:

@@ -33,6 +33,7 @@ from infra.parts.api import UserGraphqlApi
 from infra.parts.events import UserEvents
 from infra.parts.functions import FunctionFactory, log_retention
 from infra.parts.identity import Identity
+from infra.parts.nag import acknowledge
 from infra.parts.queues import dead_letter_queue
 from infra.parts.schedule import ScheduledFunction, schedule_expression
 from infra.parts.stream import STREAM_INVOKED, StreamConsumption
@@ -194,9 +195,16 @@ class UserpipeStack(Stack):
         )
         # The three IAM-only publish mutations; no other field, no table.
         self.api.grant_publish(self.consumers[CHANGE_PUBLISHER.id])
-        welcome = self.consumers.get(WELCOME_NOTIFIER.id)  # None: the stage switched it off
-        if welcome is not None:
+        welcome = self.consumers.get(WELCOME_NOTIFIER.id)  # None: the stage has none
+        if welcome is not None and config.welcome_sender:
             welcome.add_to_role_policy(_ses_send_policy(self, config.welcome_sender))
+            acknowledge(
+                welcome.role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
+                "<AWS::AccountId>:identity/*]",
+                "SES authorizes the recipients' identities too (in the sandbox); the "
+                "ses:FromAddress condition holds the function to its one sender.",
+            )
         # Reconcile reads Cognito's confirmed users and which of them have items, and
         # publishes UserConfirmed for the others: nothing else.
         reconcile = self.consumers[RECONCILE.id]
@@ -232,14 +240,16 @@ class UserpipeStack(Stack):
 
 
 def _ses_send_policy(scope: Construct, sender: str) -> iam.PolicyStatement:
-    stack = Stack.of(scope)
-    domain = sender.split("@", 1)[-1]
-    identities = [
-        stack.format_arn(service="ses", resource="identity", resource_name=sender),
-        stack.format_arn(service="ses", resource="identity", resource_name=domain),
-    ]
+    """``ses:SendEmail`` from ``sender`` only. SES authorizes every identity a message involves,
+    not only the sender's: in the sandbox the recipients are identities too, so a grant on the
+    sender's identity alone is refused there (aws/aws-sdk-js#3641). The resource is therefore
+    every identity of this account and region, and the ``ses:FromAddress`` condition is what
+    holds the function to its sender (SES developer guide, "Identity and access management in
+    Amazon SES": "allows users ... to send email ... only if they use a specific From address")."""
     return iam.PolicyStatement(
         actions=["ses:SendEmail"],
-        resources=identities,
+        resources=[
+            Stack.of(scope).format_arn(service="ses", resource="identity", resource_name="*")
+        ],
         conditions={"StringEquals": {"ses:FromAddress": sender}},
     )

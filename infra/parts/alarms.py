@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -49,6 +49,33 @@ class Alarms(Construct):
             topic_name=f"userpipe-{names.stage}-alarms",
             master_key=key,
             enforce_ssl=True,
+        )
+        # A topic policy replaces SNS's default one, and enforce_ssl made one holding only the
+        # deny-without-TLS statement: CloudWatch must be allowed to publish, or no alarm is ever
+        # delivered (aws-facts, "SNS topic policies replace the default policy"). Scoped to this
+        # account's alarms of this stack (their generated names start with the stack's name),
+        # as the SNS developer guide's example for CloudWatch alarms does ("Amazon SNS access
+        # control case examples": aws:SourceArn of the alarm and aws:SourceAccount). Every alarm
+        # is named under the stack's name (``_alarm``) so the pattern holds by construction.
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name=f"{stack.stack_name}-*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
         )
         self._action = actions.SnsAction(self.topic)
         if email:
@@ -100,9 +127,13 @@ class Alarms(Construct):
         threshold: float,
         description: str,
     ) -> cloudwatch.Alarm:
+        stack = Stack.of(scope)
+        scopes = scope.node.scopes
+        below_stack = [part.node.id for part in scopes[scopes.index(stack) + 1 :]]
         alarm = cloudwatch.Alarm(
             scope,
             construct_id,
+            alarm_name="-".join([stack.stack_name, *below_stack, construct_id]),
             metric=metric,
             threshold=threshold,
             evaluation_periods=1,

@@ -64,9 +64,16 @@ def synthesize(tmp: Path, context: dict[str, Any]) -> Synthesized:
     )
 
 
+#: A sender on a domain SES can verify (the example consumer is deployed only with one).
+WELCOME_SENDER = "welcome@mail.acme-widgets.io"
+
+
 @pytest.fixture(scope="session")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("dev"), {"stage": "dev"})
+    """A stage with every part: the example consumer too (it is given a sender)."""
+    return synthesize(
+        tmp_path_factory.mktemp("dev"), {"stage": "dev", "welcomeSender": WELCOME_SENDER}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +92,6 @@ def ephemeral(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def without_welcome(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The dev stage deployed without the example consumer."""
-    return synthesize(
-        tmp_path_factory.mktemp("without-welcome"), {"stage": "dev", "welcomeNotifier": "off"}
-    )
+    """The dev stage as the README's plain ``npx cdk deploy -c stage=dev`` makes it: no
+    ``welcomeSender``, so no example consumer (it would fail every message)."""
+    return synthesize(tmp_path_factory.mktemp("without-welcome"), {"stage": "dev"})

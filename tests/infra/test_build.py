@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import CfnResource, Stack
 
-from contracts.topology import CONFIRM_TRIGGER, SWITCHES
+from contracts.topology import CONFIRM_TRIGGER, SUBSCRIPTIONS
 from infra.bundling import function_code
 from infra.config import InvalidContextError, StageConfig
 from infra.layer import (
@@ -120,21 +120,57 @@ def test_bad_context_is_refused_with_a_clear_error(context: dict[str, str], mess
         StageConfig.from_context(context.get)
 
 
-def test_a_stage_has_the_welcome_notifier_unless_switched_off() -> None:
-    assert StageConfig.from_context({}.get).settings()["welcomeNotifier"] == "on"
-    switched = StageConfig.from_context({"welcomeNotifier": "off"}.get)
+def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched_off() -> None:
+    """Without a sender SES has verified, the example consumer would fail every message into
+    its DLQ from the first sign-up: a plain deploy leaves it out, and asking for it is an error."""
+    plain = StageConfig.from_context({}.get)
+    assert plain.switched_off == {"welcomeNotifier"}
+    assert plain.settings()["welcomeNotifier"] == "off"
+    given = StageConfig.from_context({"welcomeSender": "hello@acme-widgets.io"}.get)
+    assert given.switched_off == set()
+    assert given.settings() == {
+        "auditRetentionDays": "", "welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "on"
+    }  # fmt: skip
+    switched = StageConfig.from_context(
+        {"welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "off"}.get
+    )
     assert switched.switched_off == {"welcomeNotifier"}
     assert switched.settings()["welcomeNotifier"] == "off"
 
 
-def test_the_readme_documents_every_context_key_and_shows_each_switch_off() -> None:
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"welcomeNotifier": "on"},
+         "welcomeNotifier='on' is invalid: expected off, or on with -c welcomeSender=... "
+         r"\(WelcomeNotifier cannot run without it\)"),
+        ({"welcomeSender": "no-reply@example.com"}, "SES cannot verify example.com"),
+        ({"welcomeSender": "a@mail.example.org"}, "SES cannot verify mail.example.org"),
+        ({"welcomeSender": "a@shop.test"}, "SES cannot verify shop.test"),
+        ({"welcomeSender": "a@corp.invalid"}, "SES cannot verify corp.invalid"),
+        ({"welcomeSender": "a@localhost"}, "expected an email address"),
+        ({"welcomeSender": "Ada <a@acme.io>"}, "expected an email address"),
+        ({"welcomeSender": "acme.io"}, "expected an email address"),
+    ],
+)  # fmt: skip
+def test_a_sender_ses_cannot_verify_stops_synth(context: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidContextError, match=message):
+        StageConfig.from_context(context.get)
+
+
+def test_the_readme_documents_every_context_key_and_how_to_deploy_each_optional_part() -> None:
     asked: list[str] = []
     StageConfig.from_context(lambda key: asked.append(key))  # every key it reads, unset
     deploy = (ROOT / "README.md").read_text().split("## Deploy to AWS", 1)[1].split("\n## ")[0]
     undocumented = [key for key in dict.fromkeys(asked) if f"| `{key}` |" not in deploy]
     deploys = [line for line in deploy.splitlines() if line.startswith("npx cdk deploy")]
-    not_shown_off = [s.key for s in SWITCHES if not any(f"-c {s.key}=off" in d for d in deploys)]
-    assert (undocumented, not_shown_off) == ([], [])
+    not_shown = [
+        s.id
+        for s in SUBSCRIPTIONS
+        if s.switch is not None
+        and not any(all(f"-c {need}=" in d for need in s.consumer.needs) for d in deploys)
+    ]
+    assert (undocumented, not_shown) == ([], [])
 
 
 def test_npx_cdk_synth_works_without_aws_credentials(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ queues), the user pool, and each function's environment — variable by variable
 resource attribute each one names.
 
 Each side is reduced to the same plain description; the test compares them whole — for the
-default stage, and for one that switches the optional example consumer off.
+stage with every part, and for one that switches the optional example consumer off.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pytest
 
 from contracts.topology import OUTPUTS, ResourceNames, parts_for
-from tests.infra.conftest import Synthesized, synthesize
+from tests.infra.conftest import WELCOME_SENDER, Synthesized, synthesize
 from userpipe.local.sandbox import LOCAL_ONLY_VARIABLES, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
 from userpipe.local.stack import DEFAULT_SETTINGS, LocalStack, LocalStackOptions
@@ -30,7 +30,10 @@ SQS_DEFAULT_VISIBILITY = 30
 SQS_DEFAULT_RETENTION = 4 * 86_400
 #: The stages compared, by the settings both sides are given (CDK context, the local stack's
 #: settings). One local stack runs at a time: pytest ends a variant's before the next starts.
-VARIANTS = {"default": {}, "welcome-notifier-off": {"welcomeNotifier": "off"}}
+VARIANTS = {
+    "every-part": {"welcomeSender": WELCOME_SENDER},
+    "welcome-notifier-off": {"welcomeSender": WELCOME_SENDER, "welcomeNotifier": "off"},
+}
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS))
@@ -379,7 +382,8 @@ def test_a_part_switched_off_is_in_neither(
     template: Synthesized, stack: LocalStack, variant: dict[str, str]
 ) -> None:
     left_out = parts_for(variant).left_out
-    assert [s.id for s in left_out] == (["WelcomeNotifier"] if variant else [])
+    switched_off = variant.get("welcomeNotifier") == "off"
+    assert [s.id for s in left_out] == (["WelcomeNotifier"] if switched_off else [])
     for described in (describe_template(template), describe_local(stack)):
         for subscription in left_out:
             assert NAMES.of(subscription.queue) not in described["queues"]

@@ -38,7 +38,7 @@ from contracts.topology import (
     function_environment,
     resolve_fixed_or_setting,
 )
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import WELCOME_SENDER, Synthesized
 
 NAMES = ResourceNames("dev")
 SPECS = FUNCTIONS
@@ -78,7 +78,7 @@ def mappings_of(stack: Synthesized, spec: Any) -> list[dict[str, Any]]:
 
 def as_in_template(stack: Synthesized, ref: Ref) -> Any:
     """What a reference of the declaration becomes in the template."""
-    settings = {"welcomeSender": "no-reply@example.com", "auditRetentionDays": ""}
+    settings = {"welcomeSender": WELCOME_SENDER, "auditRetentionDays": ""}
     if not isinstance(ref, Attr):
         return resolve_fixed_or_setting(ref, settings)
     kinds = {
@@ -183,6 +183,41 @@ def test_audit_stream_wiring_matches_the_declaration(dev: Synthesized) -> None:
     }
     user_table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [user_table, "StreamArn"]}
+
+
+#: DynamoDB Streams: "More than 2 processes are reading from the same streams shard at the same
+#: time. Exceeding this limit may result in request throttling" (Streams API reference,
+#: LimitExceededException). Every standing reader counts: event source mappings and Pipes.
+MAX_STREAM_READERS = 2
+
+
+def stream_readers(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Each table's standing stream readers (logical ids), by the table's logical id."""
+    readers: dict[str, list[str]] = {}
+    sources = {"AWS::Lambda::EventSourceMapping": "EventSourceArn", "AWS::Pipes::Pipe": "Source"}
+    for key, resource in template["Resources"].items():
+        source = resource.get("Properties", {}).get(sources.get(resource["Type"], ""))
+        if isinstance(source, dict) and source.get("Fn::GetAtt", [None, None])[1] == "StreamArn":
+            readers.setdefault(source["Fn::GetAtt"][0], []).append(key)
+    return readers
+
+
+def test_no_table_stream_has_more_readers_than_dynamodb_streams_supports(
+    dev: Synthesized, ephemeral: Synthesized
+) -> None:
+    """The User table's stream has the two readers it may have (audit trail, change publisher):
+    a new consumer of its changes must take the place of one, not be a third."""
+    user_table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    for stack in (dev, ephemeral):
+        readers = stream_readers(stack.template)
+        assert all(len(found) <= MAX_STREAM_READERS for found in readers.values()), readers
+    assert len(stream_readers(dev.template)[user_table]) == len(STREAM_CONSUMERS) == 2
+    # The count sees a third reader, whether a mapping or a pipe.
+    for kind, prop in (("AWS::Lambda::EventSourceMapping", "EventSourceArn"),
+                       ("AWS::Pipes::Pipe", "Source")):  # fmt: skip
+        third = {"Type": kind, "Properties": {prop: {"Fn::GetAtt": [user_table, "StreamArn"]}}}
+        more = {"Resources": {**dev.template["Resources"], "Third": third}}
+        assert len(stream_readers(more)[user_table]) == MAX_STREAM_READERS + 1
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
@@ -335,13 +370,21 @@ def test_audit_may_only_append_audit_records_and_read_the_stream(dev: Synthesize
     assert all(value == {"Fn::GetAtt": [dlq, "Arn"]} for value in own.values())
 
 
-def test_welcome_notifier_may_only_send_from_its_sender(dev: Synthesized) -> None:
+def test_welcome_notifier_may_send_only_from_its_sender_to_any_recipient(
+    dev: Synthesized,
+) -> None:
+    """SES authorizes the recipients' identities too in the sandbox (aws/aws-sdk-js#3641): the
+    grant covers every identity, and the From-address condition is what holds it to one sender."""
     statements = [
         s for s in policy_statements(dev, WELCOME_NOTIFIER) if "ses:SendEmail" in actions(s)
     ]
     (statement,) = statements
     assert actions(statement) == {"ses:SendEmail"}
-    assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "no-reply@example.com"}}
+    assert statement["Resource"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ses:", {"Ref": "AWS::Region"},
+                          ":", {"Ref": "AWS::AccountId"}, ":identity/*"]]
+    }  # fmt: skip
+    assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": WELCOME_SENDER}}
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -444,6 +487,38 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev: Synthesized
     assert {"Service": "cloudwatch.amazonaws.com"} in principals
 
 
+def test_cloudwatch_may_publish_this_stacks_alarms_to_the_topic_and_nobody_else(
+    dev: Synthesized, ephemeral: Synthesized
+) -> None:
+    """A topic policy replaces SNS's default one: without an Allow for CloudWatch, no alarm
+    notification is ever delivered. The Allow is scoped to this account and to alarms named
+    under this stack, and every alarm is named so (with an alarm email too: ``ephemeral``)."""
+    for stack in (dev, ephemeral):
+        ((topic_id, _),) = stack.resources("AWS::SNS::Topic").items()
+        (policy,) = stack.resources("AWS::SNS::TopicPolicy").values()
+        assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        allows = [s for s in statements if s["Effect"] == "Allow"]
+        (allow,) = allows
+        assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert actions(allow) == {"sns:Publish"}
+        assert allow["Resource"] == {"Ref": topic_id}
+        account = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert allow["Condition"]["StringEquals"] == account
+        (source_arn,) = allow["Condition"]["ArnLike"].values()
+        *_, pattern = source_arn["Fn::Join"][1]
+        prefix = f":alarm:{stack.stack_name}-"
+        assert pattern == f"{prefix}*"
+        alarms = stack.resources("AWS::CloudWatch::Alarm").values()
+        assert alarms
+        for alarm in alarms:
+            assert alarm["Properties"]["AlarmName"].startswith(prefix.removeprefix(":alarm:"))
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        # Publishing without TLS is still refused to everyone.
+        (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
 def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -> None:
     rules = {
         key: rule
@@ -498,11 +573,12 @@ def welcome_notifier_parts(stack: Synthesized) -> dict[str, list[str]]:
     return found
 
 
-def test_welcome_notifier_off_leaves_every_part_of_it_out_and_the_default_has_them(
+def test_a_deploy_without_a_sender_has_no_part_of_the_example_consumer_and_one_with_has_all(
     dev: Synthesized, without_welcome: Synthesized
 ) -> None:
-    """``-c welcomeNotifier=off``: no function (nor its log group, role, SES grant or mapping),
-    rule, queue, DLQ, alarm or output of the example consumer; the rest is as in the default."""
+    """The README's plain ``npx cdk deploy`` (no ``welcomeSender``): no function (nor its log
+    group, role, SES grant or mapping), rule, queue, DLQ, alarm or output of the example
+    consumer, which could only fail; the rest is as in a stage that has it."""
     assert without_welcome.error is None, without_welcome.error  # cdk-nag: nothing to report
     default = welcome_notifier_parts(dev)
     assert {kind: len(found) for kind, found in default.items()} == {

@@ -42,6 +42,7 @@ from contracts.topology import (
     Built,
     InvalidStageError,
     InvalidSwitchError,
+    MissingSettingError,
     ResourceNames,
     Setting,
     UnknownResourceError,
@@ -201,10 +202,14 @@ def test_outputs_have_snake_case_local_names() -> None:
 # --- optional parts: a stage may leave the example consumer out ---------------------------------
 
 
-def test_the_welcome_notifier_is_the_one_optional_subscription_and_on_unless_switched_off() -> None:
+SENDER = {"welcomeSender": "hello@acme-widgets.io"}
+
+
+def test_the_welcome_notifier_is_the_one_optional_subscription_and_on_with_its_sender() -> None:
     assert [s.id for s in SUBSCRIPTIONS if s.switch] == [WELCOME.id]
     assert WELCOME.switch == Setting("welcomeNotifier")
-    assert parts_for({}) == parts_for({"welcomeNotifier": "on"}) == EVERY_PART
+    assert WELCOME_NOTIFIER.needs == ("welcomeSender",)
+    assert parts_for(SENDER) == parts_for({**SENDER, "welcomeNotifier": "on"}) == EVERY_PART
     assert EVERY_PART.subscriptions == SUBSCRIPTIONS and EVERY_PART.functions == FUNCTIONS
     assert EVERY_PART.dead_letters == DEAD_LETTERS and EVERY_PART.outputs == OUTPUTS
 
@@ -219,6 +224,18 @@ def test_switching_the_welcome_notifier_off_leaves_out_everything_of_it_and_noth
         "WelcomeNotifierQueueUrl", "WelcomeNotifierDlqUrl", "WelcomeNotifierRuleArn"
     }  # fmt: skip
     assert Built({"welcomeNotifier": "off"}).parts == without
+
+
+def test_without_what_it_needs_an_optional_part_is_left_out_and_asking_for_it_is_an_error() -> None:
+    """A stage never gets a consumer that cannot work: unset, the switch is off without the
+    settings the consumer needs; ``on`` without them is refused, naming what is missing."""
+    without = parts_for({"welcomeNotifier": "off"})
+    assert parts_for({}) == parts_for({"welcomeSender": ""}) == without
+    expected = "welcomeNotifier=on needs welcomeSender: WelcomeNotifier cannot run without it"
+    with pytest.raises(MissingSettingError, match=expected):
+        parts_for({"welcomeNotifier": "on"})
+    # The required ones never depend on settings.
+    assert PROJECTION in parts_for({}).subscriptions
 
 
 @pytest.mark.parametrize("value", ["maybe", "OFF", "false"])

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 from botocore.exceptions import ClientError
 
-from userpipe.ops import replay
+from userpipe.ops import redrive, replay
 from userpipe.ops.cli import deployment_from
 from userpipe.ops.deployment import Deployment, DeploymentNotFoundError, from_local, from_stack
 from userpipe.ops.errors import OperatorError
@@ -334,8 +334,13 @@ class FakeStreams:
         class ResourceNotFoundException(Exception):  # noqa: N818
             response: ClassVar = {"Error": {"Message": "no such stream"}}
 
-    def __init__(self, pages: list[list[int]], *, trimmed: bool = False) -> None:
-        self.pages, self.trimmed, self.reads = pages, trimmed, 0
+        class LimitExceededException(Exception):  # noqa: N818
+            response: ClassVar = {"Error": {"Message": "Rate exceeded for shard shard-1"}}
+
+    def __init__(
+        self, pages: list[list[int]], *, trimmed: bool = False, busy: bool = False
+    ) -> None:
+        self.pages, self.trimmed, self.busy, self.reads = pages, trimmed, busy, 0
 
     def get_shard_iterator(self, **request: Any) -> dict[str, Any]:
         if self.trimmed:
@@ -345,6 +350,8 @@ class FakeStreams:
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
         self.reads += 1
+        if self.busy:  # botocore's retries are spent: a third reader of the shard, throttled
+            raise self.exceptions.LimitExceededException()
         index = int(ShardIterator)
         records = [
             {"eventName": "INSERT", "dynamodb": {"SequenceNumber": str(n), "Keys": {}}}
@@ -370,6 +377,24 @@ def test_records_past_the_streams_retention_are_reported_gone() -> None:
         read_batch(FakeStreams([], trimmed=True), INFO)  # type: ignore[arg-type]
     with pytest.raises(RecordsGoneError, match="no record from 200 to 400"):
         read_batch(FakeStreams([[]] * 30), INFO)  # type: ignore[arg-type]
+
+
+def test_a_throttled_stream_read_keeps_the_message_and_says_to_run_again() -> None:
+    """Redrive reads the stream besides the two mappings (a third reader of the shard, over
+    DynamoDB Streams' documented two): a read still throttled after botocore's retries keeps
+    the message and names the cause — it neither fails the run nor invokes the consumer."""
+    invoked: list[Any] = []
+    clients = SimpleNamespace(
+        streams=FakeStreams([[200, 300, 400]], busy=True),
+        lambda_=SimpleNamespace(invoke=lambda **request: invoked.append(request)),
+    )
+    body = json.dumps({"DDBStreamBatchInfo": INFO})
+    problem = redrive._hand_over(clients, body, "userpipe-dev-audit-trail")
+    assert problem is not None
+    assert "throttled reading records 200..400" in problem
+    assert "Rate exceeded for shard shard-1" in problem
+    assert "The message is kept; run redrive again." in problem
+    assert invoked == []
 
 
 # --- redrive: moving messages ---------------------------------------------------------------------

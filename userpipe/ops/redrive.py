@@ -14,6 +14,14 @@ cause is fixed. Each DLQ declares what it holds (``contracts.topology.DEAD_LETTE
   only when the consumer took every record. A stream keeps records 24 hours (DynamoDB
   developer guide, "Change data capture for DynamoDB Streams"): past that they are gone, the
   message stays, and the report says which changes the audit trail misses.
+  No standing reader is added: each message costs one ``GetShardIterator`` and a few
+  ``GetRecords`` calls (1,000 records each), billed as streams read request units because they
+  are not Lambda's (developer guide, "Evaluate your DynamoDB streams usage"). While it reads, it
+  is a third reader of the shard beside the two mappings, over the documented two ("More than 2
+  processes are reading from the same streams shard at the same time. Exceeding this limit may
+  result in request throttling", Streams API, ``LimitExceededException``): botocore's retries
+  absorb a short throttle, and a read still throttled after them keeps the message, never
+  fails the run.
 - **failed-runs** (a schedule's DLQ) are runs of a job that failed: the job (reconcile) runs
   again, here, and the messages are deleted once it completed.
 """
@@ -241,6 +249,10 @@ class RecordsGoneError(Exception):
     """The stream no longer has the records (past its retention, or the stream was replaced)."""
 
 
+class StreamBusyError(Exception):
+    """The stream throttled the read, after every retry (too many readers of the shard)."""
+
+
 def read_batch(streams: DynamoDBStreamsClient, info: dict[str, Any]) -> list[dict[str, Any]]:
     """The records ``DDBStreamBatchInfo`` names, first to last sequence number, as Lambda
     delivers them."""
@@ -269,6 +281,8 @@ def read_batch(streams: DynamoDBStreamsClient, info: dict[str, Any]) -> list[dic
         streams.exceptions.ResourceNotFoundException,
     ) as error:
         raise RecordsGoneError(error.response["Error"].get("Message", str(error))) from None
+    except streams.exceptions.LimitExceededException as error:
+        raise StreamBusyError(error.response["Error"].get("Message", str(error))) from None
     if not records:
         raise RecordsGoneError(f"no record from {start} to {end} in the shard")
     return records
@@ -333,6 +347,12 @@ def _hand_over(clients: Any, body: str, function: str) -> str | None:
             f"records {first}..{last} (from {arrival}) are no longer in the stream ({gone}): "
             "the audit trail misses those changes; the User items hold the current state. "
             "The message is kept; delete it once that is noted."
+        )
+    except StreamBusyError as busy:
+        return (
+            f"the stream throttled reading records {first}..{last} ({busy}): its shard has "
+            "more readers than the two it supports while the consumers' mappings read it too. "
+            "The message is kept; run redrive again."
         )
     answer = clients.lambda_.invoke(
         FunctionName=function,
