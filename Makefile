@@ -62,10 +62,11 @@ test-browser: $(STAMP) $(NODE) $(CHROMIUM) ## the console in headless Chromium; 
 console: $(NODE) ## bundle the browser console (console/src) into userpipe/console with esbuild
 	node console/build.mjs
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy
+lint: $(STAMP) $(NODE) ## ruff (lint + format check), mypy, and AWS's APPSYNC_JS rules on the resolver code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	npx --no-install eslint --max-warnings 0 contracts/
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

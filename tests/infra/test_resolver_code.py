@@ -1,9 +1,11 @@
 """The AppSync resolver code, read out of the synthesized template, run in Node against the
-Python resolver's answer contract (contracts/appsync.py)."""
+Python resolver's answer contract (contracts/appsync.py), and held to AWS's own rules for the
+APPSYNC_JS runtime (@aws-appsync/eslint-plugin, the line of `make lint` that runs eslint)."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from contracts.appsync import data_answer, error_answer
+from contracts.appsync import RESOLVER_CODE_PATH, data_answer, error_answer
 from tests.infra.conftest import Synthesized
 from tests.infra.test_stack import resolver_code
 from tests.support import load_event
@@ -35,6 +37,18 @@ UTIL_STUB = (
     " const extensions = { setSubscriptionFilter(filter) { globalThis.filterSet = filter; } };"
 )
 IMPORT = "import { extensions, util } from '@aws-appsync/utils';"
+ROOT = Path(__file__).resolve().parents[2]
+#: Code APPSYNC_JS cannot run: try/catch (a syntax rule) and String.padStart, a built-in it
+#: lacks, which the plugin finds only with type information (contracts/tsconfig.json).
+REFUSED = """
+export function guarded(ctx) {
+  try {
+    return String(ctx.args.id).padStart(36, '0');
+  } catch (e) {
+    return null;
+  }
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +129,43 @@ def test_a_subscription_filter_answer_becomes_the_subscriptions_enhanced_filter(
     )
     assert filtered == {"returned": None, "filterSet": {"converted": wanted}}
     assert plain == {"returned": None}
+
+
+def appsync_lint(stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The line of `make lint` that runs eslint, from the project root, its findings as JSON
+    (``npx --no-install``: no network). With ``stdin``, that text is linted as if it were
+    ``contracts/resolver.js``."""
+    recipe = (ROOT / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    (line,) = [line.strip() for line in recipe.splitlines() if " eslint " in line]
+    command = [*shlex.split(line), "--format", "json"]
+    if stdin is not None:
+        command += ["--stdin", "--stdin-filename", str(RESOLVER_CODE_PATH)]
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_every_resolvers_code_passes_the_appsync_js_rules(dev: Synthesized) -> None:
+    result = appsync_lint()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    linted = {Path(file["filePath"]).read_text() for file in json.loads(result.stdout)}
+    resolvers = [r["Properties"] for r in dev.resources("AWS::AppSync::Resolver").values()]
+    deployed = {resolver_code(dev, resolver) for resolver in resolvers}
+    assert deployed <= linted, "a resolver runs code that `make lint` does not check"
+
+
+def test_the_appsync_js_rules_refuse_what_the_runtime_cannot_run() -> None:
+    """The lint has teeth: the resolver's code with a try/catch and a missing built-in fails it."""
+    result = appsync_lint(stdin=RESOLVER_CODE_PATH.read_text() + REFUSED)
+    assert result.returncode == 1, result.stderr[-3000:]
+    (file,) = json.loads(result.stdout)
+    assert {message["ruleId"] for message in file["messages"]} == {
+        "@aws-appsync/no-try",
+        "@aws-appsync/no-disallowed-methods",
+    }
