@@ -99,3 +99,10 @@ def test_a_description_anywhere_is_found() -> None:
         "d.x",
     ]
     assert enum_comments(document) == ["E: # null"]
+
+
+def test_the_schema_is_plain_ascii() -> None:
+    """AppSync reads comments more closely than the GraphQL spec says it must (#410 above), and
+    nothing says how it reads non-ASCII in them: the schema stays ASCII, comments included."""
+    text = schema_sdl()
+    assert [(n, line) for n, line in enumerate(text.splitlines(), 1) if not line.isascii()] == []
