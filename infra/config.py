@@ -34,8 +34,12 @@ class InvalidContextError(ValueError):
 class StageConfig:
     stage: str = "dev"
     #: Ephemeral stages (tests, previews) are destroyed whole; every other stage retains the
-    #: user pool and both tables on delete and protects the tables from deletion.
+    #: user pool with its groups, both tables and the functions' log groups on delete, and
+    #: protects the pool and tables from deletion.
     ephemeral: bool = False
+    #: The template ``cdk import`` takes a kept stage's retained resources back with after
+    #: ``cdk destroy`` (``infra.adopt``): the pool without its trigger, which does not exist yet.
+    adopt: bool = False
     archive_retention_days: int = 0  # 0: keep archived events forever
     audit_retention_days: int = 0  # 0: audit records never expire
     log_retention_days: int = 30
@@ -65,6 +69,7 @@ class StageConfig:
         config = cls(
             stage=str(get("stage") or defaults.stage),
             ephemeral=_bool(get, "ephemeral", defaults.ephemeral),
+            adopt=_bool(get, "adopt", defaults.adopt),
             archive_retention_days=_days(
                 get, "archiveRetentionDays", defaults.archive_retention_days
             ),
@@ -76,6 +81,10 @@ class StageConfig:
         )
         config = replace(config, switched_off=_switched_off(get, config))
         config.names  # noqa: B018 - validates the stage name
+        if config.adopt and config.ephemeral:
+            raise InvalidContextError(
+                "adopt", config.adopt, "false in an ephemeral stage (it keeps nothing to adopt)"
+            )
         return config
 
 

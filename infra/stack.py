@@ -51,9 +51,7 @@ class UserpipeStack(Stack):
         self.built = Built(config.settings())
         self.built.add(STAGE, name=config.stage)
 
-        self.alarms = Alarms(
-            self, "Alarms", names=names, email=config.alarm_email, removal_policy=removal
-        )
+        self.alarms = Alarms(self, "Alarms", names=names, email=config.alarm_email)
         self.functions = FunctionFactory(
             self,
             "Functions",
@@ -87,7 +85,12 @@ class UserpipeStack(Stack):
         self.events.bus.grant_put_events_to(trigger)  # events:PutEvents on this bus, nothing else
         self.alarms.function_errors(trigger_scope, trigger)
         self.identity = Identity(
-            self, "Identity", names=names, trigger=trigger, retain=retain, built=self.built
+            self,
+            "Identity",
+            names=names,
+            trigger=None if config.adopt else trigger,
+            retain=retain,
+            built=self.built,
         )
 
         # Before the stream consumers: the change publisher's environment names its URL.

@@ -25,15 +25,17 @@ class Alarms(Construct):
         *,
         names: ResourceNames,
         email: str | None,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Deleted with the stack in every stage (after KMS's waiting period): it encrypts
+        # notifications in flight, nothing at rest, so a kept one would only be an orphan with
+        # a monthly fee after each destroy.
         key = kms.Key(
             self,
             "TopicKey",
             description=f"Encrypts {names.stage} alarm notifications",
             enable_key_rotation=True,
-            removal_policy=removal_policy,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         # CloudWatch publishes to an encrypted topic only if the key lets it (not aws/sns).
         key.add_to_resource_policy(

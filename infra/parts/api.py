@@ -49,6 +49,8 @@ class UserGraphqlApi(Construct):
         built: Built,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Deleted with the stack in every stage: a new key only invalidates outstanding
+        # nextTokens, while a kept one's fixed name would stop the next deploy of the stage.
         self.page_token_key = secretsmanager.Secret(
             self,
             PAGE_TOKEN_KEY.id,
@@ -57,7 +59,7 @@ class UserGraphqlApi(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=PAGE_TOKEN_KEY.length, exclude_punctuation=True
             ),
-            removal_policy=removal_policy,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         built.add(
             PAGE_TOKEN_KEY.id,

@@ -1,6 +1,10 @@
 """The user pool: email sign-up, verified and strong; the Admin group; an app client; and the
 PostConfirmation trigger. The trigger needs only ``events:PutEvents`` (the pool id arrives in
-the event), so the pool and the trigger's role never refer to each other: no cycle."""
+the event), so the pool and the trigger's role never refer to each other: no cycle.
+
+A kept stage retains the pool and its groups (who is an Admin) on delete. ``trigger=None``
+builds the pool as ``cdk import`` takes it back (``infra.adopt``): an import creates nothing,
+so the pool may not refer to a function the next deploy creates."""
 
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ class Identity(Construct):
         construct_id: str,
         *,
         names: ResourceNames,
-        trigger: lambda_.Function,
+        trigger: lambda_.Function | None,
         retain: bool,
         built: Built,
     ) -> None:
         super().__init__(scope, construct_id)
         declared = USER_POOL
+        removal_policy = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        triggers = cognito.UserPoolTriggers(post_confirmation=trigger) if trigger else None
         self.user_pool = cognito.UserPool(
             self,
             declared.id,
@@ -53,9 +59,9 @@ class Identity(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
-            lambda_triggers=cognito.UserPoolTriggers(post_confirmation=trigger),
+            lambda_triggers=triggers,
             deletion_protection=retain,
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            removal_policy=removal_policy,
         )
         acknowledge(
             self.user_pool,
@@ -79,7 +85,7 @@ class Identity(Construct):
                 user_pool_id=self.user_pool.user_pool_id,
                 group_name=group.name,
                 description=group.description,
-            )
+            ).apply_removal_policy(removal_policy)
         flows = set(declared.auth_flows)
         self.client = self.user_pool.add_client(
             "AppClient",
