@@ -25,7 +25,7 @@ import pytest
 
 from infra.adopt import InvalidUserPoolIdError, import_mapping, main
 from infra.config import InvalidContextError, StageConfig
-from tests.infra.conftest import Synthesized, synthesize
+from tests.infra.conftest import WELCOME_SENDER, Synthesized, synthesize
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_POOL_ID = "eu-west-1_AbC123xyz"
@@ -46,8 +46,12 @@ NAME_PROPERTIES: dict[str, str | None] = {
 
 @pytest.fixture(scope="module")
 def adopting(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The dev stage as ``cdk import -c adopt=true`` synthesizes it."""
-    return synthesize(tmp_path_factory.mktemp("adopt"), {"stage": "dev", "adopt": "true"})
+    """The dev stage as ``cdk import -c adopt=true`` synthesizes it (with the same other
+    context as its deploys, as the README says)."""
+    return synthesize(
+        tmp_path_factory.mktemp("adopt"),
+        {"stage": "dev", "welcomeSender": WELCOME_SENDER, "adopt": "true"},
+    )
 
 
 def retained(stack: Synthesized) -> dict[str, dict[str, Any]]:
@@ -188,7 +192,9 @@ def test_adopting_leaves_out_only_the_pools_trigger_which_the_next_deploy_adds(
 def test_the_command_writes_the_mapping_for_the_template_cdk_import_adopts_with(
     adopting: Synthesized, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["-c", "stage=dev", "--user-pool-id", USER_POOL_ID])
+    main(
+        ["-c", "stage=dev", "-c", f"welcomeSender={WELCOME_SENDER}", "--user-pool-id", USER_POOL_ID]
+    )
     written = json.loads(capsys.readouterr().out)
     assert written == import_mapping(adopting.template, user_pool_id=USER_POOL_ID)
 
