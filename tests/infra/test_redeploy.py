@@ -1,7 +1,7 @@
 """``cdk destroy`` then ``cdk deploy`` of a kept (non-ephemeral) stage.
 
 What such a stage retains on delete must either be named anew on every deploy or be taken back
-by the ``cdk import`` the README gives (``infra/adopt.py`` writes its mapping): a retained
+by the ``cdk import`` docs/deploy.md gives (``infra/adopt.py`` writes its mapping): a retained
 resource with a fixed name stops the next deploy ("already exists"), and a retained user pool
 is worse — pool names are not unique, so a plain deploy would create a second, empty pool
 beside the one that holds the users.
@@ -210,8 +210,8 @@ def test_an_ephemeral_stage_has_nothing_to_adopt() -> None:
         StageConfig.from_context({"ephemeral": "true", "adopt": "true"}.get)
 
 
-def test_the_readme_gives_the_commands_that_take_a_kept_stage_back() -> None:
-    deploy = (ROOT / "README.md").read_text().split("## Deploy to AWS", 1)[1].split("\n## ")[0]
+def test_the_deploy_docs_give_the_commands_that_take_a_kept_stage_back() -> None:
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
     lines = deploy.splitlines()
     assert any("python -m infra.adopt" in line and "--user-pool-id" in line for line in lines)
     assert any(
