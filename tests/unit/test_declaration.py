@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pytest
 
@@ -42,6 +42,7 @@ from contracts.topology import (
     IndexOf,
     Ref,
     Setting,
+    SettingKey,
     UnresolvedSettingError,
     default_settings,
     function_environment,
@@ -257,6 +258,13 @@ def test_every_declared_function_lacks_nothing(spec: FunctionSpec) -> None:
 def test_functions_are_declared_once_each() -> None:
     assert len({spec.id for spec in FUNCTIONS}) == len({spec.package for spec in FUNCTIONS})
     assert len(FUNCTIONS) == len({spec.id for spec in FUNCTIONS})
+
+
+def test_every_setting_a_reference_may_name_has_its_defaults_declared_once() -> None:
+    keys = [setting.key for setting in SETTINGS]
+    assert sorted(keys) == sorted(set(keys)) == sorted(get_args(SettingKey))
+    assert default_settings("deploy")["welcomeSender"] == ""  # a deployment has no sender
+    assert default_settings("local")["welcomeSender"] == "no-reply@example.com"  # moto's SES
 
 
 def test_a_made_up_function_is_told_everything_it_lacks() -> None:
