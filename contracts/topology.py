@@ -2,14 +2,18 @@
 
 Tables, the bus and its archive, each ``UserConfirmed`` subscription (rule pattern → queue → DLQ
 → consumer, with its delivery settings; an optional one names the stage setting that leaves it
-out), the stream consumer, the user pool, secrets, every function with its environment
-("variable → which resource attribute"), and the outputs. The CDK app (``infra/``) builds
-from it, the local stack (``userpipe/local``) provisions from it, the operator commands read it,
-and tests hold the synthesized template and the local stack to it.
+out), the stream consumers, the user pool, secrets, every function with its environment
+("variable → which resource attribute"), the AWS calls it may make (its grants) and what its
+cold start builds, the per-stage settings with their defaults, and the outputs. The CDK app
+(``infra/``) builds from it, the local stack (``userpipe/local``) provisions from it, the
+operator commands and the bench read it, and tests hold the synthesized template, the local
+stack and each function's code to it.
 
-What only CloudFormation cares about — encryption, removal policies, IAM, alarms, cdk-nag —
-stays in infra: this is a declaration of names and wiring, not an infrastructure language.
-Item key names live with the item contracts (``contracts.items``).
+What only CloudFormation cares about — encryption, removal policies, alarms, cdk-nag — stays in
+infra, and so does turning each grant into an IAM statement: this is a declaration of names,
+wiring and permissions, not an infrastructure language. What reading a function's own source
+needs (its queue, its stream, its log group) follows from the wiring and is not a grant. Item
+key names live with the item contracts (``contracts.items``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from contracts.appsync import PUBLISH_MUTATIONS
 from contracts.items import AUDIT_KEY, AUDIT_TTL_ATTRIBUTE, USER_KEY
 from contracts.names import (
     EVENT_SOURCE,
@@ -58,11 +63,54 @@ class Attr:
     attribute: Attribute
 
 
+#: Every per-stage setting a reference may name (``SETTINGS`` declares each one's defaults).
+SettingKey = Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier"]
+
+
 @dataclass(frozen=True)
 class Setting:
     """A per-stage setting (CDK context in infra, an option of the local stack)."""
 
-    key: Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier"]
+    key: SettingKey
+
+
+@dataclass(frozen=True)
+class StageSetting:
+    """A per-stage setting and its defaults, declared once: ``deploy`` is a deployment's value
+    when its CDK context gives none, ``local`` the local stack's (and the in-process harness's
+    and the bench's) when its options give none. ``""`` is unset."""
+
+    key: SettingKey
+    doc: str
+    deploy: str = ""
+    local: str = ""
+
+
+#: Every per-stage setting. ``default_settings`` reads the defaults from here; nothing else
+#: holds a copy.
+SETTINGS: Final = (
+    StageSetting(
+        "auditRetentionDays",
+        "Days an audit record is kept (its TTL); unset, audit records never expire.",
+    ),
+    StageSetting(
+        "welcomeSender",
+        "The address the example consumer sends from. A deployment has none unless given (an "
+        "address on a domain SES has verified for you): without one it has no welcome "
+        "notifier. The local stack's emulated SES accepts any address.",
+        local="no-reply@example.com",
+    ),
+    StageSetting(
+        "welcomeNotifier",
+        "on or off: whether the stage has the example consumer. Unset, it has it when it gives "
+        "a welcomeSender (``subscribed``).",
+    ),
+)
+
+
+def default_settings(where: Literal["deploy", "local"]) -> dict[str, str]:
+    """Every declared setting's default for a deployment or for the local stack."""
+    return {s.key: s.deploy if where == "deploy" else s.local for s in SETTINGS}
 
 
 #: The values of a setting that switches an optional part (``Subscription.switch``); unset is
@@ -91,6 +139,100 @@ class Fixed:
 
 
 Ref = Attr | Setting | Fixed
+
+
+# --- what a function may call: its grants ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexOf:
+    """A table's index: DynamoDB authorizes a ``Query`` on an index by the index's own ARN."""
+
+    table: str  # the table's resource id
+    index: str
+
+
+@dataclass(frozen=True)
+class ApiFields:
+    """Fields of the GraphQL API: ``appsync:GraphQL`` is authorized per type and field."""
+
+    type_name: Literal["Query", "Mutation", "Subscription"]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SesIdentities:
+    """Every SES identity of the account and region. SES authorizes every identity a message
+    involves, not only the sender's: in the sandbox the recipients are identities too, so a
+    grant on the sender's identity alone is refused there (aws/aws-sdk-js#3641). A grant on
+    these holds the function to its sender with a ``FromAddress`` condition (SES developer
+    guide, "Identity and access management in Amazon SES": "allows users ... to send email ...
+    only if they use a specific From address")."""
+
+
+#: What a grant is on: a declared resource's attribute (its ``arn``), or one of the above.
+GrantTarget = Attr | IndexOf | ApiFields | SesIdentities
+
+
+@dataclass(frozen=True)
+class FromAddress:
+    """``ses:FromAddress`` must equal this setting's value."""
+
+    sender: Setting
+
+
+class MixedServicesError(ValueError):
+    def __init__(self, actions: Sequence[str]) -> None:
+        super().__init__(f"a grant's actions belong to one service: {', '.join(actions)}")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An AWS call a function may make, declared next to the function: ``actions`` (one
+    service's) on ``on``, and why it needs them. infra makes each an IAM statement; a grant on
+    a wildcard (``SesIdentities``) carries its ``why`` to cdk-nag as the acknowledgement."""
+
+    actions: tuple[str, ...]
+    on: GrantTarget
+    why: str
+    condition: FromAddress | None = None
+
+    def __post_init__(self) -> None:
+        if len({action.split(":", 1)[0] for action in self.actions}) != 1:
+            raise MixedServicesError(self.actions)
+
+    @property
+    def service(self) -> str:
+        """The IAM service prefix of its actions (``dynamodb``)."""
+        return self.actions[0].split(":", 1)[0]
+
+    @property
+    def resource(self) -> str | None:
+        """The declared resource it names (``None``: SES identities, not declared here)."""
+        if isinstance(self.on, Attr):
+            return self.on.resource
+        if isinstance(self.on, IndexOf):
+            return self.on.table
+        if isinstance(self.on, ApiFields):
+            return GRAPHQL_API
+        return None
+
+
+#: The boto3 client a function's code builds for the service of a grant, where it is not the
+#: IAM prefix: SES through its v2 API; AppSync's GraphQL endpoint over signed HTTPS, no client.
+CLIENT_OF: Final[Mapping[str, str | None]] = {"ses": "sesv2", "appsync": None}
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """What a function's first invocation does before it touches the network, beyond the
+    runtime's own start (``bench.cold`` times it against ``import boto3`` and the same clients):
+    ``builds`` is a no-argument function of its handler module, cached per cold start, that
+    builds its settings and clients; with ``clients_inline``, the handler builds the clients
+    (``FunctionSpec.clients``) itself after it."""
+
+    builds: str | None
+    clients_inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,13 +339,18 @@ LAYERS: Final[tuple[Layer, ...]] = ("powertools", "models")
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A Lambda function: where its code is, how it runs, and what its environment holds."""
+    """A Lambda function: where its code is, how it runs, what its environment holds, what it
+    may call and what its cold start builds. ``tests/unit/test_declaration.py`` holds each one
+    to its service folder."""
 
     id: str
     package: str  # the service package, e.g. services.confirm_trigger
     timeout_seconds: int
     memory_mb: int
     environment: tuple[Env, ...]
+    cold_start: ColdStart
+    #: Every AWS call its code makes beyond reading its own source (queue, stream) and logs.
+    grants: tuple[Grant, ...] = ()
     #: What it imports besides its code and boto3; without "models", its handler must not
     #: import pydantic (a test imports each one in a fresh interpreter to check).
     layers: tuple[Layer, ...] = LAYERS
@@ -225,6 +372,12 @@ class FunctionSpec:
     def settings(self) -> tuple[str, ...]:
         """The variables it requires."""
         return tuple(env.variable for env in self.environment if not env.optional)
+
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """The boto3 clients its code builds: one per service of its grants (``CLIENT_OF``)."""
+        clients = (CLIENT_OF.get(grant.service, grant.service) for grant in self.grants)
+        return tuple(dict.fromkeys(client for client in clients if client))
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -401,6 +554,8 @@ CONFIRM_TRIGGER: Final = FunctionSpec(
     timeout_seconds=5,  # Cognito waits 5 s at most; the client gives up within 4 s
     memory_mb=256,
     environment=(Env("EVENT_BUS_NAME", Attr("Bus", "name")), *_powertools("confirm_trigger")),
+    cold_start=ColdStart("default_publisher"),
+    grants=(Grant(("events:PutEvents",), Attr("Bus", "arn"), "Publishes UserConfirmed."),),
     layers=("powertools",),  # sign-up waits on its cold start: no pydantic, no parser
 )
 USER_PROJECTOR: Final = FunctionSpec(
@@ -409,6 +564,14 @@ USER_PROJECTOR: Final = FunctionSpec(
     timeout_seconds=30,
     memory_mb=256,
     environment=(Env("USER_TABLE_NAME", Attr("UserTable", "name")), *_powertools("user_projector")),
+    cold_start=ColdStart("default_store"),
+    grants=(
+        Grant(
+            ("dynamodb:PutItem",),
+            Attr("UserTable", "arn"),
+            "Create-if-absent is a conditional PutItem; it needs nothing else.",
+        ),
+    ),
     layers=("powertools",),  # a new user waits on its cold start: plain-Python reading
 )
 AUDIT_TRAIL: Final = FunctionSpec(
@@ -420,6 +583,14 @@ AUDIT_TRAIL: Final = FunctionSpec(
         Env("AUDIT_TABLE_NAME", Attr("AuditTable", "name")),
         Env("AUDIT_RETENTION_DAYS", Setting("auditRetentionDays"), optional=True),
         *_powertools("audit_trail"),
+    ),
+    cold_start=ColdStart("default_store"),
+    grants=(
+        Grant(
+            ("dynamodb:PutItem",),
+            Attr("AuditTable", "arn"),
+            "Append-only: a conditional PutItem; never update or delete.",
+        ),
     ),
     layers=("powertools",),  # plain-Python audit records: no pydantic on its cold path
 )
@@ -435,6 +606,27 @@ USER_API: Final = FunctionSpec(
         Env("ADMIN_GROUP", Fixed(ADMIN_GROUP)),
         *_powertools("user_api"),
     ),
+    # Its first call also reads the page-token secret (the network): only its clients count.
+    cold_start=ColdStart(None, clients_inline=True),
+    grants=(
+        Grant(
+            ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+            Attr("PageTokenKey", "arn"),
+            "Signs and checks nextToken values with the page-token key.",
+        ),
+        Grant(
+            ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"),
+            Attr("UserTable", "arn"),
+            "Reads users and edits profiles; an owner's listUsers/syncUsers queries their own "
+            "item by its key.",
+        ),
+        Grant(
+            ("dynamodb:Query",),
+            IndexOf("UserTable", LAST_CHANGED_INDEX),
+            "An Admin's delta sync queries the changes index (USER_TABLE).",
+        ),
+        Grant(("dynamodb:Query",), Attr("AuditTable", "arn"), "Reads a user's audit trail."),
+    ),
 )
 #: Announces the User-table changes the API did not make to the API's subscribers (see
 #: services/change_publisher): a new user reaches onCreateUser without going through the API.
@@ -446,6 +638,14 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
     environment=(
         Env("GRAPHQL_URL", Attr(GRAPHQL_API, "graphql_url")),
         *_powertools("change_publisher"),
+    ),
+    cold_start=ColdStart("default_publisher"),
+    grants=(
+        Grant(
+            ("appsync:GraphQL",),
+            ApiFields("Mutation", PUBLISH_MUTATIONS),
+            "The IAM-only publish mutations; no other field, no table.",
+        ),
     ),
     layers=("powertools",),  # plain-Python reading: no pydantic
 )
@@ -461,6 +661,21 @@ RECONCILE: Final = FunctionSpec(
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         *_powertools("reconcile"),
     ),
+    cold_start=ColdStart("default_settings", clients_inline=True),
+    # Cognito's confirmed users, which of them have items, UserConfirmed for the others.
+    grants=(
+        Grant(("cognito-idp:ListUsers",), Attr("UserPool", "arn"), "Reads confirmed users."),
+        Grant(
+            ("dynamodb:BatchGetItem",),
+            Attr("UserTable", "arn"),
+            "Looks up which users have an item.",
+        ),
+        Grant(
+            ("events:PutEvents",),
+            Attr("Bus", "arn"),
+            "Publishes UserConfirmed for the missing users.",
+        ),
+    ),
 )
 #: The example consumer shipped to show a subscription of one's own.
 WELCOME_NOTIFIER: Final = FunctionSpec(
@@ -471,6 +686,16 @@ WELCOME_NOTIFIER: Final = FunctionSpec(
     environment=(
         Env("WELCOME_SENDER", Setting("welcomeSender")),
         *_powertools("welcome_notifier"),
+    ),
+    cold_start=ColdStart("default_sender"),
+    grants=(
+        Grant(
+            ("ses:SendEmail",),
+            SesIdentities(),
+            "SES authorizes the recipients' identities too (in the sandbox); the "
+            "ses:FromAddress condition holds the function to its one sender.",
+            condition=FromAddress(Setting("welcomeSender")),
+        ),
     ),
 )
 
@@ -575,15 +800,14 @@ SCHEDULES: Final = (
         dlq=Queue("ReconcileDlq", "reconcile-dlq", retention_days=14),
     ),
 )
-#: Every function, each with its own environment.
+#: Every function, each with its own environment: the trigger, the API's resolver, and the
+#: consumers of every subscription, stream and schedule (a consumer declared there is here).
 FUNCTIONS: Final = (
-    CONFIRM_TRIGGER,
-    USER_PROJECTOR,
-    AUDIT_TRAIL,
+    USER_POOL.post_confirmation,
     USER_API,
-    WELCOME_NOTIFIER,
-    RECONCILE,
-    CHANGE_PUBLISHER,
+    *(s.consumer for s in SUBSCRIPTIONS),
+    *(s.consumer for s in STREAM_CONSUMERS),
+    *(s.function for s in SCHEDULES),
 )
 
 

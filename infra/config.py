@@ -1,4 +1,6 @@
-"""What a deployment may choose, read from CDK context (``-c key=value`` or cdk.json)."""
+"""What a deployment may choose, read from CDK context (``-c key=value`` or cdk.json). The
+settings the declaration's references name take their defaults from ``contracts.topology
+.SETTINGS``; the rest are infra's own and default here."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from contracts.topology import (
     InvalidSwitchError,
     MissingSettingError,
     ResourceNames,
+    default_settings,
     subscribed,
 )
 
@@ -22,6 +25,8 @@ from contracts.topology import (
 RESERVED_DOMAINS: Final = ("example.com", "example.net", "example.org")
 RESERVED_TLDS: Final = ("example", "test", "invalid", "localhost")
 SWITCHES_KEYS: Final = frozenset(switch.key for switch in SWITCHES)
+#: A deployment's default for each declared setting (``""``: unset).
+DEPLOY_DEFAULTS: Final = default_settings("deploy")
 _ADDRESS = re.compile(r"[^@\s<>]+@(?P<domain>[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)")
 
 
@@ -41,14 +46,18 @@ class StageConfig:
     #: ``cdk destroy`` (``infra.adopt``): the pool without its trigger, which does not exist yet.
     adopt: bool = False
     archive_retention_days: int = 0  # 0: keep archived events forever
-    audit_retention_days: int = 0  # 0: audit records never expire
+    audit_retention_days: int = int(DEPLOY_DEFAULTS["auditRetentionDays"] or 0)  # 0: forever
     log_retention_days: int = 30
     alarm_email: str | None = None
     #: The example consumer's SES sender; without one, the stage has no welcome notifier.
-    welcome_sender: str | None = None
+    welcome_sender: str | None = DEPLOY_DEFAULTS["welcomeSender"] or None
     reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
     #: The optional parts this stage leaves out, by their switch's key (``welcomeNotifier``).
     switched_off: frozenset[str] = frozenset()
+    #: Every declared setting as the context gives it, else its deploy default; the ones
+    #: above are checked and take precedence. A setting a new function declares reaches it
+    #: with no code here.
+    declared: tuple[tuple[str, str], ...] = tuple(DEPLOY_DEFAULTS.items())
 
     @property
     def names(self) -> ResourceNames:
@@ -57,6 +66,7 @@ class StageConfig:
     def settings(self) -> dict[str, str]:
         """The values the declaration's ``Setting`` references name (``""``: unset)."""
         return {
+            **dict(self.declared),
             "auditRetentionDays": str(self.audit_retention_days or ""),
             "welcomeSender": self.welcome_sender or "",
             **{s.key: OFF if s.key in self.switched_off else ON for s in SWITCHES},
@@ -78,6 +88,10 @@ class StageConfig:
             alarm_email=get("alarmEmail") or None,
             welcome_sender=_sender(get),
             reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
+            declared=tuple(
+                (key, str(get(key)) if get(key) not in (None, "") else default)
+                for key, default in DEPLOY_DEFAULTS.items()
+            ),
         )
         config = replace(config, switched_off=_switched_off(get, config))
         config.names  # noqa: B018 - validates the stage name
@@ -127,7 +141,7 @@ def _sender(get: Any) -> str | None:
     """The welcome sender: a plain address (``name@domain``) on a domain SES can verify."""
     value = get("welcomeSender")
     if value is None or value == "":
-        return None
+        return StageConfig.welcome_sender
     sender = str(value)
     match = _ADDRESS.fullmatch(sender)
     if match is None:

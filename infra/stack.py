@@ -3,28 +3,21 @@ archive, the tables, the user pool and its trigger, every ``UserConfirmed`` subs
 stage has (an optional one may be switched off) and stream consumer, the GraphQL API, alarms,
 and the outputs of what it built.
 
-What the declaration does not say — encryption, removal policies, alarms and each function's
-permissions — is decided here, per concern."""
+What the declaration does not say — encryption, removal policies and alarms — is decided here,
+per concern; each function's permissions are its declared grants (``infra.parts.grants``)."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from contracts.topology import (
-    AUDIT_TRAIL,
-    CHANGE_PUBLISHER,
     CONFIRM_TRIGGER,
-    RECONCILE,
     SCHEDULES,
     STAGE,
     STREAM_CONSUMERS,
     TABLES,
-    USER_PROJECTOR,
-    WELCOME_NOTIFIER,
     Built,
 )
 from infra.config import StageConfig
@@ -33,7 +26,6 @@ from infra.parts.api import UserGraphqlApi
 from infra.parts.events import UserEvents
 from infra.parts.functions import FunctionFactory, log_retention
 from infra.parts.identity import Identity
-from infra.parts.nag import acknowledge
 from infra.parts.queues import dead_letter_queue
 from infra.parts.schedule import ScheduledFunction, schedule_expression
 from infra.parts.stream import STREAM_INVOKED, StreamConsumption
@@ -82,7 +74,6 @@ class UserpipeStack(Stack):
             invoked_by="Cognito calls it synchronously and shows its errors to the client; "
             "reconcile repairs users whose event was not published.",
         )
-        self.events.bus.grant_put_events_to(trigger)  # events:PutEvents on this bus, nothing else
         self.alarms.function_errors(trigger_scope, trigger)
         self.identity = Identity(
             self,
@@ -100,15 +91,12 @@ class UserpipeStack(Stack):
             names=names,
             user_pool=self.identity.user_pool,
             app_client=self.identity.client,
-            user_table=self.tables["UserTable"],
-            audit_table=self.tables["AuditTable"],
             functions=self.functions,
             alarms=self.alarms,
             log_retention=log_retention(config.log_retention_days),
             removal_policy=removal,
             built=self.built,
         )
-        self.consumers: dict[str, lambda_.Function] = {}
         self._schedules(config)
         for subscription in self.built.parts.subscriptions:
             scope = Construct(self, subscription.id)
@@ -123,7 +111,6 @@ class UserpipeStack(Stack):
                 alarms=self.alarms,
                 built=self.built,
             )
-            self.consumers[subscription.consumer.id] = consumer
         for stream in STREAM_CONSUMERS:
             scope = Construct(self, stream.id)
             consumer = self.functions.make(scope, stream.consumer, invoked_by=STREAM_INVOKED)
@@ -137,9 +124,8 @@ class UserpipeStack(Stack):
                 alarms=self.alarms,
                 built=self.built,
             )
-            self.consumers[stream.consumer.id] = consumer
 
-        self._permissions(config)
+        self.functions.grant_declared()
         self._outputs()
 
     def _schedules(self, config: StageConfig) -> None:
@@ -163,7 +149,6 @@ class UserpipeStack(Stack):
                 invoked_by="its schedule (asynchronously); failures go to its DLQ.",
                 async_dlq=dlq,
             )
-            self.consumers[declared.function.id] = function
             chosen = {"reconcileSchedule": config.reconcile_schedule}[declared.setting]
             expression = schedule_expression(declared, chosen)
             if expression:
@@ -179,50 +164,6 @@ class UserpipeStack(Stack):
                 )
             else:
                 self.alarms.function_errors(scope, function)
-
-    def _permissions(self, config: StageConfig) -> None:
-        """Least privilege, per function: what each consumer may do beyond reading its source
-        (the event sources grant that). The trigger's and the API's are granted with them."""
-        tables = self.tables
-        # Create-if-absent is a conditional PutItem; the projector needs nothing else.
-        self.consumers[USER_PROJECTOR.id].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem"], resources=[tables["UserTable"].table_arn]
-            )
-        )
-        # Append-only: a conditional PutItem; never update or delete.
-        self.consumers[AUDIT_TRAIL.id].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem"], resources=[tables["AuditTable"].table_arn]
-            )
-        )
-        # The three IAM-only publish mutations; no other field, no table.
-        self.api.grant_publish(self.consumers[CHANGE_PUBLISHER.id])
-        welcome = self.consumers.get(WELCOME_NOTIFIER.id)  # None: the stage has none
-        if welcome is not None and config.welcome_sender:
-            welcome.add_to_role_policy(_ses_send_policy(self, config.welcome_sender))
-            acknowledge(
-                welcome.role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
-                "<AWS::AccountId>:identity/*]",
-                "SES authorizes the recipients' identities too (in the sandbox); the "
-                "ses:FromAddress condition holds the function to its one sender.",
-            )
-        # Reconcile reads Cognito's confirmed users and which of them have items, and
-        # publishes UserConfirmed for the others: nothing else.
-        reconcile = self.consumers[RECONCILE.id]
-        reconcile.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["cognito-idp:ListUsers"],
-                resources=[self.identity.user_pool.user_pool_arn],
-            )
-        )
-        reconcile.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:BatchGetItem"], resources=[tables["UserTable"].table_arn]
-            )
-        )
-        self.events.bus.grant_put_events_to(reconcile)
 
     def _outputs(self) -> None:
         for output in self.built.parts.outputs:
@@ -240,19 +181,3 @@ class UserpipeStack(Stack):
             export_name=f"{self.stack_name}-UserConfirmedSchemaName",
         )
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
-
-
-def _ses_send_policy(scope: Construct, sender: str) -> iam.PolicyStatement:
-    """``ses:SendEmail`` from ``sender`` only. SES authorizes every identity a message involves,
-    not only the sender's: in the sandbox the recipients are identities too, so a grant on the
-    sender's identity alone is refused there (aws/aws-sdk-js#3641). The resource is therefore
-    every identity of this account and region, and the ``ses:FromAddress`` condition is what
-    holds the function to its sender (SES developer guide, "Identity and access management in
-    Amazon SES": "allows users ... to send email ... only if they use a specific From address")."""
-    return iam.PolicyStatement(
-        actions=["ses:SendEmail"],
-        resources=[
-            Stack.of(scope).format_arn(service="ses", resource="identity", resource_name="*")
-        ],
-        conditions={"StringEquals": {"ses:FromAddress": sender}},
-    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import logging
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from contracts.topology import FUNCTIONS
 
 if TYPE_CHECKING:
     from userpipe.local.client import StackClient
@@ -31,13 +34,8 @@ os.environ.update(
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
 
-SERVICE_LOGGERS = (
-    "confirm_trigger",
-    "user_projector",
-    "audit_trail",
-    "welcome_notifier",
-    "user_api",
-)
+#: Each declared function's Powertools logger (its service name).
+SERVICE_LOGGERS = tuple(spec.service for spec in FUNCTIONS)
 
 
 @dataclass
@@ -59,11 +57,8 @@ def lambda_context() -> FakeLambdaContext:
 @pytest.fixture
 def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """Every JSON line the service loggers write during the test, parsed."""
-    import services.audit_trail.handler
-    import services.confirm_trigger.handler
-    import services.user_api.handler
-    import services.user_projector.handler
-    import services.welcome_notifier.handler  # noqa: F401 - these configure the loggers
+    for spec in FUNCTIONS:
+        importlib.import_module(f"{spec.package}.handler")  # configures its logger
 
     stream = io.StringIO()
     attached = []

@@ -30,6 +30,7 @@ from contracts.topology import (
     Built,
     FunctionSpec,
     ResourceNames,
+    default_settings,
 )
 from userpipe.clients import REGION, Clients
 from userpipe.local.provision import provision
@@ -37,7 +38,7 @@ from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environme
 from userpipe.local.sources import QueuePoller, StreamPoller
 from userpipe.local.worker import Context
 
-SETTINGS = {"auditRetentionDays": "", "welcomeSender": "no-reply@example.com"}
+SETTINGS = default_settings("local")  # the local stack's
 
 
 class InProcessFunction:

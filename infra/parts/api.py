@@ -3,15 +3,15 @@ and IAM (operators), one Lambda data source for the Python resolver, a resolver 
 running ``contracts/resolver.js`` (it turns errors the Python resolver returns as values into
 GraphQL errors with a type and data, and sets subscription filters), field-level logging at
 ERROR and X-Ray. The resolver may read users, edit their profiles and read the audit trail —
-nothing more. The IAM-only ``publishUser*`` mutations run on a NONE data source
-(``contracts/publish.js``): their result is their input, published to the subscriptions."""
+nothing more (its grants: ``contracts.topology.USER_API``). The IAM-only ``publishUser*``
+mutations run on a NONE data source (``contracts/publish.js``): their result is their input,
+published to the subscriptions."""
 
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_appsync as appsync
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -24,7 +24,6 @@ from contracts.appsync import (
     SCHEMA_PATH,
     root_fields,
 )
-from contracts.names import LAST_CHANGED_INDEX
 from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, Built, ResourceNames
 from infra.parts.alarms import Alarms
 from infra.parts.functions import FunctionFactory
@@ -40,8 +39,6 @@ class UserGraphqlApi(Construct):
         names: ResourceNames,
         user_pool: cognito.IUserPool,
         app_client: cognito.IUserPoolClient,
-        user_table: dynamodb.Table,
-        audit_table: dynamodb.Table,
         functions: FunctionFactory,
         alarms: Alarms,
         log_retention: logs.RetentionDays,
@@ -76,29 +73,6 @@ class UserGraphqlApi(Construct):
             self,
             USER_API,
             invoked_by="AppSync calls it synchronously and returns its errors to the client.",
-        )
-        self.page_token_key.grant_read(self.function)
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                # Query: an owner's listUsers/syncUsers reads their own item by its key.
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:Query",
-                    "dynamodb:Scan",
-                    "dynamodb:UpdateItem",
-                ],
-                resources=[user_table.table_arn],
-            )
-        )
-        # An Admin's delta sync queries the changes index (contracts.topology.USER_TABLE).
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:Query"],
-                resources=[f"{user_table.table_arn}/index/{LAST_CHANGED_INDEX}"],
-            )
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[audit_table.table_arn])
         )
         alarms.function_errors(self, self.function)
 
@@ -184,7 +158,3 @@ class UserGraphqlApi(Construct):
                 code=publish_code,
             )
         built.add(GRAPHQL_API, graphql_url=self.api.graphql_url, api_id=self.api.api_id)
-
-    def grant_publish(self, grantee: iam.IGrantable) -> None:
-        """appsync:GraphQL on the publishUser* fields, nothing else of the API."""
-        self.api.grant_mutation(grantee, *PUBLISH_MUTATIONS)

@@ -1,6 +1,7 @@
 """The one helper that makes userpipe's functions: Python on arm64, the dependency layer, JSON
 logs into an explicit log group with retention, X-Ray tracing, and a role of its own with no
-managed policies (each concern adds exactly the permissions its function needs)."""
+managed policies: its source's wiring adds what reading the source needs, and ``grant_declared``
+what the function's declaration grants it, once everything it names is built."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from constructs import Construct
 from contracts.topology import LAYERS, Built, FunctionSpec, ResourceNames
 from infra.bundling import function_code
 from infra.layer import CONTENTS, built_layer
+from infra.parts.grants import grant_declared
 from infra.parts.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep equal to infra.layer.PYTHON_VERSION
@@ -38,6 +40,7 @@ class FunctionFactory(Construct):
         self._built = built
         self._retention = log_retention(log_retention_days)
         self._removal_policy = removal_policy
+        self._made: list[tuple[FunctionSpec, lambda_.Function]] = []
         self.layers = {
             layer: lambda_.LayerVersion(
                 self,
@@ -98,6 +101,7 @@ class FunctionFactory(Construct):
         )
         log_group.grant_write(role)
         self._built.add(spec.id, name=function.function_name, arn=function.function_arn)
+        self._made.append((spec, function))
         policy = role.node.find_child("DefaultPolicy")
         acknowledge(
             policy,
@@ -112,6 +116,12 @@ class FunctionFactory(Construct):
                 f"Never invoked asynchronously: {invoked_by}",
             )
         return function
+
+    def grant_declared(self) -> None:
+        """Give every function made its declared grants (``contracts.topology.Grant``); call
+        it once every resource they name is built."""
+        for spec, function in self._made:
+            grant_declared(function, spec, self._built)
 
 
 _RETENTIONS = {

@@ -35,6 +35,8 @@ from contracts.topology import (
     Attr,
     Ref,
     ResourceNames,
+    SesIdentities,
+    default_settings,
     function_environment,
     resolve_fixed_or_setting,
 )
@@ -78,7 +80,7 @@ def mappings_of(stack: Synthesized, spec: Any) -> list[dict[str, Any]]:
 
 def as_in_template(stack: Synthesized, ref: Ref) -> Any:
     """What a reference of the declaration becomes in the template."""
-    settings = {"welcomeSender": WELCOME_SENDER, "auditRetentionDays": ""}
+    settings = {**default_settings("deploy"), "welcomeSender": WELCOME_SENDER}
     if not isinstance(ref, Attr):
         return resolve_fixed_or_setting(ref, settings)
     kinds = {
@@ -335,6 +337,28 @@ def _own(stack: Synthesized, spec: Any) -> dict[str, Any]:
                     held = own[action] if isinstance(own[action], list) else [own[action]]
                     own[action] = [*held, resource]
     return own
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
+def test_each_function_may_make_exactly_the_calls_its_grants_declare(
+    dev: Synthesized, spec: Any
+) -> None:
+    """Beyond logs, X-Ray and reading its own source (queue, stream), a function's role holds
+    its declared grants and nothing else; a grant on SES identities keeps its condition."""
+    own = _own(dev, spec)
+    source = {a for a in own if a.startswith("sqs:") or a in STREAM_READING}
+    assert set(own) - source == {a for grant in spec.grants for a in grant.actions}
+    for grant in spec.grants:
+        if isinstance(grant.on, SesIdentities):
+            (statement,) = [s for s in policy_statements(dev, spec) if "Condition" in s]
+            assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": WELCOME_SENDER}}
+
+
+#: What Lambda's stream poller needs of a stream consumer's role (its event source grants it).
+STREAM_READING = frozenset(
+    {"dynamodb:ListStreams", "dynamodb:DescribeStream", "dynamodb:GetRecords",
+     "dynamodb:GetShardIterator"}
+)  # fmt: skip
 
 
 def test_trigger_may_only_put_events_on_the_bus(dev: Synthesized) -> None:

@@ -34,6 +34,7 @@ from contracts.topology import (
     Built,
     FunctionSpec,
     ResourceNames,
+    default_settings,
 )
 from userpipe.amplify import amplify_config
 from userpipe.clients import LOCAL_PROFILE, REGION, Clients
@@ -86,7 +87,8 @@ class OutputsInUseError(Exception):
         )
 
 
-DEFAULT_SETTINGS: Final = {"auditRetentionDays": "", "welcomeSender": "no-reply@example.com"}
+#: The local stack's default for each declared setting (``contracts.topology.SETTINGS``).
+DEFAULT_SETTINGS: Final = default_settings("local")
 
 
 @dataclass
