@@ -1,6 +1,6 @@
 """An ``AuditRecord`` built in plain Python, for the audit trail's cold path.
 
-``contracts.items.AuditRecord`` (pydantic) is the declaration and what the API reads; a test
+``contracts.audit_model.AuditRecord`` (pydantic) is the declaration and what the API reads; a test
 holds ``AuditEntry.to_item()`` to ``AuditRecord.model_validate(entry.values()).to_item()`` on
 generated stream records, attribute for attribute.
 """

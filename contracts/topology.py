@@ -9,7 +9,7 @@ and tests hold the synthesized template and the local stack to it.
 
 What only CloudFormation cares about — encryption, removal policies, IAM, alarms, cdk-nag —
 stays in infra: this is a declaration of names and wiring, not an infrastructure language.
-Item key names live with the item contracts (``contracts.items``).
+Item key names live with the other names consumers match on (``contracts.names``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from contracts.items import AUDIT_KEY, AUDIT_TTL_ATTRIBUTE, USER_KEY
 from contracts.names import (
+    AUDIT_KEY,
+    AUDIT_TTL_ATTRIBUTE,
     EVENT_SOURCE,
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     TYPENAME_ATTRIBUTE,
     USER_CONFIRMED_PATTERN,
+    USER_KEY,
 )
 
 PROJECT: Final = "userpipe"
@@ -461,6 +463,7 @@ RECONCILE: Final = FunctionSpec(
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         *_powertools("reconcile"),
     ),
+    layers=("powertools",),  # plain Python: builds UserConfirmed like the trigger
 )
 #: The example consumer shipped to show a subscription of one's own.
 WELCOME_NOTIFIER: Final = FunctionSpec(

@@ -7,8 +7,8 @@ from typing import Any
 
 from contracts import dynamodb
 from contracts.audit_item import AuditEntry
-from contracts.items import User
 from contracts.names import UserConfirmedDetail
+from contracts.user_model import User
 from services.user_projector.logic import Existing
 
 

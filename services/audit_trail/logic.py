@@ -1,6 +1,6 @@
 """One DynamoDB stream record of the User table becomes one append-only audit record.
 
-Sensitive fields (``contracts.names.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
+Sensitive fields (``contracts.user_fields.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
 fingerprint: the audit table is immutable by design, so it could not honour an erasure request
 for anything stored in plaintext.
 """
@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from contracts import dynamodb
 from contracts.audit_item import AUDIT_EVENT_NAMES, AuditEntry, FieldChange, Kept
-from contracts.names import SENSITIVE_USER_FIELDS, USER_KEY, iso_utc
+from contracts.names import USER_KEY, iso_utc
+from contracts.user_fields import SENSITIVE_USER_FIELDS
 
 SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
 SECONDS_PER_DAY = 86_400

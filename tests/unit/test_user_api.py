@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from contracts.appsync import load_schema
-from contracts.items import AuditRecord, User
+from contracts.audit_model import AuditRecord
+from contracts.user_model import User
 from services.user_api import handler
 from services.user_api.auth import caller_from
 from services.user_api.errors import (
