@@ -14,13 +14,13 @@ from contracts import dynamodb
 
 AUDIT_EVENT_NAMES: Final = ("INSERT", "MODIFY", "REMOVE")
 
-Kept = str | int | bool | None  # what the audit keeps of a value (see services.audit_trail)
+AuditedValue = str | int | bool | None  # what the audit keeps of a value (see services.audit_trail)
 
 
 @dataclass(frozen=True)
 class FieldChange:
-    old: Kept = None
-    new: Kept = None
+    old: AuditedValue = None
+    new: AuditedValue = None
 
 
 @dataclass(frozen=True)

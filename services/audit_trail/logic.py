@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from contracts import dynamodb
-from contracts.audit_item import AUDIT_EVENT_NAMES, AuditEntry, FieldChange, Kept
+from contracts.audit_item import AUDIT_EVENT_NAMES, AuditedValue, AuditEntry, FieldChange
 from contracts.names import USER_KEY, iso_utc
 from contracts.user_fields import SENSITIVE_USER_FIELDS
 
@@ -85,7 +85,7 @@ def audit_record_from(
         event_name=event_name,
         changed_fields=changed,
         changes={
-            name: FieldChange(old=_kept(name, old.get(name)), new=_kept(name, new.get(name)))
+            name: FieldChange(old=_audited(name, old.get(name)), new=_audited(name, new.get(name)))
             for name in changed
         },
         old_version=_version(old, "OldImage"),
@@ -119,7 +119,7 @@ def audit(
     return record, store.append(record)
 
 
-def _kept(field: str, value: Any) -> Kept:
+def _audited(field: str, value: Any) -> AuditedValue:
     """What the audit keeps of a value: sensitive ones as a fingerprint, others as they are."""
     if value is None:
         return None

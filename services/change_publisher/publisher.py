@@ -28,7 +28,7 @@ SELECTION: Final = " ".join((*PUBLISHED_FIELDS, "__typename"))
 TIMEOUT_SECONDS: Final = 5
 
 
-class PublishFailedError(RuntimeError):
+class PublishMutationFailedError(RuntimeError):
     """AppSync refused or failed the mutation; the stream delivers the record again."""
 
 
@@ -61,11 +61,11 @@ class SignedGraphqlClient:
             ) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise PublishFailedError(f"{mutation}: HTTP {exc.code}") from None
+            raise PublishMutationFailedError(f"{mutation}: HTTP {exc.code}") from None
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-            raise PublishFailedError(f"{mutation}: {type(exc).__name__}") from None
+            raise PublishMutationFailedError(f"{mutation}: {type(exc).__name__}") from None
         if answer.get("errors"):
             kinds = sorted({str(error.get("errorType")) for error in answer["errors"]})
-            raise PublishFailedError(f"{mutation}: {', '.join(kinds)}")
+            raise PublishMutationFailedError(f"{mutation}: {', '.join(kinds)}")
         published: dict[str, Any] = (answer.get("data") or {}).get(mutation) or {}
         return published

@@ -26,7 +26,7 @@ from services.user_api.errors import (
     Unauthorized,
 )
 from services.user_api.expressions import Expression, filter_expression
-from services.user_api.tokens import PageTokens
+from services.user_api.page_tokens import PageTokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

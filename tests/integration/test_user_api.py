@@ -20,7 +20,7 @@ from services.user_api.errors import (
     ConflictUnhandled,
     Unauthorized,
 )
-from services.user_api.tokens import InvalidNextToken
+from services.user_api.page_tokens import InvalidNextToken
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import (
     appsync_event,

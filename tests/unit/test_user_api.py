@@ -20,7 +20,7 @@ from services.user_api.errors import (
     Unauthorized,
 )
 from services.user_api.logic import UserApi
-from services.user_api.tokens import InvalidNextToken, PageTokens
+from services.user_api.page_tokens import InvalidNextToken, PageTokens
 from tests.fakes import FakeUserApiStore
 from tests.support import (
     appsync_event,
