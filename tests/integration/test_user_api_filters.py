@@ -628,7 +628,7 @@ def operator_inputs(draw: st.DrawFn, field: str, type_name: str) -> dict[str, An
                 TYPE_NAMES[next(iter(item[field]))] for item in STORED.values() if field in item
             }
             every = st.none() | st.sampled_from(sorted(kinds.values))
-            spec[op] = draw(rarely(every, st.sampled_from(sorted(held))))
+            spec[op] = draw(rarely(every, _sampled(held)) if held else every)
         elif op == "size":
             spec[op] = draw(rarely(st.none(), size_inputs(field)))
         else:
