@@ -1,6 +1,8 @@
 """The ``User``'s fields, each declared once: the table every other place of the shape reads.
 
 Plain Python (no pydantic): the projector builds its items from this table on its cold path.
+The classes are plain ones with ``__slots__``, not dataclasses: a dataclass writes and compiles
+its methods when the module is imported, ~1.5 ms each, and this module is on that path.
 
 Derived from the table, never written out again:
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -60,16 +61,18 @@ EVERY_FILTER: Final = frozenset({LIST_FILTER, CONDITION, SUBSCRIPTION_FILTER})
 Initial = Callable[[UserConfirmedDetail, int], Any]
 
 
-@dataclass(frozen=True)
 class Text:
     """A string of ``length`` characters. Without ``pattern``: printable characters and ordinary
     spaces, not only spaces (NUL, escapes, line breaks and bidi overrides would reach every
     client that shows it). With ``pattern`` (explicit ASCII classes, see ``contracts.rules``):
     what it matches, described to the client as ``shape``."""
 
-    length: tuple[int, int]
-    pattern: str | None = None
-    shape: str = ""
+    __slots__ = ("length", "pattern", "shape")
+
+    def __init__(self, length: tuple[int, int], pattern: str | None = None, shape: str = ""):
+        self.length = length
+        self.pattern = pattern
+        self.shape = shape
 
     def rule(self, field: str) -> str:
         low, high = self.length
@@ -99,12 +102,14 @@ class Text:
         return bounds | ({"pattern": self.pattern} if self.pattern else {})
 
 
-@dataclass(frozen=True)
 class WholeNumber:
     """An integer (never a boolean) from ``minimum`` to ``maximum`` (``None``: unbounded)."""
 
-    minimum: int
-    maximum: int | None = None
+    __slots__ = ("maximum", "minimum")
+
+    def __init__(self, minimum: int, maximum: int | None = None) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
 
     def rule(self, field: str) -> str:
         if self.maximum is None:
@@ -125,14 +130,16 @@ class WholeNumber:
         return {"ge": self.minimum} | ({"le": self.maximum} if self.maximum is not None else {})
 
 
-@dataclass(frozen=True)
 class Matching:
     """A string matching ``pattern`` of at most ``max_length`` characters, as ``contracts.rules``
     declares it for the values the pipeline copies from Cognito (checked there on the way in)."""
 
-    pattern: str
-    max_length: int
-    message: str
+    __slots__ = ("max_length", "message", "pattern")
+
+    def __init__(self, pattern: str, max_length: int, message: str) -> None:
+        self.pattern = pattern
+        self.max_length = max_length
+        self.message = message
 
     def rule(self, field: str) -> str:
         return f"{field}: {self.message}"
@@ -153,29 +160,69 @@ class Matching:
 Rule = Text | WholeNumber | Matching
 
 
-@dataclass(frozen=True)
 class UserField:
-    """One attribute of a User item, under the name DynamoDB, GraphQL and Amplify all use."""
+    """One attribute of a User item, under the name DynamoDB, GraphQL and Amplify all use.
 
-    name: str
-    type: type[str] | type[int] | type[bool]
-    #: On every item (the pipeline writes it), or absent until someone sets it.
-    required: bool
-    #: Its type in schema.graphql's ``User``; ``None``: stored, never served.
-    graphql: str | None
-    writer: Writer
-    rule: Rule | None = None
-    #: Personal data: never logged, only a fingerprint in the audit trail.
-    sensitive: bool = False
-    #: The GraphQL filter inputs that can name it.
-    filterable: frozenset[str] = frozenset()
-    #: In ``PublishUserChangeInput``: what the change publisher sends subscribers.
-    published: bool = False
-    #: Its value on the first item (``None``: absent until written).
-    initial: Initial | None = None
-    #: Always this value.
-    fixed: str | None = None
-    about: str | None = None
+    - ``type``: its Python type;
+    - ``required``: on every item (the pipeline writes it), or absent until someone sets it;
+    - ``graphql``: its type in schema.graphql's ``User``; ``None``: stored, never served;
+    - ``writer``: who writes it (``Writer``);
+    - ``rule``: what a value must be (the API checks the profile's; the read model, the JSON
+      Schema and the console carry them all);
+    - ``sensitive``: personal data: never logged, only a fingerprint in the audit trail;
+    - ``filterable``: the GraphQL filter inputs that can name it;
+    - ``published``: in ``PublishUserChangeInput``, what the change publisher sends subscribers;
+    - ``initial``: its value on the first item (``None``: absent until written);
+    - ``fixed``: always this value;
+    - ``about``: its description in the JSON Schema file.
+    """
+
+    __slots__ = (
+        "about",
+        "filterable",
+        "fixed",
+        "graphql",
+        "initial",
+        "name",
+        "published",
+        "required",
+        "rule",
+        "sensitive",
+        "type",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        type: type[str] | type[int] | type[bool],
+        required: bool,
+        graphql: str | None,
+        writer: Writer,
+        *,
+        rule: Rule | None = None,
+        sensitive: bool = False,
+        filterable: frozenset[str] = frozenset(),
+        published: bool = False,
+        initial: Initial | None = None,
+        fixed: str | None = None,
+        about: str | None = None,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.required = required
+        self.graphql = graphql
+        self.writer = writer
+        self.rule = rule
+        self.sensitive = sensitive
+        self.filterable = filterable
+        self.published = published
+        self.initial = initial
+        self.fixed = fixed
+        self.about = about
+
+    def __repr__(self) -> str:
+        return f"UserField({self.name!r})"
 
     @property
     def attribute(self) -> str:
