@@ -1,6 +1,8 @@
 """The one place that defines userpipe's shapes, names and wiring.
 
-Light modules (``names``, ``topology``, ``settings``, ``dynamodb``) are plain Python so the
-Cognito trigger can import them without pydantic on its cold path. The pydantic models live in
-``events`` and ``items``. Nothing here imports any other part of userpipe.
+Plain Python, for the cold paths: ``names``, ``rules``, ``topology``, ``settings``, ``dynamodb``,
+the field table ``user_fields``, and the write shapes ``user_item``, ``audit_item`` and
+``user_confirmed``. The pydantic read models: ``events`` (``UserConfirmed``), ``user_model``
+(generated from ``user_fields``), ``audit_model``. Nothing here imports any other part of
+userpipe.
 """

@@ -1,6 +1,6 @@
 """An ``AuditRecord`` built in plain Python, for the audit trail's cold path.
 
-``contracts.items.AuditRecord`` (pydantic) is the declaration and what the API reads; a test
+``contracts.audit_model.AuditRecord`` (pydantic) is the declaration and what the API reads; a test
 holds ``AuditEntry.to_item()`` to ``AuditRecord.model_validate(entry.values()).to_item()`` on
 generated stream records, attribute for attribute.
 """
@@ -14,13 +14,13 @@ from contracts import dynamodb
 
 AUDIT_EVENT_NAMES: Final = ("INSERT", "MODIFY", "REMOVE")
 
-Kept = str | int | bool | None  # what the audit keeps of a value (see services.audit_trail)
+AuditedValue = str | int | bool | None  # what the audit keeps of a value (see services.audit_trail)
 
 
 @dataclass(frozen=True)
 class FieldChange:
-    old: Kept = None
-    new: Kept = None
+    old: AuditedValue = None
+    new: AuditedValue = None
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.audit_model import AuditRecord
 from contracts.events import UserConfirmed
-from contracts.items import AuditRecord, User
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
+from contracts.user_model import User
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {

@@ -33,7 +33,7 @@ USER_TYPENAME: Final = "User"
 #: The User table's partition key: the Cognito sub.
 USER_KEY: Final = "id"
 #: Amplify's owner field. Every User item holds the same string here as in ``USER_KEY``
-#: (``contracts.items.User`` refuses one that does not), so an owner's Query, which may not
+#: (``contracts.user_model.User`` refuses one that does not), so an owner's Query, which may not
 #: filter on its key, filters on this attribute where the client named ``id``.
 OWNER_ATTRIBUTE: Final = "owner"
 #: The User table's index of changes: every item (partition ``__typename``, always "User") by
@@ -43,9 +43,8 @@ TYPENAME_ATTRIBUTE: Final = "__typename"
 LAST_CHANGED_ATTRIBUTE: Final = "_lastChangedAt"
 #: The Audit table's key: (partition, sort).
 AUDIT_KEY: Final = ("userId", "auditId")
-
-#: User fields that are personal data: never logged, never kept in plaintext in the audit trail.
-SENSITIVE_USER_FIELDS: Final = frozenset({"email"})
+#: The Audit table's time-to-live attribute (epoch seconds; absent: kept forever).
+AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"
 
 
 class UserConfirmedDetail(TypedDict):

@@ -1,11 +1,11 @@
 """The rules every field of userpipe's contracts obeys — declared once, in plain Python.
 
-The pydantic models (``contracts.events``, ``contracts.items``) declare their fields with these
-constants, so the generated JSON Schema files carry them too. The Cognito trigger checks its
-outgoing ``UserConfirmed`` with ``user_confirmed_problems`` without importing pydantic (its cold
-path stays light); a test holds that check, the pydantic model and the JSON Schema file to the
-same verdict on generated inputs. The API checks profile edits with ``name_problem`` and
-``age_problem``.
+The pydantic models (``contracts.events``; ``contracts.user_model`` through the field table
+``contracts.user_fields``) declare their fields with these constants, so the generated JSON Schema
+files carry them too. The Cognito trigger checks its outgoing ``UserConfirmed`` with
+``user_confirmed_problems`` without importing pydantic (its cold path stays light); a test holds
+that check, the pydantic model and the JSON Schema file to the same verdict on generated inputs.
+The profile's rules (what the API lets a user write) are rows of the field table.
 
 Every reason names the field and the rule, never the value: values may be personal data.
 
@@ -46,10 +46,6 @@ TIMESTAMP_PATTERN: Final = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-#: Profile fields, the only ones the API writes.
-NAME_LENGTH: Final = (1, 100)
-AGE_RANGE: Final = (0, 150)
-
 ORIGINS: Final = ("cognito", "reconcile")
 USER_CONFIRMED_FIELDS: Final = (
     "schemaVersion",
@@ -77,11 +73,6 @@ EMAIL_RULE: Final = (
     f"of at most {EMAIL_MAX_LENGTH} characters"
 )
 USERNAME_RULE: Final = f"must be a string of {USERNAME_LENGTH[0]}-{USERNAME_LENGTH[1]} characters"
-NAME_RULE: Final = (
-    f"name must be {NAME_LENGTH[0]}-{NAME_LENGTH[1]} printable characters "
-    "(no control or formatting characters), not only spaces"
-)
-AGE_RULE: Final = f"age must be a whole number from {AGE_RANGE[0]} to {AGE_RANGE[1]}"
 
 
 def is_user_pool_id(value: object) -> bool:
@@ -112,10 +103,6 @@ def is_timestamp(value: object) -> bool:
     except ValueError:  # a day the month does not have
         return False
     return True
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def user_confirmed_problems(detail: Mapping[str, Any]) -> dict[str, str]:
@@ -152,23 +139,3 @@ def _is_one(value: object) -> bool:
 
 def _is_username(value: object) -> bool:
     return isinstance(value, str) and USERNAME_LENGTH[0] <= len(value) <= USERNAME_LENGTH[1]
-
-
-def name_problem(name: object) -> str | None:
-    """Why ``name`` cannot be stored as a user's name (``None``: it can). Printable characters
-    and ordinary spaces only: NUL, escapes, line breaks and bidi overrides would reach every
-    client that shows the name; a name of only spaces counts as empty."""
-    if (
-        not isinstance(name, str)
-        or not NAME_LENGTH[0] <= len(name) <= NAME_LENGTH[1]
-        or not name.strip()
-        or not name.isprintable()  # Unicode "Other" and "Separator" except the ASCII space
-    ):
-        return NAME_RULE
-    return None
-
-
-def age_problem(age: object) -> str | None:
-    if not _is_int(age) or not AGE_RANGE[0] <= age <= AGE_RANGE[1]:  # type: ignore[operator]
-        return AGE_RULE
-    return None

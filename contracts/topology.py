@@ -13,7 +13,7 @@ What only CloudFormation cares about — encryption, removal policies, alarms, c
 infra, and so does turning each grant into an IAM statement: this is a declaration of names,
 wiring and permissions, not an infrastructure language. What reading a function's own source
 needs (its queue, its stream, its log group) follows from the wiring and is not a grant. Item
-key names live with the item contracts (``contracts.items``).
+key names live with the other names consumers match on (``contracts.names``).
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from contracts.appsync import PUBLISH_MUTATIONS
-from contracts.items import AUDIT_KEY, AUDIT_TTL_ATTRIBUTE, USER_KEY
 from contracts.names import (
+    AUDIT_KEY,
+    AUDIT_TTL_ATTRIBUTE,
     EVENT_SOURCE,
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     TYPENAME_ATTRIBUTE,
     USER_CONFIRMED_PATTERN,
+    USER_KEY,
 )
 
 PROJECT: Final = "userpipe"
@@ -676,6 +678,7 @@ RECONCILE: Final = FunctionSpec(
             "Publishes UserConfirmed for the missing users.",
         ),
     ),
+    layers=("powertools",),  # plain Python: builds UserConfirmed like the trigger
 )
 #: The example consumer shipped to show a subscription of one's own.
 WELCOME_NOTIFIER: Final = FunctionSpec(

@@ -1,31 +1,23 @@
 """The first version of a ``User`` item, built in plain Python for the projector's cold path.
 
-``contracts.items.User`` (pydantic) is the declaration; a test holds this builder to
-``User.first_version(...).to_item()`` on generated events, attribute for attribute.
+Its attributes and their values come from the field table (``contracts.user_fields``), as the
+pydantic read model's do (``contracts.user_model``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from contracts import dynamodb
-from contracts.names import USER_TYPENAME, UserConfirmedDetail, iso_utc
+from contracts.names import UserConfirmedDetail
+from contracts.user_fields import USER_FIELDS
 
 
 def first_version_item(detail: UserConfirmedDetail, *, now_ms: int) -> dynamodb.Item:
     """The item for a newly confirmed user (``detail`` already checked). Timestamps come from
     the event, so a rebuild reproduces them; ``_lastChangedAt`` is when it was written."""
-    confirmed_at = iso_utc(datetime.fromisoformat(detail["confirmedAt"]))
     return dynamodb.to_item(
         {
-            "id": detail["sub"],
-            "__typename": USER_TYPENAME,
-            "userPoolId": detail["userPoolId"],
-            "email": detail["email"],
-            "owner": detail["sub"],
-            "createdAt": confirmed_at,
-            "updatedAt": confirmed_at,
-            "_version": 1,
-            "_lastChangedAt": now_ms,
+            field.name: field.initial(detail, now_ms)
+            for field in USER_FIELDS
+            if field.initial is not None
         }
     )

@@ -7,9 +7,9 @@ from typing import Any
 
 from contracts import dynamodb
 from contracts.audit_item import AuditEntry
-from contracts.items import User
 from contracts.names import UserConfirmedDetail
-from services.user_projector.logic import Existing
+from contracts.user_model import User
+from services.user_projector.logic import FoundItem
 
 
 class FakeUserStore:
@@ -17,13 +17,13 @@ class FakeUserStore:
         self.users: dict[str, User] = {}
         self.fail_with = fail_with
 
-    def create(self, item: dynamodb.Item) -> Existing | None:
+    def create(self, item: dynamodb.Item) -> FoundItem | None:
         """Keeps what it stores as the ``User`` model: a test reads it as AppSync would."""
         if self.fail_with:
             raise self.fail_with
         user = User.from_item(item)
         if user.id in self.users:
-            return Existing(user_pool_id=self.users[user.id].user_pool_id)
+            return FoundItem(user_pool_id=self.users[user.id].user_pool_id)
         self.users[user.id] = user
         return None
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from contracts.items import AuditRecord, User
+from contracts.audit_model import AuditRecord
 from contracts.topology import (
     FUNCTIONS,
     PROJECTION,
@@ -32,6 +32,7 @@ from contracts.topology import (
     ResourceNames,
     default_settings,
 )
+from contracts.user_model import User
 from userpipe.clients import REGION, Clients
 from userpipe.local.provision import provision
 from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environment

@@ -136,7 +136,7 @@ def appsync_event(
 def unwrap(answer: dict[str, Any]) -> Any:
     """The field's value from the API resolver's answer; an error answer is raised as the API's
     own error class of that ``type``, carrying the answer's message and ``data``."""
-    from services.user_api import errors, tokens
+    from services.user_api import errors, page_tokens
 
     if "error" not in answer:
         return answer["data"]
@@ -149,7 +149,7 @@ def unwrap(answer: dict[str, Any]) -> Any:
     kind = (
         by_error_type.get(failure["type"])
         or getattr(errors, failure["type"], None)
-        or getattr(tokens, failure["type"])
+        or getattr(page_tokens, failure["type"])
     )
     error = kind.__new__(kind)
     Exception.__init__(error, failure["message"])

@@ -8,9 +8,13 @@ import { generateClient } from 'aws-amplify/api';
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 10;
-const FIELDS = 'id email name age _version createdAt updatedAt';
+// The profile (the fields a user edits; contracts/user_fields.py) is the edit form's inputs:
+// index.html declares each field once, as a record row, an input and a column of the Admin's
+// table, and the queries, the record, the form and the table follow from it.
+const PROFILE = [...document.querySelectorAll('#edit-form input[name]')].map((input) => input.name);
+const FIELDS = `id email ${PROFILE.join(' ')} _version createdAt updatedAt`;
 // What every updateUser selects (codegen's and DataStore's too): safe for subscriptions.
-const LIVE = 'id name age _version createdAt updatedAt _lastChangedAt';
+const LIVE = `id ${PROFILE.join(' ')} _version createdAt updatedAt _lastChangedAt`;
 const ME = `query Me { me { ${FIELDS} } }`;
 const UPDATE = `mutation Update($input: UpdateUserInput!) { updateUser(input: $input) { ${FIELDS} _lastChangedAt } }`;
 const LIST = `query List($filter: ModelUserFilterInput, $limit: Int, $nextToken: String) {
@@ -143,8 +147,8 @@ function wire() {
     try { await signOut(); } finally { show(null); $('sign-out').disabled = false; }
     notice('Signed out.');
   });
-  for (const id of ['edit-name', 'edit-age']) {
-    $(id).addEventListener('input', () => { editing.dirty = true; });
+  for (const field of PROFILE) {
+    $(`edit-${field}`).addEventListener('input', () => { editing.dirty = true; });
   }
   $('edit-form').addEventListener('submit', save);
   $('filter-form').addEventListener('submit', (event) => {
@@ -271,15 +275,13 @@ function render(user) {
   }
   $('record-id').textContent = record.id;
   $('record-email').textContent = record.email ?? session?.email ?? '';
-  $('record-name').textContent = record.name ?? '—';
-  $('record-age').textContent = record.age ?? '—';
+  for (const field of PROFILE) $(`record-${field}`).textContent = record[field] ?? '—';
   $('record-version').textContent = record._version;
   $('record-created').textContent = record.createdAt;
   $('record-updated').textContent = record.updatedAt;
   if (!editing.dirty) {
     editing.base = record._version;
-    $('edit-name').value = record.name ?? '';
-    $('edit-age').value = record.age ?? '';
+    for (const field of PROFILE) $(`edit-${field}`).value = record[field] ?? '';
     $('edit-base').textContent = `_version ${editing.base}`;
   }
 }
@@ -288,9 +290,12 @@ async function save(event) {
   event.preventDefault();
   const owner = session;
   const result = $('edit-result');
-  const age = $('edit-age').value.trim();
-  const input = { id: session.sub, name: $('edit-name').value.trim() || null,
-                  age: age === '' ? null : Number(age), _version: editing.base };
+  const input = { id: session.sub, _version: editing.base };
+  for (const field of PROFILE) {
+    const box = $(`edit-${field}`);
+    const value = box.value.trim();  // an emptied box clears the field
+    input[field] = value === '' ? null : box.type === 'number' ? Number(value) : value;
+  }
   try {
     const { updateUser } = await gql(UPDATE, { input });
     if (session !== owner) return;
@@ -329,7 +334,7 @@ function row(user, fresh) {
   const tr = document.createElement('tr');
   tr.dataset.id = user.id;
   if (fresh) tr.className = 'fresh';
-  for (const key of ['email', 'name', 'age', '_version', 'updatedAt']) {
+  for (const key of ['email', ...PROFILE, '_version', 'updatedAt']) {
     const td = document.createElement('td');
     td.dataset.field = key;
     td.dataset.label = key;

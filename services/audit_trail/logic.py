@@ -1,6 +1,6 @@
 """One DynamoDB stream record of the User table becomes one append-only audit record.
 
-Sensitive fields (``contracts.names.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
+Sensitive fields (``contracts.user_fields.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
 fingerprint: the audit table is immutable by design, so it could not honour an erasure request
 for anything stored in plaintext.
 """
@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from contracts import dynamodb
-from contracts.audit_item import AUDIT_EVENT_NAMES, AuditEntry, FieldChange, Kept
-from contracts.names import SENSITIVE_USER_FIELDS, USER_KEY, iso_utc
+from contracts.audit_item import AUDIT_EVENT_NAMES, AuditedValue, AuditEntry, FieldChange
+from contracts.names import USER_KEY, iso_utc
+from contracts.user_fields import SENSITIVE_USER_FIELDS
 
 SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
 SECONDS_PER_DAY = 86_400
@@ -84,7 +85,7 @@ def audit_record_from(
         event_name=event_name,
         changed_fields=changed,
         changes={
-            name: FieldChange(old=_kept(name, old.get(name)), new=_kept(name, new.get(name)))
+            name: FieldChange(old=_audited(name, old.get(name)), new=_audited(name, new.get(name)))
             for name in changed
         },
         old_version=_version(old, "OldImage"),
@@ -118,7 +119,7 @@ def audit(
     return record, store.append(record)
 
 
-def _kept(field: str, value: Any) -> Kept:
+def _audited(field: str, value: Any) -> AuditedValue:
     """What the audit keeps of a value: sensitive ones as a fingerprint, others as they are."""
     if value is None:
         return None

@@ -23,7 +23,7 @@ from services.change_publisher.logic import MalformedStreamRecordError, announce
 logger = Logger(service="change_publisher")
 
 
-class Publisher(Protocol):
+class PublishMutationCaller(Protocol):
     def publish(self, mutation: str, user: dict[str, Any]) -> dict[str, Any]: ...
 
 
@@ -40,7 +40,7 @@ class Settings:
 
 
 @cache
-def default_publisher() -> Publisher:
+def default_publisher() -> PublishMutationCaller:
     import botocore.session
 
     from services.change_publisher.publisher import SignedGraphqlClient
@@ -52,7 +52,7 @@ def default_publisher() -> Publisher:
     return SignedGraphqlClient(config.graphql_url, config.region, credentials)
 
 
-def process_batch(event: dict[str, Any], publisher: Publisher) -> PartialBatchResponse:
+def process_batch(event: dict[str, Any], publisher: PublishMutationCaller) -> PartialBatchResponse:
     def publish(record: StreamRecord) -> None:
         ids = {"stream_event_id": record.get("eventID"), "sequence_number": stream_sequence(record)}
         try:

@@ -10,8 +10,9 @@ IAM-only mutation whose result AppSync fans out to the matching subscriptions:
 - MODIFY → ``publishUserUpdated`` (or ``publishUserDeleted`` when it sets ``_deleted``), unless
   the API made it: the API's ``updateUser`` already notified its subscribers.
 
-An API edit is recognised by its shape: only ``name``/``age`` and the bookkeeping the API writes
-with them (``updatedAt``, ``_lastChangedAt``) change, and ``_version`` goes up by exactly one.
+An API edit is recognised by its shape: only what an edit writes changes (the profile and its
+bookkeeping: ``WRITTEN_BY_AN_EDIT`` in ``contracts.user_fields``), and ``_version`` goes up by
+exactly one.
 Anything else — an operator's edit in the console, a backfill rewriting an email — is
 announced. An outside edit shaped exactly like an API edit is not (it looks like one); a
 duplicate announcement is harmless (DataStore keeps the higher ``_version``), a missing one is
@@ -25,25 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts import dynamodb
+from contracts.user_fields import PUBLISHED_FIELDS, WRITTEN_BY_AN_EDIT
 
 CREATED: Final = "publishUserCreated"
 UPDATED: Final = "publishUserUpdated"
 DELETED: Final = "publishUserDeleted"
-#: PublishUserChangeInput's fields (contracts/schema.graphql; a test holds them).
-PUBLISHED_FIELDS: Final = (
-    "id",
-    "email",
-    "owner",
-    "name",
-    "age",
-    "createdAt",
-    "updatedAt",
-    "_version",
-    "_deleted",
-    "_lastChangedAt",
-)
-#: What an API edit may change besides _version (services/user_api's update_profile).
-API_EDIT: Final = frozenset({"name", "age", "updatedAt", "_lastChangedAt"})
 
 
 class MalformedStreamRecordError(ValueError):
@@ -84,7 +71,7 @@ def _made_by_the_api(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     version_up_by_one = (
         isinstance(old.get("_version"), int) and new.get("_version") == old["_version"] + 1
     )
-    return version_up_by_one and changed - {"_version"} <= API_EDIT
+    return version_up_by_one and changed <= WRITTEN_BY_AN_EDIT
 
 
 def _image(change: Mapping[str, Any], key: str) -> dict[str, Any] | None:

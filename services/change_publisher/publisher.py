@@ -1,9 +1,9 @@
 """Calls a ``publishUser*`` mutation on the GraphQL API, signed with the function's role (SigV4,
 service ``appsync``): the one thing this function may do (its policy names the three fields).
 
-It selects every field a subscriber may ask for (DataStore's and codegen's subscriptions select
-id, name, age, createdAt, updatedAt, _version, _deleted, _lastChangedAt; userpipe's clients also
-email and owner): AppSync sends a subscriber only what the mutation selected.
+It selects every field a subscriber may ask for (``PUBLISHED_FIELDS``: DataStore's and codegen's
+subscriptions select the model's fields and _version, _deleted, _lastChangedAt; userpipe's clients
+also email and owner): AppSync sends a subscriber only what the mutation selected.
 
 HTTPS verifies the server against the system's CAs, or only the one bundle ``AWS_CA_BUNDLE``
 names when set (the local stack sets it to its own CA, as it does for the AWS SDK).
@@ -22,13 +22,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-SELECTION: Final = (
-    "id email owner name age createdAt updatedAt _version _deleted _lastChangedAt __typename"
-)
+from contracts.user_fields import PUBLISHED_FIELDS
+
+SELECTION: Final = " ".join((*PUBLISHED_FIELDS, "__typename"))
 TIMEOUT_SECONDS: Final = 5
 
 
-class PublishFailedError(RuntimeError):
+class PublishMutationFailedError(RuntimeError):
     """AppSync refused or failed the mutation; the stream delivers the record again."""
 
 
@@ -61,11 +61,11 @@ class SignedGraphqlClient:
             ) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise PublishFailedError(f"{mutation}: HTTP {exc.code}") from None
+            raise PublishMutationFailedError(f"{mutation}: HTTP {exc.code}") from None
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-            raise PublishFailedError(f"{mutation}: {type(exc).__name__}") from None
+            raise PublishMutationFailedError(f"{mutation}: {type(exc).__name__}") from None
         if answer.get("errors"):
             kinds = sorted({str(error.get("errorType")) for error in answer["errors"]})
-            raise PublishFailedError(f"{mutation}: {', '.join(kinds)}")
+            raise PublishMutationFailedError(f"{mutation}: {', '.join(kinds)}")
         published: dict[str, Any] = (answer.get("data") or {}).get(mutation) or {}
         return published

@@ -18,7 +18,7 @@ from contracts.rules import is_user_pool_id
 from services.confirm_trigger.logic import UnpublishableConfirmationError, handle_post_confirmation
 from services.confirm_trigger.publisher import (
     EventBridgePublisher,
-    PublishFailedError,
+    PutEventsFailedError,
     events_client,
 )
 
@@ -64,7 +64,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event_id = handle_post_confirmation(event, default_publisher())
     except (
         UnpublishableConfirmationError,
-        PublishFailedError,
+        PutEventsFailedError,
         settings.MissingSettingError,
     ) as exc:
         # Raised, never swallowed: Cognito reports the failure and reconcile repairs it later.

@@ -17,7 +17,7 @@ from contracts.rules import is_sub, is_user_pool_id
 from contracts.user_confirmed import InvalidUserConfirmedError, from_cognito_user
 
 #: Where each field of ``UserConfirmed`` comes from in Cognito's event (for error messages).
-SOURCE_OF: Final = {
+COGNITO_EVENT_PATH: Final = {
     "userPoolId": "userPoolId",
     "sub": "userAttributes.sub",
     "username": "userName",
@@ -55,7 +55,7 @@ class InvalidUserAttributeError(UnpublishableConfirmationError):
     """A value is present but breaks the ``UserConfirmed`` contract (e.g. an oversized email)."""
 
 
-class Publisher(Protocol):
+class UserConfirmedPublisher(Protocol):
     def publish(self, detail: UserConfirmedDetail) -> str:
         """Put one event on the bus and return its id, or raise."""
         ...
@@ -99,7 +99,7 @@ def user_confirmed_from(
     except InvalidUserConfirmedError as invalid:
         raise InvalidUserAttributeError(
             [
-                f"{SOURCE_OF.get(field, field)}: {rule}"
+                f"{COGNITO_EVENT_PATH.get(field, field)}: {rule}"
                 for field, rule in sorted(invalid.problems.items())
             ],
             user_pool_id,
@@ -112,7 +112,7 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 
 def handle_post_confirmation(
-    event: Mapping[str, Any], publisher: Publisher, now: datetime | None = None
+    event: Mapping[str, Any], publisher: UserConfirmedPublisher, now: datetime | None = None
 ) -> str | None:
     """Publish ``UserConfirmed`` for a sign-up confirmation. Returns the event id, or ``None``
     when the trigger source is not a sign-up. Raises on an unpublishable event or a failed

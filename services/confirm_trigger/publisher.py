@@ -57,7 +57,7 @@ def worst_case_seconds() -> float:
     return MAX_ATTEMPTS * ATTEMPT_SECONDS + (MAX_ATTEMPTS - 1) * MAX_BACKOFF_SECONDS
 
 
-class PublishFailedError(RuntimeError):
+class PutEventsFailedError(RuntimeError):
     """EventBridge did not accept the event. The user is confirmed; reconcile will catch up."""
 
     def __init__(self, reason: str, *, user_pool_id: str, sub: str, attempts: int) -> None:
@@ -111,7 +111,7 @@ class EventBridgePublisher:
                     or attempt >= MAX_ATTEMPTS
                     or elapsed_after_retry > DEADLINE_SECONDS
                 ):
-                    raise PublishFailedError(
+                    raise PutEventsFailedError(
                         str(failure),
                         user_pool_id=detail["userPoolId"],
                         sub=detail["sub"],

@@ -45,7 +45,7 @@ class Projection(Protocol):
         ...
 
 
-class Publisher(Protocol):
+class UserConfirmedBatchPublisher(Protocol):
     def publish(self, details: Sequence[UserConfirmedDetail]) -> list[UserConfirmedDetail]:
         """Publish; returns the details that still failed after its retries."""
         ...
@@ -80,7 +80,7 @@ def reconcile(
     user_pool_id: str,
     directory: Directory,
     projection: Projection,
-    publisher: Publisher,
+    publisher: UserConfirmedBatchPublisher,
     *,
     dry_run: bool = False,
     item_ids: Iterable[str] | None = None,

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts.items import USER_KEY
-from contracts.names import UserConfirmedDetail
+from contracts.names import USER_KEY, UserConfirmedDetail
 from contracts.user_confirmed import put_events_entry
 from services.reconcile.logic import CognitoUser
 

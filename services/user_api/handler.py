@@ -27,8 +27,8 @@ from contracts.appsync import data_answer, error_answer
 from services.user_api.auth import Caller, caller_from
 from services.user_api.errors import ApiError, InternalFailure
 from services.user_api.logic import Subscribed, UserApi
+from services.user_api.page_tokens import PageTokens
 from services.user_api.store import DynamoUserApiStore
-from services.user_api.tokens import PageTokens
 
 logger = Logger(service="user_api")
 app = AppSyncResolver()  # type: ignore[no-untyped-call]

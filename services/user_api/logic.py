@@ -8,8 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from contracts.items import AuditRecord, User
-from contracts.rules import age_problem, name_problem
+from contracts.audit_model import AuditRecord
+from contracts.user_fields import (
+    CONDITION_FIELDS,
+    FILTER_FIELDS,
+    PROFILE_FIELDS,
+    listed,
+    profile_problem,
+)
+from contracts.user_model import User
 from services.user_api.auth import Caller
 from services.user_api.errors import (
     BadRequest,
@@ -19,7 +26,7 @@ from services.user_api.errors import (
     Unauthorized,
 )
 from services.user_api.expressions import Expression, filter_expression
-from services.user_api.tokens import PageTokens
+from services.user_api.page_tokens import PageTokens
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -27,13 +34,8 @@ MAX_LIMIT = 100
 #: to the 1,000 DataStore asks for per sync page.
 MODEL_DEFAULT_LIMIT = 100
 MODEL_MAX_LIMIT = 1000
-#: The only attributes the API ever writes on a user's behalf.
-PROFILE_FIELDS = frozenset({"name", "age"})
-UPDATE_INPUT = PROFILE_FIELDS | {"id", "_version"}
-#: The fields ModelUserConditionInput can name (contracts/schema.graphql; a test holds them).
-CONDITION_FIELDS = frozenset({"id", "name", "age", "createdAt", "updatedAt", "_deleted"})
-#: The fields ModelUserFilterInput can name (contracts/schema.graphql; a test holds them).
-FILTER_FIELDS = CONDITION_FIELDS | {"email"}
+#: UpdateUserInput: the profile (contracts.user_fields), the key and the expected version.
+UPDATE_INPUT = frozenset(PROFILE_FIELDS) | {"id", "_version"}
 #: A partition key value is 1 to 2,048 bytes of UTF-8 (DynamoDB developer guide, "Constraints
 #: in Amazon DynamoDB", partition key length). DynamoDB refuses any other with a
 #: ValidationException; no user can have such an id, so asking for one is the caller's mistake.
@@ -325,7 +327,9 @@ def _key(value: str, name: str) -> str:
 def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int | None]:
     unknown = set(update) - UPDATE_INPUT
     if unknown:
-        raise BadRequest(f"only name and age can be changed; not {', '.join(sorted(unknown))}")
+        raise BadRequest(
+            f"only {listed(PROFILE_FIELDS)} can be changed; not {', '.join(sorted(unknown))}"
+        )
     user_id, expected = update.get("id"), update.get("_version")
     if not isinstance(user_id, str) or not user_id:
         raise BadRequest("input.id is required")
@@ -336,8 +340,8 @@ def _validated(update: Mapping[str, Any]) -> tuple[str, dict[str, Any], int | No
         raise BadRequest("input._version must be a whole number of at least 1, or absent")
     changes = {field: update[field] for field in sorted(PROFILE_FIELDS) if field in update}
     if not changes:
-        raise BadRequest("nothing to change: give name and/or age")
-    for field, problem in (("name", name_problem), ("age", age_problem)):
-        if changes.get(field) is not None and (reason := problem(changes[field])):
+        raise BadRequest(f"nothing to change: give {listed(PROFILE_FIELDS, 'and/or')}")
+    for field in PROFILE_FIELDS:
+        if field in changes and (reason := profile_problem(field, changes[field])):
             raise BadRequest(reason)
     return user_id, changes, expected

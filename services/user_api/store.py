@@ -9,18 +9,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import dynamodb
-from contracts.items import AUDIT_KEY, USER_KEY, AuditRecord, User
+from contracts.audit_model import AuditRecord
 from contracts.names import (
+    AUDIT_KEY,
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     OWNER_ATTRIBUTE,
     TYPENAME_ATTRIBUTE,
+    USER_KEY,
     USER_TYPENAME,
     iso_utc,
 )
+from contracts.user_fields import PROFILE_FIELDS
+from contracts.user_model import User
 from services.user_api.expressions import Expression, conjunction, within_limits
 from services.user_api.logic import (
-    PROFILE_FIELDS,
     ConditionNotMet,
     Page,
     UserMissing,
@@ -119,7 +122,7 @@ class DynamoUserApiStore:
         exists, is at ``expected_version`` when one is given, and meets ``condition``; bumps
         ``_version`` and the change timestamps. Which check failed is read from the item
         DynamoDB returns with the failure, with no second read."""
-        unknown = set(changes) - PROFILE_FIELDS
+        unknown = set(changes).difference(PROFILE_FIELDS)
         if unknown:
             raise ValueError(f"not profile fields: {', '.join(sorted(unknown))}")
         names = {"#v": "_version", "#changed": "_lastChangedAt", "#id": USER_KEY}

@@ -18,14 +18,14 @@ from contracts.user_item import first_version_item
 
 
 @dataclass(frozen=True)
-class Existing:
+class FoundItem:
     """What the store found where it was asked to create a user."""
 
     user_pool_id: str | None  # None: an item without a pool (written by something else)
 
 
 class UserStore(Protocol):
-    def create(self, item: dynamodb.Item) -> Existing | None:
+    def create(self, item: dynamodb.Item) -> FoundItem | None:
         """Write ``item`` unless an item with its id exists. ``None``: written; otherwise what
         was already there."""
         ...
@@ -54,7 +54,7 @@ def project(event: ConfirmedEvent, store: UserStore, *, now_ms: int) -> Projecti
     """One conditional write. A duplicate or replay finds the item and changes nothing: the
     version, profile fields and timestamps the API may have moved on stay as they are."""
     sub, pool = event.detail["sub"], event.detail["userPoolId"]
-    existing = store.create(first_version_item(event.detail, now_ms=now_ms))
-    if existing is not None and existing.user_pool_id != pool:
-        raise UserOfAnotherPoolError(sub, pool, existing.user_pool_id)
-    return Projection(sub, existing is None, event.replay_name)
+    found = store.create(first_version_item(event.detail, now_ms=now_ms))
+    if found is not None and found.user_pool_id != pool:
+        raise UserOfAnotherPoolError(sub, pool, found.user_pool_id)
+    return Projection(sub, found is None, event.replay_name)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from contracts import dynamodb
 from contracts.names import USER_KEY
-from services.user_projector.logic import Existing
+from services.user_projector.logic import FoundItem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,9 +17,9 @@ class DynamoUserStore:
         self._client = client
         self._table_name = table_name
 
-    def create(self, item: dynamodb.Item) -> Existing | None:
+    def create(self, item: dynamodb.Item) -> FoundItem | None:
         existing = dynamodb.put_if_absent(self._client, self._table_name, item, USER_KEY)
         if existing is None:
             return None
         pool = existing.get("userPoolId", {}).get("S")
-        return Existing(user_pool_id=pool)
+        return FoundItem(user_pool_id=pool)

@@ -299,7 +299,7 @@ def local_stack(clone: Clone) -> Iterator[dict[str, str]]:
 
 def operations_scenario(outputs: dict[str, str]) -> Callable[[], None]:
     """The stack docs/operations.md describes; returns the fix its `redrive` comes after."""
-    from contracts.items import User
+    from contracts.user_model import User
     from userpipe.local.client import StackClient, wait_for
 
     client = StackClient(outputs)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from contracts.items import User
 from contracts.names import ORIGIN_COGNITO
 from contracts.topology import AUDIT_TABLE, ResourceNames
 from contracts.user_confirmed import from_cognito_user, put_events_entry
+from contracts.user_model import User
 from userpipe.cli import main
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for

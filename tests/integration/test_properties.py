@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from contracts.items import User
-from contracts.rules import name_problem
 from contracts.topology import ResourceNames
+from contracts.user_fields import profile_problem
+from contracts.user_model import User
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
 from tests.harness import InProcessPipeline
@@ -203,7 +203,7 @@ def edit(
     version = (current.version if current else 1) - (1 if stale else 0)
     update = {"id": sub, "_version": version, **changes}
     name = changes["name"]
-    if (name is not None and name_problem(name)) or version < 1:
+    if profile_problem("name", name) or version < 1:
         expected_outcome = "invalid"
     else:
         expected_outcome = "missing" if current is None else "conflict" if stale else "edited"

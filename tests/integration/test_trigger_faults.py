@@ -1,6 +1,6 @@
 """The trigger's Lambda entry point against EventBridge endpoints that misbehave on a real local
 socket: silent, trickling, or answering 200 with a body that is not PutEvents' shape. Every
-case must end in ``PublishFailedError`` — logged as not published — inside Cognito's 5 s."""
+case must end in ``PutEventsFailedError`` — logged as not published — inside Cognito's 5 s."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.confirm_trigger.publisher import (
     ATTEMPT_SECONDS,
     DEADLINE_SECONDS,
     MAX_ATTEMPTS,
-    PublishFailedError,
+    PutEventsFailedError,
     worst_case_seconds,
 )
 from tests.endpoints import SILENT, TRICKLE, Answer, ok_json, scripted_endpoint
@@ -42,13 +42,13 @@ def trigger_against(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     handler.default_publisher.cache_clear()
 
 
-def invoke(context: Any) -> tuple[float, PublishFailedError | dict[str, Any]]:
+def invoke(context: Any) -> tuple[float, PutEventsFailedError | dict[str, Any]]:
     started = time.monotonic()
     try:
-        result: PublishFailedError | dict[str, Any] = handler.lambda_handler(
+        result: PutEventsFailedError | dict[str, Any] = handler.lambda_handler(
             cognito_sign_up(), context
         )
-    except PublishFailedError as failure:
+    except PutEventsFailedError as failure:
         result = failure
     return time.monotonic() - started, result
 
@@ -73,7 +73,7 @@ def test_an_endpoint_that_never_finishes_answering_fails_the_publish_in_time(
         trigger_against(endpoint.url)
         elapsed, result = invoke(lambda_context)
 
-    assert isinstance(result, PublishFailedError)
+    assert isinstance(result, PutEventsFailedError)
     assert reason in str(result)
     assert result.attempts == endpoint.requests == MAX_ATTEMPTS
     assert elapsed < COGNITO_LIMIT_SECONDS
@@ -100,7 +100,7 @@ def test_a_200_with_a_malformed_body_is_a_failed_publish_retried_in_time(
         trigger_against(endpoint.url)
         elapsed, result = invoke(lambda_context)
 
-    assert isinstance(result, PublishFailedError)
+    assert isinstance(result, PutEventsFailedError)
     assert result.attempts == endpoint.requests == MAX_ATTEMPTS  # retried, then given up
     assert elapsed < COGNITO_LIMIT_SECONDS
     assert [line["message"] for line in log_lines() if line["level"] == "ERROR"] == [

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from contracts.items import User
+from contracts.user_model import User
 from services.confirm_trigger.logic import user_confirmed_from
 from services.confirm_trigger.publisher import EventBridgePublisher
 from services.user_api.errors import (
@@ -20,7 +20,7 @@ from services.user_api.errors import (
     ConflictUnhandled,
     Unauthorized,
 )
-from services.user_api.tokens import InvalidNextToken
+from services.user_api.page_tokens import InvalidNextToken
 from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import (
     appsync_event,
@@ -222,7 +222,7 @@ def test_items_with_attributes_the_model_does_not_know_are_read_and_edited_norma
 def test_writing_stays_strict_about_unknown_attributes() -> None:
     from pydantic import ValidationError
 
-    from contracts.items import User
+    from contracts.user_model import User
 
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         User.model_validate(

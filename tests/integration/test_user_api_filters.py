@@ -33,7 +33,7 @@ the reference): ``lt``/``le``/``gt``/``ge`` with null, an empty ``contains``/``n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -561,12 +561,18 @@ def scalars(field: str, type_name: str, *, nonempty: bool = False) -> st.SearchS
     """Operands for ``field``, mostly near what the stored users hold there."""
     if type_name == "Int":
         near = {int(n) + step for n in stored_values(field, "N") for step in (-1, 0, 1)}
-        return st.sampled_from(sorted(near)) | st.integers(-3, 153)
+        return _sampled(near) | st.integers(-3, 153)
     if type_name == "Boolean":
         return st.booleans()
     parts = [part for part in fragments(field) if part or not nonempty]
-    wholes = st.sampled_from(sorted(set(stored_values(field, "S"))))
-    return wholes | st.sampled_from(parts) | st.text(ALPHABET, min_size=int(nonempty), max_size=4)
+    wholes = _sampled(set(stored_values(field, "S")))
+    return wholes | _sampled(parts) | st.text(ALPHABET, min_size=int(nonempty), max_size=4)
+
+
+def _sampled(values: Iterable[Any]) -> st.SearchStrategy[Any]:
+    """One of ``values``; none when there are none (a field no stored user holds yet)."""
+    ordered = sorted(set(values))
+    return st.sampled_from(ordered) if ordered else st.nothing()
 
 
 def bounds(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -585,7 +591,7 @@ def size_inputs(draw: st.DrawFn, field: str) -> dict[str, Any]:
     size_input = SCHEMA.get_type("ModelSizeInput")
     assert isinstance(size_input, GraphQLInputObjectType)
     near = {len(text) + step for text in stored_values(field, "S") for step in (-1, 0, 1)}
-    lengths = st.sampled_from(sorted(near)) | st.integers(0, 30)
+    lengths = _sampled(near) | st.integers(0, 30)
     spec = {}
     for operator in draw(few(st.sampled_from(sorted(size_input.fields)))):
         spec[operator] = draw(
@@ -622,7 +628,7 @@ def operator_inputs(draw: st.DrawFn, field: str, type_name: str) -> dict[str, An
                 TYPE_NAMES[next(iter(item[field]))] for item in STORED.values() if field in item
             }
             every = st.none() | st.sampled_from(sorted(kinds.values))
-            spec[op] = draw(rarely(every, st.sampled_from(sorted(held))))
+            spec[op] = draw(rarely(every, _sampled(held)) if held else every)
         elif op == "size":
             spec[op] = draw(rarely(st.none(), size_inputs(field)))
         else:

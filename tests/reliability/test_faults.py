@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.items import User
 from contracts.topology import AUDIT_TRAIL, USER_PROJECTOR, ResourceNames
+from contracts.user_model import User
 from tests.reliability.conftest import (
     confirmations,
     converged,

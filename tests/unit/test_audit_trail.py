@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import dynamodb
-from contracts.items import AuditRecord
+from contracts.audit_model import AuditRecord
 from services.audit_trail.handler import process_batch
 from services.audit_trail.logic import (
     MalformedStreamRecordError,

@@ -22,7 +22,7 @@ from services.confirm_trigger.logic import (
 from services.confirm_trigger.publisher import (
     DEADLINE_SECONDS,
     EventBridgePublisher,
-    PublishFailedError,
+    PutEventsFailedError,
     worst_case_seconds,
 )
 from tests.fakes import FakeEventsClient, FakePublisher, accepted, rejected
@@ -225,7 +225,7 @@ def test_publish_puts_one_entry_on_the_bus() -> None:
 
 def test_a_rejected_entry_raises_with_its_error_code() -> None:
     client = FakeEventsClient(rejected("AccessDeniedException", "not allowed"))
-    with pytest.raises(PublishFailedError, match="AccessDeniedException") as error:
+    with pytest.raises(PutEventsFailedError, match="AccessDeniedException") as error:
         _publisher(client).publish(_detail())
     assert error.value.attempts == 1
     assert error.value.sub == "7d8ca528-4931-4254-9273-ea5ee853f271"
@@ -241,14 +241,14 @@ def test_a_persistent_transient_failure_raises_after_the_last_attempt() -> None:
     client = FakeEventsClient(
         ReadTimeoutError(endpoint_url="https://events"), _client_error("InternalFailure", 500)
     )
-    with pytest.raises(PublishFailedError, match="InternalFailure") as error:
+    with pytest.raises(PutEventsFailedError, match="InternalFailure") as error:
         _publisher(client).publish(_detail())
     assert error.value.attempts == 2
 
 
 def test_a_client_error_is_not_retried() -> None:
     client = FakeEventsClient(_client_error("ResourceNotFoundException", 400))
-    with pytest.raises(PublishFailedError, match="ResourceNotFoundException"):
+    with pytest.raises(PutEventsFailedError, match="ResourceNotFoundException"):
         _publisher(client).publish(_detail())
     assert len(client.entries) == 1
 
@@ -256,7 +256,7 @@ def test_a_client_error_is_not_retried() -> None:
 def test_no_retry_starts_that_could_end_after_the_deadline() -> None:
     times = iter([0.0, DEADLINE_SECONDS - 1.0])  # start, then after a slow first attempt
     client = FakeEventsClient(rejected("ThrottlingException"), accepted())
-    with pytest.raises(PublishFailedError) as error:
+    with pytest.raises(PutEventsFailedError) as error:
         _publisher(client, clock=lambda: next(times)).publish(_detail())
     assert error.value.attempts == 1
 

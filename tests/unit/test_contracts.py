@@ -22,8 +22,7 @@ from contracts.events import (
     UserConfirmedEnvelope,
     parse_user_confirmed,
 )
-from contracts.items import User
-from contracts.names import SENSITIVE_USER_FIELDS, UserConfirmedDetail, iso_utc
+from contracts.names import UserConfirmedDetail, iso_utc
 from contracts.topology import (
     AUDIT_TRAIL,
     DEAD_LETTERS,
@@ -51,7 +50,9 @@ from contracts.topology import (
     parts_with,
 )
 from contracts.user_confirmed import read_user_confirmed
+from contracts.user_fields import SENSITIVE_USER_FIELDS
 from contracts.user_item import first_version_item
+from contracts.user_model import User
 from tests.support import load_event, user_confirmed_envelope
 
 

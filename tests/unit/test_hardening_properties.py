@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.items import User
 from contracts.jsonschema import SCHEMA_DIR
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD, TRIGGER_CONFIRM_SIGN_UP
+from contracts.user_model import User
 from services.confirm_trigger import handler as trigger
 from services.confirm_trigger.logic import UnpublishableConfirmationError
 from services.user_projector.handler import process_batch

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from contracts.appsync import load_schema
-from contracts.items import AuditRecord, User
+from contracts.audit_model import AuditRecord
+from contracts.user_fields import PROFILE_FIELDS, listed
+from contracts.user_model import User
 from services.user_api import handler
 from services.user_api.auth import caller_from
 from services.user_api.errors import (
@@ -19,7 +21,7 @@ from services.user_api.errors import (
     Unauthorized,
 )
 from services.user_api.logic import UserApi
-from services.user_api.tokens import InvalidNextToken, PageTokens
+from services.user_api.page_tokens import InvalidNextToken, PageTokens
 from tests.fakes import FakeUserApiStore
 from tests.support import (
     appsync_event,
@@ -47,6 +49,9 @@ IDENTITIES: dict[str, Any] = {
     "guest": identity_pool_identity(authenticated=False),
     "app-user": identity_pool_identity(authenticated=True),
 }
+
+#: How the API names the profile fields in its messages ("name and age").
+EDITABLE = listed(PROFILE_FIELDS)
 
 
 def user(sub: str, **changes: Any) -> User:
@@ -273,9 +278,9 @@ def test_users_are_neither_created_nor_deleted_through_the_api(
         ({"age": 151}, "age must be a whole number from 0 to 150"),
         ({"age": True}, "age must be a whole number from 0 to 150"),
         ({"age": 3.5}, "age must be a whole number from 0 to 150"),
-        ({"email": "evil@example.com"}, "only name and age can be changed; not email"),
-        ({"_deleted": True, "name": "A"}, "only name and age can be changed; not _deleted"),
-        ({"owner": OTHER, "name": "A"}, "only name and age can be changed; not owner"),
+        ({"email": "evil@example.com"}, f"only {EDITABLE} can be changed; not email"),
+        ({"_deleted": True, "name": "A"}, f"only {EDITABLE} can be changed; not _deleted"),
+        ({"owner": OTHER, "name": "A"}, f"only {EDITABLE} can be changed; not owner"),
         ({}, "nothing to change"),
         ({"name": "A", "_version": 0}, "_version must be a whole number"),
         ({"name": "A", "_version": "1"}, "_version must be a whole number"),

@@ -21,9 +21,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from contracts.items import AuditRecord, User
+from contracts.audit_model import AuditRecord
 from contracts.names import ORIGIN_COGNITO
 from contracts.user_confirmed import from_cognito_user, put_events_entry
+from contracts.user_model import User
 from userpipe.clients import local_clients, read_credentials
 from userpipe.local import outbox
 from userpipe.ops.queues import depth

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from contracts.items import USER_KEY, User
+from contracts.names import USER_KEY
+from contracts.user_model import User
 from services.reconcile.logic import CognitoUser
 from services.reconcile.store import CognitoDirectory
 from userpipe.ops.deployment import Deployment

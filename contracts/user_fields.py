@@ -1,0 +1,409 @@
+"""The ``User``'s fields, each declared once: the table every other place of the shape reads.
+
+Plain Python (no pydantic): the projector builds its items from this table on its cold path.
+The classes are plain ones with ``__slots__``, not dataclasses: a dataclass writes and compiles
+its methods when the module is imported, ~1.5 ms each, and this module is on that path.
+
+Derived from the table, never written out again:
+
+- the projector's first item (``contracts.user_item.first_version_item``);
+- the pydantic read model and the JSON Schema file (``contracts.user_model``, ``make schemas``);
+- what the API lets a client edit, filter and name in a condition, and its messages
+  (``services.user_api``);
+- what the change publisher publishes and selects, and how it recognises an API edit
+  (``services.change_publisher``);
+- which values the audit trail fingerprints instead of keeping (``services.audit_trail``).
+
+Written by hand, and held to this table by ``tests/unit/test_user_fields.py``: the GraphQL schema
+(``contracts/schema.graphql``, itself held to Amplify's reference), the console's record and
+edit form (``console/src``), and the Amplify model fixture (``tests/clients/models/schema.mjs``).
+
+To add a profile field (one a user edits), add a row here with ``writer=OWNER`` and a rule, then
+the schema, the console and the fixture: ``docs/`` lists the steps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from contracts.names import USER_TYPENAME, UserConfirmedDetail, iso_utc
+from contracts.rules import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    EMAIL_RULE,
+    USER_POOL_ID_MAX_LENGTH,
+    USER_POOL_ID_PATTERN,
+    USER_POOL_ID_RULE,
+)
+
+#: Who writes a field:
+#: - PIPELINE: the projector, once, when the user is confirmed; nothing changes it later;
+#: - OWNER: the user through the API's ``updateUser`` (an Admin may too, for anyone);
+#: - EVERY_WRITE: the projector on creation, then the API with every edit (bookkeeping);
+#: - OUTSIDE: never userpipe; an operator outside the API (DataStore's delete marker).
+Writer = Literal["pipeline", "owner", "every write", "outside"]
+PIPELINE: Final = "pipeline"
+OWNER: Final = "owner"
+EVERY_WRITE: Final = "every write"
+OUTSIDE: Final = "outside"
+
+#: The GraphQL inputs that filter on User fields (contracts/schema.graphql).
+LIST_FILTER: Final = "ModelUserFilterInput"  # listUsers, syncUsers
+CONDITION: Final = "ModelUserConditionInput"  # updateUser's condition
+SUBSCRIPTION_FILTER: Final = "ModelSubscriptionUserFilterInput"  # onCreate/Update/DeleteUser
+EVERY_FILTER: Final = frozenset({LIST_FILTER, CONDITION, SUBSCRIPTION_FILTER})
+
+#: A field's value on the first item, from the checked ``UserConfirmed`` detail and the time
+#: of the write (epoch ms).
+Initial = Callable[[UserConfirmedDetail, int], Any]
+
+
+class Text:
+    """A string of ``length`` characters. Without ``pattern``: printable characters and ordinary
+    spaces, not only spaces (NUL, escapes, line breaks and bidi overrides would reach every
+    client that shows it). With ``pattern`` (explicit ASCII classes, see ``contracts.rules``):
+    what it matches, described to the client as ``shape``."""
+
+    __slots__ = ("length", "pattern", "shape")
+
+    def __init__(self, length: tuple[int, int], pattern: str | None = None, shape: str = ""):
+        self.length = length
+        self.pattern = pattern
+        self.shape = shape
+
+    def rule(self, field: str) -> str:
+        low, high = self.length
+        if self.pattern is None:
+            return (
+                f"{field} must be {low}-{high} printable characters "
+                "(no control or formatting characters), not only spaces"
+            )
+        return f"{field} must be {low}-{high} characters: {self.shape}"
+
+    def problem(self, field: str, value: object) -> str | None:
+        """Why ``value`` cannot be stored in ``field`` (``None``: it can); never the value."""
+        low, high = self.length
+        if not isinstance(value, str) or not low <= len(value) <= high:
+            return self.rule(field)
+        if self.pattern is None:
+            if not value.strip() or not value.isprintable():  # "Other", "Separator" but " "
+                return self.rule(field)
+        elif re.fullmatch(self.pattern, value) is None:
+            return self.rule(field)
+        return None
+
+    def constraints(self) -> dict[str, Any]:
+        """The rule as pydantic ``Field`` arguments (and so JSON Schema keywords)."""
+        low, high = self.length
+        bounds: dict[str, Any] = {"min_length": low, "max_length": high}
+        return bounds | ({"pattern": self.pattern} if self.pattern else {})
+
+
+class WholeNumber:
+    """An integer (never a boolean) from ``minimum`` to ``maximum`` (``None``: unbounded)."""
+
+    __slots__ = ("maximum", "minimum")
+
+    def __init__(self, minimum: int, maximum: int | None = None) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def rule(self, field: str) -> str:
+        if self.maximum is None:
+            return f"{field} must be a whole number of at least {self.minimum}"
+        return f"{field} must be a whole number from {self.minimum} to {self.maximum}"
+
+    def problem(self, field: str, value: object) -> str | None:
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < self.minimum
+            or (self.maximum is not None and value > self.maximum)
+        ):
+            return self.rule(field)
+        return None
+
+    def constraints(self) -> dict[str, Any]:
+        return {"ge": self.minimum} | ({"le": self.maximum} if self.maximum is not None else {})
+
+
+class Matching:
+    """A string matching ``pattern`` of at most ``max_length`` characters, as ``contracts.rules``
+    declares it for the values the pipeline copies from Cognito (checked there on the way in)."""
+
+    __slots__ = ("max_length", "message", "pattern")
+
+    def __init__(self, pattern: str, max_length: int, message: str) -> None:
+        self.pattern = pattern
+        self.max_length = max_length
+        self.message = message
+
+    def rule(self, field: str) -> str:
+        return f"{field}: {self.message}"
+
+    def problem(self, field: str, value: object) -> str | None:
+        if (
+            not isinstance(value, str)
+            or len(value) > self.max_length
+            or re.fullmatch(self.pattern, value) is None
+        ):
+            return self.rule(field)
+        return None
+
+    def constraints(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "max_length": self.max_length}
+
+
+Rule = Text | WholeNumber | Matching
+
+
+class UserField:
+    """One attribute of a User item, under the name DynamoDB, GraphQL and Amplify all use.
+
+    - ``type``: its Python type;
+    - ``required``: on every item (the pipeline writes it), or absent until someone sets it;
+    - ``graphql``: its type in schema.graphql's ``User``; ``None``: stored, never served;
+    - ``writer``: who writes it (``Writer``);
+    - ``rule``: what a value must be (the API checks the profile's; the read model, the JSON
+      Schema and the console carry them all);
+    - ``sensitive``: personal data: never logged, only a fingerprint in the audit trail;
+    - ``filterable``: the GraphQL filter inputs that can name it;
+    - ``published``: in ``PublishUserChangeInput``, what the change publisher sends subscribers;
+    - ``initial``: its value on the first item (``None``: absent until written);
+    - ``fixed``: always this value;
+    - ``about``: its description in the JSON Schema file.
+    """
+
+    __slots__ = (
+        "about",
+        "filterable",
+        "fixed",
+        "graphql",
+        "initial",
+        "name",
+        "published",
+        "required",
+        "rule",
+        "sensitive",
+        "type",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        type: type[str] | type[int] | type[bool],
+        required: bool,
+        graphql: str | None,
+        writer: Writer,
+        *,
+        rule: Rule | None = None,
+        sensitive: bool = False,
+        filterable: frozenset[str] = frozenset(),
+        published: bool = False,
+        initial: Initial | None = None,
+        fixed: str | None = None,
+        about: str | None = None,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.required = required
+        self.graphql = graphql
+        self.writer = writer
+        self.rule = rule
+        self.sensitive = sensitive
+        self.filterable = filterable
+        self.published = published
+        self.initial = initial
+        self.fixed = fixed
+        self.about = about
+
+    def __repr__(self) -> str:
+        return f"UserField({self.name!r})"
+
+    @property
+    def attribute(self) -> str:
+        """Its Python name on the read model: ``_lastChangedAt`` is ``last_changed_at``."""
+        bare = self.name.lstrip("_")
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", bare).lower()
+
+
+def _from_event(key: str) -> Initial:
+    return lambda detail, now_ms: detail[key]  # type: ignore[literal-required]
+
+
+def _confirmation_time(detail: UserConfirmedDetail, now_ms: int) -> str:
+    """Timestamps come from the event, so a rebuild reproduces them."""
+    return iso_utc(datetime.fromisoformat(detail["confirmedAt"]))
+
+
+def _write_time(detail: UserConfirmedDetail, now_ms: int) -> int:
+    return now_ms
+
+
+USER_FIELDS: Final = (
+    UserField(
+        "id",
+        str,
+        True,
+        "ID!",
+        PIPELINE,
+        filterable=EVERY_FILTER,
+        published=True,
+        initial=_from_event("sub"),
+        about="Cognito sub; partition key.",
+    ),
+    UserField(
+        "__typename",
+        str,
+        True,
+        None,
+        PIPELINE,
+        initial=lambda detail, now_ms: USER_TYPENAME,
+        fixed=USER_TYPENAME,
+    ),
+    UserField(
+        "userPoolId",
+        str,
+        True,
+        None,
+        PIPELINE,
+        rule=Matching(USER_POOL_ID_PATTERN, USER_POOL_ID_MAX_LENGTH, USER_POOL_ID_RULE),
+        initial=_from_event("userPoolId"),
+        about="The Cognito user pool the user belongs to; the projector never creates "
+        "a user whose id exists for another pool.",
+    ),
+    UserField(
+        "email",
+        str,
+        True,
+        "AWSEmail!",
+        PIPELINE,
+        rule=Matching(EMAIL_PATTERN, EMAIL_MAX_LENGTH, EMAIL_RULE),
+        sensitive=True,
+        filterable=frozenset({LIST_FILTER}),
+        published=True,
+        initial=_from_event("email"),
+    ),
+    UserField(
+        "owner",
+        str,
+        True,
+        "String",
+        PIPELINE,
+        published=True,
+        initial=_from_event("sub"),
+        about="Owner for Amplify's owner rule: the sub, always equal to id.",
+    ),
+    UserField(
+        "name",
+        str,
+        False,
+        "String",
+        OWNER,
+        rule=Text((1, 100)),
+        filterable=EVERY_FILTER,
+        published=True,
+    ),
+    UserField(
+        "age",
+        int,
+        False,
+        "Int",
+        OWNER,
+        rule=WholeNumber(0, 150),
+        filterable=EVERY_FILTER,
+        published=True,
+    ),
+    UserField(
+        "createdAt",
+        str,
+        True,
+        "AWSDateTime!",
+        PIPELINE,
+        filterable=EVERY_FILTER,
+        published=True,
+        initial=_confirmation_time,
+        about="ISO-8601, the confirmation time.",
+    ),
+    UserField(
+        "updatedAt",
+        str,
+        True,
+        "AWSDateTime!",
+        EVERY_WRITE,
+        filterable=EVERY_FILTER,
+        published=True,
+        initial=_confirmation_time,
+        about="ISO-8601.",
+    ),
+    UserField(
+        "_version",
+        int,
+        True,
+        "Int!",
+        EVERY_WRITE,
+        rule=WholeNumber(1),
+        published=True,
+        initial=lambda detail, now_ms: 1,
+        about="1 on creation, +1 per API change.",
+    ),
+    UserField(
+        "_deleted",
+        bool,
+        False,
+        "Boolean",
+        OUTSIDE,
+        filterable=EVERY_FILTER,
+        published=True,
+    ),
+    UserField(
+        "_lastChangedAt",
+        int,
+        True,
+        "AWSTimestamp!",
+        EVERY_WRITE,
+        published=True,
+        initial=_write_time,
+        about="Epoch milliseconds.",
+    ),
+)
+
+FIELD: Final = {field.name: field for field in USER_FIELDS}
+#: The fields the API writes on a user's behalf: the profile.
+PROFILE_FIELDS: Final = tuple(field.name for field in USER_FIELDS if field.writer == OWNER)
+#: What an API edit writes: the profile and the bookkeeping that goes with every write.
+WRITTEN_BY_AN_EDIT: Final = frozenset(
+    field.name for field in USER_FIELDS if field.writer in (OWNER, EVERY_WRITE)
+)
+SENSITIVE_USER_FIELDS: Final = frozenset(field.name for field in USER_FIELDS if field.sensitive)
+#: ``PublishUserChangeInput``'s fields, in the schema's order.
+PUBLISHED_FIELDS: Final = tuple(field.name for field in USER_FIELDS if field.published)
+FILTER_FIELDS: Final = frozenset(
+    field.name for field in USER_FIELDS if LIST_FILTER in field.filterable
+)
+CONDITION_FIELDS: Final = frozenset(
+    field.name for field in USER_FIELDS if CONDITION in field.filterable
+)
+SUBSCRIPTION_FILTER_FIELDS: Final = frozenset(
+    field.name for field in USER_FIELDS if SUBSCRIPTION_FILTER in field.filterable
+)
+
+
+def listed(names: tuple[str, ...], conjunction: str = "and") -> str:
+    """``name and age``; ``name, age and phone``."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def profile_problem(field: str, value: object) -> str | None:
+    """Why ``value`` cannot be stored in the profile field ``field`` (``None``: it can).
+    ``None`` as a value clears the field and is always allowed."""
+    rule = FIELD[field].rule
+    if value is None or rule is None:
+        return None
+    return rule.problem(field, value)
