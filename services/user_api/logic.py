@@ -27,6 +27,7 @@ from services.user_api.errors import (
 )
 from services.user_api.expressions import Expression, filter_expression
 from services.user_api.page_tokens import PageTokens
+from services.user_api.subscription_filters import enhanced_filter
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -250,17 +251,17 @@ class UserApi:
 
         With ``id`` and no ``filter``, AppSync's argument filtering is enough (it matches ``id``
         against each published user's ``id``); with a ``filter``, the enhanced filter carries
-        ``id`` too, so it holds whether or not AppSync also applies the arguments."""
+        ``id`` too, so it holds whether or not AppSync also applies the arguments. A filter
+        AppSync's enhanced filters would refuse, ``id`` included, is a ``BadRequest`` naming
+        the limit (``subscription_filters``)."""
         if caller.is_admin(self._admin_group):
             pass
         elif caller.sub is None or user_id != caller.sub:
             raise Unauthorized(
                 "subscribe with your own id (Admin may subscribe to everyone's changes)"
             )
-        if not filter:
-            return Subscribed(None)
-        spec = dict(filter)
-        return Subscribed({"and": [{"id": {"eq": user_id}}, spec]} if user_id else spec)
+        required = {"id": {"eq": user_id}} if user_id else None
+        return Subscribed(enhanced_filter(filter, required=required))
 
     def refuse_create(self, caller: Caller) -> None:
         raise Unauthorized(

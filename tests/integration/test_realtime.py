@@ -127,6 +127,55 @@ def test_an_owner_subscribes_to_their_own_changes_only(
         socket.receive(timeout=1.5)
 
 
+FILTERED = (
+    "subscription S($id: String, $filter: ModelSubscriptionUserFilterInput) "
+    f"{{ onUpdateUser(id: $id, filter: $filter) {{ {FIELDS} }} }}"
+)
+EDIT_SELECTING_DATES = """mutation Edit($input: UpdateUserInput!) {
+  updateUser(input: $input) { id name age createdAt updatedAt _version _deleted _lastChangedAt }
+}"""
+
+
+def test_a_filter_at_appsyncs_limits_is_applied_and_one_past_them_is_refused_naming_the_limit(
+    stack: LocalStack, client: StackClient, sockets: list[Socket]
+) -> None:
+    _, sub, token = confirmed(client)
+    socket = Socket(stack, token)
+    sockets.append(socket)
+    six = ["Live", "Lively", "Alive", "Olive", "Liver", "Sliver"]
+    _, refused = socket.start(FILTERED, id=sub, filter={"name": {"in": six}})
+    assert refused["type"] == "error"
+    (error,) = refused["payload"]["errors"]
+    assert error["errorType"] == "BadRequest"
+    assert error["message"] == (
+        "filter.name.in: at most 5 values in `in` (AppSync enhanced subscription filters), got 6"
+    )
+    _, refused = socket.start(
+        FILTERED, id=sub, filter={"or": [{"age": {"eq": n}} for n in range(11)]}
+    )
+    assert refused["payload"]["errors"][0]["message"].startswith(
+        "filter: Filters combination exceed maximum limit of 10"
+    )
+
+    # Exactly at the limits: five values in `in`, and four fields ANDed with the id argument.
+    at_limits = {
+        "name": {"in": six[:5]},
+        "createdAt": {"beginsWith": "20"},
+        "updatedAt": {"gt": "2000"},
+        "_deleted": {"ne": True},
+    }
+    key, ack = socket.start(FILTERED, id=sub, filter=at_limits)
+    assert ack == {"type": "start_ack", "id": key}
+    for version, name in enumerate(["Sliver", "Olive"], start=1):  # outside the filter, then in
+        edit = {"input": {"id": sub, "name": name, "_version": version}}
+        answer = client.graphql(EDIT_SELECTING_DATES, edit, token=token)
+        assert answer.status == 200 and not answer.errors
+    data = socket.receive()
+    assert data["id"] == key and data["payload"]["data"]["onUpdateUser"]["name"] == "Olive"
+    with pytest.raises(TimeoutError):
+        socket.receive(timeout=1.5)
+
+
 def test_an_admin_hears_of_a_user_the_pipeline_created(
     stack: LocalStack, client: StackClient, sockets: list[Socket]
 ) -> None:

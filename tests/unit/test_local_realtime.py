@@ -30,6 +30,9 @@ def subscription(field: str, query: str, **arguments: Any) -> Subscription:
         ({"name": {"eq": "Ada"}}, True),
         ({"name": {"ne": "Ada"}}, False),
         ({"age": {"gt": 30, "le": 36}}, True),
+        ({"age": {"lt": 18, "gt": 35}}, True),  # one field's operators are ORed, as on AppSync
+        ({"age": {"lt": 18, "gt": 40}}, False),
+        ({"age": {"lt": 18, "gt": None}}, False),  # a null operator is no alternative
         ({"age": {"between": [37, 40]}}, False),
         ({"name": {"beginsWith": "A"}}, True),
         ({"name": {"in": ["Bob", "Ada"]}}, True),

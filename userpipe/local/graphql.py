@@ -186,8 +186,12 @@ def _arguments_match(arguments: Mapping[str, Any], value: Mapping[str, Any]) -> 
 def filter_matches(spec: Mapping[str, Any] | None, value: Mapping[str, Any]) -> bool:
     """An enhanced subscription filter (Amplify's ModelSubscription*FilterInput shape, as
     ``util.transform.toSubscriptionFilter`` takes it) against a published result: fields AND
-    together; ``and``/``or`` take lists. A field the result lacks matches only ``ne`` and
-    ``notIn``/``notContains``."""
+    together; ``and``/``or`` take lists; the operators of one field are ORed ("When a field has
+    two or more conditions on it, all of these conditions are considered to use the OR
+    operation": AppSync developer guide, "Transformation helpers in util.transform"), unlike in
+    a list filter. A field the result lacks matches only ``ne`` and ``notIn``/``notContains``.
+    The resolver has already held ``spec`` to AppSync's limits
+    (``services/user_api/subscription_filters.py``)."""
     if not spec:
         return True
     for name, condition in spec.items():
@@ -198,10 +202,10 @@ def filter_matches(spec: Mapping[str, Any] | None, value: Mapping[str, Any]) -> 
             parts = list(condition or ())
             if parts and not any(filter_matches(part, value) for part in parts):
                 return False
-        elif isinstance(condition, Mapping) and not all(
-            _holds(op, operand, value.get(name)) for op, operand in condition.items()
-        ):
-            return False
+        elif isinstance(condition, Mapping):
+            given = [(op, operand) for op, operand in condition.items() if operand is not None]
+            if given and not any(_holds(op, operand, value.get(name)) for op, operand in given):
+                return False
     return True
 
 
