@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserpipeError as error:
         if args.debug:
             raise
-        print(f"{args.said_by}: {error}", file=sys.stderr)
+        print(f"{args.error_prefix}: {error}", file=sys.stderr)
         return error.exit_code
     return status
 
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="userpipe",
         description="Confirmed Cognito users to a durable, replayable User record.",
     )
-    parser.set_defaults(said_by="userpipe", debug=False)
+    parser.set_defaults(error_prefix="userpipe", debug=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     local.add_commands(commands)
     operations.add_commands(commands)

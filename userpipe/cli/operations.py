@@ -44,6 +44,9 @@ INTERRUPTED = {
     "outputs": "interrupted",
 }
 
+#: An operator command: what it does with the deployment its arguments name.
+OnDeployment = Callable[[Deployment, argparse.Namespace, Progress, Console], int]
+
 
 def add_commands(commands: Any) -> None:
     target = argparse.ArgumentParser(add_help=False)
@@ -60,20 +63,23 @@ def add_commands(commands: Any) -> None:
     where.add_argument("--profile", help="the AWS profile to use")
     target.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, run: OnDeployment, summary: str, description: str
+    ) -> argparse.ArgumentParser:
         parser = register(
             commands,
             name,
-            on_deployment(_RUNS[name]),
+            on_deployment(run),
             parents=[target],
             help=summary,
             description=description,
         )
-        parser.set_defaults(said_by=f"userpipe {name}")
+        parser.set_defaults(error_prefix=f"userpipe {name}")
         return parser
 
     replay = command(
         "replay",
+        _replay,
         "replay archived UserConfirmed events to the projector (or every consumer)",
         "Start an EventBridge replay from the archive to the bus, limited to the projector's "
         "rule unless --all-consumers. The projector creates once, so a replay never overwrites "
@@ -93,6 +99,7 @@ def add_commands(commands: Any) -> None:
 
     rebuild = command(
         "rebuild",
+        _rebuild,
         "rebuild the User table from the archive (into an empty table only)",
         "Refuse a User table that holds items; replay every archived event to the projector; "
         "wait until projected; compare with Cognito's confirmed users and report what differs. "
@@ -105,6 +112,7 @@ def add_commands(commands: Any) -> None:
 
     reconcile = command(
         "reconcile",
+        _reconcile,
         "publish UserConfirmed for confirmed Cognito users without an item",
         "Page through the pool's confirmed users (ListUsers, rate-limited), look each up in "
         "the User table (BatchGetItem), and publish UserConfirmed (origin reconcile) for each "
@@ -118,6 +126,7 @@ def add_commands(commands: Any) -> None:
 
     redrive = command(
         "redrive",
+        _redrive,
         "send dead-lettered messages back, once their cause is fixed",
         "Subscription DLQs: events back to their queue (SQS's message move task on AWS). The "
         "audit stream's DLQ: the failed records read again from the stream (while it has them, "
@@ -135,6 +144,7 @@ def add_commands(commands: Any) -> None:
 
     status = command(
         "status",
+        _status,
         "queues, dead letters, counts, replays, alarms: OK or NEEDS ATTENTION",
         "Queue and DLQ depths, table and user counts (approximate on AWS), the archive, the "
         "last replays, alarms in ALARM (AWS). Ends with a verdict line; exit 0 if OK, 1 if "
@@ -144,6 +154,7 @@ def add_commands(commands: Any) -> None:
 
     outputs = command(
         "outputs",
+        _outputs,
         "print the Amplify JS v6 configuration a frontend loads (or every output)",
         "The stack's Amplify JS v6 ResourcesConfig as JSON on stdout: pass it to "
         "Amplify.configure(...) unchanged (Cognito user pool and client, the GraphQL endpoint "
@@ -184,10 +195,6 @@ def deployment_from(args: argparse.Namespace) -> Deployment:
         "which stack? --local (the local stack's outputs: --outputs, $USERPIPE_OUTPUTS or "
         f"{DEFAULT_OUTPUTS}) or --stack NAME [--region R] [--profile P]"
     )
-
-
-#: An operator command: what it does with the deployment its arguments name.
-OnDeployment = Callable[[Deployment, argparse.Namespace, Progress, Console], int]
 
 
 class InterruptedCommandError(UserpipeError):
@@ -395,13 +402,3 @@ def _outputs(deployment: Deployment, args: argparse.Namespace, progress: Progres
     shown = dict(deployment.outputs) if args.all else amplify_config(deployment.outputs)
     print(json.dumps(shown, indent=2, sort_keys=args.all))
     return 0
-
-
-_RUNS: dict[str, OnDeployment] = {
-    "replay": _replay,
-    "rebuild": _rebuild,
-    "reconcile": _reconcile,
-    "redrive": _redrive,
-    "status": _status,
-    "outputs": _outputs,
-}
