@@ -47,20 +47,27 @@ def wait_until_drained(
     settle_seconds: float = 0.0,
     poll_seconds: float = 0.1,
     timeout: float | None = None,
-    on_depth: Callable[[int], None] = lambda left: None,
+    on_depth: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Until every queue reads empty (nothing visible, in flight or delayed) for
     ``settle_seconds`` in a row — SQS's counts are approximate and lag on AWS
     (``Deployment.settle_seconds``); the emulator's are exact, so 0 there returns at the first
-    empty read. ``on_depth`` hears the messages left at every read; ``TimeoutError`` after
-    ``timeout`` seconds (``None``: no limit)."""
+    empty read. ``on_depth`` hears the messages left at every read; without it a read stops at
+    the first queue that holds any (the emulator walks a queue to count it, time taken from
+    the pipeline being waited on). ``TimeoutError`` after ``timeout`` seconds (``None``: no
+    limit)."""
     deadline = None if timeout is None else clock() + timeout
     empty_since: float | None = None
     while True:
-        left = sum(depth(sqs, url).total for url in urls)
-        on_depth(left)
+        left = 0
+        for url in urls:
+            left += depth(sqs, url).total
+            if left and on_depth is None:
+                break
+        if on_depth is not None:
+            on_depth(left)
         now = clock()
         if left:
             empty_since = None
@@ -69,5 +76,5 @@ def wait_until_drained(
             if now - empty_since >= settle_seconds:
                 return
         if deadline is not None and now > deadline:
-            raise TimeoutError(f"the queues still hold {left} message(s) after {timeout} s")
+            raise TimeoutError(f"the queues still hold messages after {timeout} s")
         sleep(poll_seconds)
