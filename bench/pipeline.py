@@ -37,12 +37,13 @@ from bench.report import Goal, Measurement, median, percentile
 from contracts.names import ORIGIN_COGNITO
 from contracts.topology import FUNCTIONS, ResourceNames
 from contracts.user_confirmed import from_cognito_user, put_events_entry
-from userpipe.clients import Clients, local_clients, read_credentials
+from userpipe.aws.clients import Clients, local_clients, read_credentials
+from userpipe.aws.deployment import from_local
+from userpipe.aws.queues import queue_urls, wait_until_drained
+from userpipe.aws.tables import empty_user_table, scan
 from userpipe.local.process import StackProcess
 from userpipe.ops import rebuild, reconcile
-from userpipe.ops.deployment import from_local
 from userpipe.ops.progress import Recorded
-from userpipe.ops.tables import empty_user_table
 
 PASSWORD = "Bench-Passw0rd!"  # noqa: S105 - a throwaway user of the local stack
 E2E_GOAL = Goal("<=", 1.3)
@@ -281,11 +282,11 @@ def cognito_lookup_seconds(clients: Clients, pool: str, emails: list[str]) -> fl
 
 def check_tables(clients: Clients, outputs: dict[str, Any], subs: set[str]) -> None:
     """Every user has its item at version 1 and exactly one INSERT audit record."""
-    items = _scan(clients, outputs["user_table_name"])
+    items = list(scan(clients.dynamodb, outputs["user_table_name"]))
     versions = {i["id"]["S"]: i["_version"]["N"] for i in items if i["id"]["S"] in subs}
     inserts = [
         a["userId"]["S"]
-        for a in _scan(clients, outputs["audit_table_name"])
+        for a in scan(clients.dynamodb, outputs["audit_table_name"])
         if a["userId"]["S"] in subs and a["eventName"]["S"] == "INSERT"
     ]
     if set(versions) != subs or set(versions.values()) != {"1"}:
@@ -294,13 +295,6 @@ def check_tables(clients: Clients, outputs: dict[str, Any], subs: set[str]) -> N
         )
     if sorted(inserts) != sorted(subs):
         raise AssertionError(f"INSERT audit records: {len(inserts)} for {len(subs)} users")
-
-
-def _scan(clients: Clients, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for page in clients.dynamodb.get_paginator("scan").paginate(TableName=table):
-        items.extend(page["Items"])
-    return items
 
 
 class FunctionLogs:
@@ -418,7 +412,8 @@ def run(
         say(f"N={users}: rebuild")
         deployment = from_local(stack.outputs_path)
         empty_user_table(deployment)
-        _wait_drained(clients, stack.outputs)
+        wait_until_drained(clients.sqs, queue_urls(stack.outputs), poll_seconds=0.2, timeout=120)
+        time.sleep(1.0)  # the audit trail's stream reads follow within a poll
         started = time.perf_counter()
         report = rebuild.run(deployment, Recorded(), rate=UNTHROTTLED)
         rebuild_seconds = time.perf_counter() - started
@@ -450,30 +445,6 @@ def run(
         cognito_lookup=lookup,
     )
     return sizes, measurements
-
-
-def _wait_drained(clients: Clients, outputs: dict[str, Any], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    urls = [v for k, v in outputs.items() if k.endswith("_queue_url")]
-    while time.monotonic() < deadline:
-        depths = [
-            sum(
-                int(v)
-                for v in clients.sqs.get_queue_attributes(
-                    QueueUrl=url,
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ],
-                )["Attributes"].values()
-            )
-            for url in urls
-        ]
-        if not any(depths):
-            time.sleep(1.0)  # the audit trail's stream reads follow within a poll
-            return
-        time.sleep(0.2)
-    raise TimeoutError("the queues did not drain")
 
 
 def _raw_reconcile(clients: Clients, outputs: dict[str, Any]) -> float:

@@ -33,7 +33,7 @@ from contracts.topology import (
     default_settings,
 )
 from contracts.user_model import User
-from userpipe.clients import REGION, Clients
+from userpipe.aws.clients import REGION, Clients
 from userpipe.local.provision import provision
 from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
@@ -117,7 +117,7 @@ class InProcessPipeline:
         """Deliver until nothing is left: (queue messages, stream records) delivered."""
         messages = records = 0
         for _ in range(max_rounds):
-            delivered = _drain(self.projector), _drain(self.audit)
+            delivered = _deliver_pending(self.projector), _deliver_pending(self.audit)
             if not any(delivered):
                 return messages, records
             messages, records = messages + delivered[0], records + delivered[1]
@@ -143,7 +143,8 @@ class InProcessPipeline:
         return [item for page in paginator.paginate(TableName=table) for item in page["Items"]]
 
 
-def _drain(poller: QueuePoller | StreamPoller) -> int:
+def _deliver_pending(poller: QueuePoller | StreamPoller) -> int:
+    """Poll until the poller finds nothing; how many messages or records it delivered."""
     delivered = 0
     while count := poller.poll():
         delivered += count

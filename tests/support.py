@@ -68,7 +68,7 @@ def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
 
 def all_stream_records(pipe: InProcessPipeline) -> list[dict[str, Any]]:
     """Every record the User table's stream holds, from the start, as Lambda would see them."""
-    from userpipe.lambda_events import stream_record
+    from userpipe.aws.streams import stream_record
 
     streams, arn = pipe.clients.streams, pipe.value("UserTable", "stream_arn")
     records = []

@@ -21,14 +21,16 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
-from userpipe.commands import userpipe_command
+from userpipe.aws import status
+from userpipe.aws.deployment import from_local
+from userpipe.aws.queues import wait_until_drained
+from userpipe.aws.shell import userpipe_command
+from userpipe.aws.tables import empty_user_table
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack, LocalStackOptions
-from userpipe.ops import rebuild, replay, status
-from userpipe.ops.deployment import from_local
+from userpipe.ops import rebuild, replay
 from userpipe.ops.progress import RichProgress
-from userpipe.ops.tables import empty_user_table
 
 PEOPLE = ["ada", "grace", "alan", "barbara", "edsger", "margaret", "donald", "frances"]
 PASSWORD = "Correct-Horse-9-Battery!"  # noqa: S105 - demo users on the local stack
@@ -46,7 +48,7 @@ RENAME = """mutation Rename($input: UpdateUserInput!) {
 
 def next_steps(userpipe: str) -> list[str]:
     """What the demo ends with: where a newcomer goes next, each command as it runs here
-    (``userpipe``: how this program was reached, ``userpipe.commands.userpipe_command``)."""
+    (``userpipe``: how this program was reached, ``userpipe.aws.shell.userpipe_command``)."""
     return [
         "",
         "Next:",
@@ -84,7 +86,7 @@ class _Demo:
 
     def settle(self) -> None:
         """Wait until the pipeline has delivered everything (queues drained, then the stream)."""
-        wait_for(self.client.drained, timeout=60, what="the queues to drain")
+        wait_until_drained(self.client.aws.sqs, self.client.queue_urls, timeout=60)
         self.stack.settle()
 
     def run(self, count: int) -> int:

@@ -83,7 +83,7 @@ class NodeClient:
         threading.Thread(
             target=self._read, args=(self.process.stdout, self._lines), daemon=True
         ).start()
-        threading.Thread(target=self._drain, daemon=True).start()
+        threading.Thread(target=self._collect_errors, daemon=True).start()
 
     @staticmethod
     def _read(stream: Any, lines: queue.Queue[str | None]) -> None:
@@ -91,7 +91,7 @@ class NodeClient:
             lines.put(line)
         lines.put(None)
 
-    def _drain(self) -> None:
+    def _collect_errors(self) -> None:
         assert self.process.stderr is not None
         self._errors.extend(self.process.stderr)
 

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from contracts.topology import SUBSCRIPTIONS
+from userpipe.aws.queues import wait_until_drained
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack
@@ -43,7 +44,7 @@ def signed_up(client: StackClient) -> tuple[str, str, str]:
 
 
 def settled(stack: LocalStack, client: StackClient) -> None:
-    wait_for(client.drained, what="the queues to drain")
+    wait_until_drained(client.aws.sqs, client.queue_urls, timeout=30)
     stack.settle()
 
 

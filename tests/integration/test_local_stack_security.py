@@ -27,7 +27,7 @@ from websockets.sync.client import connect
 
 from contracts.topology import USER_API
 from tests.support import STACK_PASSWORD, confirmed
-from userpipe.clients import Clients
+from userpipe.aws.clients import Clients
 from userpipe.local.client import StackClient
 from userpipe.local.guard import machine_names
 from userpipe.local.stack import LocalStack, LocalStackOptions

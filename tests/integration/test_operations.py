@@ -17,6 +17,7 @@ from contracts.names import ORIGIN_COGNITO
 from contracts.topology import AUDIT_TABLE, ResourceNames
 from contracts.user_confirmed import from_cognito_user, put_events_entry
 from contracts.user_model import User
+from userpipe.aws.queues import wait_until_drained
 from userpipe.cli import main
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
@@ -230,7 +231,7 @@ def test_a_replay_to_every_consumer_says_so_and_reaches_them_all(
     stack: LocalStack, client: StackClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sign_up(client, 2)
-    wait_for(client.drained, what="the queues to drain")
+    wait_until_drained(client.aws.sqs, client.queue_urls, timeout=30)
     code, _, err = userpipe(stack, capsys, "replay", "--local", "--all-consumers", "--wait")
     assert code == 0, err
     assert "Every subscriber receives these events again: UserProjector, WelcomeNotifier" in err
@@ -290,7 +291,7 @@ def test_a_poison_event_is_dead_lettered_then_redriven_once_fixed(
     assert code == 0 and "user-projector-dlq: 1 redriven" in out
     wait_for(lambda: sub in client.users(), timeout=30, what="the user's item")
     assert client.users()[sub].email == email
-    wait_for(client.drained, what="the queues to drain")
+    wait_until_drained(client.aws.sqs, client.queue_urls, timeout=30)
 
     code, out, _ = userpipe(stack, capsys, "status", "--local")
     assert code == 0 and out.endswith("OK")

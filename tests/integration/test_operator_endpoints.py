@@ -1,7 +1,7 @@
 """The operator commands against endpoints that misbehave, on real local sockets: one that takes
 connections and never answers, and HTTP servers that are not AWS (HTML, a 404). Each command
 ends with one line naming the endpoint — no traceback, no ``KeyError`` — within its clients'
-bounded time (``userpipe.clients``), for a local stack's outputs file and for ``--stack`` alike.
+bounded time (``userpipe.aws.clients``), for a local stack's outputs file and for ``--stack`` alike.
 
 The commands run as an operator runs them, each in its own process (``python -m userpipe``);
 how long each took is printed (``-s`` shows it), and only a generous bound is asserted: the
@@ -21,7 +21,7 @@ import pytest
 
 from contracts.topology import OUTPUTS
 from tests.endpoints import SILENT, Answer, ScriptedEndpoint, scripted_endpoint
-from userpipe.clients import worst_case_seconds
+from userpipe.aws.clients import worst_case_seconds
 
 pytestmark = pytest.mark.integration
 #: Far above the clients' budget and far below what they took before they had one (botocore's

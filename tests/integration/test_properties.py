@@ -35,7 +35,7 @@ from tests.support import (
     cognito_sign_up,
     user_confirmed_envelope,
 )
-from userpipe.clients import Clients
+from userpipe.aws.clients import Clients
 
 pytestmark = pytest.mark.integration
 USERS = 4

@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts.names import ORIGIN_COGNITO
 from contracts.user_confirmed import put_events_entry, user_confirmed_detail
+from userpipe.aws.queues import wait_until_drained
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack
 
@@ -47,13 +48,12 @@ def publish(client: StackClient, entries: Iterable[dict[str, Any]], *, backlog: 
     subscription's queue holds more than ``backlog`` messages — a producer at a steady rate,
     not a burst: the emulator's SQS walks the whole queue on every call, so a queue thousands
     deep makes it, not userpipe, the thing tested."""
-    queues = [url for key, url in client.outputs.items() if key.endswith("_queue_url")]
     batch: list[dict[str, Any]] = []
     for entry in [*entries, None]:
         if entry is not None:
             batch.append(entry)
         if batch and (entry is None or len(batch) == 10):
-            while any(client.depth(url) > backlog for url in queues):
+            while any(client.depth(url) > backlog for url in client.queue_urls):
                 time.sleep(0.2)
             answer = client.aws.events.put_events(Entries=batch)  # type: ignore[arg-type]
             assert answer["FailedEntryCount"] == 0, answer
@@ -72,7 +72,7 @@ def converged(
     """Wait until ``done()``, then until nothing is left to deliver. Looks every 2 s: the stack
     runs in this process, and every look (a scan) takes its time from the pipeline."""
     wait_for(done, timeout=timeout, interval=2.0, what=what)
-    wait_for(client.drained, timeout=timeout, interval=1.0, what="the queues to drain")
+    wait_until_drained(client.aws.sqs, client.queue_urls, poll_seconds=1.0, timeout=timeout)
     stack.settle(timeout)
 
 

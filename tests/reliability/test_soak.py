@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import REPORTS
-from userpipe.clients import local_clients
+from userpipe.aws.clients import local_clients
+from userpipe.aws.queues import wait_until_drained
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.process import StackProcess
 
@@ -68,7 +69,7 @@ def test_a_minute_at_20_confirmations_a_second_loses_nobody_and_memory_stays_bou
             interval=1.0,
             what="every confirmed user's item",
         )
-        wait_for(client.drained, timeout=120, what="the queues to drain")
+        wait_until_drained(client.aws.sqs, client.queue_urls, timeout=120)
         done.set()
         sampler.join()
         samples.append(stack.memory())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from userpipe.aws.shell import userpipe_command
 from userpipe.cli import main
-from userpipe.commands import userpipe_command
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from userpipe.clients import (
+from userpipe.aws.clients import (
     ATTEMPTS,
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -82,7 +82,7 @@ def test_calls_that_wait_on_a_function_may_wait_longer_than_it_runs() -> None:
 def test_an_answer_in_no_aws_format_is_named_and_a_5xx_is_left_to_the_retries(
     service: str, operation: str, status: int, body: bytes, refused: bool
 ) -> None:
-    from userpipe.clients import NotAnAwsEndpointError, _refuse_what_is_not_aws
+    from userpipe.aws.clients import NotAnAwsEndpointError, _refuse_what_is_not_aws
 
     client = Clients("http://127.0.0.1:9")._client(service)
     check = _refuse_what_is_not_aws(client)

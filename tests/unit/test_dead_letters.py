@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from contracts.topology import DEAD_LETTERS
-from userpipe.ops.dead_letters import why
-from userpipe.ops.deployment import Deployment
+from userpipe.aws.dead_letters import why
+from userpipe.aws.deployment import Deployment
 
 QUEUES = {declared.name: declared for declared in DEAD_LETTERS}
 LOCAL = {"stage": "pr-42", "logs_dir": "/home/dev/app/.userpipe/logs", "endpoint_url": "http://127.0.0.1:4747",
@@ -22,7 +22,7 @@ AWS = {"stage": "pr-42", "region": "eu-central-1"}
 @pytest.fixture(autouse=True)
 def aws_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The AWS CLI as a shell with it on PATH names it (not where this test's Python is)."""
-    monkeypatch.setattr("userpipe.ops.deployment.aws_cli", lambda: "aws")
+    monkeypatch.setattr("userpipe.aws.deployment.aws_cli", lambda: "aws")
 
 
 def deployment(local: bool) -> Deployment:

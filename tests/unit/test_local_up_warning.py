@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from userpipe.cli import exposure_warning
+from userpipe.cli.local import exposure_warning
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])

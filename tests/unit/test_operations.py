@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 import pytest
 from botocore.exceptions import ClientError
 
+from userpipe.aws.deployment import Deployment, DeploymentNotFoundError, from_local, from_stack
+from userpipe.cli.operations import deployment_from
+from userpipe.errors import OperatorError
 from userpipe.ops import redrive, replay
-from userpipe.ops.cli import deployment_from
-from userpipe.ops.deployment import Deployment, DeploymentNotFoundError, from_local, from_stack
-from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Recorded
 from userpipe.ops.redrive import RecordsGoneError, Result, move_messages, read_batch
 from userpipe.ops.replay import (
@@ -571,7 +571,7 @@ class _Described:
 
 def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stack() -> None:
     from contracts.topology import OUTPUTS as DECLARED
-    from userpipe.ops import status
+    from userpipe.aws import status
 
     service = _Described()
     outputs = {o.local_name: f"https://sqs/userpipe-prod-{o.local_name}" for o in DECLARED}
@@ -636,7 +636,7 @@ class _Quiet(_Described):
 
 
 def test_status_covers_the_queues_a_stack_without_the_welcome_notifier_has() -> None:
-    from userpipe.ops import status
+    from userpipe.aws import status
 
     found = status.collect(without_welcome(), now=NOW)
     assert [(q.name, q.role) for q in found.queues] == [
@@ -654,7 +654,7 @@ def test_status_on_the_command_line_says_what_the_stack_was_deployed_without(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from userpipe.cli import main
-    from userpipe.ops import cli as ops_cli
+    from userpipe.cli import operations as ops_cli
 
     monkeypatch.setattr(ops_cli, "from_stack", lambda name, **kw: without_welcome(_Quiet()))
     assert main(["status", "--stack", "userpipe-prod"]) == 0
@@ -679,7 +679,7 @@ def test_redriving_the_welcome_queue_of_a_stack_without_it_says_why_there_is_non
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from userpipe.cli import main
-    from userpipe.ops import cli as ops_cli
+    from userpipe.cli import operations as ops_cli
 
     monkeypatch.setattr(ops_cli, "from_stack", lambda name, **kw: without_welcome(_Quiet()))
     assert main(["redrive", "--stack", "userpipe-prod", "--queue", "welcome-notifier-dlq"]) == 2
@@ -713,8 +713,8 @@ def test_a_replay_to_every_consumer_reaches_the_consumers_the_stack_has() -> Non
 def test_only_an_optional_part_may_be_missing_a_required_or_half_one_is_an_error() -> None:
     """No output of the welcome subscription: not deployed. A missing output of the projector,
     or of a welcome subscription that has some of its outputs, is a broken record: an error."""
-    from userpipe.ops import status
-    from userpipe.ops.deployment import MissingOutputError
+    from userpipe.aws import status
+    from userpipe.aws.deployment import MissingOutputError
 
     with pytest.raises(MissingOutputError, match="has no output 'projector_queue_url'"):
         status.collect(without_welcome(_Quiet(), drop=("projector_queue_url",)), now=NOW)
@@ -727,7 +727,7 @@ def test_outputs_prints_the_amplify_configuration_of_a_deployed_stack(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from userpipe.cli import main
-    from userpipe.ops import cli as ops_cli
+    from userpipe.cli import operations as ops_cli
 
     outputs = [
         {"OutputKey": "EventBusName", "OutputValue": "userpipe-prod-users"},

@@ -25,10 +25,10 @@ from contracts.audit_model import AuditRecord
 from contracts.names import ORIGIN_COGNITO
 from contracts.user_confirmed import from_cognito_user, put_events_entry
 from contracts.user_model import User
-from userpipe.clients import local_clients, read_credentials
+from userpipe.aws.clients import local_clients, read_credentials
+from userpipe.aws.queues import depth, queue_urls
+from userpipe.aws.tables import scan
 from userpipe.local import outbox
-from userpipe.ops.queues import depth
-from userpipe.ops.tables import scan
 
 T = TypeVar("T")
 
@@ -192,10 +192,10 @@ class StackClient:
         """Messages in a queue, visible, in flight or delayed."""
         return depth(self.aws.sqs, queue_url).total
 
-    def drained(self) -> bool:
-        """Every subscription's queue is empty (nothing waiting, nothing in flight)."""
-        urls = [url for key, url in self.outputs.items() if key.endswith("_queue_url")]
-        return all(self.depth(url) == 0 for url in urls)
+    @property
+    def queue_urls(self) -> list[str]:
+        """Every subscription's queue: what ``wait_until_drained`` waits on."""
+        return queue_urls(self.outputs)
 
 
 def wait_for(

@@ -50,7 +50,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from userpipe.clients import LOCAL_PROFILE as PROFILE
+from userpipe.aws.clients import LOCAL_PROFILE as PROFILE
 from userpipe.local.files import write_secret
 
 ALGORITHM: Final = "AWS4-HMAC-SHA256"

@@ -25,7 +25,7 @@ from contracts.topology import (
     ResourceNames,
     Table,
 )
-from userpipe.clients import Clients
+from userpipe.aws.clients import Clients
 
 SECONDS_PER_DAY = 86_400
 

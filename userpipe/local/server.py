@@ -24,6 +24,7 @@ import uvicorn
 from a2wsgi import WSGIMiddleware
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from userpipe.errors import UserpipeError
 from userpipe.local import faults, iam
 from userpipe.local.faults import FaultPlan, caller
 from userpipe.local.guard import Guard, Reach
@@ -47,7 +48,7 @@ _STREAM_WORK: Final = (
 )
 
 
-class PortInUseError(OSError):
+class PortInUseError(UserpipeError, OSError):
     def __init__(self, host: str, port: int, option: str = "--port") -> None:
         super().__init__(
             f"{host}:{port} is already in use: stop what listens there, or choose another "

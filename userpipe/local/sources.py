@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.names import iso_utc
 from contracts.topology import QueueSource, StreamSource
-from userpipe.lambda_events import stream_record
+from userpipe.aws.streams import stream_record
 from userpipe.local.sandbox import FunctionSandbox, Invocation
 
 if TYPE_CHECKING:

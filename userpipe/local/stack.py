@@ -37,7 +37,9 @@ from contracts.topology import (
     default_settings,
 )
 from userpipe.amplify import amplify_config
-from userpipe.clients import LOCAL_PROFILE, REGION, Clients
+from userpipe.aws.clients import LOCAL_PROFILE, REGION, Clients
+from userpipe.aws.queues import depth
+from userpipe.errors import UserpipeError
 from userpipe.liveness import why_stopped
 from userpipe.local import dynamodb, eventbridge
 from userpipe.local.aws import InProcessAws
@@ -74,7 +76,7 @@ DEFAULT_STATE_DIR: Final = Path(".userpipe")
 _RUNNING_HERE: set[Path] = set()
 
 
-class OutputsInUseError(Exception):
+class OutputsInUseError(UserpipeError):
     """Another stack runs with these outputs: the commands find a stack by its outputs file,
     so a second stack writing it would take the first one's commands away from it."""
 
@@ -371,9 +373,9 @@ class LocalStack:
     def console_status(self) -> dict[str, Any]:
         """``userpipe status`` as the console shows it, with the User table's last changes."""
         from contracts import dynamodb
-        from userpipe.ops.deployment import for_local_stack
-        from userpipe.ops.status import collect
-        from userpipe.ops.tables import scan
+        from userpipe.aws.deployment import for_local_stack
+        from userpipe.aws.status import collect
+        from userpipe.aws.tables import scan
 
         # Its own outputs, never the file's: another stack may have written that since.
         deployment = for_local_stack(self.outputs())
@@ -450,17 +452,10 @@ class LocalStack:
     def _queued(self) -> int:
         assert self.built is not None
         clients = self.clients()
-        total = 0
-        for subscription in self.built.parts.subscriptions:
-            attributes = clients.sqs.get_queue_attributes(
-                QueueUrl=self.built.attribute(Attr(f"{subscription.id}Queue", "url")),
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            )["Attributes"]
-            total += sum(int(value) for value in attributes.values())
-        return total
+        return sum(
+            depth(clients.sqs, self.built.attribute(Attr(f"{subscription.id}Queue", "url"))).total
+            for subscription in self.built.parts.subscriptions
+        )
 
 
 def emulated_user_pool(pool_id: str) -> Any:

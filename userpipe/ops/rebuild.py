@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from services.reconcile.store import DEFAULT_REQUESTS_PER_SECOND
+from userpipe.aws.deployment import Deployment
+from userpipe.aws.tables import is_empty, user_items
+from userpipe.aws.users import DEFAULT_REQUESTS_PER_SECOND, confirmed_users
+from userpipe.errors import OperatorError
 from userpipe.ops import replay
-from userpipe.ops.deployment import Deployment
-from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress
-from userpipe.ops.tables import confirmed_users, is_empty, user_items
 
 
 class TableNotEmptyError(OperatorError):

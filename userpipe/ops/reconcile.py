@@ -1,20 +1,15 @@
 """``userpipe reconcile``: the scheduled reconcile function's job, run now from here, with
 progress, a summary and orphans (items without a confirmed Cognito user — reported, never
-deleted). The logic and the adapters are the function's own (``services/reconcile``)."""
+deleted). The logic and the adapters are the function's own, reached through
+``userpipe.aws.users``."""
 
 from __future__ import annotations
 
-from services.reconcile.logic import Summary, reconcile
-from services.reconcile.store import (
-    DEFAULT_REQUESTS_PER_SECOND,
-    CognitoDirectory,
-    DynamoProjection,
-    EventBridgeBatchPublisher,
-)
-from userpipe.ops.deployment import Deployment
-from userpipe.ops.errors import OperatorError
+from userpipe.aws.deployment import Deployment
+from userpipe.aws.tables import user_ids
+from userpipe.aws.users import DEFAULT_REQUESTS_PER_SECOND, Summary, publish_missing
+from userpipe.errors import OperatorError
 from userpipe.ops.progress import Progress
-from userpipe.ops.tables import user_ids
 
 
 def run(
@@ -40,11 +35,9 @@ def run(
             if len(ids) % 100 == 0:
                 bar.update(len(ids))
     with progress.bar("checking Cognito's confirmed users", total=estimated or None) as bar:
-        summary = reconcile(
-            pool,
-            CognitoDirectory(clients.cognito, pool, requests_per_second=rate),
-            DynamoProjection(clients.dynamodb, deployment.output("user_table_name")),
-            EventBridgeBatchPublisher(clients.events, deployment.output("event_bus_name")),
+        summary = publish_missing(
+            deployment,
+            rate=rate,
             dry_run=dry_run,
             item_ids=ids,
             on_progress=lambda so_far: bar.update(so_far.scanned),

@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from contracts.topology import DEAD_LETTERS, DeadLetters, ResourceNames, snake_case
-from userpipe.lambda_events import stream_record
+from userpipe.aws.deployment import Deployment
+from userpipe.aws.queues import depth
+from userpipe.aws.streams import stream_record
+from userpipe.errors import OperatorError
 from userpipe.ops import reconcile
-from userpipe.ops.deployment import Deployment
-from userpipe.ops.errors import OperatorError
 from userpipe.ops.progress import Progress
-from userpipe.ops.queues import depth
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from contracts.topology import PROJECTION, ResourceNames, Subscription
-from userpipe.ops.deployment import Deployment
-from userpipe.ops.errors import OperatorError
+from userpipe.aws.deployment import Deployment
+from userpipe.aws.queues import depth, wait_until_drained
+from userpipe.errors import OperatorError
 from userpipe.ops.progress import Progress
-from userpipe.ops.queues import depth, wait_until_drained
 
 RUNNING: Final = frozenset({"STARTING", "RUNNING", "CANCELLING"})
 FAILED: Final = frozenset({"FAILED", "CANCELLED"})
@@ -261,13 +261,18 @@ def run(
         return Outcome(replay, 0)
     follow(deployment, replay, progress, sleep=sleep, timeout=timeout)
     try:
-        wait_until_drained(
-            deployment,
-            [deployment.value(s.queue_url) for s in replay.subscriptions],
-            progress,
-            sleep=sleep,
-            timeout=timeout,
-        )
+        with progress.bar("waiting for the queues to drain") as bar:
+            wait_until_drained(
+                sqs,
+                [deployment.value(s.queue_url) for s in replay.subscriptions],
+                settle_seconds=deployment.settle_seconds,
+                poll_seconds=deployment.poll_seconds,
+                on_depth=lambda left: bar.update(
+                    0, description=f"waiting for the queues to drain ({left} left)"
+                ),
+                sleep=sleep,
+                timeout=timeout,
+            )
     except KeyboardInterrupt:
         raise OperatorError(
             f"replay {replay.name} completed; stopped waiting for the queues to drain "

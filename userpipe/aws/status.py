@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from userpipe.ops.dead_letters import peek, summary
-from userpipe.ops.deployment import Deployment
-from userpipe.ops.queues import Depth, depth
+from userpipe.aws.dead_letters import peek, summary
+from userpipe.aws.deployment import Deployment
+from userpipe.aws.queues import Depth, depth
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from contracts.topology import DeadLetters, ResourceNames
-from userpipe.ops.deployment import Deployment
+from userpipe.aws.deployment import Deployment
 
 #: How many messages a look reads at most (one receive's worth).
 LOOK_AT: Final = 10

@@ -1,4 +1,5 @@
-"""What an operator command sees of a stack: its outputs and the clients to reach it.
+"""What an operator command (and the local console) sees of a stack: its outputs and the
+clients to reach it.
 
 Filled from the local stack's outputs file (``--local``) or from a CloudFormation stack's
 outputs (``--stack NAME``); a command never asks which, except where AWS and the emulator truly
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from contracts.topology import Output, Parts, parts_with, snake_case
-from userpipe.clients import Clients, CredentialsNotFoundError, local_clients
-from userpipe.commands import aws_cli, local_aws_cli
+from userpipe.aws.clients import Clients, CredentialsNotFoundError, local_clients
+from userpipe.aws.shell import aws_cli, local_aws_cli
+from userpipe.errors import OperatorError
 from userpipe.liveness import why_stopped
-from userpipe.ops.errors import OperatorError
 
 DEFAULT_OUTPUTS: Final = Path(".userpipe/outputs.json")
 

@@ -1,4 +1,4 @@
-"""Reading the User table and Cognito's confirmed users, as the operator commands compare them."""
+"""Reading the stack's tables: every item (``scan``), the User table's items and ids."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.names import USER_KEY
 from contracts.user_model import User
-from services.reconcile.logic import CognitoUser
-from services.reconcile.store import CognitoDirectory
-from userpipe.ops.deployment import Deployment
-from userpipe.ops.errors import OperatorError
+from userpipe.aws.deployment import Deployment
+from userpipe.errors import OperatorError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,14 +45,6 @@ def is_empty(deployment: Deployment, table: str) -> bool:
     # Without a filter, a scan of one item returns it if the table has any.
     response = deployment.clients.dynamodb.scan(TableName=table, Limit=1, ConsistentRead=True)
     return not response.get("Items")
-
-
-def confirmed_users(deployment: Deployment, *, rate: float) -> Iterator[CognitoUser]:
-    directory = CognitoDirectory(
-        deployment.clients.cognito, deployment.output("user_pool_id"), requests_per_second=rate
-    )
-    for page in directory.confirmed_users():
-        yield from page
 
 
 def empty_user_table(deployment: Deployment) -> int:

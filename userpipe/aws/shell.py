@@ -4,7 +4,8 @@ So ``userpipe`` is named as it was reached (``.venv/bin/userpipe`` when the virt
 active, ``python -m userpipe`` when run that way), the AWS CLI likewise (the virtualenv's, when
 none is on ``PATH``), and a local stack's AWS CLI line carries its endpoint, its Region and
 its credentials file (the stack refuses any other credentials; the secret itself is never
-printed).
+printed). In the shared layer because ``Deployment.aws_command`` prints these lines and they
+name the local stack's credentials profile (``clients.LOCAL_PROFILE``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from userpipe.clients import LOCAL_PROFILE
+from userpipe.aws.clients import LOCAL_PROFILE
 
 
 def userpipe_command(argv0: str | None = None) -> str:

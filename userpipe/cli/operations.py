@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,13 @@ from botocore.exceptions import (
 from rich.console import Console
 from rich.table import Table
 
-from services.reconcile.store import DEFAULT_REQUESTS_PER_SECOND
-from userpipe.clients import ATTEMPTS
-from userpipe.ops.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
-from userpipe.ops.errors import OperatorError
+from userpipe.aws.clients import ATTEMPTS
+from userpipe.aws.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
+from userpipe.aws.users import DEFAULT_REQUESTS_PER_SECOND
+from userpipe.cli.register import Run, register
+from userpipe.errors import OperatorError, UserpipeError
 from userpipe.ops.progress import Progress, RichProgress
 
-COMMANDS = ("replay", "rebuild", "reconcile", "redrive", "status", "outputs")
 RATE = DEFAULT_REQUESTS_PER_SECOND
 #: What Ctrl-C leaves behind, per command (a replay already started says so itself).
 INTERRUPTED = {
@@ -44,6 +43,9 @@ INTERRUPTED = {
     "status": "interrupted",
     "outputs": "interrupted",
 }
+
+#: An operator command: what it does with the deployment its arguments name.
+OnDeployment = Callable[[Deployment, argparse.Namespace, Progress, Console], int]
 
 
 def add_commands(commands: Any) -> None:
@@ -61,16 +63,23 @@ def add_commands(commands: Any) -> None:
     where.add_argument("--profile", help="the AWS profile to use")
     target.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
-        return commands.add_parser(  # type: ignore[no-any-return]
+    def command(
+        name: str, run: OnDeployment, summary: str, description: str
+    ) -> argparse.ArgumentParser:
+        parser = register(
+            commands,
             name,
+            on_deployment(run),
             parents=[target],
             help=summary,
             description=description,
         )
+        parser.set_defaults(error_prefix=f"userpipe {name}")
+        return parser
 
     replay = command(
         "replay",
+        _replay,
         "replay archived UserConfirmed events to the projector (or every consumer)",
         "Start an EventBridge replay from the archive to the bus, limited to the projector's "
         "rule unless --all-consumers. The projector creates once, so a replay never overwrites "
@@ -90,6 +99,7 @@ def add_commands(commands: Any) -> None:
 
     rebuild = command(
         "rebuild",
+        _rebuild,
         "rebuild the User table from the archive (into an empty table only)",
         "Refuse a User table that holds items; replay every archived event to the projector; "
         "wait until projected; compare with Cognito's confirmed users and report what differs. "
@@ -102,6 +112,7 @@ def add_commands(commands: Any) -> None:
 
     reconcile = command(
         "reconcile",
+        _reconcile,
         "publish UserConfirmed for confirmed Cognito users without an item",
         "Page through the pool's confirmed users (ListUsers, rate-limited), look each up in "
         "the User table (BatchGetItem), and publish UserConfirmed (origin reconcile) for each "
@@ -115,6 +126,7 @@ def add_commands(commands: Any) -> None:
 
     redrive = command(
         "redrive",
+        _redrive,
         "send dead-lettered messages back, once their cause is fixed",
         "Subscription DLQs: events back to their queue (SQS's message move task on AWS). The "
         "audit stream's DLQ: the failed records read again from the stream (while it has them, "
@@ -132,6 +144,7 @@ def add_commands(commands: Any) -> None:
 
     status = command(
         "status",
+        _status,
         "queues, dead letters, counts, replays, alarms: OK or NEEDS ATTENTION",
         "Queue and DLQ depths, table and user counts (approximate on AWS), the archive, the "
         "last replays, alarms in ALARM (AWS). Ends with a verdict line; exit 0 if OK, 1 if "
@@ -141,6 +154,7 @@ def add_commands(commands: Any) -> None:
 
     outputs = command(
         "outputs",
+        _outputs,
         "print the Amplify JS v6 configuration a frontend loads (or every output)",
         "The stack's Amplify JS v6 ResourcesConfig as JSON on stdout: pass it to "
         "Amplify.configure(...) unchanged (Cognito user pool and client, the GraphQL endpoint "
@@ -183,29 +197,34 @@ def deployment_from(args: argparse.Namespace) -> Deployment:
     )
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, soft_wrap=True)
-    progress = RichProgress(Console(stderr=True, highlight=False, soft_wrap=True))
-    run: Callable[[Deployment, argparse.Namespace, Progress, Console], int] = {
-        "replay": _replay,
-        "rebuild": _rebuild,
-        "reconcile": _reconcile,
-        "redrive": _redrive,
-        "status": _status,
-        "outputs": _outputs,
-    }[args.command]
-    try:
-        return run(deployment_from(args), args, progress, out)
-    except Exception as error:  # one line unless --debug
-        if args.debug:
+class InterruptedCommandError(UserpipeError):
+    """Ctrl-C during an operator command: the message says what it left behind."""
+
+    exit_code = 130
+
+
+def on_deployment(command: OnDeployment) -> Run:
+    """``command`` run on the deployment that ``--local``/``--stack`` name, with progress on
+    stderr and results on stdout. Any failure becomes a ``UserpipeError`` with one sentence
+    (a botocore error says which call failed, and how); ``--debug`` keeps the original."""
+
+    def run(args: argparse.Namespace) -> int:
+        out = Console(highlight=False, soft_wrap=True)
+        progress = RichProgress(Console(stderr=True, highlight=False, soft_wrap=True))
+        try:
+            return command(deployment_from(args), args, progress, out)
+        except UserpipeError:
             raise
-        print(f"userpipe {args.command}: {_sentence(error)}", file=sys.stderr)
-        return error.exit_code if isinstance(error, OperatorError) else 2
-    except KeyboardInterrupt:
-        if args.debug:
-            raise
-        print(f"userpipe {args.command}: {INTERRUPTED[args.command]}", file=sys.stderr)
-        return 130
+        except Exception as error:
+            if args.debug:
+                raise
+            raise OperatorError(_sentence(error)) from error
+        except KeyboardInterrupt:
+            if args.debug:
+                raise
+            raise InterruptedCommandError(INTERRUPTED[args.command]) from None
+
+    return run
 
 
 def _sentence(error: Exception) -> str:
@@ -226,7 +245,7 @@ def _sentence(error: Exception) -> str:
         )
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: configure some (aws configure, AWS_PROFILE) or --profile"
-    if isinstance(error, BotoCoreError | OperatorError | TimeoutError):
+    if isinstance(error, BotoCoreError | TimeoutError):
         return str(error)
     return f"{type(error).__name__}: {error} (--debug shows where)"
 
@@ -302,10 +321,10 @@ def _redrive(deployment: Deployment, args: argparse.Namespace, progress: Progres
 def _show_dead_letters(deployment: Deployment, args: argparse.Namespace, out: Any) -> int:
     from datetime import UTC, datetime
 
-    from userpipe.ops.dead_letters import LOOK_AT, peek
-    from userpipe.ops.queues import depth
+    from userpipe.aws.dead_letters import LOOK_AT, peek
+    from userpipe.aws.queues import depth
+    from userpipe.aws.status import describe_age
     from userpipe.ops.redrive import choose
-    from userpipe.ops.status import describe_age
 
     held = False
     for declared in choose(args.queue, deployment):
@@ -323,7 +342,7 @@ def _show_dead_letters(deployment: Deployment, args: argparse.Namespace, out: An
 
 
 def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
-    from userpipe.ops import status as status_module
+    from userpipe.aws import status as status_module
 
     with progress.bar(f"reading {deployment.name}"):
         found = status_module.collect(deployment)

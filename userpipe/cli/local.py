@@ -1,4 +1,5 @@
-"""``userpipe`` — the command line. ``userpipe --help`` lists the commands."""
+"""The commands of this machine: ``userpipe demo`` and ``userpipe local up|codes|
+empty-user-table|env|admin``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import argparse
 import errno
 import json
 import signal
-import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ from contracts.topology import (
     InvalidStageError,
     snake_case,
 )
-from userpipe.commands import local_aws_cli, userpipe_command
-from userpipe.commands import outputs_option as outputs_option_for
-from userpipe.ops.cli import COMMANDS, add_commands, dispatch
-from userpipe.ops.deployment import DEFAULT_OUTPUTS, from_local
-from userpipe.ops.errors import OperatorError
+from userpipe.aws.deployment import DEFAULT_OUTPUTS, from_local
+from userpipe.aws.shell import local_aws_cli, userpipe_command
+from userpipe.aws.shell import outputs_option as outputs_option_for
+from userpipe.cli.register import UsageError, register
+from userpipe.errors import UserpipeError
 
 DEFAULT_PORT = 4747
 MAX_PORT = 65535
@@ -33,46 +32,15 @@ MAX_PORT = 65535
 EXAMPLE_PASSWORD = "Correct-Horse-9-Battery!"  # noqa: S105 - an example, printed
 
 
-class CommandError(OperatorError):
-    """A failure the user can act on: printed as one line, exit status 2."""
+class CommandError(UserpipeError):
+    """A local command could not do its job: printed as one line, exit status 2."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "demo":
-            if not 1 <= args.users <= 50:
-                parser.error("--users must be between 1 and 50")
-            from userpipe.demo import run_demo
-
-            return run_demo(users=args.users, verbose=args.verbose)
-        if args.command == "local" and args.local_command == "up":
-            return _local_up(args)
-        if args.command == "local" and args.local_command == "codes":
-            return _local_codes(args)
-        if args.command == "local" and args.local_command == "empty-user-table":
-            return _local_empty_user_table(args)
-        if args.command == "local" and args.local_command == "env":
-            return _local_env(args)
-        if args.command == "local" and args.local_command == "admin":
-            return _local_admin(args)
-        if args.command in COMMANDS:
-            return dispatch(args)
-    except OperatorError as error:
-        print(f"userpipe: {error}", file=sys.stderr)
-        return error.exit_code
-    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="userpipe",
-        description="Confirmed Cognito users to a durable, replayable User record.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser(
+def add_commands(commands: Any) -> None:
+    demo = register(
+        commands,
         "demo",
+        _demo,
         help="start the local stack and drive the whole flow through its public endpoints",
     )
     demo.add_argument("--users", type=int, default=3, help="how many users sign up (1-50)")
@@ -80,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser("local", help="the local stack: the whole stack on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
-    up = local_commands.add_parser(
+    up = register(
+        local_commands,
         "up",
+        _local_up,
         help="serve the whole stack (AWS APIs, Cognito, GraphQL, real-time) until Ctrl-C",
         description="Serve every AWS API the stack uses, Cognito's codes and trigger, GraphQL "
         "and its real-time endpoint on two ports (plain HTTP for SDKs, TLS signed by this "
@@ -126,21 +96,28 @@ def _parser() -> argparse.ArgumentParser:
                 f"`-c {key}={OFF}` does a deployment (default: {ON})",
             )
     up.add_argument("--verbose", action="store_true", help="print the functions' logs")
-    codes = local_commands.add_parser(
-        "codes", help="the confirmation codes and emails the local stack has 'sent'"
+    codes = register(
+        local_commands,
+        "codes",
+        _local_codes,
+        help="the confirmation codes and emails the local stack has 'sent'",
     )
     codes.add_argument("email", nargs="?", help="only this address")
     codes.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
-    empty = local_commands.add_parser(
+    empty = register(
+        local_commands,
         "empty-user-table",
+        _local_empty_user_table,
         help="delete every item of the local stack's User table (to try `userpipe rebuild`)",
         description="Delete every item of the local stack's User table, on purpose: the "
         "deletes go through the stream like any other, so the audit trail records them. "
         "Local only; on AWS, see README (Operations) for why you restore instead.",
     )
     empty.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
-    env = local_commands.add_parser(
+    env = register(
+        local_commands,
         "env",
+        _local_env,
         help="print the local stack's credentials, region and endpoint as shell exports",
         description="Print `export` lines for the AWS CLI and SDKs: the local stack's own "
         "credentials (it refuses any others), its region and its endpoint. Use: "
@@ -148,8 +125,10 @@ def _parser() -> argparse.ArgumentParser:
         "userpipe-local-User`.",
     )
     env.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
-    admin = local_commands.add_parser(
+    admin = register(
+        local_commands,
         "admin",
+        _local_admin,
         help=f"add a signed-up user to the local stack's {ADMIN_GROUP} group",
         description=f"Add the user who signed up with EMAIL to the {ADMIN_GROUP} group of the "
         "local stack's user pool: they read every user's record and audit trail. Tokens issued "
@@ -159,8 +138,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("email", help="the address the user signed up with")
     admin.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
-    add_commands(commands)
-    return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if not 1 <= args.users <= 50:
+        raise UsageError("--users must be between 1 and 50")
+    from userpipe.demo import run_demo
+
+    return run_demo(users=args.users, verbose=args.verbose)
 
 
 def _outputs_help() -> str:
@@ -170,13 +155,7 @@ def _outputs_help() -> str:
 def _local_up(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from userpipe.local.server import PortInUseError
-    from userpipe.local.stack import (
-        DEFAULT_SETTINGS,
-        LocalStack,
-        LocalStackOptions,
-        OutputsInUseError,
-    )
+    from userpipe.local.stack import DEFAULT_SETTINGS, LocalStack, LocalStackOptions
 
     for option, port in (("--port", args.port), ("--tls-port", args.tls_port)):
         if port is not None and not 0 <= port <= MAX_PORT:
@@ -211,7 +190,7 @@ def _local_up(args: argparse.Namespace) -> int:
     try:
         stack = LocalStack(options)
         stack.start()
-    except (PortInUseError, OutputsInUseError, InvalidStageError) as error:
+    except InvalidStageError as error:
         raise CommandError(str(error)) from None
     except OSError as error:
         if error.errno not in (errno.EACCES, errno.EADDRNOTAVAIL):
@@ -350,7 +329,7 @@ def _local_codes(args: argparse.Namespace) -> int:
 def _local_env(args: argparse.Namespace) -> int:
     import shlex
 
-    from userpipe.clients import read_credentials
+    from userpipe.aws.clients import read_credentials
 
     outputs = from_local(args.outputs).outputs
     key, secret = read_credentials(outputs["credentials_path"])  # from_local checked it
@@ -398,13 +377,9 @@ def _local_admin(args: argparse.Namespace) -> int:
 
 
 def _local_empty_user_table(args: argparse.Namespace) -> int:
-    from userpipe.ops.tables import empty_user_table
+    from userpipe.aws.tables import empty_user_table
 
     deployment = from_local(args.outputs)
     deleted = empty_user_table(deployment)
     print(f"deleted {deleted} item(s) from {deployment.output('user_table_name')}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
