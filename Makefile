@@ -94,7 +94,7 @@ synth: $(STAMP) $(NODE) layer ## cdk synth for STAGE (default dev), more -c in C
 deploy: $(STAMP) $(NODE) layer ## cdk deploy STAGE (more -c in CONTEXT) to the account in your AWS profile
 	npx cdk deploy -c stage=$(STAGE) $(CONTEXT)
 
-destroy: $(STAMP) $(NODE) ## cdk destroy STAGE (retained resources stay; see README)
+destroy: $(STAMP) $(NODE) ## cdk destroy STAGE (retained resources stay; see docs/deploy.md)
 	npx cdk destroy -c stage=$(STAGE) $(CONTEXT)
 
 clean: ## remove the virtualenv, node_modules and build output

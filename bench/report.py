@@ -2,8 +2,8 @@
 
 A ``Measurement`` holds a value and the baseline it is compared with; its ratio is computed from
 them, never typed, and whether it meets its goal follows from the ratio. ``write`` saves the
-report as JSON (the machine and date included); ``table`` renders it for the terminal and the
-README.
+report as JSON (the machine and date included); ``table`` renders it for the terminal and
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def table(report: Mapping[str, Any]) -> Table:
 
 
 def markdown(report: Mapping[str, Any]) -> str:
-    """The report as a Markdown table (the README's Performance section)."""
+    """The report as a Markdown table (docs/performance.md)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---:|---:|---:|---:|:-:|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows(report, missed="**no**")]
     return "\n".join(lines)

@@ -744,7 +744,8 @@ WELCOME: Final = Subscription(
     source=SUBSCRIBER_SOURCE,
     switch=Setting("welcomeNotifier"),  # an example: a stage may do without it
 )
-#: Every UserConfirmed subscription; add yours here (see README, "Subscribe your own consumer").
+#: Every UserConfirmed subscription; add yours here (docs/architecture.md, "Subscribe your own
+#: consumer").
 SUBSCRIPTIONS: Final = (PROJECTION, WELCOME)
 #: The settings that leave an optional subscription out (``-c welcomeNotifier=off``).
 SWITCHES: Final = tuple(s.switch for s in SUBSCRIPTIONS if s.switch is not None)

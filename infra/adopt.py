@@ -6,7 +6,7 @@ functions' log groups when its stack is deleted. Deploying the stage again canno
 anew: the tables and log groups have fixed names (CloudFormation stops at "already exists"),
 and a user pool's name is not unique, so a plain deploy would create a second, empty pool
 beside the one that holds the users. Instead the stack is created by importing them, then
-deployed (README, "What `destroy` keeps")::
+deployed (docs/deploy.md, "What `destroy` keeps")::
 
     python -m infra.adopt -c stage=prod --user-pool-id eu-west-1_AbC123 > build/adopt-prod.json
     npx cdk import -c stage=prod -c adopt=true --resource-mapping build/adopt-prod.json
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m infra.adopt",
         description="Print the --resource-mapping for `cdk import -c adopt=true` of a kept "
-        "stage after `cdk destroy` (README, 'What `destroy` keeps').",
+        "stage after `cdk destroy` (docs/deploy.md, 'What `destroy` keeps').",
     )
     parser.add_argument(
         "-c",

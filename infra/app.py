@@ -1,4 +1,4 @@
-"""The CDK app. ``npx cdk synth -c stage=NAME`` (see README, Deploy). Needs no AWS credentials,
+"""The CDK app. ``npx cdk synth -c stage=NAME`` (see docs/deploy.md). Needs no AWS credentials,
 no Docker and no network: the dependency layer is built beforehand (``make layer``)."""
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def is_empty(deployment: Deployment, table: str) -> bool:
 
 def empty_user_table(deployment: Deployment) -> int:
     """Delete every item of the User table — the local stack's only: on AWS a delete cannot be
-    undone and the API would serve nobody meanwhile (README, Operations)."""
+    undone and the API would serve nobody meanwhile (docs/operations.md)."""
     if not deployment.local:
         raise OperatorError("emptying the User table is for the local stack only")
     table = deployment.output("user_table_name")

@@ -65,7 +65,7 @@ def add_commands(commands: Any) -> None:
         "--host",
         default="127.0.0.1",
         help="address to bind (default: loopback; anything else opens the stack to the "
-        "network, see README)",
+        "network, see docs/local-stack.md)",
     )
     up.add_argument(
         "--allow-origin",
@@ -111,7 +111,7 @@ def add_commands(commands: Any) -> None:
         help="delete every item of the local stack's User table (to try `userpipe rebuild`)",
         description="Delete every item of the local stack's User table, on purpose: the "
         "deletes go through the stream like any other, so the audit trail records them. "
-        "Local only; on AWS, see README (Operations) for why you restore instead.",
+        "Local only; on AWS, see docs/operations.md for why you restore instead.",
     )
     empty.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
     env = register(
@@ -134,7 +134,7 @@ def add_commands(commands: Any) -> None:
         "local stack's user pool: they read every user's record and audit trail. Tokens issued "
         "before carry no group: the user signs in again. On AWS: `aws cognito-idp "
         f"admin-add-user-to-group --user-pool-id <UserPoolId> --group-name {ADMIN_GROUP} "
-        "--username EMAIL --region <Region>` (README, Operations).",
+        "--username EMAIL --region <Region>` (docs/operations.md).",
     )
     admin.add_argument("email", help="the address the user signed up with")
     admin.add_argument("--outputs", type=Path, default=None, help=_outputs_help())
@@ -217,7 +217,7 @@ def _announce(console: Any, stack: Any) -> None:
     if stack.certificates.created_ca:
         console.print(
             f"A new local certificate authority was made: trust {outputs['ca_cert_path']} "
-            "(again) in your browser and tools (README, The local stack).",
+            "(again) in your browser and tools (docs/local-stack.md).",
             markup=False,
             soft_wrap=True,  # a path folded across lines cannot be copied
         )
@@ -239,7 +239,7 @@ def _announce(console: Any, stack: Any) -> None:
     console.print(
         "Trust the local CA once: Node with NODE_EXTRA_CA_CERTS="
         f"{outputs['ca_cert_path']} (and --experimental-websocket on Node 20); a browser by "
-        "importing it as a certificate authority (README, The local stack).",
+        "importing it as a certificate authority (docs/local-stack.md).",
         soft_wrap=True,  # a path folded across lines cannot be copied
     )
     # Each runs as printed, in this shell and folder: userpipe as it was started here, the

@@ -1,6 +1,6 @@
 """Who signed a request to the local stack: AWS Signature Version 4, checked with botocore's own
 signer against the credentials the stack issued. Who may do what (IAM policies) is not checked
-locally: the template tests guard least privilege (README, "The local stack").
+locally: the template tests guard least privilege (docs/local-stack.md).
 
 The credentials, all made on this machine:
 

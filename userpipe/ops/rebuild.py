@@ -38,8 +38,8 @@ class TableNotEmptyError(OperatorError):
                 "on AWS do not delete items to make room (it cannot be undone, every delete "
                 "lands in the audit trail, and the API serves nobody meanwhile): restore the "
                 "table with point-in-time recovery, then `userpipe replay --from <restore "
-                "time>` and `userpipe reconcile` fill in what came after (see README, "
-                "Operations)"
+                "time>` and `userpipe reconcile` fill in what came after (see "
+                "docs/operations.md)"
             )
         super().__init__(
             f"the User table {table} holds items: rebuild only fills an empty table; {how}"
