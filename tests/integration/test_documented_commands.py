@@ -300,6 +300,7 @@ def local_stack(clone: Clone) -> Iterator[dict[str, str]]:
 def operations_scenario(outputs: dict[str, str]) -> Callable[[], None]:
     """The stack docs/operations.md describes; returns the fix its `redrive` comes after."""
     from contracts.user_model import User
+    from userpipe.aws.queues import wait_until_drained
     from userpipe.local.client import StackClient, wait_for
 
     client = StackClient(outputs)
@@ -335,7 +336,7 @@ def operations_scenario(outputs: dict[str, str]) -> Callable[[], None]:
     )
     dlq = outputs["projector_dlq_url"]
     wait_for(lambda: client.depth(dlq) == 1, timeout=60, what="the blocked event in the DLQ")
-    wait_for(client.drained, timeout=60, what="the queues to drain")
+    wait_until_drained(client.aws.sqs, client.queue_urls, timeout=60)
 
     def remove_the_item_that_blocked_the_event() -> None:
         client.aws.dynamodb.delete_item(TableName=table, Key={"id": {"S": sub}})
