@@ -1030,9 +1030,11 @@ class UnknownResourceError(KeyError):
         super().__init__(f"{attr.resource}.{attr.attribute} is not built (yet)")
 
 
-class Built:
-    """What the declaration's references resolve to once resources exist — CloudFormation
-    tokens in infra, names and URLs in the local stack. Both builders fill one of these."""
+class StageResources:
+    """A stage's resources as the declaration refers to them: each resource's attributes once it
+    exists (CloudFormation tokens in infra, names and URLs in the local stack), the stage's
+    settings and its parts. Both builders fill one, and resolve the declaration's references
+    with it."""
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._settings = dict(settings)

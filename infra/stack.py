@@ -18,7 +18,7 @@ from contracts.topology import (
     STAGE,
     STREAM_CONSUMERS,
     TABLES,
-    Built,
+    StageResources,
 )
 from infra.config import StageConfig
 from infra.parts.alarms import Alarms
@@ -40,15 +40,15 @@ class UserpipeStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         names, retain = config.names, not config.ephemeral
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
-        self.built = Built(config.settings())
-        self.built.add(STAGE, name=config.stage)
+        self.resources = StageResources(config.settings())
+        self.resources.add(STAGE, name=config.stage)
 
         self.alarms = Alarms(self, "Alarms", names=names, email=config.alarm_email)
         self.functions = FunctionFactory(
             self,
             "Functions",
             names=names,
-            built=self.built,
+            resources=self.resources,
             log_retention_days=config.log_retention_days,
             removal_policy=removal,
         )
@@ -57,12 +57,12 @@ class UserpipeStack(Stack):
             "Events",
             names=names,
             archive_retention_days=config.archive_retention_days,
-            built=self.built,
+            resources=self.resources,
         )
         tables_scope = Construct(self, "Tables")
         self.tables: dict[str, dynamodb.Table] = {
             declared.id: make_table(
-                tables_scope, declared, names=names, retain=retain, built=self.built
+                tables_scope, declared, names=names, retain=retain, resources=self.resources
             )
             for declared in TABLES
         }
@@ -81,7 +81,7 @@ class UserpipeStack(Stack):
             names=names,
             trigger=None if config.adopt else trigger,
             retain=retain,
-            built=self.built,
+            resources=self.resources,
         )
 
         # Before the stream consumers: the change publisher's environment names its URL.
@@ -95,10 +95,10 @@ class UserpipeStack(Stack):
             alarms=self.alarms,
             log_retention=log_retention(config.log_retention_days),
             removal_policy=removal,
-            built=self.built,
+            resources=self.resources,
         )
         self._schedules(config)
-        for subscription in self.built.parts.subscriptions:
+        for subscription in self.resources.parts.subscriptions:
             scope = Construct(self, subscription.id)
             consumer = self.functions.make(scope, subscription.consumer, invoked_by=SQS_INVOKED)
             UserConfirmedSubscription(
@@ -109,7 +109,7 @@ class UserpipeStack(Stack):
                 bus=self.events.bus,
                 consumer=consumer,
                 alarms=self.alarms,
-                built=self.built,
+                resources=self.resources,
             )
         for stream in STREAM_CONSUMERS:
             scope = Construct(self, stream.id)
@@ -122,7 +122,7 @@ class UserpipeStack(Stack):
                 table=self.tables[stream.table.id],
                 consumer=consumer,
                 alarms=self.alarms,
-                built=self.built,
+                resources=self.resources,
             )
 
         self.functions.grant_declared()
@@ -139,7 +139,7 @@ class UserpipeStack(Stack):
                 catches=f"{declared.function.id} runs that failed after Lambda's retries, or "
                 "that EventBridge could not deliver",
             )
-            self.built.add(
+            self.resources.add(
                 declared.dlq.id, name=dlq.queue_name, url=dlq.queue_url, arn=dlq.queue_arn
             )
             self.alarms.queue_not_empty(scope, dlq, f"{declared.function.id}'s dead-letter queue")
@@ -166,11 +166,11 @@ class UserpipeStack(Stack):
                 self.alarms.function_errors(scope, function)
 
     def _outputs(self) -> None:
-        for output in self.built.parts.outputs:
+        for output in self.resources.parts.outputs:
             CfnOutput(
                 self,
                 output.name,
-                value=self.built.attribute(output.ref),
+                value=self.resources.attribute(output.ref),
                 # Exported so other stacks (and, shared by ARN, other accounts) can subscribe.
                 export_name=f"{self.stack_name}-{output.name}" if output.exported else None,
             )

@@ -27,9 +27,9 @@ from contracts.topology import (
     STREAM_CONSUMERS,
     USER_API,
     Attr,
-    Built,
     FunctionSpec,
     ResourceNames,
+    StageResources,
     default_settings,
 )
 from contracts.user_model import User
@@ -80,11 +80,11 @@ class InProcessPipeline:
     def __init__(self, clients: Clients, names: ResourceNames) -> None:
         self.clients = clients
         self.names = names
-        self.built: Built = provision(clients, names, SETTINGS)
+        self.resources: StageResources = provision(clients, names, SETTINGS)
         # No GraphQL endpoint in process: the change publisher is not run here.
-        self.built.add("Api", graphql_url="http://127.0.0.1:9/graphql")
+        self.resources.add("Api", graphql_url="http://127.0.0.1:9/graphql")
         self.functions = {
-            spec.id: InProcessFunction(spec, names.function(spec), self.built.environment(spec))
+            spec.id: InProcessFunction(spec, names.function(spec), self.resources.environment(spec))
             for spec in FUNCTIONS
         }
         # Deliver at once: the batching window is about waiting, not about what is delivered.
@@ -100,7 +100,7 @@ class InProcessPipeline:
         stream = next(s for s in STREAM_CONSUMERS if s.id == "Audit")
         self.audit = StreamPoller(
             clients.streams,
-            self.built.attribute(Attr(stream.table.id, "stream_arn")),
+            self.resources.attribute(Attr(stream.table.id, "stream_arn")),
             self.functions[stream.consumer.id],  # type: ignore[arg-type]
             stream.source,
             sqs=clients.sqs,
@@ -108,10 +108,10 @@ class InProcessPipeline:
         )
 
     def queue(self, resource: str) -> dict[str, str]:
-        return {a: self.built.attribute(Attr(resource, a)) for a in ("name", "url", "arn")}  # type: ignore[arg-type]
+        return {a: self.resources.attribute(Attr(resource, a)) for a in ("name", "url", "arn")}  # type: ignore[arg-type]
 
     def value(self, resource: str, attribute: str) -> str:
-        return self.built.attribute(Attr(resource, attribute))  # type: ignore[arg-type]
+        return self.resources.attribute(Attr(resource, attribute))  # type: ignore[arg-type]
 
     def settle(self, max_rounds: int = 100) -> tuple[int, int]:
         """Deliver until nothing is left: (queue messages, stream records) delivered."""

@@ -24,7 +24,7 @@ from contracts.appsync import (
     SCHEMA_PATH,
     root_fields,
 )
-from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, Built, ResourceNames
+from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, ResourceNames, StageResources
 from infra.parts.alarms import Alarms
 from infra.parts.functions import FunctionFactory
 from infra.parts.nag import acknowledge
@@ -43,7 +43,7 @@ class UserGraphqlApi(Construct):
         alarms: Alarms,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
-        built: Built,
+        resources: StageResources,
     ) -> None:
         super().__init__(scope, construct_id)
         # Deleted with the stack in every stage: a new key only invalidates outstanding
@@ -58,7 +58,7 @@ class UserGraphqlApi(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        built.add(
+        resources.add(
             PAGE_TOKEN_KEY.id,
             arn=self.page_token_key.secret_arn,
             name=self.page_token_key.secret_name,
@@ -157,4 +157,4 @@ class UserGraphqlApi(Construct):
                 runtime=appsync.FunctionRuntime.JS_1_0_0,
                 code=publish_code,
             )
-        built.add(GRAPHQL_API, graphql_url=self.api.graphql_url, api_id=self.api.api_id)
+        resources.add(GRAPHQL_API, graphql_url=self.api.graphql_url, api_id=self.api.api_id)

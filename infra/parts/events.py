@@ -12,7 +12,7 @@ from constructs import Construct
 
 from contracts.jsonschema import eventbridge_schema
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
-from contracts.topology import ARCHIVE, BUS, Built, ResourceNames
+from contracts.topology import ARCHIVE, BUS, ResourceNames, StageResources
 
 
 class UserEvents(Construct):
@@ -23,7 +23,7 @@ class UserEvents(Construct):
         *,
         names: ResourceNames,
         archive_retention_days: int,
-        built: Built,
+        resources: StageResources,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, BUS.id, event_bus_name=names.of(BUS.base_name))
@@ -49,5 +49,5 @@ class UserEvents(Construct):
             content=json.dumps(eventbridge_schema()),
             description="UserConfirmed v1 (contracts/schemas/UserConfirmed.v1.json)",
         )
-        built.add(BUS.id, name=self.bus.event_bus_name, arn=self.bus.event_bus_arn)
-        built.add(ARCHIVE.id, name=self.archive.archive_name, arn=self.archive.archive_arn)
+        resources.add(BUS.id, name=self.bus.event_bus_name, arn=self.bus.event_bus_arn)
+        resources.add(ARCHIVE.id, name=self.archive.archive_name, arn=self.archive.archive_arn)

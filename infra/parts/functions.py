@@ -1,7 +1,7 @@
 """The one helper that makes userpipe's functions: Python on arm64, the dependency layer, JSON
 logs into an explicit log group with retention, X-Ray tracing, and a role of its own with no
 managed policies: its source's wiring adds what reading the source needs, and ``grant_declared``
-what the function's declaration grants it, once everything it names is built."""
+what the function's declaration grants it, once everything it names exists."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts.topology import LAYERS, Built, FunctionSpec, ResourceNames
+from contracts.topology import LAYERS, FunctionSpec, ResourceNames, StageResources
 from infra.bundling import function_code
 from infra.layer import CONTENTS, built_layer
 from infra.parts.grants import grant_declared
@@ -31,13 +31,13 @@ class FunctionFactory(Construct):
         construct_id: str,
         *,
         names: ResourceNames,
-        built: Built,
+        resources: StageResources,
         log_retention_days: int,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = names
-        self._built = built
+        self._resources = resources
         self._retention = log_retention(log_retention_days)
         self._removal_policy = removal_policy
         self._made: list[tuple[FunctionSpec, lambda_.Function]] = []
@@ -92,7 +92,7 @@ class FunctionFactory(Construct):
             layers=[self.layers[layer] for layer in spec.layers],
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
-            environment=self._built.environment(spec),
+            environment=self._resources.environment(spec),
             dead_letter_queue=async_dlq,
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -100,7 +100,7 @@ class FunctionFactory(Construct):
             role=role,
         )
         log_group.grant_write(role)
-        self._built.add(spec.id, name=function.function_name, arn=function.function_arn)
+        self._resources.add(spec.id, name=function.function_name, arn=function.function_arn)
         self._made.append((spec, function))
         policy = role.node.find_child("DefaultPolicy")
         acknowledge(
@@ -119,9 +119,9 @@ class FunctionFactory(Construct):
 
     def grant_declared(self) -> None:
         """Give every function made its declared grants (``contracts.topology.Grant``); call
-        it once every resource they name is built."""
+        it once every resource they name exists."""
         for spec, function in self._made:
-            grant_declared(function, spec, self._built)
+            grant_declared(function, spec, self._resources)
 
 
 _RETENTIONS = {

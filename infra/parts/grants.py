@@ -13,12 +13,12 @@ from contracts.topology import (
     GRAPHQL_API,
     ApiFields,
     Attr,
-    Built,
     FunctionSpec,
     Grant,
     IndexOf,
     SesIdentities,
     Setting,
+    StageResources,
 )
 from infra.parts.nag import acknowledge
 
@@ -28,15 +28,17 @@ class UnresolvedConditionError(ValueError):
         super().__init__(f"{spec.id}'s grant names {setting.key}, and the stage gives none")
 
 
-def grant_declared(function: lambda_.Function, spec: FunctionSpec, built: Built) -> None:
-    """Add ``spec``'s grants to ``function``'s role, each reference resolved by ``built``."""
+def grant_declared(
+    function: lambda_.Function, spec: FunctionSpec, resources: StageResources
+) -> None:
+    """Add ``spec``'s grants to ``function``'s role, each reference resolved by ``resources``."""
     stack = Stack.of(function)
     for grant in spec.grants:
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=list(grant.actions),
-                resources=_resources(grant, built, stack),
-                conditions=_conditions(grant, spec, built),
+                resources=_policy_resources(grant, resources, stack),
+                conditions=_conditions(grant, spec, resources),
             )
         )
         if isinstance(grant.on, SesIdentities):
@@ -48,14 +50,14 @@ def grant_declared(function: lambda_.Function, spec: FunctionSpec, built: Built)
             )
 
 
-def _resources(grant: Grant, built: Built, stack: Stack) -> list[str]:
+def _policy_resources(grant: Grant, resources: StageResources, stack: Stack) -> list[str]:
     target = grant.on
     if isinstance(target, Attr):
-        return [built.attribute(target)]
+        return [resources.attribute(target)]
     if isinstance(target, IndexOf):
-        return [f"{built.attribute(Attr(target.table, 'arn'))}/index/{target.index}"]
+        return [f"{resources.attribute(Attr(target.table, 'arn'))}/index/{target.index}"]
     if isinstance(target, ApiFields):
-        api_id = built.attribute(Attr(GRAPHQL_API, "api_id"))
+        api_id = resources.attribute(Attr(GRAPHQL_API, "api_id"))
         return [
             stack.format_arn(
                 service="appsync",
@@ -68,10 +70,12 @@ def _resources(grant: Grant, built: Built, stack: Stack) -> list[str]:
     return [stack.format_arn(service="ses", resource="identity", resource_name="*")]
 
 
-def _conditions(grant: Grant, spec: FunctionSpec, built: Built) -> dict[str, object] | None:
+def _conditions(
+    grant: Grant, spec: FunctionSpec, resources: StageResources
+) -> dict[str, object] | None:
     if grant.condition is None:
         return None
-    sender = built(grant.condition.sender)
+    sender = resources(grant.condition.sender)
     if not sender:
         raise UnresolvedConditionError(spec, grant.condition.sender)
     return {"StringEquals": {"ses:FromAddress": sender}}

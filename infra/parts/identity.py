@@ -13,7 +13,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from contracts.topology import USER_POOL, Built, ResourceNames
+from contracts.topology import USER_POOL, ResourceNames, StageResources
 from infra.parts.nag import acknowledge
 
 
@@ -26,7 +26,7 @@ class Identity(Construct):
         names: ResourceNames,
         trigger: lambda_.Function | None,
         retain: bool,
-        built: Built,
+        resources: StageResources,
     ) -> None:
         super().__init__(scope, construct_id)
         declared = USER_POOL
@@ -101,7 +101,7 @@ class Identity(Construct):
                 email_verified="email_verified" in declared.read_attributes,
             ),
         )
-        built.add(
+        resources.add(
             declared.id,
             id=self.user_pool.user_pool_id,
             arn=self.user_pool.user_pool_arn,

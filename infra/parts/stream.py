@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from contracts.topology import Built, ResourceNames, StreamConsumer
+from contracts.topology import ResourceNames, StageResources, StreamConsumer
 from infra.parts.alarms import Alarms
 from infra.parts.queues import dead_letter_queue
 
@@ -31,7 +31,7 @@ class StreamConsumption(Construct):
         table: dynamodb.Table,
         consumer: lambda_.Function,
         alarms: Alarms,
-        built: Built,
+        resources: StageResources,
     ) -> None:
         super().__init__(scope, construct_id)
         source = declared.source
@@ -57,7 +57,7 @@ class StreamConsumption(Construct):
         alarms.queue_not_empty(self, self.dlq, f"{consumer.node.id}'s on-failure queue")
         alarms.function_errors(self, consumer)
         alarms.iterator_age(self, consumer, ITERATOR_AGE_LIMIT)
-        built.add(
+        resources.add(
             declared.on_failure.id,
             name=self.dlq.queue_name,
             url=self.dlq.queue_url,

@@ -19,8 +19,8 @@ from constructs import Construct
 from contracts.topology import (
     RULE_TARGET_MAX_EVENT_AGE_HOURS,
     RULE_TARGET_RETRY_ATTEMPTS,
-    Built,
     ResourceNames,
+    StageResources,
     Subscription,
 )
 from infra.parts.alarms import Alarms
@@ -43,7 +43,7 @@ class UserConfirmedSubscription(Construct):
         bus: events.IEventBus,
         consumer: lambda_.Function,
         alarms: Alarms,
-        built: Built,
+        resources: StageResources,
     ) -> None:
         super().__init__(scope, construct_id)
         source = declared.source
@@ -107,10 +107,10 @@ class UserConfirmedSubscription(Construct):
         alarms.queue_not_empty(self, self.dlq, f"{consumer.node.id}'s dead-letter queue")
         alarms.function_errors(self, consumer)
         for suffix, queue in (("Queue", self.queue), ("Dlq", self.dlq)):
-            built.add(
+            resources.add(
                 f"{declared.id}{suffix}",
                 name=queue.queue_name,
                 url=queue.queue_url,
                 arn=queue.queue_arn,
             )
-        built.add(f"{declared.id}Rule", name=self.rule.rule_name, arn=self.rule.rule_arn)
+        resources.add(f"{declared.id}Rule", name=self.rule.rule_name, arn=self.rule.rule_arn)

@@ -7,13 +7,18 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from contracts.topology import Built, ResourceNames, Table
+from contracts.topology import ResourceNames, StageResources, Table
 
 _TYPES = {"S": "STRING", "N": "NUMBER"}
 
 
 def make_table(
-    scope: Construct, declared: Table, *, names: ResourceNames, retain: bool, built: Built
+    scope: Construct,
+    declared: Table,
+    *,
+    names: ResourceNames,
+    retain: bool,
+    resources: StageResources,
 ) -> dynamodb.Table:
     def key(name: str | None) -> dynamodb.Attribute | None:
         return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING) if name else None
@@ -45,7 +50,7 @@ def make_table(
             ),
             projection_type=dynamodb.ProjectionType.ALL,
         )
-    built.add(declared.id, name=table.table_name, arn=table.table_arn)
+    resources.add(declared.id, name=table.table_name, arn=table.table_arn)
     if declared.stream:
-        built.add(declared.id, stream_arn=table.table_stream_arn)  # type: ignore[arg-type]
+        resources.add(declared.id, stream_arn=table.table_stream_arn)  # type: ignore[arg-type]
     return table

@@ -206,7 +206,7 @@ def describe_template(stack: Synthesized) -> dict[str, Any]:
 
 
 def describe_local(stack: LocalStack) -> dict[str, Any]:
-    assert stack.built is not None
+    assert stack.resources is not None
     clients = stack.clients()
     outputs = stack.outputs()
     known = _local_values(stack)
@@ -322,9 +322,9 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
 
 def _local_values(stack: LocalStack) -> dict[str, str]:
     """Each value the local stack built (ARN, URL, name) as '<physical name>.<attribute>'."""
-    assert stack.built is not None
+    assert stack.resources is not None
     known: dict[str, str] = {}
-    for resource, attributes in stack.built._attributes.items():
+    for resource, attributes in stack.resources._attributes.items():
         name = attributes.get("name") or attributes.get("api_id") or resource
         for attribute, value in attributes.items():
             known[value] = f"{name}.{attribute}"
@@ -368,14 +368,14 @@ def test_the_local_stack_and_the_template_describe_the_same_stack(
 
 
 def test_both_have_the_outputs_of_what_they_built(template: Synthesized, stack: LocalStack) -> None:
-    assert stack.built is not None
-    built = stack.built.parts.outputs
+    assert stack.resources is not None
+    declared = stack.resources.parts.outputs
     cloudformation_only = {"UserConfirmedSchemaName", "AlarmTopicArn"}
-    assert set(template.template["Outputs"]) - cloudformation_only == {o.name for o in built}
+    assert set(template.template["Outputs"]) - cloudformation_only == {o.name for o in declared}
     outputs = stack.outputs()
-    for output in built:
+    for output in declared:
         assert outputs[output.local_name], output.local_name
-    assert {o.local_name for o in OUTPUTS if o not in built}.isdisjoint(outputs)
+    assert {o.local_name for o in OUTPUTS if o not in declared}.isdisjoint(outputs)
 
 
 def test_a_part_switched_off_is_in_neither(

@@ -38,12 +38,12 @@ from contracts.topology import (
     WELCOME,
     WELCOME_NOTIFIER,
     Attr,
-    Built,
     InvalidStageError,
     InvalidSwitchError,
     MissingSettingError,
     ResourceNames,
     Setting,
+    StageResources,
     UnknownResourceError,
     UnresolvedSettingError,
     parts_for,
@@ -155,40 +155,40 @@ def test_stage_names_are_validated() -> None:
     assert ResourceNames("dev").of(USER_TABLE.base_name) == "userpipe-dev-User"
 
 
-def built_for_tests(**settings: str) -> Built:
+def resources_for_tests(**settings: str) -> StageResources:
     """Every declared resource built with a made-up name for each attribute."""
-    built = Built(settings)
+    resources = StageResources(settings)
     for attribute in ("name", "arn", "url", "stream_arn", "id", "client_id"):
         for resource in ("UserTable", "AuditTable", "Bus", "PageTokenKey", "UserPool"):
-            built.add(resource, **{attribute: f"{resource}-{attribute}"})
-    built.add("Api", graphql_url="Api-graphql_url", api_id="Api-api_id", name="Api-name")
-    return built
+            resources.add(resource, **{attribute: f"{resource}-{attribute}"})
+    resources.add("Api", graphql_url="Api-graphql_url", api_id="Api-api_id", name="Api-name")
+    return resources
 
 
 def test_every_function_gets_exactly_the_variables_it_declares() -> None:
-    built = built_for_tests(auditRetentionDays="30", welcomeSender="hello@example.com")
+    resources = resources_for_tests(auditRetentionDays="30", welcomeSender="hello@example.com")
     for spec in FUNCTIONS:
-        env = built.environment(spec)
+        env = resources.environment(spec)
         assert set(env) == {variable.variable for variable in spec.environment}
         assert env["POWERTOOLS_SERVICE_NAME"] == spec.service
-    assert built.environment(USER_API)["PAGE_TOKEN_SECRET_ARN"] == "PageTokenKey-arn"
+    assert resources.environment(USER_API)["PAGE_TOKEN_SECRET_ARN"] == "PageTokenKey-arn"
     assert PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR) >= 6 * 30
 
 
 def test_a_required_setting_without_a_value_is_named() -> None:
     with pytest.raises(UnresolvedSettingError, match="WelcomeNotifier requires WELCOME_SENDER"):
-        built_for_tests().environment(WELCOME_NOTIFIER)
+        resources_for_tests().environment(WELCOME_NOTIFIER)
 
 
 def test_optional_settings_are_left_out_when_unset() -> None:
-    assert "AUDIT_RETENTION_DAYS" not in built_for_tests(auditRetentionDays="").environment(
+    assert "AUDIT_RETENTION_DAYS" not in resources_for_tests(auditRetentionDays="").environment(
         AUDIT_TRAIL
     )
 
 
 def test_a_reference_to_something_not_built_is_a_clear_error() -> None:
     with pytest.raises(UnknownResourceError, match=r"Nowhere\.name is not built"):
-        Built({}).attribute(Attr("Nowhere", "name"))
+        StageResources({}).attribute(Attr("Nowhere", "name"))
 
 
 def test_outputs_have_snake_case_local_names() -> None:
@@ -224,7 +224,7 @@ def test_switching_the_welcome_notifier_off_leaves_out_everything_of_it_and_noth
     assert {o.name for o in WELCOME.outputs} == {
         "WelcomeNotifierQueueUrl", "WelcomeNotifierDlqUrl", "WelcomeNotifierRuleArn"
     }  # fmt: skip
-    assert Built({"welcomeNotifier": "off"}).parts == without
+    assert StageResources({"welcomeNotifier": "off"}).parts == without
 
 
 def test_without_what_it_needs_an_optional_part_is_left_out_and_asking_for_it_is_an_error() -> None:

@@ -1,6 +1,6 @@
 """Create a stage's resources on the emulator from ``contracts.topology`` — the declaration the
 CDK app builds from, with the optional parts the stage's settings switch off left out — and
-record what each reference resolves to (a ``Built``)."""
+record what each reference resolves to (a ``StageResources``)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from contracts.topology import (
     STREAM_CONSUMERS,
     TABLES,
     USER_POOL,
-    Built,
     ResourceNames,
+    StageResources,
     Table,
 )
 from userpipe.aws.clients import Clients
@@ -30,20 +30,22 @@ from userpipe.aws.clients import Clients
 SECONDS_PER_DAY = 86_400
 
 
-def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str]) -> Built:
-    built = Built(settings)
-    built.add(STAGE, name=names.stage)
+def provision(
+    clients: Clients, names: ResourceNames, settings: Mapping[str, str]
+) -> StageResources:
+    resources = StageResources(settings)
+    resources.add(STAGE, name=names.stage)
     bus = clients.events.create_event_bus(Name=names.of(BUS.base_name))
-    built.add(BUS.id, name=names.of(BUS.base_name), arn=bus["EventBusArn"])
+    resources.add(BUS.id, name=names.of(BUS.base_name), arn=bus["EventBusArn"])
     archive = clients.events.create_archive(
         ArchiveName=names.of(ARCHIVE.base_name),
         EventSourceArn=bus["EventBusArn"],
         EventPattern=json.dumps(ARCHIVE.pattern),
     )
-    built.add(ARCHIVE.id, name=names.of(ARCHIVE.base_name), arn=archive["ArchiveArn"])
+    resources.add(ARCHIVE.id, name=names.of(ARCHIVE.base_name), arn=archive["ArchiveArn"])
 
     for table in TABLES:
-        _table(clients, names, table, built)
+        _table(clients, names, table, resources)
 
     for secret in SECRETS:
         alphabet = string.ascii_letters + string.digits
@@ -51,9 +53,9 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
         arn = clients.secrets.create_secret(
             Name=names.of(secret.base_name), Description=secret.description, SecretString=value
         )["ARN"]
-        built.add(secret.id, arn=arn, name=names.of(secret.base_name))
+        resources.add(secret.id, arn=arn, name=names.of(secret.base_name))
 
-    for subscription in built.parts.subscriptions:
+    for subscription in resources.parts.subscriptions:
         source = subscription.source
         dlq = _queue(
             clients,
@@ -70,8 +72,8 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
                 ),
             },
         )
-        built.add(f"{subscription.id}Dlq", **dlq)
-        built.add(f"{subscription.id}Queue", **queue)
+        resources.add(f"{subscription.id}Dlq", **dlq)
+        resources.add(f"{subscription.id}Queue", **queue)
         rule_name = names.of(subscription.rule)
         rule_arn = clients.events.put_rule(
             Name=rule_name,
@@ -94,23 +96,23 @@ def provision(clients: Clients, names: ResourceNames, settings: Mapping[str, str
                 }
             ],
         )
-        built.add(f"{subscription.id}Rule", name=rule_name, arn=rule_arn)
+        resources.add(f"{subscription.id}Rule", name=rule_name, arn=rule_arn)
 
     # Dead-letter queues of their own: the stream's on-failure queue, each schedule's DLQ (the
     # local stack runs no schedules; their DLQ exists all the same, as in AWS).
     for dead in [stream.on_failure for stream in STREAM_CONSUMERS] + [s.dlq for s in SCHEDULES]:
         retention = {"MessageRetentionPeriod": str(dead.retention_days * SECONDS_PER_DAY)}
-        built.add(dead.id, **_queue(clients, names.of(dead.base_name), retention))
+        resources.add(dead.id, **_queue(clients, names.of(dead.base_name), retention))
 
-    _user_pool(clients, names, built)
-    return built
+    _user_pool(clients, names, resources)
+    return resources
 
 
-def _table(clients: Clients, names: ResourceNames, table: Table, built: Built) -> None:
+def _table(clients: Clients, names: ResourceNames, table: Table, resources: StageResources) -> None:
     description = create_table(clients, names, table)
-    built.add(table.id, name=names.of(table.base_name), arn=description["TableArn"])
+    resources.add(table.id, name=names.of(table.base_name), arn=description["TableArn"])
     if table.stream:
-        built.add(table.id, stream_arn=description["LatestStreamArn"])
+        resources.add(table.id, stream_arn=description["LatestStreamArn"])
 
 
 def create_table(clients: Clients, names: ResourceNames, table: Table) -> dict[str, Any]:
@@ -163,7 +165,7 @@ def _queue(clients: Clients, name: str, attributes: dict[str, str]) -> dict[str,
     return {"name": name, "url": url, "arn": arn["Attributes"]["QueueArn"]}
 
 
-def _user_pool(clients: Clients, names: ResourceNames, built: Built) -> None:
+def _user_pool(clients: Clients, names: ResourceNames, resources: StageResources) -> None:
     pool = clients.cognito.create_user_pool(
         PoolName=names.of(USER_POOL.base_name),
         UsernameAttributes=list(USER_POOL.sign_in_aliases),
@@ -194,7 +196,7 @@ def _user_pool(clients: Clients, names: ResourceNames, built: Built) -> None:
         # (moto 5.2.5 CognitoIdpUserPool.create_jwt).
         ReadAttributes=list(USER_POOL.read_attributes),
     )["UserPoolClient"]
-    built.add(
+    resources.add(
         USER_POOL.id,
         id=pool["Id"],
         arn=pool["Arn"],

@@ -31,9 +31,9 @@ from contracts.topology import (
     USER_API,
     USER_POOL,
     Attr,
-    Built,
     FunctionSpec,
     ResourceNames,
+    StageResources,
     default_settings,
 )
 from userpipe.amplify import amplify_config
@@ -132,7 +132,7 @@ class LocalStack:
         )
         self.sandboxes: dict[str, FunctionSandbox] = {}
         self.pollers: list[Poller] = []
-        self.built: Built | None = None
+        self.resources: StageResources | None = None
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self._router: Router | None = None
@@ -185,26 +185,26 @@ class LocalStack:
         eventbridge.install()  # undeliverable rule targets go to their DLQ, as in EventBridge
         dynamodb.install()  # Query filters on a key, expressions over 4 KB: refused, as in AWS
         clients = self.clients()
-        built = provision(clients, self.names, self.options.settings)
-        built.add(
+        resources = provision(clients, self.names, self.options.settings)
+        resources.add(
             GRAPHQL_API,
             graphql_url=self.graphql_url,
             api_id=f"local-{self.names.stage}",
             name=self.names.graphql_api,
         )
-        self.built = built
-        for spec in built.parts.functions:
-            sandbox = self._sandbox(spec, built)
+        self.resources = resources
+        for spec in resources.parts.functions:
+            sandbox = self._sandbox(spec, resources)
             self.sandboxes[spec.id] = sandbox
-            built.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
+            resources.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
         self._router.console = ConsoleApp(self.outputs, self.console_status, tls_port=self.tls_port)
         self._router.lambda_invoke = LambdaInvoke(self._sandbox_named)
         self._router.sandbox_named = self._sandbox_named
         self._router.faults = self.options.faults
 
         aws = InProcessAws(self._router.emulator, REGION)
-        pool_id = built.attribute(Attr(USER_POOL.id, "id"))
-        client_id = built.attribute(Attr(USER_POOL.id, "client_id"))
+        pool_id = resources.attribute(Attr(USER_POOL.id, "id"))
+        client_id = resources.attribute(Attr(USER_POOL.id, "client_id"))
         self.signing_key.install(emulated_user_pool(pool_id))
         self._router.front = CognitoFront(
             self._router.emulator,
@@ -228,22 +228,22 @@ class LocalStack:
         queue_pollers = [
             QueuePoller(
                 clients.sqs,
-                _queue(built, f"{subscription.id}Queue"),
+                _queue(resources, f"{subscription.id}Queue"),
                 self.sandboxes[subscription.consumer.id],
                 subscription.source,
                 region=REGION,
                 retry_delay=self.options.retry_delay,
             )
-            for subscription in built.parts.subscriptions
+            for subscription in resources.parts.subscriptions
         ]
         stream_pollers = [
             StreamPoller(
                 clients.streams,
-                built.attribute(Attr(stream.table.id, "stream_arn")),
+                resources.attribute(Attr(stream.table.id, "stream_arn")),
                 self.sandboxes[stream.consumer.id],
                 stream.source,
                 sqs=clients.sqs,
-                on_failure=_queue(built, stream.on_failure.id),
+                on_failure=_queue(resources, stream.on_failure.id),
             )
             for stream in STREAM_CONSUMERS
         ]
@@ -259,12 +259,12 @@ class LocalStack:
         name = name.rsplit(":function:", 1)[-1].split(":", 1)[0]
         return next((s for s in self.sandboxes.values() if s.function_name == name), None)
 
-    def _sandbox(self, spec: FunctionSpec, built: Built) -> FunctionSandbox:
+    def _sandbox(self, spec: FunctionSpec, resources: StageResources) -> FunctionSandbox:
         name = self.names.function(spec)
         return FunctionSandbox(
             spec,
             name,
-            built.environment(spec),
+            resources.environment(spec),
             credentials=self.credentials.for_function(name).environment(),
             region=REGION,
             endpoint_url=self.endpoint_url,
@@ -345,9 +345,9 @@ class LocalStack:
         return f"wss://{self._shown_host}:{self.tls_port}{REALTIME_PATH}"
 
     def outputs(self) -> dict[str, Any]:
-        assert self.built is not None, "start() the stack first"
-        outputs = self.built.parts.outputs
-        declared = {output.local_name: self.built.attribute(output.ref) for output in outputs}
+        assert self.resources is not None, "start() the stack first"
+        outputs = self.resources.parts.outputs
+        declared = {output.local_name: self.resources.attribute(output.ref) for output in outputs}
         return {
             "endpoint_url": self.endpoint_url,
             "tls_endpoint_url": self.tls_endpoint_url,
@@ -450,11 +450,13 @@ class LocalStack:
         return TimeoutError(f"the local stack did not settle in {timeout} s ({states})")
 
     def _queued(self) -> int:
-        assert self.built is not None
+        assert self.resources is not None
         clients = self.clients()
         return sum(
-            depth(clients.sqs, self.built.attribute(Attr(f"{subscription.id}Queue", "url"))).total
-            for subscription in self.built.parts.subscriptions
+            depth(
+                clients.sqs, self.resources.attribute(Attr(f"{subscription.id}Queue", "url"))
+            ).total
+            for subscription in self.resources.parts.subscriptions
         )
 
 
@@ -470,9 +472,9 @@ def _wake(pollers: list[QueuePoller] | list[StreamPoller]) -> None:
         poller.wake()
 
 
-def _queue(built: Built, resource: str) -> dict[str, str]:
+def _queue(resources: StageResources, resource: str) -> dict[str, str]:
     return {
-        attribute: built.attribute(Attr(resource, attribute))
+        attribute: resources.attribute(Attr(resource, attribute))
         for attribute in ("name", "url", "arn")
     }
 
