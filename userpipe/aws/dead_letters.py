@@ -47,7 +47,7 @@ def peek(
 ) -> list[DeadLetter]:
     """Up to ``limit`` of the queue's messages, oldest first, each with why it is there."""
     sqs = deployment.clients.sqs
-    url = deployment.value(declared.url)
+    url = deployment.declared(declared.url)
     seen: dict[str, DeadLetter] = {}
     while len(seen) < limit:
         received = sqs.receive_message(

@@ -54,14 +54,15 @@ class Deployment:
     local: bool
 
     def output(self, name: str) -> str:
-        """An output by its snake-case name (``user_table_name``)."""
+        """The output named ``name`` in the outputs file (snake case: ``user_table_name``)."""
         try:
             return str(self.outputs[name])
         except KeyError:
             raise MissingOutputError(self.name, name) from None
 
-    def value(self, output: Output) -> str:
-        """A declared output's value (``Subscription.queue_url``, say)."""
+    def declared(self, output: Output) -> str:
+        """The value of an output the declaration derives from a part (a subscription's
+        ``queue_url``, say): the same lookup as ``output``, by the name the part gives it."""
         return self.output(output.local_name)
 
     @property

@@ -81,7 +81,7 @@ def _queues(deployment: Deployment, status: Status, now: datetime) -> None:
     sqs = deployment.clients.sqs
     parts = deployment.parts
     for subscription in parts.subscriptions:
-        url = deployment.value(subscription.queue_url)
+        url = deployment.declared(subscription.queue_url)
         found = _depth(sqs, url, status)
         if found is None:
             status.queues.append(QueueState(_name(url), "queue", 0, 0, missing=True))
@@ -90,7 +90,7 @@ def _queues(deployment: Deployment, status: Status, now: datetime) -> None:
             QueueState(_name(url), "queue", found.visible, found.in_flight + found.delayed)
         )
     for declared in parts.dead_letters:
-        url = deployment.value(declared.url)
+        url = deployment.declared(declared.url)
         found = _depth(sqs, url, status)
         if found is None:
             status.queues.append(QueueState(_name(url), "dlq", 0, 0, missing=True))

@@ -328,7 +328,7 @@ def _show_dead_letters(deployment: Deployment, args: argparse.Namespace, out: An
 
     held = False
     for declared in choose(args.queue, deployment):
-        total = depth(deployment.clients.sqs, deployment.value(declared.url)).total
+        total = depth(deployment.clients.sqs, deployment.declared(declared.url)).total
         if not total:
             out.print(f"{declared.name}: empty")
             continue

@@ -107,7 +107,7 @@ def run(
         raise OperatorError(f"--max must be at least 1 (got {limit})")
     results = []
     for declared in choose(queue, deployment):
-        url = deployment.value(declared.url)
+        url = deployment.declared(declared.url)
         waiting = depth(deployment.clients.sqs, url).visible
         result = Result(declared.name, declared.holds)
         results.append(result)

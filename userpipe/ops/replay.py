@@ -154,7 +154,7 @@ def start(
     subscriptions = receivers(deployment, all_consumers)
     destination: Any = {"Arn": deployment.output("event_bus_arn")}
     if not all_consumers:
-        destination["FilterArns"] = [deployment.value(PROJECTION.rule_arn)]
+        destination["FilterArns"] = [deployment.declared(PROJECTION.rule_arn)]
     name = replay_name(deployment, purpose, moment)
     try:
         events.start_replay(
@@ -241,7 +241,7 @@ def run(
         )
     sqs = deployment.clients.sqs
     dlqs_before = {
-        s.id: depth(sqs, deployment.value(s.dlq_url)).total
+        s.id: depth(sqs, deployment.declared(s.dlq_url)).total
         for s in receivers(deployment, all_consumers)
     }
     replay = start(
@@ -264,7 +264,7 @@ def run(
         with progress.bar("waiting for the queues to drain") as bar:
             wait_until_drained(
                 sqs,
-                [deployment.value(s.queue_url) for s in replay.subscriptions],
+                [deployment.declared(s.queue_url) for s in replay.subscriptions],
                 settle_seconds=deployment.settle_seconds,
                 poll_seconds=deployment.poll_seconds,
                 on_depth=lambda left: bar.update(
@@ -279,7 +279,7 @@ def run(
             "(`userpipe status` shows them)"
         ) from None
     gained = sum(
-        max(0, depth(sqs, deployment.value(s.dlq_url)).total - dlqs_before[s.id])
+        max(0, depth(sqs, deployment.declared(s.dlq_url)).total - dlqs_before[s.id])
         for s in replay.subscriptions
     )
     return Outcome(replay, gained)
