@@ -110,7 +110,7 @@ class InProcessPipeline:
     def queue(self, resource: str) -> dict[str, str]:
         return {a: self.resources.attribute(Attr(resource, a)) for a in ("name", "url", "arn")}  # type: ignore[arg-type]
 
-    def value(self, resource: str, attribute: str) -> str:
+    def attribute(self, resource: str, attribute: str) -> str:
         return self.resources.attribute(Attr(resource, attribute))  # type: ignore[arg-type]
 
     def settle(self, max_rounds: int = 100) -> tuple[int, int]:
@@ -131,11 +131,11 @@ class InProcessPipeline:
         return answer
 
     def users(self) -> dict[str, User]:
-        table = self.value("UserTable", "name")
+        table = self.attribute("UserTable", "name")
         return {user.id: user for user in map(User.from_item, self._scan(table))}
 
     def audit_records(self) -> list[AuditRecord]:
-        table = self.value("AuditTable", "name")
+        table = self.attribute("AuditTable", "name")
         return sorted(map(AuditRecord.from_item, self._scan(table)), key=lambda r: r.audit_id)
 
     def _scan(self, table: str) -> list[dict[str, Any]]:

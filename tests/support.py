@@ -70,7 +70,7 @@ def all_stream_records(pipe: InProcessPipeline) -> list[dict[str, Any]]:
     """Every record the User table's stream holds, from the start, as Lambda would see them."""
     from userpipe.aws.streams import stream_record
 
-    streams, arn = pipe.clients.streams, pipe.value("UserTable", "stream_arn")
+    streams, arn = pipe.clients.streams, pipe.attribute("UserTable", "stream_arn")
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         iterator = streams.get_shard_iterator(

@@ -143,7 +143,7 @@ def rebuild(pipe: InProcessPipeline, expected: Expected, data: st.DataObject) ->
     (StartReplay delivers in no particular order)."""
     for sub in pipe.users():
         pipe.clients.dynamodb.delete_item(
-            TableName=pipe.value("UserTable", "name"), Key={"id": {"S": sub}}
+            TableName=pipe.attribute("UserTable", "name"), Key={"id": {"S": sub}}
         )
     archived = [detail for details in expected.published.values() for detail in details]
     for detail in data.draw(st.permutations(archived), label="replay order"):
@@ -182,7 +182,7 @@ def publish(pipe: InProcessPipeline, index: int, later_ms: int) -> dict[str, Any
         cognito_sign_up(sub_of(index), email=f"user{index}@example.com"), stamp
     )
     assert detail is not None
-    EventBridgePublisher(pipe.clients.events, pipe.value("Bus", "name")).publish(detail)
+    EventBridgePublisher(pipe.clients.events, pipe.attribute("Bus", "name")).publish(detail)
     return dict(detail)
 
 
@@ -191,7 +191,7 @@ def redeliver(pipe: InProcessPipeline, detail: dict[str, Any], *, replay_name: s
     envelope = user_confirmed_envelope(replay_name=replay_name)
     envelope["detail"] = detail
     pipe.clients.sqs.send_message(
-        QueueUrl=pipe.value("ProjectorQueue", "url"), MessageBody=json.dumps(envelope)
+        QueueUrl=pipe.attribute("ProjectorQueue", "url"), MessageBody=json.dumps(envelope)
     )
 
 

@@ -41,13 +41,15 @@ class Pipeline:
     def __init__(self, pipe: InProcessPipeline) -> None:
         self.pipe = pipe
         self.clients = pipe.clients
-        self.user_table = pipe.value("UserTable", "name")
+        self.user_table = pipe.attribute("UserTable", "name")
 
     def sign_up(self, email: str, _password: str = PASSWORD) -> str:
         sub = str(uuid.uuid4())
         detail = user_confirmed_from(cognito_sign_up(sub, email=email), datetime.now(UTC))
         assert detail is not None
-        EventBridgePublisher(self.clients.events, self.pipe.value("Bus", "name")).publish(detail)
+        EventBridgePublisher(self.clients.events, self.pipe.attribute("Bus", "name")).publish(
+            detail
+        )
         return sub
 
     def settle(self) -> None:

@@ -138,7 +138,7 @@ class Api:
 
     def __init__(self, pipe: InProcessPipeline) -> None:
         self.pipe = pipe
-        self.table = pipe.value("UserTable", "name")
+        self.table = pipe.attribute("UserTable", "name")
 
     def call(self, type_name: str, field: str, arguments: dict[str, Any], identity: Any) -> Any:
         return unwrap(self.pipe.api(appsync_event(type_name, field, arguments, identity)))
@@ -441,7 +441,7 @@ def through_the_store(api: Api, shape: str) -> tuple[Callable[[Expression], Any]
         sent.append(params.get("FilterExpression") or params.get("ConditionExpression") or "")
 
     client.meta.events.register("before-parameter-build.dynamodb", record)
-    store = DynamoUserApiStore(client, api.table, api.pipe.value("AuditTable", "name"))
+    store = DynamoUserApiStore(client, api.table, api.pipe.attribute("AuditTable", "name"))
 
     def request(given: Expression) -> Any:
         if shape == "an Admin's list (Scan)":
