@@ -107,7 +107,8 @@ class FunctionFactory(Construct):
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "Only actions with no resource-level form use '*': X-Ray PutTraceSegments and "
-            "PutTelemetryRecords and, for the stream consumer, dynamodb:ListStreams.",
+            "PutTelemetryRecords and, for a function reading a table's stream, "
+            "dynamodb:ListStreams.",
         )
         if async_dlq is None:
             acknowledge(

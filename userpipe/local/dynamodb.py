@@ -10,8 +10,8 @@ both install them, so a request AWS would refuse fails locally too, with DynamoD
   filter expression based on a partition key or a sort key."; so does the developer guide
   ("Filter expressions for the Query operation"). When an index is queried only its own keys
   count (dynalite, written against live DynamoDB, checks the queried key schema only).
-  ``Scan`` has no such rule. moto evaluates such a filter like any other, which let an owner's
-  filtered ``listUsers`` pass every local test and fail in AWS.
+  ``Scan`` has no such rule. moto evaluates such a filter like any other: without this check
+  a query such as an owner's filtered ``listUsers`` would pass every local test and fail in AWS.
 - **An expression is at most 4 KB.** "The maximum length of any expression string is 4 KB"
   ("Constraints in Amazon DynamoDB", expression parameters); past it DynamoDB answers "Invalid
   FilterExpression: Expression size has exceeded the maximum allowed size; expression size: N".

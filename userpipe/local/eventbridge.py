@@ -15,8 +15,8 @@ only places the local stack changes the emulator's behaviour rather than adding 
   (EventBridge replays in one-minute buckets, in no particular order, and lags the archive by
   minutes), and reports ``EventLastReplayedTime``, which moto leaves out. Like EventBridge's,
   it runs after ``StartReplay`` has answered (``RUNNING`` until ``COMPLETED``): moto replays
-  inside the request, and a rebuild of 2,000 users outlasted botocore's 60-second read
-  timeout, whose retry then failed with ``ResourceAlreadyExistsException``.
+  inside the request, where a rebuild of 2,000 users outlasts botocore's 60-second read
+  timeout, and the retry fails with ``ResourceAlreadyExistsException``.
 
   It also holds back while a target queue holds ``REPLAY_QUEUE_LIMIT`` messages or more.
   EventBridge does not wait for consumers, but an SQS queue costs the same however deep it is;

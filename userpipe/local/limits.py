@@ -21,7 +21,7 @@ request). So:
   near 1,000 levels, in moto as in the stack's own endpoints; no AWS request nests past a
   hundred (DynamoDB caps an item at 32 levels of maps and lists, two JSON objects each).
 - **A NUL in the path**: 404. No route has one; moto's S3 fallback and the console's static files
-  failed on it with 500.
+  would fail on it with 500.
 - **Real-time messages**: at most ``realtime_message_bytes`` (uvicorn's ``ws_max_size``; a
   larger one closes the socket with 1009, "message too big").
 

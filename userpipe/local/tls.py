@@ -16,9 +16,9 @@ Trusting a CA trusts whatever its key signs, so this one is made harmless beyond
 its **name constraints** (RFC 5280 section 4.2.1.10, critical) permit only the loopback names
 and addresses, private network ranges (RFC 1918, RFC 4193) and the machine's own names and
 addresses — a certificate it signed for any other name is refused by a verifier that trusts it —
-and it is valid for two years at most. A CA without those constraints (made by an older
-userpipe), expired or expiring, or not covering a name the stack now serves, is replaced by a
-new one on the next start (``created_ca``: trust the new ``ca.pem`` again).
+and it is valid for two years at most. A CA in the state directory without those constraints,
+expired or expiring, or not covering a name the stack serves, is replaced by a new one on the
+next start (``created_ca``: trust the new ``ca.pem`` again).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class LocalCertificates:
             return None
         lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
         if lifetime > dt.timedelta(days=CA_DAYS, minutes=5) or _constraints(cert) is None:
-            return None  # made before CAs were constrained: replace it
+            return None  # unconstrained or valid too long: replace it
         return cert, key
 
     def _new_ca(self, names: list[str]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

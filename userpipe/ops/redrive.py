@@ -13,7 +13,8 @@ cause is fixed. Each DLQ declares what it holds (``contracts.topology.DEAD_LETTE
   (``AT_SEQUENCE_NUMBER``) and handed to the consumer with ``Invoke``; the message is deleted
   only when the consumer took every record. A stream keeps records 24 hours (DynamoDB
   developer guide, "Change data capture for DynamoDB Streams"): past that they are gone, the
-  message stays, and the report says which changes the audit trail misses.
+  message stays, and the report says which changes its consumer (the audit trail or the change
+  publisher) never handled.
   No standing reader is added: each message costs one ``GetShardIterator`` and a few
   ``GetRecords`` calls (1,000 records each), billed as streams read request units because they
   are not Lambda's (developer guide, "Evaluate your DynamoDB streams usage"). While it reads, it
@@ -345,7 +346,7 @@ def _hand_over(clients: Any, body: str, function: str) -> str | None:
         arrival = info.get("approximateArrivalOfFirstRecord", "?")
         return (
             f"records {first}..{last} (from {arrival}) are no longer in the stream ({gone}): "
-            "the audit trail misses those changes; the User items hold the current state. "
+            f"{function} never handled those changes; the User items hold the current state. "
             "The message is kept; delete it once that is noted."
         )
     except StreamBusyError as busy:
