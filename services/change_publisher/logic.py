@@ -12,9 +12,8 @@ IAM-only mutation whose result AppSync fans out to the matching subscriptions:
 
 An API edit is recognised by its shape: only what an edit writes changes (the profile and its
 bookkeeping: ``WRITTEN_BY_AN_EDIT`` in ``contracts.user_fields``), and ``_version`` goes up by
-exactly one.
-Anything else — an operator's edit in the console, a backfill rewriting an email — is
-announced. An outside edit shaped exactly like an API edit is not (it looks like one); a
+exactly one. Anything else — an operator's edit in the console, a backfill rewriting an email —
+is announced. An outside edit shaped exactly like an API edit is not (it looks like one); a
 duplicate announcement is harmless (DataStore keeps the higher ``_version``), a missing one is
 not, so the rule errs on the side of announcing.
 """
