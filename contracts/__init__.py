@@ -4,5 +4,6 @@ Plain Python, for the cold paths: ``names``, ``rules``, ``topology``, ``settings
 the field table ``user_fields``, and the write shapes ``user_item``, ``audit_item`` and
 ``user_confirmed``. The pydantic read models: ``events`` (``UserConfirmed``), ``user_model``
 (generated from ``user_fields``), ``audit_model``. Nothing here imports any other part of
-userpipe.
+userpipe, and none of it does I/O: the code functions share at run time is
+``services/shared``.
 """

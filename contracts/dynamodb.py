@@ -3,6 +3,7 @@
 Writes what userpipe stores: strings, whole and decimal numbers, booleans, null, maps, lists.
 Reads every type DynamoDB has (sets and binary too): a stored item may carry attributes
 userpipe never wrote, and reading it — in the API or the audit trail — must not fail for that.
+No I/O here: the conditional write that stores an item is ``services/shared/conditional_put.py``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from typing import Any
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -86,21 +84,3 @@ def to_item(values: Mapping[str, Any]) -> Item:
 
 def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {name: deserialize(value) for name, value in item.items()}
-
-
-def put_if_absent(client: DynamoDBClient, table_name: str, item: Item, key: str) -> Item | None:
-    """Write ``item`` unless an item with its key exists: one conditional write, never an
-    overwrite. Returns ``None`` when written, else the item found there — DynamoDB hands it back
-    with the failed condition (``ReturnValuesOnConditionCheckFailure``), no second read."""
-    try:
-        client.put_item(
-            TableName=table_name,
-            Item=item,
-            ConditionExpression="attribute_not_exists(#key)",
-            ExpressionAttributeNames={"#key": key},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except client.exceptions.ConditionalCheckFailedException as exc:
-        existing: Item = getattr(exc, "response", {}).get("Item") or {}
-        return existing
-    return None

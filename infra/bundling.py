@@ -1,4 +1,5 @@
-"""Each function's code asset: ``contracts/`` plus its own service package, nothing else.
+"""Each function's code asset: ``contracts/``, ``services/shared/`` (the code every function
+runs) and its own service package, nothing else.
 
 Staged into ``build/functions/<id>/`` at synth time by plain file copies (no Docker). The copy
 is deterministic, so an unchanged function keeps its asset hash and is not redeployed.
@@ -12,6 +13,8 @@ from pathlib import Path
 from contracts.topology import FunctionSpec
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What every function runs besides its own package (not a function: it has no handler).
+SHARED = "services/shared"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
 
 
@@ -23,5 +26,6 @@ def function_code(spec: FunctionSpec) -> Path:
     if not (service / "handler.py").is_file():
         raise FileNotFoundError(f"{spec.id}: no handler at {service / 'handler.py'}")
     shutil.copytree(service, target / spec.source_dir, ignore=_SKIP)
+    shutil.copytree(ROOT / SHARED, target / SHARED, ignore=_SKIP)
     shutil.copy2(ROOT / "services" / "__init__.py", target / "services" / "__init__.py")
     return target

@@ -11,14 +11,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.batch import (
+from services.audit_trail.logic import AuditStore, MalformedStreamRecordError, audit
+from services.audit_trail.store import DynamoAuditStore
+from services.shared.partial_batch import (
     PartialBatchResponse,
     StreamRecord,
     process_stream_batch,
     stream_sequence,
 )
-from services.audit_trail.logic import AuditStore, MalformedStreamRecordError, audit
-from services.audit_trail.store import DynamoAuditStore
 
 logger = Logger(service="audit_trail")
 

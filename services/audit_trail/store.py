@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from contracts import dynamodb
 from contracts.audit_item import AuditEntry
 from contracts.names import AUDIT_KEY
+from services.shared.conditional_put import put_if_absent
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,7 +19,5 @@ class DynamoAuditStore:
 
     def append(self, record: AuditEntry) -> bool:
         _, sort_key = AUDIT_KEY
-        existing = dynamodb.put_if_absent(
-            self._client, self._table_name, record.to_item(), sort_key
-        )
+        existing = put_if_absent(self._client, self._table_name, record.to_item(), sort_key)
         return existing is None

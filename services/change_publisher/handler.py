@@ -12,13 +12,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.batch import (
+from services.change_publisher.logic import MalformedStreamRecordError, announcement
+from services.shared.partial_batch import (
     PartialBatchResponse,
     StreamRecord,
     process_stream_batch,
     stream_sequence,
 )
-from services.change_publisher.logic import MalformedStreamRecordError, announcement
 
 logger = Logger(service="change_publisher")
 

@@ -12,8 +12,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.batch import PartialBatchResponse, SQSMessage, process_sqs_batch
 from contracts.user_confirmed import InvalidEventError, read_user_confirmed
+from services.shared.partial_batch import PartialBatchResponse, SQSMessage, process_sqs_batch
 from services.user_projector.logic import UserOfAnotherPoolError, UserStore, project
 from services.user_projector.store import DynamoUserStore
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from contracts import dynamodb
 from contracts.names import USER_KEY
+from services.shared.conditional_put import put_if_absent
 from services.user_projector.logic import FoundItem
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ class DynamoUserStore:
         self._table_name = table_name
 
     def create(self, item: dynamodb.Item) -> FoundItem | None:
-        existing = dynamodb.put_if_absent(self._client, self._table_name, item, USER_KEY)
+        existing = put_if_absent(self._client, self._table_name, item, USER_KEY)
         if existing is None:
             return None
         pool = existing.get("userPoolId", {}).get("S")

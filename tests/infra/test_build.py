@@ -5,12 +5,19 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from aws_cdk import CfnResource, Stack
 
-from contracts.topology import CONFIRM_TRIGGER, SUBSCRIPTIONS
+from contracts.topology import (
+    CONFIRM_TRIGGER,
+    FUNCTIONS,
+    SUBSCRIPTIONS,
+    USER_PROJECTOR,
+    FunctionSpec,
+)
 from infra.bundling import function_code
 from infra.config import InvalidContextError, StageConfig
 from infra.layer import (
@@ -96,13 +103,52 @@ def test_layer_names_nothing_of_the_machine_that_built_it() -> None:
                 assert here not in path.read_bytes(), path
 
 
-def test_a_function_asset_holds_only_contracts_and_its_own_service() -> None:
+def test_a_function_asset_holds_only_contracts_shared_code_and_its_own_service() -> None:
     asset = function_code(CONFIRM_TRIGGER)
     top = {path.name for path in asset.iterdir()}
     services = {path.name for path in (asset / "services").iterdir()}
     assert top == {"contracts", "services"}
-    assert services == {"__init__.py", "confirm_trigger"}
+    assert services == {"__init__.py", "shared", "confirm_trigger"}
     assert not list(asset.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.id)
+def test_every_function_asset_imports_its_handler_alone(spec: FunctionSpec) -> None:
+    """The asset is all of the function's own code: its handler imports, in a fresh interpreter
+    that sees the asset and the installed libraries (the layers' stand-in) but not the project,
+    and every module of ours it loads comes from the asset."""
+    asset = function_code(spec)
+    probe = (
+        "import sys; sys.path = [p for p in sys.path if p != '']; "
+        f"import {spec.package}.handler; "
+        "print('\\n'.join(sorted({m.__file__ for n, m in sys.modules.items() "
+        "if n.split('.')[0] in ('contracts', 'services') and getattr(m, '__file__', None)})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=asset,
+        env={"AWS_DEFAULT_REGION": "eu-west-1", "PATH": "", "PYTHONPATH": str(asset)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(Path(f).is_relative_to(asset) for f in result.stdout.split()), result.stdout
+
+
+def test_a_function_asset_is_the_same_when_built_twice() -> None:
+    """Same files, same bytes: an unchanged function keeps its asset hash."""
+
+    def contents(asset: Path) -> dict[str, bytes]:
+        return {
+            path.relative_to(asset).as_posix(): path.read_bytes()
+            for path in sorted(asset.rglob("*"))
+            if path.is_file()
+        }
+
+    first = contents(function_code(USER_PROJECTOR))
+    assert contents(function_code(USER_PROJECTOR)) == first
+    assert "services/shared/partial_batch.py" in first
 
 
 @pytest.mark.parametrize(

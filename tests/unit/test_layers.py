@@ -1,6 +1,8 @@
-"""The layers of ``userpipe/`` point one way: ``local/`` and ``ops/`` both stand on the shared
-AWS-reading layer (``userpipe/aws``), never on each other, and the operator commands never
-reach into a function's code. Waiting for the queues to drain is written once.
+"""The layers point one way: ``contracts/`` at the bottom, doing no I/O; ``services/shared``
+(what every function's bundle ships) on contracts, the standard library and boto3 alone; in
+``userpipe/``, ``local/`` and ``ops/`` both stand on the shared AWS-reading layer
+(``userpipe/aws``), never on each other, and the operator commands never reach into a
+function's code. Waiting for the queues to drain is written once.
 
 Read from the source with ``ast`` (every ``import``, at module level or inside a function),
 so a lazy import inside a function counts like any other."""
@@ -8,15 +10,37 @@ so a lazy import inside a function counts like any other."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+
+from contracts.topology import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the one drain routine lives, and where a second one would be a copy of it.
 DRAIN_HOME = ("userpipe/aws/queues.py", "wait_until_drained")
 DRAIN_SEARCHED = ("userpipe", "bench", "tests")
+#: What would make a contracts/ module do I/O: an AWS client (or its type stubs), a network
+#: library, or ``services/shared`` (and any function's code) that holds the I/O instead.
+IO_MODULES = (
+    "boto3",
+    "botocore",
+    "mypy_boto3_",  # a prefix: one stub package per AWS service
+    "aioboto3",
+    "requests",
+    "urllib3",
+    "urllib.request",
+    "http.client",
+    "socket",
+    "ssl",
+    "services",
+)
+SHARED = "services/shared"
+#: Beyond the standard library, all ``services/shared`` may import: it ships in every bundle,
+#: where only these (and the function's layers, which not every function attaches) exist.
+SHARED_MAY_IMPORT = ("contracts", "services.shared", "boto3", "botocore", "mypy_boto3_")
 
 
 def modules(folder: str) -> Iterator[tuple[str, ast.Module]]:
@@ -59,13 +83,97 @@ def crossings(folder: str, forbidden: str) -> list[str]:
         ("userpipe/aws", "userpipe.ops", "the shared layer is below ops"),
         ("userpipe/aws", "userpipe.local", "the shared layer is below local"),
         ("userpipe/aws", "userpipe.cli", "the shared layer is below the command line"),
-        ("services", "userpipe", "a function's bundle holds contracts/ and its own code only"),
+        (
+            "services",
+            "userpipe",
+            "a function's bundle holds contracts/, services/shared and its code",
+        ),
         ("contracts", "userpipe", "contracts/ is the bottom layer"),
     ],
 )
 def test_imports_point_down_the_layers(folder: str, forbidden: str, why: str) -> None:
     found = crossings(folder, forbidden)
     assert not found, f"{why}:\n" + "\n".join(found)
+
+
+def _is(name: str, prefix: str) -> bool:
+    """``name`` is ``prefix`` or inside it; a prefix ending in ``_`` matches by its start."""
+    if prefix.endswith("_"):
+        return name.startswith(prefix)
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def io_imports(found: Iterable[tuple[str, ast.Module]]) -> list[str]:
+    return sorted(
+        {
+            f"{module}:{line} imports {name}"
+            for module, tree in found
+            for line, name in imported(module, tree)
+            if any(_is(name, io) for io in IO_MODULES)
+        }
+    )
+
+
+def foreign_imports(found: Iterable[tuple[str, ast.Module]]) -> list[str]:
+    """Imports of neither the standard library nor ``SHARED_MAY_IMPORT``."""
+    return sorted(
+        {
+            f"{module}:{line} imports {name}"
+            for module, tree in found
+            for line, name in imported(module, tree)
+            if name.split(".")[0] not in sys.stdlib_module_names
+            and not any(_is(name, allowed) for allowed in SHARED_MAY_IMPORT)
+        }
+    )
+
+
+def test_contracts_do_no_io() -> None:
+    """contracts/ holds shapes and the wiring declaration; a call that reaches AWS or the
+    network belongs in ``services/shared`` (or a function), where handlers import it."""
+    found = io_imports(modules("contracts"))
+    assert not found, "contracts/ does no I/O:\n" + "\n".join(found)
+
+
+def test_shared_code_stands_on_contracts_the_standard_library_and_boto3_only() -> None:
+    """Every function ships it: an import of userpipe/, of a function, or of a package in a
+    layer would fail in some function's bundle, or pull another function's code into all."""
+    found = foreign_imports(modules(SHARED))
+    assert not found, f"{SHARED} imports beyond {SHARED_MAY_IMPORT}:\n" + "\n".join(found)
+
+
+def test_shared_code_is_no_function() -> None:
+    """It has no handler, and no declared function points at it."""
+    assert not (ROOT / SHARED / "handler.py").exists()
+    assert SHARED not in {spec.source_dir for spec in FUNCTIONS}
+
+
+def test_the_io_and_shared_code_checks_can_fail() -> None:
+    """The guards see what they are for, lazy imports and type-only ones included."""
+    contract = ast.parse(
+        "import socket\n"
+        "if TYPE_CHECKING:\n    from mypy_boto3_dynamodb import DynamoDBClient\n"
+        "def f():\n    import boto3\n    from services.shared import partial_batch\n"
+    )
+    assert io_imports([("contracts/x.py", contract)]) == [
+        "contracts/x.py:1 imports socket",
+        "contracts/x.py:3 imports mypy_boto3_dynamodb",
+        "contracts/x.py:3 imports mypy_boto3_dynamodb.DynamoDBClient",
+        "contracts/x.py:5 imports boto3",
+        "contracts/x.py:6 imports services.shared",
+        "contracts/x.py:6 imports services.shared.partial_batch",
+    ]
+    shared = ast.parse(
+        "import json, boto3\nfrom contracts.dynamodb import Item\n"
+        "from userpipe.aws import clients\nfrom services.user_api import store\n"
+        "import pydantic\n"
+    )
+    assert foreign_imports([("services/shared/x.py", shared)]) == [
+        "services/shared/x.py:3 imports userpipe.aws",
+        "services/shared/x.py:3 imports userpipe.aws.clients",
+        "services/shared/x.py:4 imports services.user_api",
+        "services/shared/x.py:4 imports services.user_api.store",
+        "services/shared/x.py:5 imports pydantic",
+    ]
 
 
 def queue_waits() -> list[str]:

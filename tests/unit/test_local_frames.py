@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from userpipe.local.frames import ClientMessage, MalformedMessageError, read
 from userpipe.local.graphql import Caller, Subscription
 from userpipe.local.iam import SignedRequest
+from userpipe.local.jwt_verification import InvalidTokenError
 from userpipe.local.realtime import Connection
-from userpipe.local.tokens import InvalidTokenError
 
 GOOD_TOKEN = "good"
 QUERY = "subscription S { onUpdateUser { id } }"

@@ -17,8 +17,8 @@ from joserfc.jwk import RSAKey
 from moto import mock_aws
 from moto.utilities.utils import load_resource
 
+from userpipe.local.jwt_verification import InvalidTokenError, TokenVerifier
 from userpipe.local.signing import TokenSigningKey
-from userpipe.local.tokens import InvalidTokenError, TokenVerifier
 
 REGION = "eu-west-1"
 PASSWORD = "Correct-Horse-9-Battery!"

@@ -4,9 +4,9 @@
   query that does not parse or validate gets AppSync's error shape (``data: null``, ``errors``
   with ``locations``), HTTP 400; graphql-core words the messages, not AppSync.
 - ``Authorization`` carries a Cognito ID or access token (Amplify JS sends the access token),
-  verified as AppSync does (``userpipe.local.tokens``); a missing, forged, unsigned, expired,
-  other-pool or other-client token is HTTP 401 with ``UnauthorizedException``, and never
-  reaches the resolver. A SigV4-signed request is an IAM caller once its signature holds
+  verified as AppSync does (``userpipe.local.jwt_verification``); a missing, forged, unsigned,
+  expired, other-pool or other-client token is HTTP 401 with ``UnauthorizedException``, and
+  never reaches the resolver. A SigV4-signed request is an IAM caller once its signature holds
   against the stack's credentials (``userpipe.local.iam``); a bad one is HTTP 403 with AppSync's
   ``InvalidSignatureException`` / ``IncompleteSignatureException`` /
   ``UnrecognizedClientException`` (amplify-js#2422, aws-mobile-appsync-sdk-js#702 and #750 show
@@ -68,9 +68,9 @@ from contracts.appsync import (
 )
 from userpipe.local import iam
 from userpipe.local.iam import SignatureError, SignatureVerifier, SignedRequest
+from userpipe.local.jwt_verification import InvalidTokenError, TokenVerifier
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
 from userpipe.local.scalars import appsync_scalars
-from userpipe.local.tokens import InvalidTokenError, TokenVerifier
 
 COGNITO: Final = "aws_cognito_user_pools"
 IAM: Final = "aws_iam"

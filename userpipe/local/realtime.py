@@ -37,9 +37,9 @@ from typing import Any, Final
 from userpipe.local import frames
 from userpipe.local.graphql import Caller, GraphqlEndpoint, Subscription
 from userpipe.local.iam import SignatureError, SignedRequest
+from userpipe.local.jwt_verification import InvalidTokenError
 from userpipe.local.limits import loads
 from userpipe.local.server import GRAPHQL_PATH
-from userpipe.local.tokens import InvalidTokenError
 
 PROTOCOL: Final = "graphql-ws"
 HEADER_PREFIX: Final = "header-"

@@ -49,6 +49,7 @@ from userpipe.local.faults import FaultPlan
 from userpipe.local.graphql import GraphqlEndpoint
 from userpipe.local.guard import Reach, machine_names, served_names
 from userpipe.local.iam import LocalCredentials, SignatureVerifier
+from userpipe.local.jwt_verification import TokenVerifier
 from userpipe.local.limits import Limits
 from userpipe.local.outbox import Outbox
 from userpipe.local.provision import provision
@@ -67,7 +68,6 @@ from userpipe.local.server import (
 from userpipe.local.signing import TokenSigningKey
 from userpipe.local.sources import Poller, QueuePoller, StreamPoller
 from userpipe.local.tls import LocalCertificates
-from userpipe.local.tokens import TokenVerifier
 
 DEFAULT_STATE_DIR: Final = Path(".userpipe")
 
