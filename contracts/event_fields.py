@@ -13,8 +13,9 @@ Derived from an ``EventType``, never written out again:
 - the EventBridge pattern its consumers subscribe with (``pattern``).
 
 Written by hand, and held to the table by ``tests/unit/test_event_fields.py``: the trigger's
-``TypedDict`` of the detail (``contracts.names.UserConfirmedDetail``) and the builder's keyword
-arguments (``contracts.user_confirmed``).
+``TypedDict`` of the detail (``contracts.names.UserConfirmedDetail``), the builder
+(``contracts.user_confirmed``: the table's fields in its order) and the subscription pattern
+(``contracts.names.USER_CONFIRMED_PATTERN``).
 
 To add an event: one ``EventType`` here (its fields use the kinds in ``contracts.fields``), its
 model in ``contracts.events`` (one ``detail_model`` call) and its file in
