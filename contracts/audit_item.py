@@ -1,32 +1,48 @@
 """An ``AuditRecord`` built in plain Python, for the audit trail's cold path.
 
-``contracts.audit_model.AuditRecord`` (pydantic) is the declaration and what the API reads; a test
-holds ``AuditEntry.to_item()`` to ``AuditRecord.model_validate(entry.values()).to_item()`` on
-generated stream records, attribute for attribute.
+Its attributes come from the audit record's field table (``contracts.audit_fields``), as the
+pydantic read model's do (``contracts.audit_model``); a test holds ``AuditEntry.to_item()`` to
+``AuditRecord.model_validate(entry.values()).to_item()`` on generated stream records, attribute
+for attribute. Plain classes with ``__slots__``, not dataclasses: a dataclass compiles its
+methods when the module is imported, and this module is on the audit trail's cold path.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from contracts import dynamodb
-
-AUDIT_EVENT_NAMES: Final = ("INSERT", "MODIFY", "REMOVE")
+from contracts.audit_fields import AUDIT_EVENT_NAMES as AUDIT_EVENT_NAMES  # re-exported
+from contracts.audit_fields import AUDIT_FIELDS, CHANGES, NAMES
 
 AuditedValue = str | int | bool | None  # what the audit keeps of a value (see services.audit_trail)
 
+_ATTRIBUTES = frozenset(field.attribute for field in AUDIT_FIELDS)
 
-@dataclass(frozen=True)
+
 class FieldChange:
-    old: AuditedValue = None
-    new: AuditedValue = None
+    """One field's change. Sensitive values are replaced by a ``sha256:`` fingerprint."""
+
+    __slots__ = ("new", "old")
+
+    def __init__(self, old: AuditedValue = None, new: AuditedValue = None) -> None:
+        self.old = old
+        self.new = new
+
+    def __repr__(self) -> str:
+        return f"FieldChange(old={self.old!r}, new={self.new!r})"
+
+    def values(self) -> dict[str, AuditedValue]:
+        return {"old": self.old, "new": self.new}
 
 
-@dataclass(frozen=True)
 class AuditEntry:
-    """One change to one user, derived from one DynamoDB stream record. Append-only."""
+    """One change to one user, derived from one DynamoDB stream record. Append-only: built once
+    with every field of the table (by its Python name), never changed."""
 
+    __slots__ = tuple(sorted(_ATTRIBUTES))
+
+    # The table's fields, typed for the checker (a test holds them to the table).
     user_id: str
     audit_id: str
     event_name: str  # one of AUDIT_EVENT_NAMES
@@ -39,24 +55,30 @@ class AuditEntry:
     stream_event_id: str
     expires_at: int | None
 
+    def __init__(self, **fields: Any) -> None:
+        if fields.keys() != _ATTRIBUTES:
+            missing, unknown = _ATTRIBUTES - fields.keys(), fields.keys() - _ATTRIBUTES
+            raise TypeError(f"AuditEntry: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"AuditEntry is append-only: cannot set {name}")
+
+    def __repr__(self) -> str:
+        return f"AuditEntry(user_id={self.user_id!r}, audit_id={self.audit_id!r})"
+
     def values(self) -> dict[str, Any]:
         """The attributes under their stored names, as ``AuditRecord`` dumps them."""
-        return {
-            "userId": self.user_id,
-            "auditId": self.audit_id,
-            "eventName": self.event_name,
-            "changedFields": list(self.changed_fields),
-            "changes": {
-                name: {"old": change.old, "new": change.new}
-                for name, change in self.changes.items()
-            },
-            "oldVersion": self.old_version,
-            "newVersion": self.new_version,
-            "at": self.at,
-            "sequenceNumber": self.sequence_number,
-            "streamEventId": self.stream_event_id,
-            "expiresAt": self.expires_at,
-        }
+        stored: dict[str, Any] = {}
+        for field in AUDIT_FIELDS:
+            value = getattr(self, field.attribute)
+            if field.type == NAMES:
+                value = list(value)
+            elif field.type == CHANGES:
+                value = {name: change.values() for name, change in value.items()}
+            stored[field.name] = value
+        return stored
 
     def to_item(self) -> dynamodb.Item:
         return dynamodb.to_item(self.values())

@@ -1,112 +1,126 @@
-"""``UserConfirmed`` v1: the event every consumer of userpipe reads (pydantic, authoritative)."""
+"""The events userpipe publishes as pydantic read models, generated from their field tables
+(``contracts.event_fields``): every consumer that is not on a cold path reads through them, and
+the JSON Schema files are rendered from them (``make schemas``).
+
+The trigger builds and the projector reads ``UserConfirmed`` in plain Python
+(``contracts.user_confirmed``), from the same table.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
-    field_serializer,
+    create_model,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
-from contracts.names import (
-    EVENT_SOURCE,
-    USER_CONFIRMED,
-    USER_CONFIRMED_SCHEMA_VERSION,
-    Origin,
-    iso_utc,
-)
-from contracts.rules import (
-    EMAIL_MAX_LENGTH,
-    EMAIL_PATTERN,
-    EVENT_ID_PATTERN,
-    REPLAY_NAME_PATTERN,
-    TIMESTAMP_PATTERN,
-    USER_POOL_ID_MAX_LENGTH,
-    USER_POOL_ID_PATTERN,
-    USERNAME_LENGTH,
-    UUID_PATTERN,
-)
-from contracts.user_confirmed import InvalidEventError as InvalidEventError  # re-exported
+from contracts.event_fields import USER_CONFIRMED_EVENT, EventField, EventType
+from contracts.event_fields import InvalidEventError as InvalidEventError  # re-exported
+from contracts.fields import Constant, Timestamp
+from contracts.names import iso_utc
+from contracts.rules import EVENT_ID_PATTERN, REPLAY_NAME_PATTERN
+
+#: A timestamp in a detail: any RFC 3339 time with a zone in, ``iso_utc`` out.
+AwareTime = Annotated[AwareDatetime, PlainSerializer(iso_utc, return_type=str)]
 
 
-class UserConfirmed(BaseModel):
-    """A user finished sign-up (or was found by reconcile). Idempotency key: pool + ``sub``."""
+class EventDetail(BaseModel):
+    """The base of every event's detail model."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
         # Consumers tolerate additive changes; the producer is held to exactly these fields.
         extra="ignore",
-        title="UserConfirmed",
         json_schema_serialization_defaults_required=True,
     )
 
-    schema_version: Literal[1] = Field(
-        USER_CONFIRMED_SCHEMA_VERSION, description="Version of this detail's shape."
-    )
-    user_pool_id: str = Field(
-        pattern=USER_POOL_ID_PATTERN,
-        max_length=USER_POOL_ID_MAX_LENGTH,
-        description="Cognito user pool id.",
-    )
-    sub: str = Field(pattern=UUID_PATTERN, description="Cognito sub; becomes User.id.")
-    username: str = Field(min_length=USERNAME_LENGTH[0], max_length=USERNAME_LENGTH[1])
-    email: str = Field(
-        pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_LENGTH, json_schema_extra={"x-sensitive": True}
-    )
-    email_verified: bool
-    confirmed_at: AwareDatetime = Field(
-        description="When the user was confirmed; becomes createdAt.",
-        # "format" is only an annotation in JSON Schema 2020-12; the pattern makes the shape
-        # every producer writes (iso_utc) part of the contract.
-        json_schema_extra={"format": "date-time", "pattern": TIMESTAMP_PATTERN},
-    )
-    origin: Origin = Field(description="cognito: the trigger; reconcile: backfill.")
-    client_id: str | None = Field(None, description="App client that confirmed, when known.")
+    if TYPE_CHECKING:
+        # The fields are the table's (``detail_model``); to a type checker they read as Any.
+        def __getattr__(self, name: str) -> Any: ...
 
-    @field_serializer("confirmed_at")
-    def _iso(self, value: datetime) -> str:
-        return iso_utc(value)
+
+Detail = TypeVar("Detail", bound=EventDetail)
+
+
+def _declared(field: EventField) -> tuple[Any, FieldInfo]:
+    """One row of an event's table as a pydantic field: its type, rule, alias and marks."""
+    rule = field.rule
+    python_type: Any = AwareTime if isinstance(rule, Timestamp) else rule.annotation()
+    default: Any = rule.value if isinstance(rule, Constant) else (None if field.nullable else ...)
+    constraints = rule.constraints()
+    extra: dict[str, Any] = constraints.pop("json_schema_extra", {})
+    if field.sensitive:
+        extra = extra | {"x-sensitive": True}
+    declared = Field(
+        default,
+        alias=field.name,
+        description=field.about,
+        json_schema_extra=extra or None,
+        **constraints,
+    )
+    return (python_type | None if field.nullable else python_type), declared
+
+
+def detail_model(event: EventType, base: type[Detail]) -> type[Detail]:
+    """The pydantic model of ``event``'s detail, titled with its detail-type, on ``base`` (what
+    the event offers beyond its fields, or ``EventDetail``)."""
+    fields: dict[str, Any] = {field.attribute: _declared(field) for field in event.fields}
+    return create_model(
+        event.detail_type, __base__=base, __module__=__name__, __doc__=event.about, **fields
+    )
+
+
+class UserConfirmedDetailModel(EventDetail):
+    """What a ``UserConfirmed`` detail offers beyond its fields."""
 
     @property
     def idempotency_key(self) -> str:
         return f"{self.user_pool_id}#{self.sub}"
 
 
-class UserConfirmedEnvelope(BaseModel):
-    """An EventBridge event carrying ``UserConfirmed`` (what arrives in the projector's queue)."""
+if TYPE_CHECKING:
+    UserConfirmed = UserConfirmedDetailModel
+else:
+    #: ``UserConfirmed`` v1: the event every consumer of userpipe reads.
+    UserConfirmed = detail_model(USER_CONFIRMED_EVENT, UserConfirmedDetailModel)
+
+
+class EventEnvelope(BaseModel):
+    """An EventBridge event carrying the detail of ``event_type`` (what arrives in a queue)."""
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+    event_type: ClassVar[EventType]
 
     id: str = Field(pattern=EVENT_ID_PATTERN, description="EventBridge's event id (a UUID).")
     source: str
     detail_type: str = Field(alias="detail-type")
     time: AwareDatetime
-    detail: UserConfirmed
     replay_name: str | None = Field(None, alias="replay-name", pattern=REPLAY_NAME_PATTERN)
 
     @model_validator(mode="before")
     @classmethod
-    def _is_user_confirmed(cls, data: Any) -> Any:
+    def _is_this_event(cls, data: Any) -> Any:
         """Reject other events by name first, before their detail produces a wall of errors.
         The reason states the rule, never the values it saw (they may be personal data)."""
-        if isinstance(data, dict):
-            source, detail_type = data.get("source"), data.get("detail-type")
-            if (source, detail_type) != (EVENT_SOURCE, USER_CONFIRMED):
-                raise ValueError(
-                    f"not a {USER_CONFIRMED} event: source must be {EVENT_SOURCE!r} "
-                    f"and detail-type {USER_CONFIRMED!r}"
-                )
+        if isinstance(data, dict) and not cls.event_type.is_named_by(data):
+            raise ValueError(cls.event_type.another_event)
         return data
+
+
+class UserConfirmedEnvelope(EventEnvelope):
+    """An EventBridge event carrying ``UserConfirmed`` (what arrives in the projector's queue)."""
+
+    event_type = USER_CONFIRMED_EVENT
+    detail: UserConfirmed
 
 
 def parse_user_confirmed(body: str | bytes) -> UserConfirmedEnvelope:

@@ -1,4 +1,5 @@
-"""JSON Schema files generated from the models; checked in under ``contracts/schemas/``.
+"""JSON Schema files generated from the models (themselves built from the field tables); checked
+in under ``contracts/schemas/``.
 
 Regenerate with ``python -m contracts.jsonschema`` (``make schemas``); a test fails on drift.
 """
@@ -13,13 +14,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.audit_model import AuditRecord
+from contracts.event_fields import USER_CONFIRMED_EVENT
 from contracts.events import UserConfirmed
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
 from contracts.user_model import User
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
-    "UserConfirmed.v1.json": UserConfirmed,
+    USER_CONFIRMED_EVENT.schema_file: UserConfirmed,
     "User.json": User,
     "AuditRecord.json": AuditRecord,
 }

@@ -1,11 +1,10 @@
 """The rules every field of userpipe's contracts obeys — declared once, in plain Python.
 
-The pydantic models (``contracts.events``; ``contracts.user_model`` through the field table
-``contracts.user_fields``) declare their fields with these constants, so the generated JSON Schema
-files carry them too. The Cognito trigger checks its outgoing ``UserConfirmed`` with
-``user_confirmed_problems`` without importing pydantic (its cold path stays light); a test holds
-that check, the pydantic model and the JSON Schema file to the same verdict on generated inputs.
-The profile's rules (what the API lets a user write) are rows of the field table.
+The field tables (``contracts.user_fields``, ``contracts.event_fields``) write their rows with
+these constants, so the plain checks derived from them, the pydantic models and the generated JSON
+Schema files all carry them; a test holds the plain check of ``UserConfirmed``, the pydantic model
+and the JSON Schema file to the same verdict on generated inputs. The profile's rules (what the
+API lets a user write) are rows of the User's field table.
 
 Every reason names the field and the rule, never the value: values may be personal data.
 
@@ -18,9 +17,7 @@ ECMA-262's do not.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 #: Cognito's ``sub``: a lowercase UUID.
 UUID_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -47,22 +44,9 @@ TIMESTAMP_PATTERN: Final = (
     r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 ORIGINS: Final = ("cognito", "reconcile")
-USER_CONFIRMED_FIELDS: Final = (
-    "schemaVersion",
-    "userPoolId",
-    "sub",
-    "username",
-    "email",
-    "emailVerified",
-    "confirmedAt",
-    "origin",
-    "clientId",
-)
 
 _UUID = re.compile(UUID_PATTERN)
 _USER_POOL_ID = re.compile(USER_POOL_ID_PATTERN)
-_EMAIL = re.compile(EMAIL_PATTERN)
-_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 USER_POOL_ID_RULE: Final = (
     f"must be a Cognito user pool id (<region>_<id>, at most {USER_POOL_ID_MAX_LENGTH} characters)"
@@ -72,7 +56,6 @@ EMAIL_RULE: Final = (
     f"must be an email address (one @, no spaces or control characters) "
     f"of at most {EMAIL_MAX_LENGTH} characters"
 )
-USERNAME_RULE: Final = f"must be a string of {USERNAME_LENGTH[0]}-{USERNAME_LENGTH[1]} characters"
 
 
 def is_user_pool_id(value: object) -> bool:
@@ -85,57 +68,3 @@ def is_user_pool_id(value: object) -> bool:
 
 def is_sub(value: object) -> bool:
     return isinstance(value, str) and _UUID.fullmatch(value) is not None
-
-
-def is_email(value: object) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) <= EMAIL_MAX_LENGTH
-        and _EMAIL.fullmatch(value) is not None
-    )
-
-
-def is_timestamp(value: object) -> bool:
-    if not isinstance(value, str) or _TIMESTAMP.fullmatch(value) is None:
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:  # a day the month does not have
-        return False
-    return True
-
-
-def user_confirmed_problems(detail: Mapping[str, Any]) -> dict[str, str]:
-    """Which fields of a ``UserConfirmed`` v1 detail (as JSON) break which rule; empty when the
-    detail obeys the contract. Types are JSON's: no coercion, as the JSON Schema file says."""
-    checks: dict[str, tuple[bool, str]] = {
-        "schemaVersion": (_is_one(detail.get("schemaVersion")), "must be the number 1"),
-        "userPoolId": (is_user_pool_id(detail.get("userPoolId")), USER_POOL_ID_RULE),
-        "sub": (is_sub(detail.get("sub")), SUB_RULE),
-        "username": (_is_username(detail.get("username")), USERNAME_RULE),
-        "email": (is_email(detail.get("email")), EMAIL_RULE),
-        "emailVerified": (isinstance(detail.get("emailVerified"), bool), "must be true or false"),
-        "confirmedAt": (
-            is_timestamp(detail.get("confirmedAt")),
-            "must be an RFC 3339 time with seconds and a time zone",
-        ),
-        "origin": (detail.get("origin") in ORIGINS, f"must be one of {', '.join(ORIGINS)}"),
-        "clientId": (
-            detail.get("clientId") is None or isinstance(detail.get("clientId"), str),
-            "must be a string or null",
-        ),
-    }
-    problems = {name: "is required" for name in USER_CONFIRMED_FIELDS if name not in detail}
-    for name, (holds, rule) in checks.items():
-        if name not in problems and not holds:
-            problems[name] = rule
-    return problems
-
-
-def _is_one(value: object) -> bool:
-    """JSON Schema's ``const: 1``: any number equal to 1 (``1.0`` too), never ``true``."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == 1
-
-
-def _is_username(value: object) -> bool:
-    return isinstance(value, str) and USERNAME_LENGTH[0] <= len(value) <= USERNAME_LENGTH[1]

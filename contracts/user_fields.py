@@ -2,7 +2,8 @@
 
 Plain Python (no pydantic): the projector builds its items from this table on its cold path.
 The classes are plain ones with ``__slots__``, not dataclasses: a dataclass writes and compiles
-its methods when the module is imported, ~1.5 ms each, and this module is on that path.
+its methods when the module is imported, ~1.5 ms each, and this module is on that path. The kinds
+of value (``Text``, ``WholeNumber``, ...) are shared with the other tables (``contracts.fields``).
 
 Derived from the table, never written out again:
 
@@ -24,11 +25,11 @@ the schema, the console and the fixture: ``docs/`` lists the steps.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from contracts.fields import Kind, Matching, Text, WholeNumber, attribute
 from contracts.names import USER_TYPENAME, UserConfirmedDetail, iso_utc
 from contracts.rules import (
     EMAIL_MAX_LENGTH,
@@ -59,105 +60,6 @@ EVERY_FILTER: Final = frozenset({LIST_FILTER, CONDITION, SUBSCRIPTION_FILTER})
 #: A field's value on the first item, from the checked ``UserConfirmed`` detail and the time
 #: of the write (epoch ms).
 Initial = Callable[[UserConfirmedDetail, int], Any]
-
-
-class Text:
-    """A string of ``length`` characters. Without ``pattern``: printable characters and ordinary
-    spaces, not only spaces (NUL, escapes, line breaks and bidi overrides would reach every
-    client that shows it). With ``pattern`` (explicit ASCII classes, see ``contracts.rules``):
-    what it matches, described to the client as ``shape``."""
-
-    __slots__ = ("length", "pattern", "shape")
-
-    def __init__(self, length: tuple[int, int], pattern: str | None = None, shape: str = ""):
-        self.length = length
-        self.pattern = pattern
-        self.shape = shape
-
-    def rule(self, field: str) -> str:
-        low, high = self.length
-        if self.pattern is None:
-            return (
-                f"{field} must be {low}-{high} printable characters "
-                "(no control or formatting characters), not only spaces"
-            )
-        return f"{field} must be {low}-{high} characters: {self.shape}"
-
-    def problem(self, field: str, value: object) -> str | None:
-        """Why ``value`` cannot be stored in ``field`` (``None``: it can); never the value."""
-        low, high = self.length
-        if not isinstance(value, str) or not low <= len(value) <= high:
-            return self.rule(field)
-        if self.pattern is None:
-            if not value.strip() or not value.isprintable():  # "Other", "Separator" but " "
-                return self.rule(field)
-        elif re.fullmatch(self.pattern, value) is None:
-            return self.rule(field)
-        return None
-
-    def constraints(self) -> dict[str, Any]:
-        """The rule as pydantic ``Field`` arguments (and so JSON Schema keywords)."""
-        low, high = self.length
-        bounds: dict[str, Any] = {"min_length": low, "max_length": high}
-        return bounds | ({"pattern": self.pattern} if self.pattern else {})
-
-
-class WholeNumber:
-    """An integer (never a boolean) from ``minimum`` to ``maximum`` (``None``: unbounded)."""
-
-    __slots__ = ("maximum", "minimum")
-
-    def __init__(self, minimum: int, maximum: int | None = None) -> None:
-        self.minimum = minimum
-        self.maximum = maximum
-
-    def rule(self, field: str) -> str:
-        if self.maximum is None:
-            return f"{field} must be a whole number of at least {self.minimum}"
-        return f"{field} must be a whole number from {self.minimum} to {self.maximum}"
-
-    def problem(self, field: str, value: object) -> str | None:
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or value < self.minimum
-            or (self.maximum is not None and value > self.maximum)
-        ):
-            return self.rule(field)
-        return None
-
-    def constraints(self) -> dict[str, Any]:
-        return {"ge": self.minimum} | ({"le": self.maximum} if self.maximum is not None else {})
-
-
-class Matching:
-    """A string matching ``pattern`` of at most ``max_length`` characters, as ``contracts.rules``
-    declares it for the values the pipeline copies from Cognito (checked there on the way in)."""
-
-    __slots__ = ("max_length", "message", "pattern")
-
-    def __init__(self, pattern: str, max_length: int, message: str) -> None:
-        self.pattern = pattern
-        self.max_length = max_length
-        self.message = message
-
-    def rule(self, field: str) -> str:
-        return f"{field}: {self.message}"
-
-    def problem(self, field: str, value: object) -> str | None:
-        if (
-            not isinstance(value, str)
-            or len(value) > self.max_length
-            or re.fullmatch(self.pattern, value) is None
-        ):
-            return self.rule(field)
-        return None
-
-    def constraints(self) -> dict[str, Any]:
-        return {"pattern": self.pattern, "max_length": self.max_length}
-
-
-Rule = Text | WholeNumber | Matching
 
 
 class UserField:
@@ -200,7 +102,7 @@ class UserField:
         graphql: str | None,
         writer: Writer,
         *,
-        rule: Rule | None = None,
+        rule: Kind | None = None,
         sensitive: bool = False,
         filterable: frozenset[str] = frozenset(),
         published: bool = False,
@@ -227,8 +129,7 @@ class UserField:
     @property
     def attribute(self) -> str:
         """Its Python name on the read model: ``_lastChangedAt`` is ``last_changed_at``."""
-        bare = self.name.lstrip("_")
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", bare).lower()
+        return attribute(self.name)
 
 
 def _from_event(key: str) -> Initial:

@@ -16,6 +16,7 @@ from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 
 from contracts import dynamodb, jsonschema, rules
 from contracts import settings as env_settings
+from contracts.event_fields import USER_CONFIRMED_EVENT
 from contracts.events import (
     InvalidEventError,
     UserConfirmed,
@@ -407,13 +408,13 @@ def details(draw: st.DrawFn) -> dict[str, Any]:
 def test_the_plain_check_agrees_with_the_json_schema_and_pydantic_accepts_what_it_accepts(
     detail: dict[str, Any],
 ) -> None:
-    problems = rules.user_confirmed_problems(detail)
+    problems = USER_CONFIRMED_EVENT.problems(detail)
     schema_errors = list(USER_CONFIRMED_SCHEMA.iter_errors(detail))
     assert (not problems) == (not schema_errors), (problems, [e.message for e in schema_errors])
     if not problems:
         UserConfirmed.model_validate_json(json.dumps(detail))  # the projector's own parse
     for field, rule in problems.items():
-        assert field in rules.USER_CONFIRMED_FIELDS
+        assert field in USER_CONFIRMED_EVENT.names
         for value in detail.values():
             if isinstance(value, str) and "@" in value and len(value) > 2:
                 assert value not in rule  # reasons name the rule, never the value
@@ -485,4 +486,4 @@ def test_the_plain_readers_reason_names_each_field_and_rule_never_a_value() -> N
 
 
 def test_the_valid_fixture_detail_has_no_problems() -> None:
-    assert rules.user_confirmed_problems(VALID_DETAIL) == {}
+    assert USER_CONFIRMED_EVENT.problems(VALID_DETAIL) == {}

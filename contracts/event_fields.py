@@ -1,0 +1,256 @@
+"""The events userpipe publishes, each declared once: one ``EventType`` per event, a table of its
+detail's fields — plain Python.
+
+Plain (no pydantic, no dataclasses): the Cognito trigger builds and the projector reads events
+on their cold paths with this module (``contracts.user_confirmed``).
+
+Derived from an ``EventType``, never written out again:
+
+- the plain check of a detail (``problems``: the trigger and reconcile check what they publish)
+  and the plain reading of an EventBridge event carrying it (``read``: the projector);
+- the pydantic read model and the JSON Schema file ``<detail-type>.v<version>.json``
+  (``contracts.events``, ``make schemas``);
+- the EventBridge pattern its consumers subscribe with (``pattern``).
+
+Written by hand, and held to the table by ``tests/unit/test_event_fields.py``: the trigger's
+``TypedDict`` of the detail (``contracts.names.UserConfirmedDetail``), the builder
+(``contracts.user_confirmed``: the table's fields in its order) and the subscription pattern
+(``contracts.names.USER_CONFIRMED_PATTERN``).
+
+To add an event: one ``EventType`` here (its fields use the kinds in ``contracts.fields``), its
+model in ``contracts.events`` (one ``detail_model`` call) and its file in
+``contracts.jsonschema.MODELS``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Generic, NamedTuple, TypeVar
+
+from contracts.fields import (
+    AnyString,
+    Chars,
+    Constant,
+    Flag,
+    Kind,
+    Matching,
+    OneOf,
+    Timestamp,
+    attribute,
+)
+from contracts.names import EVENT_SOURCE, USER_CONFIRMED, USER_CONFIRMED_SCHEMA_VERSION
+from contracts.rules import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    EMAIL_RULE,
+    EVENT_ID_PATTERN,
+    ORIGINS,
+    REPLAY_NAME_PATTERN,
+    SUB_RULE,
+    USER_POOL_ID_MAX_LENGTH,
+    USER_POOL_ID_PATTERN,
+    USER_POOL_ID_RULE,
+    USERNAME_LENGTH,
+    UUID_PATTERN,
+)
+
+#: Every detail's first field: the version of its shape.
+SCHEMA_VERSION: Final = "schemaVersion"
+#: The envelope's ``time``, as EventBridge writes it.
+_TIME: Final = Timestamp()
+
+
+class InvalidEventError(ValueError):
+    """A message that is not a readable event of the type expected. The reason names fields and
+    rules, never the values (they may be personal data)."""
+
+
+Detail = TypeVar("Detail", bound=Mapping[str, Any])
+
+
+class ReceivedEvent(NamedTuple, Generic[Detail]):
+    """An EventBridge event carrying a checked detail."""
+
+    id: str  # EventBridge's event id; a replay gives the event a new one
+    detail: Detail
+    replay_name: str | None  # set when the event comes from an archive replay
+
+
+class EventField:
+    """One field of an event's detail, under its JSON name.
+
+    - ``rule``: what a value must be (a kind from ``contracts.fields``; it gives the type too);
+    - ``nullable``: ``null`` is a value too (the field is still required: producers write it);
+    - ``sensitive``: personal data: never logged, marked ``x-sensitive`` in the JSON Schema;
+    - ``about``: its description in the JSON Schema file.
+    """
+
+    __slots__ = ("about", "name", "nullable", "rule", "sensitive")
+
+    def __init__(
+        self,
+        name: str,
+        rule: Kind,
+        *,
+        nullable: bool = False,
+        sensitive: bool = False,
+        about: str | None = None,
+    ) -> None:
+        self.name = name
+        self.rule = rule
+        self.nullable = nullable
+        self.sensitive = sensitive
+        self.about = about
+
+    def __repr__(self) -> str:
+        return f"EventField({self.name!r})"
+
+    @property
+    def attribute(self) -> str:
+        """Its Python name on the read model: ``userPoolId`` is ``user_pool_id``."""
+        return attribute(self.name)
+
+    @property
+    def requirement(self) -> str:
+        return self.rule.requirement + (" or null" if self.nullable else "")
+
+    def holds(self, value: object) -> bool:
+        return (self.nullable and value is None) or self.rule.holds(value)
+
+
+class EventType:
+    """An event userpipe publishes on EventBridge: its ``source`` and ``detail-type``, the
+    ``version`` of its detail's shape, and the detail's fields (``schemaVersion`` first, added
+    here: every detail carries it)."""
+
+    __slots__ = ("about", "detail_type", "fields", "source", "version")
+
+    def __init__(
+        self,
+        detail_type: str,
+        *,
+        source: str,
+        version: int,
+        fields: tuple[EventField, ...],
+        about: str,
+    ) -> None:
+        self.detail_type = detail_type
+        self.source = source
+        self.version = version
+        self.about = about
+        self.fields = (
+            EventField(SCHEMA_VERSION, Constant(version), about="Version of this detail's shape."),
+            *fields,
+        )
+
+    def __repr__(self) -> str:
+        return f"EventType({self.detail_type!r})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The detail's fields, in the order producers write them."""
+        return tuple(field.name for field in self.fields)
+
+    @property
+    def pattern(self) -> dict[str, list[str]]:
+        """The EventBridge pattern its consumers subscribe with."""
+        return {"source": [self.source], "detail-type": [self.detail_type]}
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.detail_type}.v{self.version}.json"
+
+    def problems(self, detail: Mapping[str, Any]) -> dict[str, str]:
+        """Which fields of a detail (as JSON) break which rule; empty when the detail obeys the
+        contract. Types are JSON's: no coercion, as the JSON Schema file says. Every field is
+        required: producers write them all, ``null`` included."""
+        problems = {field.name: "is required" for field in self.fields if field.name not in detail}
+        for field in self.fields:
+            if field.name not in problems and not field.holds(detail[field.name]):
+                problems[field.name] = field.requirement
+        return problems
+
+    def is_named_by(self, event: Mapping[str, Any]) -> bool:
+        """Whether an EventBridge event says it is one of these (its source and detail-type)."""
+        return (event.get("source"), event.get("detail-type")) == (self.source, self.detail_type)
+
+    @property
+    def another_event(self) -> str:
+        """Why an event that is not one of these is refused: by name, before its detail
+        produces a wall of errors."""
+        return (
+            f"not a {self.detail_type} event: source must be {self.source!r} "
+            f"and detail-type {self.detail_type!r}"
+        )
+
+    def envelope_problems(self, event: Mapping[str, Any]) -> dict[str, str]:
+        """Which fields of an EventBridge event that ``is_named_by`` this type break which rule
+        (``detail.<name>`` for the detail's); empty when it is a valid one."""
+        problems: dict[str, str] = {}
+        event_id, replay_name, detail = (
+            event.get("id"),
+            event.get("replay-name"),
+            event.get("detail"),
+        )
+        if not (isinstance(event_id, str) and re.fullmatch(EVENT_ID_PATTERN, event_id)):
+            problems["id"] = "must be a UUID"
+        if not _TIME.holds(event.get("time")):
+            problems["time"] = _TIME.requirement
+        if replay_name is not None and not (
+            isinstance(replay_name, str) and re.fullmatch(REPLAY_NAME_PATTERN, replay_name)
+        ):
+            problems["replay-name"] = "must be 1-64 of . - _ A-Z a-z 0-9"
+        if not isinstance(detail, dict):
+            problems["detail"] = "must be an object"
+        else:
+            problems |= {f"detail.{name}": rule for name, rule in self.problems(detail).items()}
+        return problems
+
+    def read(self, body: str | bytes) -> ReceivedEvent[dict[str, Any]]:
+        """Read an EventBridge event of this type (e.g. an SQS message body), or raise
+        ``InvalidEventError`` naming each field and the rule it breaks."""
+        try:
+            event = json.loads(body)
+        except ValueError:  # UnicodeDecodeError too
+            raise InvalidEventError("message: not a JSON document") from None
+        if not isinstance(event, dict):
+            raise InvalidEventError("message: must be a JSON object")
+        if not self.is_named_by(event):
+            raise InvalidEventError(f"message: {self.another_event}")
+        problems = self.envelope_problems(event)
+        if problems:
+            raise InvalidEventError("; ".join(f"{name}: {rule}" for name, rule in problems.items()))
+        return ReceivedEvent(event["id"], event["detail"], event.get("replay-name"))
+
+
+USER_CONFIRMED_EVENT: Final = EventType(
+    USER_CONFIRMED,
+    source=EVENT_SOURCE,
+    version=USER_CONFIRMED_SCHEMA_VERSION,
+    about="A user finished sign-up (or was found by reconcile). Idempotency key: pool + ``sub``.",
+    fields=(
+        EventField(
+            "userPoolId",
+            Matching(USER_POOL_ID_PATTERN, USER_POOL_ID_MAX_LENGTH, USER_POOL_ID_RULE),
+            about="Cognito user pool id.",
+        ),
+        EventField(
+            "sub", Matching(UUID_PATTERN, None, SUB_RULE), about="Cognito sub; becomes User.id."
+        ),
+        EventField("username", Chars(USERNAME_LENGTH)),
+        EventField("email", Matching(EMAIL_PATTERN, EMAIL_MAX_LENGTH, EMAIL_RULE), sensitive=True),
+        EventField("emailVerified", Flag()),
+        EventField(
+            "confirmedAt", Timestamp(), about="When the user was confirmed; becomes createdAt."
+        ),
+        EventField("origin", OneOf(*ORIGINS), about="cognito: the trigger; reconcile: backfill."),
+        EventField(
+            "clientId", AnyString(), nullable=True, about="App client that confirmed, when known."
+        ),
+    ),
+)
+
+#: Every event userpipe publishes.
+EVENT_TYPES: Final = (USER_CONFIRMED_EVENT,)
