@@ -219,8 +219,8 @@ class EndToEnd:
 
 def sign_up(clients: Clients, client_id: str, emails: list[str]) -> dict[str, str]:
     """Sign the users up (not timed: the run measures what confirmation sets off). One after
-    another: the emulator's Cognito is not safe for concurrent sign-ups (parallel ones were
-    refused with UsernameExistsException for fresh addresses)."""
+    another: the emulator's Cognito is not safe for concurrent sign-ups (parallel ones are
+    refused with UsernameExistsException, even for fresh addresses)."""
     return {
         email: clients.cognito.sign_up(ClientId=client_id, Username=email, Password=PASSWORD)[
             "UserSub"

@@ -9,7 +9,7 @@ Derived from an ``EventType``, never written out again:
 - the plain check of a detail (``problems``: the trigger and reconcile check what they publish)
   and the plain reading of an EventBridge event carrying it (``read``: the projector);
 - the pydantic read model and the JSON Schema file ``<detail-type>.v<version>.json``
-  (``contracts.events``, ``make schemas``);
+  (``contracts.event_models``, ``make schemas``);
 - the EventBridge pattern its consumers subscribe with (``pattern``).
 
 Written by hand, and held to the table by ``tests/unit/test_event_fields.py``: the trigger's
@@ -18,7 +18,7 @@ Written by hand, and held to the table by ``tests/unit/test_event_fields.py``: t
 (``contracts.names.USER_CONFIRMED_PATTERN``).
 
 To add an event: one ``EventType`` here (its fields use the kinds in ``contracts.fields``), its
-model in ``contracts.events`` (one ``detail_model`` call) and its file in
+model in ``contracts.event_models`` (one ``detail_model`` call) and its file in
 ``contracts.jsonschema.MODELS``.
 """
 

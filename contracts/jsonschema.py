@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from contracts.audit_model import AuditRecord
 from contracts.event_fields import USER_CONFIRMED_EVENT
-from contracts.events import UserConfirmed
+from contracts.event_models import UserConfirmed
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
 from contracts.user_model import User
 

@@ -1,7 +1,7 @@
 """Names consumers match on, and the trigger's view of ``UserConfirmed`` — plain Python only.
 
 The Cognito trigger imports this module on its cold path, so it must never import pydantic.
-The pydantic model in ``contracts.events`` is the authority on the shape; a test holds
+The pydantic model in ``contracts.event_models`` is the authority on the shape; a test holds
 ``UserConfirmedDetail`` below against it.
 """
 
@@ -48,7 +48,7 @@ AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"
 
 
 class UserConfirmedDetail(TypedDict):
-    """The ``detail`` of a ``UserConfirmed`` v1 event, as JSON (see ``contracts.events``)."""
+    """The ``detail`` of a ``UserConfirmed`` v1 event, as JSON (see ``contracts.event_models``)."""
 
     schemaVersion: int
     userPoolId: str

@@ -7,7 +7,7 @@ an EventBridge event from its queue.
 Both sit on the trigger's and the projector's cold paths, so this module never imports
 pydantic; it checks with the event's field table (``contracts.event_fields``), from which the
 pydantic model and the JSON Schema are generated too. Tests hold ``read_user_confirmed`` to
-``contracts.events.parse_user_confirmed``: it accepts nothing the model refuses, and what it
+``contracts.event_models.parse_user_confirmed``: it accepts nothing the model refuses, and what it
 accepts it reads the same.
 """
 

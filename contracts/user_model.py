@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, cast
 from pydantic import ConfigDict, Field, create_model, model_validator
 from pydantic.fields import FieldInfo
 
-from contracts.events import UserConfirmed
+from contracts.event_models import UserConfirmed
 from contracts.names import OWNER_ATTRIBUTE, USER_KEY, UserConfirmedDetail
 from contracts.stored_model import StoredModel
 from contracts.user_fields import USER_FIELDS, UserField

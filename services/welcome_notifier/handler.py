@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.events import InvalidEventError, parse_user_confirmed
+from contracts.event_models import InvalidEventError, parse_user_confirmed
 from services.welcome_notifier.logic import EmailSender, welcome_email
 from services.welcome_notifier.sender import SesSender
 

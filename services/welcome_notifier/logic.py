@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from contracts.events import UserConfirmedEnvelope
+from contracts.event_models import UserConfirmedEnvelope
 from contracts.names import ORIGIN_COGNITO
 
 

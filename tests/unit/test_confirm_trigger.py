@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from contracts.events import UserConfirmed
+from contracts.event_models import UserConfirmed
 from contracts.settings import MissingSettingError
 from contracts.topology import CONFIRM_TRIGGER
 from services.confirm_trigger import handler

@@ -17,7 +17,7 @@ from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
 from contracts import dynamodb, jsonschema, rules
 from contracts import settings as env_settings
 from contracts.event_fields import USER_CONFIRMED_EVENT
-from contracts.events import (
+from contracts.event_models import (
     InvalidEventError,
     UserConfirmed,
     UserConfirmedEnvelope,

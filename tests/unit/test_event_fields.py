@@ -22,7 +22,7 @@ from contracts.event_fields import (
     EventType,
     InvalidEventError,
 )
-from contracts.events import EventDetail, UserConfirmed, detail_model
+from contracts.event_models import EventDetail, UserConfirmed, detail_model
 from contracts.fields import Matching, OneOf, Text, WholeNumber
 from contracts.names import USER_CONFIRMED_PATTERN, Origin, UserConfirmedDetail
 from contracts.rules import UUID_PATTERN

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from contracts.events import UserConfirmed
+from contracts.event_models import UserConfirmed
 from services.reconcile.logic import CognitoUser, reconcile
 from services.reconcile.store import (
     CONFIRMED_FILTER,
