@@ -38,9 +38,16 @@ from contracts.fields import (
     Matching,
     OneOf,
     Timestamp,
+    WholeNumber,
     attribute,
 )
-from contracts.names import EVENT_SOURCE, USER_CONFIRMED, USER_CONFIRMED_SCHEMA_VERSION
+from contracts.names import (
+    EVENT_SOURCE,
+    USER_CONFIRMED,
+    USER_CONFIRMED_SCHEMA_VERSION,
+    USER_PROFILE_CHANGED,
+    USER_PROFILE_CHANGED_SCHEMA_VERSION,
+)
 from contracts.rules import (
     EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
@@ -55,6 +62,7 @@ from contracts.rules import (
     USERNAME_LENGTH,
     UUID_PATTERN,
 )
+from contracts.user_fields import OWNER, USER_FIELDS
 
 #: Every detail's first field: the version of its shape.
 SCHEMA_VERSION: Final = "schemaVersion"
@@ -252,5 +260,41 @@ USER_CONFIRMED_EVENT: Final = EventType(
     ),
 )
 
+_POOL = EventField(
+    "userPoolId",
+    Matching(USER_POOL_ID_PATTERN, USER_POOL_ID_MAX_LENGTH, USER_POOL_ID_RULE),
+    about="Cognito user pool id.",
+)
+_SUB = EventField(
+    "sub", Matching(UUID_PATTERN, None, SUB_RULE), about="Cognito sub; the User's id."
+)
+
+USER_PROFILE_CHANGED_EVENT: Final = EventType(
+    USER_PROFILE_CHANGED,
+    source=EVENT_SOURCE,
+    version=USER_PROFILE_CHANGED_SCHEMA_VERSION,
+    about="A user's profile was edited through the API. Carries the whole new state of what an "
+    "edit writes: the profile (null: cleared) and the bookkeeping. Idempotency key: pool + "
+    "``sub`` + ``_version``; of two, the higher ``_version`` wins.",
+    fields=(
+        _POOL,
+        _SUB,
+        # The profile: every field a user edits (contracts.user_fields, writer OWNER), by its
+        # rule there; null when the edit left it cleared.
+        *(
+            EventField(field.name, field.rule, nullable=True, sensitive=field.sensitive)
+            for field in USER_FIELDS
+            if field.writer == OWNER and field.rule is not None
+        ),
+        EventField("updatedAt", Timestamp(), about="When the edit was made."),
+        EventField(
+            "_version",
+            WholeNumber(2),
+            about="The item's version after the edit (1 is the first item's).",
+        ),
+        EventField("_lastChangedAt", WholeNumber(0), about="When the edit was made, in epoch ms."),
+    ),
+)
+
 #: Every event userpipe publishes.
-EVENT_TYPES: Final = (USER_CONFIRMED_EVENT,)
+EVENT_TYPES: Final = (USER_CONFIRMED_EVENT, USER_PROFILE_CHANGED_EVENT)

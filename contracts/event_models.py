@@ -22,7 +22,12 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from contracts.event_fields import USER_CONFIRMED_EVENT, EventField, EventType
+from contracts.event_fields import (
+    USER_CONFIRMED_EVENT,
+    USER_PROFILE_CHANGED_EVENT,
+    EventField,
+    EventType,
+)
 from contracts.event_fields import InvalidEventError as InvalidEventError  # re-exported
 from contracts.fields import Constant, Timestamp
 from contracts.names import iso_utc
@@ -94,6 +99,13 @@ else:
     UserConfirmed = detail_model(USER_CONFIRMED_EVENT, UserConfirmedDetailModel)
 
 
+if TYPE_CHECKING:
+    UserProfileChanged = EventDetail
+else:
+    #: ``UserProfileChanged`` v1: an API edit of a profile, as the change publisher publishes it.
+    UserProfileChanged = detail_model(USER_PROFILE_CHANGED_EVENT, EventDetail)
+
+
 class EventEnvelope(BaseModel):
     """An EventBridge event carrying the detail of ``event_type`` (what arrives in a queue)."""
 
@@ -121,6 +133,13 @@ class UserConfirmedEnvelope(EventEnvelope):
 
     event_type = USER_CONFIRMED_EVENT
     detail: UserConfirmed
+
+
+class UserProfileChangedEnvelope(EventEnvelope):
+    """An EventBridge event carrying ``UserProfileChanged``."""
+
+    event_type = USER_PROFILE_CHANGED_EVENT
+    detail: UserProfileChanged
 
 
 def parse_user_confirmed(body: str | bytes) -> UserConfirmedEnvelope:

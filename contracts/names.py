@@ -20,6 +20,21 @@ USER_CONFIRMED_PATTERN: Final[dict[str, list[str]]] = {
     "detail-type": [USER_CONFIRMED],
 }
 
+#: An owner's (or an Admin's) edit of the profile through the API, published by the change
+#: publisher from the table's stream (``contracts.user_profile_changed``).
+USER_PROFILE_CHANGED: Final = "UserProfileChanged"
+USER_PROFILE_CHANGED_SCHEMA_VERSION: Final = 1
+USER_PROFILE_CHANGED_PATTERN: Final[dict[str, list[str]]] = {
+    "source": [EVENT_SOURCE],
+    "detail-type": [USER_PROFILE_CHANGED],
+}
+#: What the projector applies: every event that changes a User item. The table is their
+#: projection, so replaying them all (``userpipe rebuild``) writes it again exactly.
+USER_CHANGES_PATTERN: Final[dict[str, list[str]]] = {
+    "source": [EVENT_SOURCE],
+    "detail-type": [USER_CONFIRMED, USER_PROFILE_CHANGED],
+}
+
 #: Where a ``UserConfirmed`` came from.
 ORIGIN_COGNITO: Final = "cognito"
 ORIGIN_RECONCILE: Final = "reconcile"
@@ -41,6 +56,10 @@ OWNER_ATTRIBUTE: Final = "owner"
 LAST_CHANGED_INDEX: Final = "byLastChangedAt"
 TYPENAME_ATTRIBUTE: Final = "__typename"
 LAST_CHANGED_ATTRIBUTE: Final = "_lastChangedAt"
+#: The attribute that marks a User item the projector wrote while applying a replayed event,
+#: for the moment between its two writes (``contracts.replay_mark``). Never served, never left
+#: on an item.
+REPLAY_MARK: Final = "_replayedBy"
 #: The Audit table's key: (partition, sort).
 AUDIT_KEY: Final = ("userId", "auditId")
 #: The Audit table's time-to-live attribute (epoch seconds; absent: kept forever).

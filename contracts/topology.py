@@ -31,6 +31,7 @@ from contracts.names import (
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     TYPENAME_ATTRIBUTE,
+    USER_CHANGES_PATTERN,
     USER_CONFIRMED_PATTERN,
     USER_KEY,
 )
@@ -569,9 +570,10 @@ USER_PROJECTOR: Final = FunctionSpec(
     cold_start=ColdStart("default_store"),
     grants=(
         Grant(
-            ("dynamodb:PutItem",),
+            ("dynamodb:PutItem", "dynamodb:UpdateItem"),
             Attr("UserTable", "arn"),
-            "Create-if-absent is a conditional PutItem; it needs nothing else.",
+            "Creates a user with a conditional PutItem; applies a profile change, or removes a "
+            "replay's mark, with a conditional UpdateItem.",
         ),
     ),
     layers=("powertools",),  # a new user waits on its cold start: plain-Python reading
@@ -630,8 +632,9 @@ USER_API: Final = FunctionSpec(
         Grant(("dynamodb:Query",), Attr("AuditTable", "arn"), "Reads a user's audit trail."),
     ),
 )
-#: Announces the User-table changes the API did not make to the API's subscribers (see
-#: services/change_publisher): a new user reaches onCreateUser without going through the API.
+#: Publishes each User-table change where it is missing (see services/change_publisher): the
+#: changes the API did not make to the API's subscribers (a new user reaches onCreateUser), the
+#: API's edits to the bus as ``UserProfileChanged`` (so the archive holds every change).
 CHANGE_PUBLISHER: Final = FunctionSpec(
     id="ChangePublisher",
     package="services.change_publisher",
@@ -639,6 +642,7 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
     memory_mb=256,
     environment=(
         Env("GRAPHQL_URL", Attr(GRAPHQL_API, "graphql_url")),
+        Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         *_powertools("change_publisher"),
     ),
     cold_start=ColdStart("default_publisher"),
@@ -648,6 +652,7 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
             ApiFields("Mutation", PUBLISH_MUTATIONS),
             "The IAM-only publish mutations; no other field, no table.",
         ),
+        Grant(("events:PutEvents",), Attr("Bus", "arn"), "Publishes UserProfileChanged."),
     ),
     layers=("powertools",),  # plain-Python reading: no pydantic
 )
@@ -734,6 +739,9 @@ PROJECTION: Final = Subscription(
     dlq="user-projector-dlq",
     consumer=USER_PROJECTOR,
     source=PROJECTOR_SOURCE,
+    # Every event that changes a User item: the table is their projection. (The rule keeps its
+    # first name: renaming it would replace it on the next deploy for no gain.)
+    pattern=USER_CHANGES_PATTERN,
 )
 WELCOME: Final = Subscription(
     id="WelcomeNotifier",

@@ -57,9 +57,9 @@ CONDITION: Final = "ModelUserConditionInput"  # updateUser's condition
 SUBSCRIPTION_FILTER: Final = "ModelSubscriptionUserFilterInput"  # onCreate/Update/DeleteUser
 EVERY_FILTER: Final = frozenset({LIST_FILTER, CONDITION, SUBSCRIPTION_FILTER})
 
-#: A field's value on the first item, from the checked ``UserConfirmed`` detail and the time
-#: of the write (epoch ms).
-Initial = Callable[[UserConfirmedDetail, int], Any]
+#: A field's value on the first item, from the checked ``UserConfirmed`` detail alone: the first
+#: item is a function of the event, so a rebuild from the archive writes it again exactly.
+Initial = Callable[[UserConfirmedDetail], Any]
 
 
 class UserField:
@@ -133,16 +133,19 @@ class UserField:
 
 
 def _from_event(key: str) -> Initial:
-    return lambda detail, now_ms: detail[key]  # type: ignore[literal-required]
+    return lambda detail: detail[key]  # type: ignore[literal-required]
 
 
-def _confirmation_time(detail: UserConfirmedDetail, now_ms: int) -> str:
+def _confirmation_time(detail: UserConfirmedDetail) -> str:
     """Timestamps come from the event, so a rebuild reproduces them."""
     return iso_utc(datetime.fromisoformat(detail["confirmedAt"]))
 
 
-def _write_time(detail: UserConfirmedDetail, now_ms: int) -> int:
-    return now_ms
+def _confirmation_ms(detail: UserConfirmedDetail) -> int:
+    """``_lastChangedAt`` of the first version: the confirmation time in epoch ms, not the time
+    of the write, so a rebuild reproduces it. What that costs, and why it is taken, is in
+    docs/architecture.md ("The event log is the truth")."""
+    return int(datetime.fromisoformat(detail["confirmedAt"]).timestamp() * 1000)
 
 
 USER_FIELDS: Final = (
@@ -163,7 +166,7 @@ USER_FIELDS: Final = (
         True,
         None,
         PIPELINE,
-        initial=lambda detail, now_ms: USER_TYPENAME,
+        initial=lambda detail: USER_TYPENAME,
         fixed=USER_TYPENAME,
     ),
     UserField(
@@ -249,7 +252,7 @@ USER_FIELDS: Final = (
         EVERY_WRITE,
         rule=WholeNumber(1),
         published=True,
-        initial=lambda detail, now_ms: 1,
+        initial=lambda detail: 1,
         about="1 on creation, +1 per API change.",
     ),
     UserField(
@@ -268,7 +271,7 @@ USER_FIELDS: Final = (
         "AWSTimestamp!",
         EVERY_WRITE,
         published=True,
-        initial=_write_time,
+        initial=_confirmation_ms,
         about="Epoch milliseconds.",
     ),
 )

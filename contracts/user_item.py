@@ -11,13 +11,9 @@ from contracts.names import UserConfirmedDetail
 from contracts.user_fields import USER_FIELDS
 
 
-def first_version_item(detail: UserConfirmedDetail, *, now_ms: int) -> dynamodb.Item:
-    """The item for a newly confirmed user (``detail`` already checked). Timestamps come from
-    the event, so a rebuild reproduces them; ``_lastChangedAt`` is when it was written."""
+def first_version_item(detail: UserConfirmedDetail) -> dynamodb.Item:
+    """The item for a newly confirmed user (``detail`` already checked): a function of the event
+    alone, timestamps included, so a rebuild writes it again attribute for attribute."""
     return dynamodb.to_item(
-        {
-            field.name: field.initial(detail, now_ms)
-            for field in USER_FIELDS
-            if field.initial is not None
-        }
+        {field.name: field.initial(detail) for field in USER_FIELDS if field.initial is not None}
     )

@@ -37,10 +37,10 @@ class UserModel(StoredModel):
         return self
 
     @classmethod
-    def first_version(cls, event: UserConfirmed, *, now_ms: int) -> Self:
+    def first_version(cls, event: UserConfirmed) -> Self:
         """The item for a newly confirmed user, as the projector writes it."""
         detail = cast(UserConfirmedDetail, event.model_dump(by_alias=True, mode="json"))
-        return cls.from_item(first_version_item(detail, now_ms=now_ms))
+        return cls.from_item(first_version_item(detail))
 
 
 def _declared(field: UserField) -> tuple[Any, FieldInfo]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -50,7 +49,7 @@ def process_batch(
             raise
         ids |= {"event_id": confirmed.id, "sub": confirmed.detail["sub"]}
         try:
-            outcome = project(confirmed, store, now_ms=time.time_ns() // 1_000_000)
+            outcome = project(confirmed, store)
         except UserOfAnotherPoolError as exc:
             logger.warning("message rejected", extra={**ids, "reason": str(exc)})
             raise

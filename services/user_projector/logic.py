@@ -50,11 +50,11 @@ class Projection:
     replay_name: str | None
 
 
-def project(event: ConfirmedEvent, store: UserStore, *, now_ms: int) -> Projection:
+def project(event: ConfirmedEvent, store: UserStore) -> Projection:
     """One conditional write. A duplicate or replay finds the item and changes nothing: the
     version, profile fields and timestamps the API may have moved on stay as they are."""
     sub, pool = event.detail["sub"], event.detail["userPoolId"]
-    found = store.create(first_version_item(event.detail, now_ms=now_ms))
+    found = store.create(first_version_item(event.detail))
     if found is not None and found.user_pool_id != pool:
         raise UserOfAnotherPoolError(sub, pool, found.user_pool_id)
     return Projection(sub, found is None, event.replay_name)

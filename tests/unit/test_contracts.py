@@ -126,7 +126,7 @@ def test_dynamodb_values_round_trip(value: object) -> None:
 
 def test_user_item_round_trips_through_dynamodb() -> None:
     envelope = UserConfirmedEnvelope.model_validate(load_event("eventbridge_user_confirmed"))
-    user = User.first_version(envelope.detail, now_ms=1_795_849_200_123)
+    user = User.first_version(envelope.detail)
     item = user.to_item()
     assert item["__typename"] == {"S": "User"}
     assert item["_version"] == {"N": "1"}
@@ -138,7 +138,7 @@ def test_a_user_item_whose_owner_is_not_its_id_is_refused() -> None:
     """An owner's filter on ``id`` is evaluated on ``owner`` (``services.user_api.store``):
     an item where the two differ, or ``owner`` is missing, must never be read as a User."""
     envelope = UserConfirmedEnvelope.model_validate(load_event("eventbridge_user_confirmed"))
-    item = User.first_version(envelope.detail, now_ms=1).to_item()
+    item = User.first_version(envelope.detail).to_item()
     assert item["owner"] == item["id"]
     with pytest.raises(ValidationError, match="owner: must equal id"):
         User.from_item(item | {"owner": {"S": "someone-else"}})
@@ -463,8 +463,8 @@ def test_the_projectors_plain_reader_accepts_only_what_the_model_accepts_and_rea
         return  # refusing more than the model is allowed: the producer writes every field
     assert model is not None, "the plain reader accepted what the model refuses"
     assert (plain.id, plain.replay_name) == (model.id, model.replay_name)
-    item = first_version_item(plain.detail, now_ms=17)
-    assert item == User.first_version(model.detail, now_ms=17).to_item()
+    item = first_version_item(plain.detail)
+    assert item == User.first_version(model.detail).to_item()
     assert item["owner"] == item["id"]  # what an owner's filter on id relies on
 
 

@@ -18,18 +18,41 @@ from contracts import jsonschema
 from contracts.event_fields import (
     EVENT_TYPES,
     USER_CONFIRMED_EVENT,
+    USER_PROFILE_CHANGED_EVENT,
     EventField,
     EventType,
     InvalidEventError,
 )
-from contracts.event_models import EventDetail, UserConfirmed, detail_model
+from contracts.event_models import (
+    EventDetail,
+    UserConfirmed,
+    UserProfileChanged,
+    UserProfileChangedEnvelope,
+    detail_model,
+)
 from contracts.fields import Matching, OneOf, Text, WholeNumber
-from contracts.names import USER_CONFIRMED_PATTERN, Origin, UserConfirmedDetail
+from contracts.names import (
+    USER_CHANGES_PATTERN,
+    USER_CONFIRMED_PATTERN,
+    USER_PROFILE_CHANGED_PATTERN,
+    Origin,
+    UserConfirmedDetail,
+)
+from contracts.topology import PROJECTION
+from contracts.user_fields import WRITTEN_BY_AN_EDIT
+from contracts.user_profile_changed import (
+    profile_changed_detail,
+    read_user_profile_changed,
+)
+from contracts.user_profile_changed import put_events_entry as profile_changed_entry
 from contracts.rules import UUID_PATTERN
 from contracts.user_confirmed import put_events_entry, read_user_confirmed, user_confirmed_detail
 from tests.support import load_event, user_confirmed_envelope
 
-MODELS = {USER_CONFIRMED_EVENT.detail_type: UserConfirmed}
+MODELS = {
+    USER_CONFIRMED_EVENT.detail_type: UserConfirmed,
+    USER_PROFILE_CHANGED_EVENT.detail_type: UserProfileChanged,
+}
 
 
 @pytest.mark.parametrize("event", EVENT_TYPES, ids=repr)
@@ -65,6 +88,55 @@ def test_the_triggers_typeddict_names_the_tables_fields_in_order() -> None:
 
 def test_consumers_subscribe_with_the_tables_source_and_detail_type() -> None:
     assert USER_CONFIRMED_EVENT.pattern == USER_CONFIRMED_PATTERN
+    assert USER_PROFILE_CHANGED_EVENT.pattern == USER_PROFILE_CHANGED_PATTERN
+
+
+def test_the_projector_subscribes_to_every_event_that_changes_a_user() -> None:
+    """The table is the projection of these events: one left out would be lost by a rebuild."""
+    assert PROJECTION.pattern == USER_CHANGES_PATTERN
+    assert set(USER_CHANGES_PATTERN["detail-type"]) == {e.detail_type for e in EVENT_TYPES}
+    assert USER_CHANGES_PATTERN["source"] == sorted({e.source for e in EVENT_TYPES})
+
+
+def test_a_profile_change_carries_everything_an_api_edit_writes() -> None:
+    """The event is the whole new state of what an edit writes (contracts.user_fields): a field
+    an edit writes but the event did not carry would differ after a rebuild."""
+    identity = {"schemaVersion", "userPoolId", "sub"}
+    assert set(USER_PROFILE_CHANGED_EVENT.names) == identity | WRITTEN_BY_AN_EDIT
+
+
+EDITED_ITEM = {
+    "id": "7d8ca528-4931-4254-9273-ea5ee853f271",
+    "userPoolId": "eu-west-1_Ab12Cd34E",
+    "email": "ada@example.com",
+    "name": "Ada",
+    "updatedAt": "2026-12-01T10:00:00.000Z",
+    "_version": 3,
+    "_lastChangedAt": 1_796_119_200_000,
+}
+
+
+def test_a_profile_change_built_from_an_item_reads_back_the_same_plain_and_pydantic() -> None:
+    detail = profile_changed_detail(EDITED_ITEM)
+    assert tuple(detail) == USER_PROFILE_CHANGED_EVENT.names
+    assert detail["age"] is None and "email" not in detail  # cleared; not an edit's to carry
+    entry = profile_changed_entry(detail, "bus")
+    event = {
+        "id": "5a8e0b64-3c7e-4c47-9a0e-2f86b7c2d8d1",
+        "source": entry["Source"],
+        "detail-type": entry["DetailType"],
+        "time": "2026-12-01T10:00:01Z",
+        "detail": json.loads(entry["Detail"]),
+    }
+    plain = read_user_profile_changed(json.dumps(event))
+    assert plain.detail == detail
+    model = UserProfileChangedEnvelope.model_validate(event)
+    assert model.detail.model_dump(by_alias=True, mode="json") == detail
+
+
+def test_a_profile_change_from_an_item_that_breaks_the_contract_is_refused_by_field() -> None:
+    with pytest.raises(InvalidEventError, match="_version: must be a whole number of at least 2"):
+        profile_changed_detail({**EDITED_ITEM, "_version": 1})
 
 
 def test_the_builder_writes_the_tables_fields_in_order_and_its_bytes_stay_the_same() -> None:

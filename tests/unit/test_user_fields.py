@@ -95,7 +95,7 @@ def test_every_profile_field_has_a_rule_and_is_optional() -> None:
 
 
 def test_the_first_item_holds_every_required_field_and_reads_as_a_user() -> None:
-    item = first_version_item(load_event("eventbridge_user_confirmed")["detail"], now_ms=5)
+    item = first_version_item(load_event("eventbridge_user_confirmed")["detail"])
     assert set(item) == {field.name for field in USER_FIELDS if field.required}
     assert User.from_item(item).to_item() == item
 
