@@ -38,15 +38,15 @@ from contracts.names import (
     Origin,
     UserConfirmedDetail,
 )
+from contracts.rules import UUID_PATTERN
 from contracts.topology import PROJECTION
+from contracts.user_confirmed import put_events_entry, read_user_confirmed, user_confirmed_detail
 from contracts.user_fields import WRITTEN_BY_AN_EDIT
 from contracts.user_profile_changed import (
     profile_changed_detail,
     read_user_profile_changed,
 )
 from contracts.user_profile_changed import put_events_entry as profile_changed_entry
-from contracts.rules import UUID_PATTERN
-from contracts.user_confirmed import put_events_entry, read_user_confirmed, user_confirmed_detail
 from tests.support import load_event, user_confirmed_envelope
 
 MODELS = {
