@@ -1,11 +1,12 @@
-"""Reading the stack's tables: every item (``scan``), the User table's items and ids."""
+"""Reading the stack's tables: every item (``scan``), the User table's items and ids (and the ids
+of items carrying the replay mark)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts.names import USER_KEY
+from contracts.names import REPLAY_MARK, USER_KEY
 from contracts.user_model import User
 from userpipe.aws.deployment import Deployment
 from userpipe.errors import OperatorError
@@ -53,6 +54,19 @@ def user_ids(deployment: Deployment) -> Iterator[str]:
         deployment.output("user_table_name"),
         ProjectionExpression="#key",
         ExpressionAttributeNames={"#key": USER_KEY},
+    ):
+        yield str(item[USER_KEY]["S"])
+
+
+def marked_item_ids(deployment: Deployment) -> Iterator[str]:
+    """The ids of User items that carry the replay mark (``contracts.replay_mark``): the
+    projector's replay writes whose second write, the mark's removal, has not happened yet."""
+    for item in scan(
+        deployment.clients.dynamodb,
+        deployment.output("user_table_name"),
+        ProjectionExpression="#key",
+        FilterExpression="attribute_exists(#mark)",
+        ExpressionAttributeNames={"#key": USER_KEY, "#mark": REPLAY_MARK},
     ):
         yield str(item[USER_KEY]["S"])
 

@@ -80,12 +80,14 @@ def add_commands(commands: Any) -> None:
     replay = command(
         "replay",
         _replay,
-        "replay archived UserConfirmed events to the projector (or every consumer)",
+        "replay archived events (UserConfirmed, UserProfileChanged) to the projector",
         "Start an EventBridge replay from the archive to the bus, limited to the projector's "
-        "rule unless --all-consumers. The projector creates once, so a replay never overwrites "
-        "an item. On AWS a window ending less than 10 minutes ago is refused (the archive lags) "
-        "unless --force. With --wait, follow the replay, then wait until the receiving queues "
-        "are drained; exit 1 if it ends FAILED or CANCELLED.",
+        "rule unless --all-consumers. The projector creates once and applies an edit only over "
+        "a lower _version, so a replay never changes an item it has already written; its "
+        "replay writes are marked, and the audit trail and change publisher skip them. On AWS "
+        "a window ending less than 10 minutes ago is refused (the archive lags) unless --force. "
+        "With --wait, follow the replay, then wait until the receiving queues are drained; "
+        "exit 1 if it ends FAILED or CANCELLED.",
     )
     replay.add_argument("--from", dest="start", metavar="ISO", help="default: the archive's start")
     replay.add_argument("--to", dest="end", metavar="ISO", help="default: now (AWS: 10 min ago)")
@@ -101,11 +103,13 @@ def add_commands(commands: Any) -> None:
         "rebuild",
         _rebuild,
         "rebuild the User table from the archive (into an empty table only)",
-        "Refuse a User table that holds items; replay every archived event to the projector; "
-        "wait until projected; compare with Cognito's confirmed users and report what differs. "
-        "createdAt comes from each archived event (the original confirmation time). Profile "
-        "edits are not events: point-in-time recovery restores those. Exit 1 if users are "
-        "missing, items have no Cognito user, or events were dead-lettered.",
+        "Refuse a User table that holds items; replay every archived event (UserConfirmed and "
+        "UserProfileChanged) to the projector only; wait until its queue is drained and no item "
+        "carries the replay mark; compare with Cognito's confirmed users and report what "
+        "differs. Each item is an exact reproduction of its archived changes (createdAt, "
+        "updatedAt, _version, _lastChangedAt); no audit record, subscription message or "
+        "welcome mail comes of it. Exit 1 if users are missing, items have no Cognito user, "
+        "items still carry the mark, or events were dead-lettered.",
     )
     rebuild.add_argument("--rate", type=_positive, default=RATE, help="ListUsers calls a second")
     rebuild.add_argument("--force", action="store_true", help="replay up to now (see replay)")

@@ -1,14 +1,37 @@
 """``userpipe rebuild``: the User table again from the archive, into an empty table only.
 
 The procedure, as one command: refuse a table that holds items (a rebuild creates; it never
-merges or overwrites), replay every archived event to the projector, wait until its queue is
-drained, then compare the table with Cognito's confirmed users and report what differs.
+merges or overwrites), replay every archived event — ``UserConfirmed`` and
+``UserProfileChanged`` — to the projector only (``Destination.FilterArns``), wait until its
+queue is drained, no item carries the replay mark (``contracts.names.REPLAY_MARK``) and the
+table's stream consumers have had their turn, then compare the table with Cognito's confirmed
+users and report what differs.
 
-What a rebuild restores: every user whose ``UserConfirmed`` is archived, with ``createdAt``
-from the event (the original confirmation time) at ``_version`` 1. What it cannot: profile
-edits (``updateUser``) are not events — point-in-time recovery restores those; users confirmed
-before the archive existed — ``userpipe reconcile`` creates them (``createdAt`` = Cognito's
-creation date).
+The event log is the truth: every change to an item is an archived event, so each rebuilt item
+is an exact reproduction of the archived changes — the first item from ``UserConfirmed``
+(``createdAt`` and ``_lastChangedAt`` from its ``confirmedAt``, ``_version`` 1), every profile
+edit from its ``UserProfileChanged`` (the edit's own ``_version``, ``updatedAt`` and
+``_lastChangedAt``). EventBridge replays in one-minute buckets, "not necessarily ... in the
+exact same order" (``StartReplay``): the projector applies an edit only over a lower
+``_version`` and retries one whose user is not projected yet, so the order does not matter.
+What a rebuild cannot restore: users confirmed before the archive existed — ``userpipe
+reconcile`` creates them (``createdAt`` = Cognito's creation date).
+
+How every consumer tells a rebuild from new changes, so that it announces, audits and mails
+nothing:
+
+- the change publisher and the audit trail read the table's stream, where the projector's
+  writes of a replayed event look like any other; the projector writes them with the replay
+  mark and then removes it, and both skip those two writes
+  (``contracts.replay_mark.caused_by_replay``);
+- the welcome notifier is not on the replay's rule at all, and skips any event carrying
+  ``replay-name`` anyway (a ``userpipe replay --all-consumers``).
+
+Waiting on the stream consumers: nothing answers "has this Lambda read the stream to its end"
+without reading the stream, and a third reader of a shard is one too many (DynamoDB: "no more
+than two processes ... reading from the same streams shard at the same time"). Their last
+records are the projector's mark removals, written before its queue drains; the rebuild then
+gives them ``Deployment.settle_seconds`` and counts what their on-failure queues gained.
 """
 
 from __future__ import annotations
@@ -17,8 +40,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from contracts.topology import STREAM_CONSUMERS
 from userpipe.aws.deployment import Deployment
-from userpipe.aws.tables import is_empty, user_items
+from userpipe.aws.queues import depth
+from userpipe.aws.tables import is_empty, marked_item_ids, user_items
 from userpipe.aws.users import DEFAULT_REQUESTS_PER_SECOND, confirmed_users
 from userpipe.errors import OperatorError
 from userpipe.ops import replay
@@ -54,12 +79,35 @@ class Report:
     missing: list[str] = field(default_factory=list)  # confirmed, without an item
     orphans: list[str] = field(default_factory=list)  # items without a confirmed user
     email_differs: list[str] = field(default_factory=list)  # Cognito's email changed since
-    not_first_version: list[str] = field(default_factory=list)  # written to during the rebuild
-    dead_lettered: int = 0
+    still_marked: list[str] = field(default_factory=list)  # a replay write not cleaned up
+    dead_lettered: int = 0  # the projector's DLQ and the stream consumers' on-failure queues
 
     @property
     def complete(self) -> bool:
-        return not (self.missing or self.orphans or self.dead_lettered)
+        return not (self.missing or self.orphans or self.still_marked or self.dead_lettered)
+
+
+def _stream_dead_letters(deployment: Deployment) -> dict[str, int]:
+    sqs = deployment.clients.sqs
+    return {s.id: depth(sqs, deployment.declared(s.dlq_url)).total for s in STREAM_CONSUMERS}
+
+
+def wait_until_unmarked(
+    deployment: Deployment,
+    *,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[str]:
+    """Poll until no item carries the replay mark; the ids still marked after ``timeout``
+    (a projector that failed between its two writes: the message is retried, or dead-lettered
+    with the mark left behind)."""
+    deadline = clock() + timeout
+    while True:
+        marked = sorted(marked_item_ids(deployment))
+        if not marked or clock() > deadline:
+            return marked
+        sleep(deployment.poll_seconds)
 
 
 def run(
@@ -73,10 +121,20 @@ def run(
 ) -> Report:
     if not is_empty(deployment, deployment.output("user_table_name")):
         raise TableNotEmptyError(deployment)
+    streams_before = _stream_dead_letters(deployment)
     outcome = replay.run(
         deployment, progress, force=force, purpose="rebuild", sleep=sleep, timeout=timeout
     )
     report = Report(outcome.replay.name, dead_lettered=outcome.dead_lettered)
+    with progress.bar("waiting until no item carries the replay mark"):
+        report.still_marked = wait_until_unmarked(
+            deployment, timeout=timeout or 10 * deployment.settle_seconds, sleep=sleep
+        )
+    with progress.bar("giving the stream consumers their turn"):
+        sleep(deployment.settle_seconds)
+    report.dead_lettered += sum(
+        max(0, now - streams_before[name]) for name, now in _stream_dead_letters(deployment).items()
+    )
     items = user_items(deployment)
     report.items = len(items)
     seen: set[str] = set()
@@ -91,8 +149,6 @@ def run(
                 continue
             if item.email != user.attributes.get("email"):
                 report.email_differs.append(user.sub)
-            if item.version != 1:
-                report.not_first_version.append(user.sub)
     report.orphans = sorted(set(items) - seen)
     return report
 
@@ -100,8 +156,9 @@ def run(
 def describe(report: Report) -> list[str]:
     lines = [
         f"Rebuilt from replay {report.replay_name}: {report.items} item(s) for "
-        f"{report.confirmed} confirmed Cognito user(s); createdAt comes from each archived "
-        "event, so it is the original confirmation time."
+        f"{report.confirmed} confirmed Cognito user(s). Each item is an exact reproduction of "
+        "its archived changes: UserConfirmed, then every UserProfileChanged, with their "
+        "createdAt, updatedAt, _version and _lastChangedAt."
     ]
     if report.missing:
         lines.append(
@@ -118,20 +175,17 @@ def describe(report: Report) -> list[str]:
     if report.email_differs:
         lines.append(
             f"{len(report.email_differs)} item(s) carry the email from confirmation, not "
-            "Cognito's current one (changes after confirmation are not events)."
+            "Cognito's current one (Cognito announces no attribute change)."
         )
-    if report.not_first_version:
+    if report.still_marked:
         lines.append(
-            f"{len(report.not_first_version)} item(s) were edited through the API during the "
-            "rebuild (_version above 1)."
+            f"{len(report.still_marked)} item(s) still carry the replay mark: the projector "
+            "failed between its two writes. `userpipe status`, then `userpipe redrive`. First: "
+            + ", ".join(report.still_marked[:5])
         )
     if report.dead_lettered:
         lines.append(
-            f"{report.dead_lettered} event(s) went to the projector's DLQ: `userpipe status`, "
-            "then `userpipe redrive` once the cause is fixed."
+            f"{report.dead_lettered} event(s) or record(s) went to a dead-letter queue: "
+            "`userpipe status`, then `userpipe redrive` once the cause is fixed."
         )
-    lines.append(
-        "Profile edits (name, age) are not events, so no replay brings them back: "
-        "point-in-time recovery does."
-    )
     return lines

@@ -1,11 +1,14 @@
-"""``userpipe replay``: send archived ``UserConfirmed`` events to the bus again.
+"""``userpipe replay``: send archived events (``UserConfirmed``, ``UserProfileChanged``) to the
+bus again.
 
 EventBridge replays only to the archive's source bus, in one-minute buckets of event time, in
 no particular order; ``DescribeReplay``'s ``EventLastReplayedTime`` is "the time within the
 specified time range associated with the last event replayed" (API reference,
 ``DescribeReplay``) — the progress. ``Destination.FilterArns`` limits a replay to the rules
 named; without it every rule on the bus gets the events again (every subscriber's consumer
-runs again). The projector creates once, so a replay never overwrites an item.
+runs again). The projector creates once and applies an edit only over a lower ``_version``, so
+a replay never changes an item already written; it marks its replay writes
+(``contracts.replay_mark``) so that the table's stream consumers skip them.
 """
 
 from __future__ import annotations
