@@ -7,25 +7,34 @@ profiles are read and edited over GraphQL with their real tokens; an operator in
 tables and queues, replays the archive and rebuilds the table with the operator commands.
 Along the way it does what breaks the naive recipe — Cognito's retries, a password reset, a
 stale edit, a replay, a rebuild, a poison message, a wrong code, a forged token — and checks
-that nothing was lost, duplicated or overwritten. Exit status 0 means every check held.
+that nothing was lost, duplicated or overwritten. The rebuild is checked the strictest way: the
+table after it equals the table before, attribute for attribute, and an Admin's subscription,
+the audit trail and the outbox heard nothing of it. Exit status 0 means every check held.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import tempfile
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from userpipe.aws import status
 from userpipe.aws.deployment import from_local
 from userpipe.aws.queues import wait_until_drained
 from userpipe.aws.shell import userpipe_command
-from userpipe.aws.tables import empty_user_table
+from userpipe.aws.tables import empty_user_table, scan
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack, LocalStackOptions
@@ -44,6 +53,11 @@ LIST_USERS = """query Everyone($next: String) {
 RENAME = """mutation Rename($input: UpdateUserInput!) {
   updateUser(input: $input) { id name age _version updatedAt }
 }"""
+#: What an Admin's app listens to: every user's creates, updates and deletes.
+EVERY_CHANGE = tuple(
+    f"subscription {name} {{ {name}User {{ id _version _lastChangedAt }} }}"
+    for name in ("onCreate", "onUpdate", "onDelete")
+)
 
 
 def next_steps(userpipe: str) -> list[str]:
@@ -140,7 +154,7 @@ class _Demo:
             self.client.users() == before and len(self.client.audit_records()) == audited,
         )
 
-        self.step("A profile edit over GraphQL (updateUser, conditional on _version)")
+        self.step("Profile edits over GraphQL (updateUser, conditional on _version)")
         owner = self.client.sign_in(emails[0], PASSWORD).access
         edit = {"id": subs[0], "name": "Ada Lovelace", "age": 36, "_version": 1}
         edited = self.client.graphql(RENAME, {"input": edit}, token=owner)
@@ -153,6 +167,7 @@ class _Demo:
             "the same edit again (a stale _version) is ConflictUnhandled, with the server's item",
             stale.error_type == "ConflictUnhandled" and stale.errors[0]["data"]["_version"] == 2,
         )
+        edits = 1 + self._more_edits(emails, subs)
         self.settle()
 
         self.step("Who may read whom (owner, another user, the Admin group, a forged token)")
@@ -183,33 +198,36 @@ class _Demo:
         deployment = from_local(self.stack.outputs_path)
         progress = RichProgress(self.console)
         self.step("Replay every archived event to the projector (`userpipe replay --wait`)")
-        before = self.client.users()
+        before_replay, audited = self._items(), len(self.client.audit_records())
         outcome = replay.run(deployment, progress)
         self.settle()
         self.check(
-            f"replay {outcome.replay.name} completed and changed nothing",
-            self.client.users() == before and not outcome.dead_lettered,
+            f"replay {outcome.replay.name} completed, changed no item and audited nothing",
+            self._items() == before_replay
+            and len(self.client.audit_records()) == audited
+            and not outcome.dead_lettered,
         )
 
         self.step("Rebuild the User table from the archive (empty it, then `userpipe rebuild`)")
+        listener = _Listener(outputs, admin)
+        scan_before = self._items()
         deleted = empty_user_table(deployment)
         self.console.print(f"  deleted all {deleted} items (`userpipe local empty-user-table`)")
+        self.settle()  # the deletes' own audit records and messages come before the rebuild
+        heard = self._heard(listener)
         report = rebuild.run(deployment, progress)
         self.settle()
         for line in rebuild.describe(report):
             self.console.print(f"  {line}")
-        after = self.client.users()
         self.check(
-            "the same users, emails and createdAt as before, each at _version 1",
-            report.complete
-            and {sub: (u.email, u.created_at) for sub, u in after.items()}
-            == {sub: (u.email, u.created_at) for sub, u in before.items()}
-            and self._versions() == [1] * count,
+            "every item is back exactly: each attribute, _version and _lastChangedAt included",
+            report.complete and self._items() == scan_before,
         )
         self.check(
-            "the profile edit is not back (edits are not events: PITR restores them)",
-            before[subs[0]].name == "Ada Lovelace" and after[subs[0]].name is None,
+            "the rebuild added no audit record, subscription message or welcome mail",
+            self._heard(listener) == heard,
         )
+        listener.close()
 
         self.step("A poison message in the projector's queue")
         self.client.aws.sqs.send_message(
@@ -232,8 +250,9 @@ class _Demo:
         self.show_tables()
         audit = self.client.audit_records()
         self.check(
-            "one audit record per change (inserts, 1 edit, the rebuild's deletes and inserts)",
-            len(audit) == count + 1 + 2 * count,
+            f"one audit record per change ({count} inserts, {edits} edits, the emptying's "
+            f"{count} deletes; none from the replay or the rebuild)",
+            len(audit) == 2 * count + edits,
         )
         self.check(
             "no email address in plaintext in the audit trail",
@@ -264,6 +283,45 @@ class _Demo:
     def _versions(self) -> list[int]:
         return [user.version for user in self.client.users().values()]
 
+    def _password(self, emails: list[str], index: int) -> str:
+        return NEW_PASSWORD if index == len(emails) - 1 else PASSWORD  # the last one reset it
+
+    def _more_edits(self, emails: list[str], subs: list[str]) -> int:
+        """The first three users edit their profiles once, twice and three times more, each
+        edit from the version the last answer gave; how many edits."""
+        made = 0
+        for index, (email, sub) in enumerate(zip(emails[:3], subs[:3], strict=True)):
+            token = self.client.sign_in(email, self._password(emails, index)).access
+            version = self.client.graphql(ME, token=token).data["me"]["_version"]
+            for turn in range(index + 1):
+                edit = {
+                    "id": sub,
+                    "name": f"{email.split('@')[0].title()} {turn}",
+                    "_version": version,
+                }
+                answer = self.client.graphql(
+                    RENAME, {"input": edit | {"age": 20 + turn}}, token=token
+                )
+                version = answer.data["updateUser"]["_version"]
+                made += 1
+        self.console.print(f"  {made} more edits by {min(3, len(emails))} user(s)")
+        return made
+
+    def _items(self) -> dict[str, dict[str, Any]]:
+        """The User table as DynamoDB returns it: every attribute of every item."""
+        table = self.client.outputs["user_table_name"]
+        return {item["id"]["S"]: item for item in scan(self.client.aws.dynamodb, table)}
+
+    def _heard(self, listener: _Listener) -> tuple[int, int, int]:
+        """(audit records, subscription messages, welcome mails) so far."""
+        time.sleep(0.3)  # a message the endpoint has sent may still be on the socket
+        mails = sum(
+            1
+            for entry in outbox.read(Path(self.client.outputs["outbox_path"]))
+            if entry["kind"] == outbox.EMAIL
+        )
+        return len(self.client.audit_records()), listener.received, mails
+
     def show_tables(self) -> None:
         users = Table(title="User table (what AppSync serves)")
         for column in ("id", "email", "name", "age", "_version", "createdAt"):
@@ -289,6 +347,51 @@ class _Demo:
                 ", ".join(record.changed_fields),
             )
         self.console.print(audit)
+
+
+class _Listener:
+    """An Admin app's real-time connection to every create, update and delete (AppSync's
+    protocol, as Amplify JS v6 speaks it); a thread counts the data messages it receives."""
+
+    def __init__(self, outputs: Mapping[str, Any], token: str) -> None:
+        host = str(outputs["graphql_url"]).split("/")[2]
+        header = json.dumps({"Authorization": token, "host": host}).encode()
+        protocol = "header-" + base64.urlsafe_b64encode(header).decode().rstrip("=")
+        self.socket = connect(
+            str(outputs["realtime_url"]),
+            subprotocols=["graphql-ws", protocol],  # type: ignore[list-item]
+            ssl=ssl.create_default_context(cafile=str(outputs["ca_cert_path"])),
+            open_timeout=10,
+        )
+        self.socket.send(json.dumps({"type": "connection_init"}))
+        self._expect("connection_ack")
+        auth = {"Authorization": token, "host": host}
+        for number, query in enumerate(EVERY_CHANGE):
+            data = json.dumps({"query": query, "variables": {}})
+            payload = {"data": data, "extensions": {"authorization": auth}}
+            self.socket.send(json.dumps({"id": str(number), "type": "start", "payload": payload}))
+            self._expect("start_ack")
+        self.received = 0
+        self._thread = threading.Thread(target=self._count, daemon=True)
+        self._thread.start()
+
+    def _expect(self, kind: str) -> None:
+        while (message := json.loads(self.socket.recv(timeout=10)))["type"] == "ka":
+            continue
+        if message["type"] != kind:
+            raise RuntimeError(f"the real-time endpoint answered {message['type']}, not {kind}")
+
+    def _count(self) -> None:
+        try:
+            for text in self.socket:
+                if json.loads(text)["type"] == "data":
+                    self.received += 1
+        except ConnectionClosed:
+            return
+
+    def close(self) -> None:
+        self.socket.close()
+        self._thread.join(timeout=5)
 
 
 def _forged(token: str) -> str:
