@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 import pytest
 from botocore.exceptions import ClientError
 
+from contracts.names import REPLAY_MARK
 from userpipe.aws.deployment import Deployment, DeploymentNotFoundError, from_local, from_stack
 from userpipe.cli.operations import deployment_from
 from userpipe.errors import OperatorError
-from userpipe.ops import redrive, replay
+from userpipe.ops import rebuild, redrive, replay
 from userpipe.ops.progress import Recorded
 from userpipe.ops.redrive import RecordsGoneError, Result, move_messages, read_batch
 from userpipe.ops.replay import (
@@ -759,3 +760,67 @@ def test_outputs_prints_the_amplify_configuration_of_a_deployed_stack(
             }
         },
     }
+
+
+# --- rebuild -------------------------------------------------------------------------------------
+
+
+class FakeMarkedTable:
+    """A User table whose scan for the replay mark finds ``marked[i]`` ids on the i-th look."""
+
+    def __init__(self, *marked: list[str]) -> None:
+        self.marked = list(marked)
+        self.filters: list[str] = []
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "scan"
+        return self
+
+    def paginate(self, **request: Any) -> Any:
+        self.filters.append(request["FilterExpression"])
+        assert request["ExpressionAttributeNames"]["#mark"] == REPLAY_MARK
+        ids = self.marked.pop(0) if len(self.marked) > 1 else self.marked[0]
+        return [{"Items": [{"id": {"S": user_id}} for user_id in ids]}]
+
+
+def _with_table(table: FakeMarkedTable) -> Deployment:
+    return Deployment(
+        "stack userpipe-prod",
+        {**OUTPUTS, "user_table_name": "userpipe-prod-User"},
+        SimpleNamespace(dynamodb=table),  # type: ignore[arg-type]
+        False,
+    )
+
+
+def test_a_rebuild_waits_until_no_item_carries_the_replay_mark() -> None:
+    table = FakeMarkedTable(["a", "b"], ["b"], [])
+    ticks = iter(range(100))
+    marked = rebuild.wait_until_unmarked(
+        _with_table(table),
+        timeout=60,
+        sleep=lambda _: None,
+        clock=lambda: float(next(ticks)),
+    )
+    assert marked == [] and table.filters == ["attribute_exists(#mark)"] * 3
+
+
+def test_items_still_marked_when_the_wait_ends_are_reported_and_make_the_rebuild_incomplete() -> (
+    None
+):
+    table = FakeMarkedTable(["b", "a"])
+    ticks = iter(range(100))
+    marked = rebuild.wait_until_unmarked(
+        _with_table(table), timeout=3, sleep=lambda _: None, clock=lambda: float(next(ticks))
+    )
+    assert marked == ["a", "b"]
+    report = rebuild.Report("r", items=2, confirmed=2, still_marked=marked)
+    assert not report.complete
+    assert any("2 item(s) still carry the replay mark" in line for line in rebuild.describe(report))
+
+
+def test_the_rebuild_report_says_items_are_exact_reproductions_of_the_archived_changes() -> None:
+    text = " ".join(rebuild.describe(rebuild.Report("r", confirmed=3, items=3)))
+    assert "exact reproduction of its archived changes" in text
+    assert "UserProfileChanged" in text and "_lastChangedAt" in text
+    assert "not events" not in text and "point-in-time" not in text
+    assert rebuild.Report("r", confirmed=3, items=3).complete
