@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts import settings
 from contracts.user_profile_changed import ProfileChangedDetail
 from services.change_publisher.logic import (
-    Announcement,
     MalformedStreamRecordError,
+    ProfileChanged,
     publication,
 )
 from services.shared.partial_batch import (
@@ -90,7 +90,7 @@ def process_batch(event: dict[str, Any], publishers: Publishers) -> PartialBatch
         if found is None:
             logger.debug("a replay write: published when it first happened", extra=ids)
             return
-        if not isinstance(found, Announcement):
+        if isinstance(found, ProfileChanged):
             detail = found.detail
             try:
                 event_id = publishers.bus.put(detail)
