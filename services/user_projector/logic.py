@@ -15,8 +15,9 @@ The table is the projection of two events (``contracts.names.USER_CHANGES_PATTER
   to the archive" (EventBridge API Reference, StartReplay).
 
 A change never writes when nothing would change: each write is conditioned so that, when it
-succeeds, it changed the item (a no-op write would still reach the stream on moto; see
-/work/shared/notes/aws-facts.md).
+succeeds, it changed the item. DynamoDB Streams records no write that changes nothing (Developer
+Guide, "Change data capture for DynamoDB Streams"), but moto, the local emulator, emits MODIFY
+even for an identical overwrite: so the write is avoided, never relied on to be a no-op.
 
 A replayed event (one with ``replay-name``) is written with ``REPLAY_MARK`` set to the replay's
 name, then the mark is removed by a second write (``contracts.replay_mark`` says why). If that
