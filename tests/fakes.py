@@ -61,6 +61,16 @@ class FakeUserStore:
         User.from_item(self.items[change.user_id])
         return None
 
+    def correct(self, user_id: str, expected: dynamodb.Item, values: dynamodb.Item) -> bool:
+        if self.fail_with:
+            raise self.fail_with
+        old = self.items.get(user_id, {})
+        if any(old.get(name) != value for name, value in expected.items()):
+            return False
+        self._write(old | values)
+        User.from_item(self.items[user_id])
+        return True
+
     def remove_mark(self, user_id: str, replay_name: str) -> bool:
         if self.fail_with:
             raise self.fail_with

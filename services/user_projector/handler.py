@@ -23,6 +23,7 @@ from services.user_projector.logic import (
     UserNotProjectedYetError,
     UserOfAnotherPoolError,
     UserStore,
+    VersionForkError,
     apply_change,
     project,
 )
@@ -68,6 +69,8 @@ def apply_message(body: str, store: UserStore) -> Projection:
 
 def _done(projection: Projection) -> str:
     """The log line for what applying one event did."""
+    if projection.corrected:
+        return "user corrected by an earlier confirmation"
     if projection.version == 1:  # UserConfirmed: the first version
         return "user created" if projection.written else "user already projected; nothing changed"
     if projection.written:
@@ -82,7 +85,7 @@ def process_batch(
         ids = {"message_id": record["messageId"]}
         try:
             projection = apply_message(record["body"], store)
-        except (InvalidEventError, UserOfAnotherPoolError) as exc:
+        except (InvalidEventError, UserOfAnotherPoolError, VersionForkError) as exc:
             logger.warning("message rejected", extra={**ids, "reason": str(exc)})
             raise
         except UserNotProjectedYetError as exc:

@@ -4,8 +4,15 @@ in any order.
 The table is the projection of two events (``contracts.names.USER_CHANGES_PATTERN``):
 
 - ``UserConfirmed`` creates the first item (version 1), a function of the event alone. An item
-  already there from the same pool is a duplicate (a Cognito retry, a redelivery, a replay) and
-  changes nothing; from another pool it is refused — never overwritten, never a success.
+  already there from another pool is refused — never overwritten, never a success. From the same
+  pool it is a duplicate (a Cognito retry, a redelivery, a replay, reconcile racing the trigger)
+  and changes nothing — unless it is the *earlier* confirmation: duplicates need not be equal
+  (each trigger invocation stamps its own ``confirmedAt``; reconcile stamps Cognito's creation
+  date and today's email), and which one a queue delivers first is chance. So of two, the one
+  with the earlier ``confirmedAt`` (then the smaller email) wins: it corrects what the first
+  version took from the event (``email``, ``createdAt``; ``updatedAt`` and ``_lastChangedAt``
+  while the item is at version 1). Live and in a replay, in any order, every user ends with the
+  same winner.
 - ``UserProfileChanged`` carries the whole new state of what an edit writes (the profile, ``null``
   for a cleared field, and the bookkeeping). It is applied when its ``_version`` is higher than
   the item's, and is a no-op otherwise: an older change or a duplicate. Since every event carries
@@ -19,10 +26,19 @@ succeeds, it changed the item. DynamoDB Streams records no write that changes no
 Guide, "Change data capture for DynamoDB Streams"), but moto, the local emulator, emits MODIFY
 even for an identical overwrite: so the write is avoided, never relied on to be a no-op.
 
-A replayed event (one with ``replay-name``) is written with ``REPLAY_MARK`` set to the replay's
-name, then the mark is removed by a second write (``contracts.replay_mark`` says why). If that
-second write fails, the record fails; its redelivery finds the item at the event's version still
-carrying the replay's mark, and completes the removal.
+A write that reproduces a state the log already holds is written with ``REPLAY_MARK``, then the
+mark is removed by a second write (``contracts.replay_mark`` says why): every write of a replayed
+event (the mark holds the replay's name), and every write of a ``UserProfileChanged`` (its
+event id when it is live). A live profile change writes only when the table has fallen behind
+the log — a redriven message, a table restored or emptied — and the edit it carries was audited,
+announced and published when the API made it. A live ``UserConfirmed`` is the one write that is
+new: it is not marked. If the second write fails, the record fails; its redelivery finds the
+item still carrying the same mark, and completes the removal.
+
+Two events at the same ``_version`` that disagree are a fork of the log (an edit made against a
+table that had lost later versions, e.g. during a rebuild under live traffic):
+``VersionForkError`` refuses the second one, so it ends in the dead-letter queue where an
+operator sees it, never silently dropped.
 """
 
 from __future__ import annotations
@@ -80,6 +96,11 @@ class UserStore(Protocol):
         removed it, or another replay's write replaced it) — nothing left to do."""
         ...
 
+    def correct(self, user_id: str, expected: dynamodb.Item, values: dynamodb.Item) -> bool:
+        """SET ``values`` if the item's attributes still equal ``expected``. ``False``: they
+        did not (another write came between the read and this one)."""
+        ...
+
 
 class UserOfAnotherPoolError(ValueError):
     """The sub is already projected, but not for this event's user pool. Redelivery cannot
@@ -91,6 +112,23 @@ class UserOfAnotherPoolError(ValueError):
             f"userPoolId: user {user_id} exists for user pool {stored}; "
             f"an event from pool {event_pool} never overwrites it"
         )
+
+
+class VersionForkError(ValueError):
+    """A change at a version the item already has, with other values: two edits were made from
+    the same version (one against a table that had lost the later ones). Redelivery cannot
+    decide between them: the message ends in the dead-letter queue for an operator."""
+
+    def __init__(self, user_id: str, version: int, fields: list[str]) -> None:
+        super().__init__(
+            f"user {user_id} is at version {version} with other values than this change "
+            f"({', '.join(fields)}): the log has two changes to that version"
+        )
+
+
+class ConfirmationRaceError(RuntimeError):
+    """The item changed between reading it and correcting it with an earlier confirmation; the
+    record is retried and decides again."""
 
 
 class UserNotProjectedYetError(LookupError):
@@ -117,6 +155,7 @@ class Projection:
     written: bool  # False: a duplicate, or a change older than the item (nothing changed)
     replay_name: str | None
     mark_left_over: bool = False  # a redelivery found the replay's mark and removed it
+    corrected: bool = False  # an earlier confirmation corrected the item (``project``)
 
 
 @dataclass(frozen=True)
@@ -126,18 +165,17 @@ class _Found:
     user_pool_id: str | None
     version: int | None
     replay_mark: str | None
+    values: dict[str, Any]  # every attribute, as plain values
 
     @classmethod
     def read(cls, item: Mapping[str, Mapping[str, Any]]) -> _Found:
-        def plain(name: str) -> Any:
-            value = item.get(name)
-            return dynamodb.deserialize(value) if value is not None else None
-
-        version, pool, mark = plain(_VERSION), plain(_POOL), plain(REPLAY_MARK)
+        values = dynamodb.from_item(item)
+        version, pool, mark = values.get(_VERSION), values.get(_POOL), values.get(REPLAY_MARK)
         return cls(
             user_pool_id=pool if isinstance(pool, str) else None,
             version=version if isinstance(version, int) else None,
             replay_mark=mark if isinstance(mark, str) else None,
+            values=values,
         )
 
 
@@ -145,12 +183,26 @@ def _marked(values: dynamodb.Item, replay_name: str | None) -> dynamodb.Item:
     return values if replay_name is None else {**values, REPLAY_MARK: {"S": replay_name}}
 
 
+#: What the first version takes from its ``UserConfirmed``, and what of it a later version keeps:
+#: an edit moves ``updatedAt`` and ``_lastChangedAt`` on, never ``email`` or ``createdAt``.
+FROM_CONFIRMATION: Final = ("email", "createdAt", "updatedAt", "_lastChangedAt")
+KEPT_BY_LATER_VERSIONS: Final = ("email", "createdAt")
+
+
+def _confirmation_order(values: Mapping[str, Any]) -> tuple[str, str]:
+    """How two confirmations of one user compare: the earlier ``createdAt`` first, then the
+    smaller email. ``createdAt`` is always ``iso_utc``'s fixed-width UTC form, so its text
+    order is time order."""
+    return (str(values.get("createdAt")), str(values.get("email")))
+
+
 def project(event: ConfirmedEvent, store: UserStore) -> Projection:
-    """Create the first item, once. A duplicate or replay finds the item and changes nothing: the
-    version, profile fields and timestamps changes may have moved on stay as they are."""
+    """Create the first item, once. A duplicate changes nothing, unless it is the earlier
+    confirmation (the module's docstring): then it corrects what the first version took from
+    the event, and never the version, profile or anything an edit moved on."""
     sub, pool = event.detail["sub"], event.detail["userPoolId"]
-    item = _marked(first_version_item(event.detail), event.replay_name)
-    old = store.create(item)
+    first = first_version_item(event.detail)
+    old = store.create(_marked(first, event.replay_name))
     if old is None:
         if event.replay_name is not None:
             store.remove_mark(sub, event.replay_name)
@@ -158,7 +210,21 @@ def project(event: ConfirmedEvent, store: UserStore) -> Projection:
     found = _Found.read(old)
     if found.user_pool_id != pool:
         raise UserOfAnotherPoolError(sub, pool, found.user_pool_id)
-    left_over = _remove_left_over_mark(sub, found, _FIRST_VERSION, event.replay_name, store)
+    winner = dynamodb.from_item(first)
+    if _confirmation_order(winner) < _confirmation_order(found.values):
+        kept = FROM_CONFIRMATION if found.version == _FIRST_VERSION else KEPT_BY_LATER_VERSIONS
+        expected: dynamodb.Item = {
+            name: old[name] for name in (*FROM_CONFIRMATION, _VERSION) if name in old
+        }
+        values = _marked({name: first[name] for name in kept}, event.replay_name)
+        if not store.correct(sub, expected, values):
+            raise ConfirmationRaceError(f"user {sub} changed while being corrected; retried")
+        if event.replay_name is not None:
+            store.remove_mark(sub, event.replay_name)
+        return Projection(sub, _FIRST_VERSION, True, event.replay_name, corrected=True)
+    left_over = False
+    if event.replay_name is not None and found.replay_mark == event.replay_name:
+        left_over = store.remove_mark(sub, event.replay_name)
     return Projection(sub, _FIRST_VERSION, False, event.replay_name, left_over)
 
 
@@ -179,12 +245,12 @@ def apply_change(event: ReceivedEvent[Any], store: UserStore) -> Projection:
     """Apply a ``UserProfileChanged`` if it is newer than the item: one conditional write.
     Raises ``UserNotProjectedYetError`` when there is no item yet (retried), and
     ``UserOfAnotherPoolError`` when the item belongs to another pool (never applied)."""
-    change = profile_change(event.detail, event.replay_name)
+    mark = event.replay_name or event.id  # every profile change's write is marked (module doc)
+    change = profile_change(event.detail, mark)
     sub, pool, version = change.user_id, change.user_pool_id, change.version
     old = store.change(change)
     if old is None:
-        if event.replay_name is not None:
-            store.remove_mark(sub, event.replay_name)
+        store.remove_mark(sub, mark)
         return Projection(sub, version, True, event.replay_name)
     if not old:
         raise UserNotProjectedYetError(sub, version)
@@ -192,8 +258,22 @@ def apply_change(event: ReceivedEvent[Any], store: UserStore) -> Projection:
     if found.user_pool_id != pool:
         raise UserOfAnotherPoolError(sub, pool, found.user_pool_id)
     # The item is at this version or beyond: a duplicate, or a change older than the item.
-    left_over = _remove_left_over_mark(sub, found, version, event.replay_name, store)
+    if found.version == version:
+        differing = _differing(change, found.values)
+        if differing:
+            raise VersionForkError(sub, version, differing)
+    left_over = _remove_left_over_mark(sub, found, version, mark, store)
     return Projection(sub, version, False, event.replay_name, left_over)
+
+
+def _differing(change: ProfileChange, stored: Mapping[str, Any]) -> list[str]:
+    """The fields an edit writes where the item holds other values than ``change``."""
+    expected = dynamodb.from_item(change.values)
+    return [
+        name
+        for name in (*PROFILE_FIELDS, *EDIT_BOOKKEEPING)
+        if stored.get(name) != expected.get(name)
+    ]
 
 
 def _remove_left_over_mark(

@@ -66,6 +66,24 @@ class DynamoUserStore:
             return old
         return None
 
+    def correct(self, user_id: str, expected: dynamodb.Item, values: dynamodb.Item) -> bool:
+        names = {f"#e{i}": name for i, name in enumerate(expected)}
+        names |= {f"#s{i}": name for i, name in enumerate(values)}
+        given: dynamodb.Item = {f":e{i}": value for i, value in enumerate(expected.values())}
+        given |= {f":s{i}": value for i, value in enumerate(values.values())}
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={USER_KEY: {"S": user_id}},
+                UpdateExpression="SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values))),
+                ConditionExpression=" AND ".join(f"#e{i} = :e{i}" for i in range(len(expected))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=given,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def remove_mark(self, user_id: str, replay_name: str) -> bool:
         try:
             self._client.update_item(

@@ -116,7 +116,10 @@ def test_an_older_or_equal_version_is_a_no_op_that_writes_nothing(
     deliver(store, lambda_context, confirmed_envelope(), changed_envelope(3, name="Grace"))
     before, writes = plain(store), len(store.writes)
 
-    late = changed_envelope(late_version, name="Ada", age=36)
+    # The duplicate carries what version 3 carried; the older change, other values.
+    late = (
+        changed_envelope(3, name="Grace") if late_version == 3 else changed_envelope(2, name="Ada")
+    )
     assert deliver(store, lambda_context, late) == []
 
     assert plain(store) == before
@@ -205,11 +208,19 @@ def test_an_unreadable_change_is_rejected_naming_the_field_never_its_value(
 # --- the replay mark -----------------------------------------------------------------------
 
 
-def test_live_events_never_write_the_mark(lambda_context: Any) -> None:
+def test_a_live_confirmation_is_never_marked_a_live_profile_change_is(
+    lambda_context: Any,
+) -> None:
+    """A live UserConfirmed is a new fact: its write must be audited and announced. A live
+    profile change writes only when the table fell behind the log (a redrive, a restore), and
+    the edit it carries was audited, announced and published when the API made it: its write
+    is marked with the event's id, so no reader of the stream takes it for a new change."""
     store = FakeUserStore()
-    deliver(store, lambda_context, confirmed_envelope(), changed_envelope(2, name="Ada"))
-    assert len(store.writes) == 2
-    assert marked_writes(store) == []
+    change = changed_envelope(2, name="Ada")
+    deliver(store, lambda_context, confirmed_envelope(), change)
+    assert [REPLAY_MARK in write for write in store.writes] == [False, True, False]
+    assert marked_writes(store) == [change["id"]]
+    assert REPLAY_MARK not in store.items[SUB]
 
 
 def test_a_replayed_event_is_written_with_the_mark_then_the_mark_is_removed(
@@ -369,3 +380,77 @@ def test_applying_a_history_in_any_order_leaves_what_the_in_order_application_le
 
     assert shuffled.items == in_order.items
     assert all(REPLAY_MARK not in item for item in shuffled.items.values())
+
+
+def test_two_changes_to_one_version_that_disagree_are_refused_as_a_fork(
+    lambda_context: Any, log_lines: Any
+) -> None:
+    """Two edits made from the same version (one against a table that had lost later versions)
+    cannot both be the truth: the second is refused by name, never dropped as a duplicate."""
+    store = FakeUserStore()
+    deliver(store, lambda_context, confirmed_envelope(), changed_envelope(3, name="Grace"))
+    before = plain(store)
+
+    assert len(deliver(store, lambda_context, changed_envelope(3, name="Ada"))) == 1
+
+    assert plain(store) == before
+    assert log_lines()[-1]["message"] == "message rejected"
+    assert "the log has two changes to that version" in log_lines()[-1]["reason"]
+
+
+def confirmation_at(moment: str, email: str = "ada@example.com") -> dict[str, Any]:
+    envelope = confirmed_envelope()
+    envelope["detail"] |= {"confirmedAt": moment, "email": email}
+    return envelope
+
+
+@pytest.mark.parametrize("order", ["earlier first", "later first"])
+def test_of_two_confirmations_of_one_user_the_earlier_wins_in_any_order(
+    order: str, lambda_context: Any
+) -> None:
+    """Duplicates need not be equal: each trigger invocation stamps its own confirmedAt, and
+    reconcile stamps Cognito's creation date. Whichever a queue delivers first, the user ends
+    with the same item — what a replay, in its own order, writes again."""
+    earlier = confirmation_at("2026-11-28T06:59:59.870Z")
+    later = confirmation_at("2026-11-28T07:00:04.912Z", email="ada.l@example.com")
+    store = FakeUserStore()
+    sequence = (earlier, later) if order == "earlier first" else (later, earlier)
+    assert deliver(store, lambda_context, *sequence) == []
+
+    item = plain(store)
+    assert (item["createdAt"], item["updatedAt"]) == ("2026-11-28T06:59:59.870Z",) * 2
+    assert item["_lastChangedAt"] == 1_795_849_199_870
+    assert (item["email"], item["_version"]) == ("ada@example.com", 1)
+
+
+def test_an_earlier_confirmation_after_an_edit_corrects_only_what_no_edit_moved_on(
+    lambda_context: Any,
+) -> None:
+    store = FakeUserStore()
+    later = confirmation_at("2026-11-28T07:00:04.912Z", email="ada.l@example.com")
+    deliver(store, lambda_context, later, changed_envelope(2, name="Ada"))
+    edited = plain(store)
+
+    earlier = confirmation_at("2026-11-28T06:59:59.870Z")
+    assert deliver(store, lambda_context, earlier) == []
+
+    item = plain(store)
+    assert (item["email"], item["createdAt"]) == ("ada@example.com", "2026-11-28T06:59:59.870Z")
+    moved_on = ("name", "updatedAt", "_version", "_lastChangedAt")
+    assert {name: item[name] for name in moved_on} == {name: edited[name] for name in moved_on}
+
+
+def test_an_equal_or_later_confirmation_writes_nothing(lambda_context: Any) -> None:
+    store = FakeUserStore()
+    deliver(store, lambda_context, confirmation_at("2026-11-28T06:59:59.870Z"))
+    writes = len(store.writes)
+    for moment in ("2026-11-28T06:59:59.870Z", "2026-11-28T07:00:00.000Z"):
+        assert deliver(store, lambda_context, confirmation_at(moment)) == []
+    assert len(store.writes) == writes
+
+
+def test_a_correction_racing_another_write_is_retried_not_forced(lambda_context: Any) -> None:
+    store = FakeUserStore()
+    deliver(store, lambda_context, confirmation_at("2026-11-28T07:00:04.912Z"))
+    store.correct = lambda user_id, expected, values: False  # type: ignore[method-assign]
+    assert len(deliver(store, lambda_context, confirmation_at("2026-11-28T06:59:59.870Z"))) == 1

@@ -171,3 +171,14 @@ def test_the_update_expression_sets_removes_and_guards_by_pool_and_version() -> 
 
     replay = change_expressions(change(4, replay_name="r", name="Ada", age=3))
     assert " REMOVE " not in str(replay["UpdateExpression"])  # nothing cleared, the mark SET
+
+
+def test_a_correction_writes_only_while_the_item_is_as_read(store: Any) -> None:
+    store.create(first_item())
+    read = {name: first_item()[name] for name in ("email", "createdAt", "_version")}
+    earlier = dynamodb.to_item({"createdAt": "2026-11-28T06:59:58.000Z"})
+    assert store.correct(SUB, read, earlier) is True
+    assert plain(store.item())["createdAt"] == "2026-11-28T06:59:58.000Z"  # type: ignore[index]
+    # What was read no longer holds: the item moved on, nothing is written.
+    assert store.correct(SUB, read, dynamodb.to_item({"email": "x@example.com"})) is False
+    assert plain(store.item())["email"] == "ada@example.com"  # type: ignore[index]
