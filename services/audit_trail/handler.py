@@ -68,7 +68,7 @@ def process_batch(
             logger.warning("audit write failed", extra={**ids, "error": type(exc).__name__})
             raise AuditFailedError(f"{type(exc).__name__} auditing {ids}") from None
         if outcome is None:
-            logger.debug("a replay write: audited when it first happened", extra=ids)
+            logger.debug("a marked write of the projector: audited when it happened", extra=ids)
             return
         written, appended = outcome
         logger.info(

@@ -4,8 +4,9 @@ Sensitive fields (``contracts.user_fields.SENSITIVE_USER_FIELDS``) are kept only
 fingerprint: the audit table is immutable by design, so it could not honour an erasure request
 for anything stored in plaintext.
 
-The projector's writes of a replayed event (a rebuild; ``contracts.replay_mark``) are not
-audited: they reproduce changes audited when they first happened.
+The projector's marked writes (a replayed event's, a live profile change's;
+``contracts.replay_mark``) are not audited: they reproduce changes audited when they first
+happened.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def audit(
 
 
 def replay_write(stream_record: Mapping[str, Any]) -> bool:
-    """Whether the record is one of the projector's writes of a replayed event. A record whose
+    """Whether the record is one of the projector's marked writes (a replay's). A record whose
     images are not objects is not: ``audit_record_from`` says what is wrong with it."""
     change = stream_record.get("dynamodb")
     if not isinstance(change, Mapping):

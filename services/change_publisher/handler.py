@@ -88,7 +88,7 @@ def process_batch(event: dict[str, Any], publishers: Publishers) -> PartialBatch
             logger.warning("stream record rejected", extra={**ids, "reason": str(exc)})
             raise
         if found is None:
-            logger.debug("a replay write: published when it first happened", extra=ids)
+            logger.debug("a marked write of the projector: published when it happened", extra=ids)
             return
         if isinstance(found, ProfileChanged):
             detail = found.detail

@@ -16,9 +16,10 @@ sends each where it is missing:
   - REMOVE (an item deleted outside the API) → ``publishUserDeleted`` with the old image marked
     ``_deleted``, so DataStore drops its copy;
   - MODIFY → ``publishUserUpdated`` (or ``publishUserDeleted`` when it sets ``_deleted``).
-- the projector's writes of a replayed event (``contracts.replay_mark.caused_by_replay``) →
-  nothing: they reproduce changes already published, and an event for them would grow the
-  archive with every rebuild.
+- the projector's marked writes (``contracts.replay_mark.caused_by_replay``: a replayed event's,
+  or a live ``UserProfileChanged``'s, which reproduces the edit this function put on the bus) →
+  nothing: they reproduce changes already published, and an event for them would loop, or grow
+  the archive with every rebuild.
 
 An API edit is recognised by its shape: only what an edit writes changes (the profile and its
 bookkeeping: ``WRITTEN_BY_AN_EDIT`` in ``contracts.user_fields``), and ``_version`` goes up by
@@ -73,7 +74,7 @@ class ProfileChanged:
 
 
 def publication(record: Mapping[str, Any]) -> Announcement | ProfileChanged | None:
-    """What to publish for one stream record (``None``: nothing, a replay write)."""
+    """What to publish for one stream record (``None``: nothing, a marked write)."""
     event_name = record.get("eventName")
     change = record.get("dynamodb")
     if not isinstance(change, Mapping):
