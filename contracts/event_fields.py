@@ -170,6 +170,15 @@ class EventType:
     def schema_file(self) -> str:
         return f"{self.detail_type}.v{self.version}.json"
 
+    def put_events_entry(self, detail: Mapping[str, Any], bus_name: str) -> dict[str, str]:
+        """The ``PutEvents`` entry that publishes ``detail`` (already checked) on ``bus_name``."""
+        return {
+            "Source": self.source,
+            "DetailType": self.detail_type,
+            "Detail": json.dumps(detail, separators=(",", ":")),
+            "EventBusName": bus_name,
+        }
+
     def problems(self, detail: Mapping[str, Any]) -> dict[str, str]:
         """Which fields of a detail (as JSON) break which rule; empty when the detail obeys the
         contract. Types are JSON's: no coercion, as the JSON Schema file says. Every field is

@@ -4,8 +4,9 @@ A rebuild replays the archive: the projector writes every user again, and each w
 the table's stream like any other. Those writes must not come back as new changes (a second
 ``UserProfileChanged`` on the bus), new audit records or new subscription messages. Yet their
 images are, by design, exactly the items the original changes wrote — nothing in the item can
-tell them apart. So the projector marks them: applying a replayed event (one with
-``replay-name``), it writes the new state with ``REPLAY_MARK`` set to the replay's name, then
+tell them apart. So the projector marks every write that reproduces what the log already holds
+(a replayed event's, with the replay's name; a live profile change's, with its event id — see
+``services.user_projector.logic``): it writes the new state with ``REPLAY_MARK`` set, then
 removes the mark with a second write conditioned on it (``services.user_projector.store``).
 Both stream records are the replay's:
 

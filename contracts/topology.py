@@ -645,7 +645,7 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         *_powertools("change_publisher"),
     ),
-    cold_start=ColdStart("default_publisher"),
+    cold_start=ColdStart("default_publishers"),
     grants=(
         Grant(
             ("appsync:GraphQL",),

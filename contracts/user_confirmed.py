@@ -13,7 +13,6 @@ accepts it reads the same.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -86,12 +85,7 @@ def from_cognito_user(
 
 def put_events_entry(detail: UserConfirmedDetail, bus_name: str) -> dict[str, str]:
     """The ``PutEvents`` entry that publishes ``detail`` on ``bus_name``."""
-    return {
-        "Source": USER_CONFIRMED_EVENT.source,
-        "DetailType": USER_CONFIRMED_EVENT.detail_type,
-        "Detail": json.dumps(detail, separators=(",", ":")),
-        "EventBusName": bus_name,
-    }
+    return USER_CONFIRMED_EVENT.put_events_entry(detail, bus_name)
 
 
 #: An EventBridge event carrying a checked ``UserConfirmed`` detail.

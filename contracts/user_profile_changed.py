@@ -8,7 +8,6 @@ the contract, and ``contracts.event_models.UserProfileChanged`` is generated fro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,14 +35,9 @@ def profile_changed_detail(item: Mapping[str, Any]) -> ProfileChangedDetail:
     return detail
 
 
-def put_events_entry(detail: ProfileChangedDetail, bus_name: str) -> dict[str, Any]:
+def put_events_entry(detail: ProfileChangedDetail, bus_name: str) -> dict[str, str]:
     """The ``PutEvents`` entry publishing ``detail`` on ``bus_name``."""
-    return {
-        "Source": USER_PROFILE_CHANGED_EVENT.source,
-        "DetailType": USER_PROFILE_CHANGED_EVENT.detail_type,
-        "Detail": json.dumps(detail, separators=(",", ":")),
-        "EventBusName": bus_name,
-    }
+    return USER_PROFILE_CHANGED_EVENT.put_events_entry(detail, bus_name)
 
 
 def read_user_profile_changed(body: str | bytes) -> ReceivedEvent[ProfileChangedDetail]:

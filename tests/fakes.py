@@ -7,25 +7,81 @@ from typing import Any
 
 from contracts import dynamodb
 from contracts.audit_item import AuditEntry
-from contracts.names import UserConfirmedDetail
+from contracts.names import REPLAY_MARK, USER_KEY, UserConfirmedDetail
 from contracts.user_model import User
-from services.user_projector.logic import FoundItem
+from services.user_projector.logic import ProfileChange
 
 
 class FakeUserStore:
-    def __init__(self, *, fail_with: Exception | None = None) -> None:
-        self.users: dict[str, User] = {}
-        self.fail_with = fail_with
+    """The projector's store over a dict of items, with ``DynamoUserStore``'s conditions (the
+    moto tests in ``tests/unit/test_user_projector_store.py`` hold both to one contract).
 
-    def create(self, item: dynamodb.Item) -> FoundItem | None:
-        """Keeps what it stores as the ``User`` model: a test reads it as AppSync would."""
+    ``writes`` is every write that happened, as the item it left (what the table's stream
+    would carry as the new image); ``fail_with`` fails every call; ``fail_mark_removals`` fails
+    that many ``remove_mark`` calls, before they write."""
+
+    def __init__(self, *, fail_with: Exception | None = None, fail_mark_removals: int = 0) -> None:
+        self.items: dict[str, dynamodb.Item] = {}
+        self.writes: list[dynamodb.Item] = []
+        self.fail_with = fail_with
+        self.fail_mark_removals = fail_mark_removals
+
+    @property
+    def users(self) -> dict[str, User]:
+        """The items as the ``User`` model: a test reads them as AppSync would."""
+        return {user_id: User.from_item(item) for user_id, item in self.items.items()}
+
+    def _write(self, item: dynamodb.Item) -> None:
+        self.items[item[USER_KEY]["S"]] = item
+        self.writes.append(item)
+
+    def create(self, item: dynamodb.Item) -> dynamodb.Item | None:
         if self.fail_with:
             raise self.fail_with
-        user = User.from_item(item)
-        if user.id in self.users:
-            return FoundItem(user_pool_id=self.users[user.id].user_pool_id)
-        self.users[user.id] = user
+        User.from_item(item)  # the projector writes only items AppSync can serve
+        existing = self.items.get(item[USER_KEY]["S"])
+        if existing is not None:
+            return dict(existing)
+        self._write(dict(item))
         return None
+
+    def change(self, change: ProfileChange) -> dynamodb.Item | None:
+        if self.fail_with:
+            raise self.fail_with
+        old = self.items.get(change.user_id)
+        if (
+            old is None
+            or old.get("userPoolId") != {"S": change.user_pool_id}
+            or int(old["_version"]["N"]) >= change.version
+        ):
+            return dict(old or {})
+        removed = {*change.cleared, *(() if REPLAY_MARK in change.values else (REPLAY_MARK,))}
+        new = {name: value for name, value in old.items() if name not in removed}
+        self._write(new | change.values)
+        User.from_item(self.items[change.user_id])
+        return None
+
+    def correct(self, user_id: str, expected: dynamodb.Item, values: dynamodb.Item) -> bool:
+        if self.fail_with:
+            raise self.fail_with
+        old = self.items.get(user_id, {})
+        if any(old.get(name) != value for name, value in expected.items()):
+            return False
+        self._write(old | values)
+        User.from_item(self.items[user_id])
+        return True
+
+    def remove_mark(self, user_id: str, replay_name: str) -> bool:
+        if self.fail_with:
+            raise self.fail_with
+        if self.fail_mark_removals:
+            self.fail_mark_removals -= 1
+            raise ConnectionError("the mark removal timed out")
+        old = self.items.get(user_id, {})
+        if old.get(REPLAY_MARK) != {"S": replay_name}:
+            return False
+        self._write({name: value for name, value in old.items() if name != REPLAY_MARK})
+        return True
 
 
 class FakeAuditStore:

@@ -60,13 +60,17 @@ def process_batch(
     def audit_record(record: StreamRecord) -> None:
         ids = {"stream_event_id": record.get("eventID"), "sequence_number": stream_sequence(record)}
         try:
-            written, appended = audit(record, store, retention_days=retention_days)
+            outcome = audit(record, store, retention_days=retention_days)
         except MalformedStreamRecordError as exc:
             logger.warning("stream record rejected", extra={**ids, "reason": str(exc)})
             raise
         except Exception as exc:
             logger.warning("audit write failed", extra={**ids, "error": type(exc).__name__})
             raise AuditFailedError(f"{type(exc).__name__} auditing {ids}") from None
+        if outcome is None:
+            logger.debug("a marked write of the projector: audited when it happened", extra=ids)
+            return
+        written, appended = outcome
         logger.info(
             "audit record written" if appended else "audit record already present",
             extra={**ids, "user_id": written.user_id, "audit_id": written.audit_id},

@@ -3,6 +3,10 @@
 Sensitive fields (``contracts.user_fields.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
 fingerprint: the audit table is immutable by design, so it could not honour an erasure request
 for anything stored in plaintext.
+
+The projector's marked writes (a replayed event's, a live profile change's;
+``contracts.replay_mark``) are not audited: they reproduce changes audited when they first
+happened.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Protocol
 from contracts import dynamodb
 from contracts.audit_item import AUDIT_EVENT_NAMES, AuditedValue, AuditEntry, FieldChange
 from contracts.names import USER_KEY, iso_utc
+from contracts.replay_mark import caused_by_replay, without_mark
 from contracts.user_fields import SENSITIVE_USER_FIELDS
 
 SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers are at most 40 digits
@@ -59,8 +64,10 @@ def audit_record_from(
         seconds = float(change["ApproximateCreationDateTime"])
         event_name = stream_record["eventName"]
         event_id = stream_record["eventID"]
-        old = dynamodb.from_item(change.get("OldImage", {}))
-        new = dynamodb.from_item(change.get("NewImage", {}))
+        # The mark is a replay's bookkeeping, never data: an edit that removed one changed
+        # only what else it wrote.
+        old = without_mark(dynamodb.from_item(change.get("OldImage", {})))
+        new = without_mark(dynamodb.from_item(change.get("NewImage", {})))
     except KeyError as exc:
         raise MalformedStreamRecordError(f"missing {exc.args[0]}") from None
     except (TypeError, ValueError, AttributeError, dynamodb.UnsupportedAttributeError) as exc:
@@ -113,10 +120,25 @@ def _version(image: Mapping[str, Any], name: str) -> int | None:
 
 def audit(
     stream_record: Mapping[str, Any], store: AuditStore, *, retention_days: int | None = None
-) -> tuple[AuditEntry, bool]:
-    """Append the audit record for one stream record; a redelivered record writes nothing."""
+) -> tuple[AuditEntry, bool] | None:
+    """Append the audit record for one stream record; a redelivered record writes nothing, and
+    a replay write neither (``None``)."""
+    if replay_write(stream_record):
+        return None
     record = audit_record_from(stream_record, retention_days=retention_days)
     return record, store.append(record)
+
+
+def replay_write(stream_record: Mapping[str, Any]) -> bool:
+    """Whether the record is one of the projector's marked writes (a replay's). A record whose
+    images are not objects is not: ``audit_record_from`` says what is wrong with it."""
+    change = stream_record.get("dynamodb")
+    if not isinstance(change, Mapping):
+        return False
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if not all(image is None or isinstance(image, Mapping) for image in (old, new)):
+        return False
+    return caused_by_replay(old, new)
 
 
 def _audited(field: str, value: Any) -> AuditedValue:

@@ -15,6 +15,7 @@ from contracts.names import (
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     OWNER_ATTRIBUTE,
+    REPLAY_MARK,
     TYPENAME_ATTRIBUTE,
     USER_KEY,
     USER_TYPENAME,
@@ -132,7 +133,10 @@ class DynamoUserApiStore:
             ":now_ms": {"N": str(int(now.timestamp() * 1000))},
         }
         sets = ["#v = #v + :one", "updatedAt = :now", "#changed = :now_ms"]
-        removes = []
+        # A replay's mark, if the projector has not removed it yet: this edit is a change of its
+        # own, not the replay's cleanup (``contracts.replay_mark``).
+        names["#mark"] = REPLAY_MARK
+        removes = ["#mark"]
         for field, value in sorted(changes.items()):
             names[f"#{field}"] = field
             if value is None:
@@ -148,7 +152,7 @@ class DynamoUserApiStore:
             checks.append(condition.text)
             names |= condition.names
             values |= condition.values
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
         checked = conjunction(checks)  # DynamoDB's limits count all of it
         try:
             response = self._client.update_item(

@@ -1,16 +1,49 @@
-"""The User table, as the projector sees it: create-if-absent only."""
+"""The User table, as the projector writes it: create if absent, apply a newer change, remove a
+replay's mark — each one conditional write that writes only when it changes the item."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from contracts import dynamodb
-from contracts.names import USER_KEY
+from contracts.names import REPLAY_MARK, USER_KEY
 from services.shared.conditional_put import put_if_absent
-from services.user_projector.logic import FoundItem
+from services.user_projector.logic import ProfileChange
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+#: A change applies to an item of its pool, below its version: so when it writes, it changes
+#: the item (at least ``_version``), and a duplicate or an older change writes nothing.
+CHANGE_CONDITION = "attribute_exists(#id) AND #pool = :pool AND #version < :version"
+
+
+def change_expressions(change: ProfileChange) -> dict[str, object]:
+    """The ``UpdateItem`` arguments of ``change`` (all but the table and the return values)."""
+    names = {"#id": USER_KEY, "#pool": "userPoolId", "#version": "_version"}
+    values: dynamodb.Item = {
+        ":pool": {"S": change.user_pool_id},
+        ":version": {"N": str(change.version)},
+    }
+    sets = []
+    for index, (name, value) in enumerate(change.values.items()):
+        names[f"#s{index}"], values[f":s{index}"] = name, value
+        sets.append(f"#s{index} = :s{index}")
+    removed = list(change.cleared)
+    if REPLAY_MARK not in change.values:
+        removed.append(REPLAY_MARK)  # a live change is no replay's write, whatever came before
+    removes = []
+    for index, name in enumerate(removed):
+        names[f"#r{index}"] = name
+        removes.append(f"#r{index}")
+    expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+    return {
+        "Key": {USER_KEY: {"S": change.user_id}},
+        "UpdateExpression": expression,
+        "ConditionExpression": CHANGE_CONDITION,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 class DynamoUserStore:
@@ -18,9 +51,49 @@ class DynamoUserStore:
         self._client = client
         self._table_name = table_name
 
-    def create(self, item: dynamodb.Item) -> FoundItem | None:
-        existing = put_if_absent(self._client, self._table_name, item, USER_KEY)
-        if existing is None:
-            return None
-        pool = existing.get("userPoolId", {}).get("S")
-        return FoundItem(user_pool_id=pool)
+    def create(self, item: dynamodb.Item) -> dynamodb.Item | None:
+        return put_if_absent(self._client, self._table_name, item, USER_KEY)
+
+    def change(self, change: ProfileChange) -> dynamodb.Item | None:
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **change_expressions(change),  # type: ignore[arg-type]
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            old: dynamodb.Item = getattr(exc, "response", {}).get("Item") or {}
+            return old
+        return None
+
+    def correct(self, user_id: str, expected: dynamodb.Item, values: dynamodb.Item) -> bool:
+        names = {f"#e{i}": name for i, name in enumerate(expected)}
+        names |= {f"#s{i}": name for i, name in enumerate(values)}
+        given: dynamodb.Item = {f":e{i}": value for i, value in enumerate(expected.values())}
+        given |= {f":s{i}": value for i, value in enumerate(values.values())}
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={USER_KEY: {"S": user_id}},
+                UpdateExpression="SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values))),
+                ConditionExpression=" AND ".join(f"#e{i} = :e{i}" for i in range(len(expected))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=given,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def remove_mark(self, user_id: str, replay_name: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={USER_KEY: {"S": user_id}},
+                UpdateExpression="REMOVE #mark",
+                ConditionExpression="#mark = :name",
+                ExpressionAttributeNames={"#mark": REPLAY_MARK},
+                ExpressionAttributeValues={":name": {"S": replay_name}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.jsonschema import eventbridge_schema
-from contracts.names import USER_CONFIRMED_PATTERN
+from contracts.names import USER_CHANGES_PATTERN, USER_CONFIRMED_PATTERN
 from contracts.topology import (
     AUDIT,
     AUDIT_SOURCE,
@@ -148,9 +148,10 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_form(dev: Synth
 # --- the shared declaration (contracts/topology.py) holds in the template -------------------
 
 
-def test_projector_rule_uses_the_contract_pattern(dev: Synthesized) -> None:
+def test_projector_rule_takes_every_user_change_the_contract_names(dev: Synthesized) -> None:
     rule = dev.one("AWS::Events::Rule", Name=NAMES.of(PROJECTION.rule))
-    assert rule["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN
+    assert rule["Properties"]["EventPattern"] == USER_CHANGES_PATTERN
+    assert set(USER_CHANGES_PATTERN["detail-type"]) == {"UserConfirmed", "UserProfileChanged"}
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"] == {
         "MaximumEventAgeInSeconds": 86_400,
@@ -366,11 +367,13 @@ def test_trigger_may_only_put_events_on_the_bus(dev: Synthesized) -> None:
     assert _own(dev, CONFIRM_TRIGGER) == {"events:PutEvents": {"Fn::GetAtt": [bus, "Arn"]}}
 
 
-def test_projector_may_only_put_users_and_consume_its_queue(dev: Synthesized) -> None:
+def test_projector_may_only_put_and_update_users_and_consume_its_queue(dev: Synthesized) -> None:
     table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
     queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(PROJECTION.queue))
     own = _own(dev, USER_PROJECTOR)
+    # Creates users (PutItem) and applies their profile changes (UpdateItem), on the User table.
     assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [table, "Arn"]}
+    assert own.pop("dynamodb:UpdateItem") == {"Fn::GetAtt": [table, "Arn"]}
     assert all(value == {"Fn::GetAtt": [queue, "Arn"]} for value in own.values())
     assert set(own) <= {
         "sqs:ReceiveMessage",
@@ -550,7 +553,8 @@ def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -
         if "EventPattern" in rule["Properties"]
     }
     assert len(rules) == 2
-    assert all(r["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN for r in rules.values())
+    welcome = dev.one("AWS::Events::Rule", Name=NAMES.of(WELCOME.rule))
+    assert welcome["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN  # sign-ups only
     (mapping,) = mappings_of(dev, WELCOME_NOTIFIER)
     (projector,) = mappings_of(dev, USER_PROJECTOR)
     assert mapping["EventSourceArn"] != projector["EventSourceArn"]
@@ -753,10 +757,13 @@ def test_the_pipelines_publish_mutations_are_local_resolvers_the_subscriptions_n
     }
 
 
-def test_the_change_publisher_may_call_only_the_publish_mutations(dev: Synthesized) -> None:
+def test_the_change_publisher_may_call_only_the_publish_mutations_and_put_on_the_bus(
+    dev: Synthesized,
+) -> None:
     from contracts.appsync import PUBLISH_MUTATIONS
 
     api = next(iter(dev.resources("AWS::AppSync::GraphQLApi")))
+    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
     user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
     dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(CHANGES.on_failure.base_name))
     own = _own(dev, CHANGE_PUBLISHER)
@@ -765,11 +772,18 @@ def test_the_change_publisher_may_call_only_the_publish_mutations(dev: Synthesiz
         sorted(PUBLISH_MUTATIONS)
     )
     assert all(api in json.dumps(arn) and "/types/Mutation/" in json.dumps(arn) for arn in granted)
+    assert own.pop("events:PutEvents") == {"Fn::GetAtt": [bus, "Arn"]}  # UserProfileChanged
     assert own.pop("dynamodb:ListStreams") == "*"
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
         assert own.pop(action) == {"Fn::GetAtt": [user, "StreamArn"]}
     assert set(own) <= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
     assert all(value == {"Fn::GetAtt": [dlq, "Arn"]} for value in own.values())
+
+
+def test_the_change_publisher_is_told_the_bus_it_puts_api_edits_on(dev: Synthesized) -> None:
+    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
+    variables = function(dev, CHANGE_PUBLISHER)["Properties"]["Environment"]["Variables"]
+    assert variables["EVENT_BUS_NAME"] == {"Ref": bus}
 
 
 def test_the_change_publisher_reads_the_user_stream_with_its_own_on_failure_queue(

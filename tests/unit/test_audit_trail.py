@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from contracts import dynamodb
 from contracts.audit_model import AuditRecord
+from contracts.names import REPLAY_MARK
 from services.audit_trail.handler import process_batch
 from services.audit_trail.logic import (
     MalformedStreamRecordError,
@@ -20,6 +22,7 @@ from tests.fakes import FakeAuditStore
 from tests.support import load_event, stream_event
 
 SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
+MARK = {"S": "userpipe-rebuild-1"}
 
 
 def failures(response: dict[str, Any]) -> list[str]:
@@ -92,6 +95,42 @@ def test_a_redelivered_batch_writes_nothing_new(lambda_context: Any) -> None:
     first = dict(store.records)
     assert failures(process_batch(event, lambda_context, store)) == []
     assert store.records == first and len(first) == 2
+
+
+def replay_writes(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The projector's two writes replaying the change ``record`` made: its new image with the
+    mark set, then the mark removed."""
+    marked = copy.deepcopy(record)
+    marked["dynamodb"]["NewImage"][REPLAY_MARK] = MARK
+    cleanup = copy.deepcopy(marked)
+    cleanup["eventName"] = "MODIFY"
+    cleanup["dynamodb"]["OldImage"] = copy.deepcopy(marked["dynamodb"]["NewImage"])
+    del cleanup["dynamodb"]["NewImage"][REPLAY_MARK]
+    cleanup["dynamodb"]["SequenceNumber"] += "9"
+    return [marked, cleanup]
+
+
+@pytest.mark.parametrize("change", ["dynamodb_stream_insert", "dynamodb_stream_modify"])
+def test_both_replay_writes_are_not_audited(change: str, lambda_context: Any) -> None:
+    store = FakeAuditStore()
+    event = stream_event(*replay_writes(load_event(change)))
+    assert failures(process_batch(event, lambda_context, store)) == []
+    assert store.records == {}
+
+
+def test_an_edit_that_removed_a_replay_mark_is_audited_without_the_mark(
+    lambda_context: Any,
+) -> None:
+    edit = load_event("dynamodb_stream_modify")  # raced the projector's cleanup
+    edit["dynamodb"]["OldImage"][REPLAY_MARK] = MARK
+    store = FakeAuditStore()
+    assert failures(process_batch(stream_event(edit), lambda_context, store)) == []
+    [record] = store.records.values()
+    assert (
+        record.changed_fields
+        == audit_record_from(load_event("dynamodb_stream_modify")).changed_fields
+    )
+    assert REPLAY_MARK not in record.changed_fields and record.new_version == 2
 
 
 @pytest.mark.parametrize(

@@ -293,6 +293,7 @@ def test_a_function_without_its_grants_is_told_which_calls_they_must_allow() -> 
         "UserProjector: USER_TABLE_NAME names UserTable, and no grant is on it",
         "UserProjector: its code builds a dynamodb client, and no grant is for it",
         "UserProjector: its code calls dynamodb:PutItem, and no grant allows it",
+        "UserProjector: its code calls dynamodb:UpdateItem, and no grant allows it",
     ]
 
 

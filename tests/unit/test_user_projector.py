@@ -43,7 +43,7 @@ def test_a_replay_never_overwrites_the_existing_item(lambda_context: Any) -> Non
     store = FakeUserStore()
     process_batch(sqs_event(user_confirmed_envelope(SUB)), lambda_context, store)
     edited = store.users[SUB].model_copy(update={"name": "Ada", "version": 4})
-    store.users[SUB] = edited
+    store.items[SUB] = edited.to_item()
 
     replay = user_confirmed_envelope(SUB, confirmed_at="2027-01-01T00:00:00.000Z", replay_name="r1")
     assert failures(process_batch(sqs_event(replay), lambda_context, store)) == []
