@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -357,11 +358,14 @@ class _Listener:
         host = str(outputs["graphql_url"]).split("/")[2]
         header = json.dumps({"Authorization": token, "host": host}).encode()
         protocol = "header-" + base64.urlsafe_b64encode(header).decode().rstrip("=")
-        self.socket = connect(
-            str(outputs["realtime_url"]),
-            subprotocols=["graphql-ws", protocol],  # type: ignore[list-item]
-            ssl=ssl.create_default_context(cafile=str(outputs["ca_cert_path"])),
-            open_timeout=10,
+        self._open = ExitStack()
+        self.socket = self._open.enter_context(
+            connect(
+                str(outputs["realtime_url"]),
+                subprotocols=["graphql-ws", protocol],  # type: ignore[list-item]
+                ssl=ssl.create_default_context(cafile=str(outputs["ca_cert_path"])),
+                open_timeout=10,
+            )
         )
         self.socket.send(json.dumps({"type": "connection_init"}))
         self._expect("connection_ack")
@@ -390,7 +394,7 @@ class _Listener:
             return
 
     def close(self) -> None:
-        self.socket.close()
+        self._open.close()
         self._thread.join(timeout=5)
 
 
