@@ -39,6 +39,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from contracts.topology import STREAM_CONSUMERS
 from userpipe.aws.deployment import Deployment
@@ -118,12 +119,31 @@ def run(
     force: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     timeout: float | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Report:
     if not is_empty(deployment, deployment.output("user_table_name")):
         raise TableNotEmptyError(deployment)
     streams_before = _stream_dead_letters(deployment)
+    # The window ends when the rebuild starts, not ``archive_lag`` before it: an event of the
+    # last minutes may have been applied to the table before it was emptied, and only the
+    # replay can give it back. So the rebuild waits until the archive holds them (what comes
+    # after ``started`` the projector applies live, to the table being rebuilt).
+    started, lag = now(), deployment.archive_lag.total_seconds()
+    if lag and not force:
+        progress.say(
+            f"Waiting {lag / 60:.0f} minutes, until the archive holds every event up to "
+            f"{started:%Y-%m-%dT%H:%M:%SZ} (EventBridge archives with a delay; --force replays "
+            "what is archived now)"
+        )
+        sleep(lag)
     outcome = replay.run(
-        deployment, progress, force=force, purpose="rebuild", sleep=sleep, timeout=timeout
+        deployment,
+        progress,
+        end_time=None if force else started,
+        force=force,
+        purpose="rebuild",
+        sleep=sleep,
+        timeout=timeout,
     )
     report = Report(outcome.replay.name, dead_lettered=outcome.dead_lettered)
     with progress.bar("waiting until no item carries the replay mark"):
