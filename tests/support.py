@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contracts.names import REPLAY_MARK
+
 if TYPE_CHECKING:
     from tests.harness import InProcessPipeline
 
@@ -169,3 +171,16 @@ def confirmed(client: Any, *, admin: bool = False) -> tuple[str, str, str]:
 
 #: The password every test user of the local stack signs up with.
 STACK_PASSWORD = "Correct-Horse-9-Battery!"
+
+
+def replay_writes(record: dict[str, Any], mark: str = "userpipe-rebuild-1") -> list[dict[str, Any]]:
+    """The User-stream records of the projector's two writes replaying the change ``record``
+    made: its new image with the replay mark set, then the mark removed."""
+    marked = copy.deepcopy(record)
+    marked["dynamodb"]["NewImage"][REPLAY_MARK] = {"S": mark}
+    cleanup = copy.deepcopy(marked)
+    cleanup["eventName"] = "MODIFY"
+    cleanup["dynamodb"]["OldImage"] = copy.deepcopy(marked["dynamodb"]["NewImage"])
+    del cleanup["dynamodb"]["NewImage"][REPLAY_MARK]
+    cleanup["dynamodb"]["SequenceNumber"] += "9"
+    return [marked, cleanup]

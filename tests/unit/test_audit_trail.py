@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -19,7 +18,7 @@ from services.audit_trail.logic import (
     fingerprint,
 )
 from tests.fakes import FakeAuditStore
-from tests.support import load_event, stream_event
+from tests.support import load_event, replay_writes, stream_event
 
 SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
 MARK = {"S": "userpipe-rebuild-1"}
@@ -95,19 +94,6 @@ def test_a_redelivered_batch_writes_nothing_new(lambda_context: Any) -> None:
     first = dict(store.records)
     assert failures(process_batch(event, lambda_context, store)) == []
     assert store.records == first and len(first) == 2
-
-
-def replay_writes(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The projector's two writes replaying the change ``record`` made: its new image with the
-    mark set, then the mark removed."""
-    marked = copy.deepcopy(record)
-    marked["dynamodb"]["NewImage"][REPLAY_MARK] = MARK
-    cleanup = copy.deepcopy(marked)
-    cleanup["eventName"] = "MODIFY"
-    cleanup["dynamodb"]["OldImage"] = copy.deepcopy(marked["dynamodb"]["NewImage"])
-    del cleanup["dynamodb"]["NewImage"][REPLAY_MARK]
-    cleanup["dynamodb"]["SequenceNumber"] += "9"
-    return [marked, cleanup]
 
 
 @pytest.mark.parametrize("change", ["dynamodb_stream_insert", "dynamodb_stream_modify"])

@@ -25,7 +25,7 @@ from services.change_publisher.logic import (
     ProfileChanged,
     publication,
 )
-from tests.support import load_event, stream_event
+from tests.support import load_event, replay_writes, stream_event
 
 SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
 POOL = "eu-west-1_Ab12Cd34E"
@@ -108,18 +108,6 @@ def test_the_published_fields_are_the_publish_inputs_fields() -> None:
     schema = load_schema()
     assert tuple(schema.get_type("PublishUserChangeInput").fields) == PUBLISHED_FIELDS  # type: ignore[union-attr]
     assert (CREATED, UPDATED, DELETED) == PUBLISH_MUTATIONS
-
-
-def replay_writes(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The projector's two writes replaying the change ``record`` made: its new image with the
-    mark set, then the mark removed."""
-    marked = copy.deepcopy(record)
-    marked["dynamodb"]["NewImage"][REPLAY_MARK] = MARK
-    cleanup = copy.deepcopy(marked)
-    cleanup["eventName"] = "MODIFY"
-    cleanup["dynamodb"]["OldImage"] = copy.deepcopy(marked["dynamodb"]["NewImage"])
-    del cleanup["dynamodb"]["NewImage"][REPLAY_MARK]
-    return [marked, cleanup]
 
 
 def test_an_api_edit_becomes_a_user_profile_changed_event_of_its_new_image() -> None:
