@@ -67,7 +67,8 @@ class FakeUserStore:
         old = self.items.get(user_id, {})
         if any(old.get(name) != value for name, value in expected.items()):
             return False
-        self._write(old | values)
+        kept = old if REPLAY_MARK in values else {k: v for k, v in old.items() if k != REPLAY_MARK}
+        self._write(kept | values)
         User.from_item(self.items[user_id])
         return True
 

@@ -71,11 +71,15 @@ class DynamoUserStore:
         names |= {f"#s{i}": name for i, name in enumerate(values)}
         given: dynamodb.Item = {f":e{i}": value for i, value in enumerate(expected.values())}
         given |= {f":s{i}": value for i, value in enumerate(values.values())}
+        expression = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values)))
+        if REPLAY_MARK not in values:  # a live correction is no replay's write (as in a change)
+            names["#mark"] = REPLAY_MARK
+            expression += " REMOVE #mark"
         try:
             self._client.update_item(
                 TableName=self._table_name,
                 Key={USER_KEY: {"S": user_id}},
-                UpdateExpression="SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values))),
+                UpdateExpression=expression,
                 ConditionExpression=" AND ".join(f"#e{i} = :e{i}" for i in range(len(expected))),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=given,

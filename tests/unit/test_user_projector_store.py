@@ -182,3 +182,16 @@ def test_a_correction_writes_only_while_the_item_is_as_read(store: Any) -> None:
     # What was read no longer holds: the item moved on, nothing is written.
     assert store.correct(SUB, read, dynamodb.to_item({"email": "x@example.com"})) is False
     assert plain(store.item())["email"] == "ada@example.com"  # type: ignore[index]
+
+
+def test_a_live_correction_removes_a_mark_a_replay_left_a_replayed_one_keeps_its_own(
+    store: Any,
+) -> None:
+    """A live write is no replay's: left marked, both stream readers would skip it."""
+    store.create(first_item(**{REPLAY_MARK: "rebuild-1"}))
+    read = {name: first_item()[name] for name in ("email", "createdAt", "_version")}
+    assert store.correct(SUB, read, dynamodb.to_item({"createdAt": "2026-11-28T06:59:58.000Z"}))
+    assert REPLAY_MARK not in store.item()
+    marked = dynamodb.to_item({"email": "a@example.com", REPLAY_MARK: "rebuild-2"})
+    assert store.correct(SUB, {"_version": {"N": "1"}}, marked)
+    assert plain(store.item())[REPLAY_MARK] == "rebuild-2"  # type: ignore[index]

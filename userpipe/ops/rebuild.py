@@ -132,14 +132,14 @@ def run(
     if lag and not force:
         progress.say(
             f"Waiting {lag / 60:.0f} minutes, until the archive holds every event up to "
-            f"{started:%Y-%m-%dT%H:%M:%SZ} (EventBridge archives with a delay; --force replays "
-            "what is archived now)"
+            f"{started:%Y-%m-%dT%H:%M:%SZ} (EventBridge archives with a delay; --force does not "
+            "wait, and what was not archived yet is not replayed)"
         )
         sleep(lag)
     outcome = replay.run(
         deployment,
         progress,
-        end_time=None if force else started,
+        end_time=started,
         force=force,
         purpose="rebuild",
         sleep=sleep,
@@ -153,7 +153,8 @@ def run(
     with progress.bar("giving the stream consumers their turn"):
         sleep(deployment.settle_seconds)
     report.dead_lettered += sum(
-        max(0, now - streams_before[name]) for name, now in _stream_dead_letters(deployment).items()
+        max(0, count - streams_before[name])
+        for name, count in _stream_dead_letters(deployment).items()
     )
     items = user_items(deployment)
     report.items = len(items)
