@@ -830,12 +830,13 @@ class _StoppedError(Exception):
     pass
 
 
-def test_a_rebuild_on_aws_replays_up_to_its_start_once_the_archive_holds_it(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(("force", "waited"), [(False, [600.0]), (True, [])])
+def test_a_rebuild_on_aws_replays_up_to_its_start(
+    force: bool, waited: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An event of the minutes before the table was emptied was applied and then emptied away:
-    only the replay gives it back. The window ends when the rebuild starts, and the rebuild
-    first waits out the archive's delay (EventBridge recommends 10 minutes)."""
+    only the replay gives it back. The window ends when the rebuild starts; the rebuild first
+    waits out the archive's delay (EventBridge recommends 10 minutes), unless forced."""
     started = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     slept: list[float] = []
     asked: dict[str, Any] = {}
@@ -850,33 +851,13 @@ def test_a_rebuild_on_aws_replays_up_to_its_start_once_the_archive_holds_it(
     progress = Recorded()
     with pytest.raises(_StoppedError):
         rebuild.run(
-            _with_table(FakeMarkedTable([])), progress, sleep=slept.append, now=lambda: started
-        )
-    assert slept == [600.0]
-    assert "until the archive holds every event up to 2026-12-03T09:00:00Z" in progress.lines[0]
-    assert asked["end_time"] == started and asked["force"] is False
-
-
-def test_a_forced_rebuild_does_not_wait_and_still_replays_up_to_its_start(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    started = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-    slept: list[float] = []
-    asked: dict[str, Any] = {}
-
-    def replay_run(deployment: Any, progress: Any, **options: Any) -> Any:
-        asked.update(options)
-        raise _StoppedError
-
-    monkeypatch.setattr(rebuild, "is_empty", lambda deployment, table: True)
-    monkeypatch.setattr(rebuild, "_stream_dead_letters", lambda deployment: {})
-    monkeypatch.setattr(rebuild.replay, "run", replay_run)
-    with pytest.raises(_StoppedError):
-        rebuild.run(
             _with_table(FakeMarkedTable([])),
-            Recorded(),
-            force=True,
+            progress,
+            force=force,
             sleep=slept.append,
             now=lambda: started,
         )
-    assert slept == [] and asked["end_time"] == started and asked["force"] is True
+    assert slept == waited
+    assert asked["end_time"] == started and asked["force"] is force
+    if not force:
+        assert "until the archive holds every event up to 2026-12-03T09:00:00Z" in progress.lines[0]
