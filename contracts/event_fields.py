@@ -33,7 +33,6 @@ from contracts.fields import (
     AnyString,
     Chars,
     Constant,
-    Flag,
     Kind,
     Matching,
     OneOf,
@@ -45,24 +44,27 @@ from contracts.names import (
     EVENT_SOURCE,
     USER_CONFIRMED,
     USER_CONFIRMED_SCHEMA_VERSION,
+    USER_DELETED,
+    USER_DELETED_SCHEMA_VERSION,
+    USER_EMAIL_CHANGED,
+    USER_EMAIL_CHANGED_SCHEMA_VERSION,
     USER_PROFILE_CHANGED,
     USER_PROFILE_CHANGED_SCHEMA_VERSION,
 )
 from contracts.rules import (
-    EMAIL_MAX_LENGTH,
-    EMAIL_PATTERN,
-    EMAIL_RULE,
     EVENT_ID_PATTERN,
     ORIGINS,
     REPLAY_NAME_PATTERN,
+    SEALED_MAX_LENGTH,
+    SEALED_PATTERN,
+    SEALED_RULE,
     SUB_RULE,
+    TRIGGER_SOURCE_LENGTH,
     USER_POOL_ID_MAX_LENGTH,
     USER_POOL_ID_PATTERN,
     USER_POOL_ID_RULE,
-    USERNAME_LENGTH,
     UUID_PATTERN,
 )
-from contracts.user_fields import OWNER, USER_FIELDS
 
 #: Every detail's first field: the version of its shape.
 SCHEMA_VERSION: Final = "schemaVersion"
@@ -242,11 +244,32 @@ class EventType:
         return ReceivedEvent(event["id"], event["detail"], event.get("replay-name"))
 
 
+_POOL = EventField(
+    "userPoolId",
+    Matching(USER_POOL_ID_PATTERN, USER_POOL_ID_MAX_LENGTH, USER_POOL_ID_RULE),
+    about="Cognito user pool id.",
+)
+_SUB = EventField(
+    "sub", Matching(UUID_PATTERN, None, SUB_RULE), about="Cognito sub; the User's id."
+)
+#: What every change of an item carries besides its own fields: when, and the version it made.
+_BOOKKEEPING = (
+    EventField("updatedAt", Timestamp(), about="When the change was made."),
+    EventField(
+        "_version",
+        WholeNumber(2),
+        about="The item's version after the change (1 is the first item's).",
+    ),
+    EventField("_lastChangedAt", WholeNumber(0), about="When the change was made, in epoch ms."),
+)
+
 USER_CONFIRMED_EVENT: Final = EventType(
     USER_CONFIRMED,
     source=EVENT_SOURCE,
     version=USER_CONFIRMED_SCHEMA_VERSION,
-    about="A user finished sign-up (or was found by reconcile). Idempotency key: pool + ``sub``.",
+    about="A user arrived: confirmed sign-up, an admin-created user's first sign-in, or found by "
+    "reconcile or user_sync. Idempotency key: pool + ``sub``. Carries no personal data: the "
+    "email is Cognito's, read there by sub (``AdminGetUser``).",
     fields=(
         EventField(
             "userPoolId",
@@ -256,26 +279,24 @@ USER_CONFIRMED_EVENT: Final = EventType(
         EventField(
             "sub", Matching(UUID_PATTERN, None, SUB_RULE), about="Cognito sub; becomes User.id."
         ),
-        EventField("username", Chars(USERNAME_LENGTH)),
-        EventField("email", Matching(EMAIL_PATTERN, EMAIL_MAX_LENGTH, EMAIL_RULE), sensitive=True),
-        EventField("emailVerified", Flag()),
         EventField(
             "confirmedAt", Timestamp(), about="When the user was confirmed; becomes createdAt."
         ),
-        EventField("origin", OneOf(*ORIGINS), about="cognito: the trigger; reconcile: backfill."),
+        EventField(
+            "origin",
+            OneOf(*ORIGINS),
+            about="cognito: a trigger; reconcile: the daily backfill; sync: user_sync.",
+        ),
         EventField(
             "clientId", AnyString(), nullable=True, about="App client that confirmed, when known."
         ),
+        EventField(
+            "triggerSource",
+            Chars(TRIGGER_SOURCE_LENGTH),
+            nullable=True,
+            about="The Cognito trigger source that published it (origin cognito), else null.",
+        ),
     ),
-)
-
-_POOL = EventField(
-    "userPoolId",
-    Matching(USER_POOL_ID_PATTERN, USER_POOL_ID_MAX_LENGTH, USER_POOL_ID_RULE),
-    about="Cognito user pool id.",
-)
-_SUB = EventField(
-    "sub", Matching(UUID_PATTERN, None, SUB_RULE), about="Cognito sub; the User's id."
 )
 
 USER_PROFILE_CHANGED_EVENT: Final = EventType(
@@ -283,27 +304,57 @@ USER_PROFILE_CHANGED_EVENT: Final = EventType(
     source=EVENT_SOURCE,
     version=USER_PROFILE_CHANGED_SCHEMA_VERSION,
     about="A user's profile was edited through the API. Carries the whole new state of what an "
-    "edit writes: the profile (null: cleared) and the bookkeeping. Idempotency key: pool + "
-    "``sub`` + ``_version``; of two, the higher ``_version`` wins.",
+    "edit writes: the profile, sealed under the user's own data key (erasing the user destroys "
+    "the key), and the bookkeeping. Idempotency key: pool + ``sub`` + ``_version``; of two, the "
+    "higher ``_version`` wins.",
     fields=(
         _POOL,
         _SUB,
-        # The profile: every field a user edits (contracts.user_fields, writer OWNER), by its
-        # rule there; null when the edit left it cleared.
-        *(
-            EventField(field.name, field.rule, nullable=True, sensitive=field.sensitive)
-            for field in USER_FIELDS
-            if field.writer == OWNER and field.rule is not None
-        ),
-        EventField("updatedAt", Timestamp(), about="When the edit was made."),
         EventField(
-            "_version",
-            WholeNumber(2),
-            about="The item's version after the edit (1 is the first item's).",
+            "sealedProfile",
+            Matching(SEALED_PATTERN, SEALED_MAX_LENGTH, SEALED_RULE),
+            about="The profile fields (contracts.user_fields, writer OWNER; null: cleared) as "
+            "a JSON object, sealed with AES-256-GCM under the user's data key; associated data "
+            "``<userPoolId>/<sub>/<_version>``.",
         ),
-        EventField("_lastChangedAt", WholeNumber(0), about="When the edit was made, in epoch ms."),
+        *_BOOKKEEPING,
+    ),
+)
+
+USER_EMAIL_CHANGED_EVENT: Final = EventType(
+    USER_EMAIL_CHANGED,
+    source=EVENT_SOURCE,
+    version=USER_EMAIL_CHANGED_SCHEMA_VERSION,
+    about="A user's verified email changed in Cognito and the User item took it. Carries no "
+    "address: read it from Cognito (``AdminGetUser`` by sub) or the item. Idempotency key: pool "
+    "+ ``sub`` + ``_version``.",
+    fields=(_POOL, _SUB, *_BOOKKEEPING),
+)
+
+USER_DELETED_EVENT: Final = EventType(
+    USER_DELETED,
+    source=EVENT_SOURCE,
+    version=USER_DELETED_SCHEMA_VERSION,
+    about="A user was deleted from Cognito: the User item is a tombstone without personal data "
+    "and the user's data key is destroyed. Erase your copies. Carries the tombstone's whole "
+    "state, so a rebuild writes it again.",
+    fields=(
+        _POOL,
+        _SUB,
+        EventField("createdAt", Timestamp(), about="The user's createdAt (kept on the tombstone)."),
+        *_BOOKKEEPING,
+        EventField(
+            "expiresAt",
+            WholeNumber(0),
+            about="When the tombstone expires (its TTL, epoch seconds).",
+        ),
     ),
 )
 
 #: Every event userpipe publishes.
-EVENT_TYPES: Final = (USER_CONFIRMED_EVENT, USER_PROFILE_CHANGED_EVENT)
+EVENT_TYPES: Final = (
+    USER_CONFIRMED_EVENT,
+    USER_PROFILE_CHANGED_EVENT,
+    USER_EMAIL_CHANGED_EVENT,
+    USER_DELETED_EVENT,
+)

@@ -24,6 +24,8 @@ from pydantic.fields import FieldInfo
 
 from contracts.event_fields import (
     USER_CONFIRMED_EVENT,
+    USER_DELETED_EVENT,
+    USER_EMAIL_CHANGED_EVENT,
     USER_PROFILE_CHANGED_EVENT,
     EventField,
     EventType,
@@ -95,15 +97,21 @@ class UserConfirmedDetailModel(EventDetail):
 if TYPE_CHECKING:
     UserConfirmed = UserConfirmedDetailModel
 else:
-    #: ``UserConfirmed`` v1: the event every consumer of userpipe reads.
+    #: ``UserConfirmed`` v2: the event every consumer of userpipe reads.
     UserConfirmed = detail_model(USER_CONFIRMED_EVENT, UserConfirmedDetailModel)
 
 
 if TYPE_CHECKING:
     UserProfileChanged = EventDetail
+    UserEmailChanged = EventDetail
+    UserDeleted = EventDetail
 else:
-    #: ``UserProfileChanged`` v1: an API edit of a profile, as the change publisher publishes it.
+    #: ``UserProfileChanged`` v2: an API edit of a profile, as the change publisher publishes it.
     UserProfileChanged = detail_model(USER_PROFILE_CHANGED_EVENT, EventDetail)
+    #: ``UserEmailChanged`` v1: Cognito's verified email changed and the item took it.
+    UserEmailChanged = detail_model(USER_EMAIL_CHANGED_EVENT, EventDetail)
+    #: ``UserDeleted`` v1: the user was deleted; the item is a tombstone.
+    UserDeleted = detail_model(USER_DELETED_EVENT, EventDetail)
 
 
 class EventEnvelope(BaseModel):
@@ -140,6 +148,20 @@ class UserProfileChangedEnvelope(EventEnvelope):
 
     event_type = USER_PROFILE_CHANGED_EVENT
     detail: UserProfileChanged
+
+
+class UserEmailChangedEnvelope(EventEnvelope):
+    """An EventBridge event carrying ``UserEmailChanged``."""
+
+    event_type = USER_EMAIL_CHANGED_EVENT
+    detail: UserEmailChanged
+
+
+class UserDeletedEnvelope(EventEnvelope):
+    """An EventBridge event carrying ``UserDeleted``."""
+
+    event_type = USER_DELETED_EVENT
+    detail: UserDeleted
 
 
 def parse_user_confirmed(body: str | bytes) -> UserConfirmedEnvelope:

@@ -14,8 +14,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.audit_model import AuditRecord
-from contracts.event_fields import USER_CONFIRMED_EVENT, USER_PROFILE_CHANGED_EVENT
-from contracts.event_models import UserConfirmed, UserProfileChanged
+from contracts.event_fields import (
+    USER_CONFIRMED_EVENT,
+    USER_DELETED_EVENT,
+    USER_EMAIL_CHANGED_EVENT,
+    USER_PROFILE_CHANGED_EVENT,
+)
+from contracts.event_models import UserConfirmed, UserDeleted, UserEmailChanged, UserProfileChanged
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
 from contracts.user_model import User
 
@@ -23,6 +28,8 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {
     USER_CONFIRMED_EVENT.schema_file: UserConfirmed,
     USER_PROFILE_CHANGED_EVENT.schema_file: UserProfileChanged,
+    USER_EMAIL_CHANGED_EVENT.schema_file: UserEmailChanged,
+    USER_DELETED_EVENT.schema_file: UserDeleted,
     "User.json": User,
     "AuditRecord.json": AuditRecord,
 }

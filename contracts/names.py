@@ -12,7 +12,7 @@ from typing import Final, Literal, TypedDict
 
 EVENT_SOURCE: Final = "userpipe.identity"
 USER_CONFIRMED: Final = "UserConfirmed"
-USER_CONFIRMED_SCHEMA_VERSION: Final = 1
+USER_CONFIRMED_SCHEMA_VERSION: Final = 2
 
 #: The EventBridge pattern every ``UserConfirmed`` consumer subscribes with.
 USER_CONFIRMED_PATTERN: Final[dict[str, list[str]]] = {
@@ -23,26 +23,62 @@ USER_CONFIRMED_PATTERN: Final[dict[str, list[str]]] = {
 #: An owner's (or an Admin's) edit of the profile through the API, published by the change
 #: publisher from the table's stream (``contracts.user_profile_changed``).
 USER_PROFILE_CHANGED: Final = "UserProfileChanged"
-USER_PROFILE_CHANGED_SCHEMA_VERSION: Final = 1
+USER_PROFILE_CHANGED_SCHEMA_VERSION: Final = 2
 USER_PROFILE_CHANGED_PATTERN: Final[dict[str, list[str]]] = {
     "source": [EVENT_SOURCE],
     "detail-type": [USER_PROFILE_CHANGED],
+}
+#: A user's email changed in Cognito and reached the item (user_sync, reconcile). The event
+#: carries no address: Cognito holds it (``docs/architecture.md``, "A user's whole life").
+USER_EMAIL_CHANGED: Final = "UserEmailChanged"
+USER_EMAIL_CHANGED_SCHEMA_VERSION: Final = 1
+#: A user was deleted from Cognito and the item became a tombstone; consumers erase their copies.
+USER_DELETED: Final = "UserDeleted"
+USER_DELETED_SCHEMA_VERSION: Final = 1
+USER_DELETED_PATTERN: Final[dict[str, list[str]]] = {
+    "source": [EVENT_SOURCE],
+    "detail-type": [USER_DELETED],
 }
 #: What the projector applies: every event that changes a User item. The table is their
 #: projection, so replaying them all (``userpipe rebuild``) writes it again exactly.
 USER_CHANGES_PATTERN: Final[dict[str, list[str]]] = {
     "source": [EVENT_SOURCE],
-    "detail-type": [USER_CONFIRMED, USER_PROFILE_CHANGED],
+    "detail-type": [USER_CONFIRMED, USER_PROFILE_CHANGED, USER_EMAIL_CHANGED, USER_DELETED],
+}
+
+#: Cognito's management API calls as CloudTrail puts them on the account's default bus
+#: (EventBridge user guide, "Events from AWS services": detail-type "AWS API Call via
+#: CloudTrail"; they need a trail logging management events).
+CLOUDTRAIL_SOURCE: Final = "aws.cognito-idp"
+CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
+COGNITO_EVENT_SOURCE: Final = "cognito-idp.amazonaws.com"
+#: The calls after which a user's record may have to follow Cognito: user_sync reads the user
+#: again after each (it never trusts what the event says).
+USER_LIFECYCLE_CALLS: Final = (
+    "UpdateUserAttributes",
+    "VerifyUserAttribute",
+    "AdminUpdateUserAttributes",
+    "DeleteUser",
+    "AdminDeleteUser",
+)
+USER_SYNC_PATTERN: Final[dict[str, object]] = {
+    "source": [CLOUDTRAIL_SOURCE],
+    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+    "detail": {"eventSource": [COGNITO_EVENT_SOURCE], "eventName": list(USER_LIFECYCLE_CALLS)},
 }
 
 #: Where a ``UserConfirmed`` came from.
 ORIGIN_COGNITO: Final = "cognito"
 ORIGIN_RECONCILE: Final = "reconcile"
-Origin = Literal["cognito", "reconcile"]
+ORIGIN_SYNC: Final = "sync"  # user_sync found a confirmed user without an item
+Origin = Literal["cognito", "reconcile", "sync"]
 
 #: Cognito PostConfirmation trigger sources. AdminConfirmSignUp also arrives as ConfirmSignUp.
 TRIGGER_CONFIRM_SIGN_UP: Final = "PostConfirmation_ConfirmSignUp"
 TRIGGER_CONFIRM_FORGOT_PASSWORD: Final = "PostConfirmation_ConfirmForgotPassword"  # noqa: S105
+#: Pre token generation, when an admin-created user answers NEW_PASSWORD_REQUIRED: their first
+#: sign-in, the moment they arrive (PostConfirmation never fires for them).
+TRIGGER_NEW_PASSWORD_CHALLENGE: Final = "TokenGeneration_NewPasswordChallenge"  # noqa: S105
 
 USER_TYPENAME: Final = "User"
 #: The User table's partition key: the Cognito sub.
@@ -60,6 +96,15 @@ LAST_CHANGED_ATTRIBUTE: Final = "_lastChangedAt"
 #: for the moment between its two writes (``contracts.replay_mark``). Never served, never left
 #: on an item.
 REPLAY_MARK: Final = "_replayedBy"
+#: Amplify's delete marker: a tombstone has it ``true``.
+DELETED_ATTRIBUTE: Final = "_deleted"
+#: The User table's time-to-live attribute (epoch seconds): only tombstones carry it, Amplify's
+#: name for it on DataStore tables.
+USER_TTL_ATTRIBUTE: Final = "_ttl"
+#: How long a tombstone stays before DynamoDB's TTL removes it: DataStore's base-table window.
+TOMBSTONE_DAYS: Final = 30
+#: The per-user data keys' table's key: the sub.
+KEY_OWNER: Final = "id"
 #: The Audit table's key: (partition, sort).
 AUDIT_KEY: Final = ("userId", "auditId")
 #: The Audit table's time-to-live attribute (epoch seconds; absent: kept forever).
@@ -67,17 +112,15 @@ AUDIT_TTL_ATTRIBUTE: Final = "expiresAt"
 
 
 class UserConfirmedDetail(TypedDict):
-    """The ``detail`` of a ``UserConfirmed`` v1 event, as JSON (see ``contracts.event_models``)."""
+    """The ``detail`` of a ``UserConfirmed`` v2 event, as JSON (see ``contracts.event_models``)."""
 
     schemaVersion: int
     userPoolId: str
     sub: str
-    username: str
-    email: str
-    emailVerified: bool
     confirmedAt: str
     origin: Origin
     clientId: str | None
+    triggerSource: str | None
 
 
 def iso_utc(moment: datetime) -> str:

@@ -43,7 +43,15 @@ TIMESTAMP_PATTERN: Final = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-ORIGINS: Final = ("cognito", "reconcile")
+ORIGINS: Final = ("cognito", "reconcile", "sync")
+#: A Cognito trigger source (``PostConfirmation_ConfirmSignUp``): Cognito's names are short.
+TRIGGER_SOURCE_LENGTH: Final = (1, 64)
+#: A value sealed under a user's data key (``services.shared.sealing``): ``v1.`` and base64url.
+SEALED_PATTERN: Final = r"^v1\.[A-Za-z0-9_-]+$"
+SEALED_MAX_LENGTH: Final = 8192
+SEALED_RULE: Final = (
+    f"must be a sealed value (v1. and base64url) of at most {SEALED_MAX_LENGTH} characters"
+)
 
 _UUID = re.compile(UUID_PATTERN)
 _USER_POOL_ID = re.compile(USER_POOL_ID_PATTERN)

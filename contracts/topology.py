@@ -28,12 +28,15 @@ from contracts.names import (
     AUDIT_KEY,
     AUDIT_TTL_ATTRIBUTE,
     EVENT_SOURCE,
+    KEY_OWNER,
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     TYPENAME_ATTRIBUTE,
     USER_CHANGES_PATTERN,
     USER_CONFIRMED_PATTERN,
     USER_KEY,
+    USER_SYNC_PATTERN,
+    USER_TTL_ATTRIBUTE,
 )
 
 PROJECT: Final = "userpipe"
@@ -332,11 +335,18 @@ class UserPool:
     #: What the app client may read (and its ID tokens carry): email and whether it is verified.
     read_attributes: tuple[Literal["email", "email_verified"], ...]
     post_confirmation: FunctionSpec
+    #: Invoked before Cognito issues tokens; userpipe's function acts only when an admin-created
+    #: user answers NEW_PASSWORD_REQUIRED (their first sign-in) and returns at once otherwise.
+    pre_token_generation: FunctionSpec | None = None
+    #: Cognito keeps the old value of these active until the new one is verified
+    #: (``UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate``).
+    verify_before_update: tuple[Literal["email"], ...] = ("email",)
 
 
-#: The dependency layers (infra.layer builds them): Powertools, and pydantic for the functions
-#: that import the contracts' models. A function's bundle is its code plus the layers it names.
-Layer = Literal["powertools", "models"]
+#: The dependency layers (infra.layer builds them): Powertools, pydantic for the functions that
+#: import the contracts' models, and cryptography for those that seal or open personal data
+#: (``services.shared.sealing``). A function's bundle is its code plus the layers it names.
+Layer = Literal["powertools", "models", "crypto"]
 LAYERS: Final[tuple[Layer, ...]] = ("powertools", "models")
 
 
@@ -433,7 +443,10 @@ class Subscription:
     dlq: str
     consumer: FunctionSpec
     source: QueueSource
-    pattern: Mapping[str, list[str]] = field(default_factory=lambda: USER_CONFIRMED_PATTERN)
+    pattern: Mapping[str, object] = field(default_factory=lambda: USER_CONFIRMED_PATTERN)
+    #: The bus its rule is on: ours (``BUS``), or the account's ``default`` bus, where AWS
+    #: services' events arrive (CloudTrail's).
+    bus: Literal["Bus", "default"] = "Bus"
     #: An optional subscription: the stage setting that leaves it out (``off``) — its rule,
     #: queues, consumer and outputs, all of it. ``None``: every stage has it.
     switch: Setting | None = None
@@ -537,6 +550,7 @@ USER_TABLE: Final = Table(
     # the items changed since lastSync, not every item. One partition value ("User") takes
     # every write: DynamoDB allows ~1,000 writes/s per partition, far above sign-ups and edits.
     indexes=(Index(LAST_CHANGED_INDEX, TYPENAME_ATTRIBUTE, "S", LAST_CHANGED_ATTRIBUTE, "N"),),
+    ttl_attribute=USER_TTL_ATTRIBUTE,  # a deleted user's tombstone expires
 )
 AUDIT_TABLE: Final = Table(
     "AuditTable",
@@ -545,6 +559,9 @@ AUDIT_TABLE: Final = Table(
     sort_key=AUDIT_KEY[1],
     ttl_attribute=AUDIT_TTL_ATTRIBUTE,
 )
+#: Every user's data key (``services.shared.user_keys``): the only place it is kept, so that
+#: deleting it makes every sealed copy of the user's profile unreadable (crypto-shredding).
+KEYS_TABLE: Final = Table("KeysTable", "UserKeys", partition_key=KEY_OWNER)
 BUS: Final = Bus("Bus", "users")
 ARCHIVE: Final = Archive("Archive", "users-archive", pattern={"source": [EVENT_SOURCE]})
 PAGE_TOKEN_KEY: Final = Secret(
@@ -566,17 +583,32 @@ USER_PROJECTOR: Final = FunctionSpec(
     package="services.user_projector",
     timeout_seconds=30,
     memory_mb=256,
-    environment=(Env("USER_TABLE_NAME", Attr("UserTable", "name")), *_powertools("user_projector")),
+    environment=(
+        Env("USER_TABLE_NAME", Attr("UserTable", "name")),
+        Env("KEYS_TABLE_NAME", Attr("KeysTable", "name")),
+        *_powertools("user_projector"),
+    ),
     cold_start=ColdStart("default_store"),
     grants=(
         Grant(
             ("dynamodb:PutItem", "dynamodb:UpdateItem"),
             Attr("UserTable", "arn"),
-            "Creates a user with a conditional PutItem; applies a profile change, or removes a "
+            "Creates a user with a conditional PutItem; applies a change, or removes a "
             "replay's mark, with a conditional UpdateItem.",
         ),
+        Grant(
+            ("cognito-idp:AdminGetUser",),
+            Attr("UserPool", "arn"),
+            "Reads the user's email from Cognito by sub: no event carries it.",
+        ),
+        Grant(
+            ("dynamodb:GetItem",),
+            Attr("KeysTable", "arn"),
+            "Reads the user's data key to open a replayed profile change.",
+        ),
     ),
-    layers=("powertools",),  # a new user waits on its cold start: plain-Python reading
+    # A new user waits on its cold start: plain-Python reading; cryptography opens profiles.
+    layers=("powertools", "crypto"),
 )
 AUDIT_TRAIL: Final = FunctionSpec(
     id="AuditTrail",
@@ -591,9 +623,10 @@ AUDIT_TRAIL: Final = FunctionSpec(
     cold_start=ColdStart("default_store"),
     grants=(
         Grant(
-            ("dynamodb:PutItem",),
+            ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
             Attr("AuditTable", "arn"),
-            "Append-only: a conditional PutItem; never update or delete.",
+            "Appends with a conditional PutItem; when a user is deleted, queries their records "
+            "and removes the fingerprints of their personal data (the one change it makes).",
         ),
     ),
     layers=("powertools",),  # plain-Python audit records: no pydantic on its cold path
@@ -643,6 +676,7 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
     environment=(
         Env("GRAPHQL_URL", Attr(GRAPHQL_API, "graphql_url")),
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
+        Env("KEYS_TABLE_NAME", Attr("KeysTable", "name")),
         *_powertools("change_publisher"),
     ),
     cold_start=ColdStart("default_publishers"),
@@ -652,9 +686,18 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
             ApiFields("Mutation", PUBLISH_MUTATIONS),
             "The IAM-only publish mutations; no other field, no table.",
         ),
-        Grant(("events:PutEvents",), Attr("Bus", "arn"), "Publishes UserProfileChanged."),
+        Grant(
+            ("events:PutEvents",),
+            Attr("Bus", "arn"),
+            "Publishes UserProfileChanged, UserEmailChanged and UserDeleted.",
+        ),
+        Grant(
+            ("dynamodb:GetItem", "dynamodb:PutItem"),
+            Attr("KeysTable", "arn"),
+            "Seals a profile change under the user's data key, creating it on first use.",
+        ),
     ),
-    layers=("powertools",),  # plain-Python reading: no pydantic
+    layers=("powertools", "crypto"),  # plain-Python reading: no pydantic
 )
 #: Publishes UserConfirmed for confirmed users without an item (see services/reconcile).
 RECONCILE: Final = FunctionSpec(
@@ -669,13 +712,20 @@ RECONCILE: Final = FunctionSpec(
         *_powertools("reconcile"),
     ),
     cold_start=ColdStart("default_settings", clients_inline=True),
-    # Cognito's confirmed users, which of them have items, UserConfirmed for the others.
+    # Cognito's users against the items: UserConfirmed for the missing, the email changes and
+    # tombstones for the others that drifted.
     grants=(
-        Grant(("cognito-idp:ListUsers",), Attr("UserPool", "arn"), "Reads confirmed users."),
+        Grant(("cognito-idp:ListUsers",), Attr("UserPool", "arn"), "Reads the pool's users."),
         Grant(
-            ("dynamodb:BatchGetItem",),
+            ("dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:UpdateItem"),
             Attr("UserTable", "arn"),
-            "Looks up which users have an item.",
+            "Looks up which users have an item, finds items whose user is gone, and applies an "
+            "email change or a tombstone with a conditional UpdateItem.",
+        ),
+        Grant(
+            ("dynamodb:DeleteItem",),
+            Attr("KeysTable", "arn"),
+            "Destroys a deleted user's data key.",
         ),
         Grant(
             ("events:PutEvents",),
@@ -698,6 +748,11 @@ WELCOME_NOTIFIER: Final = FunctionSpec(
     cold_start=ColdStart("default_sender"),
     grants=(
         Grant(
+            ("cognito-idp:AdminGetUser",),
+            Attr("UserPool", "arn"),
+            "Reads the new user's email by sub: UserConfirmed carries none.",
+        ),
+        Grant(
             ("ses:SendEmail",),
             SesIdentities(),
             "SES authorizes the recipients' identities too (in the sandbox); the "
@@ -705,6 +760,46 @@ WELCOME_NOTIFIER: Final = FunctionSpec(
             condition=FromAddress(Setting("welcomeSender")),
         ),
     ),
+)
+
+#: Brings one user's item in line with Cognito after a lifecycle call CloudTrail reported (see
+#: services/user_sync): an email change, a deletion, a confirmed user without an item.
+USER_SYNC: Final = FunctionSpec(
+    id="UserSync",
+    package="services.user_sync",
+    timeout_seconds=30,
+    memory_mb=256,
+    environment=(
+        Env("USER_POOL_ID", Attr("UserPool", "id")),
+        Env("USER_TABLE_NAME", Attr("UserTable", "name")),
+        Env("KEYS_TABLE_NAME", Attr("KeysTable", "name")),
+        Env("EVENT_BUS_NAME", Attr("Bus", "name")),
+        *_powertools("user_sync"),
+    ),
+    cold_start=ColdStart("default_sync"),
+    grants=(
+        Grant(
+            ("cognito-idp:AdminGetUser",),
+            Attr("UserPool", "arn"),
+            "Reads the user again: it never trusts what the CloudTrail event says.",
+        ),
+        Grant(
+            ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+            Attr("UserTable", "arn"),
+            "Reads the item; applies an email change or a tombstone with a conditional UpdateItem.",
+        ),
+        Grant(
+            ("dynamodb:DeleteItem",),
+            Attr("KeysTable", "arn"),
+            "Destroys a deleted user's data key.",
+        ),
+        Grant(
+            ("events:PutEvents",),
+            Attr("Bus", "arn"),
+            "Publishes UserConfirmed for a confirmed user without an item.",
+        ),
+    ),
+    layers=("powertools",),
 )
 
 PROJECTOR_SOURCE: Final = QueueSource(
@@ -752,9 +847,19 @@ WELCOME: Final = Subscription(
     source=SUBSCRIBER_SOURCE,
     switch=Setting("welcomeNotifier"),  # an example: a stage may do without it
 )
-#: Every UserConfirmed subscription; add yours here (docs/architecture.md, "Subscribe your own
-#: consumer").
-SUBSCRIPTIONS: Final = (PROJECTION, WELCOME)
+#: Cognito's lifecycle calls, from CloudTrail on the account's default bus, to user_sync.
+USER_SYNC_SUBSCRIPTION: Final = Subscription(
+    id="UserSync",
+    rule="cognito-calls-to-user-sync",
+    queue="user-sync",
+    dlq="user-sync-dlq",
+    consumer=USER_SYNC,
+    source=SUBSCRIBER_SOURCE,
+    pattern=USER_SYNC_PATTERN,
+    bus="default",
+)
+#: Every subscription; add yours here (docs/architecture.md, "Subscribe your own consumer").
+SUBSCRIPTIONS: Final = (PROJECTION, WELCOME, USER_SYNC_SUBSCRIPTION)
 #: The settings that leave an optional subscription out (``-c welcomeNotifier=off``).
 SWITCHES: Final = tuple(s.switch for s in SUBSCRIPTIONS if s.switch is not None)
 
@@ -800,8 +905,9 @@ USER_POOL: Final = UserPool(
     auth_flows=("ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
     read_attributes=("email", "email_verified"),
     post_confirmation=CONFIRM_TRIGGER,
+    pre_token_generation=CONFIRM_TRIGGER,
 )
-TABLES: Final = (USER_TABLE, AUDIT_TABLE)
+TABLES: Final = (USER_TABLE, AUDIT_TABLE, KEYS_TABLE)
 SECRETS: Final = (PAGE_TOKEN_KEY,)
 SCHEDULES: Final = (
     Schedule(
@@ -894,6 +1000,7 @@ _STACK_OUTPUTS: Final = (
     Output("UserTableName", Attr("UserTable", "name")),
     Output("UserTableStreamArn", Attr("UserTable", "stream_arn")),
     Output("AuditTableName", Attr("AuditTable", "name")),
+    Output("KeysTableName", Attr("KeysTable", "name")),
 )
 
 

@@ -1,4 +1,4 @@
-"""Building and reading a ``UserConfirmed`` v1 event — plain Python.
+"""Building and reading a ``UserConfirmed`` v2 event — plain Python.
 
 Building: the one builder every producer uses (the Cognito trigger, reconcile, and the tools
 that publish one: the demo, tests). Reading: ``read_user_confirmed``, the projector's parse of
@@ -35,24 +35,21 @@ def user_confirmed_detail(
     *,
     user_pool_id: Any,
     sub: Any,
-    username: Any,
-    email: Any,
-    email_verified: bool,
     confirmed_at: datetime,
     origin: Origin,
     client_id: Any = None,
+    trigger_source: Any = None,
 ) -> UserConfirmedDetail:
-    """A checked detail, or ``InvalidUserConfirmedError``."""
+    """A checked detail, or ``InvalidUserConfirmedError``. It carries no personal data: the
+    email stays with Cognito (``contracts.event_fields.USER_CONFIRMED_EVENT``)."""
     detail: dict[str, Any] = {
         "schemaVersion": USER_CONFIRMED_EVENT.version,
         "userPoolId": user_pool_id,
         "sub": sub,
-        "username": username,
-        "email": email,
-        "emailVerified": email_verified,
         "confirmedAt": iso_utc(confirmed_at),
         "origin": origin,
         "clientId": client_id,
+        "triggerSource": trigger_source,
     }
     problems = USER_CONFIRMED_EVENT.problems(detail)
     if problems:
@@ -63,23 +60,20 @@ def user_confirmed_detail(
 def from_cognito_user(
     *,
     user_pool_id: Any,
-    username: Any,
     attributes: Mapping[str, Any],
     confirmed_at: datetime,
     origin: Origin,
     client_id: Any = None,
+    trigger_source: Any = None,
 ) -> UserConfirmedDetail:
-    """The detail for a Cognito user, from its attributes as Cognito names them (``sub``,
-    ``email``, ``email_verified`` as the string "true" or "false")."""
+    """The detail for a Cognito user, from its attributes as Cognito names them (``sub``)."""
     return user_confirmed_detail(
         user_pool_id=user_pool_id,
         sub=attributes.get("sub"),
-        username=username,
-        email=attributes.get("email"),
-        email_verified=str(attributes.get("email_verified", "false")).lower() == "true",
         confirmed_at=confirmed_at,
         origin=origin,
         client_id=client_id,
+        trigger_source=trigger_source,
     )
 
 

@@ -25,12 +25,12 @@ the schema, the console and the fixture: ``docs/`` lists the steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from contracts.fields import Kind, Matching, Text, WholeNumber, attribute
-from contracts.names import USER_TYPENAME, UserConfirmedDetail, iso_utc
+from contracts.names import USER_TYPENAME, iso_utc
 from contracts.rules import (
     EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
@@ -44,12 +44,15 @@ from contracts.rules import (
 #: - PIPELINE: the projector, once, when the user is confirmed; nothing changes it later;
 #: - OWNER: the user through the API's ``updateUser`` (an Admin may too, for anyone);
 #: - EVERY_WRITE: the projector on creation, then the API with every edit (bookkeeping);
-#: - OUTSIDE: never userpipe; an operator outside the API (DataStore's delete marker).
-Writer = Literal["pipeline", "owner", "every write", "outside"]
+#: - IDENTITY: Cognito's: the projector copies it on creation, user_sync and reconcile when it
+#:   changes there (the events carry none: Cognito is asked);
+#: - ERASURE: the tombstone a deletion leaves (user_sync, reconcile; an operator may too).
+Writer = Literal["pipeline", "owner", "every write", "identity", "erasure"]
 PIPELINE: Final = "pipeline"
 OWNER: Final = "owner"
 EVERY_WRITE: Final = "every write"
-OUTSIDE: Final = "outside"
+IDENTITY: Final = "identity"
+ERASURE: Final = "erasure"
 
 #: The GraphQL inputs that filter on User fields (contracts/schema.graphql).
 LIST_FILTER: Final = "ModelUserFilterInput"  # listUsers, syncUsers
@@ -57,9 +60,10 @@ CONDITION: Final = "ModelUserConditionInput"  # updateUser's condition
 SUBSCRIPTION_FILTER: Final = "ModelSubscriptionUserFilterInput"  # onCreate/Update/DeleteUser
 EVERY_FILTER: Final = frozenset({LIST_FILTER, CONDITION, SUBSCRIPTION_FILTER})
 
-#: A field's value on the first item, from the checked ``UserConfirmed`` detail alone: the first
-#: item is a function of the event, so a rebuild from the archive writes it again exactly.
-Initial = Callable[[UserConfirmedDetail], Any]
+#: A field's value on the first item, from the checked ``UserConfirmed`` detail and the email
+#: Cognito holds (``email``): the first item is a function of the two, so a rebuild from the
+#: archive writes it again exactly.
+Initial = Callable[[Mapping[str, Any]], Any]
 
 
 class UserField:
@@ -133,15 +137,15 @@ class UserField:
 
 
 def _from_event(key: str) -> Initial:
-    return lambda detail: detail[key]  # type: ignore[literal-required]
+    return lambda detail: detail[key]
 
 
-def _confirmation_time(detail: UserConfirmedDetail) -> str:
+def _confirmation_time(detail: Mapping[str, Any]) -> str:
     """Timestamps come from the event, so a rebuild reproduces them."""
     return iso_utc(datetime.fromisoformat(detail["confirmedAt"]))
 
 
-def _confirmation_ms(detail: UserConfirmedDetail) -> int:
+def _confirmation_ms(detail: Mapping[str, Any]) -> int:
     """``_lastChangedAt`` of the first version: the confirmation time in epoch ms, not the time
     of the write, so a rebuild reproduces it. What that costs, and why it is taken, is in
     docs/architecture.md ("The event log is the truth")."""
@@ -183,14 +187,15 @@ USER_FIELDS: Final = (
     UserField(
         "email",
         str,
-        True,
-        "AWSEmail!",
-        PIPELINE,
+        False,
+        "AWSEmail",
+        IDENTITY,
         rule=Matching(EMAIL_PATTERN, EMAIL_MAX_LENGTH, EMAIL_RULE),
         sensitive=True,
         filterable=frozenset({LIST_FILTER}),
         published=True,
         initial=_from_event("email"),
+        about="Cognito's verified email; none on a deleted user's tombstone.",
     ),
     UserField(
         "owner",
@@ -209,6 +214,7 @@ USER_FIELDS: Final = (
         "String",
         OWNER,
         rule=Text((1, 100)),
+        sensitive=True,
         filterable=EVERY_FILTER,
         published=True,
     ),
@@ -219,6 +225,7 @@ USER_FIELDS: Final = (
         "Int",
         OWNER,
         rule=WholeNumber(0, 150),
+        sensitive=True,
         filterable=EVERY_FILTER,
         published=True,
     ),
@@ -260,7 +267,7 @@ USER_FIELDS: Final = (
         bool,
         False,
         "Boolean",
-        OUTSIDE,
+        ERASURE,
         filterable=EVERY_FILTER,
         published=True,
     ),
@@ -273,6 +280,14 @@ USER_FIELDS: Final = (
         published=True,
         initial=_confirmation_ms,
         about="Epoch milliseconds.",
+    ),
+    UserField(
+        "_ttl",
+        int,
+        False,
+        None,
+        ERASURE,
+        about="A tombstone's expiry (epoch seconds): DynamoDB's TTL removes it then.",
     ),
 )
 

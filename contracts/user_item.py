@@ -11,9 +11,11 @@ from contracts.names import UserConfirmedDetail
 from contracts.user_fields import USER_FIELDS
 
 
-def first_version_item(detail: UserConfirmedDetail) -> dynamodb.Item:
-    """The item for a newly confirmed user (``detail`` already checked): a function of the event
-    alone, timestamps included, so a rebuild writes it again attribute for attribute."""
+def first_version_item(detail: UserConfirmedDetail, email: str) -> dynamodb.Item:
+    """The item for a newly confirmed user (``detail`` already checked) whose email Cognito
+    holds as ``email``: a function of the two, timestamps included (the event's), so a rebuild
+    writes it again attribute for attribute."""
+    arrival = {**detail, "email": email}
     return dynamodb.to_item(
-        {field.name: field.initial(detail) for field in USER_FIELDS if field.initial is not None}
+        {field.name: field.initial(arrival) for field in USER_FIELDS if field.initial is not None}
     )

@@ -39,16 +39,16 @@ def cognito_sign_up(sub: str | None = None, email: str = "ada@example.com") -> d
 def user_confirmed_envelope(
     sub: str | None = None,
     *,
-    email: str = "ada@example.com",
     confirmed_at: str = "2026-11-28T06:59:59.870Z",
     replay_name: str | None = None,
 ) -> dict[str, Any]:
-    """An EventBridge ``UserConfirmed`` event with a new event id, as a replay would have."""
+    """An EventBridge ``UserConfirmed`` event with a new event id, as a replay would have (no
+    email: the projector reads it from Cognito)."""
     envelope = load_event("eventbridge_user_confirmed", id=str(uuid.uuid4()))
     detail = envelope["detail"]
     if sub:
-        detail["sub"] = detail["username"] = sub
-    detail["email"], detail["confirmedAt"] = email, confirmed_at
+        detail["sub"] = sub
+    detail["confirmedAt"] = confirmed_at
     if replay_name:
         envelope["replay-name"] = replay_name
     return envelope
