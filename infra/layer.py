@@ -34,7 +34,7 @@ PROVIDED_BY_RUNTIME: Final = frozenset({"boto3"})
 CONTENTS: Final[dict[Layer, frozenset[str]]] = {
     "powertools": frozenset({"aws-lambda-powertools"}),
     "models": frozenset({"pydantic"}),
-    "crypto": frozenset({"cryptography"}),  # type: ignore[dict-item]  # until topology.Layer has it
+    "crypto": frozenset({"cryptography"}),
 }
 LAYOUT: Final = "3"  # bump when build() changes what goes into a layer
 
