@@ -30,7 +30,7 @@ from services.user_sync.logic import (
     read_call,
     sync_user,
 )
-from services.user_sync.store import CognitoThrottledError
+from services.user_sync.store import CognitoThrottledError, DynamoKeyDestroyer, DynamoUserItems
 from tests.fakes import FakePublisher
 from userpipe.local.provision import create_table
 
@@ -588,3 +588,54 @@ def test_the_handler_confirms_a_user_without_an_item(
     ]
     assert "email" not in published[0]["detail"]
     assert stored(aws, sub) is None  # the projector creates it
+
+
+# --- the fake table held to the real one ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "start", "keys"),
+    [
+        (None, item(), (SUB,)),
+        (None, item(_deleted=True, _version=4), (SUB,)),
+        (None, None, ()),
+        (None, item(userPoolId=OTHER_POOL), (SUB,)),
+        (cognito_user(email="ada@new.example"), item(), ()),
+        (cognito_user(email="ada@new.example"), item(**{REPLAY_MARK: "userpipe-rebuild-1"}), ()),
+        (cognito_user(), item(), ()),
+    ],
+    ids=["gone", "gone, a tombstone", "gone, no item", "gone, another pool's item", "new email",
+         "new email, a replay in flight", "in line"],
+)  # fmt: skip
+def test_the_fake_table_syncs_as_dynamodb_does(
+    user: CognitoUser | None, start: dict[str, Any] | None, keys: tuple[str, ...]
+) -> None:
+    def run(items: Any, keystore: Any) -> Any:
+        ports = Ports(FakeDirectory({SUB: user} if user else {}), items, keystore, FakePublisher())
+        try:
+            synced = sync_user(SUB, POOL, ports, NOW)
+        except ReplayInFlightError:
+            return "replay in flight", items.get(SUB)
+        found = items.get(SUB)
+        kept = (
+            {k: found[k] for k in ("email", "_version", "_deleted") if k in found}
+            if found
+            else None
+        )
+        return synced, kept
+
+    fake = run(FakeItems(*([start] if start else [])), FakeKeys(*keys))
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        for table in (USER_TABLE, KEYS_TABLE):
+            create_table(SimpleNamespace(dynamodb=client), NAMES, table)  # type: ignore[arg-type]
+        tables = NAMES.of(USER_TABLE.base_name), NAMES.of(KEYS_TABLE.base_name)
+        if start:
+            client.put_item(TableName=tables[0], Item=dynamodb.to_item(start))
+        for owner in keys:
+            client.put_item(TableName=tables[1], Item={"id": {"S": owner}, "key": {"B": b"k"}})
+        real = run(DynamoUserItems(client, tables[0]), DynamoKeyDestroyer(client, tables[1]))
+    if fake[0] == "replay in flight":
+        assert real[0] == "replay in flight"
+    else:
+        assert fake == real
