@@ -106,9 +106,12 @@ def read_call(body: str | bytes, user_pool_id: str) -> CognitoCall | NotOurs:
     if name not in USER_LIFECYCLE_CALLS:
         return NotOurs("detail.eventName: not a user lifecycle call")
     pools = _pools(event, detail)
-    if not pools:
-        return NotOurs("detail: names no user pool", name)
-    if pools != {user_pool_id}:
+    # A call made with the user's own access token (DeleteUser, UpdateUserAttributes,
+    # VerifyUserAttribute) may name no pool: CloudTrail records the user by sub ("records
+    # UserSub but not UserName", Cognito developer guide, "Logging Amazon Cognito API calls
+    # with AWS CloudTrail"). Such a call is read as possibly ours: the sub is looked up in this
+    # pool only, so another pool's user is not found there and nothing of ours changes.
+    if pools and pools != {user_pool_id}:
         other = sorted(pools - {user_pool_id})
         return NotOurs(
             "detail: another user pool's call",

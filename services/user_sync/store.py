@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from contracts import dynamodb
-from contracts.names import KEY_OWNER, USER_KEY, UserConfirmedDetail
+from contracts.names import USER_KEY, UserConfirmedDetail
 from contracts.user_confirmed import put_events_entry
 from services.shared import lifecycle
 from services.shared.lifecycle import Outcome
@@ -88,21 +88,6 @@ class DynamoUserItems:
 
     def tombstone(self, user_id: str, user_pool_id: str, now: datetime) -> Outcome:
         return lifecycle.tombstone(self._client, self._table, user_id, user_pool_id, now)
-
-
-class DynamoKeyDestroyer:
-    """The one thing user_sync does with the ``UserKeys`` table: delete a gone user's key
-    (its grant is ``DeleteItem`` only). ``services.shared.user_keys.DynamoKeyStore`` has the
-    same ``destroy``; either fits ``logic.KeyStore``."""
-
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
-        self._client, self._table = client, table_name
-
-    def destroy(self, user_id: str) -> bool:
-        deleted = self._client.delete_item(
-            TableName=self._table, Key={KEY_OWNER: {"S": user_id}}, ReturnValues="ALL_OLD"
-        )
-        return bool(deleted.get("Attributes"))
 
 
 class EventBridgePublisher:

@@ -19,6 +19,7 @@ from contracts.lifecycle import is_tombstone
 from contracts.names import ORIGIN_SYNC, REPLAY_MARK, USER_CONFIRMED_PATTERN
 from contracts.topology import KEYS_TABLE, USER_TABLE, ResourceNames
 from services.shared.lifecycle import Outcome, ReplayInFlightError
+from services.shared.user_keys import DynamoKeyStore
 from services.user_sync import handler
 from services.user_sync.handler import UserSync, process_batch
 from services.user_sync.logic import (
@@ -30,7 +31,7 @@ from services.user_sync.logic import (
     read_call,
     sync_user,
 )
-from services.user_sync.store import CognitoThrottledError, DynamoKeyDestroyer, DynamoUserItems
+from services.user_sync.store import CognitoThrottledError, DynamoUserItems
 from tests.fakes import FakePublisher
 from userpipe.local.provision import create_table
 
@@ -144,6 +145,15 @@ def test_an_access_token_call_gives_its_pool_where_cloudtrail_names_it(
     assert read_call(body, POOL) == CognitoCall("DeleteUser", POOL, SUB)
 
 
+def test_an_access_token_call_that_names_no_pool_is_looked_up_in_ours() -> None:
+    """CloudTrail records the user by sub and may name no pool for a call made with the user's
+    own token: the sub is looked up in this pool only, so another pool's user changes nothing."""
+    for name in ("DeleteUser", "UpdateUserAttributes", "VerifyUserAttribute"):
+        assert read_call(json.dumps(cloudtrail_event(name, pool=None)), POOL) == CognitoCall(
+            name, POOL, SUB
+        )
+
+
 def test_the_events_resources_name_the_pool_too() -> None:
     event = cloudtrail_event("VerifyUserAttribute")
     event["resources"] = [f"arn:aws:cognito-idp:eu-west-1:123456789012:userpool/{POOL}"]
@@ -158,8 +168,6 @@ def test_the_events_resources_name_the_pool_too() -> None:
         ("[1, 2]", "not a JSON object"),
         (json.dumps({**cloudtrail_event(), "source": "aws.s3"}), "source/detail-type"),
         (json.dumps(cloudtrail_event("AdminCreateUser")), "not a user lifecycle call"),
-        (json.dumps(cloudtrail_event("DeleteUser")), "names no user pool"),
-        (json.dumps(cloudtrail_event(pool=None)), "names no user pool"),
         (json.dumps(cloudtrail_event(pool=OTHER_POOL)), "another user pool"),
         (json.dumps(cloudtrail_event(sub=None)), "additionalEventData.sub"),
         (json.dumps(cloudtrail_event(sub=HIDDEN)), "additionalEventData.sub"),
@@ -172,8 +180,6 @@ def test_the_events_resources_name_the_pool_too() -> None:
         "not an object",
         "another source",
         "another call",
-        "access-token call naming no pool",
-        "admin call without a pool",
         "another pool",
         "no sub",
         "hidden sub",
@@ -634,7 +640,7 @@ def test_the_fake_table_syncs_as_dynamodb_does(
             client.put_item(TableName=tables[0], Item=dynamodb.to_item(start))
         for owner in keys:
             client.put_item(TableName=tables[1], Item={"id": {"S": owner}, "key": {"B": b"k"}})
-        real = run(DynamoUserItems(client, tables[0]), DynamoKeyDestroyer(client, tables[1]))
+        real = run(DynamoUserItems(client, tables[0]), DynamoKeyStore(client, tables[1]))
     if fake[0] == "replay in flight":
         assert real[0] == "replay in flight"
     else:
