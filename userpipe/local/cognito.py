@@ -345,6 +345,7 @@ class CognitoFront:
         with self._lock:
             address = self._pending_emails.pop(user["username"], None)
         address = address or user["attributes"].get("email", "")
+        self._pin_tokens(user["username"])
         self._admin_update(
             user["username"],
             [{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
@@ -359,6 +360,7 @@ class CognitoFront:
         moto checks one (unknown or revoked: ``NotAuthorizedException``), then the user is
         deleted from the emulator's pool."""
         user = self._token_user(str(request.get("AccessToken", "")))
+        self._sign_out(user["username"])
         try:
             self._aws.call(
                 "cognito-idp",
@@ -399,6 +401,8 @@ class CognitoFront:
                 self._admin_update(user["username"], attributes)
             self._await_email(user["username"], str(new_email))
         else:
+            if new_email is not None:
+                self._pin_tokens(user["username"])
             status, answer = self._call_emulator(environ, body)
             if status != 200:
                 return status, answer
@@ -413,7 +417,9 @@ class CognitoFront:
     def _AdminDeleteUser(  # noqa: N802
         self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
+        """Passes through (after signing the user out: see ``_sign_out``)."""
         user = self._user(str(request.get("Username", "")))
+        self._sign_out(user["username"])
         status, answer = self._call_emulator(environ, body)
         if status == 200:
             self._forget(user["username"])
@@ -644,6 +650,38 @@ class CognitoFront:
             self._pending_emails[username] = address
         self._send_code(outbox.VERIFY_ATTRIBUTE, username, address)
 
+    def _emulated_pool(self) -> Any:
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        return cognitoidp_backends[ACCOUNT][self._region].user_pools[self._pool]
+
+    def _pin_tokens(self, username: str) -> None:
+        """Make the user's tokens name the user by username. moto records the name a user
+        signed in with (in this pool, the email) and finds the user by it on every use, so
+        without this a changed email would orphan the user's tokens; Cognito's tokens stay
+        valid across an email change."""
+        pool = self._emulated_pool()
+        with self._lock:
+            for token, (client, signed_in_as) in list(pool.access_tokens.items()):
+                if _resolves_to(pool, signed_in_as, username):
+                    pool.access_tokens[token] = (client, username)
+            for token, issued in list(pool.refresh_tokens.items()):
+                if issued is not None and _resolves_to(pool, issued[1], username):
+                    pool.refresh_tokens[token] = (issued[0], username, *issued[2:])
+
+    def _sign_out(self, username: str) -> None:
+        """Revoke the user's tokens before a deletion, so they are refused as unknown
+        (``NotAuthorizedException``); moto keeps a deleted user's tokens (and its own sign-out
+        misses those recorded under the email)."""
+        pool = self._emulated_pool()
+        with self._lock:
+            for token, (_, signed_in_as) in list(pool.access_tokens.items()):
+                if _resolves_to(pool, signed_in_as, username):
+                    pool.access_tokens.pop(token, None)
+            for token, issued in list(pool.refresh_tokens.items()):
+                if issued is not None and _resolves_to(pool, issued[1], username):
+                    pool.refresh_tokens[token] = None
+
     def _forget(self, username: str) -> None:
         """A deleted user's codes and awaited address go with them."""
         with self._lock:
@@ -716,6 +754,14 @@ def _claims(token: str) -> dict[str, Any]:
     except (IndexError, ValueError):
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+def _resolves_to(pool: Any, signed_in_as: str, username: str) -> bool:
+    """Whether moto's record of a sign-in (a username or an alias) names ``username``."""
+    if signed_in_as == username:
+        return True
+    user = pool._get_user(signed_in_as)
+    return user is not None and user.username == username
 
 
 def _attribute_list(value: Any) -> list[dict[str, Any]]:
