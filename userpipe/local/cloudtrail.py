@@ -8,49 +8,58 @@ each user-lifecycle call the Cognito front serves (``userpipe.local.cognito``).
 
 What the record holds, and where each fact comes from:
 
-- Cognito hides private fields: "Amazon Cognito obscures some private fields in your CloudTrail
-  events with the value HIDDEN_FOR_SECURITY_REASONS", and for user-specific requests it
-  "records UserSub but not UserName" (Cognito developer guide, "Amazon Cognito logging in AWS
-  CloudTrail" / "Confidential data in AWS CloudTrail",
-  https://docs.aws.amazon.com/cognito/latest/developerguide/logging-using-cloudtrail.html).
-  Hence every ``username``, ``accessToken``, ``code``, ``session``, password, challenge
-  response and attribute *value* below is ``HIDDEN_FOR_SECURITY_REASONS``, and the user is
-  named by ``additionalEventData.sub``.
-- Attribute values are hidden in attribute updates: "user attributes (such as email) are not
-  revealed in the CloudTrail event" (aws-amplify/amplify-js#9391, a user's observation, 2024).
-- Admin calls carry ``requestParameters.userPoolId`` in clear and the user as
-  ``additionalEventData.sub``: AWS's own consumer of ``AdminUpdateUserAttributes`` events reads
-  exactly those two fields and then reads the email from Cognito with ``AdminGetUser`` instead
-  of trusting the event (aws-solutions/deepracer-on-aws, ``profileEmailChangeHandler.ts`` and
-  its ``common/types.ts``: ``requestParameters {username, userPoolId, userAttributes[{name,
-  value}]}``, ``additionalEventData {sub}``, ``responseElements: null``, ``eventVersion`` 1.08).
-- ``DeleteUser`` / ``AdminDeleteUser`` are delivered to a rule matching ``source
-  aws.cognito-idp``, ``detail-type AWS API Call via CloudTrail``, ``detail.eventName``
-  (zenn.dev/mn87 "Cognito ユーザープールのユーザー削除イベントを EventBridge で検知してみた",
-  a captured run).
-- Envelope and common fields (``eventVersion`` 1.08, ``eventSource``
-  ``cognito-idp.amazonaws.com``, ``eventType``, ``managementEvent``, ``eventCategory``,
-  ``recipientAccountId``): the developer guide's "Example Amazon Cognito events".
+- Cognito hides private fields: it "obscures some private fields in your CloudTrail events with
+  the value HIDDEN_DUE_TO_SECURITY_REASONS ... only ... fields that commonly contain user
+  information, like passwords and tokens", and for user-specific requests it "records UserSub
+  but not UserName" (Cognito developer guide, "Amazon Cognito logging in AWS CloudTrail",
+  https://docs.aws.amazon.com/cognito/latest/developerguide/logging-using-cloudtrail.html; an
+  older edition spelled the value HIDDEN_FOR_SECURITY_REASONS). The user is therefore named by
+  ``additionalEventData.sub`` (the same page's Logs Insights query reads
+  ``additionalEventData.sub``).
+- A captured ``SignUp`` event (aws-amplify/amplify-js#10374, pasted by a user in 2022):
+  ``userIdentity {"type": "Unknown", "principalId": "Anonymous"}`` for an unsigned call;
+  ``requestParameters {clientId, username: HIDDEN_DUE_TO_SECURITY_REASONS, password: HIDDEN...,
+  userAttributes: HIDDEN...}`` (the whole attribute list hidden as one string);
+  ``responseElements.codeDeliveryDetails {destination: HIDDEN..., deliveryMedium, attributeName}``.
+  "user attributes (such as email) are not revealed in the CloudTrail event. They appear as
+  HIDDEN_DUE_TO_SECURITY_REASONS" (aws-amplify/amplify-js#9391, 2024).
+- Admin calls carry ``requestParameters.userPoolId`` and the user as ``additionalEventData.sub``:
+  AWS's own consumer of ``AdminUpdateUserAttributes`` events reads exactly those two fields and
+  then reads the email from Cognito (``AdminGetUser``) instead of trusting the event
+  (aws-solutions/deepracer-on-aws, ``profileEmailChangeHandler.ts`` with ``common/types.ts``:
+  ``additionalEventData {sub}``, ``responseElements: null``, ``eventVersion`` 1.08).
+- ``DeleteUser`` / ``AdminDeleteUser`` reach a default-bus rule matching ``source
+  aws.cognito-idp``, ``detail-type AWS API Call via CloudTrail`` and ``detail.eventName``
+  (zenn.dev/mn87, "Cognito ユーザープールのユーザー削除イベントを EventBridge で検知してみた", a
+  captured run).
+- The envelope and common fields (``eventVersion`` 1.08, ``eventSource``, ``eventType
+  AwsApiCall``, ``managementEvent``, ``eventCategory Management``, ``recipientAccountId``): the
+  developer guide's "Example Amazon Cognito events"; user-pool API calls are management events
+  (same guide).
 
-Not confirmed from a published sample (choices made here, each in one place below):
+Not confirmed from a published sample of these operations (AWS publishes none for user-pool API
+calls); choices made here, each in one place below:
 
+- Which fields are shown: ids and enums (``userPoolId``, ``clientId``, ``challengeName``,
+  ``attributeName``, ``messageAction``, ...) in clear; everything else, including every
+  ``username``, ``accessToken``, ``code``, ``session``, password, challenge response and the
+  whole ``userAttributes`` list, hidden.
 - Token-authorized calls (``DeleteUser``, ``UpdateUserAttributes``, ``VerifyUserAttribute``,
-  ``RespondToAuthChallenge``) carry no pool id in their request; this module puts it in
-  ``additionalEventData.userPoolId`` next to ``sub`` for every call, so a consumer always
-  finds both in one place. Their ``userIdentity`` is taken to be ``{"type": "Unknown",
-  "principalId": "Anonymous"}`` (what CloudTrail writes for unsigned calls).
-- Whether attribute *names* stay visible (here: yes, values hidden) and ``responseElements``
-  (here: always ``null``, so no response value can leak).
+  ``RespondToAuthChallenge``) carry no pool id in their request: this module puts the pool in
+  ``additionalEventData.userPoolId`` next to ``sub`` for every call, so a consumer finds both
+  in one place. Their ``userIdentity`` is the anonymous one of the ``SignUp`` sample.
+- ``responseElements``: ``null`` unless the caller passes the (already hidden) response, as the
+  front does for the code delivery of ``UpdateUserAttributes``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-HIDDEN: Final = "HIDDEN_FOR_SECURITY_REASONS"
+HIDDEN: Final = "HIDDEN_DUE_TO_SECURITY_REASONS"
 DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
 SOURCE: Final = "aws.cognito-idp"
 EVENT_SOURCE: Final = "cognito-idp.amazonaws.com"
@@ -83,6 +92,7 @@ def api_call_event(
     source_ip: str = "127.0.0.1",
     user_agent: str = "",
     at: datetime | None = None,
+    response_elements: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event for one successful call: ``request`` is the call's body as the client sent it
     (Cognito's PascalCase names), shown as CloudTrail shows it (camelCase, private values
@@ -99,7 +109,7 @@ def api_call_event(
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,
         "requestParameters": request_parameters(request),
-        "responseElements": None,
+        "responseElements": dict(response_elements) if response_elements is not None else None,
         "additionalEventData": {"sub": sub, "userPoolId": user_pool_id},
         "requestID": str(uuid.uuid4()),
         "eventID": str(uuid.uuid4()),
@@ -123,23 +133,21 @@ def api_call_event(
 
 
 def request_parameters(request: Mapping[str, Any]) -> dict[str, Any]:
-    """A request as CloudTrail records it: camelCase names; ids and enums in clear; user
-    attributes as ``{name, value}`` with the value hidden; everything else hidden."""
-    shown: dict[str, Any] = {}
-    for name, value in request.items():
-        key = name[:1].lower() + name[1:]
-        if key in _VISIBLE_FIELDS:
-            shown[key] = value
-        elif key == "userAttributes" and isinstance(value, Sequence):
-            shown[key] = [_hidden_attribute(attribute) for attribute in value]
-        else:
-            shown[key] = HIDDEN
-    return shown
+    """A request as CloudTrail records it: camelCase names; ids and enums in clear; everything
+    else (names, tokens, codes, attributes) hidden."""
+    return {
+        key: value if key in _VISIBLE_FIELDS else HIDDEN
+        for key, value in ((name[:1].lower() + name[1:], value) for name, value in request.items())
+    }
 
 
-def _hidden_attribute(attribute: Any) -> dict[str, str]:
-    name = attribute.get("Name", "") if isinstance(attribute, Mapping) else ""
-    return {"name": str(name), "value": HIDDEN}
+def hidden_delivery(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A code delivery as CloudTrail shows it (the ``SignUp`` sample): the destination hidden."""
+    return {
+        "destination": HIDDEN,
+        "deliveryMedium": details.get("DeliveryMedium"),
+        "attributeName": details.get("AttributeName"),
+    }
 
 
 def signer_identity(principal: Any, account: str) -> dict[str, Any]:

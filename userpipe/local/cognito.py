@@ -317,7 +317,15 @@ class CognitoFront:
         if new_email is not None and new_email != user["attributes"].get("email"):
             self._await_email(user["username"], new_email)
             deliveries.append(_delivery(new_email))
-        self._record(environ, "UpdateUserAttributes", request, user["attributes"]["sub"])
+        self._record(
+            environ,
+            "UpdateUserAttributes",
+            request,
+            user["attributes"]["sub"],
+            response={
+                "codeDeliveryDetailsList": [cloudtrail.hidden_delivery(d) for d in deliveries]
+            },
+        )
         return 200, {"CodeDeliveryDetailsList": deliveries}
 
     def _GetUserAttributeVerificationCode(  # noqa: N802
@@ -708,6 +716,7 @@ class CognitoFront:
         sub: str,
         *,
         signed: bool = False,
+        response: Mapping[str, Any] | None = None,
     ) -> None:
         """Hand the call's CloudTrail event to the emitter. CloudTrail's delivery is independent
         of the call: an emitter that fails is logged (by event name only) and the call still
@@ -729,6 +738,7 @@ class CognitoFront:
                 source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
                 user_agent=str(environ.get("HTTP_USER_AGENT", "")),
                 at=datetime.fromtimestamp(self._clock(), UTC),
+                response_elements=response,
             )
             self._cloudtrail(event)
         except Exception:  # delivery must never fail the Cognito call
