@@ -669,12 +669,13 @@ class CognitoFront:
         without this a changed email would orphan the user's tokens; Cognito's tokens stay
         valid across an email change."""
         pool = self._emulated_pool()
+        names = _sign_in_names(pool, username)
         with self._lock:
             for token, (client, signed_in_as) in list(pool.access_tokens.items()):
-                if _resolves_to(pool, signed_in_as, username):
+                if signed_in_as in names:
                     pool.access_tokens[token] = (client, username)
             for token, issued in list(pool.refresh_tokens.items()):
-                if issued is not None and _resolves_to(pool, issued[1], username):
+                if issued is not None and issued[1] in names:
                     pool.refresh_tokens[token] = (issued[0], username, *issued[2:])
 
     def _sign_out(self, username: str) -> None:
@@ -682,12 +683,13 @@ class CognitoFront:
         (``NotAuthorizedException``); moto keeps a deleted user's tokens (and its own sign-out
         misses those recorded under the email)."""
         pool = self._emulated_pool()
+        names = _sign_in_names(pool, username)
         with self._lock:
             for token, (_, signed_in_as) in list(pool.access_tokens.items()):
-                if _resolves_to(pool, signed_in_as, username):
+                if signed_in_as in names:
                     pool.access_tokens.pop(token, None)
             for token, issued in list(pool.refresh_tokens.items()):
-                if issued is not None and _resolves_to(pool, issued[1], username):
+                if issued is not None and issued[1] in names:
                     pool.refresh_tokens[token] = None
 
     def _forget(self, username: str) -> None:
@@ -766,12 +768,16 @@ def _claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _resolves_to(pool: Any, signed_in_as: str, username: str) -> bool:
-    """Whether moto's record of a sign-in (a username or an alias) names ``username``."""
-    if signed_in_as == username:
-        return True
-    user = pool._get_user(signed_in_as)
-    return user is not None and user.username == username
+def _sign_in_names(pool: Any, username: str) -> set[str]:
+    """The names moto may have recorded a sign-in of ``username`` under: the username and the
+    user's sign-in aliases (the pool's ``UsernameAttributes``)."""
+    user = pool.users.get(username)
+    if user is None:
+        return {username}
+    aliases = pool.extended_config.get("UsernameAttributes") or []
+    return {username} | {
+        str(user.attribute_lookup[a]) for a in aliases if a in user.attribute_lookup
+    }
 
 
 def _attribute_list(value: Any) -> list[dict[str, Any]]:
