@@ -1,7 +1,9 @@
 """userpipe as one stack, built from the declaration in ``contracts.topology``: the bus and its
-archive, the tables, the user pool and its trigger, every ``UserConfirmed`` subscription the
-stage has (an optional one may be switched off), every consumer of a table's stream, the GraphQL
-API, alarms, and the outputs of what it built.
+archive, the tables, the user pool and its triggers, every subscription the stage has (an
+optional one may be switched off) on our bus or the account's default one, the CloudTrail trail
+that puts Cognito's calls on the default bus (unless the account has one: ``-c
+cloudTrail=existing``), every consumer of a table's stream, the GraphQL API, alarms, and the
+outputs of what it built.
 
 What the declaration does not say — encryption, removal policies and alarms — is decided here,
 per concern; each function's permissions are its declared grants (``infra.parts.grants``)."""

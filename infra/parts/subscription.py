@@ -11,6 +11,7 @@ projector is simply the first subscriber.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration, Names
 from aws_cdk import aws_events as events
@@ -124,7 +125,8 @@ def event_pattern(declared: Mapping[str, object]) -> events.EventPattern:
     unknown = set(declared) - set(fields)
     if unknown:
         raise ValueError(f"pattern fields {sorted(unknown)} are not mapped to CDK's EventPattern")
-    return events.EventPattern(**{fields[key]: value for key, value in declared.items()})  # type: ignore[arg-type]
+    given: dict[str, Any] = {fields[key]: value for key, value in declared.items()}
+    return events.EventPattern(**given)
 
 
 def _described(pattern: Mapping[str, object]) -> str:
