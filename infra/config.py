@@ -33,8 +33,6 @@ DEPLOY_DEFAULTS: Final = default_settings("deploy")
 #: ``create``: the stack makes a trail of write management events (``infra.parts.trail``);
 #: ``existing``: the account has one already (a second trail would be a paid copy).
 CLOUD_TRAIL_CHOICES: Final = ("create", "existing")
-# TODO(lead): once contracts/topology.py declares StageSetting("cloudTrail", ...,
-# deploy="create"), read it from ``declared`` like the other settings and drop the key below.
 CLOUD_TRAIL_KEY: Final = "cloudTrail"
 _ADDRESS = re.compile(r"[^@\s<>]+@(?P<domain>[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)")
 
