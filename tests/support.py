@@ -346,3 +346,39 @@ class FakeProjectorStore(FakeUserStore):
         ):
             return dict(old)
         return super().change(change)
+
+
+class FakeAuditLog:
+    """The audit trail's store over a dict of items, with ``DynamoAuditStore``'s behaviour
+    (``tests/unit/test_audit_trail.py`` holds the two to one contract): ``records`` the entries
+    as appended, ``items`` the table as it is (redaction changes items, never entries)."""
+
+    def __init__(self, *, fail_replacements: int = 0) -> None:
+        self.records: dict[tuple[str, str], Any] = {}
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.fail_replacements = fail_replacements
+
+    def append(self, record: Any) -> bool:
+        key = (record.user_id, record.audit_id)
+        if key in self.items:
+            return False
+        self.records[key] = record
+        self.items[key] = record.to_item()
+        return True
+
+    def changes_of(self, user_id: str) -> Any:
+        from contracts import dynamodb
+
+        for (user, audit_id), item in sorted(self.items.items()):
+            if user == user_id:
+                yield audit_id, dynamodb.from_item(item).get("changes") or {}
+
+    def replace_changes(self, user_id: str, audit_id: str, changes: Any) -> None:
+        from contracts import dynamodb
+
+        if self.fail_replacements:
+            self.fail_replacements -= 1
+            raise ConnectionError("the update timed out")
+        item = self.items[(user_id, audit_id)]  # KeyError: never creates a record
+        for name, change in changes.items():
+            item["changes"]["M"][name] = dynamodb.serialize(change.values())
