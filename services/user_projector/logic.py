@@ -27,11 +27,16 @@ which carries readable personal data (docs/architecture.md, "A user's whole life
   created — unless it has already expired (``expiresAt`` past), when there is nothing to keep.
 
 The three changes are applied when their ``_version`` is higher than the item's, and are no-ops
-otherwise: an older change or a duplicate. Since every event carries a whole state (or reads it
-from where it is kept) and the higher version wins, applying a user's events in any order, each
-any number of times, leaves the item the in-order application leaves — what a replay needs:
-EventBridge replays "are not necessarily replayed in the exact same order that they were added
-to the archive" (EventBridge API Reference, StartReplay).
+otherwise: an older change or a duplicate. A profile change and a tombstone carry the whole state
+of what they write, so the higher version wins. An email change does not carry the profile: were
+it applied over a gap, the profile changes in the gap would arrive to an item beyond them, as
+no-ops, and their profile would be lost. So it is applied only over the version just before its
+own (``ItemChange.follows``); further behind, it fails and is redelivered until the changes in
+between have landed (``EarlierChangesPendingError``). The email itself is always Cognito's
+current one, whichever event wrote it. So applying a user's events in any order, each any number
+of times, leaves the item the in-order application leaves — what a replay needs: EventBridge
+replays "are not necessarily replayed in the exact same order that they were added to the
+archive" (EventBridge API Reference, StartReplay).
 
 A change never writes when nothing would change: each write is conditioned so that, when it
 succeeds, it changed the item. DynamoDB Streams records no write that changes nothing (Developer
