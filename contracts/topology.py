@@ -609,9 +609,10 @@ USER_PROJECTOR: Final = FunctionSpec(
             "replay's mark, with a conditional UpdateItem.",
         ),
         Grant(
-            ("cognito-idp:AdminGetUser",),
+            ("cognito-idp:AdminGetUser", "cognito-idp:ListUsers"),
             Attr("UserPool", "arn"),
-            "Reads the user's email from Cognito by sub: no event carries it.",
+            "Reads the user's email from Cognito by sub (no event carries it): AdminGetUser, "
+            "or ListUsers filtered on sub for a federated user.",
         ),
         Grant(
             ("dynamodb:GetItem",),
@@ -791,9 +792,10 @@ USER_SYNC: Final = FunctionSpec(
     cold_start=ColdStart("default_sync"),
     grants=(
         Grant(
-            ("cognito-idp:AdminGetUser",),
+            ("cognito-idp:AdminGetUser", "cognito-idp:ListUsers"),
             Attr("UserPool", "arn"),
-            "Reads the user again: it never trusts what the CloudTrail event says.",
+            "Reads the user again by sub (AdminGetUser, or ListUsers for a federated user): it "
+            "never trusts what the CloudTrail event says.",
         ),
         Grant(
             ("dynamodb:GetItem", "dynamodb:UpdateItem"),

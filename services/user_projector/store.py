@@ -4,10 +4,11 @@ Cognito, where the projector reads a user's email (no event carries it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from contracts import dynamodb
 from contracts.names import REPLAY_MARK, USER_KEY
+from services.shared.cognito_users import find_by_sub
 from services.shared.conditional_put import put_if_absent
 from services.user_projector.logic import CognitoUser, ItemChange
 
@@ -109,30 +110,12 @@ class DynamoUserStore:
 
 
 class CognitoIdentity:
-    """``Identity`` on Cognito: ``AdminGetUser`` by sub. Our pools sign in by an email alias, so
-    a local user's username is their sub (the API reference: "If username isn't an alias
-    attribute in your user pool, this value must be the sub of a local user or the username of a
-    user from a third-party IdP"). A federated user's username is not their sub
-    (``Google_…``): when ``AdminGetUser`` finds no user, ``ListUsers`` filtered on ``sub`` (an
-    exact match) decides between such a user and one that is gone."""
+    """``Identity`` on Cognito: the user by sub (``services.shared.cognito_users``: a local
+    user by ``AdminGetUser``, a federated one by ``ListUsers``)."""
 
     def __init__(self, client: CognitoIdentityProviderClient) -> None:
         self._client = client
 
     def user(self, user_pool_id: str, sub: str) -> CognitoUser | None:
-        try:
-            found = self._client.admin_get_user(UserPoolId=user_pool_id, Username=sub)
-        except self._client.exceptions.UserNotFoundException:
-            return self._listed(user_pool_id, sub)
-        return _user(found.get("UserAttributes", []))
-
-    def _listed(self, user_pool_id: str, sub: str) -> CognitoUser | None:
-        # ``sub`` is a checked UUID (the event's rule): nothing in it can break the filter.
-        listed = self._client.list_users(UserPoolId=user_pool_id, Filter=f'sub = "{sub}"', Limit=1)
-        users = listed.get("Users", [])
-        return _user(users[0].get("Attributes", [])) if users else None
-
-
-def _user(attributes: Any) -> CognitoUser:
-    values = {attribute["Name"]: attribute.get("Value") for attribute in attributes}
-    return CognitoUser(email=values.get("email") or None)
+        found = find_by_sub(self._client, user_pool_id, sub)
+        return None if found is None else CognitoUser(email=found.email)
