@@ -73,9 +73,7 @@ def test_forgot_password_publishes_nothing_and_returns_the_event(
 @pytest.mark.parametrize("source", ["PreSignUp_SignUp", "", None])
 def test_other_trigger_sources_publish_nothing(source: str | None) -> None:
     publisher = FakePublisher()
-    assert (
-        handle_trigger({**cognito_sign_up(), "triggerSource": source}, publisher) is None
-    )
+    assert handle_trigger({**cognito_sign_up(), "triggerSource": source}, publisher) is None
     assert publisher.published == []
 
 
@@ -214,7 +212,10 @@ def test_every_other_token_issuance_costs_nothing_and_returns_the_event_unchange
     monkeypatch.delenv("EVENT_BUS_NAME", raising=False)
     event = {**load_event("cognito_pre_token_generation_new_password"), "triggerSource": source}
     assert handler.lambda_handler(event, lambda_context) is event
-    assert event == {**load_event("cognito_pre_token_generation_new_password"), "triggerSource": source}
+    assert event == {
+        **load_event("cognito_pre_token_generation_new_password"),
+        "triggerSource": source,
+    }
     assert log_lines() == []
 
 
