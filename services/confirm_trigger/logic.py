@@ -5,8 +5,8 @@ One function serves two of the pool's triggers (``contracts.topology.USER_POOL``
 - **PostConfirmation**: ``PostConfirmation_ConfirmSignUp`` publishes — a self sign-up confirmed
   (ConfirmSignUp, AdminConfirmSignUp), and a federated user's first sign-in, which Cognito
   reports as this source too (user status ``EXTERNAL_PROVIDER``; the attributes may lack
-  ``email_verified``: ``UserConfirmed`` v2 needs only the sub). ``PostConfirmation_ConfirmForgotPassword``
-  confirms nothing new: nothing published.
+  ``email_verified``: ``UserConfirmed`` v2 needs only the sub).
+  ``PostConfirmation_ConfirmForgotPassword`` confirms nothing new: nothing published.
 - **Pre token generation**: ``TokenGeneration_NewPasswordChallenge`` publishes — an
   admin-created user answered NEW_PASSWORD_REQUIRED, their first sign-in (PostConfirmation
   never fires for them). Every other ``TokenGeneration_*`` source (sign-in, refresh, hosted UI,
@@ -49,7 +49,7 @@ PUBLISHING_SOURCES: Final = frozenset({TRIGGER_CONFIRM_SIGN_UP, TRIGGER_NEW_PASS
 #: Pre token generation's sources all start so. Cognito retries a failed call and then fails the
 #: sign-in; a sign-in is never failed for a ``UserConfirmed`` not published (reconcile and
 #: user_sync are the safety net), while a PostConfirmation failure surfaces as before.
-TOKEN_GENERATION_PREFIX: Final = "TokenGeneration_"
+TOKEN_GENERATION_PREFIX: Final = "TokenGeneration_"  # noqa: S105 - a trigger source
 
 #: Where each field of ``UserConfirmed`` comes from in Cognito's event (for error messages).
 COGNITO_EVENT_PATH: Final = {

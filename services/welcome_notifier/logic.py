@@ -63,9 +63,7 @@ def welcome_email(contact: Contact | None) -> Email | None:
     )
 
 
-def welcome(
-    envelope: UserConfirmedEnvelope, contacts: Contacts, sender: EmailSender
-) -> str | None:
+def welcome(envelope: UserConfirmedEnvelope, contacts: Contacts, sender: EmailSender) -> str | None:
     """Send the welcome ``envelope`` calls for; the provider's message id, or ``None`` when
     there is none to send (Cognito is asked only when one is due)."""
     if not is_welcome_due(envelope):

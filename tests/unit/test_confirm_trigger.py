@@ -82,7 +82,7 @@ def test_missing_sub_is_named_and_nothing_is_published(
 ) -> None:
     event = cognito_sign_up()
     del event["request"]["userAttributes"]["sub"]
-    with pytest.raises(MissingUserAttributeError, match="missing userAttributes.sub"):
+    with pytest.raises(MissingUserAttributeError, match=r"missing userAttributes\.sub"):
         handler.lambda_handler(event, lambda_context)
     assert publisher.published == []
 

@@ -386,7 +386,7 @@ class FakeEvents:
 
 
 def _details(count: int) -> list[Any]:
-    summary, publisher = run_logic([cognito_user(i) for i in range(count)], [])
+    _, publisher = run_logic([cognito_user(i) for i in range(count)], [])
     return publisher.published
 
 
