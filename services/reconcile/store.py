@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -143,7 +143,7 @@ class DynamoProjection:
         pages = paginator.paginate(
             TableName=self._table,
             ConsistentRead=True,
-            Limit=SCAN_PAGE_ITEMS,
+            PaginationConfig={"PageSize": SCAN_PAGE_ITEMS},
             ProjectionExpression="#key, #pool, #deleted, #createdAt",
             ExpressionAttributeNames={**_NAMES, "#createdAt": "createdAt"},
         )
@@ -152,6 +152,7 @@ class DynamoProjection:
                 yield _state(item)
 
 
+_T = TypeVar("_T")
 _NAMES: Final = {"#key": USER_KEY, "#pool": "userPoolId", "#deleted": DELETED_ATTRIBUTE}
 
 
@@ -225,10 +226,10 @@ class LifecycleRepairs:
         if outcome == lifecycle.Outcome.FOREIGN:
             return False
         destroyed = self._write(user_id, lambda: self._keys.destroy(user_id))
-        return outcome == lifecycle.Outcome.WRITTEN or bool(destroyed)
+        return outcome == lifecycle.Outcome.WRITTEN or destroyed
 
     @staticmethod
-    def _write(user_id: str, write: Callable[[], Any]) -> Any:
+    def _write(user_id: str, write: Callable[[], _T]) -> _T:
         try:
             return write()
         except (
