@@ -605,6 +605,11 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
     assert [r.name for r in found.replays] == ["new", "old"]  # newest first; an old failure is past
     assert found.cognito_users == 42 and found.archive["events"] == 41
     assert found.reconcile is None  # no run in the last days
+    recent, older = service.drift_requests  # to the second for 3 hours, then to the minute
+    assert [q["MetricStat"]["Period"] for q in recent["MetricDataQueries"]] == [1] * 5
+    assert [q["MetricStat"]["Period"] for q in older["MetricDataQueries"]] == [60] * 5
+    assert recent["StartTime"] == NOW - timedelta(hours=3)
+    assert older["StartTime"] == NOW - timedelta(days=3)
 
 
 # --- the last reconcile's drift in status ------------------------------------------------------
@@ -638,8 +643,8 @@ def test_status_shows_the_newest_reconciles_drift_by_kind(
         "failed": 0,
     }
     assert found.ok  # drift it repaired, or reports only, needs no attention
-    (request,) = service.drift_requests
-    assert request["StartTime"] == NOW - timedelta(days=3)
+    (request,) = service.drift_requests  # found within the high-resolution hours
+    assert request["StartTime"] == NOW - timedelta(hours=3)
     assert {q["MetricStat"]["Metric"]["Namespace"] for q in request["MetricDataQueries"]} == {
         "userpipe/reconcile"
     }
@@ -676,15 +681,18 @@ def test_a_runs_counts_are_where_status_reads_them() -> None:
                            SimpleNamespace(cloudwatch=cloudwatch), True)  # type: ignore[arg-type]  # fmt: skip
         now = datetime.now(UTC).replace(microsecond=0)
         assert last_drift(found, now) is None
-        earlier, latest = Summary(), Summary()
-        earlier.drift["deleted"].found = 3
+        yesterday, dry, latest = Summary(), Summary(), Summary()
+        yesterday.drift["deleted"].found = 3
+        dry.drift["missing"].found = 150  # a dry run a moment before the real one
         latest.drift["missing"].found, latest.drift["email"].failed = 2, 1
-        record_drift(found, earlier, now - timedelta(hours=2))
-        record_drift(found, latest, now - timedelta(minutes=1))
+        record_drift(found, yesterday, now - timedelta(hours=20))
+        assert last_drift(found, now).counts["deleted"] == 3  # type: ignore[union-attr]
+        record_drift(found, dry, now - timedelta(seconds=2))
+        record_drift(found, latest, now)
         last = last_drift(found, now)
     assert last is not None
     assert last.counts == {"missing": 2, "email": 0, "deleted": 0, "foreignPool": 0}
-    assert last.failed == 1
+    assert last.failed == 1 and last.at == now
 
 
 # --- reconcile on the command line ---------------------------------------------------------------

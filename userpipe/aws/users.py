@@ -50,8 +50,10 @@ __all__ = [
 #: How far back ``userpipe status`` looks for the last run: the schedule is daily, so a run
 #: missed twice still shows, older counts are not the table's state any more.
 DRIFT_LOOKBACK: Final = timedelta(days=3)
-#: The metrics' period: runs within one period show as one (the larger count of each kind).
-DRIFT_PERIOD_SECONDS: Final = 300
+#: The counts are high-resolution metrics, kept to the second for 3 hours (then to the minute):
+#: a dry run followed at once by a real one shows as two runs, not one merged (CloudWatch
+#: user guide, "High-resolution metrics"; GetMetricData: a period of 1 s only within 3 hours).
+HIGH_RESOLUTION_WINDOW: Final = timedelta(hours=3)
 
 
 def confirmed_users(deployment: Deployment, *, rate: float) -> Iterator[CognitoUser]:
@@ -104,6 +106,7 @@ def record_drift(deployment: Deployment, summary: Summary, at: datetime) -> None
                 "Timestamp": at,
                 "Value": float(value),
                 "Unit": "Count",
+                "StorageResolution": 1,
             }
             for name, value in drift_values(summary).items()
         ],
@@ -120,7 +123,18 @@ class LastDrift:
 
 
 def last_drift(deployment: Deployment, now: datetime) -> LastDrift | None:
-    """The newest run's counts within ``DRIFT_LOOKBACK``; ``None``: no run in that time."""
+    """The newest run's counts within ``DRIFT_LOOKBACK``; ``None``: no run in that time. Runs
+    within one second (the last 3 hours) or one minute (before) show as one: the larger count
+    of each kind."""
+    recent = now - HIGH_RESOLUTION_WINDOW
+    return _newest_drift(deployment, recent, now + timedelta(seconds=1), 1) or _newest_drift(
+        deployment, now - DRIFT_LOOKBACK, recent, 60
+    )
+
+
+def _newest_drift(
+    deployment: Deployment, start: datetime, end: datetime, period: int
+) -> LastDrift | None:
     pool = deployment.output("user_pool_id")
     queries = [
         {
@@ -132,7 +146,7 @@ def last_drift(deployment: Deployment, now: datetime) -> LastDrift | None:
                     "MetricName": name,
                     "Dimensions": [{"Name": DRIFT_DIMENSION, "Value": pool}],
                 },
-                "Period": DRIFT_PERIOD_SECONDS,
+                "Period": period,
                 "Stat": "Maximum",
             },
         }
@@ -140,8 +154,8 @@ def last_drift(deployment: Deployment, now: datetime) -> LastDrift | None:
     ]
     answer = deployment.clients.cloudwatch.get_metric_data(
         MetricDataQueries=queries,  # type: ignore[arg-type]
-        StartTime=now - DRIFT_LOOKBACK,
-        EndTime=now + timedelta(seconds=DRIFT_PERIOD_SECONDS),
+        StartTime=start,
+        EndTime=end,
         ScanBy="TimestampDescending",
     )
     by_name = {DRIFT_METRICS[int(r["Id"][1:])]: r for r in answer.get("MetricDataResults", [])}
