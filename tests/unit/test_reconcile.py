@@ -553,3 +553,55 @@ def test_a_write_that_cannot_be_made_now_is_a_failed_repair(dynamo: Any) -> None
     repairs = LifecycleRepairs(dynamo, USERS, POOL, KeysTable(dynamo, KEYS), clock=lambda: NOW)
     with pytest.raises(RepairFailedError, match=sub(1)):
         repairs.change_email(sub(1), "new@example.com")
+
+
+# --- the scheduled function (moto) ------------------------------------------------------------
+
+
+def test_the_scheduled_function_repairs_and_writes_its_counts_as_metrics(
+    dynamo: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from services.reconcile import handler
+
+    cognito = boto3.client("cognito-idp", region_name="eu-west-1")
+    pool = cognito.create_user_pool(PoolName="users")["UserPool"]["Id"]
+    events = boto3.client("events", region_name="eu-west-1")
+    events.create_event_bus(Name="users")
+    put_user(dynamo, 1, userPoolId=pool)  # Cognito no longer has them
+    for variable, value in {
+        "USER_POOL_ID": pool,
+        "USER_TABLE_NAME": USERS,
+        "KEYS_TABLE_NAME": KEYS,
+        "EVENT_BUS_NAME": "users",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    handler.default_settings.cache_clear()
+
+    counts = handler.lambda_handler({}, lambda_context)
+    handler.default_settings.cache_clear()
+
+    assert counts["drift"] == {"missing": 0, "email": 0, "deleted": 1, "foreignPool": 0}
+    assert stored(dynamo, 1)["_deleted"] is True and not has_key(dynamo, 1)
+    (metrics,) = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    assert metrics["deleted"] == 1 and metrics["UserPoolId"] == pool
+
+
+def test_the_scheduled_function_needs_the_keys_table(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: Any
+) -> None:
+    from contracts.settings import MissingSettingError
+    from services.reconcile import handler
+
+    for variable in ("USER_POOL_ID", "USER_TABLE_NAME", "EVENT_BUS_NAME"):
+        monkeypatch.setenv(variable, "x")
+    monkeypatch.delenv("KEYS_TABLE_NAME", raising=False)
+    handler.default_settings.cache_clear()
+    with pytest.raises(MissingSettingError, match="KEYS_TABLE_NAME"):
+        handler.lambda_handler({}, lambda_context)
+    handler.default_settings.cache_clear()
