@@ -1,6 +1,10 @@
 """Reading a user's email from Cognito by sub (``AdminGetUser``): our pools sign in by email
 alias, so a user's username is their sub ("If username isn't an alias attribute in your user
-pool, this value must be the sub of a local user", AdminGetUser API reference)."""
+pool, this value must be the sub of a local user or the username of a user from a third-party
+IdP", AdminGetUser API reference). A federated user is found by their provider username only
+(``Google_<id>``), so by sub they read as not found: no welcome — their address is their
+provider's, which welcomes them itself. Welcoming them too would take ``ListUsers`` filtered by
+sub (and its grant), as the projector does."""
 
 from __future__ import annotations
 
