@@ -86,8 +86,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
     counts = summary.as_dict()
     logger.info("reconciled", extra={**counts, "examples": summary.examples()})
     if not summary.complete:
+        refused = f"; {summary.deletions_refused}" if summary.deletions_refused else ""
         raise ReconcileIncompleteError(
             f"{summary.failed} repair(s) failed, {summary.unpublishable} user(s) without a "
-            "valid event (see the counts in the log); the next run tries again"
+            f"valid event (see the counts in the log){refused}; the next run tries again"
         )
     return counts

@@ -23,10 +23,14 @@ trigger is ``TokenGeneration_Authentication`` on every sign-in — are ``missing
 Memory (``deleted``/``foreignPool`` need every item compared with every Cognito sub): one pass
 over Cognito keeps each sub as 8 bytes (``KnownSubs``); then one scan of the table, a page at a
 time, compares each item with them. Nothing else grows with the pool: ``missing`` and ``email``
-are decided a ``ListUsers`` page at a time, and each kind keeps at most ``EXAMPLES`` ids. So 1
-million users take 8 MB (about 48 MB for a moment while the subs are sorted). The function's time
-limit binds first: ``ListUsers`` gives 60 users a call at 5 calls a second by default, 300,000
-users in Lambda's 15 minutes.
+are decided a ``ListUsers`` page at a time, each kind keeps at most ``EXAMPLES`` ids, and the
+deleted users' ids wait (at most ``DELETIONS_HELD``) until the table is read whole, so that a
+run never tombstones more than ``MAX_DELETED_SHARE`` of the pool unasked. So 1 million users
+take 8 MB (about 48 MB for a moment while the subs are sorted). The function's time limit binds
+first: ``ListUsers`` gives 60 users a call at 5 calls a second by default, about 270,000 users in
+Lambda's 15 minutes.
+
+The scheduled function repairs (``apply``); ``userpipe reconcile`` only with ``--apply``.
 
 An item confirmed while Cognito was being listed may not be in the listing: items created
 after the run began (less ``CLOCK_SKEW``) are not judged ``deleted``.
@@ -51,6 +55,16 @@ LOOKUP_BATCH: Final = 100
 EXAMPLES: Final = 10
 #: How far the clocks of Cognito's trigger, the projector and this run may disagree.
 CLOCK_SKEW: Final = timedelta(minutes=5)
+#: A run tombstones at most this share of the pool's live items (and up to
+#: ``DELETIONS_ALWAYS_ALLOWED`` whatever the share). More "deleted" users than that points to a
+#: listing gone wrong (the wrong pool, an outage answering empty pages) far more often than to
+#: that many users deleted since the last run: the run then tombstones none, and says so; an
+#: operator who has checked passes ``allow_many_deletions``.
+MAX_DELETED_SHARE: Final = 0.05
+DELETIONS_ALWAYS_ALLOWED: Final = 10
+#: The deleted users' ids a run holds until the table is read whole (about 100 bytes each):
+#: beyond them, the rest wait for the next run (counted as failed).
+DELETIONS_HELD: Final = 100_000
 
 Kind = Literal["missing", "email", "deleted", "foreignPool"]
 KINDS: Final[tuple[Kind, ...]] = ("missing", "email", "deleted", "foreignPool")
@@ -195,6 +209,8 @@ class Summary:
     drift: dict[Kind, Drift] = field(default_factory=lambda: {kind: Drift() for kind in KINDS})
     dry_run: bool = False
     applied: bool = False
+    #: Why no deleted user was tombstoned although ``apply`` was asked (too many at once).
+    deletions_refused: str | None = None
 
     @property
     def failed(self) -> int:
@@ -203,7 +219,7 @@ class Summary:
     @property
     def complete(self) -> bool:
         """Everything it set out to repair was repaired (or, dry, would be repairable)."""
-        return self.failed == 0 and self.unpublishable == 0
+        return self.failed == 0 and self.unpublishable == 0 and self.deletions_refused is None
 
     def counts(self) -> dict[str, int]:
         """Drift found, by kind."""
@@ -219,6 +235,7 @@ class Summary:
             "unpublishable": self.unpublishable,
             "dryRun": self.dry_run,
             "applied": self.applied,
+            "deletionsRefused": self.deletions_refused,
         }
 
     def examples(self) -> dict[str, list[str]]:
@@ -233,12 +250,14 @@ def reconcile(
     *,
     dry_run: bool = False,
     repairs: Repairs | None = None,
+    allow_many_deletions: bool = False,
     now: datetime | None = None,
     on_progress: Callable[[Summary], None] = lambda summary: None,
 ) -> Summary:
     """Find every kind of drift; publish ``UserConfirmed`` for the missing (unless
     ``dry_run``); with ``repairs`` (``apply``), change the drifted emails and tombstone the
-    deleted users."""
+    deleted users — unless they are too many (``MAX_DELETED_SHARE``) and not
+    ``allow_many_deletions``: the tombstones wait until the table has been read whole."""
     if dry_run and repairs is not None:
         raise ValueError("a dry run repairs nothing: pass no repairs")
     started = now or datetime.now(UTC)
@@ -253,18 +272,38 @@ def reconcile(
             _missing(user_pool_id, batch, items, summary, publisher, dry_run=dry_run)
             _emails(user_pool_id, batch, items, summary, repairs)
             on_progress(summary)
+    deleted = summary.drift["deleted"]
+    candidates: list[str] = []  # held until the share is known
+    live = 0
     for item in projection.scan():
         summary.items += 1
         if item.user_pool_id != user_pool_id:
             summary.drift["foreignPool"].add(item.id)
-        elif not item.deleted and item.id not in known and not _too_new(item, started):
-            summary.drift["deleted"].add(item.id)
-            if repairs is not None:
-                _repair(summary.drift["deleted"], repairs.tombstone, item.id)
+        elif not item.deleted:
+            live += 1
+            if item.id not in known and not _too_new(item, started):
+                deleted.add(item.id)
+                if repairs is not None and len(candidates) < DELETIONS_HELD:
+                    candidates.append(item.id)
         if summary.items % 1000 == 0:
             on_progress(summary)
+    if repairs is not None and deleted.found:
+        allowed = _deletions_allowed(live)
+        if deleted.found > allowed and not allow_many_deletions:
+            summary.deletions_refused = (
+                f"{deleted.found} of {live} live items have no Cognito user, above the "
+                f"{allowed} a run tombstones unasked: check the pool, then allow many deletions"
+            )
+        else:
+            for user_id in candidates:
+                _repair(deleted, repairs.tombstone, user_id)
+            deleted.failed += deleted.found - len(candidates)
     on_progress(summary)
     return summary
+
+
+def _deletions_allowed(live_items: int) -> int:
+    return max(DELETIONS_ALWAYS_ALLOWED, int(live_items * MAX_DELETED_SHARE))
 
 
 def _missing(

@@ -734,6 +734,18 @@ def test_the_reconcile_summary_names_each_kind_with_example_ids_and_what_to_do()
         "1 failed"
     )
     assert "1 repair(s) failed: run reconcile again." in applied
+    summary.deletions_refused = "12 of 40 live items have no Cognito user, above the 10 …"
+    assert (
+        "no deleted user was tombstoned: 12 of 40 live items have no Cognito user, above the "
+        "10 … (--allow-many-deletions)." in reconcile.describe(summary)
+    )
+
+
+def test_many_deletions_are_allowed_only_with_apply() -> None:
+    from userpipe.ops import reconcile
+
+    with pytest.raises(OperatorError, match="--allow-many-deletions goes with --apply"):
+        reconcile.run(deployment(), Recorded(), allow_many_deletions=True)
 
 
 # --- a stage deployed without the example consumer (-c welcomeNotifier=off) -----------------------

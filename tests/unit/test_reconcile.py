@@ -152,6 +152,7 @@ def run_logic(
     publisher: FakePublisher | None = None,
     repairs: FakeRepairs | None = None,
     dry_run: bool = False,
+    allow_many_deletions: bool = False,
 ) -> tuple[Summary, FakePublisher]:
     publisher = publisher or FakePublisher()
     summary = reconcile(
@@ -161,6 +162,7 @@ def run_logic(
         publisher,
         dry_run=dry_run,
         repairs=repairs,
+        allow_many_deletions=allow_many_deletions,
         now=NOW,
     )
     return summary, publisher
@@ -261,6 +263,32 @@ def test_an_item_confirmed_while_cognito_was_listed_is_not_judged_deleted() -> N
         [], [item(0, created_at=fresh), item(1, created_at=older)], repairs=repairs
     )
     assert repairs.tombstoned == [sub(1)] and summary.drift["deleted"].found == 1
+
+
+def test_a_run_that_finds_too_many_deleted_users_tombstones_none_unless_allowed() -> None:
+    """21 of 300 live items without a Cognito user: above 5% (15). A listing gone wrong (the
+    wrong pool, empty pages) is likelier than 21 deletions since the last run."""
+    users = [cognito_user(i) for i in range(279)]
+    items = [item(i) for i in range(300)]
+    repairs = FakeRepairs()
+    summary, _ = run_logic(users, items, repairs=repairs)
+    assert summary.drift["deleted"].found == 21 and repairs.tombstoned == []
+    assert summary.deletions_refused is not None and "21 of 300" in summary.deletions_refused
+    assert not summary.complete
+
+    summary, _ = run_logic(users, items[:293], repairs=repairs)  # 14 of 293: allowed
+    assert len(repairs.tombstoned) == 14 and summary.complete
+
+    repairs = FakeRepairs()
+    summary, _ = run_logic(users, items, repairs=repairs, allow_many_deletions=True)
+    assert sorted(repairs.tombstoned) == sorted(sub(i) for i in range(279, 300))
+    assert summary.deletions_refused is None and summary.drift["deleted"].repaired == 21
+
+
+def test_a_small_pool_may_always_lose_a_few_users() -> None:
+    repairs = FakeRepairs()
+    summary, _ = run_logic([], [item(i) for i in range(10)], repairs=repairs)
+    assert len(repairs.tombstoned) == 10 and summary.complete
 
 
 def test_items_of_another_pool_are_reported_and_never_touched() -> None:

@@ -72,6 +72,7 @@ def reconcile_users(
     dry_run: bool,
     apply: bool,
     on_progress: Callable[[Summary], None],
+    allow_many_deletions: bool = False,
 ) -> Summary:
     """The scheduled reconcile function's job on ``deployment``: every kind of drift found;
     ``UserConfirmed`` (origin reconcile) for each missing user (none when ``dry_run``); with
@@ -90,6 +91,7 @@ def reconcile_users(
         EventBridgeBatchPublisher(clients.events, deployment.output("event_bus_name")),
         dry_run=dry_run,
         repairs=repairs,
+        allow_many_deletions=allow_many_deletions,
         on_progress=on_progress,
     )
 

@@ -123,7 +123,8 @@ def add_commands(commands: Any) -> None:
         "without an item: UserConfirmed, origin reconcile, is published unless --dry-run), "
         "email (an item's email is not Cognito's: changed with --apply), deleted (an item "
         "whose user Cognito no longer has: tombstoned and the user's data key destroyed with "
-        "--apply), foreignPool (an item of another pool: reported only). Counts and up to "
+        "--apply; more than 5% of the pool at once only with --allow-many-deletions), "
+        "foreignPool (an item of another pool: reported only). Counts and up to "
         f"{EXAMPLES} example ids per kind, never emails; the counts are kept for `userpipe "
         "status`. Safe to run any time. Exit 1 if something could not be repaired.",
     )
@@ -131,6 +132,12 @@ def add_commands(commands: Any) -> None:
     changes.add_argument("--dry-run", action="store_true", help="report; change nothing")
     changes.add_argument(
         "--apply", action="store_true", help="also change emails and tombstone deleted users"
+    )
+    reconcile.add_argument(
+        "--allow-many-deletions",
+        action="store_true",
+        help="with --apply: tombstone the deleted users even when they are more than 5%% of "
+        "the pool (checked: the pool is the right one and Cognito answered in full)",
     )
     reconcile.add_argument("--rate", type=_positive, default=RATE, help="ListUsers calls a second")
     reconcile.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
@@ -302,7 +309,12 @@ def _reconcile(
     from userpipe.ops import reconcile
 
     summary = reconcile.run(
-        deployment, progress, dry_run=args.dry_run, apply=args.apply, rate=args.rate
+        deployment,
+        progress,
+        dry_run=args.dry_run,
+        apply=args.apply,
+        allow_many_deletions=args.allow_many_deletions,
+        rate=args.rate,
     )
     if args.json:
         print(json.dumps({**summary.as_dict(), "examples": summary.examples()}))

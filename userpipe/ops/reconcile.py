@@ -37,12 +37,15 @@ def run(
     *,
     dry_run: bool = False,
     apply: bool = False,
+    allow_many_deletions: bool = False,
     rate: float = DEFAULT_REQUESTS_PER_SECOND,
 ) -> Summary:
     if rate <= 0:
         raise OperatorError(f"--rate must be above 0 (got {rate})")
     if dry_run and apply:
         raise OperatorError("choose --dry-run (change nothing) or --apply (repair), not both")
+    if allow_many_deletions and not apply:
+        raise OperatorError("--allow-many-deletions goes with --apply")
     clients = deployment.clients
     pool = deployment.output("user_pool_id")
     estimated = int(
@@ -57,6 +60,7 @@ def run(
             rate=rate,
             dry_run=dry_run,
             apply=apply,
+            allow_many_deletions=allow_many_deletions,
             on_progress=lambda so_far: bar.update(
                 so_far.scanned + so_far.items, total=estimated or None
             ),
@@ -92,6 +96,10 @@ def describe(summary: Summary) -> list[str]:
         lines.append(
             f"{summary.unpublishable} missing user(s) cannot make a valid event: fix them in "
             "Cognito, then run reconcile again."
+        )
+    if summary.deletions_refused:
+        lines.append(
+            f"no deleted user was tombstoned: {summary.deletions_refused} (--allow-many-deletions)."
         )
     if summary.failed:
         lines.append(f"{summary.failed} repair(s) failed: run reconcile again.")
