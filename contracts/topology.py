@@ -705,9 +705,10 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
             "Publishes UserProfileChanged, UserEmailChanged and UserDeleted.",
         ),
         Grant(
-            ("dynamodb:GetItem", "dynamodb:PutItem"),
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
             Attr("KeysTable", "arn"),
-            "Seals a profile change under the user's data key, creating it on first use.",
+            "Seals a profile change under the user's data key, creating it on first use; "
+            "destroys a deleted user's key once more after their last change was sealed.",
         ),
     ),
     layers=("powertools", "crypto"),  # plain-Python reading: no pydantic
@@ -721,6 +722,7 @@ RECONCILE: Final = FunctionSpec(
     environment=(
         Env("USER_POOL_ID", Attr("UserPool", "id")),
         Env("USER_TABLE_NAME", Attr("UserTable", "name")),
+        Env("KEYS_TABLE_NAME", Attr("KeysTable", "name")),
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         *_powertools("reconcile"),
     ),
@@ -761,9 +763,10 @@ WELCOME_NOTIFIER: Final = FunctionSpec(
     cold_start=ColdStart("default_sender"),
     grants=(
         Grant(
-            ("cognito-idp:AdminGetUser",),
+            ("cognito-idp:AdminGetUser", "cognito-idp:ListUsers"),
             Attr("UserPool", "arn"),
-            "Reads the new user's email by sub: UserConfirmed carries none.",
+            "Reads the new user's email by sub (UserConfirmed carries none): AdminGetUser, or "
+            "ListUsers for a federated user.",
         ),
         Grant(
             ("ses:SendEmail",),

@@ -17,6 +17,7 @@ from contracts import settings
 from services.change_publisher.logic import (
     Announcement,
     BusEvent,
+    KeyErasure,
     MalformedStreamRecordError,
     publication,
 )
@@ -39,14 +40,19 @@ class EventPutter(Protocol):
     def put(self, event: BusEvent) -> str: ...
 
 
+class KeyShredder(Protocol):
+    def destroy(self, user_id: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Publishers:
     """Where changes go — the API's subscribers (AppSync) and the bus (EventBridge) — and the
-    users' data keys an API edit's profile is sealed with."""
+    users' data keys: an API edit's profile is sealed with one, a deleted user's is destroyed."""
 
     subscribers: PublishMutationCaller
     bus: EventPutter
     keys: KeyStore
+    shredder: KeyShredder
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ def default_publishers() -> Publishers:
 
     from services.change_publisher.bus import EventBusPublisher
     from services.change_publisher.publisher import SignedGraphqlClient
+    from services.shared.key_shredder import DynamoKeyShredder
     from services.shared.user_keys import DynamoKeyStore
 
     config = Settings.from_env()
@@ -84,6 +91,7 @@ def default_publishers() -> Publishers:
         subscribers=SignedGraphqlClient(config.graphql_url, config.region, credentials),
         bus=EventBusPublisher(boto3.client("events"), config.event_bus_name),
         keys=DynamoKeyStore(boto3.client("dynamodb"), config.keys_table_name),
+        shredder=DynamoKeyShredder(boto3.client("dynamodb"), config.keys_table_name),
     )
 
 
@@ -103,6 +111,8 @@ def process_batch(event: dict[str, Any], publishers: Publishers) -> PartialBatch
         for action in actions:
             if isinstance(action, BusEvent):
                 _put(action, publishers, ids)
+            elif isinstance(action, KeyErasure):
+                publishers.shredder.destroy(action.user_id)
             else:
                 _announce(action, publishers, ids)
 

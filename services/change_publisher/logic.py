@@ -97,8 +97,18 @@ class BusEvent:
     detail: dict[str, Any]
 
 
-Action = Announcement | BusEvent
-#: What a record asks for, in order: nothing (a marked write), one action or two.
+@dataclass(frozen=True)
+class KeyErasure:
+    """A deleted user's data key to destroy. user_sync destroyed it already, but an API edit's
+    stream record read after that (its record comes before the tombstone's) created a new one
+    to seal with; the tombstone's record comes after every edit of the user (a stream keeps each
+    item's changes in order), so destroying here leaves none behind."""
+
+    user_id: str
+
+
+Action = Announcement | BusEvent | KeyErasure
+#: What a record asks for, in order: nothing (a marked write), one action or more.
 Publication = tuple[Action, ...]
 
 
@@ -123,9 +133,10 @@ def publication(record: Mapping[str, Any], keys: KeyStore) -> Publication:
         if is_tombstone(new) and not is_tombstone(old):
             announced = Announcement(DELETED, _published(new))
             try:
-                return (BusEvent(USER_DELETED, user_deleted_detail(new)), announced)
+                deleted = BusEvent(USER_DELETED, user_deleted_detail(new))
             except InvalidEventError:  # not a tombstone's shape: no erasure
                 return (announced,)
+            return (deleted, announced, KeyErasure(deleted.detail["sub"]))
         if is_email_change(old, new):
             changed = BusEvent(
                 USER_EMAIL_CHANGED, _checked(USER_EMAIL_CHANGED, email_changed_detail, new)

@@ -25,9 +25,9 @@ from services.reconcile.store import (
     CognitoDirectory,
     DynamoProjection,
     EventBridgeBatchPublisher,
-    KeysTable,
     LifecycleRepairs,
 )
+from services.shared.key_shredder import DynamoKeyShredder
 
 logger = Logger(service="reconcile")
 
@@ -76,7 +76,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
             dynamodb,
             config.user_table_name,
             config.user_pool_id,
-            KeysTable(dynamodb, config.keys_table_name),
+            DynamoKeyShredder(dynamodb, config.keys_table_name),
         ),
         now=started,
     )

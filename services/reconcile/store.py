@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contracts.names import DELETED_ATTRIBUTE, KEY_OWNER, USER_KEY, UserConfirmedDetail
+from contracts.names import DELETED_ATTRIBUTE, USER_KEY, UserConfirmedDetail
 from contracts.user_confirmed import put_events_entry
 from services.reconcile.logic import CognitoUser, ItemState, RepairFailedError
 from services.shared import lifecycle
@@ -172,21 +172,6 @@ def _state(item: Any) -> ItemState:
 
 class KeyShredder(Protocol):
     def destroy(self, user_id: str) -> bool: ...
-
-
-class KeysTable:
-    """Destroys data keys in the ``UserKeys`` table (``services.shared.user_keys`` defines it),
-    the one thing reconcile does there: only ``DeleteItem`` is granted, and
-    ``user_keys.DynamoKeyStore`` also reads and creates keys."""
-
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._client, self._table = client, table
-
-    def destroy(self, user_id: str) -> bool:
-        deleted = self._client.delete_item(
-            TableName=self._table, Key={KEY_OWNER: {"S": user_id}}, ReturnValues="ALL_OLD"
-        )
-        return bool(deleted.get("Attributes"))
 
 
 class LifecycleRepairs:

@@ -44,7 +44,8 @@ class PoolUser:
 
     sub: str
     status: str  # UserStatus: CONFIRMED, EXTERNAL_PROVIDER, FORCE_CHANGE_PASSWORD, ...
-    email: str | None  # the verified address Cognito keeps active; None: the user has none
+    email: str | None  # the address Cognito keeps active; None: the user has none
+    email_verified: bool
     created: datetime  # UserCreateDate
 
 
@@ -82,5 +83,6 @@ def find_by_sub(
         sub=sub,
         status=str(status),
         email=email if isinstance(email, str) and email else None,
+        email_verified=str(values.get("email_verified", "false")).lower() == "true",
         created=created,
     )

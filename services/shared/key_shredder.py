@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.shared.user_keys import USER_ID
+from contracts.names import KEY_OWNER
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,6 +28,6 @@ class DynamoKeyShredder:
         """Delete the user's key; whether there was one (a second call finds none: erasure is
         idempotent)."""
         deleted = self._client.delete_item(
-            TableName=self._table, Key={USER_ID: {"S": user_id}}, ReturnValues="ALL_OLD"
+            TableName=self._table, Key={KEY_OWNER: {"S": user_id}}, ReturnValues="ALL_OLD"
         )
         return bool(deleted.get("Attributes"))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol
 
 from contracts.dynamodb import Item
-from contracts.names import iso_utc
+from contracts.names import KEY_OWNER, iso_utc
 from services.shared.conditional_put import put_if_absent
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 KEY_BYTES: Final = 32  # AES-256
 #: The table's partition key and attributes. ``key`` is a DynamoDB reserved word: expressions
 #: name it through ``#key``.
-USER_ID: Final = "id"
+USER_ID: Final = KEY_OWNER
 KEY: Final = "key"
 CREATED_AT: Final = "createdAt"
 

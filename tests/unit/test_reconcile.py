@@ -38,10 +38,10 @@ from services.reconcile.store import (
     CognitoDirectory,
     DynamoProjection,
     EventBridgeBatchPublisher,
-    KeysTable,
     LifecycleRepairs,
     LookupIncompleteError,
 )
+from services.shared.key_shredder import DynamoKeyShredder
 from userpipe.local.provision import create_table
 
 POOL = "eu-west-1_Ab12Cd34E"
@@ -535,7 +535,9 @@ def test_apply_changes_the_email_tombstones_the_deleted_and_destroys_their_keys(
     put_user(dynamo, 3, userPoolId=OTHER_POOL)  # another pool's, gone from this one
     users = [cognito_user(0), cognito_user(1, email="new@example.com"), cognito_user(4)]
     publisher = FakePublisher()
-    repairs = LifecycleRepairs(dynamo, USERS, POOL, KeysTable(dynamo, KEYS), clock=lambda: NOW)
+    repairs = LifecycleRepairs(
+        dynamo, USERS, POOL, DynamoKeyShredder(dynamo, KEYS), clock=lambda: NOW
+    )
     summary = reconcile(
         POOL,
         FakeDirectory(users),
@@ -569,7 +571,9 @@ def test_apply_changes_the_email_tombstones_the_deleted_and_destroys_their_keys(
 def test_a_tombstone_whose_key_survived_loses_it(dynamo: Any) -> None:
     """A run that stopped between the two writes: the next one finishes the erasure."""
     put_user(dynamo, 2)
-    repairs = LifecycleRepairs(dynamo, USERS, POOL, KeysTable(dynamo, KEYS), clock=lambda: NOW)
+    repairs = LifecycleRepairs(
+        dynamo, USERS, POOL, DynamoKeyShredder(dynamo, KEYS), clock=lambda: NOW
+    )
     assert repairs.tombstone(sub(2)) is True
     dynamo.put_item(TableName=KEYS, Item={"id": {"S": sub(2)}, "key": {"B": b"k" * 32}})
     assert repairs.tombstone(sub(2)) is True and not has_key(dynamo, 2)
@@ -578,7 +582,9 @@ def test_a_tombstone_whose_key_survived_loses_it(dynamo: Any) -> None:
 
 def test_a_write_that_cannot_be_made_now_is_a_failed_repair(dynamo: Any) -> None:
     put_user(dynamo, 1, _replayedBy="rebuild-1")
-    repairs = LifecycleRepairs(dynamo, USERS, POOL, KeysTable(dynamo, KEYS), clock=lambda: NOW)
+    repairs = LifecycleRepairs(
+        dynamo, USERS, POOL, DynamoKeyShredder(dynamo, KEYS), clock=lambda: NOW
+    )
     with pytest.raises(RepairFailedError, match=sub(1)):
         repairs.change_email(sub(1), "new@example.com")
 

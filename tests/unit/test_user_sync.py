@@ -19,8 +19,8 @@ from contracts.lifecycle import is_tombstone
 from contracts.names import ORIGIN_SYNC, REPLAY_MARK, USER_CONFIRMED_PATTERN
 from contracts.topology import KEYS_TABLE, USER_TABLE, ResourceNames
 from services.shared.cognito_users import CognitoThrottledError
-from services.shared.lifecycle import Outcome, ReplayInFlightError
 from services.shared.key_shredder import DynamoKeyShredder
+from services.shared.lifecycle import Outcome, ReplayInFlightError
 from services.user_sync import handler
 from services.user_sync.handler import UserSync, process_batch
 from services.user_sync.logic import (

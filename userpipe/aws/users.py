@@ -29,9 +29,9 @@ from services.reconcile.store import (
     CognitoDirectory,
     DynamoProjection,
     EventBridgeBatchPublisher,
-    KeysTable,
     LifecycleRepairs,
 )
+from services.shared.key_shredder import DynamoKeyShredder
 from userpipe.aws.deployment import Deployment
 
 __all__ = [
@@ -82,7 +82,7 @@ def reconcile_users(
     table = deployment.output("user_table_name")
     repairs = None
     if apply:
-        keys = KeysTable(clients.dynamodb, deployment.output("keys_table_name"))
+        keys = DynamoKeyShredder(clients.dynamodb, deployment.output("keys_table_name"))
         repairs = LifecycleRepairs(clients.dynamodb, table, pool, keys)
     return reconcile(
         pool,
