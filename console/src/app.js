@@ -171,7 +171,7 @@ function wire() {
     loadUsers();
   });
   $('previous-page').addEventListener('click', () => { pages.index -= 1; loadUsers(); });
-  $('delete-start').addEventListener('click', () => askToDelete(true));
+  $('delete-start').addEventListener('click', () => askToDelete($('delete-form').hidden));
   $('delete-cancel').addEventListener('click', () => askToDelete(false));
   $('delete-form').addEventListener('keydown', (event) => {
     if (event.key === 'Escape') askToDelete(false);
@@ -433,9 +433,12 @@ async function loadAudit(userId, label) {
 // and Amplify signs this browser out. The pipeline erases the record (a tombstone without email,
 // name or age), which this page hears on its own onDeleteUser subscription.
 function askToDelete(open) {
-  $('delete-form').hidden = !open;
-  $('delete-start').setAttribute('aria-expanded', String(open));
-  if (open) { $('delete-email').focus(); return; }
+  if (open) {
+    $('delete-form').hidden = false;
+    $('delete-start').setAttribute('aria-expanded', 'true');
+    $('delete-email').focus();
+    return;
+  }
   closeDeleteForm();
   $('delete-start').focus();
 }
@@ -454,7 +457,7 @@ function clearDeleteProblem() {
 }
 
 function deleting(busy) {
-  for (const id of ['delete-start', 'delete-confirm', 'delete-cancel']) $(id).disabled = busy;
+  for (const id of ['delete-start', 'delete-confirm', 'delete-cancel', 'sign-out']) $(id).disabled = busy;
   $('delete-confirm').textContent = busy ? 'Deleting…' : 'Delete my account permanently';
 }
 
