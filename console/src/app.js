@@ -51,12 +51,18 @@ const gql = async (query, variables = {}) => (await client.graphql({ query, vari
 
 const readConfig = async () => (await fetch('/console/config.json')).json();
 
+// Until the configuration is read and the forms wired, a submit does nothing: the browser's
+// own would reload the page with the typed password in its address.
+const unwired = (event) => event.preventDefault();
+
 async function start() {
+  document.addEventListener('submit', unwired);
   const config = await readConfig();
   Amplify.configure(config.amplify);
   client = generateClient();
   showRules(config.password);
   wire();
+  document.removeEventListener('submit', unwired);
   pollStatus();
   try { await enter(); } catch { show(null); }
 }

@@ -309,6 +309,7 @@ def test_a_password_that_breaks_one_rule_is_refused_naming_that_rule(
     browser: Browser, stack: LocalStack, client: StackClient
 ) -> None:
     page = open_console(browser, stack, width=360)
+    expect(page.locator("#password-rules li")).to_have_count(5)  # the page is ready
     sign_ups: list[Request] = []
     page.on(
         "request",
@@ -385,6 +386,8 @@ def test_a_deleted_account_signs_its_page_out_and_leaves_an_admins_list_live(
     expect(watcher.locator("#audit li").first).to_contain_text("INSERT", timeout=LIVE)
     watcher.evaluate("() => { window.notReloaded = true; }")
 
+    elsewhere = open_console(browser, stack)  # the same user, on another device
+    sign_in(elsewhere, leaving)
     page = open_console(browser, stack)
     sign_in(page, leaving)
     open_the_deletion(page)
@@ -411,11 +414,15 @@ def test_a_deleted_account_signs_its_page_out_and_leaves_an_admins_list_live(
     )
     assert leaving not in page.evaluate(HELD)
     shot(page, "16-record-erased")
+    # Where the user was still signed in, the erasure heard signs the page out.
+    expect(elsewhere.locator("#who")).to_have_text("Not signed in.", timeout=LIVE)
+    expect(elsewhere.locator("#notice")).to_contain_text("your record erased")
+    assert leaving not in elsewhere.evaluate(HELD)
     page.locator("#sign-in-email").fill(leaving)
     page.locator("#sign-in-password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#notice")).to_contain_text("Sign-in refused")
-    assert page.outside == [] and watcher.outside == []  # type: ignore[attr-defined]
+    assert page.outside == watcher.outside == elsewhere.outside == []  # type: ignore[attr-defined]
 
 
 def test_deleting_an_account_asks_for_its_email_and_a_refused_deletion_changes_nothing(
