@@ -3,7 +3,7 @@
 // the three /console/* JSON endpoints are the local stack's own: the Amplify configuration,
 // the outbox's latest code for an address, and `userpipe status`.
 import { Amplify } from 'aws-amplify';
-import { confirmSignUp, fetchAuthSession, signIn, signOut, signUp } from 'aws-amplify/auth';
+import { confirmSignUp, deleteUser, fetchAuthSession, signIn, signOut, signUp } from 'aws-amplify/auth';
 import { generateClient } from 'aws-amplify/api';
 
 const $ = (id) => document.getElementById(id);
@@ -12,9 +12,12 @@ const PAGE = 10;
 // index.html declares each field once, as a record row, an input and a column of the Admin's
 // table, and the queries, the record, the form and the table follow from it.
 const PROFILE = [...document.querySelectorAll('#edit-form input[name]')].map((input) => input.name);
-const FIELDS = `id email ${PROFILE.join(' ')} _version createdAt updatedAt`;
-// What every updateUser selects (codegen's and DataStore's too): safe for subscriptions.
-const LIVE = `id ${PROFILE.join(' ')} _version createdAt updatedAt _lastChangedAt`;
+// A deleted user's record is a tombstone (`_deleted: true`, no email, name or age) until its
+// TTL removes it: every read selects `_deleted` and shows a tombstone as gone.
+const FIELDS = `id email ${PROFILE.join(' ')} _version _deleted createdAt updatedAt`;
+// What every updateUser selects (codegen's and DataStore's too) and the change publisher's
+// publishUser* too: safe for subscriptions. No email: a tombstone has none, a live edit omits it.
+const LIVE = `id ${PROFILE.join(' ')} _version _deleted createdAt updatedAt _lastChangedAt`;
 const ME = `query Me { me { ${FIELDS} } }`;
 const UPDATE = `mutation Update($input: UpdateUserInput!) { updateUser(input: $input) { ${FIELDS} _lastChangedAt } }`;
 const LIST = `query List($filter: ModelUserFilterInput, $limit: Int, $nextToken: String) {
@@ -23,6 +26,10 @@ const AUDIT = `query Audit($userId: ID!) { auditTrail(userId: $userId, limit: 20
   items { at eventName changedFields oldVersion newVersion } } }`;
 const ON_CREATE = `subscription OnCreate($id: String) { onCreateUser(id: $id) { ${LIVE} } }`;
 const ON_UPDATE = `subscription OnUpdate($id: String) { onUpdateUser(id: $id) { ${LIVE} } }`;
+const ON_DELETE = `subscription OnDelete($id: String) { onDeleteUser(id: $id) { ${LIVE} } }`;
+// How long a page that deleted its account waits to hear its record erased (the pipeline's
+// CloudTrail event, user_sync, the stream, the change publisher): past it, it stops listening.
+const ERASURE_WAIT_MS = 60_000;
 // The symbols Cognito counts (developer guide, "Adding user pool password requirements"); a
 // space counts too unless it leads or trails. Letters are Basic Latin, digits 0-9.
 const SYMBOLS = '^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+-';
@@ -34,6 +41,8 @@ let editing = { base: null, dirty: false };
 let pages = { tokens: [null], index: 0, next: null, prefix: '' };
 let auditOf = null;
 let rules = []; // the pool's password policy as checks: { text, hint?, met(password) }
+let ownErasure = null; // the signed-in user's onDeleteUser subscription
+let farewell = null; // after an account's deletion: { subscription, timer } until its erasure is heard
 
 const notice = (text) => { $('notice').textContent = text; };
 const problem = (error) => error?.errors?.[0]?.message ?? error?.message ?? String(error);
@@ -42,12 +51,18 @@ const gql = async (query, variables = {}) => (await client.graphql({ query, vari
 
 const readConfig = async () => (await fetch('/console/config.json')).json();
 
+// Until the configuration is read and the forms wired, a submit does nothing: the browser's
+// own would reload the page with the typed password in its address.
+const unwired = (event) => event.preventDefault();
+
 async function start() {
+  document.addEventListener('submit', unwired);
   const config = await readConfig();
   Amplify.configure(config.amplify);
   client = generateClient();
   showRules(config.password);
   wire();
+  document.removeEventListener('submit', unwired);
   pollStatus();
   try { await enter(); } catch { show(null); }
 }
@@ -162,6 +177,13 @@ function wire() {
     loadUsers();
   });
   $('previous-page').addEventListener('click', () => { pages.index -= 1; loadUsers(); });
+  $('delete-start').addEventListener('click', () => askToDelete($('delete-form').hidden));
+  $('delete-cancel').addEventListener('click', () => askToDelete(false));
+  $('delete-form').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') askToDelete(false);
+  });
+  $('delete-email').addEventListener('input', clearDeleteProblem);
+  $('delete-form').addEventListener('submit', deleteAccount);
 }
 
 let outboxTimer;
@@ -194,6 +216,7 @@ async function enter() {
 function forget() {
   for (const subscription of live) subscription.unsubscribe();
   live = [];
+  ownErasure = null;
   clearInterval(outboxTimer);
   for (const form of document.forms) form.reset();
   markRules();
@@ -217,10 +240,13 @@ function forget() {
   auditOf = null;
   $('audit-of').textContent = '';
   $('audit').replaceChildren();
+  closeDeleteForm();
+  $('delete-expected').textContent = '';
 }
 
 function show(who) {
   if (who !== session) forget(); // not at start, when nobody was: a form may be being filled
+  if (who) stopFarewell();
   session = who;
   $('signed-out').hidden = Boolean(who);
   $('signed-in').hidden = !who;
@@ -229,25 +255,33 @@ function show(who) {
   $('who').textContent = who ? `Signed in as ${who.email}${who.admin ? ' (Admin)' : ''}.` : 'Not signed in.';
   if (!who) return;
   notice('');
+  $('delete-expected').textContent = who.email;
   const mine = { id: who.sub };
   listen(ON_CREATE, mine, 'onCreateUser', (user) => render(user));
   listen(ON_UPDATE, mine, 'onUpdateUser', (user) => render(user));
+  ownErasure = listen(ON_DELETE, mine, 'onDeleteUser', () => erased(who));
   waitForMe();
   if (who.admin) {
     listen(ON_CREATE, {}, 'onCreateUser', (user) => upsertRow(user, true));
     listen(ON_UPDATE, {}, 'onUpdateUser', (user) => {
+      if (user._deleted) { removeRow(user); return; }
       upsertRow(user, false);
       if (auditOf === user.id) loadAudit(user.id, auditOf);
     });
+    listen(ON_DELETE, {}, 'onDeleteUser', removeRow);
     loadUsers();
   }
 }
 
 function listen(query, variables, field, onValue) {
-  live.push(client.graphql({ query, variables }).subscribe({
+  const subscription = client.graphql({ query, variables }).subscribe({
     next: ({ data }) => data?.[field] && onValue(data[field]),
-    error: (error) => notice(`Live updates stopped (${field}): ${problem(error)}`),
-  }));
+    error: (error) => {
+      if (farewell?.subscription !== subscription) notice(`Live updates stopped (${field}): ${problem(error)}`);
+    },
+  });
+  live.push(subscription);
+  return subscription;
 }
 
 async function waitForMe() {
@@ -255,6 +289,7 @@ async function waitForMe() {
   while (session === owner && $('record').hidden) {
     const { me } = await gql(ME);
     if (session !== owner) return;
+    if (me?._deleted) { erased(owner); return; }
     if (me) { render(me); return; }
     await new Promise((resolve) => setTimeout(resolve, 800));
   }
@@ -262,6 +297,7 @@ async function waitForMe() {
 
 let record = null;
 function render(user) {
+  if (user._deleted) { erased(session); return; }
   // The first read, the live events and a save's answer can arrive in any order: an older
   // version than the one shown (the first read answered after a save) is not shown.
   if (record && user._version < record._version) return;
@@ -325,7 +361,10 @@ async function loadUsers() {
   const { listUsers } = await gql(LIST, { filter, limit: PAGE, nextToken: pages.tokens[pages.index] });
   if (session !== owner) return;
   pages.next = listUsers.nextToken;
-  $('users').tBodies[0].replaceChildren(...listUsers.items.map((user) => row(user, false)));
+  // A page may hold fewer rows than PAGE: the API's filter runs after its limit, and a
+  // tombstone is nobody to list.
+  const people = listUsers.items.filter((user) => user && !user._deleted);
+  $('users').tBodies[0].replaceChildren(...people.map((user) => row(user, false)));
   $('previous-page').disabled = pages.index === 0;
   $('next-page').disabled = !pages.next;
 }
@@ -366,9 +405,21 @@ function upsertRow(user, created) {
   // A new user has no email in the live payload's selection: read it (Admin may).
   const owner = session;
   gql(`query Get($id: ID!) { getUser(id: $id) { ${FIELDS} } }`, { id: user.id }).then(({ getUser }) => {
-    if (session !== owner || !getUser || (pages.prefix && !getUser.email.startsWith(pages.prefix))) return;
+    if (session !== owner || !getUser || getUser._deleted) return;
+    if (pages.prefix && !getUser.email?.startsWith(pages.prefix)) return;
     if (!body.querySelector(`tr[data-id="${CSS.escape(user.id)}"]`)) body.prepend(row(getUser, true));
   });
+}
+
+// A user's deletion, heard live: their row goes (wherever the list is paged or filtered), and
+// an open audit trail of theirs is read again (the erasure redacted it).
+function removeRow(user) {
+  const gone = $('users').tBodies[0].querySelector(`tr[data-id="${CSS.escape(user.id)}"]`);
+  if (gone) {
+    gone.remove();
+    notice('A user deleted their account: their row is removed and their record erased.');
+  }
+  if (auditOf === user.id) loadAudit(user.id, user.id);
 }
 
 async function loadAudit(userId, label) {
@@ -381,6 +432,102 @@ async function loadAudit(userId, label) {
     textContent: `${item.at} ${item.eventName} ${item.changedFields.join(', ')} ` +
       `(v${item.oldVersion ?? '–'} → v${item.newVersion ?? '–'})`,
   })));
+}
+
+// "Delete my account": a second step asks for the account's email typed out, so no slip of a
+// click deletes it; Cognito's DeleteUser (the user's own access token) then deletes the account
+// and Amplify signs this browser out. The pipeline erases the record (a tombstone without email,
+// name or age), which this page hears on its own onDeleteUser subscription.
+function askToDelete(open) {
+  if (open) {
+    $('delete-form').hidden = false;
+    $('delete-start').setAttribute('aria-expanded', 'true');
+    $('delete-email').focus();
+    return;
+  }
+  closeDeleteForm();
+  $('delete-start').focus();
+}
+
+function closeDeleteForm() {
+  $('delete-form').reset();
+  $('delete-form').hidden = true;
+  $('delete-start').setAttribute('aria-expanded', 'false');
+  clearDeleteProblem();
+  deleting(false);
+}
+
+function clearDeleteProblem() {
+  $('delete-problem').textContent = '';
+  $('delete-email').removeAttribute('aria-invalid');
+}
+
+function deleting(busy) {
+  for (const id of ['delete-start', 'delete-confirm', 'delete-cancel', 'sign-out']) $(id).disabled = busy;
+  $('delete-confirm').textContent = busy ? 'Deleting…' : 'Delete my account permanently';
+}
+
+async function deleteAccount(event) {
+  event.preventDefault();
+  const owner = session;
+  const typed = $('delete-email').value.trim().toLowerCase();
+  if (typed !== owner.email.toLowerCase()) {
+    $('delete-problem').textContent = `Type your email address, ${owner.email}, to confirm: ` +
+      'nothing was deleted.';
+    $('delete-email').setAttribute('aria-invalid', 'true');
+    $('delete-email').focus();
+    return;
+  }
+  deleting(true);
+  // Kept past the sign-out: the subscription is open already (with this user's token), and
+  // the erasure it hears carries no personal data (a tombstone).
+  const listening = ownErasure;
+  try {
+    await deleteUser();
+  } catch (error) {
+    if (session !== owner) return;
+    deleting(false);
+    $('delete-problem').textContent = `Not deleted: ${problem(error)}. Your account and your ` +
+      'record are as they were; try again.';
+    $('delete-confirm').focus();
+    return;
+  }
+  if (session !== owner) return; // the erasure was heard first, and signed this page out
+  if (listening) {
+    live = live.filter((subscription) => subscription !== listening);
+    farewell = { subscription: listening, timer: setTimeout(unheard, ERASURE_WAIT_MS) };
+  }
+  show(null);
+  notice(ERASING);
+  $('notice').focus();
+}
+
+const ERASING = 'Your account was deleted and you are signed out. Your record is being erased…';
+
+function unheard() {
+  stopFarewell();
+  if ($('notice').textContent !== ERASING) return;
+  notice('Your account was deleted and you are signed out. This page has not heard your record ' +
+    'erased yet: the pipeline below shows whether it is behind.');
+}
+
+// This user's record arrived deleted (this page deleted the account, or another did, or an
+// Admin): the account is gone, so is the session.
+async function erased(owner) {
+  const here = session === owner && owner !== null;
+  if (!here && !farewell) return;
+  stopFarewell();
+  if (here) {
+    try { await signOut(); } finally { show(null); }
+  }
+  notice('Your account was deleted and your record erased: its email, name and age are gone.');
+}
+
+function stopFarewell() {
+  if (!farewell) return;
+  clearTimeout(farewell.timer);
+  farewell.subscription.unsubscribe();
+  farewell = null;
 }
 
 async function pollStatus() {

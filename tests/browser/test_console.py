@@ -2,8 +2,10 @@
 downloaded): sign up, confirm with the code the page shows, watch the record appear, edit it,
 lose and win a conflict against a second page, and, as an Admin, see a newly confirmed user
 appear without reloading; sign out and leave nothing behind; fit a phone in every state; name
-the password rule a sign-up breaks; move from the plain HTTP port to the TLS one. A screenshot
-of each step goes to build/test-artifacts/console/.
+the password rule a sign-up breaks; move from the plain HTTP port to the TLS one; delete an
+account (a typed confirmation first; a refused deletion changes nothing) and, as an Admin, see
+the deleted user's row go without reloading. A screenshot of each step goes to
+build/test-artifacts/console/.
 
 Chromium trusts the stack's TLS certificate by its public key only
 (``--ignore-certificate-errors-spki-list``), not by ignoring certificate errors: the page, its
@@ -307,6 +309,7 @@ def test_a_password_that_breaks_one_rule_is_refused_naming_that_rule(
     browser: Browser, stack: LocalStack, client: StackClient
 ) -> None:
     page = open_console(browser, stack, width=360)
+    expect(page.locator("#password-rules li")).to_have_count(5)  # the page is ready
     sign_ups: list[Request] = []
     page.on(
         "request",
@@ -353,3 +356,142 @@ def test_a_password_that_breaks_one_rule_is_refused_naming_that_rule(
     assert refused.value.json()["__type"].endswith("InvalidPasswordException")
     expect(stale.locator("#password-problem")).to_contain_text("The password needs a symbol")
     expect(stale.locator("#password-rules li")).to_have_count(5)  # the rules read again
+
+
+def open_the_deletion(page: Page) -> None:
+    """Open "Delete my account"'s confirmation step: focus moves to the field that asks for the
+    account's email."""
+    start = page.get_by_role("button", name="Delete my account…", exact=True)
+    expect(start).to_have_attribute("aria-expanded", "false")
+    start.click()
+    expect(start).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_label("To confirm, type your email address")).to_be_focused()
+
+
+def test_a_deleted_account_signs_its_page_out_and_leaves_an_admins_list_live(
+    browser: Browser, stack: LocalStack, client: StackClient
+) -> None:
+    """DeleteUser from the user's page → Cognito's CloudTrail event → user_sync's tombstone →
+    the change publisher's onDeleteUser: the Admin's row goes without a reload, and the deleting
+    page, signed out at once, hears its record erased."""
+    admin, _, _ = confirmed(client, admin=True)
+    leaving, _, _ = confirmed(client)
+    watcher = open_console(browser, stack)
+    sign_in(watcher, admin)
+    watcher.get_by_label("Email starts with").fill(leaving)
+    watcher.get_by_role("button", name="Filter").click()
+    row = watcher.locator("#users tbody tr", has_text=leaving)
+    expect(row).to_be_visible(timeout=LIVE)
+    row.get_by_role("button", name=f"audit trail of {leaving}").click()
+    expect(watcher.locator("#audit li").first).to_contain_text("INSERT", timeout=LIVE)
+    watcher.evaluate("() => { window.notReloaded = true; }")
+
+    elsewhere = open_console(browser, stack)  # the same user, on another device
+    sign_in(elsewhere, leaving)
+    page = open_console(browser, stack)
+    sign_in(page, leaving)
+    open_the_deletion(page)
+    page.get_by_label("To confirm, type your email address").fill(leaving.upper())
+    shot(page, "13-delete-my-account-confirm")
+    page.get_by_role("button", name="Delete my account permanently").click()
+    expect(page.locator("#who")).to_have_text("Not signed in.", timeout=LIVE)
+    expect(page.locator("#notice")).to_contain_text("Your account was deleted")
+    expect(page.locator("#notice")).to_be_focused()
+    expect(page.locator("#sign-in-email")).to_be_visible()
+    shot(page, "14-account-deleted")
+
+    expect(row).to_have_count(0, timeout=LIVE)  # live: the Admin's page was not reloaded
+    assert watcher.evaluate("() => window.notReloaded") is True
+    expect(watcher.locator("#notice")).to_contain_text("A user deleted their account")
+    expect(watcher.locator("#audit-of")).not_to_contain_text(leaving)
+    shot(watcher, "15-admin-row-gone")
+    watcher.get_by_role("button", name="Filter").click()  # read again: a tombstone is not listed
+    expect(watcher.locator("#users tbody tr")).to_have_count(0)
+
+    expect(page.locator("#notice")).to_have_text(
+        "Your account was deleted and your record erased: its email, name and age are gone.",
+        timeout=LIVE,
+    )
+    assert leaving not in page.evaluate(HELD)
+    shot(page, "16-record-erased")
+    # Where the user was still signed in, the erasure heard signs the page out.
+    expect(elsewhere.locator("#who")).to_have_text("Not signed in.", timeout=LIVE)
+    expect(elsewhere.locator("#notice")).to_contain_text("your record erased")
+    assert leaving not in elsewhere.evaluate(HELD)
+    page.locator("#sign-in-email").fill(leaving)
+    page.locator("#sign-in-password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#notice")).to_contain_text("Sign-in refused")
+    assert page.outside == watcher.outside == elsewhere.outside == []  # type: ignore[attr-defined]
+
+
+def test_deleting_an_account_asks_for_its_email_and_a_refused_deletion_changes_nothing(
+    browser: Browser, stack: LocalStack, client: StackClient
+) -> None:
+    email, _, _ = confirmed(client)
+    page = open_console(browser, stack, width=360)
+    sign_in(page, email)
+    deletions: list[Request] = []
+    page.on(
+        "request",
+        lambda request: (
+            deletions.append(request)
+            if request.headers.get("x-amz-target", "").endswith(".DeleteUser")
+            else None
+        ),
+    )
+    start = page.get_by_role("button", name="Delete my account…", exact=True)
+    confirm_with = page.get_by_label("To confirm, type your email address")
+
+    # Escape and Cancel close the step; focus goes back to the button that opened it.
+    open_the_deletion(page)
+    page.keyboard.press("Escape")
+    expect(confirm_with).to_be_hidden()
+    expect(start).to_be_focused()
+    open_the_deletion(page)
+    confirm_with.fill("someone-else@example.com")
+    page.get_by_role("button", name="Cancel").click()
+    expect(start).to_be_focused()
+    expect(start).to_have_attribute("aria-expanded", "false")
+
+    # Not the account's email: nothing is sent.
+    open_the_deletion(page)
+    expect(confirm_with).to_have_value("")  # what was typed before went with the cancel
+    confirm_with.fill("someone-else@example.com")
+    page.get_by_role("button", name="Delete my account permanently").click()
+    expect(page.locator("#delete-problem")).to_contain_text("nothing was deleted")
+    expect(confirm_with).to_have_attribute("aria-invalid", "true")
+    expect(confirm_with).to_be_focused()
+    assert deletions == []
+    assert_fits(page, "asked to confirm a deletion, with a problem")
+
+    # Cognito refuses (here, its answer replaced): the page says so and stays signed in.
+    def unavailable(route: Route) -> None:
+        if route.request.headers.get("x-amz-target", "").endswith(".DeleteUser"):
+            route.fulfill(
+                status=400,
+                json={"__type": "InternalErrorException", "message": "Cognito is unavailable"},
+            )
+        else:
+            route.fallback()
+
+    page.route("**/*", unavailable)
+    confirm_with.fill(email)
+    page.get_by_role("button", name="Delete my account permanently").click()
+    problem = page.locator("#delete-problem")
+    expect(problem).to_contain_text("Not deleted: Cognito is unavailable", timeout=LIVE)
+    expect(problem).to_contain_text("as they were")
+    expect(page.get_by_role("button", name="Delete my account permanently")).to_be_enabled()
+    expect(page.get_by_role("button", name="Delete my account permanently")).to_be_focused()
+    assert len(deletions) >= 1
+    expect(page.locator("#who")).to_have_text(f"Signed in as {email}.")
+    expect(page.locator("#record-email")).to_have_text(email)
+    assert_fits(page, "a deletion refused")
+    shot(page, "17-deletion-refused")
+    page.unroute("**/*", unavailable)
+
+    # Still signed in for real: an edit saves.
+    page.get_by_label("Name").fill("Still Here")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#edit-result")).to_contain_text("Saved: your record is at _version 2")
+    sign_out_leaving_nothing(page, email, "Still Here")
