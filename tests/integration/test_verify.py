@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -67,7 +68,8 @@ def test_verify_holds_on_the_local_stack_and_leaves_only_a_tombstone(
     assert item[DELETED_ATTRIBUTE] == {"BOOL": True} and USER_TTL_ATTRIBUTE in item
     assert not set(ERASED_FIELDS) & item.keys()
     assert email not in json.dumps([r.model_dump(mode="json") for r in client.audit_records()])
-    sent = [entry["kind"] for entry in outbox.read(outbox_path(client)) if entry["to"] == email]
+    mail = Path(client.outputs["outbox_path"])
+    sent = [entry["kind"] for entry in outbox.read(mail) if entry["to"] == email]
     assert sent == [outbox.SIGN_UP, outbox.EMAIL]  # the code and the welcome mail, nothing more
 
 
@@ -83,9 +85,3 @@ def test_verify_prints_each_step_with_its_latency_then_the_cleanup_and_a_verdict
     assert lines[-1].startswith("OK: every step held")
     assert code == 0
     assert not [email for email in cognito_users(client) if email.startswith(EMAIL_LOCAL_PART)]
-
-
-def outbox_path(client: StackClient) -> "Path":  # noqa: UP037
-    from pathlib import Path
-
-    return Path(client.outputs["outbox_path"])

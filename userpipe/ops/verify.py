@@ -68,7 +68,9 @@ GET_USER: Final = "query Get($id: ID!) { getUser(id: $id) { id email } }"
 EDIT: Final = (
     "mutation Edit($input: UpdateUserInput!) { updateUser(input: $input) { id name age _version } }"
 )
-ON_CREATE: Final = "subscription Created($id: String) { onCreateUser(id: $id) { id email _version } }"
+ON_CREATE: Final = (
+    "subscription Created($id: String) { onCreateUser(id: $id) { id email _version } }"
+)
 #: What Amplify JS v6 sends with an IAM-signed real-time message (``awsRealTimeIAMHeader``).
 REALTIME_HEADERS: Final = {
     "accept": "application/json, text/javascript",
@@ -332,18 +334,14 @@ class _Journey:
             lambda: self.until(lambda: _created(stage.audit_records(sub)), "an INSERT record"),
             since=confirmed,
         )
-        steps.run(
-            "onCreateUser message", lambda: self._created_message(sub), since=confirmed
-        )
+        steps.run("onCreateUser message", lambda: self._created_message(sub), since=confirmed)
         if stage.sees_mail:
             steps.run(
                 "welcome mail in the outbox",
                 lambda: self.until(lambda: stage.welcome_mails(email), "the welcome mail"),
                 since=confirmed,
             )
-        token = steps.run(
-            "sign in (InitiateAuth)", lambda: stage.sign_in(email, self.password)
-        )
+        token = steps.run("sign in (InitiateAuth)", lambda: stage.sign_in(email, self.password))
         steps.run(
             "me and getUser through GraphQL, with its own token",
             lambda: self._read(sub, token),
@@ -422,7 +420,7 @@ class _Journey:
         if self.subscription is not None:
             try:
                 self.subscription.close()
-            except Exception as error:  # noqa: BLE001 - closing must not hide the outcome
+            except Exception as error:  # closing must not hide the outcome
                 say(f"closing the subscription failed: {why_failed(error)}")
         if not self.signed_up:
             say("cleanup: no user was created")
@@ -435,7 +433,7 @@ class _Journey:
             return
         try:
             existed = self.stage.admin_delete_user(self.email)
-        except Exception as error:  # noqa: BLE001 - reported with what to do instead
+        except Exception as error:  # reported, with what to do instead
             say(
                 f"cleanup FAILED: could not delete the user ({why_failed(error)}); delete it: "
                 f"{self.stage.admin_delete_command(self.email)}",
