@@ -347,7 +347,10 @@ class UserPool:
 #: import the contracts' models, and cryptography for those that seal or open personal data
 #: (``services.shared.sealing``). A function's bundle is its code plus the layers it names.
 Layer = Literal["powertools", "models", "crypto"]
-LAYERS: Final[tuple[Layer, ...]] = ("powertools", "models")
+#: Every layer there is (infra builds each one).
+LAYERS: Final[tuple[Layer, ...]] = ("powertools", "models", "crypto")
+#: What a function gets unless it names its own: no function seals without saying so.
+DEFAULT_LAYERS: Final[tuple[Layer, ...]] = ("powertools", "models")
 
 
 @dataclass(frozen=True)
@@ -366,7 +369,7 @@ class FunctionSpec:
     grants: tuple[Grant, ...] = ()
     #: What it imports besides its code and boto3; without "models", its handler must not
     #: import pydantic (a test imports each one in a fresh interpreter to check).
-    layers: tuple[Layer, ...] = LAYERS
+    layers: tuple[Layer, ...] = DEFAULT_LAYERS
 
     @property
     def handler(self) -> str:

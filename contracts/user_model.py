@@ -37,10 +37,11 @@ class UserModel(StoredModel):
         return self
 
     @classmethod
-    def first_version(cls, event: UserConfirmed) -> Self:
-        """The item for a newly confirmed user, as the projector writes it."""
+    def first_version(cls, event: UserConfirmed, email: str) -> Self:
+        """The item for a newly confirmed user whose email Cognito holds as ``email``, as the
+        projector writes it."""
         detail = cast(UserConfirmedDetail, event.model_dump(by_alias=True, mode="json"))
-        return cls.from_item(first_version_item(detail))
+        return cls.from_item(first_version_item(detail, email))
 
 
 def _declared(field: UserField) -> tuple[Any, FieldInfo]:

@@ -5,8 +5,9 @@ native module such as ``pydantic_core`` matches the functions, not this machine.
 out: the Lambda Python runtime ships it. Run ``python -m infra.layer`` (``make layer``) before
 synth; it needs the package registry, synth itself needs no network.
 
-Two layers, so a function carries only what it imports: ``powertools`` (every function) and
-``models`` (pydantic: the functions that import the contracts' models). Which a function gets
+Three layers, so a function carries only what it imports: ``powertools`` (every function),
+``models`` (pydantic: the functions that import the contracts' models) and ``crypto``
+(cryptography, with cffi: the functions that seal or open personal data). Which a function gets
 is declared on its ``FunctionSpec.layers``; the Cognito trigger's bundle carries no pydantic.
 """
 
@@ -33,6 +34,7 @@ PROVIDED_BY_RUNTIME: Final = frozenset({"boto3"})
 CONTENTS: Final[dict[Layer, frozenset[str]]] = {
     "powertools": frozenset({"aws-lambda-powertools"}),
     "models": frozenset({"pydantic"}),
+    "crypto": frozenset({"cryptography"}),
 }
 LAYOUT: Final = "3"  # bump when build() changes what goes into a layer
 

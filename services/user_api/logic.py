@@ -53,6 +53,10 @@ class UserMissing(Exception):  # noqa: N818 - raised by stores, mapped to NotFou
     pass
 
 
+class UserErased(UserMissing):
+    """The item is a deleted user's tombstone: there is no profile left to edit."""
+
+
 @dataclass(frozen=True)
 class Subscribed:
     """A subscription the caller may open; ``filter`` (Amplify's filter input shape) narrows it
@@ -237,6 +241,8 @@ class UserApi:
             raise ConflictUnhandled(user_id, _graphql_user(conflict.current)) from None
         except ConditionNotMet:
             raise ConditionalCheckFailed() from None
+        except UserErased:
+            raise NotFound(f"user {user_id} was deleted") from None
         except UserMissing:
             raise NotFound(f"no user {user_id}") from None
         return _graphql_user(user)
@@ -271,7 +277,8 @@ class UserApi:
 
     def refuse_delete(self, caller: Caller) -> None:
         raise Unauthorized(
-            "a user record follows its Cognito account; it is not deleted through this API"
+            "a user record follows its Cognito account: delete the account (Cognito's "
+            "DeleteUser with the user's token, or AdminDeleteUser) and userpipe erases the record"
         )
 
     def _require_admin(self, caller: Caller) -> None:

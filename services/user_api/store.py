@@ -12,6 +12,7 @@ from contracts import dynamodb
 from contracts.audit_model import AuditRecord
 from contracts.names import (
     AUDIT_KEY,
+    DELETED_ATTRIBUTE,
     LAST_CHANGED_ATTRIBUTE,
     LAST_CHANGED_INDEX,
     OWNER_ATTRIBUTE,
@@ -27,6 +28,7 @@ from services.user_api.expressions import Expression, conjunction, within_limits
 from services.user_api.logic import (
     ConditionNotMet,
     Page,
+    UserErased,
     UserMissing,
     VersionConflict,
 )
@@ -144,7 +146,10 @@ class DynamoUserApiStore:
             else:
                 values[f":{field}"] = dynamodb.serialize(value)
                 sets.append(f"#{field} = :{field}")
-        checks = ["attribute_exists(#id)"]
+        # A deleted user's tombstone holds no profile to edit (contracts.lifecycle).
+        names["#deleted"] = DELETED_ATTRIBUTE
+        values[":deleted"] = {"BOOL": True}
+        checks = ["attribute_exists(#id)", "NOT #deleted = :deleted"]
         if expected_version is not None:
             checks.append("#v = :expected")
             values[":expected"] = {"N": str(expected_version)}
@@ -169,6 +174,8 @@ class DynamoUserApiStore:
             current: dict[str, Any] = getattr(exc, "response", {}).get("Item") or {}
             if not current:
                 raise UserMissing(user_id) from None
+            if current.get(DELETED_ATTRIBUTE, {}).get("BOOL") is True:
+                raise UserErased(user_id) from None
             stored = User.from_item(current)
             if expected_version is not None and stored.version != expected_version:
                 raise VersionConflict(stored) from None

@@ -59,12 +59,29 @@ def test_layer_matches_the_functions_runtime_and_architecture() -> None:
     native = list((build("models") / "python").rglob("*.so"))
     assert native, "pydantic_core should bring at least one native module"
     for library in native:
-        header = library.read_bytes()[:20]
-        assert header[:4] == b"\x7fELF", library
-        (machine,) = struct.unpack_from("<H", header, 18)
-        assert machine == ELF_MACHINE_AARCH64, f"{library.name} is not aarch64"
-        if ".cpython-" in library.name:
-            assert f"cpython-{PYTHON_VERSION.replace('.', '')}-aarch64" in library.name
+        assert_built_for_the_functions(library)
+
+
+def assert_built_for_the_functions(library: Path) -> None:
+    header = library.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", library
+    (machine,) = struct.unpack_from("<H", header, 18)
+    assert machine == ELF_MACHINE_AARCH64, f"{library.name} is not aarch64"
+    if ".cpython-" in library.name:
+        assert f"cpython-{PYTHON_VERSION.replace('.', '')}-aarch64" in library.name
+
+
+def test_the_crypto_layer_holds_cryptography_and_cffi_built_for_the_functions() -> None:
+    """cryptography's Rust extension is one abi3 wheel for every CPython from 3.11, and it loads
+    cffi's backend when imported (AESGCM's import puts ``_cffi_backend`` in ``sys.modules``), so
+    the layer carries both, as aarch64 binaries."""
+    layer = build("crypto")
+    assert {"cryptography", "cffi"} <= set(distributions(layer))
+    native = {library.name: library for library in (layer / "python").rglob("*.so")}
+    cffi_backend = f"_cffi_backend.cpython-{PYTHON_VERSION.replace('.', '')}-aarch64-linux-gnu.so"
+    assert {"_rust.abi3.so", cffi_backend} <= set(native)
+    for library in native.values():
+        assert_built_for_the_functions(library)
 
 
 def test_layers_carry_the_runtime_dependencies_but_not_boto3() -> None:

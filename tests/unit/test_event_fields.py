@@ -18,6 +18,8 @@ from contracts import jsonschema
 from contracts.event_fields import (
     EVENT_TYPES,
     USER_CONFIRMED_EVENT,
+    USER_DELETED_EVENT,
+    USER_EMAIL_CHANGED_EVENT,
     USER_PROFILE_CHANGED_EVENT,
     EventField,
     EventType,
@@ -26,11 +28,14 @@ from contracts.event_fields import (
 from contracts.event_models import (
     EventDetail,
     UserConfirmed,
+    UserDeleted,
+    UserEmailChanged,
     UserProfileChanged,
     UserProfileChangedEnvelope,
     detail_model,
 )
 from contracts.fields import Matching, OneOf, Text, WholeNumber
+from contracts.lifecycle import email_changed_detail, tombstone_of, user_deleted_detail
 from contracts.names import (
     USER_CHANGES_PATTERN,
     USER_CONFIRMED_PATTERN,
@@ -41,9 +46,11 @@ from contracts.names import (
 from contracts.rules import UUID_PATTERN
 from contracts.topology import PROJECTION
 from contracts.user_confirmed import put_events_entry, read_user_confirmed, user_confirmed_detail
-from contracts.user_fields import WRITTEN_BY_AN_EDIT
+from contracts.user_fields import PROFILE_FIELDS, SENSITIVE_USER_FIELDS, WRITTEN_BY_AN_EDIT
 from contracts.user_profile_changed import (
+    SEALED_PROFILE,
     profile_changed_detail,
+    profile_of,
     read_user_profile_changed,
 )
 from contracts.user_profile_changed import put_events_entry as profile_changed_entry
@@ -52,6 +59,8 @@ from tests.support import load_event, user_confirmed_envelope
 MODELS = {
     USER_CONFIRMED_EVENT.detail_type: UserConfirmed,
     USER_PROFILE_CHANGED_EVENT.detail_type: UserProfileChanged,
+    USER_EMAIL_CHANGED_EVENT.detail_type: UserEmailChanged,
+    USER_DELETED_EVENT.detail_type: UserDeleted,
 }
 
 
@@ -100,9 +109,41 @@ def test_the_projector_subscribes_to_every_event_that_changes_a_user() -> None:
 
 def test_a_profile_change_carries_everything_an_api_edit_writes() -> None:
     """The event is the whole new state of what an edit writes (contracts.user_fields): a field
-    an edit writes but the event did not carry would differ after a rebuild."""
+    an edit writes but the event did not carry would differ after a rebuild. The profile is
+    sealed: one field holds every profile field."""
     identity = {"schemaVersion", "userPoolId", "sub"}
-    assert set(USER_PROFILE_CHANGED_EVENT.names) == identity | WRITTEN_BY_AN_EDIT
+    profile = set(PROFILE_FIELDS)
+    assert set(USER_PROFILE_CHANGED_EVENT.names) == identity | {SEALED_PROFILE} | (
+        WRITTEN_BY_AN_EDIT - profile
+    )
+    assert set(profile_of(EDITED_ITEM)) == profile
+
+
+@pytest.mark.parametrize("event", EVENT_TYPES, ids=repr)
+def test_no_event_carries_readable_personal_data(event: EventType) -> None:
+    """The archive keeps every event for good and cannot forget one: personal data stays out
+    (the email is Cognito's) or is sealed under the user's key, which erasure destroys."""
+    assert not any(field.sensitive for field in event.fields)
+    assert not set(event.names) & SENSITIVE_USER_FIELDS
+
+
+def test_an_email_change_and_a_deletion_carry_their_whole_state() -> None:
+    tombstone = {
+        "id": EDITED_ITEM["id"],
+        "userPoolId": EDITED_ITEM["userPoolId"],
+        "createdAt": "2026-11-28T06:59:59.870Z",
+        "updatedAt": "2026-12-02T10:00:00.000Z",
+        "_version": 4,
+        "_lastChangedAt": 1_796_205_600_000,
+        "_deleted": True,
+        "_ttl": 1_798_797_600,
+    }
+    deleted = user_deleted_detail(tombstone)
+    assert tuple(deleted) == USER_DELETED_EVENT.names
+    assert tombstone_of(deleted) == tombstone
+    changed = email_changed_detail({**EDITED_ITEM, "email": "new@example.com"})
+    assert tuple(changed) == USER_EMAIL_CHANGED_EVENT.names
+    assert "new@example.com" not in json.dumps(changed)
 
 
 EDITED_ITEM = {
@@ -116,10 +157,13 @@ EDITED_ITEM = {
 }
 
 
+SEALED = "v1.bm90LXJlYWxseS1zZWFsZWQ"
+
+
 def test_a_profile_change_built_from_an_item_reads_back_the_same_plain_and_pydantic() -> None:
-    detail = profile_changed_detail(EDITED_ITEM)
+    detail = profile_changed_detail(EDITED_ITEM, SEALED)
     assert tuple(detail) == USER_PROFILE_CHANGED_EVENT.names
-    assert detail["age"] is None and "email" not in detail  # cleared; not an edit's to carry
+    assert "email" not in detail and "name" not in detail  # sealed; not an edit's to carry
     entry = profile_changed_entry(detail, "bus")
     event = {
         "id": "5a8e0b64-3c7e-4c47-9a0e-2f86b7c2d8d1",
@@ -136,25 +180,25 @@ def test_a_profile_change_built_from_an_item_reads_back_the_same_plain_and_pydan
 
 def test_a_profile_change_from_an_item_that_breaks_the_contract_is_refused_by_field() -> None:
     with pytest.raises(InvalidEventError, match="_version: must be a whole number of at least 2"):
-        profile_changed_detail({**EDITED_ITEM, "_version": 1})
+        profile_changed_detail({**EDITED_ITEM, "_version": 1}, SEALED)
+    with pytest.raises(InvalidEventError, match="sealedProfile: must be a sealed value"):
+        profile_changed_detail(EDITED_ITEM, "Ada in plain text")
 
 
 def test_the_builder_writes_the_tables_fields_in_order_and_its_bytes_stay_the_same() -> None:
     detail = user_confirmed_detail(
         user_pool_id="eu-west-1_Ab12Cd34E",
         sub="7d8ca528-4931-4254-9273-ea5ee853f271",
-        username="ada",
-        email="ada@example.com",
-        email_verified=True,
         confirmed_at=datetime(2026, 11, 28, 6, 59, 59, 870000, tzinfo=UTC),
         origin="cognito",
+        trigger_source="PostConfirmation_ConfirmSignUp",
     )
     assert tuple(detail) == USER_CONFIRMED_EVENT.names
     assert put_events_entry(detail, "bus")["Detail"] == (
-        '{"schemaVersion":1,"userPoolId":"eu-west-1_Ab12Cd34E",'
-        '"sub":"7d8ca528-4931-4254-9273-ea5ee853f271","username":"ada",'
-        '"email":"ada@example.com","emailVerified":true,'
-        '"confirmedAt":"2026-11-28T06:59:59.870Z","origin":"cognito","clientId":null}'
+        '{"schemaVersion":2,"userPoolId":"eu-west-1_Ab12Cd34E",'
+        '"sub":"7d8ca528-4931-4254-9273-ea5ee853f271",'
+        '"confirmedAt":"2026-11-28T06:59:59.870Z","origin":"cognito","clientId":null,'
+        '"triggerSource":"PostConfirmation_ConfirmSignUp"}'
     )
 
 

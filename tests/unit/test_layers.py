@@ -41,6 +41,9 @@ SHARED = "services/shared"
 #: Beyond the standard library, all ``services/shared`` may import: it ships in every bundle,
 #: where only these (and the function's layers, which not every function attaches) exist.
 SHARED_MAY_IMPORT = ("contracts", "services.shared", "boto3", "botocore", "mypy_boto3_")
+#: A shared module that stands on one layer's package, by name: only the functions that attach
+#: that layer may import it. Everything else in ``services/shared`` keeps to the list above.
+SHARED_ON_A_LAYER = {"services/shared/sealing.py": "cryptography"}  # the "crypto" layer
 
 
 def modules(folder: str) -> Iterator[tuple[str, ast.Module]]:
@@ -115,7 +118,8 @@ def io_imports(found: Iterable[tuple[str, ast.Module]]) -> list[str]:
 
 
 def foreign_imports(found: Iterable[tuple[str, ast.Module]]) -> list[str]:
-    """Imports of neither the standard library nor ``SHARED_MAY_IMPORT``."""
+    """Imports of neither the standard library nor ``SHARED_MAY_IMPORT`` (nor, in a module of
+    ``SHARED_ON_A_LAYER``, its layer's package)."""
     return sorted(
         {
             f"{module}:{line} imports {name}"
@@ -123,6 +127,7 @@ def foreign_imports(found: Iterable[tuple[str, ast.Module]]) -> list[str]:
             for line, name in imported(module, tree)
             if name.split(".")[0] not in sys.stdlib_module_names
             and not any(_is(name, allowed) for allowed in SHARED_MAY_IMPORT)
+            and not (module in SHARED_ON_A_LAYER and _is(name, SHARED_ON_A_LAYER[module]))
         }
     )
 
@@ -173,6 +178,12 @@ def test_the_io_and_shared_code_checks_can_fail() -> None:
         "services/shared/x.py:4 imports services.user_api",
         "services/shared/x.py:4 imports services.user_api.store",
         "services/shared/x.py:5 imports pydantic",
+    ]
+    layered = ast.parse("from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n")
+    assert foreign_imports([("services/shared/sealing.py", layered)]) == []
+    assert foreign_imports([("services/shared/x.py", layered)]) == [
+        "services/shared/x.py:1 imports cryptography.hazmat.primitives.ciphers.aead",
+        "services/shared/x.py:1 imports cryptography.hazmat.primitives.ciphers.aead.AESGCM",
     ]
 
 

@@ -80,3 +80,19 @@ def test_an_edit_of_an_item_without_the_mark_still_succeeds(call: Any, table: An
     call("Mutation", "updateUser", input={"id": OWNER, "name": "Ada L."})
     again = call("Mutation", "updateUser", input={"id": OWNER, "name": None})
     assert again["name"] is None and again["_version"] == 3
+
+
+def test_a_deleted_users_tombstone_cannot_be_edited(call: Any, table: Any) -> None:
+    """Erasure leaves no profile: an edit of a tombstone is refused by name, never written."""
+    table.update_item(
+        TableName="users",
+        Key={"id": {"S": OWNER}},
+        UpdateExpression="SET #d = :t REMOVE email, #n",
+        ExpressionAttributeNames={"#d": "_deleted", "#n": "name"},
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
+    with pytest.raises(Exception, match=f"user {OWNER} was deleted"):
+        call("Mutation", "updateUser", input={"id": OWNER, "name": "Ada"})
+    stored = table.get_item(TableName="users", Key={"id": {"S": OWNER}})["Item"]
+    assert "name" not in stored and "email" not in stored
+    assert call("Query", "getUser", id=OWNER)["_deleted"] is True  # DataStore learns of it

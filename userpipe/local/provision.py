@@ -75,15 +75,17 @@ def provision(
         resources.add(f"{subscription.id}Dlq", **dlq)
         resources.add(f"{subscription.id}Queue", **queue)
         rule_name = names.of(subscription.rule)
+        # Ours, or the account's default bus, where AWS services' events arrive (CloudTrail's).
+        bus_name = names.of(BUS.base_name) if subscription.bus == BUS.id else "default"
         rule_arn = clients.events.put_rule(
             Name=rule_name,
-            EventBusName=names.of(BUS.base_name),
+            EventBusName=bus_name,
             EventPattern=json.dumps(subscription.pattern),
-            Description=f"UserConfirmed -> {subscription.consumer.id}'s queue",
+            Description=f"{subscription.id}: events -> {subscription.consumer.id}'s queue",
         )["RuleArn"]
         clients.events.put_targets(
             Rule=rule_name,
-            EventBusName=names.of(BUS.base_name),
+            EventBusName=bus_name,
             Targets=[
                 {
                     "Id": "queue",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from contracts.topology import PROJECTION, ResourceNames, Subscription
+from contracts.topology import BUS, PROJECTION, ResourceNames, Subscription
 from userpipe.aws.deployment import Deployment
 from userpipe.aws.queues import depth, wait_until_drained
 from userpipe.errors import OperatorError
@@ -121,9 +121,13 @@ class Replay:
 
 
 def receivers(deployment: Deployment, all_consumers: bool) -> tuple[Subscription, ...]:
-    """Whose rules a replay reaches: the projector's, or every subscriber's the deployment
-    has."""
-    return deployment.parts.subscriptions if all_consumers else (PROJECTION,)
+    """Whose rules a replay reaches: the projector's, or every subscriber's on our bus the
+    deployment has. A replay reaches only rules of the archive's bus ("You can replay events
+    only to the event bus specified to create the archive": EventBridge API reference,
+    ReplayDestination), never the default bus's, where user_sync's CloudTrail rule is."""
+    if not all_consumers:
+        return (PROJECTION,)
+    return tuple(s for s in deployment.parts.subscriptions if s.bus == BUS.id)
 
 
 def replay_name(deployment: Deployment, purpose: str, now: datetime) -> str:
