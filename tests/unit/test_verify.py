@@ -126,7 +126,7 @@ class FakeStage:
                 {"eventName": "INSERT", "changes": {"email": {"old": None, "new": kept}}}
             )
         if self._since(self.deleted_at, "tombstone"):
-            records.append({"eventName": "MODIFY", "changes": {"_deleted": {"new": True}}})
+            records.append({"eventName": "MODIFY", "changedFields": ["_deleted", "_version"]})
         return records
 
     def welcome_mails(self, email: str) -> int:

@@ -30,6 +30,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
@@ -373,7 +374,8 @@ class _Journey:
         )
 
     def _created_message(self, sub: str) -> dict[str, Any]:
-        assert self.subscription is not None
+        if self.subscription is None:
+            raise StepFailedError("no subscription was opened")
         message = self.subscription.next_data(self.timeout)
         if message is None:
             raise StepFailedError(f"no message within {self.timeout:g} s")
@@ -408,7 +410,9 @@ class _Journey:
                 for change in (record.get("changes") or {}).values()
                 for value in (change or {}).values()
             ]
-            leaked = any(value in kept for value in values if not isinstance(value, bool))
+            leaked = any(
+                value in kept for value in values if isinstance(value, str | int | Decimal)
+            )
             anywhere = self.email in json.dumps(records, default=str)
             tombstoned = any(_is_tombstone_record(record) for record in records)
             return tombstoned and not leaked and not anywhere
@@ -465,8 +469,8 @@ def _created(records: list[dict[str, Any]]) -> bool:
 
 
 def _is_tombstone_record(record: Mapping[str, Any]) -> bool:
-    deleted = (record.get("changes") or {}).get(DELETED_ATTRIBUTE) or {}
-    return deleted.get("new") is True
+    """The audit record of the tombstone's write: the one that changed ``_deleted``."""
+    return DELETED_ATTRIBUTE in (record.get("changedFields") or ())
 
 
 def _tombstone(item: Mapping[str, Any] | None) -> bool:
