@@ -85,3 +85,19 @@ def test_verify_prints_each_step_with_its_latency_then_the_cleanup_and_a_verdict
     assert lines[-1].startswith("OK: every step held")
     assert code == 0
     assert not [email for email in cognito_users(client) if email.startswith(EMAIL_LOCAL_PART)]
+
+
+def test_a_run_that_fails_before_the_deletion_deletes_its_cognito_user(
+    stack: LocalStack, client: StackClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No pipeline answers within a millisecond: a step before DeleteUser fails.
+    code, printed = verify(stack, capsys, "--json", "--timeout", "0.001")
+
+    report = json.loads(printed)
+    assert code == 1 and not report["ok"] and report["cleaned"]
+    assert report["steps"][-1]["ok"] is False
+    assert report["cleanup"] == [
+        "cleanup: the user was deleted (AdminDeleteUser); the pipeline erases it as after any "
+        "deletion, leaving a tombstone and audit records without personal data"
+    ]
+    assert report["email"] not in cognito_users(client)

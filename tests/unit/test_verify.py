@@ -419,3 +419,15 @@ def test_each_run_has_its_own_throwaway_address() -> None:
 
     assert first != second
     assert first.startswith("userpipe-verify+") and first.endswith("@example.org")
+
+
+def test_a_stack_needs_an_email_domain_before_anything_reaches_aws(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from userpipe.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", "--stack", "userpipe-prod", "--region", "eu-west-1"])
+
+    assert exited.value.code == 2
+    assert "--email-domain DOMAIN is needed with --stack" in capsys.readouterr().err

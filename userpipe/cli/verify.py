@@ -12,8 +12,7 @@ from typing import Any
 
 from userpipe.aws.deployment import DEFAULT_OUTPUTS, Deployment
 from userpipe.cli.operations import on_deployment
-from userpipe.cli.register import register
-from userpipe.errors import OperatorError
+from userpipe.cli.register import UsageError, register
 from userpipe.ops.progress import Progress
 
 #: The address's domain on the local stack, whose mail never leaves the machine.
@@ -24,7 +23,7 @@ def add_commands(commands: Any) -> None:
     parser = register(
         commands,
         "verify",
-        on_deployment(_verify),
+        _run,
         parents=[_target()],
         help="smoke-test a deployment end to end with a throw-away user, then delete it",
         description="Sign up and confirm a throw-away user (userpipe-verify+<random>@DOMAIN), "
@@ -83,16 +82,21 @@ def _seconds(value: str) -> float:
     return number
 
 
-def _verify(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
-    from userpipe.ops import verify
-
-    domain = args.email_domain or (LOCAL_EMAIL_DOMAIN if deployment.local else None)
-    if domain is None:
-        raise OperatorError(
+def _run(args: argparse.Namespace) -> int:
+    """Refuses ``--stack`` without ``--email-domain`` before anything reaches AWS."""
+    if args.stack and not args.email_domain:
+        raise UsageError(
             "--email-domain DOMAIN is needed with --stack: Cognito emails the sign-up code to "
             "userpipe-verify+<random>@DOMAIN, so use a domain whose mail you receive or discard "
             "(a reserved one such as example.com bounces, which counts against the pool's sender)"
         )
+    return on_deployment(_verify)(args)
+
+
+def _verify(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.ops import verify
+
+    domain = args.email_domain or LOCAL_EMAIL_DOMAIN
 
     def say(line: str) -> None:
         if not args.json:
