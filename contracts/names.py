@@ -64,7 +64,12 @@ USER_LIFECYCLE_CALLS: Final = (
 USER_SYNC_PATTERN: Final[dict[str, object]] = {
     "source": [CLOUDTRAIL_SOURCE],
     "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-    "detail": {"eventSource": [COGNITO_EVENT_SOURCE], "eventName": list(USER_LIFECYCLE_CALLS)},
+    "detail": {
+        "eventSource": [COGNITO_EVENT_SOURCE],
+        "eventName": list(USER_LIFECYCLE_CALLS),
+        # A failed call changed nothing (CloudTrail records it with an errorCode).
+        "errorCode": [{"exists": False}],
+    },
 }
 
 #: Where a ``UserConfirmed`` came from.

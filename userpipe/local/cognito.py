@@ -23,6 +23,33 @@ before it on the same endpoint and adds what a real pool does:
   (``userpipe.local.signing``), not the one inside moto.
 - SES v2 ``SendEmail`` (what the example consumer calls) goes to the outbox too.
 
+The rest of a user's life, which moto lacks or gets wrong (moto 5.2.5 has no ``DeleteUser``,
+``GetUserAttributeVerificationCode`` or ``VerifyUserAttribute``, and its
+``UpdateUserAttributes`` overwrites the email at once), with moto's user record as the store:
+
+- Email changes under the pool's ``AttributesRequireVerificationBeforeUpdate = ["email"]``:
+  ``UpdateUserAttributes`` (and ``AdminUpdateUserAttributes`` without ``email_verified=true``)
+  keeps the old, verified address and sends a code (outbox kind ``verify-attribute``) to the
+  new one; ``GetUserAttributeVerificationCode`` sends a new code; ``VerifyUserAttribute``
+  checks it and makes the new address the verified ``email``. An admin who sets
+  ``email_verified=true`` in the same call changes the address at once.
+- ``DeleteUser`` checks the access token as moto does and deletes the user; ``AdminDeleteUser``
+  and ``AdminCreateUser`` pass through.
+- An admin-created user's first sign-in: when ``RespondToAuthChallenge`` (or its admin form)
+  completes ``NEW_PASSWORD_REQUIRED``, the pool's pre token generation trigger runs with
+  ``TokenGeneration_NewPasswordChallenge`` (Cognito developer guide, "Connecting API operations
+  to Lambda triggers": AdminCreateUser → "Pre token generation / Trigger source:
+  TokenGeneration_NewPasswordChallenge").
+  Real Cognito invokes that trigger on every token issuance (``TokenGeneration_Authentication``,
+  ``_RefreshTokens``, ...); userpipe's function returns at once for every other source, so the
+  emulator invokes it only here: a documented simplification.
+- After each successful lifecycle call (``UpdateUserAttributes``, ``VerifyUserAttribute``,
+  ``AdminUpdateUserAttributes``, ``DeleteUser``, ``AdminDeleteUser``, ``AdminCreateUser``, and
+  ``RespondToAuthChallenge`` / ``AdminRespondToAuthChallenge`` when they issue tokens) the
+  CloudTrail-shaped event AWS would put on the default bus goes to the ``cloudtrail`` callback
+  (``userpipe.local.cloudtrail``: values AWS hides are hidden). Its failure is logged and never
+  fails the call.
+
 Everything else reaches the emulator unchanged.
 """
 
@@ -31,17 +58,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD, TRIGGER_CONFIRM_SIGN_UP
-from userpipe.local import outbox
+from userpipe.local import cloudtrail, outbox
 from userpipe.local.aws import EmulatorError, InProcessAws
+from userpipe.local.iam import PRINCIPAL_KEY
 from userpipe.local.outbox import Outbox
 from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
 
@@ -49,6 +79,10 @@ TARGET_PREFIX: Final = "AWSCognitoIdentityProviderService."
 CODE_VALIDITY_SECONDS: Final = 24 * 3600
 TRIGGER_CALLS: Final = 3  # Cognito retries a trigger that does not answer in time, 3 calls in all
 ADMIN_CLIENT: Final = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
+TOKEN_GENERATION_NEW_PASSWORD: Final = "TokenGeneration_NewPasswordChallenge"  # noqa: S105
+NEW_PASSWORD_REQUIRED: Final = "NEW_PASSWORD_REQUIRED"  # noqa: S105 - a challenge's name
+
+LOG = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -80,6 +114,8 @@ class CognitoFront:
         outbox: Outbox,
         jwks: Mapping[str, Any],
         clock: Callable[[], float] = time.time,
+        pre_token_trigger: FunctionSandbox | None = None,
+        cloudtrail: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._emulator = emulator
         self._aws = aws
@@ -90,7 +126,10 @@ class CognitoFront:
         self._outbox = outbox
         self._jwks = json.dumps(jwks).encode()
         self._clock = clock
+        self._pre_token_trigger = pre_token_trigger
+        self._cloudtrail = cloudtrail
         self._codes: dict[tuple[str, str], PendingCode] = {}  # (kind, username) -> code
+        self._pending_emails: dict[str, str] = {}  # username -> new address awaiting its code
         self._lock = threading.Lock()
 
     # --- WSGI ---------------------------------------------------------------------------------
@@ -134,7 +173,20 @@ class CognitoFront:
     def _ours(self, request: dict[str, Any]) -> bool:
         if "UserPoolId" in request:
             return bool(request["UserPoolId"] == self._pool)
-        return bool(request.get("ClientId") == self._client_id)
+        if "ClientId" in request:
+            return bool(request["ClientId"] == self._client_id)
+        if "AccessToken" in request:
+            return self._token_is_ours(str(request["AccessToken"]))
+        return False
+
+    def _token_is_ours(self, token: str) -> bool:
+        """An access token this pool's client issued, or one nobody could have (unreadable):
+        the front answers the latter with Cognito's ``NotAuthorizedException``."""
+        claims = _claims(token)
+        if not claims:
+            return True
+        issuer = str(claims.get("iss", ""))
+        return claims.get("client_id") == self._client_id or issuer.endswith(f"/{self._pool}")
 
     def _forward(
         self, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]
@@ -240,6 +292,201 @@ class CognitoFront:
                         pool.access_tokens.pop(access, None)
         return 200, {}
 
+    # --- a user's own attributes (access token) ---------------------------------------------
+
+    def _UpdateUserAttributes(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """A new ``email`` waits for its code; every other attribute changes at once.
+
+        The pool requires verification before an email update
+        (``UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate = ["email"]``):
+        "Amazon Cognito sends a verification message to the new phone number or email address.
+        Amazon Cognito doesn't change the value of the attribute until your user responds to
+        the verification message and confirms the new value" (Cognito API reference,
+        UserAttributeUpdateSettingsType). The answer lists where the code went
+        (``CodeDeliveryDetailsList``, API reference, UpdateUserAttributes). moto would
+        overwrite the email at once and answer no delivery details.
+        """
+        user = self._token_user(str(request.get("AccessToken", "")))
+        attributes = _attribute_list(request.get("UserAttributes"))
+        new_email = _pop_attribute(attributes, "email")
+        if attributes:
+            self._admin_update(user["username"], attributes)
+        deliveries = []
+        if new_email is not None and new_email != user["attributes"].get("email"):
+            self._await_email(user["username"], new_email)
+            deliveries.append(_delivery(new_email))
+        self._record(
+            environ,
+            "UpdateUserAttributes",
+            request,
+            user["attributes"]["sub"],
+            response={
+                "codeDeliveryDetailsList": [cloudtrail.hidden_delivery(d) for d in deliveries]
+            },
+        )
+        return 200, {"CodeDeliveryDetailsList": deliveries}
+
+    def _GetUserAttributeVerificationCode(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """A new code for the address awaiting verification (else the current one); the
+        earlier code stops working (moto does not implement this operation)."""
+        user = self._token_user(str(request.get("AccessToken", "")))
+        _only_email(request)
+        with self._lock:
+            address = self._pending_emails.get(user["username"])
+        address = address or user["attributes"].get("email", "")
+        self._send_code(outbox.VERIFY_ATTRIBUTE, user["username"], address)
+        return 200, {"CodeDeliveryDetails": _delivery(address)}
+
+    def _VerifyUserAttribute(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """The emailed code makes the awaited address the user's verified ``email`` (moto does
+        not implement this operation). A wrong code: ``CodeMismatchException``; after 24 hours:
+        ``ExpiredCodeException`` (the same rules as the sign-up codes)."""
+        user = self._token_user(str(request.get("AccessToken", "")))
+        _only_email(request)
+        self._check_code(outbox.VERIFY_ATTRIBUTE, user["username"], str(request.get("Code", "")))
+        with self._lock:
+            address = self._pending_emails.pop(user["username"], None)
+        address = address or user["attributes"].get("email", "")
+        self._pin_tokens(user["username"])
+        self._admin_update(
+            user["username"],
+            [{"Name": "email", "Value": address}, {"Name": "email_verified", "Value": "true"}],
+        )
+        self._record(environ, "VerifyUserAttribute", request, user["attributes"]["sub"])
+        return 200, {}
+
+    def _DeleteUser(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """The user deletes themself (moto does not implement it): the token is checked as
+        moto checks one (unknown or revoked: ``NotAuthorizedException``), then the user is
+        deleted from the emulator's pool."""
+        user = self._token_user(str(request.get("AccessToken", "")))
+        self._sign_out(user["username"])
+        try:
+            self._aws.call(
+                "cognito-idp",
+                f"{TARGET_PREFIX}AdminDeleteUser",
+                {"UserPoolId": self._pool, "Username": user["username"]},
+            )
+        except EmulatorError as error:
+            raise CognitoError(error.code, error.message) from None
+        self._forget(user["username"])
+        self._record(environ, "DeleteUser", request, user["attributes"]["sub"])
+        return 200, {}
+
+    # --- administrators' calls (signed) ------------------------------------------------------
+
+    def _AdminUpdateUserAttributes(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """An admin's email change. With ``email_verified=true`` in the same call the new
+        address is verified and active at once ("You can also call the
+        AdminUpdateUserAttributes API and set email_verified or phone_number_verified to
+        true"); without it the pool's verification rule applies as for the user's own change
+        ("When you update a user attribute that has this option activated, Amazon Cognito sends
+        a verification message to the new ... email address" and keeps the old value until it
+        is confirmed): both from the API reference, UserAttributeUpdateSettingsType."""
+        user = self._user(str(request.get("Username", "")))
+        attributes = _attribute_list(request.get("UserAttributes"))
+        verified = any(
+            a["Name"] == "email_verified" and str(a.get("Value")).lower() == "true"
+            for a in attributes
+        )
+        new_email = next((a.get("Value") for a in attributes if a["Name"] == "email"), None)
+        awaits_code = (
+            new_email is not None and not verified and new_email != user["attributes"].get("email")
+        )
+        if awaits_code:
+            _pop_attribute(attributes, "email")
+            if attributes:
+                self._admin_update(user["username"], attributes)
+            self._await_email(user["username"], str(new_email))
+        else:
+            if new_email is not None:
+                self._pin_tokens(user["username"])
+            status, answer = self._call_emulator(environ, body)
+            if status != 200:
+                return status, answer
+            if new_email is not None:
+                with self._lock:
+                    self._pending_emails.pop(user["username"], None)
+        self._record(
+            environ, "AdminUpdateUserAttributes", request, user["attributes"]["sub"], signed=True
+        )
+        return 200, {}
+
+    def _AdminDeleteUser(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Passes through (after signing the user out: see ``_sign_out``)."""
+        user = self._user(str(request.get("Username", "")))
+        self._sign_out(user["username"])
+        status, answer = self._call_emulator(environ, body)
+        if status == 200:
+            self._forget(user["username"])
+            self._record(
+                environ, "AdminDeleteUser", request, user["attributes"]["sub"], signed=True
+            )
+        return status, answer
+
+    def _AdminCreateUser(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        status, answer = self._call_emulator(environ, body)
+        if status == 200:
+            created = answer.get("User", {})
+            sub = next(
+                (a["Value"] for a in created.get("Attributes", []) if a["Name"] == "sub"),
+                created.get("Username", ""),
+            )
+            self._record(environ, "AdminCreateUser", request, sub, signed=True)
+        return status, answer
+
+    # --- sign-in challenges --------------------------------------------------------------------
+
+    def _RespondToAuthChallenge(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        return self._respond_to_challenge(environ, body, request, "RespondToAuthChallenge")
+
+    def _AdminRespondToAuthChallenge(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        return self._respond_to_challenge(environ, body, request, "AdminRespondToAuthChallenge")
+
+    def _respond_to_challenge(
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any], event_name: str
+    ) -> tuple[int, dict[str, Any]]:
+        """moto answers the challenge; when the answer issues tokens the call is recorded, and
+        when it completes ``NEW_PASSWORD_REQUIRED`` (an admin-created user's first sign-in) the
+        pre token generation trigger runs first, as ``TokenGeneration_NewPasswordChallenge``
+        (see ``pre_token_event``). A failing trigger answers Cognito's error instead of the
+        tokens."""
+        status, answer = self._call_emulator(environ, body)
+        tokens = answer.get("AuthenticationResult") if status == 200 else None
+        if not isinstance(tokens, dict):
+            return status, answer
+        sub = str(_claims(str(tokens.get("AccessToken", ""))).get("sub", ""))
+        if request.get("ChallengeName") == NEW_PASSWORD_REQUIRED and self._pre_token_trigger:
+            responses = request.get("ChallengeResponses") or {}
+            user = self._user(str(responses.get("USERNAME", sub)))
+            event = self.pre_token_event(
+                user,
+                TOKEN_GENERATION_NEW_PASSWORD,
+                str(request.get("ClientId", "")),
+                client_metadata=request.get("ClientMetadata"),
+            )
+            self._invoke(self._pre_token_trigger, event, "PreTokenGeneration")
+        self._record(environ, event_name, request, sub, signed=event_name.startswith("Admin"))
+        return status, answer
+
     # --- codes --------------------------------------------------------------------------------
 
     def _send_code(
@@ -321,21 +568,183 @@ class CognitoFront:
 
     def _run_trigger(self, user: Mapping[str, Any], trigger_source: str, client_id: str) -> None:
         event = self.post_confirmation_event(user, trigger_source, client_id)
+        self._invoke(self._trigger, event, "PostConfirmation")
+
+    def pre_token_event(
+        self,
+        user: Mapping[str, Any],
+        trigger_source: str,
+        client_id: str,
+        *,
+        client_metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The pre token generation event (version 1) Cognito sends: the common fields, the
+        user's attributes with ``sub`` and ``cognito:user_status``, the user's groups as
+        ``groupConfiguration`` and ``response.claimsOverrideDetails`` (Cognito developer guide,
+        "Pre token generation Lambda trigger"; the shape as typed in Powertools' parser
+        ``PreTokenGenerationTriggerSchemaV1`` and in ``@types/aws-lambda``
+        ``pre-token-generation.d.ts``: ``request {userAttributes, groupConfiguration
+        {groupsToOverride, iamRolesToOverride, preferredRole}, clientMetadata?}``)."""
+        attributes = {**user["attributes"], "cognito:user_status": user["status"]}
+        request: dict[str, Any] = {
+            "userAttributes": attributes,
+            "groupConfiguration": {
+                "groupsToOverride": self._groups(user["username"]),
+                "iamRolesToOverride": [],
+                "preferredRole": None,
+            },
+        }
+        if client_metadata:
+            request["clientMetadata"] = dict(client_metadata)
+        return {
+            "version": "1",
+            "triggerSource": trigger_source,
+            "region": self._region,
+            "userPoolId": self._pool,
+            "userName": user["username"],
+            "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
+            "request": request,
+            "response": {"claimsOverrideDetails": None},
+        }
+
+    def _invoke(self, function: FunctionSandbox, event: dict[str, Any], trigger: str) -> None:
+        """Run a trigger as Cognito does: up to three calls while it times out; an error is
+        answered as ``UserLambdaValidationException`` ("<Trigger> failed with error ...")."""
         for _ in range(TRIGGER_CALLS):
-            invocation = self._trigger.invoke(event)
+            invocation = function.invoke(event)
             if invocation.ok:
                 return
             error = invocation.error or {}
             if error.get("errorType") != "Sandbox.Timedout":
                 raise CognitoError(
                     "UserLambdaValidationException",
-                    f"PostConfirmation failed with error {error.get('errorMessage', '')}.",
+                    f"{trigger} failed with error {error.get('errorMessage', '')}.",
                 )
         raise CognitoError(
             "UnexpectedLambdaException",
-            "PostConfirmation invocation failed due to error Socket timeout while invoking "
+            f"{trigger} invocation failed due to error Socket timeout while invoking "
             "Lambda function.",
         )
+
+    # --- lifecycle helpers --------------------------------------------------------------------
+
+    def _token_user(self, token: str) -> dict[str, Any]:
+        """The user an access token belongs to, checked as moto checks it (``GetUser``): an
+        unknown, revoked or signed-out token, or a disabled user, is Cognito's
+        ``NotAuthorizedException``."""
+        try:
+            found = self._aws.call("cognito-idp", f"{TARGET_PREFIX}GetUser", {"AccessToken": token})
+        except EmulatorError as error:
+            raise CognitoError(error.code, error.message) from None
+        return {
+            "username": found["Username"],
+            "status": found.get("UserStatus", "CONFIRMED"),
+            "attributes": {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])},
+        }
+
+    def _admin_update(self, username: str, attributes: list[dict[str, Any]]) -> None:
+        try:
+            self._aws.call(
+                "cognito-idp",
+                f"{TARGET_PREFIX}AdminUpdateUserAttributes",
+                {"UserPoolId": self._pool, "Username": username, "UserAttributes": attributes},
+            )
+        except EmulatorError as error:
+            raise CognitoError(error.code, error.message) from None
+
+    def _await_email(self, username: str, address: str) -> None:
+        """Keep ``address`` until its code comes back, and send the code there."""
+        with self._lock:
+            self._pending_emails[username] = address
+        self._send_code(outbox.VERIFY_ATTRIBUTE, username, address)
+
+    def _emulated_pool(self) -> Any:
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        return cognitoidp_backends[ACCOUNT][self._region].user_pools[self._pool]
+
+    def _pin_tokens(self, username: str) -> None:
+        """Make the user's tokens name the user by username. moto records the name a user
+        signed in with (in this pool, the email) and finds the user by it on every use, so
+        without this a changed email would orphan the user's tokens; Cognito's tokens stay
+        valid across an email change."""
+        pool = self._emulated_pool()
+        names = _sign_in_names(pool, username)
+        with self._lock:
+            for token, (client, signed_in_as) in list(pool.access_tokens.items()):
+                if signed_in_as in names:
+                    pool.access_tokens[token] = (client, username)
+            for token, issued in list(pool.refresh_tokens.items()):
+                if issued is not None and issued[1] in names:
+                    pool.refresh_tokens[token] = (issued[0], username, *issued[2:])
+
+    def _sign_out(self, username: str) -> None:
+        """Revoke the user's tokens before a deletion, so they are refused as unknown
+        (``NotAuthorizedException``); moto keeps a deleted user's tokens (and its own sign-out
+        misses those recorded under the email)."""
+        pool = self._emulated_pool()
+        names = _sign_in_names(pool, username)
+        with self._lock:
+            for token, (_, signed_in_as) in list(pool.access_tokens.items()):
+                if signed_in_as in names:
+                    pool.access_tokens.pop(token, None)
+            for token, issued in list(pool.refresh_tokens.items()):
+                if issued is not None and issued[1] in names:
+                    pool.refresh_tokens[token] = None
+
+    def _forget(self, username: str) -> None:
+        """A deleted user's codes and awaited address go with them."""
+        with self._lock:
+            self._pending_emails.pop(username, None)
+            for key in [k for k in self._codes if k[1] == username]:
+                del self._codes[key]
+
+    def _groups(self, username: str) -> list[str]:
+        try:
+            answer = self._aws.call(
+                "cognito-idp",
+                f"{TARGET_PREFIX}AdminListGroupsForUser",
+                {"UserPoolId": self._pool, "Username": username},
+            )
+        except EmulatorError as error:
+            raise CognitoError(error.code, error.message) from None
+        return [group["GroupName"] for group in answer.get("Groups", [])]
+
+    def _record(
+        self,
+        environ: Mapping[str, Any],
+        event_name: str,
+        request: Mapping[str, Any],
+        sub: str,
+        *,
+        signed: bool = False,
+        response: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Hand the call's CloudTrail event to the emitter. CloudTrail's delivery is independent
+        of the call: an emitter that fails is logged (by event name only) and the call still
+        succeeds."""
+        if self._cloudtrail is None:
+            return
+        try:
+            identity = (
+                cloudtrail.signer_identity(environ.get(PRINCIPAL_KEY), ACCOUNT) if signed else None
+            )
+            event = cloudtrail.api_call_event(
+                event_name,
+                request,
+                user_pool_id=self._pool,
+                sub=sub,
+                account=ACCOUNT,
+                region=self._region,
+                user_identity=identity,
+                source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
+                user_agent=str(environ.get("HTTP_USER_AGENT", "")),
+                at=datetime.fromtimestamp(self._clock(), UTC),
+                response_elements=response,
+            )
+            self._cloudtrail(event)
+        except Exception:  # delivery must never fail the Cognito call
+            LOG.warning("the CloudTrail event of %s was not delivered", event_name, exc_info=True)
 
     # --- SES v2, for the example consumer -----------------------------------------------------
 
@@ -357,6 +766,42 @@ def _claims(token: str) -> dict[str, Any]:
     except (IndexError, ValueError):
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+def _sign_in_names(pool: Any, username: str) -> set[str]:
+    """The names moto may have recorded a sign-in of ``username`` under: the username and the
+    user's sign-in aliases (the pool's ``UsernameAttributes``)."""
+    user = pool.users.get(username)
+    if user is None:
+        return {username}
+    aliases = pool.extended_config.get("UsernameAttributes") or []
+    return {username} | {
+        str(user.attribute_lookup[a]) for a in aliases if a in user.attribute_lookup
+    }
+
+
+def _attribute_list(value: Any) -> list[dict[str, Any]]:
+    """A request's ``UserAttributes`` as a list of ``{Name, Value}`` (anything else dropped)."""
+    if not isinstance(value, list):
+        return []
+    return [dict(a) for a in value if isinstance(a, dict) and isinstance(a.get("Name"), str)]
+
+
+def _pop_attribute(attributes: list[dict[str, Any]], name: str) -> str | None:
+    """Remove ``name`` from ``attributes``; its value, or ``None`` when absent."""
+    found = next((a for a in attributes if a["Name"] == name), None)
+    if found is None:
+        return None
+    attributes.remove(found)
+    return str(found.get("Value", ""))
+
+
+def _only_email(request: Mapping[str, Any]) -> None:
+    """The pool verifies email only (it has no phone numbers)."""
+    if request.get("AttributeName") != "email":
+        raise CognitoError(
+            "InvalidParameterException", "Only the email attribute can be verified in this pool."
+        )
 
 
 def _delivery(email: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from contracts.names import iso_utc
 SIGN_UP = "sign-up"
 RESEND = "resend-confirmation"
 FORGOT_PASSWORD = "forgot-password"  # noqa: S105 - the kind of message, not a password
+VERIFY_ATTRIBUTE = "verify-attribute"  # a code that verifies a new (or unverified) email
 EMAIL = "email"
 
 

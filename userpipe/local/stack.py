@@ -215,6 +215,8 @@ class LocalStack:
             trigger=self.sandboxes[CONFIRM_TRIGGER.id],
             outbox=self.outbox,
             jwks=self.signing_key.jwks(),
+            pre_token_trigger=self.sandboxes[CONFIRM_TRIGGER.id],
+            cloudtrail=lambda event: self._cloudtrail(aws, event),
         )
         self.graphql = self._router.graphql = GraphqlEndpoint(
             verifier=TokenVerifier.for_pool(
@@ -253,6 +255,21 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
         self._write_outputs()
+
+    def _cloudtrail(self, aws: InProcessAws, event: Mapping[str, Any]) -> None:
+        """What CloudTrail does after a Cognito call: its event on the account's default bus
+        (user_sync's rule is there), and the queue pollers woken as a write through the
+        endpoint would wake them."""
+        entry = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event["resources"],
+            "EventBusName": "default",
+        }
+        aws.call("events", "AWSEvents.PutEvents", {"Entries": [entry]})
+        if self._router is not None:
+            self._router.on_queue_work()
 
     def _sandbox_named(self, name: str) -> FunctionSandbox | None:
         """A sandbox by its function's name or ARN."""

@@ -78,7 +78,8 @@ class Report:
     confirmed: int = 0  # Cognito's confirmed users
     items: int = 0
     missing: list[str] = field(default_factory=list)  # confirmed, without an item
-    orphans: list[str] = field(default_factory=list)  # items without a confirmed user
+    orphans: list[str] = field(default_factory=list)  # live items without a confirmed user
+    tombstones: int = 0  # deleted users' tombstones, rebuilt from their UserDeleted
     email_differs: list[str] = field(default_factory=list)  # Cognito's email changed since
     still_marked: list[str] = field(default_factory=list)  # a replay write not cleaned up
     dead_lettered: int = 0  # the projector's DLQ and the stream consumers' on-failure queues
@@ -158,6 +159,8 @@ def run(
     )
     items = user_items(deployment)
     report.items = len(items)
+    tombstones = {user_id for user_id, item in items.items() if item.deleted}
+    report.tombstones = len(tombstones)
     seen: set[str] = set()
     with progress.bar("comparing with Cognito's confirmed users") as bar:
         for user in confirmed_users(deployment, rate=rate):
@@ -170,7 +173,7 @@ def run(
                 continue
             if item.email != user.attributes.get("email"):
                 report.email_differs.append(user.sub)
-    report.orphans = sorted(set(items) - seen)
+    report.orphans = sorted(set(items) - seen - tombstones)
     return report
 
 
@@ -187,16 +190,21 @@ def describe(report: Report) -> list[str]:
             "in the archive (confirmed before it existed, or in the window not replayed): "
             "`userpipe reconcile` creates them. First: " + ", ".join(report.missing[:5])
         )
+    if report.tombstones:
+        lines.append(
+            f"{report.tombstones} deleted user(s) are tombstones again (from their UserDeleted), "
+            "without personal data; none came back."
+        )
     if report.orphans:
         lines.append(
-            f"{len(report.orphans)} item(s) have no confirmed Cognito user (deleted since; the "
-            "archive still holds their event). Not deleted: review them. First: "
-            + ", ".join(report.orphans[:5])
+            f"{len(report.orphans)} live item(s) have no confirmed Cognito user (deleted while "
+            "their deletion did not reach the log). Not deleted here: `userpipe reconcile "
+            "--apply` erases them. First: " + ", ".join(report.orphans[:5])
         )
     if report.email_differs:
         lines.append(
-            f"{len(report.email_differs)} item(s) carry the email from confirmation, not "
-            "Cognito's current one (Cognito announces no attribute change)."
+            f"{len(report.email_differs)} item(s) carry another email than Cognito's (changed "
+            "while the rebuild ran): `userpipe reconcile --apply` brings them in line."
         )
     if report.still_marked:
         lines.append(
