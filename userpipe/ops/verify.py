@@ -38,6 +38,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
+from websockets.exceptions import ConnectionClosed
 
 from contracts.dynamodb import from_item
 from contracts.lifecycle import ERASED_FIELDS
@@ -54,8 +55,9 @@ T = TypeVar("T")
 #: record and the message come within a second or two on AWS; the tombstone waits for
 #: CloudTrail's delivery to the default bus, which AWS documents as best effort, no latency.
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
-#: Between two looks at something the pipeline writes.
-POLL_SECONDS: Final = 0.25
+#: Between two looks at what the pipeline writes: a latency is exact to within this. Each look
+#: is a few reads (GetItem, Query), cheap enough ten times a second for ``--timeout``.
+POLL_SECONDS: Final = 0.1
 #: Every GraphQL call and real-time message answers in well under a second: 10 s is a dead
 #: endpoint, not a slow one.
 NETWORK_TIMEOUT_SECONDS: Final = 10.0
@@ -143,6 +145,16 @@ class StepFailedError(Exception):
     """A step did not hold; the message says why, without any personal value."""
 
 
+@dataclass(frozen=True)
+class Check:
+    """A step that waits for the pipeline: ``holds()`` looks once (it may raise
+    ``StepFailedError`` when what it sees is wrong, not merely missing)."""
+
+    name: str
+    holds: Callable[[], object]
+    what: str  # what did not come, for the failure: "the item"
+
+
 class StoppedError(Exception):
     """A step failed and was reported: the run stops (cleanup still runs)."""
 
@@ -178,6 +190,45 @@ class Steps:
         self._record(StepResult(name, True, round((self.clock() - started) * 1000)))
         return value
 
+    def watch(
+        self,
+        since: float,
+        checks: list[Check],
+        *,
+        timeout: float,
+        sleep: Callable[[float], None] = time.sleep,
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        """What one action (at ``since``) causes, looked at together every ``poll`` seconds
+        until each has been seen or ``timeout`` passed; each step is timed to the look that
+        first saw it, so one slow effect does not delay the others' times. Reported in order;
+        the first not seen fails and stops the run."""
+        seen: dict[str, int] = {}
+        failed: dict[str, str] = {}
+        deadline = self.clock() + timeout
+        while True:
+            for check in checks:
+                if check.name in seen:
+                    continue
+                try:
+                    if check.holds():
+                        seen[check.name] = round((self.clock() - since) * 1000)
+                except StepFailedError as error:
+                    failed[check.name] = str(error)
+                except (ClientError, BotoCoreError, OSError, ValueError, KeyError) as error:
+                    failed[check.name] = why_failed(error)
+                if failed:
+                    break
+            if failed or len(seen) == len(checks) or self.clock() >= deadline:
+                break
+            sleep(poll)
+        for check in checks:
+            if check.name not in seen:
+                why = failed.get(check.name) or f"{check.what} not within {timeout:g} s"
+                self._record(StepResult(check.name, False, None, why))
+                raise StoppedError(check.name)
+            self._record(StepResult(check.name, True, seen[check.name]))
+
     def _record(self, result: StepResult) -> None:
         self.report.steps.append(result)
         self.on_step(result)
@@ -196,32 +247,13 @@ def why_failed(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def wait(
-    condition: Callable[[], T | None],
-    *,
-    what: str,
-    timeout: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    poll: float = POLL_SECONDS,
-) -> T:
-    """``condition()``'s first truthy value, looked for until ``timeout`` seconds passed."""
-    deadline = clock() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if clock() >= deadline:
-            raise StepFailedError(f"{what} not within {timeout:g} s")
-        sleep(poll)
-
-
 # --- what verify does to a deployment ---------------------------------------------------------
 
 
 class Subscription(Protocol):
     def next_data(self, timeout: float) -> dict[str, Any] | None:
-        """The next ``data`` message's payload data, or None if none came in ``timeout`` s."""
+        """The next ``data`` message's payload data, or None if none came in ``timeout`` s
+        (0: only what has arrived already)."""
         ...
 
     def close(self) -> None: ...
@@ -309,11 +341,10 @@ class _Journey:
         self.signed_up = False
         self.deleted = False
         self.subscription: Subscription | None = None
+        self.heard: dict[str, Any] | None = None  # the subscription's message, once it came
 
-    def until(self, condition: Callable[[], T | None], what: str) -> T:
-        return wait(
-            condition, what=what, timeout=self.timeout, clock=self.steps.clock, sleep=self.sleep
-        )
+    def watch(self, since: float, *checks: Check) -> None:
+        self.steps.watch(since, list(checks), timeout=self.timeout, sleep=self.sleep)
 
     def run(self) -> None:
         stage, steps, email = self.stage, self.steps, self.email
@@ -325,23 +356,21 @@ class _Journey:
         )
         confirmed = steps.now()
         steps.run(f"confirm ({stage.confirmation})", lambda: stage.confirm(email))
-        steps.run(
-            "item in the User table",
-            lambda: self.until(lambda: stage.item(sub), "the item"),
-            since=confirmed,
-        )
-        steps.run(
-            "audit record of its creation",
-            lambda: self.until(lambda: _created(stage.audit_records(sub)), "an INSERT record"),
-            since=confirmed,
-        )
-        steps.run("onCreateUser message", lambda: self._created_message(sub), since=confirmed)
+        created = [
+            Check("item in the User table", lambda: stage.item(sub), "the item"),
+            Check(
+                "audit record of its creation",
+                lambda: _created(stage.audit_records(sub)),
+                "an INSERT record",
+            ),
+            Check("onCreateUser message", lambda: self._created_message(sub), "the message"),
+        ]
         if stage.sees_mail:
-            steps.run(
-                "welcome mail in the outbox",
-                lambda: self.until(lambda: stage.welcome_mails(email), "the welcome mail"),
-                since=confirmed,
+            mail = Check(
+                "welcome mail in the outbox", lambda: stage.welcome_mails(email), "the mail"
             )
+            created.append(mail)
+        self.watch(confirmed, *created)
         token = steps.run("sign in (InitiateAuth)", lambda: stage.sign_in(email, self.password))
         steps.run(
             "me and getUser through GraphQL, with its own token",
@@ -349,40 +378,48 @@ class _Journey:
         )
         edited = steps.now()
         steps.run("profile edit through GraphQL (updateUser)", lambda: self._edit(sub, token))
-        steps.run(
-            "its key in the keys table (the edit's event sealed with it)",
-            lambda: self.until(lambda: stage.has_key(sub), "the key"),
-            since=edited,
+        self.watch(
+            edited,
+            Check(
+                "its key in the keys table (the edit's event sealed with it)",
+                lambda: stage.has_key(sub),
+                "the key",
+            ),
         )
         deleted = steps.now()
         steps.run("delete (DeleteUser, with its own token)", lambda: stage.delete_user(token))
         self.deleted = True
-        steps.run(
-            "tombstone (_deleted, no email, name or age)",
-            lambda: self.until(lambda: _tombstone(stage.item(sub)), "the tombstone"),
-            since=deleted,
-        )
-        steps.run(
-            "audit trail redacted (no email, name or age, nor their fingerprints)",
-            lambda: self.until(self._redacted(sub), "the redaction"),
-            since=deleted,
-        )
-        steps.run(
-            "key deleted from the keys table",
-            lambda: self.until(lambda: not stage.has_key(sub), "the key's deletion"),
-            since=deleted,
+        self.watch(
+            deleted,
+            Check(
+                "tombstone (_deleted, no email, name or age)",
+                lambda: _tombstone(stage.item(sub)),
+                "the tombstone",
+            ),
+            Check(
+                "audit trail redacted (no email, name or age, nor their fingerprints)",
+                self._redacted(sub),
+                "the redaction",
+            ),
+            Check(
+                "key deleted from the keys table",
+                lambda: not stage.has_key(sub),
+                "the key's deletion",
+            ),
         )
 
-    def _created_message(self, sub: str) -> dict[str, Any]:
+    def _created_message(self, sub: str) -> bool:
+        """Whether the subscription's message has come (without waiting for it)."""
         if self.subscription is None:
             raise StepFailedError("no subscription was opened")
-        message = self.subscription.next_data(self.timeout)
-        if message is None:
-            raise StepFailedError(f"no message within {self.timeout:g} s")
-        created = (message or {}).get("onCreateUser") or {}
+        if self.heard is None:
+            self.heard = self.subscription.next_data(0)
+            if self.heard is None:
+                return False
+        created = self.heard.get("onCreateUser") or {}
         if created.get("id") != sub or created.get("email") != self.email:
             raise StepFailedError("the message is not about this user (id or email differ)")
-        return created
+        return True
 
     def _read(self, sub: str, token: str) -> None:
         me = _data(self.stage.graphql(ME, {}, token), "me")
@@ -695,17 +732,20 @@ class RealtimeSubscription:
 
     def next_data(self, timeout: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
+        while True:
             try:
-                message = json.loads(self.socket.recv(timeout=left))
+                message = json.loads(
+                    self.socket.recv(timeout=max(0.0, deadline - time.monotonic()))
+                )
             except TimeoutError:
                 return None
+            except ConnectionClosed as closed:
+                raise StepFailedError(f"the real-time connection closed ({closed})") from None
             if message.get("type") == "data" and message.get("id") == self.key:
                 data: dict[str, Any] = message["payload"]["data"]
                 return data
             if message.get("type") in ("error", "complete"):
                 raise StepFailedError(f"the subscription ended: {_errors(message)}")
-        return None
 
     def close(self) -> None:
         self._exits.close()
