@@ -104,6 +104,7 @@ class StepResult:
 @dataclass
 class Report:
     email: str
+    sub: str | None = None  # the user's id, once Cognito gave it: its tombstone's key
     steps: list[StepResult] = field(default_factory=list)
     #: What the cleanup did, in sentences; ``cleaned`` whether nothing of verify's is left
     #: beyond what erasure leaves by design.
@@ -118,6 +119,7 @@ class Report:
         return {
             "ok": self.ok,
             "email": self.email,
+            "sub": self.sub,
             "steps": [step.as_dict() for step in self.steps],
             "cleanup": self.cleanup,
             "cleaned": self.cleaned,
@@ -350,6 +352,7 @@ class _Journey:
         stage, steps, email = self.stage, self.steps, self.email
         sub = steps.run("sign up (SignUp)", lambda: stage.sign_up(email, self.password))
         self.signed_up = True
+        steps.report.sub = sub
         self.subscription = steps.run(
             "onCreateUser subscription, for this user's id (IAM operator)",
             lambda: stage.subscribe_created(sub),
