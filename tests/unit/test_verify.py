@@ -463,3 +463,42 @@ def test_a_stack_needs_an_email_domain_before_anything_reaches_aws(
 
     assert exited.value.code == 2
     assert "--email-domain DOMAIN is needed with --stack" in capsys.readouterr().err
+
+
+def aws_stage(graphql_url: str) -> Any:
+    from userpipe.aws.clients import Clients
+    from userpipe.aws.deployment import Deployment
+    from userpipe.ops.verify import DeploymentStage
+
+    outputs = {
+        "user_pool_id": "eu-west-1_Ab12Cd34E",
+        "user_pool_client_id": "client",
+        "graphql_url": graphql_url,
+        "region": "eu-west-1",
+        "stage": "prod",
+    }
+    clients = Clients(region="eu-west-1")
+    return DeploymentStage(Deployment("stack userpipe-prod", outputs, clients, local=False))
+
+
+@pytest.mark.parametrize(
+    ("graphql_url", "realtime_url"),
+    [
+        (
+            "https://abc123.appsync-api.eu-west-1.amazonaws.com/graphql",
+            "wss://abc123.appsync-realtime-api.eu-west-1.amazonaws.com/graphql",
+        ),
+        ("https://api.example.com/graphql", "wss://api.example.com/graphql/realtime"),
+    ],
+)
+def test_on_aws_the_real_time_endpoint_is_the_one_amplify_derives(
+    graphql_url: str, realtime_url: str
+) -> None:
+    assert aws_stage(graphql_url).realtime_url == realtime_url
+
+
+def test_on_aws_verify_confirms_as_an_operator_and_cannot_see_the_mail() -> None:
+    stage = aws_stage("https://abc123.appsync-api.eu-west-1.amazonaws.com/graphql")
+
+    assert stage.confirmation == "AdminConfirmSignUp"
+    assert stage.sees_mail is False
