@@ -20,6 +20,7 @@ from userpipe.ops.verify import (
     VERIFY_NAME,
     Check,
     Report,
+    StepFailedError,
     Steps,
     StoppedError,
     describe,
@@ -502,3 +503,26 @@ def test_on_aws_verify_confirms_as_an_operator_and_cannot_see_the_mail() -> None
 
     assert stage.confirmation == "AdminConfirmSignUp"
     assert stage.sees_mail is False
+
+
+def test_a_watched_step_that_sees_something_wrong_fails_at_once_with_what_it_saw(
+    clock: Clock,
+) -> None:
+    report = Report(email=EMAIL)
+    steps = Steps(report, clock=clock)
+
+    def wrong() -> bool:
+        raise StepFailedError("the message is not about this user (id or email differ)")
+
+    with pytest.raises(StoppedError):
+        steps.watch(
+            clock(),
+            [Check("item", lambda: None, "the item"), Check("message", wrong, "the message")],
+            timeout=30,
+            sleep=clock.sleep,
+        )
+
+    assert [step.line() for step in report.steps] == [
+        "✗ message — the message is not about this user (id or email differ)"
+    ]
+    assert clock() == 1000.0  # it did not wait out the timeout

@@ -8,8 +8,8 @@ that causes it (the item, the audit record and the message from the confirmation
 tombstone and the erasure from the deletion). It stops at the first step that fails and
 always deletes the Cognito user it made (``AdminDeleteUser`` when ``DeleteUser`` never ran).
 
-What it leaves, by design: the tombstone (``_ttl`` removes it after ``TOMBSTONE_DAYS``) and the
-user's audit records without personal data (the audit table's retention removes them).
+What it leaves, by design: the tombstone (``_ttl`` expires it after ``TOMBSTONE_DAYS``) and the
+user's audit records without personal data (kept as long as the stage keeps audit records).
 
 The subscription is an IAM operator's, opened with the operator's own credentials (the ones
 running this command) between sign-up and confirmation, for the new user's ``id`` only: an
@@ -204,7 +204,8 @@ class Steps:
         """What one action (at ``since``) causes, looked at together every ``poll`` seconds
         until each has been seen or ``timeout`` passed; each step is timed to the look that
         first saw it, so one slow effect does not delay the others' times. Reported in order;
-        the first not seen fails and stops the run."""
+        the first not seen in time, or the first that saw something wrong, fails and stops the
+        run."""
         seen: dict[str, int] = {}
         failed: dict[str, str] = {}
         deadline = self.clock() + timeout
@@ -225,11 +226,13 @@ class Steps:
                 break
             sleep(poll)
         for check in checks:
-            if check.name not in seen:
+            if check.name in seen:
+                self._record(StepResult(check.name, True, seen[check.name]))
+            elif check.name in failed or not failed:
                 why = failed.get(check.name) or f"{check.what} not within {timeout:g} s"
                 self._record(StepResult(check.name, False, None, why))
                 raise StoppedError(check.name)
-            self._record(StepResult(check.name, True, seen[check.name]))
+            # else: not seen yet when another one failed; the run stops at that one
 
     def _record(self, result: StepResult) -> None:
         self.report.steps.append(result)
