@@ -70,7 +70,7 @@ class Attr:
 
 
 #: Every per-stage setting a reference may name (``SETTINGS`` declares each one's defaults).
-SettingKey = Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier"]
+SettingKey = Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier", "cloudTrail"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,15 @@ SETTINGS: Final = (
         "welcomeNotifier",
         "on or off: whether the stage has the example consumer. Unset, it has it when it gives "
         "a welcomeSender (``subscribed``).",
+    ),
+    StageSetting(
+        "cloudTrail",
+        "create or existing: how Cognito's calls reach the default bus (user_sync). "
+        "EventBridge gets 'AWS API Call via CloudTrail' events only while a trail logs "
+        "management events. create: the stack makes a trail of write management events in its "
+        "Region; existing: the account has such a trail already (a second would be a paid "
+        "copy). The local stack emits the events itself.",
+        deploy="create",
     ),
 )
 

@@ -1,12 +1,13 @@
 """Taking a kept stage's retained resources back after ``cdk destroy``: the resource mapping
 ``cdk import`` needs, written from the very template it imports with.
 
-A stage that is not ephemeral keeps its user pool and the pool's groups, both tables and the
-functions' log groups when its stack is deleted. Deploying the stage again cannot create them
-anew: the tables and log groups have fixed names (CloudFormation stops at "already exists"),
-and a user pool's name is not unique, so a plain deploy would create a second, empty pool
-beside the one that holds the users. Instead the stack is created by importing them, then
-deployed (docs/deploy.md, "What `destroy` keeps")::
+A stage that is not ephemeral keeps its user pool and the pool's groups, its tables, its event
+bus with the archive (the events the User table is rebuilt from), the functions' log groups and
+the CloudTrail log bucket when its stack is deleted. Deploying the stage again cannot create
+them anew: the tables, bus, archive and log groups have fixed names (CloudFormation stops at
+"already exists"), and a user pool's name is not unique, so a plain deploy would create a
+second, empty pool beside the one that holds the users. Instead the stack is created by
+importing them, then deployed (docs/deploy.md, "What `destroy` keeps")::
 
     python -m infra.adopt -c stage=prod --user-pool-id eu-west-1_AbC123 > build/adopt-prod.json
     npx cdk import -c stage=prod -c adopt=true --resource-mapping build/adopt-prod.json
@@ -33,6 +34,11 @@ IDENTIFIERS: Final[dict[str, tuple[str, ...]]] = {
     USER_POOL: ("UserPoolId",),
     "AWS::Cognito::UserPoolGroup": ("UserPoolId", "GroupName"),
     "AWS::DynamoDB::Table": ("TableName",),
+    # Both importable: "For default event buses, the identifier is Name" (EventBridge user
+    # guide, "Updating a default event bus using CloudFormation"), and the Archive is in
+    # CloudFormation's "Resource type support" list for import.
+    "AWS::Events::EventBus": ("Name",),
+    "AWS::Events::Archive": ("ArchiveName",),
     "AWS::Logs::LogGroup": ("LogGroupName",),
 }
 #: Cognito's user pool id: ``<region>_<id>``.

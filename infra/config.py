@@ -27,6 +27,13 @@ RESERVED_TLDS: Final = ("example", "test", "invalid", "localhost")
 SWITCHES_KEYS: Final = frozenset(switch.key for switch in SWITCHES)
 #: A deployment's default for each declared setting (``""``: unset).
 DEPLOY_DEFAULTS: Final = default_settings("deploy")
+#: How a stage gets Cognito's API calls onto the default bus (user_sync's subscription):
+#: EventBridge receives "AWS API Call via CloudTrail" events only while a trail logs management
+#: events in the account and Region (EventBridge user guide, "Events from AWS services").
+#: ``create``: the stack makes a trail of write management events (``infra.parts.trail``);
+#: ``existing``: the account has one already (a second trail would be a paid copy).
+CLOUD_TRAIL_CHOICES: Final = ("create", "existing")
+CLOUD_TRAIL_KEY: Final = "cloudTrail"
 _ADDRESS = re.compile(r"[^@\s<>]+@(?P<domain>[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)")
 
 
@@ -52,6 +59,7 @@ class StageConfig:
     #: The example consumer's SES sender; without one, the stage has no welcome notifier.
     welcome_sender: str | None = DEPLOY_DEFAULTS["welcomeSender"] or None
     reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
+    cloud_trail: str = DEPLOY_DEFAULTS.get(CLOUD_TRAIL_KEY) or CLOUD_TRAIL_CHOICES[0]
     #: The optional parts this stage leaves out, by their switch's key (``welcomeNotifier``).
     switched_off: frozenset[str] = frozenset()
     #: Every declared setting as the context gives it, else its deploy default; the ones
@@ -69,6 +77,7 @@ class StageConfig:
             **dict(self.declared),
             "auditRetentionDays": str(self.audit_retention_days or ""),
             "welcomeSender": self.welcome_sender or "",
+            CLOUD_TRAIL_KEY: self.cloud_trail,
             **{s.key: OFF if s.key in self.switched_off else ON for s in SWITCHES},
         }
 
@@ -88,6 +97,7 @@ class StageConfig:
             alarm_email=get("alarmEmail") or None,
             welcome_sender=_sender(get),
             reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
+            cloud_trail=_choice(get, CLOUD_TRAIL_KEY, CLOUD_TRAIL_CHOICES, defaults.cloud_trail),
             declared=tuple(
                 (key, str(get(key)) if get(key) not in (None, "") else default)
                 for key, default in DEPLOY_DEFAULTS.items()
@@ -156,6 +166,15 @@ def _sender(get: Any) -> str | None:
             "welcomeSender", value, "an address on a domain you own: SES cannot verify " + domain
         )
     return sender
+
+
+def _choice(get: Any, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = get(key)
+    if value is None or value == "":
+        return default
+    if str(value) not in choices:
+        raise InvalidContextError(key, value, " or ".join(choices))
+    return str(value)
 
 
 def _days(get: Any, key: str, default: int) -> int:

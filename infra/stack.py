@@ -1,18 +1,24 @@
 """userpipe as one stack, built from the declaration in ``contracts.topology``: the bus and its
-archive, the tables, the user pool and its trigger, every ``UserConfirmed`` subscription the
-stage has (an optional one may be switched off), every consumer of a table's stream, the GraphQL
-API, alarms, and the outputs of what it built.
+archive, the tables, the user pool and its triggers, every subscription the stage has (an
+optional one may be switched off) on our bus or the account's default one, the CloudTrail trail
+that puts Cognito's calls on the default bus (unless the account has one: ``-c
+cloudTrail=existing``), every consumer of a table's stream, the GraphQL API, alarms, and the
+outputs of what it built.
 
 What the declaration does not say — encryption, removal policies and alarms — is decided here,
 per concern; each function's permissions are its declared grants (``infra.parts.grants``)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from constructs import Construct
 
 from contracts.topology import (
+    BUS,
     CONFIRM_TRIGGER,
     SCHEDULES,
     STAGE,
@@ -29,8 +35,9 @@ from infra.parts.identity import Identity
 from infra.parts.queues import dead_letter_queue
 from infra.parts.schedule import ScheduledFunction, schedule_expression
 from infra.parts.stream import STREAM_INVOKED, StreamConsumption
-from infra.parts.subscription import SQS_INVOKED, UserConfirmedSubscription
+from infra.parts.subscription import SQS_INVOKED, EventSubscription
 from infra.parts.tables import make_table
+from infra.parts.trail import CognitoCallsTrail
 
 
 class UserpipeStack(Stack):
@@ -57,6 +64,7 @@ class UserpipeStack(Stack):
             "Events",
             names=names,
             archive_retention_days=config.archive_retention_days,
+            retain=retain,
             resources=self.resources,
         )
         tables_scope = Construct(self, "Tables")
@@ -101,12 +109,12 @@ class UserpipeStack(Stack):
         for subscription in self.resources.parts.subscriptions:
             scope = Construct(self, subscription.id)
             consumer = self.functions.make(scope, subscription.consumer, invoked_by=SQS_INVOKED)
-            UserConfirmedSubscription(
+            EventSubscription(
                 scope,
                 "Subscription",
                 declared=subscription,
                 names=names,
-                bus=self.events.bus,
+                bus=self._bus(subscription.bus),
                 consumer=consumer,
                 alarms=self.alarms,
                 resources=self.resources,
@@ -125,8 +133,26 @@ class UserpipeStack(Stack):
                 resources=self.resources,
             )
 
+        self.trail = (
+            CognitoCallsTrail(self, "CognitoCalls", names=names)
+            if config.cloud_trail == "create"
+            and any(s.bus == "default" for s in self.resources.parts.subscriptions)
+            else None
+        )
+
         self.functions.grant_declared()
         self._outputs()
+
+    def _bus(self, declared: Literal["Bus", "default"]) -> events.IEventBus:
+        """A subscription's bus: ours, or the account's default bus (where AWS services' events,
+        CloudTrail's among them, arrive). The default bus always exists: it is referred to,
+        never created or deleted."""
+        if declared == BUS.id:
+            return self.events.bus
+        found = self.node.try_find_child("DefaultBus")
+        if found is None:
+            return events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        return found  # type: ignore[return-value]
 
     def _schedules(self, config: StageConfig) -> None:
         for declared in SCHEDULES:

@@ -1,11 +1,15 @@
-"""The bus ``UserConfirmed`` travels on, its archive (for replays) and the event's schema in an
-EventBridge schema registry (so other teams and accounts can discover and bind to it)."""
+"""The bus userpipe's events travel on, its archive (for replays) and ``UserConfirmed``'s schema
+in an EventBridge schema registry (so other teams and accounts can discover and bind to it).
+
+The archive is the truth the User table is rebuilt from (``userpipe rebuild``): a kept stage
+retains it and its bus on delete, and ``cdk import`` takes both back (``infra.adopt``). An
+ephemeral stage is destroyed whole."""
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_eventschemas as eventschemas
 from constructs import Construct
@@ -23,10 +27,13 @@ class UserEvents(Construct):
         *,
         names: ResourceNames,
         archive_retention_days: int,
+        retain: bool,
         resources: StageResources,
     ) -> None:
         super().__init__(scope, construct_id)
+        removal_policy = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         self.bus = events.EventBus(self, BUS.id, event_bus_name=names.of(BUS.base_name))
+        self.bus.apply_removal_policy(removal_policy)
         self.archive = self.bus.archive(
             ARCHIVE.id,
             archive_name=names.of(ARCHIVE.base_name),
@@ -34,6 +41,7 @@ class UserEvents(Construct):
             event_pattern=events.EventPattern(source=ARCHIVE.pattern["source"]),
             retention=Duration.days(archive_retention_days) if archive_retention_days else None,
         )
+        self.archive.apply_removal_policy(removal_policy)
         registry = eventschemas.CfnRegistry(
             self,
             "Registry",

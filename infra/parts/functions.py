@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts.topology import LAYERS, FunctionSpec, ResourceNames, StageResources
+from contracts.topology import FunctionSpec, Layer, ResourceNames, StageResources
 from infra.bundling import function_code
 from infra.layer import CONTENTS, built_layer
 from infra.parts.grants import grant_declared
@@ -23,7 +23,9 @@ ARCHITECTURE = lambda_.Architecture.ARM_64  # keep equal to infra.layer.PLATFORM
 
 
 class FunctionFactory(Construct):
-    """Owns the dependency layers; ``make`` builds a function under the caller's construct."""
+    """Owns the dependency layers, each made once the first function naming it is (a layer no
+    function of the stage names is not deployed); ``make`` builds a function under the caller's
+    construct."""
 
     def __init__(
         self,
@@ -41,8 +43,11 @@ class FunctionFactory(Construct):
         self._retention = log_retention(log_retention_days)
         self._removal_policy = removal_policy
         self._made: list[tuple[FunctionSpec, lambda_.Function]] = []
-        self.layers = {
-            layer: lambda_.LayerVersion(
+        self.layers: dict[Layer, lambda_.LayerVersion] = {}
+
+    def layer(self, layer: Layer) -> lambda_.LayerVersion:
+        if layer not in self.layers:
+            self.layers[layer] = lambda_.LayerVersion(
                 self,
                 f"{layer.capitalize()}Layer",
                 code=lambda_.Code.from_asset(str(built_layer(layer))),
@@ -51,8 +56,7 @@ class FunctionFactory(Construct):
                 description=f"userpipe {layer} layer for arm64: "
                 + ", ".join(sorted(CONTENTS[layer])),
             )
-            for layer in LAYERS
-        }
+        return self.layers[layer]
 
     def make(
         self,
@@ -89,7 +93,7 @@ class FunctionFactory(Construct):
             architecture=ARCHITECTURE,
             handler=spec.handler,
             code=lambda_.Code.from_asset(str(function_code(spec))),
-            layers=[self.layers[layer] for layer in spec.layers],
+            layers=[self.layer(layer) for layer in spec.layers],
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
             environment=self._resources.environment(spec),

@@ -1,6 +1,8 @@
 """The user pool: email sign-up, verified and strong; the Admin group; an app client; and the
-PostConfirmation trigger. The trigger needs only ``events:PutEvents`` (the pool id arrives in
-the event), so the pool and the trigger's role never refer to each other: no cycle.
+PostConfirmation and pre token generation triggers (one function, ``USER_POOL`` says which). The
+trigger needs only ``events:PutEvents`` (the pool id arrives in the event), so the pool and the
+trigger's role never refer to each other: no cycle. A changed email stays unused until the user
+verifies it (``USER_POOL.verify_before_update``).
 
 A kept stage retains the pool and its groups (who is an Admin) on delete. ``trigger=None``
 builds the pool as ``cdk import`` takes it back (``infra.adopt``): an import creates nothing,
@@ -31,7 +33,11 @@ class Identity(Construct):
         super().__init__(scope, construct_id)
         declared = USER_POOL
         removal_policy = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
-        triggers = cognito.UserPoolTriggers(post_confirmation=trigger) if trigger else None
+        triggers = (
+            cognito.UserPoolTriggers(post_confirmation=trigger)
+            if trigger and declared.post_confirmation
+            else None
+        )
         self.user_pool = cognito.UserPool(
             self,
             declared.id,
@@ -41,7 +47,8 @@ class Identity(Construct):
                 email="email" in declared.sign_in_aliases, username=False
             ),
             auto_verify=cognito.AutoVerifiedAttrs(email="email" in declared.auto_verified),
-            keep_original=cognito.KeepOriginalAttrs(email=True),
+            # UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate
+            keep_original=cognito.KeepOriginalAttrs(email="email" in declared.verify_before_update),
             user_verification=cognito.UserVerificationConfig(
                 email_style=cognito.VerificationEmailStyle.CODE
             ),
@@ -63,6 +70,19 @@ class Identity(Construct):
             deletion_protection=retain,
             removal_policy=removal_policy,
         )
+        if declared.pre_token_generation not in (None, declared.post_confirmation):
+            raise ValueError(
+                "the stack makes one trigger function: pre token generation must be "
+                "the PostConfirmation function or none"
+            )
+        if trigger and declared.pre_token_generation:
+            # V1_0: the function returns the event unchanged, so it needs none of V2's token
+            # customization (which also needs the Essentials or Plus feature plan).
+            self.user_pool.add_trigger(
+                cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG,
+                trigger,
+                cognito.LambdaVersion.V1_0,
+            )
         acknowledge(
             self.user_pool,
             "AwsSolutions-COG2",

@@ -1,5 +1,7 @@
-"""``UserConfirmedSubscription``: how any function consumes ``UserConfirmed``, as declared in
-``contracts.topology.SUBSCRIPTIONS``.
+"""``EventSubscription``: how any function consumes events, as declared in
+``contracts.topology.SUBSCRIPTIONS`` — userpipe's own from its bus (``UserConfirmed``, the
+projector's user changes), or AWS's from the account's default bus (Cognito's calls, reported by
+CloudTrail, to user_sync).
 
 Each subscriber gets its own rule, queue and dead-letter queue, its own alarms and only the
 permission to consume its own queue — so one failing consumer never holds up another. The
@@ -7,6 +9,9 @@ projector is simply the first subscriber.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration, Names
 from aws_cdk import aws_events as events
@@ -32,7 +37,7 @@ SQS_INVOKED = (
 )
 
 
-class UserConfirmedSubscription(Construct):
+class EventSubscription(Construct):
     def __init__(
         self,
         scope: Construct,
@@ -55,7 +60,7 @@ class UserConfirmedSubscription(Construct):
             "Dlq",
             queue_name=names.of(declared.dlq),
             retention_days=source.dlq_retention_days,
-            catches=f"UserConfirmed events {consumer.node.id} could not receive or process",
+            catches=f"events {consumer.node.id} could not receive or process",
         )
         self.queue = encrypted_queue(
             self,
@@ -73,10 +78,8 @@ class UserConfirmedSubscription(Construct):
             "Rule",
             rule_name=names.of(declared.rule),
             event_bus=bus,
-            event_pattern=events.EventPattern(
-                source=declared.pattern["source"], detail_type=declared.pattern["detail-type"]
-            ),
-            description=f"UserConfirmed -> {declared.consumer.id}'s queue",
+            event_pattern=event_pattern(declared.pattern),
+            description=f"{_described(declared.pattern)} -> {declared.consumer.id}'s queue",
             targets=[
                 targets.SqsQueue(
                     self.queue,
@@ -114,3 +117,18 @@ class UserConfirmedSubscription(Construct):
                 arn=queue.queue_arn,
             )
         resources.add(f"{declared.id}Rule", name=self.rule.rule_name, arn=self.rule.rule_arn)
+
+
+def event_pattern(declared: Mapping[str, object]) -> events.EventPattern:
+    """The declared pattern (EventBridge's JSON form) as CDK takes it, field for field."""
+    fields = {"source": "source", "detail-type": "detail_type", "detail": "detail"}
+    unknown = set(declared) - set(fields)
+    if unknown:
+        raise ValueError(f"pattern fields {sorted(unknown)} are not mapped to CDK's EventPattern")
+    given: dict[str, Any] = {fields[key]: value for key, value in declared.items()}
+    return events.EventPattern(**given)
+
+
+def _described(pattern: Mapping[str, object]) -> str:
+    detail_types = pattern.get("detail-type")
+    return ", ".join(detail_types) if isinstance(detail_types, list) else "events"

@@ -1,5 +1,12 @@
 """DynamoDB tables as the declaration describes them, with what only AWS needs on top:
-on-demand billing, encryption, point-in-time recovery and, in kept stages, deletion protection."""
+on-demand billing, encryption, point-in-time recovery and, in kept stages, deletion protection.
+
+Point-in-time recovery is also how long erased personal data can still be brought back: a
+restore to a moment before a user's deletion returns their data key (``UserKeys``: the sealed
+copies of their profile become readable again) and their item's email, name and age (``User``).
+So ``PITR_RECOVERY_DAYS`` is the bounded retention of a deleted user's data; shorten it here
+(DynamoDB takes 1 to 35 days) if erasure must be final sooner. A restored table must have the
+users deleted since its restore point erased again (their ``UserDeleted`` events say who)."""
 
 from __future__ import annotations
 
@@ -10,6 +17,9 @@ from constructs import Construct
 from contracts.topology import ResourceNames, StageResources, Table
 
 _TYPES = {"S": "STRING", "N": "NUMBER"}
+#: DynamoDB's longest (and default) recovery window: 1 to 35 days ("Point-in-time recovery",
+#: DynamoDB developer guide). It bounds how long a deleted user's key and values can come back.
+PITR_RECOVERY_DAYS = 35
 
 
 def make_table(
@@ -31,7 +41,7 @@ def make_table(
         sort_key=key(declared.sort_key),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True
+            point_in_time_recovery_enabled=True, recovery_period_in_days=PITR_RECOVERY_DAYS
         ),
         stream=dynamodb.StreamViewType(declared.stream) if declared.stream else None,
         time_to_live_attribute=declared.ttl_attribute,

@@ -176,6 +176,7 @@ def test_a_function_asset_is_the_same_when_built_twice() -> None:
         ({"auditRetentionDays": "-1"}, "auditRetentionDays='-1' is invalid"),
         ({"archiveRetentionDays": "forever"}, "expected a whole number of days"),
         ({"welcomeNotifier": "maybe"}, "welcomeNotifier='maybe' is invalid: expected on or off"),
+        ({"cloudTrail": "none"}, "cloudTrail='none' is invalid: expected create or existing"),
     ],
 )
 def test_bad_context_is_refused_with_a_clear_error(context: dict[str, str], message: str) -> None:
@@ -192,7 +193,8 @@ def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched
     given = StageConfig.from_context({"welcomeSender": "hello@acme-widgets.io"}.get)
     assert given.switched_off == set()
     assert given.settings() == {
-        "auditRetentionDays": "", "welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "on"
+        "auditRetentionDays": "", "welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "on",
+        "cloudTrail": "create",
     }  # fmt: skip
     switched = StageConfig.from_context(
         {"welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "off"}.get

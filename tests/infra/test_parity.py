@@ -231,19 +231,20 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
             if redrive
             else None,
         }
-    bus = outputs["event_bus_name"]
     rules = {}
-    for rule in clients.events.list_rules(EventBusName=bus, NamePrefix=NAMES.prefix)["Rules"]:
-        (target,) = clients.events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)[
-            "Targets"
-        ]
-        rules[rule["Name"]] = {
-            "bus": ref(rule["EventBusName"]),
-            "pattern": json.loads(rule["EventPattern"]),
-            "queue": ref(target["Arn"]),
-            "dlq": ref(target["DeadLetterConfig"]["Arn"]),
-            "retry": target["RetryPolicy"],
-        }
+    # Ours, and the account's default bus (where the emulated CloudTrail events arrive).
+    for bus in (outputs["event_bus_name"], "default"):
+        for rule in clients.events.list_rules(EventBusName=bus, NamePrefix=NAMES.prefix)["Rules"]:
+            (target,) = clients.events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)[
+                "Targets"
+            ]
+            rules[rule["Name"]] = {
+                "bus": ref(rule["EventBusName"]),
+                "pattern": json.loads(rule["EventPattern"]),
+                "queue": ref(target["Arn"]),
+                "dlq": ref(target["DeadLetterConfig"]["Arn"]),
+                "retry": target["RetryPolicy"],
+            }
     sources = {}
     for poller in stack.pollers:
         if isinstance(poller, QueuePoller):
@@ -298,7 +299,7 @@ def describe_local(stack: LocalStack) -> dict[str, Any]:
         }
     return {
         "tables": tables,
-        "bus": [bus],
+        "bus": [outputs["event_bus_name"]],
         "archive": {"name": archive["ArchiveName"], "pattern": json.loads(archive["EventPattern"])},
         "queues": queues,
         "rules": rules,

@@ -36,8 +36,11 @@ NAME_PROPERTIES: dict[str, str | None] = {
     "AWS::Cognito::UserPool": "UserPoolName",  # not unique: a deploy makes a second pool
     "AWS::Cognito::UserPoolGroup": "GroupName",
     "AWS::DynamoDB::Table": "TableName",
+    "AWS::Events::Archive": "ArchiveName",
+    "AWS::Events::EventBus": "Name",
     "AWS::KMS::Key": None,
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",  # the trail's log bucket: unnamed, so never in the way
     "AWS::SecretsManager::Secret": "Name",
     "AWS::SNS::Topic": "TopicName",
     "AWS::SQS::Queue": "QueueName",
@@ -104,19 +107,23 @@ def fixed_name(stack: Synthesized, resource: dict[str, Any]) -> Any:
     return None if made_anew else name
 
 
-def test_a_kept_stage_keeps_its_users_their_groups_and_logs_and_nothing_else(
+def test_a_kept_stage_keeps_its_users_their_groups_keys_events_and_logs_and_nothing_else(
     dev: Synthesized, ephemeral: Synthesized
 ) -> None:
     """The page-token key and the alarm topic's KMS key hold nothing worth keeping once their
     stack is gone: retained, each would be an orphan after every destroy (the secret one with
-    a fixed name that stops the next deploy)."""
+    a fixed name that stops the next deploy). The archive is the events the User table is
+    rebuilt from; the trail's log bucket cannot be deleted while it holds logs (in any stage)."""
     assert {r["Type"] for r in retained(dev).values()} == {
         "AWS::Cognito::UserPool",
         "AWS::Cognito::UserPoolGroup",  # the Admin group: who is an Admin
-        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::Table",  # users, their audit records, their data keys
+        "AWS::Events::EventBus",
+        "AWS::Events::Archive",
         "AWS::Logs::LogGroup",
+        "AWS::S3::Bucket",  # CloudTrail's logs
     }
-    assert retained(ephemeral) == {}
+    assert {r["Type"] for r in retained(ephemeral).values()} == {"AWS::S3::Bucket"}
 
 
 def test_every_retained_resource_with_a_fixed_name_is_taken_back_by_the_import(
@@ -139,6 +146,8 @@ def test_every_retained_resource_with_a_fixed_name_is_taken_back_by_the_import(
                 "GroupName": properties.get("GroupName"),
             },
             "AWS::DynamoDB::Table": {"TableName": properties.get("TableName")},
+            "AWS::Events::EventBus": {"Name": properties.get("Name")},
+            "AWS::Events::Archive": {"ArchiveName": properties.get("ArchiveName")},
             "AWS::Logs::LogGroup": {"LogGroupName": properties.get("LogGroupName")},
         }[resources[logical_id]["Type"]]
         assert identifier == expected

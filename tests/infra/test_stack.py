@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from contracts.jsonschema import eventbridge_schema
-from contracts.names import USER_CHANGES_PATTERN, USER_CONFIRMED_PATTERN
+from contracts.names import (
+    USER_CHANGES_PATTERN,
+    USER_CONFIRMED_PATTERN,
+    USER_SYNC_PATTERN,
+    USER_TTL_ATTRIBUTE,
+)
 from contracts.topology import (
     AUDIT,
     AUDIT_SOURCE,
@@ -20,15 +25,20 @@ from contracts.topology import (
     CONFIRM_TRIGGER,
     DEAD_LETTERS,
     FUNCTIONS,
+    KEYS_TABLE,
     PAGE_TOKEN_KEY,
     PROJECTION,
     PROJECTOR_SOURCE,
     RECONCILE,
     STREAM_CONSUMERS,
     SUBSCRIBER_SOURCE,
+    SUBSCRIPTIONS,
+    TABLES,
     USER_API,
     USER_POOL,
     USER_PROJECTOR,
+    USER_SYNC,
+    USER_SYNC_SUBSCRIPTION,
     USER_TABLE,
     WELCOME,
     WELCOME_NOTIFIER,
@@ -86,6 +96,7 @@ def as_in_template(stack: Synthesized, ref: Ref) -> Any:
     kinds = {
         "UserTable": ("AWS::DynamoDB::Table", "TableName", USER_TABLE.base_name),
         "AuditTable": ("AWS::DynamoDB::Table", "TableName", AUDIT_TABLE.base_name),
+        "KeysTable": ("AWS::DynamoDB::Table", "TableName", KEYS_TABLE.base_name),
         "Bus": ("AWS::Events::EventBus", "Name", BUS.base_name),
         "PageTokenKey": ("AWS::SecretsManager::Secret", "Name", PAGE_TOKEN_KEY.base_name),
         "UserPool": ("AWS::Cognito::UserPool", "UserPoolName", USER_POOL.base_name),
@@ -151,7 +162,9 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_form(dev: Synth
 def test_projector_rule_takes_every_user_change_the_contract_names(dev: Synthesized) -> None:
     rule = dev.one("AWS::Events::Rule", Name=NAMES.of(PROJECTION.rule))
     assert rule["Properties"]["EventPattern"] == USER_CHANGES_PATTERN
-    assert set(USER_CHANGES_PATTERN["detail-type"]) == {"UserConfirmed", "UserProfileChanged"}
+    assert set(USER_CHANGES_PATTERN["detail-type"]) == {
+        "UserConfirmed", "UserProfileChanged", "UserEmailChanged", "UserDeleted"
+    }  # fmt: skip
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"] == {
         "MaximumEventAgeInSeconds": 86_400,
@@ -280,7 +293,30 @@ def test_user_pool_signs_up_by_verified_email_with_a_strong_password(dev: Synthe
         "Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]
     }
     assert props["DeletionProtection"] == "ACTIVE"
+    assert "PreTokenGeneration" not in props["LambdaConfig"]  # the legacy field: V1_0 below
     assert pool["DeletionPolicy"] == "Retain"
+
+
+def test_admin_created_users_first_sign_in_runs_the_trigger_before_tokens(
+    dev: Synthesized,
+) -> None:
+    """PostConfirmation never fires for a user an admin created: pre token generation (on
+    their NEW_PASSWORD_REQUIRED answer) is when they arrive. V1_0 events suffice: the function
+    returns the event unchanged."""
+    pool = dev.one("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
+    assert USER_POOL.pre_token_generation is CONFIRM_TRIGGER
+    assert pool["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"] == {
+        "LambdaArn": {"Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]},
+        "LambdaVersion": "V1_0",
+    }
+
+
+def test_a_changed_email_is_used_only_once_verified(dev: Synthesized) -> None:
+    pool = dev.one("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
+    assert USER_POOL.verify_before_update == ("email",)
+    assert pool["Properties"]["UserAttributeUpdateSettings"] == {
+        "AttributesRequireVerificationBeforeUpdate": list(USER_POOL.verify_before_update)
+    }
 
 
 def test_admin_group_and_a_public_app_client(dev: Synthesized) -> None:
@@ -295,15 +331,15 @@ def test_admin_group_and_a_public_app_client(dev: Synthesized) -> None:
 def test_only_cognito_may_invoke_the_trigger_and_only_its_schedule_reconcile(
     dev: Synthesized,
 ) -> None:
-    permissions = {
-        json.dumps(p["Properties"]["FunctionName"]): p["Properties"]
-        for p in dev.resources("AWS::Lambda::Permission").values()
-    }
-    trigger = permissions.pop(
-        json.dumps({"Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]})
-    )
-    assert trigger["Principal"] == "cognito-idp.amazonaws.com"
-    (reconcile,) = permissions.values()
+    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
+    trigger_arn = {"Fn::GetAtt": [function_id(dev, CONFIRM_TRIGGER), "Arn"]}
+    permissions = [p["Properties"] for p in dev.resources("AWS::Lambda::Permission").values()]
+    trigger = [p for p in permissions if p["FunctionName"] == trigger_arn]
+    assert len(trigger) == 2  # PostConfirmation and pre token generation
+    for permission in trigger:
+        assert permission["Principal"] == "cognito-idp.amazonaws.com"
+        assert permission["SourceArn"] == {"Fn::GetAtt": [pool, "Arn"]}
+    (reconcile,) = [p for p in permissions if p["FunctionName"] != trigger_arn]
     assert reconcile["Principal"] == "events.amazonaws.com"
     assert reconcile["FunctionName"] == {"Fn::GetAtt": [function_id(dev, RECONCILE), "Arn"]}
     rule = dev.logical_id("AWS::Events::Rule", Name=NAMES.of("reconcile-schedule"))
@@ -367,13 +403,20 @@ def test_trigger_may_only_put_events_on_the_bus(dev: Synthesized) -> None:
     assert _own(dev, CONFIRM_TRIGGER) == {"events:PutEvents": {"Fn::GetAtt": [bus, "Arn"]}}
 
 
-def test_projector_may_only_put_and_update_users_and_consume_its_queue(dev: Synthesized) -> None:
+def test_projector_may_only_write_users_read_emails_and_keys_and_consume_its_queue(
+    dev: Synthesized,
+) -> None:
     table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    keys = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
+    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
     queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(PROJECTION.queue))
     own = _own(dev, USER_PROJECTOR)
-    # Creates users (PutItem) and applies their profile changes (UpdateItem), on the User table.
+    # Creates users (PutItem) and applies their changes (UpdateItem), on the User table.
     assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [table, "Arn"]}
     assert own.pop("dynamodb:UpdateItem") == {"Fn::GetAtt": [table, "Arn"]}
+    # The email from Cognito (no event carries it), the key that opens a sealed profile.
+    assert own.pop("cognito-idp:AdminGetUser") == {"Fn::GetAtt": [pool, "Arn"]}
+    assert own.pop("dynamodb:GetItem") == {"Fn::GetAtt": [keys, "Arn"]}
     assert all(value == {"Fn::GetAtt": [queue, "Arn"]} for value in own.values())
     assert set(own) <= {
         "sqs:ReceiveMessage",
@@ -384,12 +427,17 @@ def test_projector_may_only_put_and_update_users_and_consume_its_queue(dev: Synt
     }
 
 
-def test_audit_may_only_append_audit_records_and_read_the_stream(dev: Synthesized) -> None:
+def test_audit_may_only_append_and_redact_audit_records_and_read_the_stream(
+    dev: Synthesized,
+) -> None:
     audit = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(AUDIT_TABLE.base_name))
     user = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
     dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(AUDIT.on_failure.base_name))
     own = _own(dev, AUDIT_TRAIL)
     assert own.pop("dynamodb:PutItem") == {"Fn::GetAtt": [audit, "Arn"]}
+    # A deleted user's records: found by Query, their fingerprints removed by UpdateItem.
+    assert own.pop("dynamodb:Query") == {"Fn::GetAtt": [audit, "Arn"]}
+    assert own.pop("dynamodb:UpdateItem") == {"Fn::GetAtt": [audit, "Arn"]}
     assert own.pop("dynamodb:ListStreams") == "*"
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
         assert own.pop(action) == {"Fn::GetAtt": [user, "StreamArn"]}
@@ -442,6 +490,48 @@ def test_audit_table_is_keyed_by_user_and_audit_id_with_ttl(dev: Synthesized) ->
     assert table["DeletionPolicy"] == "Retain"
 
 
+def test_keys_table_is_keyed_by_the_sub_and_kept_like_the_user_table(dev: Synthesized) -> None:
+    """The only copy of every user's data key: losing the table would make every sealed
+    profile unreadable, so it is protected and retained exactly as the User table is."""
+    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert "StreamSpecification" not in props and "TimeToLiveSpecification" not in props
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert dev.template["Outputs"]["KeysTableName"]["Value"] == {
+        "Ref": dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
+    }
+
+
+def test_every_table_recovers_35_days_back_the_bounded_retention_of_erased_data(
+    dev: Synthesized,
+) -> None:
+    """A restore brings back a deleted user's key and values: the window is stated, not left
+    to a default (``infra.parts.tables.PITR_RECOVERY_DAYS``)."""
+    from infra.parts.tables import PITR_RECOVERY_DAYS
+
+    assert PITR_RECOVERY_DAYS == 35
+    tables = dev.resources("AWS::DynamoDB::Table").values()
+    assert len(tables) == len(TABLES) == 3
+    for table in tables:
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True,
+            "RecoveryPeriodInDays": PITR_RECOVERY_DAYS,
+        }
+
+
+def test_a_deleted_users_tombstone_expires_by_the_user_tables_ttl(dev: Synthesized) -> None:
+    table = dev.one("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    assert USER_TABLE.ttl_attribute == USER_TTL_ATTRIBUTE == "_ttl"
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "_ttl",
+        "Enabled": True,
+    }
+
+
 def test_an_ephemeral_stage_is_destroyed_whole(ephemeral: Synthesized) -> None:
     for kind in ("AWS::DynamoDB::Table", "AWS::Cognito::UserPool"):
         for resource in ephemeral.resources(kind).values():
@@ -469,6 +559,18 @@ def test_archive_keeps_userpipe_events_forever_by_default(dev: Synthesized) -> N
     assert archive["EventPattern"] == {"source": USER_CONFIRMED_PATTERN["source"]}
 
 
+def test_a_kept_stage_retains_the_bus_and_its_archive_an_ephemeral_one_does_not(
+    dev: Synthesized, ephemeral: Synthesized
+) -> None:
+    """The archive is the truth the User table is rebuilt from: ``cdk destroy`` of a kept stage
+    must not delete it (nor the bus it archives)."""
+    for stack, policy in ((dev, "Retain"), (ephemeral, "Delete")):
+        (bus,) = stack.resources("AWS::Events::EventBus").values()
+        (archive,) = stack.resources("AWS::Events::Archive").values()
+        assert bus["DeletionPolicy"] == bus["UpdateReplacePolicy"] == policy
+        assert archive["DeletionPolicy"] == archive["UpdateReplacePolicy"] == policy
+
+
 def test_user_confirmed_schema_is_published_to_a_registry(dev: Synthesized) -> None:
     schema = dev.one("AWS::EventSchemas::Schema", SchemaName="userpipe.identity@UserConfirmed")
     assert schema["Properties"]["Type"] == "JSONSchemaDraft4"
@@ -490,7 +592,7 @@ def test_every_dead_letter_queue_has_an_alarm_that_notifies(dev: Synthesized) ->
         for k, q in dev.resources("AWS::SQS::Queue").items()
         if "RedrivePolicy" not in q["Properties"]
     }
-    assert watched_queues == dlqs and len(dlqs) == len(DEAD_LETTERS) == 5
+    assert watched_queues == dlqs and len(dlqs) == len(DEAD_LETTERS) == 6
     errors = {
         d["Value"]["Ref"]
         for a in alarms
@@ -552,7 +654,7 @@ def test_the_example_consumer_has_its_own_rule_queue_and_dlq(dev: Synthesized) -
         for key, rule in dev.resources("AWS::Events::Rule").items()
         if "EventPattern" in rule["Properties"]
     }
-    assert len(rules) == 2
+    assert len(rules) == len(SUBSCRIPTIONS) == 3
     welcome = dev.one("AWS::Events::Rule", Name=NAMES.of(WELCOME.rule))
     assert welcome["Properties"]["EventPattern"] == USER_CONFIRMED_PATTERN  # sign-ups only
     (mapping,) = mappings_of(dev, WELCOME_NOTIFIER)
@@ -646,11 +748,16 @@ def test_the_stage_is_an_output_so_commands_never_parse_it_from_names(
     assert ephemeral.template["Outputs"]["Stage"]["Value"] == "pr-42"
 
 
-@pytest.mark.parametrize("subscription", [PROJECTION, WELCOME], ids=lambda s: s.id)
+@pytest.mark.parametrize("subscription", SUBSCRIPTIONS, ids=lambda s: s.id)
 def test_every_declared_subscription_is_wired_as_declared(
     dev: Synthesized, subscription: Any
 ) -> None:
     rule = dev.one("AWS::Events::Rule", Name=NAMES.of(subscription.rule))["Properties"]
+    if subscription.bus == BUS.id:
+        bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
+        assert rule["EventBusName"] == {"Ref": bus}
+    else:  # the account's default bus: referred to by name, never made
+        assert rule["EventBusName"] == subscription.bus == "default"
     queue_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(subscription.queue))
     dlq_id = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(subscription.dlq))
     assert rule["EventPattern"] == subscription.pattern
@@ -773,6 +880,9 @@ def test_the_change_publisher_may_call_only_the_publish_mutations_and_put_on_the
     )
     assert all(api in json.dumps(arn) and "/types/Mutation/" in json.dumps(arn) for arn in granted)
     assert own.pop("events:PutEvents") == {"Fn::GetAtt": [bus, "Arn"]}  # UserProfileChanged
+    keys = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem"):  # seals under the user's key
+        assert own.pop(action) == {"Fn::GetAtt": [keys, "Arn"]}
     assert own.pop("dynamodb:ListStreams") == "*"
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
         assert own.pop(action) == {"Fn::GetAtt": [user, "StreamArn"]}
@@ -868,14 +978,20 @@ def test_reconcile_runs_daily_with_a_dlq_for_failed_runs(dev: Synthesized) -> No
     assert props["Timeout"] == 900
 
 
-def test_reconcile_may_only_list_users_look_up_items_and_publish(dev: Synthesized) -> None:
+def test_reconcile_may_only_list_users_repair_items_destroy_keys_and_publish(
+    dev: Synthesized,
+) -> None:
     pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
     table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    keys = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
     bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
     dlq = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of("reconcile-dlq"))
     assert _own(dev, RECONCILE) == {
         "cognito-idp:ListUsers": {"Fn::GetAtt": [pool, "Arn"]},
         "dynamodb:BatchGetItem": {"Fn::GetAtt": [table, "Arn"]},
+        "dynamodb:Scan": {"Fn::GetAtt": [table, "Arn"]},  # items whose user is gone
+        "dynamodb:UpdateItem": {"Fn::GetAtt": [table, "Arn"]},  # email change, tombstone
+        "dynamodb:DeleteItem": {"Fn::GetAtt": [keys, "Arn"]},  # a deleted user's key
         "events:PutEvents": {"Fn::GetAtt": [bus, "Arn"]},
         "sqs:SendMessage": {"Fn::GetAtt": [dlq, "Arn"]},  # its own DLQ, for failed runs
     }
@@ -925,3 +1041,118 @@ def test_reconcile_errors_and_its_dlq_raise_alarms_to_the_alarm_topic(dev: Synth
     assert all(
         a["AlarmActions"] == [{"Ref": topic}] for a in alarms if a["MetricName"] in on_reconcile
     )
+
+
+# --- a user's whole life: Cognito's calls, through CloudTrail, to user_sync ----------------------
+
+
+def test_user_sync_may_only_read_the_user_repair_the_item_destroy_the_key_and_publish(
+    dev: Synthesized,
+) -> None:
+    pool = dev.logical_id("AWS::Cognito::UserPool", UserPoolName=NAMES.of(USER_POOL.base_name))
+    table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    keys = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
+    bus = dev.logical_id("AWS::Events::EventBus", Name=NAMES.of(BUS.base_name))
+    queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(USER_SYNC_SUBSCRIPTION.queue))
+    own = _own(dev, USER_SYNC)
+    assert own.pop("cognito-idp:AdminGetUser") == {"Fn::GetAtt": [pool, "Arn"]}
+    assert own.pop("dynamodb:GetItem") == {"Fn::GetAtt": [table, "Arn"]}
+    assert own.pop("dynamodb:UpdateItem") == {"Fn::GetAtt": [table, "Arn"]}
+    assert own.pop("dynamodb:DeleteItem") == {"Fn::GetAtt": [keys, "Arn"]}
+    assert own.pop("events:PutEvents") == {"Fn::GetAtt": [bus, "Arn"]}
+    assert all(value == {"Fn::GetAtt": [queue, "Arn"]} for value in own.values())
+    assert set(own) <= {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+
+
+def test_cognitos_lifecycle_calls_reach_user_sync_from_the_default_bus(dev: Synthesized) -> None:
+    rule = dev.one("AWS::Events::Rule", Name=NAMES.of(USER_SYNC_SUBSCRIPTION.rule))["Properties"]
+    assert rule["EventBusName"] == "default"
+    assert rule["EventPattern"] == USER_SYNC_PATTERN
+    # The default bus is only referred to: never made (nor deleted) by the stack.
+    assert [b["Properties"]["Name"] for b in dev.resources("AWS::Events::EventBus").values()] == [
+        NAMES.of(BUS.base_name)
+    ]
+    (mapping,) = mappings_of(dev, USER_SYNC)
+    queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(USER_SYNC_SUBSCRIPTION.queue))
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    # EventBridge may put on the queue only from this rule (the queue's policy).
+    policies = [
+        p["Properties"]
+        for p in dev.resources("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue} in p["Properties"]["Queues"]
+    ]
+    (policy,) = policies
+    rule_id = dev.logical_id("AWS::Events::Rule", Name=NAMES.of(USER_SYNC_SUBSCRIPTION.rule))
+    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+
+
+def test_a_stage_makes_a_trail_of_write_management_events_in_its_region(
+    dev: Synthesized, ephemeral: Synthesized
+) -> None:
+    """EventBridge gets "AWS API Call via CloudTrail" events only while a trail logs: the
+    stage's own, as small as that needs (``infra.parts.trail`` says why and what it costs)."""
+    from contracts.names import USER_LIFECYCLE_CALLS
+
+    # Every call user_sync follows changes state: a write event, not a List/Get/Describe.
+    assert not [c for c in USER_LIFECYCLE_CALLS if c.startswith(("List", "Get", "Describe"))]
+    for stack in (dev, ephemeral):
+        (trail,) = stack.resources("AWS::CloudTrail::Trail").values()
+        props = trail["Properties"]
+        assert props["IsLogging"] is True
+        assert props["IsMultiRegionTrail"] is False
+        assert props["IncludeGlobalServiceEvents"] is False
+        assert props["EventSelectors"] == [
+            {"IncludeManagementEvents": True, "ReadWriteType": "WriteOnly"}
+        ]
+        assert props["EnableLogFileValidation"] is True
+        (bucket_id,) = stack.resources("AWS::S3::Bucket")
+        assert props["S3BucketName"] == {"Ref": bucket_id}
+
+
+def test_the_trails_bucket_is_private_encrypted_tls_only_expiring_and_outlives_the_stack(
+    dev: Synthesized, ephemeral: Synthesized
+) -> None:
+    from infra.parts.trail import LOG_EXPIRY_DAYS
+
+    for stack in (dev, ephemeral):
+        ((bucket_id, bucket),) = stack.resources("AWS::S3::Bucket").items()
+        props = bucket["Properties"]
+        (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert all(props["PublicAccessBlockConfiguration"].values())
+        assert len(props["PublicAccessBlockConfiguration"]) == 4
+        (rule,) = props["LifecycleConfiguration"]["Rules"]
+        assert rule["ExpirationInDays"] == LOG_EXPIRY_DAYS == 90
+        assert rule["Status"] == "Enabled"
+        # CloudFormation deletes only empty buckets, and CloudTrail writes until the end.
+        assert bucket["DeletionPolicy"] == "Retain"
+        assert "BucketName" not in props  # a redeploy makes a new one beside a kept one
+        (policy,) = stack.resources("AWS::S3::BucketPolicy").values()
+        assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        allowed = {json.dumps(s["Principal"]) for s in statements if s["Effect"] == "Allow"}
+        assert allowed == {json.dumps({"Service": "cloudtrail.amazonaws.com"})}
+
+
+def test_a_stage_in_an_account_with_a_trail_makes_none(tmp_path: Any) -> None:
+    """``-c cloudTrail=existing``: a second trail would be a paid copy of every write call in
+    the Region; the subscription on the default bus is there all the same."""
+    from tests.infra.conftest import synthesize
+
+    stack = synthesize(tmp_path, {"stage": "trailed", "cloudTrail": "existing"})
+    assert stack.error is None, stack.error
+    assert stack.resources("AWS::CloudTrail::Trail") == {}
+    assert stack.resources("AWS::S3::Bucket") == {}
+    names = ResourceNames("trailed")
+    rule = stack.one("AWS::Events::Rule", Name=names.of(USER_SYNC_SUBSCRIPTION.rule))
+    assert rule["Properties"]["EventBusName"] == "default"
