@@ -109,7 +109,7 @@ def _verify(deployment: Deployment, args: argparse.Namespace, progress: Progress
         email=email,
         timeout=args.timeout,
         on_step=lambda step: say(step.line()),
-        on_cleanup=say,
+        on_cleanup=progress.say if args.json else say,  # also heard on Ctrl-C
     )
     if args.json:
         print(json.dumps(report.as_dict()))
