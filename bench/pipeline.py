@@ -522,11 +522,11 @@ def trigger_warm(stack: StackProcess, clients: Clients, calls: int = 300) -> lis
         entry = put_events_entry(
             from_cognito_user(
                 user_pool_id=pool,
-                username=payload["userName"],
                 attributes=attributes,
                 confirmed_at=datetime.now(UTC),
                 origin=ORIGIN_COGNITO,
                 client_id=client_id,
+                trigger_source=payload["triggerSource"],
             ),
             outputs["event_bus_name"],
         )

@@ -16,12 +16,16 @@ from contracts.audit_fields import AUDIT_EVENT_NAMES as AUDIT_EVENT_NAMES  # re-
 from contracts.audit_fields import AUDIT_FIELDS, CHANGES, NAMES
 
 AuditedValue = str | int | bool | None  # what the audit keeps of a value (see services.audit_trail)
+#: What a sensitive value's fingerprint becomes when its user is erased (the audit trail redacts
+#: every record of a deleted user): the record still says the field changed, no longer to what.
+ERASED = "erased"
 
 _ATTRIBUTES = frozenset(field.attribute for field in AUDIT_FIELDS)
 
 
 class FieldChange:
-    """One field's change. Sensitive values are replaced by a ``sha256:`` fingerprint."""
+    """One field's change. Sensitive values are replaced by a ``sha256:`` fingerprint, and the
+    fingerprint by ``ERASED`` once the user is deleted."""
 
     __slots__ = ("new", "old")
 
@@ -38,7 +42,8 @@ class FieldChange:
 
 class AuditEntry:
     """One change to one user, derived from one DynamoDB stream record. Append-only: built once
-    with every field of the table (by its Python name), never changed."""
+    with every field of the table (by its Python name), never changed — but for the one change
+    erasure makes in the table: its sensitive values' fingerprints become ``ERASED``."""
 
     __slots__ = tuple(sorted(_ATTRIBUTES))
 

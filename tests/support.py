@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contracts.names import REPLAY_MARK
+from tests.fakes import FakeUserStore
 
 if TYPE_CHECKING:
     from tests.harness import InProcessPipeline
@@ -184,3 +185,200 @@ def replay_writes(record: dict[str, Any], mark: str = "userpipe-rebuild-1") -> l
     del cleanup["dynamodb"]["NewImage"][REPLAY_MARK]
     cleanup["dynamodb"]["SequenceNumber"] += "9"
     return [marked, cleanup]
+
+
+# --- a user's whole life (step 13): the projector's sources and the change events ---------------
+
+#: The pool of tests/events/eventbridge_user_confirmed.json.
+EVENT_POOL = "eu-west-1_Ab12Cd34E"
+#: When the builders below say a change was made: ``version`` minutes after this moment.
+CHANGED = "2026-12-01T09:00:00.000Z"
+
+
+class FakeIdentity:
+    """Cognito as the projector reads it (``services.user_projector.logic.Identity``): every
+    user has ``email`` unless ``emails`` says otherwise (``None``: no email); the subs in
+    ``gone`` are deleted; ``fail_with`` fails every read (throttling). ``reads`` counts the
+    calls."""
+
+    def __init__(self, email: str | None = "ada@example.com") -> None:
+        self.email = email
+        self.emails: dict[str, str | None] = {}
+        self.gone: set[str] = set()
+        self.fail_with: Exception | None = None
+        self.reads = 0
+
+    def user(self, user_pool_id: str, sub: str) -> Any:
+        from services.user_projector.logic import CognitoUser
+
+        self.reads += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        if sub in self.gone:
+            return None
+        return CognitoUser(self.emails.get(sub, self.email))
+
+
+def projector_sources(
+    identity: FakeIdentity | None = None, keys: Any = None, now: float = 1_796_169_600.0
+) -> Any:
+    """The projector's sources over fakes: Cognito, an in-memory key store, a fixed clock
+    (``now``: 2026-12-02T00:00Z in epoch seconds, before the builders' tombstones expire)."""
+    from services.shared.user_keys import MemoryKeyStore
+    from services.user_projector.logic import Sources
+
+    return Sources(
+        identity=identity if identity is not None else FakeIdentity(),
+        keys=keys if keys is not None else MemoryKeyStore(),
+        now=lambda: now,
+    )
+
+
+def _change_time(version: int) -> tuple[str, int]:
+    from datetime import datetime, timedelta
+
+    from contracts.names import iso_utc
+
+    moment = datetime.fromisoformat(CHANGED) + timedelta(minutes=version)
+    return iso_utc(moment), int(moment.timestamp() * 1000)
+
+
+def _change_envelope(
+    detail_type: str, detail: dict[str, Any], replay_name: str | None
+) -> dict[str, Any]:
+    envelope = user_confirmed_envelope(replay_name=replay_name)
+    envelope["detail-type"], envelope["detail"] = detail_type, detail
+    return envelope
+
+
+def profile_changed_envelope(
+    version: int,
+    sub: str,
+    keys: Any,
+    *,
+    pool: str = EVENT_POOL,
+    replay_name: str | None = None,
+    **profile: Any,
+) -> dict[str, Any]:
+    """An EventBridge ``UserProfileChanged`` leaving ``profile`` (absent: cleared) at
+    ``version``, made ``version`` minutes after ``CHANGED``, sealed under the user's key in
+    ``keys`` (a ``KeyStore``; created if absent) as the change publisher seals it."""
+    from contracts.names import USER_PROFILE_CHANGED
+    from contracts.user_profile_changed import profile_changed_detail, profile_of, seal_context
+    from services.shared.sealing import seal_json
+
+    updated_at, last_changed_at = _change_time(version)
+    item = {
+        "id": sub,
+        "userPoolId": pool,
+        **profile,
+        "updatedAt": updated_at,
+        "_version": version,
+        "_lastChangedAt": last_changed_at,
+    }
+    sealed = seal_json(
+        keys.get_or_create(sub), profile_of(item), context=seal_context(pool, sub, version)
+    )
+    return _change_envelope(USER_PROFILE_CHANGED, profile_changed_detail(item, sealed), replay_name)
+
+
+def email_changed_envelope(
+    version: int, sub: str, *, pool: str = EVENT_POOL, replay_name: str | None = None
+) -> dict[str, Any]:
+    """An EventBridge ``UserEmailChanged`` at ``version``, made ``version`` minutes after
+    ``CHANGED``."""
+    from contracts.lifecycle import email_changed_detail
+    from contracts.names import USER_EMAIL_CHANGED
+
+    updated_at, last_changed_at = _change_time(version)
+    item = {
+        "id": sub,
+        "userPoolId": pool,
+        "updatedAt": updated_at,
+        "_version": version,
+        "_lastChangedAt": last_changed_at,
+    }
+    return _change_envelope(USER_EMAIL_CHANGED, email_changed_detail(item), replay_name)
+
+
+def user_deleted_envelope(
+    version: int,
+    sub: str,
+    *,
+    pool: str = EVENT_POOL,
+    created_at: str = "2026-11-28T06:59:59.870Z",
+    replay_name: str | None = None,
+) -> dict[str, Any]:
+    """An EventBridge ``UserDeleted`` at ``version``, made ``version`` minutes after
+    ``CHANGED``; its tombstone expires ``TOMBSTONE_DAYS`` later."""
+    from contracts.lifecycle import tombstone_expiry, user_deleted_detail
+    from contracts.names import USER_DELETED
+
+    updated_at, last_changed_at = _change_time(version)
+    tombstone = {
+        "id": sub,
+        "userPoolId": pool,
+        "createdAt": created_at,
+        "updatedAt": updated_at,
+        "_version": version,
+        "_lastChangedAt": last_changed_at,
+        "_deleted": True,
+        "_ttl": tombstone_expiry(last_changed_at / 1000),
+    }
+    return _change_envelope(USER_DELETED, user_deleted_detail(tombstone), replay_name)
+
+
+class FakeProjectorStore(FakeUserStore):
+    """``tests.fakes.FakeUserStore`` with the condition of a change that must follow the item's
+    version exactly (``ItemChange.follows``: an email change), as ``DynamoUserStore`` has it
+    (``tests/unit/test_user_projector_store.py`` holds the two to one contract). To be folded
+    into ``FakeUserStore``."""
+
+    def change(self, change: Any) -> Any:
+        old = self.items.get(change.user_id)
+        follows = getattr(change, "follows", None)
+        if (
+            follows is not None
+            and self.fail_with is None
+            and old is not None
+            and old.get("userPoolId") == {"S": change.user_pool_id}
+            and int(old["_version"]["N"]) != follows
+        ):
+            return dict(old)
+        return super().change(change)
+
+
+class FakeAuditLog:
+    """The audit trail's store over a dict of items, with ``DynamoAuditStore``'s behaviour
+    (``tests/unit/test_audit_trail.py`` holds the two to one contract): ``records`` the entries
+    as appended, ``items`` the table as it is (redaction changes items, never entries)."""
+
+    def __init__(self, *, fail_replacements: int = 0) -> None:
+        self.records: dict[tuple[str, str], Any] = {}
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.fail_replacements = fail_replacements
+
+    def append(self, record: Any) -> bool:
+        key = (record.user_id, record.audit_id)
+        if key in self.items:
+            return False
+        self.records[key] = record
+        self.items[key] = record.to_item()
+        return True
+
+    def changes_of(self, user_id: str) -> Any:
+        from contracts import dynamodb
+
+        for (user, audit_id), item in sorted(self.items.items()):
+            if user == user_id:
+                yield audit_id, dynamodb.from_item(item).get("changes") or {}
+
+    def replace_changes(self, user_id: str, audit_id: str, changes: Any) -> None:
+        from contracts import dynamodb
+
+        if self.fail_replacements:
+            self.fail_replacements -= 1
+            raise ConnectionError("the update timed out")
+        item = self.items[(user_id, audit_id)]  # KeyError: never creates a record
+        for name, change in changes.items():
+            item["changes"]["M"][name] = dynamodb.serialize(change.values())

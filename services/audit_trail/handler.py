@@ -1,4 +1,5 @@
-"""User table stream -> Audit table. Reports partial batch failures by sequence number."""
+"""User table stream -> Audit table; a deleted user's records redacted. Reports partial batch
+failures by sequence number."""
 
 from __future__ import annotations
 
@@ -70,11 +71,16 @@ def process_batch(
         if outcome is None:
             logger.debug("a marked write of the projector: audited when it happened", extra=ids)
             return
-        written, appended = outcome
+        written = outcome.record
         logger.info(
-            "audit record written" if appended else "audit record already present",
+            "audit record written" if outcome.appended else "audit record already present",
             extra={**ids, "user_id": written.user_id, "audit_id": written.audit_id},
         )
+        if outcome.redacted is not None:
+            logger.info(
+                "user deleted: their audit records redacted",
+                extra={**ids, "user_id": written.user_id, "redacted": outcome.redacted},
+            )
 
     # DynamoDB Streams always sends Records, each with a `dynamodb` object; an event without a
     # list of Records fails loudly.

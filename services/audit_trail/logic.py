@@ -1,8 +1,15 @@
 """One DynamoDB stream record of the User table becomes one append-only audit record.
 
-Sensitive fields (``contracts.user_fields.SENSITIVE_USER_FIELDS``) are kept only as a SHA-256
-fingerprint: the audit table is immutable by design, so it could not honour an erasure request
-for anything stored in plaintext.
+Sensitive fields (``contracts.user_fields.SENSITIVE_USER_FIELDS``: email, name, age) are kept
+only as a SHA-256 fingerprint, never in plaintext. A fingerprint of a low-entropy value (an age,
+a common name) is still personal data: it can be confirmed by guessing. So when a user is deleted
+— a record whose new image is their tombstone (``contracts.lifecycle.is_tombstone``) — the trail
+appends that record, then **redacts** every record of the user: each fingerprint becomes
+``ERASED``. What happened stays: the event, which fields changed, the versions, the times. This
+is the one change the trail makes to a record it wrote. Redaction runs on every delivery of the
+tombstone's record, so a retried batch redacts again harmlessly, and a record appended late (an
+earlier record of the same batch retried: Lambda retries a stream from its lowest failure, the
+tombstone's record with it) is redacted by the tombstone's redelivery.
 
 The projector's marked writes (a replayed event's, a live profile change's;
 ``contracts.replay_mark``) are not audited: they reproduce changes audited when they first
@@ -13,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from contracts import dynamodb
-from contracts.audit_item import AUDIT_EVENT_NAMES, AuditedValue, AuditEntry, FieldChange
+from contracts.audit_item import AUDIT_EVENT_NAMES, ERASED, AuditedValue, AuditEntry, FieldChange
+from contracts.lifecycle import is_tombstone
 from contracts.names import USER_KEY, iso_utc
 from contracts.replay_mark import caused_by_replay, without_mark
 from contracts.user_fields import SENSITIVE_USER_FIELDS
@@ -33,10 +41,32 @@ EARLIEST_CHANGE = datetime(2012, 1, 1, tzinfo=UTC).timestamp()
 LATEST_CHANGE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
+#: One stored record's changes, as plain values: field name → ``{"old": ..., "new": ...}``.
+StoredChanges = Mapping[str, Mapping[str, Any]]
+
+
 class AuditStore(Protocol):
     def append(self, record: AuditEntry) -> bool:
         """Write ``record`` unless it is already there. Returns whether it was written."""
         ...
+
+    def changes_of(self, user_id: str) -> Iterable[tuple[str, StoredChanges]]:
+        """Every record of the user, as (audit id, its changes), read consistently."""
+        ...
+
+    def replace_changes(
+        self, user_id: str, audit_id: str, changes: Mapping[str, FieldChange]
+    ) -> None:
+        """Replace the named fields' changes in one existing record (never creates one)."""
+        ...
+
+
+class Audited(NamedTuple):
+    """What auditing one stream record did."""
+
+    record: AuditEntry
+    appended: bool  # False: it was there already (a redelivery)
+    redacted: int | None = None  # a deletion: how many of the user's records were redacted
 
 
 class MalformedStreamRecordError(ValueError):
@@ -120,13 +150,53 @@ def _version(image: Mapping[str, Any], name: str) -> int | None:
 
 def audit(
     stream_record: Mapping[str, Any], store: AuditStore, *, retention_days: int | None = None
-) -> tuple[AuditEntry, bool] | None:
+) -> Audited | None:
     """Append the audit record for one stream record; a redelivered record writes nothing, and
-    a replay write neither (``None``)."""
+    a replay write neither (``None``). A deletion then redacts every record of the user."""
     if replay_write(stream_record):
         return None
     record = audit_record_from(stream_record, retention_days=retention_days)
-    return record, store.append(record)
+    appended = store.append(record)
+    if not _deletes_the_user(stream_record):
+        return Audited(record, appended)
+    return Audited(record, appended, redact_user(record.user_id, store))
+
+
+def _deletes_the_user(stream_record: Mapping[str, Any]) -> bool:
+    """Whether the record's new image is a tombstone its old image was not (a record
+    ``audit_record_from`` has read, so its images are readable)."""
+    change = stream_record["dynamodb"]
+    new = dynamodb.from_item(change.get("NewImage") or {})
+    old = dynamodb.from_item(change.get("OldImage") or {})
+    return is_tombstone(new) and not is_tombstone(old)
+
+
+def redacted(changes: StoredChanges) -> dict[str, FieldChange]:
+    """The sensitive fields of one record's changes whose values are not yet erased, with
+    every value ``ERASED`` (a value that was absent stays absent). Empty: nothing to redact."""
+    result: dict[str, FieldChange] = {}
+    for name, change in changes.items():
+        if name not in SENSITIVE_USER_FIELDS:
+            continue
+        old, new = change.get("old"), change.get("new")
+        if {old, new} <= {None, ERASED}:
+            continue
+        result[name] = FieldChange(
+            old=None if old is None else ERASED, new=None if new is None else ERASED
+        )
+    return result
+
+
+def redact_user(user_id: str, store: AuditStore) -> int:
+    """Erase the fingerprints of every sensitive value in the user's records; how many records
+    it changed (0 when done already: idempotent)."""
+    count = 0
+    for audit_id_, changes in store.changes_of(user_id):
+        fields = redacted(changes)
+        if fields:
+            store.replace_changes(user_id, audit_id_, fields)
+            count += 1
+    return count
 
 
 def replay_write(stream_record: Mapping[str, Any]) -> bool:

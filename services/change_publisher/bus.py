@@ -1,5 +1,5 @@
-"""Puts a ``UserProfileChanged`` event on the bus: the one EventBridge call this function may
-make (its policy allows ``events:PutEvents`` on the bus only).
+"""Puts a userpipe event on the bus: the one EventBridge call this function may make (its
+policy allows ``events:PutEvents`` on the bus only).
 
 ``PutEvents`` answers 200 even when it rejected the entry: the rejection is in
 ``FailedEntryCount`` and the entry's ``ErrorCode``. Either raises, so the stream record is
@@ -8,16 +8,20 @@ reported failed and delivered again (then bisected, then sent to the on-failure 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from contracts.user_profile_changed import ProfileChangedDetail, put_events_entry
+from contracts.event_fields import EVENT_TYPES
+from services.change_publisher.logic import BusEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
+_EVENT_TYPES: Final = {event_type.detail_type: event_type for event_type in EVENT_TYPES}
 
-class ProfileChangedNotPublishedError(RuntimeError):
-    """EventBridge did not take the event; the message names the user and the error code."""
+
+class EventNotPublishedError(RuntimeError):
+    """EventBridge did not take the event; the message names the event, the user, the version
+    and the error code."""
 
 
 class EventBusPublisher:
@@ -25,16 +29,17 @@ class EventBusPublisher:
         self._client = client
         self._bus_name = bus_name
 
-    def put(self, detail: ProfileChangedDetail) -> str:
+    def put(self, event: BusEvent) -> str:
         """Put one event; returns the id EventBridge gave it."""
-        entry: Any = put_events_entry(detail, self._bus_name)
+        detail = event.detail
+        entry: Any = _EVENT_TYPES[event.detail_type].put_events_entry(detail, self._bus_name)
         response = self._client.put_events(Entries=[entry])
         entries = response.get("Entries") or []
         result: dict[str, Any] = dict(entries[0]) if len(entries) == 1 else {}
         event_id = result.get("EventId")
         if response.get("FailedEntryCount", 0) or not isinstance(event_id, str) or not event_id:
             code = str(result.get("ErrorCode", "no entry result"))
-            raise ProfileChangedNotPublishedError(
-                f"UserProfileChanged for {detail.get('sub')} v{detail.get('_version')}: {code}"
+            raise EventNotPublishedError(
+                f"{event.detail_type} for {detail.get('sub')} v{detail.get('_version')}: {code}"
             )
         return event_id

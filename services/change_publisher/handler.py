@@ -1,7 +1,8 @@
-"""User table stream -> ``UserProfileChanged`` on the bus for the API's edits, the GraphQL API's
-``publishUser*`` mutations for the other changes, nothing for replay writes (see ``logic``).
-Reports partial batch failures by sequence number; a record that keeps failing goes to the
-on-failure queue after the stream's retries."""
+"""User table stream -> userpipe's events on the bus (``UserProfileChanged`` for the API's edits,
+``UserEmailChanged`` and ``UserDeleted`` for user_sync's and reconcile's changes), the GraphQL
+API's ``publishUser*`` mutations for the changes its subscribers have not heard of, nothing for
+replay writes (see ``logic``). Reports partial batch failures by sequence number; a record that
+keeps failing goes to the on-failure queue after the stream's retries."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.user_profile_changed import ProfileChangedDetail
 from services.change_publisher.logic import (
+    Announcement,
+    BusEvent,
+    KeyErasure,
     MalformedStreamRecordError,
-    ProfileChanged,
     publication,
 )
 from services.shared.partial_batch import (
@@ -25,6 +27,7 @@ from services.shared.partial_batch import (
     process_stream_batch,
     stream_sequence,
 )
+from services.shared.user_keys import KeyStore
 
 logger = Logger(service="change_publisher")
 
@@ -33,22 +36,30 @@ class PublishMutationCaller(Protocol):
     def publish(self, mutation: str, user: dict[str, Any]) -> dict[str, Any]: ...
 
 
-class ProfileChangedPutter(Protocol):
-    def put(self, detail: ProfileChangedDetail) -> str: ...
+class EventPutter(Protocol):
+    def put(self, event: BusEvent) -> str: ...
+
+
+class KeyShredder(Protocol):
+    def destroy(self, user_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
 class Publishers:
-    """Where changes go: the API's subscribers (AppSync) and the bus (EventBridge)."""
+    """Where changes go — the API's subscribers (AppSync) and the bus (EventBridge) — and the
+    users' data keys: an API edit's profile is sealed with one, a deleted user's is destroyed."""
 
     subscribers: PublishMutationCaller
-    bus: ProfileChangedPutter
+    bus: EventPutter
+    keys: KeyStore
+    shredder: KeyShredder
 
 
 @dataclass(frozen=True)
 class Settings:
     graphql_url: str
     event_bus_name: str
+    keys_table_name: str
     region: str
 
     @classmethod
@@ -56,6 +67,7 @@ class Settings:
         return cls(
             graphql_url=settings.require("GRAPHQL_URL"),
             event_bus_name=settings.require("EVENT_BUS_NAME"),
+            keys_table_name=settings.require("KEYS_TABLE_NAME"),
             region=settings.require("AWS_REGION"),
         )
 
@@ -68,6 +80,8 @@ def default_publishers() -> Publishers:
 
     from services.change_publisher.bus import EventBusPublisher
     from services.change_publisher.publisher import SignedGraphqlClient
+    from services.shared.key_shredder import DynamoKeyShredder
+    from services.shared.user_keys import DynamoKeyStore
 
     config = Settings.from_env()
     credentials = botocore.session.get_session().get_credentials()
@@ -76,6 +90,8 @@ def default_publishers() -> Publishers:
     return Publishers(
         subscribers=SignedGraphqlClient(config.graphql_url, config.region, credentials),
         bus=EventBusPublisher(boto3.client("events"), config.event_bus_name),
+        keys=DynamoKeyStore(boto3.client("dynamodb"), config.keys_table_name),
+        shredder=DynamoKeyShredder(boto3.client("dynamodb"), config.keys_table_name),
     )
 
 
@@ -83,46 +99,60 @@ def process_batch(event: dict[str, Any], publishers: Publishers) -> PartialBatch
     def publish(record: StreamRecord) -> None:
         ids = {"stream_event_id": record.get("eventID"), "sequence_number": stream_sequence(record)}
         try:
-            found = publication(record)
+            actions = publication(record, publishers.keys)
         except MalformedStreamRecordError as exc:
             logger.warning("stream record rejected", extra={**ids, "reason": str(exc)})
             raise
-        if found is None:
-            logger.debug("a marked write of the projector: published when it happened", extra=ids)
+        if not actions:
+            logger.debug("nothing to publish: a marked write, or an expired tombstone", extra=ids)
             return
-        if isinstance(found, ProfileChanged):
-            detail = found.detail
-            try:
-                event_id = publishers.bus.put(detail)
-            except Exception as exc:
-                logger.warning(
-                    "UserProfileChanged not published",
-                    extra={**ids, "error": type(exc).__name__, "detail": str(exc)[:300]},
-                )
-                raise
-            logger.info(
-                "UserProfileChanged published",
-                extra={**ids, "user_id": detail["sub"], "version": detail["_version"],
-                       "event_id": event_id},
-            )  # fmt: skip
-            return
-        try:
-            publishers.subscribers.publish(found.mutation, found.user)
-        except Exception as exc:
-            # By type and message only: the message names the mutation and errorTypes, never
-            # the user (items hold email addresses).
-            logger.warning(
-                "publish failed",
-                extra={**ids, "mutation": found.mutation, "error": type(exc).__name__,
-                       "detail": str(exc)[:300]},
-            )  # fmt: skip
-            raise
-        logger.info(
-            "change published",
-            extra={**ids, "mutation": found.mutation, "user_id": found.user["id"]},
-        )
+        # In order, the event first; one failing fails the record, and its redelivery does
+        # both again (the logic's docstring: each may be repeated).
+        for action in actions:
+            if isinstance(action, BusEvent):
+                _put(action, publishers, ids)
+            elif isinstance(action, KeyErasure):
+                publishers.shredder.destroy(action.user_id)
+            else:
+                _announce(action, publishers, ids)
 
     return process_stream_batch(event["Records"], publish, _rejected)
+
+
+def _put(event: BusEvent, publishers: Publishers, ids: dict[str, Any]) -> None:
+    detail = event.detail
+    try:
+        event_id = publishers.bus.put(event)
+    except Exception as exc:
+        logger.warning(
+            "event not published",
+            extra={**ids, "detail_type": event.detail_type, "error": type(exc).__name__,
+                   "detail": str(exc)[:300]},
+        )  # fmt: skip
+        raise
+    logger.info(
+        "event published",
+        extra={**ids, "detail_type": event.detail_type, "user_id": detail["sub"],
+               "version": detail["_version"], "event_id": event_id},
+    )  # fmt: skip
+
+
+def _announce(found: Announcement, publishers: Publishers, ids: dict[str, Any]) -> None:
+    try:
+        publishers.subscribers.publish(found.mutation, found.user)
+    except Exception as exc:
+        # By type and message only: the message names the mutation and errorTypes, never
+        # the user (items hold email addresses).
+        logger.warning(
+            "publish failed",
+            extra={**ids, "mutation": found.mutation, "error": type(exc).__name__,
+                   "detail": str(exc)[:300]},
+        )  # fmt: skip
+        raise
+    logger.info(
+        "change published",
+        extra={**ids, "mutation": found.mutation, "user_id": found.user["id"]},
+    )
 
 
 def _rejected(event_id: str | None, reason: str) -> None:

@@ -5,8 +5,8 @@ An item: ``id`` (S, the Cognito sub), ``key`` (B, 32 random bytes), ``createdAt`
 UTC). A key is written once, never overwritten: two writers racing to create a user's first key
 end with the one that landed first.
 
-Light on purpose (standard library, contracts, boto3 only under ``TYPE_CHECKING``): the functions
-that only destroy keys (user sync, reconcile) import this without the ``crypto`` layer.
+Light on purpose (standard library, contracts, boto3 only under ``TYPE_CHECKING``): no crypto
+layer needed to read or create a key. Destroying one is ``services.shared.key_shredder``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol
 
 from contracts.dynamodb import Item
-from contracts.names import iso_utc
+from contracts.names import KEY_OWNER, iso_utc
 from services.shared.conditional_put import put_if_absent
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 KEY_BYTES: Final = 32  # AES-256
 #: The table's partition key and attributes. ``key`` is a DynamoDB reserved word: expressions
 #: name it through ``#key``.
-USER_ID: Final = "id"
+USER_ID: Final = KEY_OWNER
 KEY: Final = "key"
 CREATED_AT: Final = "createdAt"
 
@@ -57,10 +57,6 @@ class KeyStore(Protocol):
 
     def get_or_create(self, user_id: str) -> bytes:
         """The user's key, created if absent; racing callers all get the same key."""
-        ...
-
-    def destroy(self, user_id: str) -> bool:
-        """Delete the user's key; whether there was one."""
         ...
 
 
@@ -121,17 +117,11 @@ class DynamoKeyStore:
             raise KeyVanishedError(user_id)
         return winner
 
-    def destroy(self, user_id: str) -> bool:
-        deleted = self._client.delete_item(
-            TableName=self._table, Key={USER_ID: {"S": user_id}}, ReturnValues="ALL_OLD"
-        )
-        return bool(deleted.get("Attributes"))
-
 
 class MemoryKeyStore:
     """``KeyStore`` over a dict of items, with ``DynamoKeyStore``'s behaviour (the tests hold the
-    two to one contract). Stores built on one ``items`` dict see each other's writes, as two
-    functions see one table."""
+    two to one contract) and ``DynamoKeyShredder``'s ``destroy``. Stores built on one ``items``
+    dict see each other's writes, as two functions see one table."""
 
     def __init__(
         self,

@@ -1,5 +1,6 @@
 """The User table, as the projector writes it: create if absent, apply a newer change, remove a
-replay's mark — each one conditional write that writes only when it changes the item."""
+replay's mark — each one conditional write that writes only when it changes the item. And
+Cognito, where the projector reads a user's email (no event carries it)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,29 @@ from typing import TYPE_CHECKING
 
 from contracts import dynamodb
 from contracts.names import REPLAY_MARK, USER_KEY
+from services.shared.cognito_users import find_by_sub
 from services.shared.conditional_put import put_if_absent
-from services.user_projector.logic import ProfileChange
+from services.user_projector.logic import CognitoUser, ItemChange
 
 if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
 
 #: A change applies to an item of its pool, below its version: so when it writes, it changes
 #: the item (at least ``_version``), and a duplicate or an older change writes nothing.
 CHANGE_CONDITION = "attribute_exists(#id) AND #pool = :pool AND #version < :version"
+#: A change that must follow the item's version exactly (``ItemChange.follows``).
+FOLLOWING_CONDITION = "attribute_exists(#id) AND #pool = :pool AND #version = :follows"
 
 
-def change_expressions(change: ProfileChange) -> dict[str, object]:
+def change_expressions(change: ItemChange) -> dict[str, object]:
     """The ``UpdateItem`` arguments of ``change`` (all but the table and the return values)."""
     names = {"#id": USER_KEY, "#pool": "userPoolId", "#version": "_version"}
-    values: dynamodb.Item = {
-        ":pool": {"S": change.user_pool_id},
-        ":version": {"N": str(change.version)},
-    }
+    values: dynamodb.Item = {":pool": {"S": change.user_pool_id}}
+    if change.follows is None:
+        condition, values[":version"] = CHANGE_CONDITION, {"N": str(change.version)}
+    else:
+        condition, values[":follows"] = FOLLOWING_CONDITION, {"N": str(change.follows)}
     sets = []
     for index, (name, value) in enumerate(change.values.items()):
         names[f"#s{index}"], values[f":s{index}"] = name, value
@@ -40,7 +46,7 @@ def change_expressions(change: ProfileChange) -> dict[str, object]:
     return {
         "Key": {USER_KEY: {"S": change.user_id}},
         "UpdateExpression": expression,
-        "ConditionExpression": CHANGE_CONDITION,
+        "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
@@ -54,7 +60,7 @@ class DynamoUserStore:
     def create(self, item: dynamodb.Item) -> dynamodb.Item | None:
         return put_if_absent(self._client, self._table_name, item, USER_KEY)
 
-    def change(self, change: ProfileChange) -> dynamodb.Item | None:
+    def change(self, change: ItemChange) -> dynamodb.Item | None:
         try:
             self._client.update_item(
                 TableName=self._table_name,
@@ -101,3 +107,15 @@ class DynamoUserStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+class CognitoIdentity:
+    """``Identity`` on Cognito: the user by sub (``services.shared.cognito_users``: a local
+    user by ``AdminGetUser``, a federated one by ``ListUsers``)."""
+
+    def __init__(self, client: CognitoIdentityProviderClient) -> None:
+        self._client = client
+
+    def user(self, user_pool_id: str, sub: str) -> CognitoUser | None:
+        found = find_by_sub(self._client, user_pool_id, sub)
+        return None if found is None else CognitoUser(email=found.email)

@@ -16,13 +16,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
+from services.shared.cognito_users import CognitoThrottledError
+from services.shared.key_shredder import DynamoKeyShredder
 from services.shared.lifecycle import ReplayInFlightError
 from services.shared.partial_batch import PartialBatchResponse, SQSMessage, process_sqs_batch
-from services.shared.user_keys import DynamoKeyStore
 from services.user_sync.logic import NotOurs, Ports, read_call, sync_user
 from services.user_sync.store import (
     CognitoDirectory,
-    CognitoThrottledError,
     DynamoUserItems,
     EventBridgePublisher,
 )
@@ -64,7 +64,7 @@ def default_sync() -> UserSync:
         Ports(
             directory=CognitoDirectory(boto3.client("cognito-idp"), config.user_pool_id),
             items=DynamoUserItems(dynamo, config.user_table_name),
-            keys=DynamoKeyStore(dynamo, config.keys_table_name),
+            keys=DynamoKeyShredder(dynamo, config.keys_table_name),
             publisher=EventBridgePublisher(boto3.client("events"), config.event_bus_name),
         ),
     )

@@ -11,6 +11,7 @@ from contracts import dynamodb
 from contracts.names import USER_KEY, UserConfirmedDetail
 from contracts.user_confirmed import put_events_entry
 from services.shared import lifecycle
+from services.shared.cognito_users import find_by_sub
 from services.shared.lifecycle import Outcome
 from services.user_sync.logic import CognitoUser
 
@@ -18,20 +19,6 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
-
-
-class CognitoThrottledError(RuntimeError):
-    """Cognito refused the read for now (``TooManyRequestsException``); the record is retried."""
-
-    def __init__(self, sub: str) -> None:
-        super().__init__(f"Cognito throttled reading user {sub}; retried")
-
-
-class UnexpectedUserError(RuntimeError):
-    """Cognito answered with a user whose sub is not the one asked for: never acted on."""
-
-    def __init__(self, sub: str) -> None:
-        super().__init__(f"Cognito answered another user for sub {sub}; nothing done")
 
 
 class PublishFailedError(RuntimeError):
@@ -42,31 +29,18 @@ class PublishFailedError(RuntimeError):
 
 
 class CognitoDirectory:
-    """The pool's users, read with ``AdminGetUser(Username=<sub>)``. The API reference: "If
-    username isn't an alias attribute in your user pool, this value must be the sub of a
-    local user"; our pools sign in by the email alias (``UsernameAttributes``) and usernames
-    are subs. ``UserNotFoundException`` is Cognito's authoritative answer that the user is gone.
-    """
+    """The pool's users by sub (``services.shared.cognito_users``). ``None`` is Cognito's
+    answer that the user is gone from both ``AdminGetUser`` and ``ListUsers``: a federated
+    user, whose username is not their sub, is never taken for a deleted one."""
 
     def __init__(self, client: CognitoIdentityProviderClient, user_pool_id: str) -> None:
         self._client, self._pool = client, user_pool_id
 
     def user(self, sub: str) -> CognitoUser | None:
-        try:
-            found = self._client.admin_get_user(UserPoolId=self._pool, Username=sub)
-        except self._client.exceptions.UserNotFoundException:
+        found = find_by_sub(self._client, self._pool, sub)
+        if found is None:
             return None
-        except self._client.exceptions.TooManyRequestsException:
-            raise CognitoThrottledError(sub) from None
-        attributes = {a["Name"]: a.get("Value") for a in found.get("UserAttributes", [])}
-        if attributes.get("sub") != sub:
-            raise UnexpectedUserError(sub)
-        email = attributes.get("email")
-        return CognitoUser(
-            status=str(found.get("UserStatus", "")),
-            email=email if isinstance(email, str) and email else None,
-            created=found["UserCreateDate"],
-        )
+        return CognitoUser(status=found.status, email=found.email, created=found.created)
 
 
 class DynamoUserItems:

@@ -157,7 +157,7 @@ def _readable_anywhere(stack: LocalStack, client: StackClient, values: list[str]
         found.extend(f"{where}: {value}" for value in values if value in text)
 
     for table in ("user_table_name", "audit_table_name", "keys_table_name"):
-        look(table, json.dumps(list(scan(client.aws.dynamodb, client.outputs[table]))))
+        look(table, json.dumps(list(scan(client.aws.dynamodb, client.outputs[table])), default=repr))
     backend = events_backends[ACCOUNT][client.outputs["region"]]
     archived = backend.archives[client.outputs["archive_name"]].events
     look("archive", json.dumps(archived, default=str))
@@ -186,6 +186,12 @@ def test_a_deletion_erases_and_no_replay_or_rebuild_brings_the_user_back(
         TableName=client.outputs["keys_table_name"], Key={"id": {"S": sub}}
     )
     assert "Item" in keys  # the profile change was sealed under the user's key
+
+    # The search finds what is there: before the deletion, the item holds both.
+    before = _readable_anywhere(stack, client, [email, name])
+    assert f"user_table_name: {email}" in before and f"user_table_name: {name}" in before
+    assert not [where for where in before if where.startswith("archive")]  # sealed, no email
+    assert list(Path(stack.logs_dir).glob("*.log"))  # the functions' logs are searched too
 
     client.aws.cognito.delete_user(AccessToken=tokens.access)
     tombstone = _timed(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from contracts.names import ORIGIN_COGNITO
+from contracts.names import ORIGIN_COGNITO, TRIGGER_CONFIRM_SIGN_UP
 from contracts.topology import AUDIT_TABLE, ResourceNames
 from contracts.user_confirmed import from_cognito_user, put_events_entry
 from contracts.user_model import User
@@ -150,7 +150,7 @@ def test_reconcile_publishes_exactly_the_missing_users_once(
 ) -> None:
     first = confirmed_without_trigger(client, [f"early{i}@example.com" for i in range(150)])
     code, out, _ = userpipe(stack, capsys, "reconcile", "--local", "--json")
-    assert code == 0 and json.loads(out)["published"] == 150
+    assert code == 0 and json.loads(out)["repaired"]["missing"] == 150
     wait_for(lambda: set(first) <= set(client.users()), what="the first 150 items")
     later = confirmed_without_trigger(client, [f"late{i}@example.com" for i in range(100)])
     archived = archived_count(client)
@@ -158,42 +158,61 @@ def test_reconcile_publishes_exactly_the_missing_users_once(
     code, out, _ = userpipe(stack, capsys, "reconcile", "--local", "--dry-run", "--json")
     dry = json.loads(out)
     assert code == 0
-    assert (dry["scanned"], dry["missing"], dry["published"]) == (250, 100, 0)
-    assert sorted(dry["ids"]["missing"]) == sorted(later)
+    assert (dry["scanned"], dry["drift"]["missing"], dry["repaired"]["missing"]) == (250, 100, 0)
+    assert len(dry["examples"]["missing"]) == 10 and set(dry["examples"]["missing"]) <= set(later)
     assert archived_count(client) == archived  # nothing was published
 
     code, out, _ = userpipe(stack, capsys, "reconcile", "--local", "--json")
     summary = json.loads(out)
     assert code == 0
-    assert (summary["scanned"], summary["missing"], summary["published"]) == (250, 100, 100)
-    assert summary["failed"] == 0 and summary["orphans"] == 0
+    assert (summary["scanned"], summary["drift"]["missing"], summary["repaired"]["missing"]) == (
+        250,
+        100,
+        100,
+    )
+    assert summary["failed"]["missing"] == 0
+    assert summary["drift"] | {"missing": 0} == dict.fromkeys(summary["drift"], 0)
     assert archived_count(client) == archived + 100
     wait_for(lambda: len(client.users()) == 250, what="250 items")
     users = client.users()
     assert all(users[sub].version == 1 for sub in later)
 
     code, out, _ = userpipe(stack, capsys, "reconcile", "--local", "--json")
-    assert code == 0 and json.loads(out)["published"] == 0
+    assert code == 0 and json.loads(out)["drift"]["missing"] == 0
     assert archived_count(client) == archived + 100
+    code, out, _ = userpipe(stack, capsys, "status", "--local", "--json")
+    assert json.loads(out)["reconcile"]["drift"]["missing"] == 0  # the last run's counts
 
 
-def test_reconcile_reports_orphans_and_deletes_nothing(
+def test_reconcile_reports_a_deleted_users_item_and_tombstones_it_only_with_apply(
     stack: LocalStack, client: StackClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (sub,) = sign_up(client, 1)
     gone = "0" * 8 + sub[8:]
     orphan = User.model_validate(
-        {**client.users()[sub].model_dump(by_alias=True), "id": gone, "owner": gone}
+        {
+            **client.users()[sub].model_dump(by_alias=True),
+            "id": gone,
+            "owner": gone,
+            "createdAt": "2026-01-05T08:30:17.000Z",  # long before the run
+        }
     )
     client.aws.dynamodb.put_item(  # an item whose Cognito user is gone
         TableName=client.outputs["user_table_name"], Item=orphan.to_item()
     )
 
     code, out, _ = userpipe(stack, capsys, "reconcile", "--local")
-
     assert code == 0
-    assert "1 orphan item(s)" in out and orphan.id in out
+    assert "deleted: 1 item(s) whose user Cognito no longer has" in out and orphan.id in out
+    assert "@" not in out  # ids, never emails
     assert orphan.id in client.users()
+
+    code, out, _ = userpipe(stack, capsys, "reconcile", "--local", "--apply", "--json")
+    assert code == 0 and json.loads(out)["repaired"]["deleted"] == 1
+    item = client.aws.dynamodb.get_item(
+        TableName=client.outputs["user_table_name"], Key={"id": {"S": gone}}
+    )["Item"]
+    assert item["_deleted"] == {"BOOL": True} and "email" not in item
 
 
 # --- replay ---------------------------------------------------------------------------------------
@@ -434,11 +453,11 @@ def publish_at(client: StackClient, email: str, moment: datetime) -> None:
     user = client.aws.cognito.admin_get_user(UserPoolId=client.pool_id, Username=email)
     detail = from_cognito_user(
         user_pool_id=client.pool_id,
-        username=user["Username"],
         attributes={a["Name"]: a["Value"] for a in user["UserAttributes"]},
         confirmed_at=moment,
         origin=ORIGIN_COGNITO,
         client_id=client.client_id,
+        trigger_source=TRIGGER_CONFIRM_SIGN_UP,
     )
     entry: Any = {**put_events_entry(detail, client.outputs["event_bus_name"]), "Time": moment}
     assert client.aws.events.put_events(Entries=[entry])["FailedEntryCount"] == 0

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.names import ORIGIN_COGNITO
+from contracts.names import ORIGIN_COGNITO, TRIGGER_CONFIRM_SIGN_UP
 from contracts.user_confirmed import put_events_entry, user_confirmed_detail
 from userpipe.aws.queues import wait_until_drained
 from userpipe.local.client import StackClient, wait_for
@@ -27,12 +27,10 @@ def confirmations(client: StackClient, count: int) -> list[dict[str, Any]]:
         detail = user_confirmed_detail(
             user_pool_id=client.pool_id,
             sub=sub,
-            username=sub,
-            email=f"{sub[:8]}@example.com",
-            email_verified=True,
             confirmed_at=datetime.now(UTC),
             origin=ORIGIN_COGNITO,
             client_id=client.client_id,
+            trigger_source=TRIGGER_CONFIRM_SIGN_UP,
         )
         entries.append(put_events_entry(detail, client.outputs["event_bus_name"]))
     return entries

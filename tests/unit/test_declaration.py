@@ -291,7 +291,12 @@ def test_a_made_up_function_is_told_everything_it_lacks() -> None:
 def test_a_function_without_its_grants_is_told_which_calls_they_must_allow() -> None:
     assert problems(replace(USER_PROJECTOR, grants=())) == [
         "UserProjector: USER_TABLE_NAME names UserTable, and no grant is on it",
+        "UserProjector: KEYS_TABLE_NAME names KeysTable, and no grant is on it",
+        "UserProjector: its code builds a cognito-idp client, and no grant is for it",
         "UserProjector: its code builds a dynamodb client, and no grant is for it",
+        "UserProjector: its code calls cognito-idp:AdminGetUser, and no grant allows it",
+        "UserProjector: its code calls cognito-idp:ListUsers, and no grant allows it",
+        "UserProjector: its code calls dynamodb:GetItem, and no grant allows it",
         "UserProjector: its code calls dynamodb:PutItem, and no grant allows it",
         "UserProjector: its code calls dynamodb:UpdateItem, and no grant allows it",
     ]
@@ -314,4 +319,5 @@ def test_a_function_without_its_cold_start_or_logger_is_told_so() -> None:
     assert problems(wrong) == [
         "UserProjector: POWERTOOLS_SERVICE_NAME is not 'audit_trail'",
         "UserProjector: its cold start calls nope(), which its handler lacks",
+        "UserProjector: its code calls dynamodb:Query, and no grant allows it",
     ]

@@ -3,14 +3,17 @@
 - Cognito events with fields missing, added, wrongly typed, oversized or in any script: the
   trigger publishes only events the projector accepts (checked by projecting each one), or
   raises its clear error; nothing else escapes.
-- SQS bodies of every shape, near-valid ones above all: the projector never writes an item
-  that breaks the ``User`` contract (the model and the checked-in JSON Schema).
-- Across every case: no email address planted in the input appears in any log line.
+- SQS bodies of every shape, near-valid ones above all (of each of the four events it applies),
+  with any email Cognito may hold: the projector never writes an item that breaks the ``User``
+  contract (the model and the checked-in JSON Schema).
+- Across every case: no email address planted in the input (or in Cognito) appears in any log
+  line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,12 +25,24 @@ from hypothesis import strategies as st
 
 from contracts.jsonschema import SCHEMA_DIR
 from contracts.names import TRIGGER_CONFIRM_FORGOT_PASSWORD, TRIGGER_CONFIRM_SIGN_UP
+from contracts.rules import UUID_PATTERN
 from contracts.user_model import User
 from services.confirm_trigger import handler as trigger
 from services.confirm_trigger.logic import UnpublishableConfirmationError
+from services.shared.user_keys import MemoryKeyStore
 from services.user_projector.handler import process_batch
-from tests.fakes import FakePublisher, FakeUserStore
-from tests.support import cognito_sign_up, sqs_event, user_confirmed_envelope
+from tests.fakes import FakePublisher
+from tests.support import (
+    FakeIdentity,
+    FakeProjectorStore,
+    cognito_sign_up,
+    email_changed_envelope,
+    profile_changed_envelope,
+    projector_sources,
+    sqs_event,
+    user_confirmed_envelope,
+    user_deleted_envelope,
+)
 
 HOSTILE = settings(
     max_examples=400,
@@ -172,8 +187,8 @@ def test_the_trigger_publishes_only_what_the_projector_accepts_or_refuses_clearl
         for detail in publisher.published[already_published:]:
             envelope = user_confirmed_envelope()
             envelope["detail"] = detail
-            store = FakeUserStore()
-            response = process_batch(sqs_event(envelope), lambda_context, store)
+            store = FakeProjectorStore()
+            response = process_batch(sqs_event(envelope), lambda_context, store, SOURCES)
             assert response == {"batchItemFailures": []}
             assert list(store.users) == [detail["sub"]]
     assert_no_planted_email_logged(planted, log_lines()[already_logged:])
@@ -181,6 +196,17 @@ def test_the_trigger_publishes_only_what_the_projector_accepts_or_refuses_clearl
 
 # --- SQS bodies -> the projector ------------------------------------------------------------------
 
+#: The users' data keys; a projector's sources over them, with Cognito's emails the given ones.
+KEYS = MemoryKeyStore()
+SOURCES = projector_sources(keys=KEYS)
+#: A valid envelope of each event the projector applies, for a new user.
+VALID: dict[str, Any] = {
+    "UserConfirmed": lambda sub: user_confirmed_envelope(sub),
+    "UserProfileChanged": lambda sub: profile_changed_envelope(2, sub, KEYS, name="Ada", age=3),
+    "UserEmailChanged": lambda sub: email_changed_envelope(2, sub),
+    "UserDeleted": lambda sub: user_deleted_envelope(3, sub),
+}
+SAMPLE = "7d8ca528-4931-4254-9273-ea5ee853f271"
 ENVELOPE_PATHS = [
     "id",
     "source",
@@ -188,7 +214,13 @@ ENVELOPE_PATHS = [
     "time",
     "replay-name",
     "detail",
-    *(f"detail.{name}" for name in user_confirmed_envelope()["detail"]),
+    *sorted(
+        {
+            f"detail.{name}"
+            for build in VALID.values()
+            for name in build(str(uuid.uuid4()))["detail"]
+        }
+    ),
 ]
 
 
@@ -199,7 +231,7 @@ def sqs_bodies(draw: st.DrawFn) -> str:
         return draw(st.text(max_size=60))
     if shape == "json":
         return json.dumps(draw(json_values))
-    envelope = user_confirmed_envelope(str(draw(st.uuids())), email=draw(emails))
+    envelope = VALID[draw(st.sampled_from(sorted(VALID)))](str(draw(st.uuids())))
     for path in draw(st.lists(st.sampled_from(ENVELOPE_PATHS), max_size=3, unique=True)):
         *parents, name = path.split(".")
         target = envelope.get(parents[0]) if parents else envelope
@@ -212,16 +244,35 @@ def sqs_bodies(draw: st.DrawFn) -> str:
     return json.dumps(envelope)
 
 
+#: The log lines of a record that fails and is delivered again (not a rejection).
+RETRIED = (
+    "user not projected yet; the change is retried",
+    "earlier changes not applied yet; the change is retried",
+)
+
+
 @HOSTILE
-@given(bodies=st.lists(sqs_bodies(), min_size=1, max_size=5))
+@given(
+    bodies=st.lists(sqs_bodies(), min_size=1, max_size=5),
+    cognito_email=emails | st.none(),
+    first=st.booleans(),
+)
 def test_the_projector_never_writes_an_invalid_item_nor_logs_an_email(
-    bodies: list[str], lambda_context: Any, log_lines: Callable[[], list[dict[str, Any]]]
+    bodies: list[str],
+    cognito_email: str | None,
+    first: bool,
+    lambda_context: Any,
+    log_lines: Callable[[], list[dict[str, Any]]],
 ) -> None:
+    store = FakeProjectorStore()
+    sources = projector_sources(FakeIdentity(cognito_email), KEYS)
+    if first:  # the users projected already, so that their changes apply
+        confirmations = [user_confirmed_envelope(sub) for sub in subs_in(bodies)]
+        process_batch(sqs_event(*confirmations), lambda_context, store, sources)
     already_logged = len(log_lines())
-    store = FakeUserStore()
     event = sqs_event(*bodies)
 
-    response = process_batch(event, lambda_context, store)
+    response = process_batch(event, lambda_context, store, sources)
 
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     assert failed <= {record["messageId"] for record in event["Records"]}
@@ -230,8 +281,19 @@ def test_the_projector_never_writes_an_invalid_item_nor_logs_an_email(
         assert not list(USER_SCHEMA.iter_errors(stored))
         assert User.from_item(user.to_item()) == user
     lines = log_lines()[already_logged:]
-    assert len([line for line in lines if line["message"] == "message rejected"]) == len(failed)
-    assert_no_planted_email_logged([parsed(body) for body in bodies], lines)
+    refused = [line for line in lines if line["message"] in ("message rejected", *RETRIED)]
+    assert len(refused) == len(failed)
+    assert_no_planted_email_logged([*(parsed(body) for body in bodies), cognito_email], lines)
+
+
+def subs_in(bodies: list[str]) -> Iterator[str]:
+    """The subs the bodies name that a UserConfirmed may carry."""
+    for body in bodies:
+        value = parsed(body)
+        detail = value.get("detail") if isinstance(value, dict) else None
+        sub = detail.get("sub") if isinstance(detail, dict) else None
+        if isinstance(sub, str) and re.fullmatch(UUID_PATTERN, sub):
+            yield sub
 
 
 def parsed(body: str) -> Any:

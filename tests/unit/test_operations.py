@@ -531,8 +531,10 @@ class _Described:
         class ResourceNotFoundException(Exception):  # noqa: N818
             pass
 
-    def __init__(self) -> None:
+    def __init__(self, drift: list[dict[str, Any]] | None = None) -> None:
         self.metric_requests: list[dict[str, Any]] = []
+        self.drift = drift or []  # GetMetricData's results: the last reconcile's counts
+        self.drift_requests: list[dict[str, Any]] = []
 
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> Any:  # noqa: N803
         waiting = "2" if QueueUrl.endswith("user-projector-dlq") else "0"
@@ -544,6 +546,10 @@ class _Described:
     def get_metric_statistics(self, **request: Any) -> Any:
         self.metric_requests.append(request)
         return {"Datapoints": [{"Maximum": 3600.0}, {"Maximum": 5400.0}]}
+
+    def get_metric_data(self, **request: Any) -> Any:
+        self.drift_requests.append(request)
+        return {"MetricDataResults": self.drift}
 
     def describe_table(self, TableName: str) -> Any:  # noqa: N803
         return {"Table": {"ItemCount": 40}}
@@ -598,6 +604,148 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
     ]
     assert [r.name for r in found.replays] == ["new", "old"]  # newest first; an old failure is past
     assert found.cognito_users == 42 and found.archive["events"] == 41
+    assert found.reconcile is None  # no run in the last days
+    recent, older = service.drift_requests  # to the second for 3 hours, then to the minute
+    assert [q["MetricStat"]["Period"] for q in recent["MetricDataQueries"]] == [1] * 5
+    assert [q["MetricStat"]["Period"] for q in older["MetricDataQueries"]] == [60] * 5
+    assert recent["StartTime"] == NOW - timedelta(hours=3)
+    assert older["StartTime"] == NOW - timedelta(days=3)
+
+
+# --- the last reconcile's drift in status ------------------------------------------------------
+
+
+def _drift_results(at: datetime, **values: int) -> list[dict[str, Any]]:
+    """GetMetricData's answer: an older run with drift everywhere, then one at ``at``."""
+    from services.reconcile.logic import DRIFT_METRICS
+
+    older = at - timedelta(days=1)
+    return [
+        {"Id": f"m{i}", "Label": name, "Timestamps": [at, older],
+         "Values": [float(values.get(name, 0)), 9.0]}
+        for i, name in enumerate(DRIFT_METRICS)
+    ]  # fmt: skip
+
+
+def test_status_shows_the_newest_reconciles_drift_by_kind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from userpipe.aws import status
+    from userpipe.cli import main
+    from userpipe.cli import operations as ops_cli
+
+    at = NOW - timedelta(hours=5)
+    service = _Quiet(_drift_results(at, deleted=2, foreignPool=1))
+    found = status.collect(without_welcome(service), now=NOW)
+    assert found.reconcile == {
+        "at": "2026-11-28T07:00:00Z",
+        "drift": {"missing": 0, "email": 0, "deleted": 2, "foreignPool": 1},
+        "failed": 0,
+    }
+    assert found.ok  # drift it repaired, or reports only, needs no attention
+    (request,) = service.drift_requests  # found within the high-resolution hours
+    assert request["StartTime"] == NOW - timedelta(hours=3)
+    assert {q["MetricStat"]["Metric"]["Namespace"] for q in request["MetricDataQueries"]} == {
+        "userpipe/reconcile"
+    }
+    monkeypatch.setattr(ops_cli, "from_stack", lambda name, **kw: without_welcome(service))
+    assert main(["status", "--stack", "userpipe-prod"]) == 0
+    assert (
+        "last reconcile (2026-11-28T07:00:00Z): drift missing 0, email 0, deleted 2, "
+        "foreignPool 1; 0 failed" in capsys.readouterr().out
+    )
+
+
+def test_a_reconcile_that_could_not_repair_everything_needs_attention() -> None:
+    from userpipe.aws import status
+
+    service = _Quiet(_drift_results(NOW - timedelta(hours=1), email=3, failed=2))
+    found = status.collect(without_welcome(service), now=NOW)
+    assert found.problems == [
+        "the last reconcile could not repair 2 drift(s) — `userpipe reconcile --dry-run` lists them"
+    ]
+
+
+def test_a_runs_counts_are_where_status_reads_them() -> None:
+    """Against CloudWatch (moto, as the local stack serves it): the command's PutMetricData and
+    status's GetMetricData agree on the metric."""
+    import boto3
+    from moto import mock_aws
+
+    from services.reconcile.logic import Summary
+    from userpipe.aws.users import last_drift, record_drift
+
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+        found = Deployment("local", {"user_pool_id": "eu-west-1_Ab12Cd34E"},
+                           SimpleNamespace(cloudwatch=cloudwatch), True)  # type: ignore[arg-type]  # fmt: skip
+        now = datetime.now(UTC).replace(microsecond=0)
+        assert last_drift(found, now) is None
+        yesterday, dry, latest = Summary(), Summary(), Summary()
+        yesterday.drift["deleted"].found = 3
+        dry.drift["missing"].found = 150  # a dry run a moment before the real one
+        latest.drift["missing"].found, latest.drift["email"].failed = 2, 1
+        record_drift(found, yesterday, now - timedelta(hours=20))
+        assert last_drift(found, now).counts["deleted"] == 3  # type: ignore[union-attr]
+        record_drift(found, dry, now - timedelta(seconds=2))
+        record_drift(found, latest, now)
+        last = last_drift(found, now)
+    assert last is not None
+    assert last.counts == {"missing": 2, "email": 0, "deleted": 0, "foreignPool": 0}
+    assert last.failed == 1 and last.at == now
+
+
+# --- reconcile on the command line ---------------------------------------------------------------
+
+
+def test_reconcile_refuses_a_dry_run_that_applies(capsys: pytest.CaptureFixture[str]) -> None:
+    from userpipe.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["reconcile", "--stack", "userpipe-prod", "--dry-run", "--apply"])
+    assert refused.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_the_reconcile_summary_names_each_kind_with_example_ids_and_what_to_do() -> None:
+    from services.reconcile.logic import Summary
+    from userpipe.ops import reconcile
+
+    summary = Summary(scanned=5, items=6)
+    summary.drift["missing"].found = summary.drift["missing"].repaired = 1
+    summary.drift["missing"].examples = ["id-1"]
+    summary.drift["deleted"].found = 12
+    summary.drift["deleted"].examples = [f"id-{i}" for i in range(10)]
+    summary.drift["foreignPool"].found = 1
+    lines = reconcile.describe(summary)
+    assert lines[0] == "read 5 Cognito user(s) and 6 item(s)"
+    assert lines[1] == (
+        "missing: 1 confirmed user(s) without an item; published 1 UserConfirmed (origin "
+        "reconcile) — e.g. id-1"
+    )
+    assert lines[3].startswith("deleted: 12 item(s) whose user Cognito no longer has — e.g. id-0")
+    assert lines[3].endswith("id-9 …")
+    assert "`userpipe reconcile --apply` changes the emails and tombstones the deleted." in lines
+    summary.applied = True
+    summary.drift["deleted"].repaired, summary.drift["deleted"].failed = 11, 1
+    applied = reconcile.describe(summary)
+    assert applied[3].startswith(
+        "deleted: 12 item(s) whose user Cognito no longer has; 11 tombstone(s), keys destroyed; "
+        "1 failed"
+    )
+    assert "1 repair(s) failed: run reconcile again." in applied
+    summary.deletions_refused = "12 of 40 live items have no Cognito user, above the 10 …"
+    assert (
+        "no deleted user was tombstoned: 12 of 40 live items have no Cognito user, above the "
+        "10 … (--allow-many-deletions)." in reconcile.describe(summary)
+    )
+
+
+def test_many_deletions_are_allowed_only_with_apply() -> None:
+    from userpipe.ops import reconcile
+
+    with pytest.raises(OperatorError, match="--allow-many-deletions goes with --apply"):
+        reconcile.run(deployment(), Recorded(), allow_many_deletions=True)
 
 
 # --- a stage deployed without the example consumer (-c welcomeNotifier=off) -----------------------
@@ -642,7 +790,9 @@ def test_status_covers_the_queues_a_stack_without_the_welcome_notifier_has() -> 
     found = status.collect(without_welcome(), now=NOW)
     assert [(q.name, q.role) for q in found.queues] == [
         ("userpipe-prod-user-projector", "queue"),
+        ("userpipe-prod-user-sync", "queue"),
         ("userpipe-prod-user-projector-dlq", "dlq"),
+        ("userpipe-prod-user-sync-dlq", "dlq"),
         ("userpipe-prod-audit-trail-dlq", "dlq"),
         ("userpipe-prod-change-publisher-dlq", "dlq"),
         ("userpipe-prod-reconcile-dlq", "dlq"),
@@ -670,6 +820,7 @@ def test_redrive_goes_through_the_dead_letter_queues_the_stack_has() -> None:
     results = redrive.run(without_welcome(_Quiet()), Recorded())
     assert [r.queue for r in results] == [
         "user-projector-dlq",
+        "user-sync-dlq",
         "audit-trail-dlq",
         "change-publisher-dlq",
         "reconcile-dlq",
@@ -691,7 +842,7 @@ def test_redriving_the_welcome_queue_of_a_stack_without_it_says_why_there_is_non
     assert main(["redrive", "--stack", "userpipe-prod", "--queue", "nope", "--show"]) == 2
     assert capsys.readouterr().err == (
         "userpipe redrive: no dead-letter queue 'nope': choose one of user-projector-dlq, "
-        "audit-trail-dlq, change-publisher-dlq, reconcile-dlq\n"
+        "user-sync-dlq, audit-trail-dlq, change-publisher-dlq, reconcile-dlq\n"
     )
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from contracts.dynamodb import Item
+from services.shared.key_shredder import DynamoKeyShredder
 from services.shared.sealing import UnreadableSealError, open_json, seal_json
 from services.shared.user_keys import (
     KEY_BYTES,
@@ -30,8 +31,24 @@ OTHER_SUB = "0f7e4f2c-1b9d-4c55-a1a2-5d3b8e0c9a61"
 TABLE = "UserKeys"
 NOW = datetime(2026, 12, 4, 2, 35, 26, 123_000, tzinfo=UTC)
 
+
+class DynamoKeys(DynamoKeyStore):
+    """The store and the shredder on one table: a key's whole life, as the tests follow it."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, **options: Any) -> None:
+        super().__init__(client, table_name, **options)
+        self._shredder = DynamoKeyShredder(client, table_name)
+
+    def destroy(self, user_id: str) -> bool:
+        return self._shredder.destroy(user_id)
+
+
+class Keys(KeyStore, Protocol):
+    def destroy(self, user_id: str) -> bool: ...
+
+
 #: Two stores on one table (two function instances), and how to read a raw item back.
-Stores = tuple[DynamoKeyStore | MemoryKeyStore, DynamoKeyStore | MemoryKeyStore]
+Stores = tuple[DynamoKeys | MemoryKeyStore, DynamoKeys | MemoryKeyStore]
 
 
 def clock() -> datetime:
@@ -54,13 +71,13 @@ def stores(request: pytest.FixtureRequest) -> Iterator[tuple[Stores, Callable[[]
         return found.get("Item")
 
     yield (
-        (DynamoKeyStore(client, TABLE, clock=clock), DynamoKeyStore(client, TABLE, clock=clock)),
+        (DynamoKeys(client, TABLE, clock=clock), DynamoKeys(client, TABLE, clock=clock)),
         item,
     )
 
 
 @pytest.fixture
-def store(stores: tuple[Stores, Callable[[], Item | None]]) -> KeyStore:
+def store(stores: tuple[Stores, Callable[[], Item | None]]) -> Keys:
     return stores[0][0]
 
 
@@ -73,7 +90,7 @@ def test_both_stores_are_key_stores() -> None:
         assert accepts(DynamoKeyStore(boto3.client("dynamodb", region_name="eu-west-1"), TABLE))
 
 
-def test_a_user_without_a_key_has_none(store: KeyStore) -> None:
+def test_a_user_without_a_key_has_none(store: Keys) -> None:
     assert store.get(SUB) is None
 
 
@@ -91,7 +108,7 @@ def test_a_created_key_is_32_random_bytes_stored_with_its_creation_time(
     assert store.get_or_create(OTHER_SUB) != key
 
 
-def test_get_or_create_is_idempotent(store: KeyStore) -> None:
+def test_get_or_create_is_idempotent(store: Keys) -> None:
     key = store.get_or_create(SUB)
     assert store.get_or_create(SUB) == key
     assert store.get(SUB) == key
@@ -131,7 +148,7 @@ def test_a_writer_whose_read_was_stale_still_returns_the_winners_key(
     assert first.get_or_create(SUB) == second.get(SUB)
 
 
-def test_destroy_says_whether_there_was_a_key(store: KeyStore) -> None:
+def test_destroy_says_whether_there_was_a_key(store: Keys) -> None:
     store.get_or_create(SUB)
     assert store.destroy(SUB) is True
     assert store.get(SUB) is None
@@ -139,13 +156,13 @@ def test_destroy_says_whether_there_was_a_key(store: KeyStore) -> None:
     assert store.destroy(OTHER_SUB) is False
 
 
-def test_a_key_created_after_destroy_is_a_new_key(store: KeyStore) -> None:
+def test_a_key_created_after_destroy_is_a_new_key(store: Keys) -> None:
     old = store.get_or_create(SUB)
     store.destroy(SUB)
     assert store.get_or_create(SUB) != old
 
 
-def test_a_destroyed_key_shreds_what_it_sealed(store: KeyStore) -> None:
+def test_a_destroyed_key_shreds_what_it_sealed(store: Keys) -> None:
     """Crypto-shredding: once the key is gone, a key created later for the same user (a
     re-registration, a writer racing the erasure) does not open the old copies."""
     context = f"eu-west-1_Ab12Cd34E/{SUB}/2"

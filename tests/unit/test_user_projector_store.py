@@ -12,9 +12,17 @@ from moto import mock_aws
 
 from contracts import dynamodb
 from contracts.names import REPLAY_MARK
-from services.user_projector.logic import ProfileChange, profile_change
-from services.user_projector.store import DynamoUserStore, change_expressions
-from tests.fakes import FakeUserStore
+from contracts.user_fields import PROFILE_FIELDS
+from services.user_projector.logic import (
+    CognitoUser,
+    ItemChange,
+    email_change,
+    profile_change,
+    tombstone_change,
+    tombstone_item,
+)
+from services.user_projector.store import CognitoIdentity, DynamoUserStore, change_expressions
+from tests.support import FakeProjectorStore, user_deleted_envelope
 
 SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
 POOL = "eu-west-1_Ab12Cd34E"
@@ -34,7 +42,7 @@ class MotoStore(DynamoUserStore):
         return found.get("Item")
 
 
-class Fake(FakeUserStore):
+class Fake(FakeProjectorStore):
     def item(self) -> dict[str, Any] | None:
         return self.items.get(SUB)
 
@@ -74,7 +82,7 @@ def first_item(pool: str = POOL, **extra: Any) -> dynamodb.Item:
 
 def change(
     version: int, *, pool: str = POOL, replay_name: str | None = None, **profile: Any
-) -> ProfileChange:
+) -> ItemChange:
     detail = {
         "sub": SUB,
         "userPoolId": pool,
@@ -85,7 +93,7 @@ def change(
         "_version": version,
         "_lastChangedAt": 1_796_115_600_000 + version,
     }
-    return profile_change(detail, replay_name)
+    return profile_change(detail, {name: detail[name] for name in PROFILE_FIELDS}, replay_name)
 
 
 def plain(item: dynamodb.Item | None) -> dict[str, Any] | None:
@@ -175,7 +183,7 @@ def test_the_update_expression_sets_removes_and_guards_by_pool_and_version() -> 
 
 def test_a_correction_writes_only_while_the_item_is_as_read(store: Any) -> None:
     store.create(first_item())
-    read = {name: first_item()[name] for name in ("email", "createdAt", "_version")}
+    read = {name: first_item()[name] for name in ("createdAt", "_version")}
     earlier = dynamodb.to_item({"createdAt": "2026-11-28T06:59:58.000Z"})
     assert store.correct(SUB, read, earlier) is True
     assert plain(store.item())["createdAt"] == "2026-11-28T06:59:58.000Z"  # type: ignore[index]
@@ -195,3 +203,117 @@ def test_a_live_correction_removes_a_mark_a_replay_left_a_replayed_one_keeps_its
     marked = dynamodb.to_item({"email": "a@example.com", REPLAY_MARK: "rebuild-2"})
     assert store.correct(SUB, {"_version": {"N": "1"}}, marked)
     assert plain(store.item())[REPLAY_MARK] == "rebuild-2"  # type: ignore[index]
+
+
+def email_to(version: int, email: str | None = "ada.l@example.com") -> ItemChange:
+    detail = {
+        "sub": SUB,
+        "userPoolId": POOL,
+        "updatedAt": f"2026-12-01T09:0{version}:00.000Z",
+        "_version": version,
+        "_lastChangedAt": 1_796_115_600_000 + version,
+    }
+    return email_change(detail, email)
+
+
+def test_an_email_change_writes_only_over_the_version_just_before_its_own(store: Any) -> None:
+    store.create(first_item(name="Ada"))
+
+    assert store.change(email_to(3)) == first_item(name="Ada")  # version 2 is missing
+    assert store.item() == first_item(name="Ada")
+
+    assert store.change(email_to(2)) is None
+    item = plain(store.item())
+    assert item is not None
+    assert (item["email"], item["_version"], item["name"]) == ("ada.l@example.com", 2, "Ada")
+    assert store.change(email_to(2)) == store.item()  # a duplicate
+
+
+def test_an_email_change_without_an_email_removes_it(store: Any) -> None:
+    store.create(first_item())
+    assert store.change(email_to(2, None)) is None
+    assert "email" not in store.item()
+
+
+def test_the_following_condition_names_the_version_before() -> None:
+    expressions = change_expressions(email_to(5))
+    assert expressions["ConditionExpression"] == (
+        "attribute_exists(#id) AND #pool = :pool AND #version = :follows"
+    )
+    values: Any = expressions["ExpressionAttributeValues"]
+    assert values[":follows"] == {"N": "4"} and ":version" not in values
+
+
+def test_a_tombstone_removes_every_personal_field(store: Any) -> None:
+    store.create(first_item(name="Ada", age=36))
+    detail = user_deleted_envelope(2, SUB)["detail"]
+
+    assert store.change(tombstone_change(detail)) is None
+
+    assert plain(store.item()) == {
+        "id": SUB,
+        "__typename": "User",
+        "owner": SUB,
+        "userPoolId": POOL,
+        "createdAt": detail["createdAt"],
+        "updatedAt": detail["updatedAt"],
+        "_version": 2,
+        "_lastChangedAt": detail["_lastChangedAt"],
+        "_deleted": True,
+        "_ttl": detail["expiresAt"],
+    }
+    assert store.change(tombstone_change(detail)) == store.item()  # a duplicate
+
+
+def test_a_tombstone_without_an_item_is_created_as_the_item_would_become(store: Any) -> None:
+    detail = user_deleted_envelope(2, SUB)["detail"]
+    assert store.change(tombstone_change(detail)) == {}
+    assert store.create(tombstone_item(detail)) is None
+    created = store.item()
+
+    assert created == tombstone_item(detail)
+    assert "email" not in created and created["_deleted"] == {"BOOL": True}
+
+
+# --- Cognito, where the email is read ---------------------------------------------------------
+
+
+@pytest.fixture
+def cognito() -> Iterator[tuple[Any, str]]:
+    with mock_aws():
+        client = boto3.client("cognito-idp", region_name="eu-west-1")
+        pool = client.create_user_pool(PoolName="users", UsernameAttributes=["email"])
+        yield client, pool["UserPool"]["Id"]
+
+
+def sub_of(client: Any, pool: str, username: str) -> str:
+    attributes = client.admin_get_user(UserPoolId=pool, Username=username)["UserAttributes"]
+    return next(a["Value"] for a in attributes if a["Name"] == "sub")
+
+
+def test_cognito_answers_with_the_users_email_by_sub(cognito: tuple[Any, str]) -> None:
+    client, pool = cognito
+    client.admin_create_user(
+        UserPoolId=pool,
+        Username="ada@example.com",
+        UserAttributes=[{"Name": "email", "Value": "ada@example.com"}],
+    )
+    sub = sub_of(client, pool, "ada@example.com")
+
+    assert CognitoIdentity(client).user(pool, sub) == CognitoUser("ada@example.com")
+
+
+def test_cognito_without_the_user_answers_none(cognito: tuple[Any, str]) -> None:
+    client, pool = cognito
+    assert CognitoIdentity(client).user(pool, "0f1e2d3c-4b5a-4697-8877-665544332211") is None
+
+
+def test_cognito_answers_with_no_email_for_a_user_without_one(cognito: tuple[Any, str]) -> None:
+    """A federated user (their username is not their sub: found through ListUsers) whose
+    provider shared no email."""
+    client, _ = cognito
+    pool = client.create_user_pool(PoolName="federated")["UserPool"]["Id"]
+    client.admin_create_user(UserPoolId=pool, Username="Google_1234567890")
+    sub = sub_of(client, pool, "Google_1234567890")
+
+    assert CognitoIdentity(client).user(pool, sub) == CognitoUser(None)

@@ -18,8 +18,9 @@ from contracts import dynamodb
 from contracts.lifecycle import is_tombstone
 from contracts.names import ORIGIN_SYNC, REPLAY_MARK, USER_CONFIRMED_PATTERN
 from contracts.topology import KEYS_TABLE, USER_TABLE, ResourceNames
+from services.shared.cognito_users import CognitoThrottledError
+from services.shared.key_shredder import DynamoKeyShredder
 from services.shared.lifecycle import Outcome, ReplayInFlightError
-from services.shared.user_keys import DynamoKeyStore
 from services.user_sync import handler
 from services.user_sync.handler import UserSync, process_batch
 from services.user_sync.logic import (
@@ -31,7 +32,7 @@ from services.user_sync.logic import (
     read_call,
     sync_user,
 )
-from services.user_sync.store import CognitoThrottledError, DynamoUserItems
+from services.user_sync.store import DynamoUserItems
 from tests.fakes import FakePublisher
 from userpipe.local.provision import create_table
 
@@ -640,7 +641,7 @@ def test_the_fake_table_syncs_as_dynamodb_does(
             client.put_item(TableName=tables[0], Item=dynamodb.to_item(start))
         for owner in keys:
             client.put_item(TableName=tables[1], Item={"id": {"S": owner}, "key": {"B": b"k"}})
-        real = run(DynamoUserItems(client, tables[0]), DynamoKeyStore(client, tables[1]))
+        real = run(DynamoUserItems(client, tables[0]), DynamoKeyShredder(client, tables[1]))
     if fake[0] == "replay in flight":
         assert real[0] == "replay in flight"
     else:

@@ -1,12 +1,15 @@
 """``userpipe status``: is anything stuck? Queue and DLQ depths, table and user counts, the
-archive, the last replays, alarms — and one verdict, ``OK`` or ``NEEDS ATTENTION: <why>``.
+archive, the last replays, the last reconcile's drift, alarms — and one verdict, ``OK`` or
+``NEEDS ATTENTION: <why>``.
 
 Counts come from the services' own summaries, which on AWS are approximate: DynamoDB's
 ``ItemCount`` is refreshed about every six hours (``DescribeTable``), Cognito's
 ``EstimatedNumberOfUsers`` counts users in every state, the archive's ``EventCount`` and
 ``SizeBytes`` "have a reconciliation period of 24 hours" (EventBridge user guide). So counts
 inform; the verdict rests on what is exact enough to act on: dead-letter queues holding
-messages, alarms in ALARM, the archive not enabled, the last replay failed.
+messages, alarms in ALARM, the archive not enabled, the last replay failed, the last reconcile
+left drift it could not repair. The reconcile's counts are CloudWatch metrics each run writes
+(``userpipe.aws.users``: the scheduled function and ``userpipe reconcile`` alike), read here.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from userpipe.aws.dead_letters import peek, summary
 from userpipe.aws.deployment import Deployment
 from userpipe.aws.queues import Depth, depth
+from userpipe.aws.users import last_drift
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class Status:
     cognito_users: int = 0  # every state, not only confirmed
     archive: dict[str, Any] = field(default_factory=dict)
     replays: list[ReplayState] = field(default_factory=list)  # newest first
+    #: The newest reconcile's drift counts by kind, when, and what it could not repair
+    #: (``{"at", "drift", "failed"}``); ``None``: no run in the last days.
+    reconcile: dict[str, Any] | None = None
     alarms: list[str] | None = None  # in ALARM; None: the deployment has no alarms (local)
     left_out: list[str] = field(default_factory=list)  # optional subscriptions it does not have
     problems: list[str] = field(default_factory=list)
@@ -73,6 +80,7 @@ def collect(deployment: Deployment, *, now: datetime | None = None) -> Status:
     _queues(deployment, status, moment)
     _counts(deployment, status)
     _archive_and_replays(deployment, status)
+    _reconcile(deployment, status, moment)
     _alarms(deployment, status)
     return status
 
@@ -188,6 +196,22 @@ def _archive_and_replays(deployment: Deployment, status: Status) -> None:
         )
     if status.replays and status.replays[0].state == "FAILED":
         status.problems.append(f"the last replay, {status.replays[0].name}, FAILED")
+
+
+def _reconcile(deployment: Deployment, status: Status, now: datetime) -> None:
+    last = last_drift(deployment, now)
+    if last is None:
+        return
+    status.reconcile = {
+        "at": last.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "drift": last.counts,
+        "failed": last.failed,
+    }
+    if last.failed:
+        status.problems.append(
+            f"the last reconcile could not repair {last.failed} drift(s) — "
+            "`userpipe reconcile --dry-run` lists them"
+        )
 
 
 def _alarms(deployment: Deployment, status: Status) -> None:

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from userpipe.aws.clients import ATTEMPTS
 from userpipe.aws.deployment import DEFAULT_OUTPUTS, Deployment, from_local, from_stack
-from userpipe.aws.users import DEFAULT_REQUESTS_PER_SECOND
+from userpipe.aws.users import DEFAULT_REQUESTS_PER_SECOND, EXAMPLES
 from userpipe.cli.register import Run, register
 from userpipe.errors import OperatorError, UserpipeError
 from userpipe.ops.progress import Progress, RichProgress
@@ -36,8 +36,8 @@ INTERRUPTED = {
     "replay": "interrupted",
     "rebuild": "interrupted; the table holds what was projected so far: rebuild again only "
     "into an empty table",
-    "reconcile": "interrupted; what was published stays published: run reconcile again, it "
-    "publishes only what is still missing",
+    "reconcile": "interrupted; what was published or repaired stays so: run reconcile again, "
+    "it repairs only what still drifts",
     "redrive": "interrupted; a message leaves a DLQ only after it was re-delivered: run "
     "redrive again for the rest",
     "status": "interrupted",
@@ -118,14 +118,28 @@ def add_commands(commands: Any) -> None:
     reconcile = command(
         "reconcile",
         _reconcile,
-        "publish UserConfirmed for confirmed Cognito users without an item",
-        "Page through the pool's confirmed users (ListUsers, rate-limited), look each up in "
-        "the User table (BatchGetItem), and publish UserConfirmed (origin reconcile) for each "
-        "one missing, at most 10 per PutEvents, failed entries retried then reported. Items "
-        "without a Cognito user (orphans) are reported, never deleted. Safe to run any time. "
-        "Exit 1 if some event could not be published.",
+        "bring the User table in line with Cognito: missing users, emails, deletions",
+        "Page through the pool's users (ListUsers, rate-limited), look each up in the User "
+        "table (BatchGetItem), then scan the table. Drift, by kind: missing (a confirmed user "
+        "without an item: UserConfirmed, origin reconcile, is published unless --dry-run), "
+        "email (an item's email is not Cognito's: changed with --apply), deleted (an item "
+        "whose user Cognito no longer has: tombstoned and the user's data key destroyed with "
+        "--apply; more than 5% of the pool at once only with --allow-many-deletions), "
+        "foreignPool (an item of another pool: reported only). Counts and up to "
+        f"{EXAMPLES} example ids per kind, never emails; the counts are kept for `userpipe "
+        "status`. Safe to run any time. Exit 1 if something could not be repaired.",
     )
-    reconcile.add_argument("--dry-run", action="store_true", help="report; publish nothing")
+    changes = reconcile.add_mutually_exclusive_group()
+    changes.add_argument("--dry-run", action="store_true", help="report; change nothing")
+    changes.add_argument(
+        "--apply", action="store_true", help="also change emails and tombstone deleted users"
+    )
+    reconcile.add_argument(
+        "--allow-many-deletions",
+        action="store_true",
+        help="with --apply: tombstone the deleted users even when they are more than 5%% of "
+        "the pool (checked: the pool is the right one and Cognito answered in full)",
+    )
     reconcile.add_argument("--rate", type=_positive, default=RATE, help="ListUsers calls a second")
     reconcile.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
 
@@ -152,8 +166,8 @@ def add_commands(commands: Any) -> None:
         _status,
         "queues, dead letters, counts, replays, alarms: OK or NEEDS ATTENTION",
         "Queue and DLQ depths, table and user counts (approximate on AWS), the archive, the "
-        "last replays, alarms in ALARM (AWS). Ends with a verdict line; exit 0 if OK, 1 if "
-        "anything needs attention.",
+        "last replays, the last reconcile's drift counts, alarms in ALARM (AWS). Ends with a "
+        "verdict line; exit 0 if OK, 1 if anything needs attention.",
     )
     status.add_argument("--json", action="store_true", help="everything as JSON on stdout")
 
@@ -295,20 +309,19 @@ def _reconcile(
 ) -> int:
     from userpipe.ops import reconcile
 
-    summary = reconcile.run(deployment, progress, dry_run=args.dry_run, rate=args.rate)
+    summary = reconcile.run(
+        deployment,
+        progress,
+        dry_run=args.dry_run,
+        apply=args.apply,
+        allow_many_deletions=args.allow_many_deletions,
+        rate=args.rate,
+    )
     if args.json:
-        print(
-            json.dumps(
-                {
-                    **summary.as_dict(),
-                    "dry_run": args.dry_run,
-                    "ids": {"missing": summary.missing_ids, "orphans": summary.orphans or []},
-                }
-            )
-        )
+        print(json.dumps({**summary.as_dict(), "examples": summary.examples()}))
     else:
-        for line in reconcile.describe(summary, dry_run=args.dry_run):
-            out.print(line)
+        for line in reconcile.describe(summary):
+            out.print(line, markup=False)
     return 0 if summary.complete else 1
 
 
@@ -386,6 +399,12 @@ def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress
     )
     counts.add_row("archive size, bytes", str(archive["bytes"]))
     out.print(counts)
+    drift = found.reconcile
+    if drift is None:
+        out.print("last reconcile: none in the last 3 days")
+    else:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in drift["drift"].items())
+        out.print(f"last reconcile ({drift['at']}): drift {kinds}; {drift['failed']} failed")
     if found.replays:
         replays = Table(title="last replays")
         for column in ("replay", "state", "started"):

@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from contracts.audit_model import AuditRecord
-from contracts.names import ORIGIN_COGNITO
+from contracts.names import ORIGIN_COGNITO, TRIGGER_CONFIRM_SIGN_UP
 from contracts.user_confirmed import from_cognito_user, put_events_entry
 from contracts.user_model import User
 from userpipe.aws.clients import local_clients, read_credentials
@@ -118,11 +118,11 @@ class StackClient:
         user = self.aws.cognito.admin_get_user(UserPoolId=self.pool_id, Username=email)
         detail = from_cognito_user(
             user_pool_id=self.pool_id,
-            username=user["Username"],
             attributes={a["Name"]: a["Value"] for a in user["UserAttributes"]},
             confirmed_at=datetime.now(UTC),
             origin=ORIGIN_COGNITO,
             client_id=self.client_id,
+            trigger_source=TRIGGER_CONFIRM_SIGN_UP,
         )
         entry = put_events_entry(detail, self.outputs["event_bus_name"])
         failed = self.aws.events.put_events(Entries=[entry])["FailedEntryCount"]  # type: ignore[list-item]

@@ -390,7 +390,7 @@ def _rerun(deployment: Deployment, dlq_url: str, result: Result, progress: Progr
             break
         held += received
     summary = reconcile.run(deployment, progress)
-    for line in reconcile.describe(summary, dry_run=False):
+    for line in reconcile.describe(summary):
         progress.say(f"  {line}")
     if not summary.complete:
         for message in held:
