@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from userpipe.cli import local, operations
+from userpipe.cli import local, operations, verify
 from userpipe.cli.register import UsageError
 from userpipe.errors import UserpipeError
 
@@ -40,4 +40,5 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     local.add_commands(commands)
     operations.add_commands(commands)
+    verify.add_commands(commands)
     return parser

@@ -42,6 +42,7 @@ INTERRUPTED = {
     "redrive again for the rest",
     "status": "interrupted",
     "outputs": "interrupted",
+    "verify": "interrupted after verify's cleanup: the line above says what became of its user",
 }
 
 #: An operator command: what it does with the deployment its arguments name.
