@@ -44,6 +44,7 @@ ORDER: Final = (
     "README.md",
     "docs/api.md",
     "docs/architecture.md",
+    "docs/lifecycle.md",
     "docs/deploy.md",
     "docs/performance.md",
     "docs/testing.md",
@@ -54,7 +55,7 @@ PASSWORD: Final = "Correct-Horse-9-Battery!"
 #: Commands run as written (against the shared local stack, or offline).
 RUN: Final = (
     r"make (demo|help)",
-    r"(\.venv/bin/)?userpipe (status|redrive|reconcile|replay|rebuild) --local\b.*",
+    r"(\.venv/bin/)?userpipe (status|redrive|reconcile|replay|rebuild|verify) --local\b.*",
     r"(\.venv/bin/)?userpipe local (codes|admin|env|empty-user-table)\b.*",
     r'eval "\$\(\.venv/bin/userpipe local env\)"',
     r"[A-Z_]+=\$\((jq|\.venv/bin/userpipe) .*\)",  # a value read from the local stack's files

@@ -157,7 +157,9 @@ def _readable_anywhere(stack: LocalStack, client: StackClient, values: list[str]
         found.extend(f"{where}: {value}" for value in values if value in text)
 
     for table in ("user_table_name", "audit_table_name", "keys_table_name"):
-        look(table, json.dumps(list(scan(client.aws.dynamodb, client.outputs[table])), default=repr))
+        look(
+            table, json.dumps(list(scan(client.aws.dynamodb, client.outputs[table])), default=repr)
+        )
     backend = events_backends[ACCOUNT][client.outputs["region"]]
     archived = backend.archives[client.outputs["archive_name"]].events
     look("archive", json.dumps(archived, default=str))

@@ -49,7 +49,8 @@ INTERRUPTED = {
 OnDeployment = Callable[[Deployment, argparse.Namespace, Progress, Console], int]
 
 
-def add_commands(commands: Any) -> None:
+def target_parser() -> argparse.ArgumentParser:
+    """The options every operator command takes to name its deployment (a parent parser)."""
     target = argparse.ArgumentParser(add_help=False)
     where = target.add_argument_group("target (one of)")
     where.add_argument(
@@ -63,6 +64,11 @@ def add_commands(commands: Any) -> None:
     where.add_argument("--region", help="its Region (default: your AWS configuration's)")
     where.add_argument("--profile", help="the AWS profile to use")
     target.add_argument("--debug", action="store_true", help="show tracebacks")
+    return target
+
+
+def add_commands(commands: Any) -> None:
+    target = target_parser()
 
     def command(
         name: str, run: OnDeployment, summary: str, description: str

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from userpipe.aws.deployment import DEFAULT_OUTPUTS, Deployment
-from userpipe.cli.operations import on_deployment
+from userpipe.aws.deployment import Deployment
+from userpipe.cli.operations import on_deployment, target_parser
 from userpipe.cli.register import UsageError, register
 from userpipe.ops.progress import Progress
 
@@ -24,7 +23,7 @@ def add_commands(commands: Any) -> None:
         commands,
         "verify",
         _run,
-        parents=[_target()],
+        parents=[target_parser()],
         help="smoke-test a deployment end to end with a throw-away user, then delete it",
         description="Sign up and confirm a throw-away user (userpipe-verify+<random>@DOMAIN), "
         "then follow it: its item, its audit record, an onCreateUser subscription (as the IAM "
@@ -52,24 +51,6 @@ def add_commands(commands: Any) -> None:
         f"sign-up code there; --local: {LOCAL_EMAIL_DOMAIN})",
     )
     parser.add_argument("--json", action="store_true", help="the steps as JSON on stdout")
-
-
-def _target() -> argparse.ArgumentParser:
-    """The same target options as the other operator commands (``userpipe.cli.operations``)."""
-    target = argparse.ArgumentParser(add_help=False)
-    where = target.add_argument_group("target (one of)")
-    where.add_argument(
-        "--local",
-        action="store_true",
-        help=f"the local stack, from its outputs file (--outputs, else $USERPIPE_OUTPUTS, "
-        f"else {DEFAULT_OUTPUTS})",
-    )
-    where.add_argument("--outputs", type=Path, help="the local stack's outputs file")
-    where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack")
-    where.add_argument("--region", help="its Region (default: your AWS configuration's)")
-    where.add_argument("--profile", help="the AWS profile to use")
-    target.add_argument("--debug", action="store_true", help="show tracebacks")
-    return target
 
 
 def _seconds(value: str) -> float:
