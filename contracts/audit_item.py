@@ -9,6 +9,7 @@ methods when the module is imported, and this module is on the audit trail's col
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from contracts import dynamodb
@@ -21,6 +22,11 @@ AuditedValue = str | int | bool | None  # what the audit keeps of a value (see s
 ERASED = "erased"
 
 _ATTRIBUTES = frozenset(field.attribute for field in AUDIT_FIELDS)
+
+
+def fingerprint(value: Any) -> str:
+    """What the audit trail keeps of a sensitive value: its SHA-256, never the value."""
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
 
 
 class FieldChange:

@@ -33,6 +33,7 @@ from contracts.topology import (
     default_settings,
 )
 from contracts.user_model import User
+from tests.support import cognito_sign_up, emulated_pool_user
 from userpipe.aws.clients import REGION, Clients
 from userpipe.local.provision import provision
 from userpipe.local.sandbox import ACCOUNT, Invocation, lambda_runtime_environment
@@ -106,6 +107,15 @@ class InProcessPipeline:
             sqs=clients.sqs,
             on_failure=self.queue(stream.on_failure.id),
         )
+
+    def confirmation(self, sub: str, email: str) -> dict[str, Any]:
+        """The PostConfirmation event of a new user of the stage's pool (``pool_user``)."""
+        pool_id = self.attribute("UserPool", "id")
+        return cognito_sign_up(self.pool_user(sub, email), email, user_pool_id=pool_id)
+
+    def pool_user(self, sub: str, email: str) -> str:
+        """A confirmed user of the stage's pool with this ``sub`` (``tests.support``)."""
+        return emulated_pool_user(self.attribute("UserPool", "id"), sub, email)
 
     def queue(self, resource: str) -> dict[str, str]:
         return {a: self.resources.attribute(Attr(resource, a)) for a in ("name", "url", "arn")}  # type: ignore[arg-type]

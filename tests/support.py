@@ -28,8 +28,36 @@ def load_event(name: str, **overrides: Any) -> dict[str, Any]:
     return {**copy.deepcopy(_load(name)), **overrides}
 
 
-def cognito_sign_up(sub: str | None = None, email: str = "ada@example.com") -> dict[str, Any]:
+def emulated_pool_user(pool_id: str, sub: str, email: str) -> str:
+    """A confirmed user with this ``sub`` in the emulator's pool ``pool_id``, as Cognito would
+    hold them (the projector reads the email there). Cognito makes a sub itself; the emulator
+    runs in the test's process (in-process pipelines and local stacks alike), so a test that
+    chooses its users' subs arranges the pool's state directly."""
+    from moto.cognitoidp.models import CognitoIdpUser, cognitoidp_backends
+
+    from userpipe.aws.clients import REGION
+    from userpipe.local.sandbox import ACCOUNT
+
+    pool = cognitoidp_backends[ACCOUNT][REGION].user_pools[pool_id]
+    user = CognitoIdpUser(
+        pool_id,
+        None,
+        None,
+        "CONFIRMED",
+        [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+    )
+    user.id = user.username = sub
+    user.update_attributes([{"Name": "sub", "Value": sub}])
+    pool.users[sub] = user
+    return sub
+
+
+def cognito_sign_up(
+    sub: str | None = None, email: str = "ada@example.com", *, user_pool_id: str | None = None
+) -> dict[str, Any]:
     event = load_event("cognito_post_confirmation_sign_up")
+    if user_pool_id:
+        event["userPoolId"] = user_pool_id
     if sub:
         event["userName"] = sub
         event["request"]["userAttributes"]["sub"] = sub

@@ -18,7 +18,6 @@ happened.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple, Protocol
 
 from contracts import dynamodb
 from contracts.audit_item import AUDIT_EVENT_NAMES, ERASED, AuditedValue, AuditEntry, FieldChange
+from contracts.audit_item import fingerprint as fingerprint  # re-exported
 from contracts.lifecycle import is_tombstone
 from contracts.names import USER_KEY, iso_utc
 from contracts.replay_mark import caused_by_replay, without_mark
@@ -71,10 +71,6 @@ class Audited(NamedTuple):
 
 class MalformedStreamRecordError(ValueError):
     """A stream record that cannot be audited. Its reason never quotes the images."""
-
-
-def fingerprint(value: Any) -> str:
-    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
 
 
 def audit_id(approximate_time: datetime, sequence_number: str) -> str:

@@ -434,7 +434,9 @@ def test_a_stack_without_the_welcome_notifier_is_operated_like_any_other(
         assert found["left_out"] == ["WelcomeNotifier"]
         assert [q["name"] for q in found["queues"]] == [
             "userpipe-ops-user-projector",
+            "userpipe-ops-user-sync",
             "userpipe-ops-user-projector-dlq",
+            "userpipe-ops-user-sync-dlq",
             "userpipe-ops-audit-trail-dlq",
             "userpipe-ops-change-publisher-dlq",
             "userpipe-ops-reconcile-dlq",

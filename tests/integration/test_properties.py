@@ -32,7 +32,6 @@ from tests.support import (
     all_stream_records,
     appsync_event,
     cognito_identity,
-    cognito_sign_up,
     user_confirmed_envelope,
 )
 from userpipe.aws.clients import Clients
@@ -168,9 +167,8 @@ def apply(pipe: InProcessPipeline, op: tuple[Any, ...], expected: Expected, cont
 def publish(pipe: InProcessPipeline, index: int, later_ms: int) -> dict[str, Any]:
     """One call of the trigger, stamped ``later_ms`` after now; returns what it published."""
     stamp = datetime.now(UTC) + timedelta(milliseconds=later_ms)
-    detail = user_confirmed_from(
-        cognito_sign_up(sub_of(index), email=f"user{index}@example.com"), stamp
-    )
+    confirmation = pipe.confirmation(sub_of(index), f"user{index}@example.com")
+    detail = user_confirmed_from(confirmation, stamp)
     assert detail is not None
     EventBridgePublisher(pipe.clients.events, pipe.attribute("Bus", "name")).publish(detail)
     return dict(detail)

@@ -25,7 +25,6 @@ from tests.harness import InProcessPipeline, in_process_pipeline
 from tests.support import (
     appsync_event,
     cognito_identity,
-    cognito_sign_up,
     iam_identity,
     unwrap,
 )
@@ -45,7 +44,7 @@ class Pipeline:
 
     def sign_up(self, email: str, _password: str = PASSWORD) -> str:
         sub = str(uuid.uuid4())
-        detail = user_confirmed_from(cognito_sign_up(sub, email=email), datetime.now(UTC))
+        detail = user_confirmed_from(self.pipe.confirmation(sub, email), datetime.now(UTC))
         assert detail is not None
         EventBridgePublisher(self.clients.events, self.pipe.attribute("Bus", "name")).publish(
             detail

@@ -49,6 +49,7 @@ from services.user_api.errors import (
     ConditionalCheckFailed,
     ConflictUnhandled,
     InternalFailure,
+    NotFound,
 )
 from services.user_api.expressions import MAX_EXPRESSION_BYTES, Expression, filter_expression
 from services.user_api.logic import CONDITION_FIELDS, FILTER_FIELDS, ConditionNotMet
@@ -393,7 +394,7 @@ def test_an_update_condition_with_a_field_that_adds_no_clause_is_applied(editabl
     condition = {"name": {}, "age": {"ge": 30, "le": 40}, "updatedAt": {"size": {"eq": None}}}
     assert editable.update(ADMIN, {"id": "u01", "age": 37}, condition)["age"] == 37
     with pytest.raises(ConditionalCheckFailed):
-        editable.update(ADMIN, {"id": "u02", "age": 42}, {"name": {}, "age": {"lt": 41}})
+        editable.update(ADMIN, {"id": "u04", "age": 42}, {"name": {}, "age": {"lt": 41}})
 
 
 def test_an_update_condition_with_a_reversed_between_is_a_bad_request(editable: Api) -> None:
@@ -450,7 +451,7 @@ def through_the_store(api: Api, shape: str) -> tuple[Callable[[Expression], Any]
             return store.list_users(1, None, where=given, only="u07", changed_after=1)
         now = datetime.now(UTC)
         return store.update_profile(
-            "u07", {"age": 99}, expected_version=1, condition=given, now=now
+            "u08", {"age": 99}, expected_version=1, condition=given, now=now
         )
 
     return request, sent
@@ -476,7 +477,7 @@ def test_a_filter_is_refused_exactly_when_the_whole_expression_sent_would_pass_4
     is_update = shape.startswith("an update")
     fields, root = (CONDITION_FIELDS, "condition") if is_update else (FILTER_FIELDS, "filter")
     request, sent = through_the_store(api, shape)
-    sizes = range(MAX_EXPRESSION_BYTES - 50, MAX_EXPRESSION_BYTES + 2)  # the store adds < 50
+    sizes = range(MAX_EXPRESSION_BYTES - 100, MAX_EXPRESSION_BYTES + 2)  # the store adds < 100
     whole: dict[int, int] = {}
     refused: list[int] = []
     reasons: set[str] = set()
@@ -736,7 +737,11 @@ def test_every_condition_shape_decides_an_update_as_dynamodb_semantics_do(
         return
     event(f"{version} version, condition {'holds' if holds else 'fails'}")
     try:
-        if version == "stale":
+        if STORED[user].get("_deleted") == {"BOOL": True}:
+            # A deleted record holds no profile to edit: refused before any condition.
+            with pytest.raises(NotFound, match=f"user {user} was deleted"):
+                api.update(ADMIN, update, condition)
+        elif version == "stale":
             with pytest.raises(ConflictUnhandled):
                 api.update(ADMIN, update, condition)
         elif holds:

@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts.names import ORIGIN_COGNITO, TRIGGER_CONFIRM_SIGN_UP
 from contracts.user_confirmed import put_events_entry, user_confirmed_detail
+from tests.support import emulated_pool_user
 from userpipe.aws.queues import wait_until_drained
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.stack import LocalStack
@@ -20,10 +21,10 @@ from userpipe.local.stack import LocalStack
 
 def confirmations(client: StackClient, count: int) -> list[dict[str, Any]]:
     """``count`` PutEvents entries, each a ``UserConfirmed`` of a new user of the stack's pool
-    (what the trigger publishes; no Cognito user behind them — the projector needs none)."""
+    (what the trigger publishes, for a user the pool holds: the projector reads their email)."""
     entries = []
     for _ in range(count):
-        sub = str(uuid.uuid4())
+        sub = emulated_pool_user(client.pool_id, str(uuid.uuid4()), f"{uuid.uuid4().hex}@x.io")
         detail = user_confirmed_detail(
             user_pool_id=client.pool_id,
             sub=sub,

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from botocore.exceptions import ClientError
 
-from services.audit_trail.logic import fingerprint
+from contracts.audit_item import fingerprint
 from userpipe.ops.verify import (
     EDIT,
     GET_USER,

@@ -40,11 +40,11 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from websockets.exceptions import ConnectionClosed
 
+from contracts.audit_item import fingerprint
 from contracts.dynamodb import from_item
 from contracts.lifecycle import ERASED_FIELDS
 from contracts.names import AUDIT_KEY, DELETED_ATTRIBUTE, KEY_OWNER, USER_KEY, USER_TTL_ATTRIBUTE
 from contracts.topology import WELCOME
-from services.audit_trail.logic import fingerprint
 from userpipe.aws.clients import read_credentials
 from userpipe.aws.deployment import Deployment
 from userpipe.local import outbox
