@@ -416,6 +416,7 @@ def test_projector_may_only_write_users_read_emails_and_keys_and_consume_its_que
     assert own.pop("dynamodb:UpdateItem") == {"Fn::GetAtt": [table, "Arn"]}
     # The email from Cognito (no event carries it), the key that opens a sealed profile.
     assert own.pop("cognito-idp:AdminGetUser") == {"Fn::GetAtt": [pool, "Arn"]}
+    assert own.pop("cognito-idp:ListUsers") == {"Fn::GetAtt": [pool, "Arn"]}  # federated users
     assert own.pop("dynamodb:GetItem") == {"Fn::GetAtt": [keys, "Arn"]}
     assert all(value == {"Fn::GetAtt": [queue, "Arn"]} for value in own.values())
     assert set(own) <= {
@@ -881,7 +882,8 @@ def test_the_change_publisher_may_call_only_the_publish_mutations_and_put_on_the
     assert all(api in json.dumps(arn) and "/types/Mutation/" in json.dumps(arn) for arn in granted)
     assert own.pop("events:PutEvents") == {"Fn::GetAtt": [bus, "Arn"]}  # UserProfileChanged
     keys = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
-    for action in ("dynamodb:GetItem", "dynamodb:PutItem"):  # seals under the user's key
+    # seals under the user's key; destroys a deleted user's once more
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
         assert own.pop(action) == {"Fn::GetAtt": [keys, "Arn"]}
     assert own.pop("dynamodb:ListStreams") == "*"
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
@@ -1056,6 +1058,7 @@ def test_user_sync_may_only_read_the_user_repair_the_item_destroy_the_key_and_pu
     queue = dev.logical_id("AWS::SQS::Queue", QueueName=NAMES.of(USER_SYNC_SUBSCRIPTION.queue))
     own = _own(dev, USER_SYNC)
     assert own.pop("cognito-idp:AdminGetUser") == {"Fn::GetAtt": [pool, "Arn"]}
+    assert own.pop("cognito-idp:ListUsers") == {"Fn::GetAtt": [pool, "Arn"]}  # federated users
     assert own.pop("dynamodb:GetItem") == {"Fn::GetAtt": [table, "Arn"]}
     assert own.pop("dynamodb:UpdateItem") == {"Fn::GetAtt": [table, "Arn"]}
     assert own.pop("dynamodb:DeleteItem") == {"Fn::GetAtt": [keys, "Arn"]}
