@@ -690,6 +690,7 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
         Env("GRAPHQL_URL", Attr(GRAPHQL_API, "graphql_url")),
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         Env("KEYS_TABLE_NAME", Attr("KeysTable", "name")),
+        Env("USER_TABLE_NAME", Attr("UserTable", "name")),
         *_powertools("change_publisher"),
     ),
     cold_start=ColdStart("default_publishers"),
@@ -709,6 +710,12 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
             Attr("KeysTable", "arn"),
             "Seals a profile change under the user's data key, creating it on first use; "
             "destroys a deleted user's key once more after their last change was sealed.",
+        ),
+        Grant(
+            ("dynamodb:GetItem",),
+            Attr("UserTable", "arn"),
+            "Before making a user's first key: is the user erased (item gone or a tombstone)? "
+            "An old edit read after the erasure then makes no key nothing would destroy.",
         ),
     ),
     layers=("powertools", "crypto"),  # plain-Python reading: no pydantic

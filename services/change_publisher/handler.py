@@ -17,6 +17,7 @@ from contracts import settings
 from services.change_publisher.logic import (
     Announcement,
     BusEvent,
+    Erased,
     KeyErasure,
     MalformedStreamRecordError,
     publication,
@@ -53,6 +54,7 @@ class Publishers:
     bus: EventPutter
     keys: KeyStore
     shredder: KeyShredder
+    erased: Erased
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Settings:
     graphql_url: str
     event_bus_name: str
     keys_table_name: str
+    user_table_name: str
     region: str
 
     @classmethod
@@ -68,6 +71,7 @@ class Settings:
             graphql_url=settings.require("GRAPHQL_URL"),
             event_bus_name=settings.require("EVENT_BUS_NAME"),
             keys_table_name=settings.require("KEYS_TABLE_NAME"),
+            user_table_name=settings.require("USER_TABLE_NAME"),
             region=settings.require("AWS_REGION"),
         )
 
@@ -80,6 +84,7 @@ def default_publishers() -> Publishers:
 
     from services.change_publisher.bus import EventBusPublisher
     from services.change_publisher.publisher import SignedGraphqlClient
+    from services.change_publisher.users import ErasedUsers
     from services.shared.key_shredder import DynamoKeyShredder
     from services.shared.user_keys import DynamoKeyStore
 
@@ -92,6 +97,7 @@ def default_publishers() -> Publishers:
         bus=EventBusPublisher(boto3.client("events"), config.event_bus_name),
         keys=DynamoKeyStore(boto3.client("dynamodb"), config.keys_table_name),
         shredder=DynamoKeyShredder(boto3.client("dynamodb"), config.keys_table_name),
+        erased=ErasedUsers(boto3.client("dynamodb"), config.user_table_name),
     )
 
 
@@ -99,7 +105,7 @@ def process_batch(event: dict[str, Any], publishers: Publishers) -> PartialBatch
     def publish(record: StreamRecord) -> None:
         ids = {"stream_event_id": record.get("eventID"), "sequence_number": stream_sequence(record)}
         try:
-            actions = publication(record, publishers.keys)
+            actions = publication(record, publishers.keys, publishers.erased)
         except MalformedStreamRecordError as exc:
             logger.warning("stream record rejected", extra={**ids, "reason": str(exc)})
             raise

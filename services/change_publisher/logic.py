@@ -112,7 +112,13 @@ Action = Announcement | BusEvent | KeyErasure
 Publication = tuple[Action, ...]
 
 
-def publication(record: Mapping[str, Any], keys: KeyStore) -> Publication:
+#: Whether a user has been erased (their item gone, or a tombstone): asked before a first key is
+#: made for them, so that an old edit's record read after the erasure (stream lag, a redrive)
+#: never makes a key that nothing would destroy.
+Erased = Callable[[str], bool]
+
+
+def publication(record: Mapping[str, Any], keys: KeyStore, erased: Erased) -> Publication:
     """What to publish for one stream record, in order (``()``: nothing, a marked write or an
     expired tombstone). ``keys``: the users' data keys, which seal an API edit's profile."""
     event_name = record.get("eventName")
@@ -136,14 +142,16 @@ def publication(record: Mapping[str, Any], keys: KeyStore) -> Publication:
                 deleted = BusEvent(USER_DELETED, user_deleted_detail(new))
             except InvalidEventError:  # not a tombstone's shape: no erasure
                 return (announced,)
-            return (deleted, announced, KeyErasure(deleted.detail["sub"]))
+            # The key first: destroying it is idempotent and needs nothing else to succeed.
+            return (KeyErasure(deleted.detail["sub"]), deleted, announced)
         if is_email_change(old, new):
             changed = BusEvent(
                 USER_EMAIL_CHANGED, _checked(USER_EMAIL_CHANGED, email_changed_detail, new)
             )
             return (changed, Announcement(UPDATED, _published(new)))
         if _made_by_the_api(old, new):
-            return (BusEvent(USER_PROFILE_CHANGED, _profile_changed(new, keys)),)
+            detail = _profile_changed(new, keys, erased)
+            return () if detail is None else (BusEvent(USER_PROFILE_CHANGED, detail),)
         return (Announcement(UPDATED, _published(new)),)
     raise MalformedStreamRecordError(
         f"{event_name!r} record without the image it needs (the stream must send "
@@ -170,7 +178,9 @@ def _checked(
         raise MalformedStreamRecordError(f"not a {detail_type}: {exc}") from None
 
 
-def _profile_changed(new: Mapping[str, Any], keys: KeyStore) -> dict[str, Any]:
+def _profile_changed(
+    new: Mapping[str, Any], keys: KeyStore, erased: Erased
+) -> dict[str, Any] | None:
     """The ``UserProfileChanged`` detail of an API edit's new image: its profile sealed under
     the user's data key (created on first use), bound to the user and the version."""
     # Imported here: ``cryptography`` loads when an edit is sealed, not for every record.
@@ -179,9 +189,12 @@ def _profile_changed(new: Mapping[str, Any], keys: KeyStore) -> dict[str, Any]:
     sub, pool, version = new.get("id"), new.get("userPoolId"), new.get("_version")
     if not (isinstance(sub, str) and isinstance(pool, str) and isinstance(version, int)):
         raise MalformedStreamRecordError("not a UserProfileChanged: id, userPoolId or _version")
-    sealed = seal_json(
-        keys.get_or_create(sub), profile_of(new), context=seal_context(pool, sub, version)
-    )
+    key = keys.get(sub)
+    if key is None:
+        if erased(sub):
+            return None  # the user is gone: their edit is not put in the log, sealed or not
+        key = keys.get_or_create(sub)
+    sealed = seal_json(key, profile_of(new), context=seal_context(pool, sub, version))
     return _checked(USER_PROFILE_CHANGED, lambda item: profile_changed_detail(item, sealed), new)
 
 

@@ -202,6 +202,9 @@ class LifecycleRepairs:
         return outcome == lifecycle.Outcome.WRITTEN
 
     def tombstone(self, user_id: str) -> bool:
+        # The key first (the scan found a live item of this pool): the sealed profile in the
+        # log is shredded even when the tombstone has to wait for a replay's mark.
+        destroyed = self._write(user_id, lambda: self._keys.destroy(user_id))
         outcome = self._write(
             user_id,
             lambda: lifecycle.tombstone(
@@ -210,7 +213,6 @@ class LifecycleRepairs:
         )
         if outcome == lifecycle.Outcome.FOREIGN:
             return False
-        destroyed = self._write(user_id, lambda: self._keys.destroy(user_id))
         return outcome == lifecycle.Outcome.WRITTEN or destroyed
 
     @staticmethod

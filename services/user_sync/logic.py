@@ -207,11 +207,19 @@ def sync_user(sub: str, user_pool_id: str, ports: Ports, now: datetime) -> Synce
     """Bring the item of ``sub`` in line with Cognito (the module's docstring)."""
     user = ports.directory.user(sub)
     if user is None:
-        outcome = ports.items.tombstone(sub, user_pool_id, now)
-        if outcome is Outcome.FOREIGN:
+        found = ports.items.get(sub)
+        if found is not None and found.get("userPoolId") != user_pool_id:
             # Another pool's item under this sub: its user is not ours to erase, nor its key.
+            return Synced(
+                Action.NOTHING, Outcome.FOREIGN, reason="the item belongs to another pool"
+            )
+        # The key first: the sealed profile in the log is shredded even when the tombstone has
+        # to wait (a replay's mark on the item: ReplayInFlightError, retried).
+        destroyed = ports.keys.destroy(sub)
+        outcome = ports.items.tombstone(sub, user_pool_id, now)
+        if outcome is Outcome.FOREIGN:  # the item changed pools between the read and the write
             return Synced(Action.NOTHING, outcome, reason="the item belongs to another pool")
-        return Synced(Action.ERASED, outcome, key_destroyed=ports.keys.destroy(sub))
+        return Synced(Action.ERASED, outcome, key_destroyed=destroyed)
     item = ports.items.get(sub)
     if item is None:
         if user.status not in ARRIVED:

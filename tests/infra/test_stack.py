@@ -883,8 +883,13 @@ def test_the_change_publisher_may_call_only_the_publish_mutations_and_put_on_the
     assert own.pop("events:PutEvents") == {"Fn::GetAtt": [bus, "Arn"]}  # UserProfileChanged
     keys = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(KEYS_TABLE.base_name))
     # seals under the user's key; destroys a deleted user's once more
-    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
         assert own.pop(action) == {"Fn::GetAtt": [keys, "Arn"]}
+    # reads a key; and, before making a user's first one, whether the user is erased
+    read = own.pop("dynamodb:GetItem")
+    assert sorted(map(json.dumps, read)) == sorted(
+        json.dumps({"Fn::GetAtt": [table, "Arn"]}) for table in (keys, user)
+    )
     assert own.pop("dynamodb:ListStreams") == "*"
     for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
         assert own.pop(action) == {"Fn::GetAtt": [user, "StreamArn"]}

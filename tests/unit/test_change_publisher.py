@@ -41,8 +41,8 @@ MARK = {"S": "userpipe-rebuild-1"}
 KEYS = MemoryKeyStore()
 
 
-def publication(record: dict[str, Any]) -> Publication:
-    return publication_with(record, KEYS)
+def publication(record: dict[str, Any], erased: set[str] | None = None) -> Publication:
+    return publication_with(record, KEYS, (erased or set()).__contains__)
 
 
 def only(found: Publication) -> Announcement | BusEvent:
@@ -92,6 +92,7 @@ def publishers(
         bus=EventBusPublisher(bus or FakeBus(), "userpipe-dev-bus"),  # type: ignore[arg-type]
         keys=keys,
         shredder=keys,
+        erased=lambda sub: False,
     )
 
 
@@ -199,9 +200,9 @@ def test_an_api_edit_becomes_a_user_profile_changed_event_with_its_profile_seale
 
 def test_a_users_key_is_created_on_their_first_edit_and_kept() -> None:
     keys = MemoryKeyStore()
-    first = only(publication_with(api_edit(), keys))
+    first = only(publication_with(api_edit(), keys, lambda sub: False))
     key = keys.get(SUB)
-    second = only(publication_with(api_edit(age={"N": "37"}), keys))
+    second = only(publication_with(api_edit(age={"N": "37"}), keys, lambda sub: False))
     assert key is not None and keys.get(SUB) == key and len(keys.items) == 1
     for found in (first, second):
         assert isinstance(found, BusEvent)
@@ -466,3 +467,14 @@ def test_publishing_logs_no_email_and_no_profile(log_lines: Any) -> None:
     text = json.dumps(log_lines())
     assert "event published" in text and "publish failed" in text
     assert "@example.com" not in text and "Ada" not in text
+
+
+def test_an_old_edit_read_after_the_erasure_makes_no_key_and_puts_nothing_in_the_log() -> None:
+    """A profile edit's record handled after user_sync erased the user (stream lag, a redrive
+    of its dead letter): the user has no key and is a tombstone, so no key is made (nothing
+    would destroy it) and the edit is not put on the bus."""
+    KEYS.destroy(SUB)
+    assert publication(api_edit(age={"N": "36"}), erased={SUB}) == ()
+    assert KEYS.get(SUB) is None
+    sealed = only(publication(api_edit(age={"N": "36"})))  # not erased: the first key is made
+    assert isinstance(sealed, BusEvent) and KEYS.get(SUB) is not None

@@ -347,6 +347,15 @@ def test_a_gone_user_whose_item_is_another_pools_is_never_touched_nor_its_key() 
     assert SUB in w.keys.owners
 
 
+def test_a_gone_users_key_is_destroyed_even_while_a_replays_mark_holds_the_tombstone() -> None:
+    """The key first: the sealed profile in the log is shredded at once; the tombstone waits
+    for the mark (the record is retried) and the retry finds the key gone already."""
+    w = world({}, item(**{REPLAY_MARK: "rebuild-1"}), keys=(SUB,))
+    with pytest.raises(ReplayInFlightError):
+        sync_user(SUB, POOL, w.ports, NOW)
+    assert SUB not in w.keys.owners
+
+
 @pytest.mark.parametrize("status", ["CONFIRMED", "EXTERNAL_PROVIDER"])
 def test_an_arrived_user_without_an_item_is_confirmed_again_with_origin_sync(status: str) -> None:
     w = world({SUB: cognito_user(status)})
