@@ -42,6 +42,8 @@ from contracts.fields import (
 )
 from contracts.names import (
     EVENT_SOURCE,
+    USER_ADOPTED,
+    USER_ADOPTED_SCHEMA_VERSION,
     USER_CONFIRMED,
     USER_CONFIRMED_SCHEMA_VERSION,
     USER_DELETED,
@@ -59,6 +61,9 @@ from contracts.rules import (
     SEALED_PATTERN,
     SEALED_RULE,
     SUB_RULE,
+    TABLE_NAME_MAX_LENGTH,
+    TABLE_NAME_PATTERN,
+    TABLE_NAME_RULE,
     TRIGGER_SOURCE_LENGTH,
     USER_POOL_ID_MAX_LENGTH,
     USER_POOL_ID_PATTERN,
@@ -351,10 +356,45 @@ USER_DELETED_EVENT: Final = EventType(
     ),
 )
 
+USER_ADOPTED_EVENT: Final = EventType(
+    USER_ADOPTED,
+    source=EVENT_SOURCE,
+    version=USER_ADOPTED_SCHEMA_VERSION,
+    about="A user's record was taken over from a recipe app's table (``userpipe adopt``). "
+    "Carries the item's whole state at the version the recipe's clients know: the profile "
+    "sealed under the user's data key as in ``UserProfileChanged``, ``createdAt`` and the "
+    "bookkeeping; no email (Cognito's, read there by sub). Idempotency key: pool + ``sub`` + "
+    "``_version``; of two, the higher ``_version`` wins.",
+    fields=(
+        _POOL,
+        _SUB,
+        EventField("createdAt", Timestamp(), about="The recipe's createdAt, kept."),
+        EventField(
+            "sealedProfile",
+            Matching(SEALED_PATTERN, SEALED_MAX_LENGTH, SEALED_RULE),
+            about="The profile fields (null: none) as a JSON object, sealed with AES-256-GCM "
+            "under the user's data key; associated data ``<userPoolId>/<sub>/<_version>``.",
+        ),
+        EventField("updatedAt", Timestamp(), about="The recipe's updatedAt (or the merge's)."),
+        EventField(
+            "_version",
+            WholeNumber(1),
+            about="The item's version: the recipe's, or one above both when merged.",
+        ),
+        EventField("_lastChangedAt", WholeNumber(0), about="The last change, in epoch ms."),
+        EventField(
+            "adoptedFrom",
+            Matching(TABLE_NAME_PATTERN, TABLE_NAME_MAX_LENGTH, TABLE_NAME_RULE),
+            about="The recipe's table the record was read from.",
+        ),
+    ),
+)
+
 #: Every event userpipe publishes.
 EVENT_TYPES: Final = (
     USER_CONFIRMED_EVENT,
     USER_PROFILE_CHANGED_EVENT,
     USER_EMAIL_CHANGED_EVENT,
     USER_DELETED_EVENT,
+    USER_ADOPTED_EVENT,
 )

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from contracts.event_fields import (
+    USER_ADOPTED_EVENT,
     USER_CONFIRMED_EVENT,
     USER_DELETED_EVENT,
     USER_EMAIL_CHANGED_EVENT,
@@ -105,6 +106,7 @@ if TYPE_CHECKING:
     UserProfileChanged = EventDetail
     UserEmailChanged = EventDetail
     UserDeleted = EventDetail
+    UserAdopted = EventDetail
 else:
     #: ``UserProfileChanged`` v2: an API edit of a profile, as the change publisher publishes it.
     UserProfileChanged = detail_model(USER_PROFILE_CHANGED_EVENT, EventDetail)
@@ -112,6 +114,8 @@ else:
     UserEmailChanged = detail_model(USER_EMAIL_CHANGED_EVENT, EventDetail)
     #: ``UserDeleted`` v1: the user was deleted; the item is a tombstone.
     UserDeleted = detail_model(USER_DELETED_EVENT, EventDetail)
+    #: ``UserAdopted`` v1: a record taken over from a recipe app's table.
+    UserAdopted = detail_model(USER_ADOPTED_EVENT, EventDetail)
 
 
 class EventEnvelope(BaseModel):
@@ -162,6 +166,13 @@ class UserDeletedEnvelope(EventEnvelope):
 
     event_type = USER_DELETED_EVENT
     detail: UserDeleted
+
+
+class UserAdoptedEnvelope(EventEnvelope):
+    """An EventBridge event carrying ``UserAdopted``."""
+
+    event_type = USER_ADOPTED_EVENT
+    detail: UserAdopted
 
 
 def parse_user_confirmed(body: str | bytes) -> UserConfirmedEnvelope:

@@ -15,12 +15,19 @@ from pydantic import BaseModel
 
 from contracts.audit_model import AuditRecord
 from contracts.event_fields import (
+    USER_ADOPTED_EVENT,
     USER_CONFIRMED_EVENT,
     USER_DELETED_EVENT,
     USER_EMAIL_CHANGED_EVENT,
     USER_PROFILE_CHANGED_EVENT,
 )
-from contracts.event_models import UserConfirmed, UserDeleted, UserEmailChanged, UserProfileChanged
+from contracts.event_models import (
+    UserAdopted,
+    UserConfirmed,
+    UserDeleted,
+    UserEmailChanged,
+    UserProfileChanged,
+)
 from contracts.names import EVENT_SOURCE, USER_CONFIRMED
 from contracts.user_model import User
 
@@ -30,6 +37,7 @@ MODELS: dict[str, type[BaseModel]] = {
     USER_PROFILE_CHANGED_EVENT.schema_file: UserProfileChanged,
     USER_EMAIL_CHANGED_EVENT.schema_file: UserEmailChanged,
     USER_DELETED_EVENT.schema_file: UserDeleted,
+    USER_ADOPTED_EVENT.schema_file: UserAdopted,
     "User.json": User,
     "AuditRecord.json": AuditRecord,
 }

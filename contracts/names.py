@@ -39,11 +39,21 @@ USER_DELETED_PATTERN: Final[dict[str, list[str]]] = {
     "source": [EVENT_SOURCE],
     "detail-type": [USER_DELETED],
 }
+#: A user's record taken over from a running recipe app's table (``userpipe adopt``): the item's
+#: whole state at the version the recipe's clients know (``contracts.adoption``).
+USER_ADOPTED: Final = "UserAdopted"
+USER_ADOPTED_SCHEMA_VERSION: Final = 1
 #: What the projector applies: every event that changes a User item. The table is their
 #: projection, so replaying them all (``userpipe rebuild``) writes it again exactly.
 USER_CHANGES_PATTERN: Final[dict[str, list[str]]] = {
     "source": [EVENT_SOURCE],
-    "detail-type": [USER_CONFIRMED, USER_PROFILE_CHANGED, USER_EMAIL_CHANGED, USER_DELETED],
+    "detail-type": [
+        USER_CONFIRMED,
+        USER_PROFILE_CHANGED,
+        USER_EMAIL_CHANGED,
+        USER_DELETED,
+        USER_ADOPTED,
+    ],
 }
 
 #: Cognito's management API calls as CloudTrail puts them on the account's default bus

@@ -52,6 +52,11 @@ SEALED_MAX_LENGTH: Final = 8192
 SEALED_RULE: Final = (
     f"must be a sealed value (v1. and base64url) of at most {SEALED_MAX_LENGTH} characters"
 )
+#: A DynamoDB table name: "3 to 255 characters long … a-z, A-Z, 0-9, _ (underscore), -
+#: (dash), . (dot)" (DynamoDB Developer Guide, "Supported data types and naming rules").
+TABLE_NAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,255}$"
+TABLE_NAME_MAX_LENGTH: Final = 255
+TABLE_NAME_RULE: Final = "must be a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ - .)"
 
 _UUID = re.compile(UUID_PATTERN)
 _USER_POOL_ID = re.compile(USER_POOL_ID_PATTERN)

@@ -14,9 +14,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
+from contracts.adoption import read_user_adopted
 from contracts.event_fields import InvalidEventError
 from contracts.lifecycle import read_user_deleted, read_user_email_changed
-from contracts.names import USER_CONFIRMED, USER_DELETED, USER_EMAIL_CHANGED, USER_PROFILE_CHANGED
+from contracts.names import (
+    USER_ADOPTED,
+    USER_CONFIRMED,
+    USER_DELETED,
+    USER_EMAIL_CHANGED,
+    USER_PROFILE_CHANGED,
+)
 from contracts.user_confirmed import read_user_confirmed
 from contracts.user_profile_changed import read_user_profile_changed
 from services.shared.partial_batch import PartialBatchResponse, SQSMessage, process_sqs_batch
@@ -31,6 +38,7 @@ from services.user_projector.logic import (
     UserOfAnotherPoolError,
     UserStore,
     VersionForkError,
+    apply_adoption,
     apply_deletion,
     apply_email_change,
     apply_profile_change,
@@ -100,11 +108,13 @@ def apply_message(body: str, store: UserStore, sources: Sources) -> Projection:
         return apply_email_change(read_user_email_changed(body), store, sources)
     if detail_type == USER_DELETED:
         return apply_deletion(read_user_deleted(body), store, sources)
+    if detail_type == USER_ADOPTED:
+        return apply_adoption(read_user_adopted(body), store, sources)
     if detail_type == USER_CONFIRMED or not isinstance(event, dict):
         return project(read_user_confirmed(body), store, sources.identity)
     raise InvalidEventError(
         f"detail-type: the projector applies {USER_CONFIRMED}, {USER_PROFILE_CHANGED}, "
-        f"{USER_EMAIL_CHANGED} and {USER_DELETED} only"
+        f"{USER_EMAIL_CHANGED}, {USER_DELETED} and {USER_ADOPTED} only"
     )
 
 
@@ -113,6 +123,7 @@ _OUTCOMES = {
     USER_PROFILE_CHANGED: ("profile change applied", "profile change"),
     USER_EMAIL_CHANGED: ("email change applied", "email change"),
     USER_DELETED: ("tombstone written", "deletion"),
+    USER_ADOPTED: ("adopted record applied", "adoption"),
 }
 
 

@@ -1,7 +1,7 @@
 """Projecting the change events into the ``User`` table: each event applied once, by version,
 in any order.
 
-The table is the projection of four events (``contracts.names.USER_CHANGES_PATTERN``), none of
+The table is the projection of five events (``contracts.names.USER_CHANGES_PATTERN``), none of
 which carries readable personal data (docs/architecture.md, "A user's whole life"):
 
 - ``UserConfirmed`` creates the first item (version 1). The event carries no email: Cognito
@@ -22,21 +22,26 @@ which carries readable personal data (docs/architecture.md, "A user's whole life
   was erased (crypto-shredding), and the change is a success that writes nothing.
 - ``UserEmailChanged`` carries the bookkeeping of an email change, not the address: it is read
   from Cognito again (gone: nothing to write).
+- ``UserAdopted`` carries an adopted recipe record's whole state (``userpipe adopt``): the
+  profile sealed as in a profile change, ``createdAt`` and the bookkeeping at the version the
+  recipe's clients know. Applied like a profile change, with ``createdAt`` and Cognito's email
+  along; without an item, the item is created at that version. No key: erased; no Cognito user:
+  gone — nothing to write either way.
 - ``UserDeleted`` carries a tombstone's whole state (``contracts.lifecycle.tombstone_of``): the
   item becomes the tombstone (the personal fields REMOVEd), or, without an item, the tombstone is
   created — unless it has already expired (``expiresAt`` past), when there is nothing to keep.
 
-The three changes are applied when their ``_version`` is higher than the item's, and are no-ops
-otherwise: an older change or a duplicate. A profile change and a tombstone carry the whole state
-of what they write, so the higher version wins. An email change does not carry the profile: were
-it applied over a gap, the profile changes in the gap would arrive to an item beyond them, as
-no-ops, and their profile would be lost. So it is applied only over the version just before its
-own (``ItemChange.follows``); further behind, it fails and is redelivered until the changes in
-between have landed (``EarlierChangesPendingError``). The email itself is always Cognito's
-current one, whichever event wrote it. So applying a user's events in any order, each any number
-of times, leaves the item the in-order application leaves — what a replay needs: EventBridge
-replays "are not necessarily replayed in the exact same order that they were added to the
-archive" (EventBridge API Reference, StartReplay).
+The four changes are applied when their ``_version`` is higher than the item's, and are no-ops
+otherwise: an older change or a duplicate. A profile change, an adoption and a tombstone carry
+the whole state of what they write, so the higher version wins. An email change does not carry
+the profile: were it applied over a gap, the profile changes in the gap would arrive to an item
+beyond them, as no-ops, and their profile would be lost. So it is applied only over the version
+just before its own (``ItemChange.follows``); further behind, it fails and is redelivered until
+the changes in between have landed (``EarlierChangesPendingError``). The email itself is always
+Cognito's current one, whichever event wrote it. So applying a user's events in any order, each
+any number of times, leaves the item the in-order application leaves — what a replay needs:
+EventBridge replays "are not necessarily replayed in the exact same order that they were added
+to the archive" (EventBridge API Reference, StartReplay).
 
 A change never writes when nothing would change: each write is conditioned so that, when it
 succeeds, it changed the item. DynamoDB Streams records no write that changes nothing (Developer
@@ -71,6 +76,7 @@ from contracts.names import (
     OWNER_ATTRIBUTE,
     REPLAY_MARK,
     TYPENAME_ATTRIBUTE,
+    USER_ADOPTED,
     USER_CONFIRMED,
     USER_DELETED,
     USER_EMAIL_CHANGED,
@@ -93,6 +99,8 @@ _VERSION: Final = "_version"
 _POOL: Final = "userPoolId"
 _EMAIL: Final = "email"
 _FIRST_VERSION: Final = 1
+#: What an adoption carries besides the profile and the bookkeeping.
+_ADOPTED_STATE: Final = ("createdAt",)
 #: What a tombstone carries besides the bookkeeping: two tombstones at one version that disagree
 #: on these are a fork.
 _TOMBSTONE_STATE: Final = ("createdAt", "_deleted", "_ttl")
@@ -222,6 +230,11 @@ class UnusableEmailError(ValueError):
 class ConfirmationRaceError(RuntimeError):
     """The item changed between reading it and correcting it with an earlier confirmation; the
     record is retried and decides again."""
+
+
+class AdoptionRaceError(RuntimeError):
+    """The user's item appeared between finding none and creating the adopted one; the record is
+    retried and applies the adoption to it."""
 
 
 class TombstoneRaceError(RuntimeError):
@@ -414,6 +427,45 @@ def email_change(
     )
 
 
+def adoption_change(
+    detail: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    email: str | None,
+    replay_name: str | None = None,
+) -> ItemChange:
+    """The write a ``UserAdopted`` detail (already checked) asks for, with its opened ``profile``
+    and the email Cognito holds now (``None``: the user has none)."""
+    present = {name: profile[name] for name in PROFILE_FIELDS if profile[name] is not None}
+    state = {name: detail[name] for name in (*_ADOPTED_STATE, *EDIT_BOOKKEEPING)}
+    if email is not None:
+        state[_EMAIL] = email
+    cleared = tuple(name for name in PROFILE_FIELDS if profile[name] is None)
+    return ItemChange(
+        user_id=detail["sub"],
+        user_pool_id=detail["userPoolId"],
+        version=detail[_VERSION],
+        values=_marked(dynamodb.to_item(present | state), replay_name),
+        cleared=cleared if email is not None else (*cleared, _EMAIL),
+        carried=(*PROFILE_FIELDS, *EDIT_BOOKKEEPING, *_ADOPTED_STATE),
+    )
+
+
+def adopted_item(change: ItemChange) -> dynamodb.Item:
+    """The item an adoption creates for a user without one: what the change writes, and what
+    every item has (``id``, ``__typename``, ``owner``, ``userPoolId``)."""
+    return {
+        **dynamodb.to_item(
+            {
+                "id": change.user_id,
+                TYPENAME_ATTRIBUTE: USER_TYPENAME,
+                OWNER_ATTRIBUTE: change.user_id,
+                _POOL: change.user_pool_id,
+            }
+        ),
+        **change.values,
+    }
+
+
 def tombstone_change(detail: Mapping[str, Any], replay_name: str | None = None) -> ItemChange:
     """The write a ``UserDeleted`` detail (already checked) asks for: the tombstone's state, and
     every personal field removed."""
@@ -463,6 +515,37 @@ def apply_email_change(event: ReceivedEvent[Any], store: UserStore, sources: Sou
     mark = event.replay_name or event.id
     change = email_change(detail, _cognito_email(user, detail["sub"]), mark)
     return _apply(change, event, USER_EMAIL_CHANGED, store)
+
+
+def apply_adoption(event: ReceivedEvent[Any], store: UserStore, sources: Sources) -> Projection:
+    """Apply a ``UserAdopted`` if it is newer than the item; without an item, create it at the
+    event's version. No key: the user was erased; no Cognito user: gone — nothing to write.
+    Raises ``UserOfAnotherPoolError``, ``VersionForkError`` and ``UnreadableProfileError`` as a
+    profile change does."""
+    detail = event.detail
+    key = sources.keys.get(detail["sub"])
+    if key is None:
+        return _nothing(event, USER_ADOPTED, USER_ERASED)
+    user = sources.identity.user(detail["userPoolId"], detail["sub"])
+    if user is None:
+        return _nothing(event, USER_ADOPTED, USER_GONE)
+    # Not marked when live: like a live ``UserConfirmed``, the adoption is new to the table, and
+    # the stream's readers audit and announce it. A replay's write is marked (module doc).
+    mark = event.replay_name
+    profile = open_profile(detail, key)
+    change = adoption_change(detail, profile, _cognito_email(user, detail["sub"]), mark)
+    old = store.change(change)
+    if old == {}:
+        if store.create(adopted_item(change)) is not None:
+            raise AdoptionRaceError(f"user {change.user_id} appeared; the adoption is retried")
+        old = None
+    if old is None:
+        if mark is not None:
+            store.remove_mark(change.user_id, mark)
+        return Projection(
+            change.user_id, change.version, True, event.replay_name, event_type=USER_ADOPTED
+        )
+    return _settle(change, old, event, USER_ADOPTED, store, mark or "")
 
 
 def apply_deletion(event: ReceivedEvent[Any], store: UserStore, sources: Sources) -> Projection:

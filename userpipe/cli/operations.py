@@ -1,7 +1,7 @@
 """The operator commands on the command line: ``replay``, ``rebuild``, ``reconcile``,
-``redrive``, ``status``, ``outputs``. Each names its target (``--local`` or ``--stack NAME``);
-progress goes to stderr, results to stdout (``--json`` where a machine reads them); an error is
-one line unless ``--debug``."""
+``adopt``, ``redrive``, ``status``, ``outputs``. Each names its target (``--local`` or
+``--stack NAME``); progress goes to stderr, results to stdout (``--json`` where a machine reads
+them); an error is one line unless ``--debug``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ from userpipe.errors import OperatorError, UserpipeError
 from userpipe.ops.progress import Progress, RichProgress
 
 RATE = DEFAULT_REQUESTS_PER_SECOND
+#: ``userpipe adopt``'s defaults (``userpipe.ops.adopt``), here so ``--help`` loads no more.
+ADOPT_RATE = 25.0
+ADOPT_WAIT = 300.0
 #: What Ctrl-C leaves behind, per command (a replay already started says so itself).
 INTERRUPTED = {
     "replay": "interrupted",
@@ -42,6 +45,8 @@ INTERRUPTED = {
     "redrive again for the rest",
     "status": "interrupted",
     "outputs": "interrupted",
+    "adopt": "interrupted; what was published stays so and lands: run adopt again, it publishes "
+    "only what the table does not hold yet",
     "verify": "interrupted after verify's cleanup: the line above says what became of its user",
 }
 
@@ -148,6 +153,38 @@ def add_commands(commands: Any) -> None:
     )
     reconcile.add_argument("--rate", type=_positive, default=RATE, help="ListUsers calls a second")
     reconcile.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+
+    adopt = command(
+        "adopt",
+        _adopt,
+        "take a running recipe app's User table into userpipe (through the event log)",
+        "Read the recipe's User-<apiId>-<env> table (consistent Scan, rate-limited), look each "
+        "user up in Cognito and in userpipe's User table, and publish what the table lacks: "
+        "UserAdopted (the recipe's createdAt, updatedAt, _version, _lastChangedAt, name and "
+        "age; the email is Cognito's) or, for an item DataStore deleted, UserDeleted (a "
+        "tombstone). Items of users the pool does not have, and items that break the User "
+        "item's rules, are reported, not copied; a user deleted since is never brought back. "
+        "A userpipe item the pipeline made meanwhile is merged: the higher _version wins the "
+        "profile, the recipe's on a tie, createdAt is the earlier (docs/adoption.md). Then wait "
+        "until the projector has written what was published. Safe to run again: a second run "
+        "finds nothing to do. Exit 1 if anything was invalid, not published or not written in "
+        "time.",
+    )
+    adopt.add_argument(
+        "--from-table", required=True, metavar="NAME", help="the recipe's User table"
+    )
+    adopt.add_argument("--dry-run", action="store_true", help="decide and report; publish nothing")
+    adopt.add_argument(
+        "--rate", type=_positive, default=ADOPT_RATE, help="recipe items a second (Cognito reads)"
+    )
+    adopt.add_argument(
+        "--wait",
+        type=_positive,
+        default=ADOPT_WAIT,
+        metavar="SECONDS",
+        help="how long to wait for the projector to write what was published",
+    )
+    adopt.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
 
     redrive = command(
         "redrive",
@@ -327,6 +364,25 @@ def _reconcile(
         print(json.dumps({**summary.as_dict(), "examples": summary.examples()}))
     else:
         for line in reconcile.describe(summary):
+            out.print(line, markup=False)
+    return 0 if summary.complete else 1
+
+
+def _adopt(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
+    from userpipe.ops import adopt
+
+    summary = adopt.run(
+        deployment,
+        args.from_table,
+        progress,
+        dry_run=args.dry_run,
+        rate=args.rate,
+        wait_seconds=args.wait,
+    )
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        for line in adopt.describe(summary):
             out.print(line, markup=False)
     return 0 if summary.complete else 1
 

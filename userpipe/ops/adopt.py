@@ -1,0 +1,458 @@
+"""``userpipe adopt --from-table NAME``: a running recipe app's ``User-<apiId>-<env>`` items taken
+into userpipe — through the event log, so a rebuild writes them again exactly.
+
+Each recipe item is decided on its own (``decide``), against the userpipe item of the same user
+and Cognito's view of the user, read just before:
+
+================  ==================================================  =========================
+kind              when                                                what is published
+================  ==================================================  =========================
+adopted           a live recipe item, the user in the pool, no        ``UserAdopted`` at the
+                  userpipe item                                       recipe's ``_version``
+merged            … and a userpipe item (the pipeline, reconcile or   ``UserAdopted`` (rule
+                  an earlier run made it) that does not hold it yet   below)
+tombstoned        a ``_deleted`` recipe item (DataStore deleted it)   ``UserDeleted``, the key
+                  not expired, and no newer live userpipe item        destroyed first
+unchanged         the userpipe item already holds what adoption       nothing (a second run)
+                  would write
+notInPool         a live item whose sub the pool does not have        nothing: reported
+deletedHere       the userpipe item is a tombstone: the user was      nothing: never brought
+                  deleted since                                       back
+newerHere         the recipe's deletion is older than the userpipe    nothing: reported
+                  item
+foreignPool       the userpipe item belongs to another pool (or to    nothing: reported
+                  none)
+expired           a ``_deleted`` recipe item past its ``_ttl``        nothing
+invalid           the recipe item breaks a rule of the User item      nothing: reported, with
+                                                                      the fields (never values)
+================  ==================================================  =========================
+
+**The merge rule** (a userpipe item P and the recipe's R, both live): the higher ``_version``
+wins the profile (``name``, ``age``); on a tie the recipe's does, and a field it lacks is taken
+from userpipe's. ``createdAt`` is the earlier of the two. The email is always Cognito's (the
+projector reads it: no event carries one). The result is written at R's ``_version`` when it is
+R's own state and R is ahead, so DataStore clients that synced against the recipe see the
+``_version`` they hold; otherwise one above both. ``_version`` never goes down, so no client is
+ever ahead of the table and no conflict loops: a client behind it gets one ``ConflictUnhandled``
+with the table's item and DataStore's default handler retries on it. A recipe item whose email is
+not Cognito's (the recipe never followed email changes) is adopted one version up, so clients
+take the new address.
+
+Idempotent: a second run finds every item ``unchanged``. Resumable: a run stopped midway leaves
+only whole events behind (each lands or not); the next decides again and publishes what has not
+landed. ``--dry-run`` decides and publishes nothing. The run waits until what it published is in
+the table (``--wait``), so its summary says what the table holds, not what was sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from contracts.adoption import ADOPTED_STATE, user_adopted_detail
+from contracts.adoption import put_events_entry as adopted_entry
+from contracts.event_fields import USER_DELETED_EVENT
+from contracts.fields import Timestamp
+from contracts.lifecycle import is_tombstone, tombstone_expiry, user_deleted_detail
+from contracts.names import USER_KEY, USER_TTL_ATTRIBUTE, iso_utc
+from contracts.rules import is_sub
+from contracts.user_fields import PROFILE_FIELDS, profile_problem
+from contracts.user_profile_changed import seal_context
+from userpipe.aws.adoption import PoolUser, Sides
+from userpipe.aws.deployment import Deployment
+from userpipe.errors import OperatorError
+from userpipe.ops.progress import Progress
+
+Kind = Literal[
+    "adopted",
+    "merged",
+    "tombstoned",
+    "unchanged",
+    "notInPool",
+    "deletedHere",
+    "newerHere",
+    "foreignPool",
+    "expired",
+    "invalid",
+]
+#: The kinds, in the summary's order; the first three publish.
+KINDS: Final[tuple[Kind, ...]] = (
+    "adopted",
+    "merged",
+    "tombstoned",
+    "unchanged",
+    "notInPool",
+    "deletedHere",
+    "newerHere",
+    "foreignPool",
+    "expired",
+    "invalid",
+)
+PUBLISHING: Final = frozenset({"adopted", "merged", "tombstoned"})
+#: Ids kept per kind for the report.
+EXAMPLES: Final = 10
+#: Items a second, by default: each costs one Cognito read (``AdminGetUser``, whose quota the
+#: pool's own sign-ins share), one item read and, when adopted, a key and a third of an event.
+DEFAULT_RATE: Final = 25.0
+PAGE_SIZE: Final = 100
+#: How long a run waits for what it published to be in the table, by default.
+DEFAULT_WAIT_SECONDS: Final = 300.0
+_TIME = Timestamp()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What adopting one recipe item comes to. ``state``: the item's ``ADOPTED_STATE`` and
+    profile (adopted, merged) or a tombstone's ``UserDeleted`` fields (tombstoned)."""
+
+    kind: Kind
+    user_id: str
+    state: dict[str, Any] | None = None
+    reason: str | None = None  # invalid: which fields break which rule (never their values)
+
+    @property
+    def version(self) -> int | None:
+        return None if self.state is None else int(self.state["_version"])
+
+
+def recipe_problems(item: Mapping[str, Any]) -> list[str]:
+    """Why a recipe item cannot become a User item: each field and its rule, never the value.
+    ``_version``/``_lastChangedAt`` may be absent (a recipe app without conflict detection)."""
+    problems = []
+    if not is_sub(item.get("id")):
+        problems.append("id: must be the user's Cognito sub (a lowercase UUID)")
+    typename = item.get("__typename")
+    if typename is not None and typename != "User":
+        problems.append("__typename: must be User")
+    for name in ("createdAt", "updatedAt"):
+        if name in item and not _TIME.holds(item[name]):
+            problems.append(f"{name}: {_TIME.requirement}")
+    if "createdAt" not in item:
+        problems.append("createdAt: is required")
+    for name, least in (("_version", 1), ("_lastChangedAt", 0)):
+        value = item.get(name)
+        if name in item and not (isinstance(value, int) and not isinstance(value, bool)):
+            problems.append(f"{name}: must be a whole number")
+        elif isinstance(value, int) and value < least:
+            problems.append(f"{name}: must be at least {least}")
+    if "_deleted" in item and not isinstance(item["_deleted"], bool):
+        problems.append("_deleted: must be true or false")
+    if not item.get("_deleted"):
+        problems += [
+            f"{name}: {problem}"
+            for name in PROFILE_FIELDS
+            if (problem := profile_problem(name, item.get(name)))
+        ]
+    return problems
+
+
+def _epoch_ms(timestamp: str) -> int:
+    return int(datetime.fromisoformat(timestamp).timestamp() * 1000)
+
+
+def _history(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipe item's ``ADOPTED_STATE``; what it lacks (no conflict detection) as the first
+    version's: ``_version`` 1, ``updatedAt`` its ``createdAt``, ``_lastChangedAt`` its
+    ``updatedAt``."""
+    updated = item.get("updatedAt", item["createdAt"])
+    return {
+        "createdAt": item["createdAt"],
+        "updatedAt": updated,
+        "_version": item.get("_version", 1),
+        "_lastChangedAt": item.get("_lastChangedAt", _epoch_ms(updated)),
+    }
+
+
+def _profile(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: item.get(name) for name in PROFILE_FIELDS}
+
+
+def _earlier(one: str, other: str) -> str:
+    return one if datetime.fromisoformat(one) <= datetime.fromisoformat(other) else other
+
+
+def decide(
+    recipe: Mapping[str, Any],
+    ours: Mapping[str, Any] | None,
+    cognito: PoolUser | None,
+    *,
+    user_pool_id: str,
+    now: datetime,
+) -> Decision:
+    """What adopting ``recipe`` comes to, given the userpipe item of the same id (``None``:
+    none) and Cognito's user (``None``: not in the pool). Pure: the module's table and rule."""
+    user_id = str(recipe.get("id"))
+    problems = recipe_problems(recipe)
+    if problems:
+        return Decision("invalid", user_id, reason="; ".join(problems))
+    if ours is not None and ours.get("userPoolId") != user_pool_id:
+        return Decision("foreignPool", user_id)
+    if recipe.get("_deleted") is True:
+        return _deletion(recipe, ours, now)
+    if cognito is None:
+        return Decision("notInPool", user_id)
+    if ours is not None and is_tombstone(ours):
+        return Decision("deletedHere", user_id)
+    theirs = {**_history(recipe), **_profile(recipe)}
+    email_followed = recipe.get("email") == cognito.email
+    changed_now = {"updatedAt": iso_utc(now), "_lastChangedAt": int(now.timestamp() * 1000)}
+    if ours is None:
+        if email_followed:
+            return Decision("adopted", user_id, theirs)
+        bumped = {**theirs, **changed_now, "_version": theirs["_version"] + 1}
+        return Decision("adopted", user_id, bumped)
+    ours_version, their_version = int(ours["_version"]), theirs["_version"]
+    if their_version >= ours_version:
+        profile = {
+            name: theirs[name] if theirs[name] is not None else ours.get(name)
+            for name in PROFILE_FIELDS
+        }
+    else:
+        profile = _profile(ours)
+    created = _earlier(theirs["createdAt"], str(ours["createdAt"]))
+    merged = {**profile, "createdAt": created}
+    if ours_version >= their_version and merged == {
+        **_profile(ours),
+        "createdAt": ours["createdAt"],
+    }:
+        return Decision("unchanged", user_id)
+    if (
+        their_version > ours_version
+        and email_followed
+        and merged == {**_profile(recipe), "createdAt": theirs["createdAt"]}
+    ):
+        return Decision("merged", user_id, theirs)
+    version = max(their_version, ours_version) + 1
+    state = {
+        **merged,
+        "updatedAt": changed_now["updatedAt"],
+        "_version": version,
+        "_lastChangedAt": changed_now["_lastChangedAt"],
+    }
+    return Decision("merged", user_id, state)
+
+
+def _deletion(recipe: Mapping[str, Any], ours: Mapping[str, Any] | None, now: datetime) -> Decision:
+    """A ``_deleted`` recipe item: a tombstone, unless expired, already one, or older than the
+    live userpipe item. A deletion wins a tie. DataStore's tombstones are at version 2 or more
+    (the delete is a change); one at 1 is written at 2."""
+    user_id = str(recipe["id"])
+    history = _history(recipe)
+    ttl = recipe.get("_ttl")
+    expires = ttl if isinstance(ttl, int) else tombstone_expiry(history["_lastChangedAt"] / 1000)
+    if expires <= now.timestamp():
+        return Decision("expired", user_id)
+    if ours is not None and is_tombstone(ours):
+        return Decision("unchanged", user_id)
+    version = max(history["_version"], 2)
+    created = history["createdAt"]
+    if ours is not None:
+        ours_version = int(ours["_version"])
+        if ours_version > history["_version"]:
+            return Decision("newerHere", user_id)
+        created = _earlier(created, str(ours["createdAt"]))
+        version = max(version, ours_version + 1)
+    if version != history["_version"]:
+        history = {
+            **history,
+            "updatedAt": iso_utc(now),
+            "_lastChangedAt": int(now.timestamp() * 1000),
+        }
+    return Decision(
+        "tombstoned",
+        user_id,
+        {**history, "createdAt": created, "_version": version, "expiresAt": expires},
+    )
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """What a run found and did: a count and a few ids per kind, never personal data."""
+
+    source_table: str
+    dry_run: bool
+    read: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    examples: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    reasons: dict[str, str] = field(default_factory=dict)  # invalid id → its problems
+    published: int = 0
+    failed: int = 0  # not published (PutEvents refused them after retries)
+    landed: int = 0  # published, and in the table when the run ended
+    pending: list[str] = field(default_factory=list)  # published, not in the table in time
+
+    def add(self, decision: Decision) -> None:
+        self.counts[decision.kind] += 1
+        if len(self.examples[decision.kind]) < EXAMPLES:
+            self.examples[decision.kind].append(decision.user_id)
+            if decision.reason:
+                self.reasons[decision.user_id] = decision.reason
+
+    @property
+    def complete(self) -> bool:
+        """Everything adoptable is in the table, and nothing was refused."""
+        return not (self.failed or self.pending or self.counts["invalid"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sourceTable": self.source_table,
+            "dryRun": self.dry_run,
+            "read": self.read,
+            "counts": self.counts,
+            "examples": {kind: ids for kind, ids in self.examples.items() if ids},
+            "invalid": self.reasons,
+            "published": self.published,
+            "failed": self.failed,
+            "landed": self.landed,
+            "pending": self.pending[:EXAMPLES],
+            "pendingCount": len(self.pending),
+            "complete": self.complete,
+        }
+
+
+def run(
+    deployment: Deployment,
+    source_table: str,
+    progress: Progress,
+    *,
+    dry_run: bool = False,
+    rate: float = DEFAULT_RATE,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    sides: Sides | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Summary:
+    if rate <= 0:
+        raise OperatorError(f"--rate must be above 0 (got {rate})")
+    sides = sides or Sides(deployment, source_table)
+    total = sides.source_size()
+    summary = Summary(source_table, dry_run)
+    expected: dict[str, int] = {}  # published user → the version the table must reach
+    interval, last = 1.0 / rate, None
+    with progress.bar(f"adopting {source_table}", total=total or None) as bar:
+        for page in sides.source_pages(PAGE_SIZE):
+            ours = sides.ours([str(item.get("id")) for item in page if is_sub(item.get("id"))])
+            entries: list[dict[str, str]] = []
+            published: list[Decision] = []
+            for item in page:
+                if last is not None:
+                    sleep(max(0.0, last + interval - monotonic()))
+                last = monotonic()
+                sub = item.get("id")
+                cognito = sides.cognito_user(sub) if isinstance(sub, str) and is_sub(sub) else None
+                decision = decide(
+                    item,
+                    ours.get(str(sub)),
+                    cognito,
+                    user_pool_id=sides.user_pool_id,
+                    now=clock(),
+                )
+                summary.read += 1
+                summary.add(decision)
+                if decision.kind in PUBLISHING and not dry_run:
+                    entries.append(_entry(decision, sides))
+                    published.append(decision)
+            failed = set(sides.publish(entries)) if entries else set()
+            summary.failed += len(failed)
+            summary.published += len(entries) - len(failed)
+            for index, decision in enumerate(published):
+                if index not in failed and decision.version is not None:
+                    expected[decision.user_id] = decision.version
+            bar.update(summary.read, total=max(total, summary.read) or None)
+    if expected:
+        _wait_for_the_table(sides, expected, summary, progress, wait_seconds, sleep, monotonic)
+    return summary
+
+
+def _entry(decision: Decision, sides: Sides) -> dict[str, str]:
+    """The event for a publishing decision: ``UserAdopted`` with the profile sealed under the
+    user's key (made now if the user has none), or ``UserDeleted`` after the key is destroyed."""
+    state, sub, pool = decision.state or {}, decision.user_id, sides.user_pool_id
+    if decision.kind == "tombstoned":
+        sides.shredder.destroy(sub)  # before the event: the erasure never waits on the bus
+        tombstone = {USER_KEY: sub, "userPoolId": pool, USER_TTL_ATTRIBUTE: state["expiresAt"]}
+        detail = user_deleted_detail({**state, **tombstone})
+        return USER_DELETED_EVENT.put_events_entry(detail, sides.bus_name)
+    # Imported here: ``cryptography`` loads only when something is sealed (not for --dry-run).
+    from services.shared.sealing import seal_json
+
+    key = sides.keys.get_or_create(sub)
+    profile = {name: state.get(name) for name in PROFILE_FIELDS}
+    sealed = seal_json(key, profile, context=seal_context(pool, sub, state["_version"]))
+    detail = user_adopted_detail(
+        pool, sub, {name: state[name] for name in ADOPTED_STATE}, sealed, sides.source_table
+    )
+    return adopted_entry(detail, sides.bus_name)
+
+
+def _wait_for_the_table(
+    sides: Sides,
+    expected: Mapping[str, int],
+    summary: Summary,
+    progress: Progress,
+    wait_seconds: float,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+) -> None:
+    """Until each published user's item is at its version or beyond (the projector applies
+    the events as its queue delivers them), or ``wait_seconds`` pass."""
+    pending = dict(expected)
+    deadline = monotonic() + wait_seconds
+    with progress.bar("waiting for the projector", total=len(expected)) as bar:
+        while pending:
+            found = sides.ours(list(pending))
+            for user_id, item in found.items():
+                if int(item.get("_version", 0)) >= pending[user_id]:
+                    del pending[user_id]
+            bar.update(len(expected) - len(pending))
+            if not pending or monotonic() >= deadline:
+                break
+            sleep(0.5)
+    summary.landed = len(expected) - len(pending)
+    summary.pending = sorted(pending)
+
+
+def describe(summary: Summary) -> list[str]:
+    """The summary's lines: one per kind found, then what to do."""
+    lines = [
+        f"read {summary.read} item(s) of {summary.source_table}"
+        + (" (dry run: nothing published)" if summary.dry_run else "")
+    ]
+    for kind in KINDS:
+        count = summary.counts[kind]
+        if not count:
+            continue
+        ids = summary.examples[kind]
+        more = " …" if count > len(ids) else ""
+        line = f"{kind}: {count}" + (f" — e.g. {', '.join(ids)}{more}" if ids else "")
+        lines.append(line)
+    for user_id, reason in summary.reasons.items():
+        lines.append(f"  {user_id}: {reason}")
+    if not summary.dry_run:
+        lines.append(
+            f"published {summary.published} event(s); {summary.landed} in the table"
+            + (f"; {summary.failed} not published" if summary.failed else "")
+        )
+    if summary.pending:
+        lines.append(
+            f"{len(summary.pending)} not in the table yet (e.g. {', '.join(summary.pending[:3])}):"
+            " check `userpipe status` for dead letters, then run adopt again"
+        )
+    if summary.failed:
+        lines.append("some events were not published: run adopt again (it finishes the rest)")
+    if summary.counts["invalid"]:
+        lines.append("invalid items were not adopted: fix them in the recipe's table, run again")
+    if summary.counts["notInPool"]:
+        lines.append(
+            "items of users the pool does not have were not adopted (their users are gone)"
+        )
+    return lines
+
+
+__all__ = ["KINDS", "Decision", "Summary", "decide", "describe", "recipe_problems", "run"]
