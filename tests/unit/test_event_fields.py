@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from contracts import jsonschema
 from contracts.event_fields import (
     EVENT_TYPES,
+    USER_ADOPTED_EVENT,
     USER_CONFIRMED_EVENT,
     USER_DELETED_EVENT,
     USER_EMAIL_CHANGED_EVENT,
@@ -27,6 +28,7 @@ from contracts.event_fields import (
 )
 from contracts.event_models import (
     EventDetail,
+    UserAdopted,
     UserConfirmed,
     UserDeleted,
     UserEmailChanged,
@@ -61,6 +63,7 @@ MODELS = {
     USER_PROFILE_CHANGED_EVENT.detail_type: UserProfileChanged,
     USER_EMAIL_CHANGED_EVENT.detail_type: UserEmailChanged,
     USER_DELETED_EVENT.detail_type: UserDeleted,
+    USER_ADOPTED_EVENT.detail_type: UserAdopted,
 }
 
 

@@ -1,0 +1,431 @@
+"""Adopting a recipe app's records: the decision for each item (``userpipe.ops.adopt.decide``)
+over every combination a recipe table, userpipe's table and Cognito can hold, and the projector's
+``UserAdopted`` — created, merged, replayed in any order, exactly."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from contracts import dynamodb
+from contracts.adoption import read_user_adopted, user_adopted_detail
+from contracts.event_fields import InvalidEventError
+from contracts.names import REPLAY_MARK, USER_ADOPTED, iso_utc
+from contracts.user_fields import FIELD, PROFILE_FIELDS
+from contracts.user_profile_changed import seal_context
+from services.shared.cognito_users import PoolUser
+from services.shared.sealing import seal_json
+from services.shared.user_keys import MemoryKeyStore
+from services.user_projector.handler import process_batch
+from tests.support import (
+    FakeIdentity,
+    FakeProjectorStore,
+    projector_sources,
+    sqs_event,
+    user_confirmed_envelope,
+)
+from userpipe.ops.adopt import decide, recipe_problems
+
+POOL = "eu-west-1_Ab12Cd34E"  # tests/support.EVENT_POOL
+SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
+NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+EMAIL = "ada@example.com"
+TABLE = "User-abcdefghijklmnopqrstuvwxyz-dev"
+
+
+def cognito(email: str | None = EMAIL) -> PoolUser:
+    return PoolUser(SUB, "CONFIRMED", email, True, NOW - timedelta(days=400))
+
+
+def recipe_item(version: int = 1, **values: Any) -> dict[str, Any]:
+    """A recipe item as the Amplify Gen 1 transformer's table holds it (no pool, no owner)."""
+    created = NOW - timedelta(days=300)
+    return {
+        "id": SUB,
+        "__typename": "User",
+        "email": EMAIL,
+        "createdAt": iso_utc(created),
+        "updatedAt": iso_utc(created + timedelta(days=version)),
+        "_version": version,
+        "_lastChangedAt": int((created + timedelta(days=version)).timestamp() * 1000),
+        **values,
+    }
+
+
+def our_item(version: int = 1, **values: Any) -> dict[str, Any]:
+    """A userpipe item of the same user (the pipeline's first version, unless told)."""
+    created = NOW - timedelta(days=1)
+    return {
+        "id": SUB,
+        "__typename": "User",
+        "owner": SUB,
+        "userPoolId": POOL,
+        "email": EMAIL,
+        "createdAt": iso_utc(created),
+        "updatedAt": iso_utc(created),
+        "_version": version,
+        "_lastChangedAt": int(created.timestamp() * 1000),
+        **values,
+    }
+
+
+def decided(recipe: dict[str, Any], ours: dict[str, Any] | None, user: PoolUser | None = None):  # type: ignore[no-untyped-def]
+    return decide(recipe, ours, user or cognito(), user_pool_id=POOL, now=NOW)
+
+
+# --- the decision, example by example ---------------------------------------------------------
+
+
+def test_a_recipe_item_alone_is_adopted_at_its_own_version_with_its_history() -> None:
+    recipe = recipe_item(3, name="Ada", age=36)
+    decision = decided(recipe, None)
+    assert decision.kind == "adopted"
+    assert decision.state == {
+        name: recipe[name]
+        for name in ("createdAt", "updatedAt", "_version", "_lastChangedAt", "name", "age")
+    }
+
+
+def test_a_recipe_item_whose_email_cognito_no_longer_holds_is_adopted_one_version_up() -> None:
+    decision = decided(recipe_item(3, email="old@example.com"), None)
+    assert (decision.kind, decision.version) == ("adopted", 4)
+    assert decision.state and decision.state["_lastChangedAt"] == int(NOW.timestamp() * 1000)
+
+
+def test_an_item_without_conflict_detection_is_the_first_version() -> None:
+    recipe = recipe_item()
+    del recipe["_version"], recipe["_lastChangedAt"]
+    decision = decided(recipe, None)
+    assert decision.state and decision.state["_version"] == 1
+    updated = datetime.fromisoformat(recipe["updatedAt"])
+    assert decision.state["_lastChangedAt"] == int(updated.timestamp() * 1000)
+
+
+def test_a_pipeline_item_and_a_recipe_item_at_one_version_merge_one_above_with_its_name() -> None:
+    recipe = recipe_item(1, name="Ada")
+    decision = decided(recipe, our_item(1))
+    assert decision.kind == "merged"
+    assert decision.state and decision.state["_version"] == 2
+    assert (decision.state["name"], decision.state["createdAt"]) == ("Ada", recipe["createdAt"])
+
+
+def test_a_recipe_ahead_of_the_pipeline_keeps_its_version_when_the_result_is_its_own() -> None:
+    recipe = recipe_item(4, name="Ada", age=36)
+    decision = decided(recipe, our_item(1))
+    assert (decision.kind, decision.version) == ("merged", 4)
+    assert decision.state and decision.state["_lastChangedAt"] == recipe["_lastChangedAt"]
+
+
+def test_a_userpipe_item_ahead_of_the_recipe_keeps_its_profile() -> None:
+    ours = our_item(5, name="Ada L.")
+    ours["createdAt"] = recipe_item()["createdAt"]
+    assert decided(recipe_item(2, name="Ada"), ours).kind == "unchanged"
+
+
+def test_a_tombstone_in_userpipe_is_never_brought_back() -> None:
+    tombstone = our_item(3, _deleted=True, _ttl=int(NOW.timestamp()) + 100)
+    del tombstone["email"]
+    assert decided(recipe_item(7, name="Ada"), tombstone).kind == "deletedHere"
+
+
+def test_a_user_the_pool_does_not_have_is_reported_not_adopted() -> None:
+    assert decide(recipe_item(), None, None, user_pool_id=POOL, now=NOW).kind == "notInPool"
+
+
+def test_an_item_of_another_pool_is_left_alone() -> None:
+    assert decided(recipe_item(), our_item(userPoolId="us-east-1_Other")).kind == "foreignPool"
+
+
+def test_a_datastore_deleted_item_becomes_a_tombstone_at_its_version_with_its_ttl() -> None:
+    ttl = int(NOW.timestamp()) + 86_400
+    decision = decided(recipe_item(3, _deleted=True, _ttl=ttl), None, None)
+    assert decision.kind == "tombstoned"
+    assert decision.state and (decision.state["_version"], decision.state["expiresAt"]) == (3, ttl)
+
+
+def test_an_expired_tombstone_is_not_copied() -> None:
+    ttl = int(NOW.timestamp()) - 1
+    assert decided(recipe_item(3, _deleted=True, _ttl=ttl), None).kind == "expired"
+
+
+def test_a_recipe_deletion_older_than_the_userpipe_item_is_reported() -> None:
+    ttl = int(NOW.timestamp()) + 86_400
+    assert decided(recipe_item(2, _deleted=True, _ttl=ttl), our_item(3)).kind == "newerHere"
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"id": "ada@example.com"}, "id"),
+        ({"__typename": "Post"}, "__typename"),
+        ({"createdAt": "yesterday"}, "createdAt"),
+        ({"_version": 0}, "_version"),
+        ({"_version": "3"}, "_version"),
+        ({"age": -4}, "age"),
+        ({"_deleted": "yes"}, "_deleted"),
+    ],
+)
+def test_an_item_breaking_a_rule_is_invalid_naming_the_field_never_the_value(
+    values: dict[str, Any], field: str
+) -> None:
+    decision = decided(recipe_item(**values), None)
+    assert decision.kind == "invalid"
+    assert decision.reason and decision.reason.startswith(f"{field}:")
+    for value in values.values():
+        if isinstance(value, str):
+            assert value not in decision.reason
+
+
+# --- the decision, over the whole input space --------------------------------------------------
+
+
+def _profile_values(name: str) -> st.SearchStrategy[Any]:
+    field = FIELD[name]
+    if field.type is int:
+        return st.none() | st.integers(0, 150)
+    return st.none() | st.text("abcdef ÄÖ", min_size=1, max_size=8).filter(
+        lambda text: field.rule is None or field.rule.holds(text)
+    )
+
+
+profiles = st.fixed_dictionaries({name: _profile_values(name) for name in PROFILE_FIELDS})
+moments = st.integers(-400, -1).map(lambda days: NOW + timedelta(days=days, seconds=days * 7))
+
+
+@st.composite
+def recipes(draw: st.DrawFn) -> dict[str, Any]:
+    created = draw(moments)
+    version = draw(st.integers(1, 9))
+    item = recipe_item(version, **{k: v for k, v in draw(profiles).items() if v is not None})
+    item["createdAt"] = iso_utc(created)
+    item["email"] = draw(st.sampled_from([EMAIL, "old@example.com"]))
+    if draw(st.booleans()) and version > 1:
+        item["_deleted"] = True
+        item["_ttl"] = int(NOW.timestamp()) + draw(st.integers(-100, 10_000))
+    return item
+
+
+@st.composite
+def ours_items(draw: st.DrawFn) -> dict[str, Any] | None:
+    if draw(st.booleans()):
+        return None
+    item = our_item(draw(st.integers(1, 9)), **{k: v for k, v in draw(profiles).items() if v})
+    item["createdAt"] = iso_utc(draw(moments))
+    if draw(st.integers(0, 5)) == 0:
+        del item["email"]
+        item |= {"_deleted": True, "_ttl": int(NOW.timestamp()) + 1000}
+    return item
+
+
+def projected(ours: dict[str, Any] | None, decision: Any) -> dict[str, Any] | None:
+    """What the table holds once the decision's event is applied (the projector's rule: the
+    higher version wins; a tombstone removes the personal fields)."""
+    state = decision.state
+    if state is None:
+        return ours
+    if ours is not None and ours["_version"] >= state["_version"]:
+        return ours
+    base = dict(ours or our_item())
+    if decision.kind == "tombstoned":
+        for name in ("email", *PROFILE_FIELDS):
+            base.pop(name, None)
+        return (
+            base
+            | {k: state[k] for k in ("createdAt", "updatedAt", "_version")}
+            | {
+                "_lastChangedAt": state["_lastChangedAt"],
+                "_deleted": True,
+                "_ttl": state["expiresAt"],
+            }
+        )
+    for name in PROFILE_FIELDS:
+        base.pop(name, None)
+    return base | {k: v for k, v in state.items() if v is not None} | {"email": EMAIL}
+
+
+@settings(max_examples=400, deadline=None)
+@given(recipe=recipes(), ours=ours_items(), in_pool=st.booleans())
+def test_whatever_both_tables_hold_a_second_run_finds_nothing_to_do(
+    recipe: dict[str, Any], ours: dict[str, Any] | None, in_pool: bool
+) -> None:
+    user = cognito() if in_pool else None
+    first = decide(recipe, ours, user, user_pool_id=POOL, now=NOW)
+    after = projected(ours, first)
+    second = decide(recipe, after, user, user_pool_id=POOL, now=NOW + timedelta(minutes=5))
+    assert second.kind not in {"adopted", "merged", "tombstoned"}, (first, second)
+
+
+@settings(max_examples=400, deadline=None)
+@given(recipe=recipes(), ours=ours_items())
+def test_an_adoption_never_lowers_a_version_nor_loses_the_recipes_profile_when_it_is_ahead(
+    recipe: dict[str, Any], ours: dict[str, Any] | None
+) -> None:
+    decision = decide(recipe, ours, cognito(), user_pool_id=POOL, now=NOW)
+    if decision.state is None:
+        return
+    assert decision.version is not None
+    assert decision.version >= recipe["_version"]
+    if ours is not None:
+        assert decision.version > ours["_version"]
+        if recipe["_version"] >= ours["_version"] and decision.kind == "merged":
+            for name in PROFILE_FIELDS:
+                if recipe.get(name) is not None:
+                    assert decision.state[name] == recipe[name]
+        earliest = min(recipe["createdAt"], ours["createdAt"])
+        assert decision.state["createdAt"] == earliest
+    if ours is not None and ours.get("_deleted"):
+        assert decision.kind != "merged"
+
+
+@settings(max_examples=200, deadline=None)
+@given(recipe=recipes())
+def test_every_valid_recipe_item_is_decided_without_error(recipe: dict[str, Any]) -> None:
+    assert recipe_problems(recipe) == []
+    for ours in (None, our_item(1), our_item(12)):
+        for user in (None, cognito()):
+            decide(recipe, ours, user, user_pool_id=POOL, now=NOW)
+
+
+# --- the projector's UserAdopted ----------------------------------------------------------------
+
+KEYS = MemoryKeyStore()
+
+
+def adopted_envelope(
+    state: dict[str, Any], sub: str = SUB, *, replay_name: str | None = None
+) -> dict[str, Any]:
+    """An EventBridge ``UserAdopted`` for ``state`` (the decision's), sealed under ``KEYS``."""
+    profile = {name: state.get(name) for name in PROFILE_FIELDS}
+    sealed = seal_json(
+        KEYS.get_or_create(sub), profile, context=seal_context(POOL, sub, state["_version"])
+    )
+    detail = user_adopted_detail(POOL, sub, state, sealed, TABLE)
+    envelope = user_confirmed_envelope(sub, replay_name=replay_name)
+    envelope["detail-type"], envelope["detail"] = USER_ADOPTED, detail
+    envelope["id"] = (
+        f"{random.Random(json.dumps(detail)).getrandbits(32):08x}-0000-4000-8000-000000000000"
+    )
+    return envelope
+
+
+def deliver(
+    store: FakeProjectorStore, context: Any, *envelopes: dict[str, Any], sources: Any = None
+) -> list[str]:
+    failed = []
+    for envelope in envelopes:
+        answer = process_batch(
+            sqs_event(envelope), context, store, sources or projector_sources(keys=KEYS)
+        )
+        failed += [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+    return failed
+
+
+def test_an_adoption_creates_the_item_at_the_recipes_version_with_cognitos_email(
+    lambda_context: Any,
+) -> None:
+    state = decided(recipe_item(3, name="Ada", age=36, email="old@example.com"), None).state
+    assert state is not None
+    store = FakeProjectorStore()
+    assert deliver(store, lambda_context, adopted_envelope(state)) == []
+    item = dynamodb.from_item(store.items[SUB])
+    assert item == {
+        "id": SUB,
+        "__typename": "User",
+        "owner": SUB,
+        "userPoolId": POOL,
+        "email": "ada@example.com",  # Cognito's, whatever the recipe held
+        "name": "Ada",
+        "age": 36,
+        **{k: state[k] for k in ("createdAt", "updatedAt", "_version", "_lastChangedAt")},
+    }
+    assert REPLAY_MARK not in store.items[SUB]  # live: new to the table, audited and announced
+
+
+def test_an_adoption_over_a_lower_version_replaces_the_profile_and_history(
+    lambda_context: Any,
+) -> None:
+    store = FakeProjectorStore()
+    deliver(store, lambda_context, user_confirmed_envelope(SUB))
+    state = {**recipe_item(4, name="Ada")}
+    state = {k: state[k] for k in ("createdAt", "updatedAt", "_version", "_lastChangedAt", "name")}
+    state["age"] = None
+    deliver(store, lambda_context, adopted_envelope(state))
+    item = dynamodb.from_item(store.items[SUB])
+    assert (item["_version"], item["name"], item["createdAt"]) == (4, "Ada", state["createdAt"])
+    assert "age" not in item
+
+
+def test_an_adoption_of_a_user_gone_from_cognito_or_erased_writes_nothing(
+    lambda_context: Any,
+) -> None:
+    state = decided(recipe_item(2, name="Ada"), None).state
+    assert state is not None
+    identity = FakeIdentity()
+    identity.gone.add(SUB)
+    store = FakeProjectorStore()
+    deliver(
+        store, lambda_context, adopted_envelope(state), sources=projector_sources(identity, KEYS)
+    )
+    assert store.items == {}
+    deliver(
+        store,
+        lambda_context,
+        adopted_envelope(state),
+        sources=projector_sources(keys=MemoryKeyStore()),
+    )
+    assert store.items == {}
+
+
+def test_an_adoption_event_with_a_bad_field_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidEventError, match="adoptedFrom"):
+        user_adopted_detail(POOL, SUB, recipe_item(), "v1.abc", "no spaces allowed")
+    envelope = adopted_envelope(decided(recipe_item(), None).state or {})
+    envelope["detail"]["_version"] = 0
+    with pytest.raises(InvalidEventError, match="_version"):
+        read_user_adopted(json.dumps(envelope))
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    recipe=recipes().filter(lambda item: not item.get("_deleted")),
+    seed=st.randoms(use_true_random=False),
+    replay_name=st.sampled_from([None, "rebuild-1"]),
+)
+def test_a_merged_adoption_and_the_confirmation_before_it_leave_one_item_in_any_order(
+    recipe: dict[str, Any],
+    seed: random.Random,
+    replay_name: str | None,
+    lambda_context: Any,
+) -> None:
+    """The pipeline confirmed the user (its item at version 1), adopt merged the recipe's record
+    over it; replaying both in either order, any number of times, leaves the live result."""
+    recipe["email"] = EMAIL
+    live = FakeProjectorStore()
+    confirmation = user_confirmed_envelope(SUB)
+    deliver(live, lambda_context, confirmation)
+    ours = dynamodb.from_item(live.items[SUB])
+    decision = decide(recipe, ours, cognito(), user_pool_id=POOL, now=NOW)
+    assume(decision.state is not None)  # unchanged: nothing published, nothing to replay
+    assert decision.state is not None
+    adoption = adopted_envelope(decision.state)
+    deliver(live, lambda_context, adoption)
+
+    rebuilt = FakeProjectorStore()
+    events = [confirmation, adoption] * seed.randint(1, 2)
+    seed.shuffle(events)
+    for envelope in events:
+        copy = json.loads(json.dumps(envelope))
+        if replay_name:
+            copy["replay-name"] = replay_name
+        assert deliver(rebuilt, lambda_context, copy) == []
+    assert rebuilt.items == live.items
