@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from contracts import dynamodb
 from contracts.names import USER_KEY
+from contracts.user_profile_changed import seal_context
 from services.reconcile.store import PUT_EVENTS_BATCH, backoff
 from services.shared.cognito_users import PoolUser, find_by_sub
 from services.shared.key_shredder import DynamoKeyShredder
@@ -94,6 +95,16 @@ class Sides:
                 keys = unprocessed.get(self.user_table, {}).get("Keys", [])
                 attempt += 1
         return found
+
+    def seal_profile(self, sub: str, profile: Mapping[str, Any], version: int) -> str:
+        """``profile`` sealed under the user's data key (made now if the user has none), bound
+        to the user and ``version`` as a profile change's is."""
+        # Imported here: ``cryptography`` loads only when something is sealed (not --dry-run).
+        from services.shared.sealing import seal_json
+
+        key = self.keys.get_or_create(sub)
+        context = seal_context(self.user_pool_id, sub, version)
+        return seal_json(key, dict(profile), context=context)
 
     def cognito_user(self, sub: str) -> PoolUser | None:
         """The pool's user ``sub`` now (``None``: not in the pool)."""

@@ -60,7 +60,6 @@ from contracts.lifecycle import is_tombstone, tombstone_expiry, user_deleted_det
 from contracts.names import USER_KEY, USER_TTL_ATTRIBUTE, iso_utc
 from contracts.rules import is_sub
 from contracts.user_fields import PROFILE_FIELDS, profile_problem
-from contracts.user_profile_changed import seal_context
 from userpipe.aws.adoption import PoolUser, Sides
 from userpipe.aws.deployment import Deployment
 from userpipe.errors import OperatorError
@@ -100,6 +99,8 @@ DEFAULT_RATE: Final = 25.0
 PAGE_SIZE: Final = 100
 #: How long a run waits for what it published to be in the table, by default.
 DEFAULT_WAIT_SECONDS: Final = 300.0
+#: How often the wait asks Cognito about the users not written yet (``_wait_for_the_table``).
+GONE_CHECK_SECONDS: Final = 5.0
 _TIME = Timestamp()
 
 
@@ -284,6 +285,7 @@ class Summary:
     published: int = 0
     failed: int = 0  # not published (PutEvents refused them after retries)
     landed: int = 0  # published, and in the table when the run ended
+    gone: int = 0  # published, then deleted from Cognito before the projector wrote them
     pending: list[str] = field(default_factory=list)  # published, not in the table in time
 
     def add(self, decision: Decision) -> None:
@@ -309,6 +311,7 @@ class Summary:
             "published": self.published,
             "failed": self.failed,
             "landed": self.landed,
+            "gone": self.gone,
             "pending": self.pending[:EXAMPLES],
             "pendingCount": len(self.pending),
             "complete": self.complete,
@@ -355,6 +358,10 @@ def run(
                 )
                 summary.read += 1
                 summary.add(decision)
+                if decision.kind == "notInPool" and not dry_run:
+                    # A key an interrupted run made for a user deleted meanwhile: destroyed, so
+                    # the sealed event it published stays unreadable (``_wait_for_the_table``).
+                    sides.shredder.destroy(decision.user_id)
                 if decision.kind in PUBLISHING and not dry_run:
                     entries.append(_entry(decision, sides))
                     published.append(decision)
@@ -379,12 +386,8 @@ def _entry(decision: Decision, sides: Sides) -> dict[str, str]:
         tombstone = {USER_KEY: sub, "userPoolId": pool, USER_TTL_ATTRIBUTE: state["expiresAt"]}
         detail = user_deleted_detail({**state, **tombstone})
         return USER_DELETED_EVENT.put_events_entry(detail, sides.bus_name)
-    # Imported here: ``cryptography`` loads only when something is sealed (not for --dry-run).
-    from services.shared.sealing import seal_json
-
-    key = sides.keys.get_or_create(sub)
     profile = {name: state.get(name) for name in PROFILE_FIELDS}
-    sealed = seal_json(key, profile, context=seal_context(pool, sub, state["_version"]))
+    sealed = sides.seal_profile(sub, profile, state["_version"])
     detail = user_adopted_detail(
         pool, sub, {name: state[name] for name in ADOPTED_STATE}, sealed, sides.source_table
     )
@@ -401,20 +404,31 @@ def _wait_for_the_table(
     monotonic: Callable[[], float],
 ) -> None:
     """Until each published user's item is at its version or beyond (the projector applies
-    the events as its queue delivers them), or ``wait_seconds`` pass."""
+    the events as its queue delivers them), or ``wait_seconds`` pass. A user deleted from
+    Cognito after the run read them is never written (the projector finds them gone): every
+    ``GONE_CHECK_SECONDS`` the run asks Cognito about the users still absent, and destroys the
+    key it made for each one gone, so their sealed event stays unreadable."""
     pending = dict(expected)
     deadline = monotonic() + wait_seconds
+    next_gone_check = monotonic() + GONE_CHECK_SECONDS
     with progress.bar("waiting for the projector", total=len(expected)) as bar:
         while pending:
             found = sides.ours(list(pending))
             for user_id, item in found.items():
                 if int(item.get("_version", 0)) >= pending[user_id]:
                     del pending[user_id]
+            if monotonic() >= next_gone_check or monotonic() >= deadline:
+                for user_id in [sub for sub in pending if sub not in found]:
+                    if sides.cognito_user(user_id) is None:
+                        sides.shredder.destroy(user_id)
+                        del pending[user_id]
+                        summary.gone += 1
+                next_gone_check = monotonic() + GONE_CHECK_SECONDS
             bar.update(len(expected) - len(pending))
             if not pending or monotonic() >= deadline:
                 break
             sleep(0.5)
-    summary.landed = len(expected) - len(pending)
+    summary.landed = len(expected) - len(pending) - summary.gone
     summary.pending = sorted(pending)
 
 
@@ -438,6 +452,7 @@ def describe(summary: Summary) -> list[str]:
         lines.append(
             f"published {summary.published} event(s); {summary.landed} in the table"
             + (f"; {summary.failed} not published" if summary.failed else "")
+            + (f"; {summary.gone} deleted from Cognito meanwhile" if summary.gone else "")
         )
     if summary.pending:
         lines.append(
