@@ -429,3 +429,164 @@ def test_a_merged_adoption_and_the_confirmation_before_it_leave_one_item_in_any_
             copy["replay-name"] = replay_name
         assert deliver(rebuilt, lambda_context, copy) == []
     assert rebuilt.items == live.items
+
+
+# --- a run, on fakes --------------------------------------------------------------------------
+
+
+class FakeSides:
+    """``userpipe.aws.adoption.Sides`` in memory: the recipe's items, userpipe's table (the
+    projector applies each published event on the next read, unless ``lost``), Cognito's users
+    and the keys. ``fail_first`` makes PutEvents refuse that many entries once."""
+
+    user_pool_id = POOL
+    source_table = TABLE
+    bus_name = "userpipe-test-bus"
+
+    def __init__(self, recipe: list[dict[str, Any]], users: dict[str, str]) -> None:
+        self.recipe, self.users = recipe, users
+        self.table: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, bytes] = {}
+        self.destroyed: list[str] = []
+        self.inbox: list[dict[str, Any]] = []
+        self.published: list[dict[str, Any]] = []
+        self.lost: set[str] = set()
+        self.delete_after_read: set[str] = set()
+        self.shredder = self
+
+    def source_size(self) -> int:
+        return len(self.recipe)
+
+    def source_pages(self, page_size: int) -> Any:
+        for start in range(0, len(self.recipe), page_size):
+            yield [dict(item) for item in self.recipe[start : start + page_size]]
+
+    def ours(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        self._project()
+        return {sub: dict(self.table[sub]) for sub in ids if sub in self.table}
+
+    def cognito_user(self, sub: str) -> PoolUser | None:
+        email = self.users.get(sub)
+        user = None if email is None else PoolUser(sub, "CONFIRMED", email, True, NOW)
+        if sub in self.delete_after_read:
+            self.users.pop(sub, None)
+            self.delete_after_read.discard(sub)
+        return user
+
+    def seal_profile(self, sub: str, profile: dict[str, Any], version: int) -> str:
+        self.keys.setdefault(sub, b"k" * 32)
+        return "v1." + json.dumps(profile, sort_keys=True).encode().hex()
+
+    def destroy(self, sub: str) -> bool:
+        self.destroyed.append(sub)
+        return self.keys.pop(sub, None) is not None
+
+    def publish(self, entries: list[dict[str, str]]) -> list[int]:
+        for entry in entries:
+            event = {"detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
+            self.published.append(event)
+            self.inbox.append(event)
+        return []
+
+    def _project(self) -> None:
+        """The projector's rule, enough for a run: the higher version wins, a gone user or a
+        destroyed key writes nothing."""
+        for event in self.inbox:
+            detail = event["detail"]
+            sub = detail["sub"]
+            if sub in self.lost or (sub not in self.users and event["detail-type"] == USER_ADOPTED):
+                continue
+            old = self.table.get(sub)
+            if old is not None and old["_version"] >= detail["_version"]:
+                continue
+            item = {"id": sub, "userPoolId": POOL, "owner": sub, "email": self.users.get(sub)}
+            item |= {k: detail[k] for k in ("createdAt", "updatedAt", "_version", "_lastChangedAt")}
+            if event["detail-type"] == USER_ADOPTED:
+                item |= json.loads(bytes.fromhex(detail["sealedProfile"][3:]))
+            else:
+                item |= {"_deleted": True, "_ttl": detail["expiresAt"], "email": None}
+            self.table[sub] = {k: v for k, v in item.items() if v is not None}
+        self.inbox = []
+
+
+def subs(count: int) -> list[str]:
+    return [f"{index:08x}-0000-4000-8000-000000000000" for index in range(count)]
+
+
+def recipe_of(users: list[str]) -> list[dict[str, Any]]:
+    """Three kinds of recipe item in turn: first versions, edited ones, DataStore-deleted."""
+    items = []
+    for index, sub in enumerate(users):
+        if index % 3 == 0:
+            items.append(recipe_item(1) | {"id": sub})
+        elif index % 3 == 1:
+            items.append(recipe_item(3, name=f"User {index}", age=index % 90) | {"id": sub})
+        else:
+            ttl = int(NOW.timestamp()) + 86_400
+            items.append(recipe_item(4, _deleted=True, _ttl=ttl) | {"id": sub})
+    return items
+
+
+def run_on(sides: FakeSides, **options: Any) -> Any:
+    from userpipe.ops import adopt
+    from userpipe.ops.progress import Recorded
+
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    return adopt.run(
+        Any,  # type: ignore[arg-type]  # the deployment: only Sides reads it
+        TABLE,
+        Recorded(),
+        sides=sides,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+        sleep=sleep,
+        monotonic=lambda: clock[0],
+        rate=1000,
+        **options,
+    )
+
+
+def test_a_run_adopts_each_kind_and_a_second_run_finds_nothing_to_do() -> None:
+    users = subs(30)
+    sides = FakeSides(recipe_of(users), dict.fromkeys(users[:-3], EMAIL))
+    first = run_on(sides)
+    assert first.counts["adopted"] == 18  # live items, users in the pool
+    assert first.counts["tombstoned"] == 10  # deleted items, in the pool or not
+    assert first.counts["notInPool"] == 2
+    assert (first.published, first.landed, first.pending, first.complete) == (28, 28, [], True)
+    for item in sides.recipe:
+        if item["id"] in sides.table and not item.get("_deleted"):
+            assert sides.table[item["id"]]["_version"] == item["_version"]
+            assert sides.table[item["id"]].get("name") == item.get("name")
+    published = len(sides.published)
+    second = run_on(sides)
+    assert second.counts["unchanged"] == 28
+    assert (second.published, len(sides.published)) == (0, published)
+
+
+def test_a_dry_run_publishes_nothing_and_makes_no_key() -> None:
+    users = subs(9)
+    sides = FakeSides(recipe_of(users), dict.fromkeys(users, EMAIL))
+    summary = run_on(sides, dry_run=True)
+    assert summary.counts["adopted"] == 6 and summary.published == 0
+    assert sides.published == [] and sides.keys == {} and sides.destroyed == []
+
+
+def test_a_run_reports_what_did_not_reach_the_table_in_time() -> None:
+    users = subs(6)
+    sides = FakeSides(recipe_of(users), dict.fromkeys(users, EMAIL))
+    sides.lost = {users[0]}
+    summary = run_on(sides, wait_seconds=3)
+    assert summary.pending == [users[0]] and not summary.complete
+
+
+def test_a_user_deleted_after_the_run_read_them_keeps_no_key() -> None:
+    users = subs(3)
+    sides = FakeSides(recipe_of(users), dict.fromkeys(users, EMAIL))
+    sides.delete_after_read = {users[1]}
+    summary = run_on(sides, wait_seconds=30)
+    assert users[1] not in sides.keys and users[1] in sides.destroyed
+    assert (summary.gone, summary.pending, summary.complete) == (1, [], True)
