@@ -92,7 +92,7 @@ def add_commands(commands: Any) -> None:
     replay = command(
         "replay",
         _replay,
-        "replay archived events (UserConfirmed, UserProfileChanged) to the projector",
+        "replay archived events (UserConfirmed and every change) to the projector",
         "Start an EventBridge replay from the archive to the bus, limited to the projector's "
         "rule unless --all-consumers. The projector creates once and applies an edit only over "
         "a lower _version, so a replay never changes an item it has already written; its "
@@ -115,8 +115,8 @@ def add_commands(commands: Any) -> None:
         "rebuild",
         _rebuild,
         "rebuild the User table from the archive (into an empty table only)",
-        "Refuse a User table that holds items; replay every archived event (UserConfirmed and "
-        "UserProfileChanged) to the projector only; wait until its queue is drained and no item "
+        "Refuse a User table that holds items; replay every archived event (UserConfirmed, "
+        "UserProfileChanged, UserEmailChanged, UserDeleted, UserAdopted) to the projector only; wait until its queue is drained and no item "
         "carries the replay mark; compare with Cognito's confirmed users and report what "
         "differs. Each item is an exact reproduction of its archived changes (createdAt, "
         "updatedAt, _version, _lastChangedAt); no audit record, subscription message or "
