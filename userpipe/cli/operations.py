@@ -116,7 +116,8 @@ def add_commands(commands: Any) -> None:
         _rebuild,
         "rebuild the User table from the archive (into an empty table only)",
         "Refuse a User table that holds items; replay every archived event (UserConfirmed, "
-        "UserProfileChanged, UserEmailChanged, UserDeleted, UserAdopted) to the projector only; wait until its queue is drained and no item "
+        "UserProfileChanged, UserEmailChanged, UserDeleted, UserAdopted) to the projector only; "
+        "wait until its queue is drained and no item "
         "carries the replay mark; compare with Cognito's confirmed users and report what "
         "differs. Each item is an exact reproduction of its archived changes (createdAt, "
         "updatedAt, _version, _lastChangedAt); no audit record, subscription message or "
