@@ -654,6 +654,7 @@ USER_API: Final = FunctionSpec(
         Env("AUDIT_TABLE_NAME", Attr("AuditTable", "name")),
         Env("PAGE_TOKEN_SECRET_ARN", Attr("PageTokenKey", "arn")),
         Env("ADMIN_GROUP", Fixed(ADMIN_GROUP)),
+        Env("USER_POOL_ID", Attr("UserPool", "id")),
         *_powertools("user_api"),
     ),
     # Its first call also reads the page-token secret (the network): only its clients count.

@@ -41,6 +41,11 @@ DynamoDB's semantics, with where each comes from:
   item is read ("The BETWEEN operator requires upper bound to be greater than or equal to lower
   bound", dynalite db/conditionParser.pegjs and its tests): the API answers it as ``BadRequest``.
 
+An item in the recipe's shape is judged as the item it stands for (``read_as``): what it lacks
+of ``owner``, ``userPoolId`` and ``__typename`` is read as its ``id``, the API's pool and
+``User`` (docs/architecture.md, "Items in the recipe's shape"), so a filter selects it exactly
+when it selects its complete twin.
+
 The input rules are the API's (services/user_api/expressions.py's docstring): within an input
 object every clause holds (fields, ``and``, ``or``, ``not`` are ANDed), within a field every
 operator holds; a field left null is not given; ``and``/``or``/``not`` that hold no clause add
@@ -82,6 +87,12 @@ class Refused(Exception):  # noqa: N818 - the outcome it names is the API's BadR
 
 class Undefined(Exception):  # noqa: N818 - an outcome, not a fault
     """The documentation does not say what DynamoDB answers here."""
+
+
+def read_as(item: StoredItem, pool: str) -> StoredItem:
+    """``item`` as the item it stands for; a complete item as it is."""
+    implied = {"owner": item["id"], "userPoolId": {"S": pool}, "__typename": {"S": "User"}}
+    return {**implied, **item}
 
 
 def reference(spec: Mapping[str, Any] | None, root: str = "filter") -> Predicate:

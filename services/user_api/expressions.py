@@ -26,6 +26,14 @@ relaxed a stricter check to match AWS; dynalite's grammar, written against live 
 the same ``((...))``). ``BETWEEN``'s own ``AND`` binds before the logical one (the guide's
 precedence: comparators, IN, BETWEEN, functions, parentheses, NOT, AND, OR), so a BETWEEN clause
 needs no parentheses of its own.
+
+One exception to "DynamoDB decides": the key of a Query by key (``known``). DynamoDB refuses a
+Query's filter that names a key attribute (API Reference, Query, ``FilterExpression``: "A
+FilterExpression does not allow key attributes"), and the key condition already fixes its value,
+so each clause on it compares one known string with the client's operand: it is decided here
+(``_decided``), and the rest of the filter, decided or not, is what DynamoDB receives. Naming
+another attribute that mirrors the key (``owner``) would leave out the items that do not hold
+one: a recipe's items (docs/architecture.md, "Items in the recipe's shape").
 """
 
 from __future__ import annotations
@@ -83,6 +91,10 @@ class Expression:
     root: str = "filter"
 
 
+#: A clause: DynamoDB's text, or ``True``/``False`` where it was decided here (``known``).
+_Clause = str | bool
+
+
 def conjunction(clauses: Sequence[str]) -> str:
     """``clauses`` ANDed into one expression for a request. Each is one operand, as
     ``Expression.text`` is: none is wrapped in parentheses here, for the reason in the module
@@ -113,32 +125,45 @@ def filter_expression(
     *,
     fields: frozenset[str],
     root: str = "filter",
+    known: Mapping[str, str] | None = None,
 ) -> Expression | None:
-    """The expression for ``spec`` (``None`` or ``{}``: no filter). ``fields``: the attribute
-    names the input may name (its GraphQL input type's fields); ``root``: the argument's name,
-    for error messages. Its size is checked where the request is put together
-    (``within_limits``), since DynamoDB limits the whole expression sent."""
+    """The expression for ``spec`` (``None``, ``{}`` or a filter every item meets: no filter).
+    ``fields``: the attribute names the input may name (its GraphQL input type's fields);
+    ``root``: the argument's name, for error messages; ``known``: attributes whose value every
+    item read holds (a Query's key), whose clauses are decided here (module docstring). Its
+    size is checked where the request is put together (``within_limits``), since DynamoDB
+    limits the whole expression sent."""
     if not spec:
         return None
-    builder = _Builder(fields)
+    builder = _Builder(fields, known or {})
     text = builder.group(spec, root)
-    if text is None:
+    if text is None or text is True:
         return None
+    if text is False:
+        return never(root)
     return Expression(text, builder.names, builder.values, root)
 
 
+def never(root: str = "filter") -> Expression:
+    """A filter no item meets: what a filter decided false before the read (``known``) sends,
+    so the request and its paging stay those of any other filter."""
+    return Expression("(attribute_exists(#never) AND attribute_not_exists(#never))",
+                      {"#never": "_version"}, {}, root)  # fmt: skip
+
+
 class _Builder:
-    def __init__(self, fields: frozenset[str]) -> None:
+    def __init__(self, fields: frozenset[str], known: Mapping[str, str]) -> None:
         self._fields = fields
+        self._known = known
         self.names: dict[str, str] = {}
         self.values: dict[str, dynamodb.AttributeValue] = {}
 
-    def group(self, spec: Mapping[str, Any], path: str, depth: int = 0) -> str | None:
+    def group(self, spec: Mapping[str, Any], path: str, depth: int = 0) -> _Clause | None:
         if not isinstance(spec, Mapping):
             raise BadRequest(f"{path}: must be an object")
         if depth > MAX_DEPTH:
             raise BadRequest(f"{path}: and/or/not nest deeper than {MAX_DEPTH} levels")
-        clauses: list[str] = []
+        clauses: list[_Clause] = []
         for key, value in spec.items():
             where = f"{path}.{key}"
             if value is None:
@@ -147,15 +172,19 @@ class _Builder:
                 clauses += self._joined(value, key.upper(), where, depth + 1)
             elif key == "not":
                 inner = self.group(value, where, depth + 1)
-                if inner:
+                if isinstance(inner, bool):
+                    clauses.append(not inner)
+                elif inner:
                     clauses.append(f"(NOT {inner})")
+            elif key in self._known and key in self._fields:
+                clauses += _decided(self._known[key], value, where)
             elif key in self._fields:
                 clauses += self._field(key, value, where)
             else:
                 raise BadRequest(f"{where}: not a field this input can filter on")
-        return _group(clauses, "AND") if clauses else None
+        return _joined(clauses, "AND") if clauses else None
 
-    def _joined(self, specs: Any, operator: str, path: str, depth: int) -> list[str]:
+    def _joined(self, specs: Any, operator: str, path: str, depth: int) -> list[_Clause]:
         if not isinstance(specs, Sequence) or isinstance(specs, str):
             raise BadRequest(f"{path}: must be a list of objects")
         parts = [
@@ -163,13 +192,13 @@ class _Builder:
             for index, spec in enumerate(specs)
             if (part := self.group(spec, f"{path}[{index}]", depth)) is not None
         ]
-        return [] if not parts else [_group(parts, operator)]
+        return [] if not parts else [_joined(parts, operator)]
 
-    def _field(self, name: str, operators: Any, path: str) -> list[str]:
+    def _field(self, name: str, operators: Any, path: str) -> list[_Clause]:
         if not isinstance(operators, Mapping):
             raise BadRequest(f"{path}: must be an object of operators")
         attribute = self._placeholder(name)
-        clauses = []
+        clauses: list[_Clause] = []
         for operator, operand in operators.items():
             where = f"{path}.{operator}"
             if operator in COMPARISONS:
@@ -208,10 +237,10 @@ class _Builder:
             self.names[attribute] = name
         return clauses
 
-    def _size(self, attribute: str, operators: Any, path: str) -> list[str]:
+    def _size(self, attribute: str, operators: Any, path: str) -> list[_Clause]:
         if not isinstance(operators, Mapping):
             raise BadRequest(f"{path}: must be an object of operators")
-        clauses = []
+        clauses: list[_Clause] = []
         for operator, operand in operators.items():
             where = f"{path}.{operator}"
             if operand is None:
@@ -268,3 +297,89 @@ def _group(clauses: list[str], operator: str) -> str:
     one), several inside one pair of parentheses. Nothing else in this module parenthesises a
     join, so no group ever lands directly inside another."""
     return clauses[0] if len(clauses) == 1 else "(" + f" {operator} ".join(clauses) + ")"
+
+
+def _joined(clauses: Sequence[_Clause], operator: str) -> _Clause:
+    """Clauses joined by ``operator`` (``AND``/``OR``), the decided ones folded in: ``False``
+    ends an AND and ``True`` an OR; what is left undecided is one operand (``_group``)."""
+    absorbing = operator == "OR"
+    if absorbing in clauses:
+        return absorbing
+    texts = [clause for clause in clauses if isinstance(clause, str)]
+    return _group(texts, operator) if texts else not absorbing
+
+
+def _decided(held: str, operators: Any, path: str) -> list[_Clause]:
+    """The clauses of one field on an attribute that holds the string ``held``, decided as
+    DynamoDB decides them (its documented semantics, as ``tests/filter_reference.py`` holds
+    them): another type never equals and always differs; strings order by their UTF-8 bytes
+    ("Key condition expressions for the Query operation": "the results are returned in order of
+    UTF-8 bytes"); ``size`` of a string counts its UTF-8 bytes ("DynamoDB item sizes and
+    formats"; a Cognito sub is ASCII, where bytes and characters agree). The input is checked
+    as for any other field, with the same messages."""
+    if not isinstance(operators, Mapping):
+        raise BadRequest(f"{path}: must be an object of operators")
+    clauses: list[_Clause] = []
+    for operator, operand in operators.items():
+        where = f"{path}.{operator}"
+        if operator in COMPARISONS:
+            clauses.append(_compared(held, operator, operand))
+            continue
+        if operand is None:
+            raise BadRequest(f"{where}: must be a value")
+        if operator in ("contains", "notContains"):
+            found = isinstance(operand, str) and operand in held
+            clauses.append(found is (operator == "contains"))
+        elif operator == "beginsWith":
+            clauses.append(isinstance(operand, str) and held.startswith(operand))
+        elif operator == "between":
+            low, high = _pair(operand, where)
+            clauses.append(_compared(held, "ge", low) and _compared(held, "le", high))
+        elif operator == "attributeExists":
+            if not isinstance(operand, bool):
+                raise BadRequest(f"{where}: must be true or false")
+            clauses.append(operand)
+        elif operator == "attributeType":
+            if operand not in ATTRIBUTE_TYPES:
+                raise BadRequest(f"{where}: must be one of {', '.join(ATTRIBUTE_TYPES)}")
+            clauses.append(ATTRIBUTE_TYPES[operand] == "S")
+        elif operator == "size":
+            clauses += _decided_size(len(held.encode()), operand, where)
+        else:
+            raise BadRequest(f"{where}: not an operator of this input")
+    return clauses
+
+
+def _decided_size(size: int, operators: Any, path: str) -> list[_Clause]:
+    if not isinstance(operators, Mapping):
+        raise BadRequest(f"{path}: must be an object of operators")
+    clauses: list[_Clause] = []
+    for operator, operand in operators.items():
+        where = f"{path}.{operator}"
+        if operand is None:
+            continue
+        if operator in COMPARISONS:
+            clauses.append(_compared(size, operator, operand))
+        elif operator == "between":
+            low, high = _pair(operand, where)
+            clauses.append(_compared(size, "ge", low) and _compared(size, "le", high))
+        else:
+            raise BadRequest(f"{where}: not an operator of size")
+    return clauses
+
+
+def _compared(held: str | int, operator: str, operand: Any) -> bool:
+    """``held <operator> operand`` as DynamoDB answers it: another type (NULL included) is never
+    equal, always different and in no order."""
+    if _bound_kind(operand) != _bound_kind(held):
+        return operator == "ne"
+    left, right = (held.encode(), operand.encode()) if isinstance(held, str) else (held, operand)
+    holds: bool = {
+        "eq": left == right,
+        "ne": left != right,
+        "lt": left < right,
+        "le": left <= right,
+        "gt": left > right,
+        "ge": left >= right,
+    }[operator]
+    return holds

@@ -40,6 +40,7 @@ class Settings:
     audit_table_name: str
     page_token_secret_arn: str
     admin_group: str
+    user_pool_id: str  # the pool this API serves: what an item without userPoolId belongs to
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +49,7 @@ class Settings:
             audit_table_name=settings.require("AUDIT_TABLE_NAME"),
             page_token_secret_arn=settings.require("PAGE_TOKEN_SECRET_ARN"),
             admin_group=settings.require("ADMIN_GROUP"),
+            user_pool_id=settings.require("USER_POOL_ID"),
         )
 
 
@@ -65,7 +67,10 @@ def default_api() -> UserApi:
     if not isinstance(key, str):
         raise PageTokenKeyError("the page-token secret has no SecretString (binary secrets unused)")
     store = DynamoUserApiStore(
-        boto3.client("dynamodb"), config.user_table_name, config.audit_table_name
+        boto3.client("dynamodb"),
+        config.user_table_name,
+        config.audit_table_name,
+        config.user_pool_id,
     )
     return UserApi(store, PageTokens(key.encode()), config.admin_group)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from contracts.audit_model import AuditRecord
+from contracts.names import USER_KEY
 from contracts.user_fields import (
     CONDITION_FIELDS,
     FILTER_FIELDS,
@@ -151,7 +152,7 @@ class UserApi:
         DynamoDB applies ``filter`` after ``limit``: a page may hold fewer items."""
         only = self._only(caller)
         scope = f"listUsers:{only or '*'}:{_canonical(filter)}"
-        where = filter_expression(filter, fields=FILTER_FIELDS)
+        where = _filter(filter, only)
         page = self._store.list_users(
             _model_limit(limit), self._tokens.decode(scope, next_token), where=where, only=only
         )
@@ -180,7 +181,7 @@ class UserApi:
         scope = f"syncUsers:{only or '*'}:{last_sync or 0}:{_canonical(filter)}"
         resumed = self._tokens.decode(scope, next_token)
         started_at = int(resumed["startedAt"]) if resumed else now_ms
-        where = filter_expression(filter, fields=FILTER_FIELDS)
+        where = _filter(filter, only)
         page = self._store.list_users(
             _model_limit(limit),
             resumed["key"] if resumed else None,
@@ -284,6 +285,15 @@ class UserApi:
     def _require_admin(self, caller: Caller) -> None:
         if not caller.is_admin(self._admin_group):
             raise Unauthorized(f"only the {self._admin_group} group may do this")
+
+
+def _filter(filter: Mapping[str, Any] | None, only: str | None) -> Expression | None:
+    """A list's filter. An owner's read is a Query by key, whose filter DynamoDB does not let
+    name the key: every item it reads holds ``only`` there, so the clauses on ``id`` are
+    decided with that value (``expressions``, ``known``), the same for every item, whatever
+    else it holds or lacks."""
+    known = {USER_KEY: only} if only is not None else None
+    return filter_expression(filter, fields=FILTER_FIELDS, known=known)
 
 
 def _graphql(user: User | None) -> dict[str, Any] | None:

@@ -1,10 +1,14 @@
 """The User and Audit tables as the API sees them: reads, pages, and profile edits under
-optimistic concurrency (one conditional UpdateItem on ``_version``)."""
+optimistic concurrency (one conditional UpdateItem on ``_version``).
+
+Every User item is read as the item it stands for (``read_as``): an item in the recipe's shape
+(docs/architecture.md, "Items in the recipe's shape": no ``owner``, ``userPoolId`` or, made by
+hand, ``__typename``) reads as the user of this API's pool it is, and its first edit writes what
+it lacks along with the change."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,11 +43,33 @@ if TYPE_CHECKING:
 ItemT = TypeVar("ItemT", User, AuditRecord)
 
 
+#: The attribute of a User item that names its user pool.
+POOL_ATTRIBUTE = "userPoolId"
+
+
+def read_as(item: Mapping[str, Mapping[str, Any]], user_pool_id: str) -> dynamodb.Item:
+    """``item`` as the item it stands for: what it lacks of ``owner`` (Amplify's owner field,
+    which in the recipe is ``id`` itself), ``userPoolId`` (the recipe serves one pool, this
+    API's) and ``__typename`` (the recipe writes it; an item made by hand may not) is read as
+    ``id``, ``user_pool_id`` and ``User``. What an item holds is never replaced: an item of
+    another pool stays that pool's, and one whose ``owner`` is not its ``id`` is still refused by
+    ``User``. What an ``updateUser`` writes along is the same (``DynamoUserApiStore``)."""
+    implied: dynamodb.Item = {
+        OWNER_ATTRIBUTE: dict(item[USER_KEY]),
+        POOL_ATTRIBUTE: {"S": user_pool_id},
+        TYPENAME_ATTRIBUTE: {"S": USER_TYPENAME},
+    } if USER_KEY in item else {}  # fmt: skip
+    return implied | {name: dict(value) for name, value in item.items()}
+
+
 class DynamoUserApiStore:
-    def __init__(self, client: DynamoDBClient, user_table: str, audit_table: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, user_table: str, audit_table: str, user_pool_id: str
+    ) -> None:
         self._client = client
         self._user_table = user_table
         self._audit_table = audit_table
+        self._user_pool_id = user_pool_id
 
     def get(self, user_id: str) -> User | None:
         item = self._client.get_item(
@@ -51,7 +77,10 @@ class DynamoUserApiStore:
             Key={USER_KEY: {"S": user_id}},
             ConsistentRead=True,
         ).get("Item")
-        return User.from_item(item) if item else None
+        return self._user(item) if item else None
+
+    def _user(self, item: Mapping[str, Mapping[str, Any]]) -> User:
+        return User.from_item(read_as(item, self._user_pool_id))
 
     def list_users(
         self,
@@ -64,13 +93,19 @@ class DynamoUserApiStore:
     ) -> Page[User]:
         """One user's item (``only``: a Query by key), the items changed after
         ``changed_after`` (a Query of the changes index, reading only those), or every item
-        (a Scan). ``where`` is DynamoDB's filter, applied after ``limit``."""
+        (a Scan). ``where`` is DynamoDB's filter, applied after ``limit``; with ``only`` it may
+        not name the key (DynamoDB refuses it: ``filter_expression(known=...)`` decides those
+        clauses first).
+
+        The changes index is keyed on ``__typename``: an item without one (made by hand, not
+        by the recipe, which writes it) is not in it, so an Admin's delta sync misses it until
+        its first edit writes it (docs/architecture.md, "Items in the recipe's shape")."""
         request = _from(start, TableName=self._user_table, Limit=limit)
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         filters: list[str] = []
-        if where is not None and only is not None:
-            where = _filtering_by_owner(where, key_value=":pk")
+        if where is not None and only is not None and USER_KEY in where.names.values():
+            raise ValueError("a Query's filter may not name its key: decide it first (known=)")
         if where is not None:
             filters.append(where.text)  # one operand already: wrapping it again is refused
             names |= where.names
@@ -95,7 +130,8 @@ class DynamoUserApiStore:
             request["ExpressionAttributeValues"] = values
         queried = only is not None or changed_after is not None
         response = (self._client.query if queried else self._client.scan)(**request)
-        return _page(response, User)
+        items = [self._user(item) for item in response.get("Items", [])]
+        return Page(items, response.get("LastEvaluatedKey"))
 
     def audit_trail(
         self, user_id: str, limit: int, start: dict[str, Any] | None
@@ -123,7 +159,10 @@ class DynamoUserApiStore:
     ) -> User:
         """Apply ``changes`` (``None`` clears a field) in one conditional write: the user
         exists, is at ``expected_version`` when one is given, and meets ``condition``; bumps
-        ``_version`` and the change timestamps. Which check failed is read from the item
+        ``_version`` and the change timestamps, and writes what an item in the recipe's shape
+        lacks (``read_as``) with ``if_not_exists``, which keeps what the item holds (Developer
+        Guide, "Update expressions", "Preventing overwrites of an existing attribute"): on a
+        complete item that writes nothing new. Which check failed is read from the item
         DynamoDB returns with the failure, with no second read."""
         unknown = set(changes).difference(PROFILE_FIELDS)
         if unknown:
@@ -135,6 +174,11 @@ class DynamoUserApiStore:
             ":now_ms": {"N": str(int(now.timestamp() * 1000))},
         }
         sets = ["#v = #v + :one", "updatedAt = :now", "#changed = :now_ms"]
+        implied = read_as({USER_KEY: {"S": user_id}}, self._user_pool_id)
+        for index, (attribute, value) in enumerate(sorted(implied.items())):
+            if attribute != USER_KEY:
+                names[f"#implied{index}"], values[f":implied{index}"] = attribute, value
+                sets.append(f"#implied{index} = if_not_exists(#implied{index}, :implied{index})")
         # A replay's mark, if the projector has not removed it yet: this edit is a change of its
         # own, not the replay's cleanup (``contracts.replay_mark``).
         names["#mark"] = REPLAY_MARK
@@ -176,41 +220,11 @@ class DynamoUserApiStore:
                 raise UserMissing(user_id) from None
             if current.get(DELETED_ATTRIBUTE, {}).get("BOOL") is True:
                 raise UserErased(user_id) from None
-            stored = User.from_item(current)
+            stored = self._user(current)
             if expected_version is not None and stored.version != expected_version:
                 raise VersionConflict(stored) from None
             raise ConditionNotMet() from None
-        return User.from_item(response["Attributes"])
-
-
-def _filtering_by_owner(where: Expression, *, key_value: str) -> Expression:
-    """``where`` for a Query by key, whose key value is the placeholder ``key_value``.
-
-    DynamoDB refuses a key attribute in a Query's filter (API reference, Query,
-    ``FilterExpression``: "A FilterExpression does not allow key attributes. You cannot define a
-    filter expression based on a partition key or a sort key."), so where the client named
-    ``id`` this filter names ``owner``. Every User item holds the same string in both: the
-    projector writes both from the sub, the API never writes either, and ``User`` refuses an
-    item where they differ. Same type, same value: every comparison, function and type test
-    answers alike, and DynamoDB still decides them all. The key condition alone decides whose
-    item is read: this can change whether the caller's own item matches, never whose is read.
-
-    The other ways were worse: a Scan may filter on the key but reads the whole table for one
-    item; evaluating the filter in Python would re-implement DynamoDB's comparisons; an index
-    keyed on ``owner`` costs a write per change and reads eventually consistent.
-
-    It also lets through an item whose ``owner`` is not the queried id, whatever the client's
-    clauses say, so reading it fails (``User`` refuses it) instead of the answer quietly
-    depending on an attribute that no longer mirrors the key.
-    """
-    key = next((name for name, attribute in where.names.items() if attribute == USER_KEY), None)
-    if key is None:
-        return where
-    return replace(
-        where,
-        text=f"(NOT {key} = {key_value} OR {where.text})",
-        names={**where.names, key: OWNER_ATTRIBUTE},
-    )
+        return self._user(response["Attributes"])
 
 
 def _from(start: dict[str, Any] | None, **request: Any) -> dict[str, Any]:

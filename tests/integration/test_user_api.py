@@ -258,6 +258,7 @@ def cold_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 "AUDIT_TABLE_NAME": "audit",
                 "PAGE_TOKEN_SECRET_ARN": arn,
                 "ADMIN_GROUP": "Admin",
+                "USER_POOL_ID": "eu-west-1_Ab12Cd34E",
             }.items():
                 monkeypatch.setenv(name, value)
             handler.default_api.cache_clear()

@@ -17,6 +17,7 @@ from services.user_api.expressions import (
     Expression,
     conjunction,
     filter_expression,
+    never,
     within_limits,
 )
 
@@ -199,3 +200,18 @@ def test_a_deeply_nested_filter_is_a_bad_request_not_a_crash() -> None:
         spec = {"and": [spec]}
     with pytest.raises(BadRequest, match="nest deeper than 32 levels"):
         filter_expression(spec, fields=FIELDS)
+
+
+def test_a_querys_key_is_decided_with_its_value_and_never_sent() -> None:
+    """DynamoDB refuses a Query's filter naming its key; the key's value is known, so its
+    clauses are decided here and only the rest is sent (or nothing, or a filter none meets)."""
+    fields = frozenset({"id", "name"})
+    known = {"id": "u07"}
+    mixed = filter_expression(
+        {"or": [{"id": {"beginsWith": "x"}}, {"name": {"eq": "A"}}]}, fields=fields, known=known
+    )
+    assert mixed is not None and "id" not in mixed.names.values()
+    assert filter_expression({"id": {"size": {"eq": 3}}}, fields=fields, known=known) is None
+    assert filter_expression({"not": {"id": {"eq": "u07"}}}, fields=fields, known=known) == never()
+    with pytest.raises(BadRequest, match=r"^filter\.id\.between: "):
+        filter_expression({"id": {"between": ["b", "a"]}}, fields=fields, known=known)
