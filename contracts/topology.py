@@ -253,11 +253,14 @@ class ColdStart:
 @dataclass(frozen=True)
 class Env:
     """One variable of a function's environment. An optional one is left out when its value
-    is empty (e.g. no audit retention)."""
+    is empty (e.g. no audit retention). ``value_only``: the function uses the resource's value
+    as data and calls nothing on it (the API's own pool id, which a recipe-shaped item lacks),
+    so no grant goes with it."""
 
     variable: str
     ref: Ref
     optional: bool = False
+    value_only: bool = False
 
 
 # --- resources ---------------------------------------------------------------------------------
@@ -654,7 +657,8 @@ USER_API: Final = FunctionSpec(
         Env("AUDIT_TABLE_NAME", Attr("AuditTable", "name")),
         Env("PAGE_TOKEN_SECRET_ARN", Attr("PageTokenKey", "arn")),
         Env("ADMIN_GROUP", Fixed(ADMIN_GROUP)),
-        Env("USER_POOL_ID", Attr("UserPool", "id")),
+        # What a recipe-shaped item (no userPoolId) is read as: this API's own pool.
+        Env("USER_POOL_ID", Attr("UserPool", "id"), value_only=True),
         *_powertools("user_api"),
     ),
     # Its first call also reads the page-token secret (the network): only its clients count.

@@ -38,7 +38,9 @@ announcement of the same version is harmless (DataStore keeps the higher ``_vers
 
 An API edit is recognised by its shape: only what an edit writes changes (the profile and its
 bookkeeping: ``WRITTEN_BY_AN_EDIT`` in ``contracts.user_fields``), and ``_version`` goes up by
-exactly one; the replay mark, which ``updateUser`` removes, does not count as a change. Anything
+exactly one; the replay mark, which ``updateUser`` removes, does not count as a change, nor do
+the ``owner``, ``userPoolId`` and ``__typename`` its first edit of a recipe-shaped item writes
+along (``FILLED_BY_A_FIRST_EDIT``: the values the item was read as). Anything
 else — an operator's edit in the console, a backfill — is announced. An outside edit shaped
 exactly like an API edit goes to the bus as if the API had made it (the projector then applies it
 again, a no-op at that version) and is not announced; a duplicate announcement is harmless, a
@@ -159,12 +161,18 @@ def publication(record: Mapping[str, Any], keys: KeyStore, erased: Erased) -> Pu
     )
 
 
+#: What the API's first edit of a recipe-shaped item writes along (what the item lacked, as it
+#: was read: ``services.user_api.store``); not a change of its own.
+FILLED_BY_A_FIRST_EDIT: Final = frozenset({"owner", "userPoolId", "__typename"})
+
+
 def _made_by_the_api(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     changed = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+    filled = {name for name in FILLED_BY_A_FIRST_EDIT if name not in old and name in new}
     version_up_by_one = (
         isinstance(old.get("_version"), int) and new.get("_version") == old["_version"] + 1
     )
-    return version_up_by_one and changed <= WRITTEN_BY_AN_EDIT
+    return version_up_by_one and changed - filled <= WRITTEN_BY_AN_EDIT
 
 
 def _checked(

@@ -240,6 +240,18 @@ def test_an_api_edit_that_removed_a_replay_mark_is_still_an_api_edit() -> None:
     assert isinstance(only(publication(record)), BusEvent)
 
 
+def test_the_first_api_edit_of_a_recipe_shaped_item_is_still_an_api_edit() -> None:
+    """The resolver writes what a recipe item lacked along with its first edit (read as the
+    id, this pool and User): the edit still reaches the bus; anything more is announced."""
+    record = api_edit()
+    old = record["dynamodb"]["OldImage"]
+    for name in ("owner", "userPoolId", "__typename"):
+        old.pop(name, None)
+    assert isinstance(only(publication(record)), BusEvent)
+    record["dynamodb"]["NewImage"]["email"] = {"S": "changed@example.org"}
+    assert not isinstance(only(publication(record)), BusEvent)
+
+
 @pytest.mark.parametrize(
     "change",
     [

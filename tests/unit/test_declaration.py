@@ -102,7 +102,7 @@ def problems(spec: FunctionSpec) -> list[str]:
 def _grant_problems(spec: FunctionSpec) -> Iterator[str]:
     granted = {grant.resource for grant in spec.grants}
     for env in spec.environment:
-        if isinstance(env.ref, Attr) and env.ref.resource not in granted:
+        if isinstance(env.ref, Attr) and env.ref.resource not in granted and not env.value_only:
             yield f"{spec.id}: {env.variable} names {env.ref.resource}, and no grant is on it"
     for grant in spec.grants:
         if grant.resource is not None and grant.resource not in DECLARED_RESOURCES:
