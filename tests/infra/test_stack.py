@@ -163,7 +163,7 @@ def test_projector_rule_takes_every_user_change_the_contract_names(dev: Synthesi
     rule = dev.one("AWS::Events::Rule", Name=NAMES.of(PROJECTION.rule))
     assert rule["Properties"]["EventPattern"] == USER_CHANGES_PATTERN
     assert set(USER_CHANGES_PATTERN["detail-type"]) == {
-        "UserConfirmed", "UserProfileChanged", "UserEmailChanged", "UserDeleted"
+        "UserConfirmed", "UserProfileChanged", "UserEmailChanged", "UserDeleted", "UserAdopted"
     }  # fmt: skip
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"] == {
