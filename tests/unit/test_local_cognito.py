@@ -31,7 +31,7 @@ def front(tmp_path: Path) -> tuple[CognitoFront, Clock, Outbox]:
             user_pool_id="eu-west-1_Ab12Cd34E",
             client_id="client",
             region="eu-west-1",
-            trigger=unused,
+            functions=unused,
             outbox=box,
             jwks={"keys": []},
             clock=clock,

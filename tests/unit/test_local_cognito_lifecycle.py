@@ -24,6 +24,7 @@ REGION = "eu-west-1"
 TARGET = "AWSCognitoIdentityProviderService."
 PASSWORD = "Passw0rd!-long-enough"
 OLD, NEW = "ada@example.com", "ada.lovelace@example.org"
+TRIGGER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:users-confirm-trigger"
 
 
 class Clock:
@@ -113,6 +114,9 @@ def make_pool(aws: InProcessAws) -> tuple[str, str]:
             "UsernameAttributes": ["email"],
             "AutoVerifiedAttributes": ["email"],
             "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]},
+            "LambdaConfig": {
+                "PreTokenGenerationConfig": {"LambdaArn": TRIGGER_ARN, "LambdaVersion": "V1_0"}
+            },
         },
     )["UserPool"]["Id"]
     client = aws.call(
@@ -133,18 +137,16 @@ def build(tmp_path: Path, *, trigger: FakeTrigger | None = None, emit: Any = Non
     pool, client = make_pool(direct)
     clock, box, events = Clock(), Outbox(tmp_path / "outbox.jsonl"), []
     pre_token = trigger or FakeTrigger()
-    unused: Any = None
     front = CognitoFront(
         app,
         aws=direct,
         user_pool_id=pool,
         client_id=client,
         region=REGION,
-        trigger=unused,
+        functions=lambda arn: pre_token if arn == TRIGGER_ARN else None,
         outbox=box,
         jwks={"keys": []},
         clock=clock,
-        pre_token_trigger=pre_token,
         cloudtrail=emit or events.append,
     )
     return Stack(

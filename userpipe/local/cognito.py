@@ -15,6 +15,30 @@ before it on the same endpoint and adds what a real pool does:
   calls (Cognito developer guide, "Customizing user pool workflows with Lambda triggers"); a
   failing trigger answers the client with ``UserLambdaValidationException`` ("PostConfirmation
   failed with error ...") and the user stays confirmed, as in Cognito.
+- Which function a trigger is, is what the pool's ``LambdaConfig`` names at that moment, as in
+  Cognito: the front reads it (``DescribeUserPool``) at each invocation and runs the function
+  that ARN names (``functions``: the stack's sandboxes, by name or ARN), so
+  ``aws cognito-idp update-user-pool --lambda-config PostConfirmation=<arn>`` switches the
+  trigger at once. No trigger configured: none runs. An ARN the stack has no function for is
+  what Cognito answers when it cannot invoke one — a deleted function, or one whose resource
+  policy does not let Cognito in: ``UnexpectedLambdaException`` "PostConfirmation invocation
+  failed due to error AccessDeniedException." (AWS re:Post knowledge center, "How do I
+  troubleshoot errors related to Lambda triggers in Amazon Cognito?": "PreSignUp invocation
+  failed due to error AccessDeniedException. ... This error also occurs when you delete a
+  function that you added as a trigger"; API reference: ``UnexpectedLambdaException`` "is
+  thrown when Amazon Cognito encounters an unexpected exception with Lambda"). Pre token
+  generation is read from ``PreTokenGenerationConfig`` (``LambdaArn``, ``LambdaVersion``), else
+  the legacy ``PreTokenGeneration`` (which, when both are set, "must be identical": API
+  reference, LambdaConfigType).
+- ``UpdateUserPool`` keeps what AWS's cannot change. AWS: "If you don't provide a value for an
+  attribute, Amazon Cognito sets it to its default value" (API reference, UpdateUserPool) —
+  for the parameters UpdateUserPool has; ``UsernameAttributes``, ``AliasAttributes``,
+  ``UsernameConfiguration`` and ``Schema`` are CreateUserPool's alone (botocore's service
+  model) and stay. moto 5.2.5 replaces the pool's whole stored configuration with its defaults
+  plus what the call gave (``CognitoIdpUserPool.update_extended_config``), those four
+  included: an update that names only ``LambdaConfig`` would drop ``UsernameAttributes`` and
+  leave a pool that signs in by email unable to find its users by email. The front passes
+  the four on from the pool as it is; everything else resets as in AWS.
 - ``RevokeToken`` (Amplify's ``signOut``) revokes the refresh token and the access tokens
   issued from it for Cognito's own API, as Cognito does ("Revoking tokens": they "can't be used
   with any Amazon Cognito API calls that require a token", yet a JWT library that checks
@@ -78,6 +102,13 @@ from userpipe.local.sandbox import ACCOUNT, FunctionSandbox
 TARGET_PREFIX: Final = "AWSCognitoIdentityProviderService."
 CODE_VALIDITY_SECONDS: Final = 24 * 3600
 TRIGGER_CALLS: Final = 3  # Cognito retries a trigger that does not answer in time, 3 calls in all
+POST_CONFIRMATION: Final = "PostConfirmation"
+PRE_TOKEN_GENERATION: Final = "PreTokenGeneration"  # noqa: S105 - a trigger's name
+#: What only CreateUserPool sets: botocore's cognito-idp model, CreateUserPoolRequest's members
+#: that UpdateUserPoolRequest lacks. AWS keeps them through an UpdateUserPool (see module).
+CREATE_ONLY: Final = ("AliasAttributes", "Schema", "UsernameAttributes", "UsernameConfiguration")
+#: The access token's scope for tokens from Cognito's API (not the hosted UI's OAuth flows).
+SIGN_IN_SCOPE: Final = "aws.cognito.signin.user.admin"
 ADMIN_CLIENT: Final = "CLIENT_ID_NOT_APPLICABLE"  # callerContext.clientId of admin calls
 TOKEN_GENERATION_NEW_PASSWORD: Final = "TokenGeneration_NewPasswordChallenge"  # noqa: S105
 NEW_PASSWORD_REQUIRED: Final = "NEW_PASSWORD_REQUIRED"  # noqa: S105 - a challenge's name
@@ -110,11 +141,10 @@ class CognitoFront:
         user_pool_id: str,
         client_id: str,
         region: str,
-        trigger: FunctionSandbox,
+        functions: Callable[[str], FunctionSandbox | None],
         outbox: Outbox,
         jwks: Mapping[str, Any],
         clock: Callable[[], float] = time.time,
-        pre_token_trigger: FunctionSandbox | None = None,
         cloudtrail: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._emulator = emulator
@@ -122,11 +152,10 @@ class CognitoFront:
         self._pool = user_pool_id
         self._client_id = client_id
         self._region = region
-        self._trigger = trigger
+        self._functions = functions  # a function by its ARN, None for one the stack lacks
         self._outbox = outbox
         self._jwks = json.dumps(jwks).encode()
         self._clock = clock
-        self._pre_token_trigger = pre_token_trigger
         self._cloudtrail = cloudtrail
         self._codes: dict[tuple[str, str], PendingCode] = {}  # (kind, username) -> code
         self._pending_emails: dict[str, str] = {}  # username -> new address awaiting its code
@@ -272,6 +301,15 @@ class CognitoFront:
         if status == 200:
             self._run_trigger(user, TRIGGER_CONFIRM_FORGOT_PASSWORD, self._client_id)
         return status, answer
+
+    def _UpdateUserPool(  # noqa: N802
+        self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Resets what the call leaves out, as AWS does, but keeps what only CreateUserPool
+        sets (``CREATE_ONLY``; moto would drop it: see module)."""
+        stored = self._emulated_pool().extended_config
+        kept = {name: stored[name] for name in CREATE_ONLY if name in stored}
+        return self._call_emulator(environ, json.dumps({**request, **kept}).encode())
 
     def _RevokeToken(  # noqa: N802
         self, environ: dict[str, Any], body: bytes, request: dict[str, Any]
@@ -474,7 +512,10 @@ class CognitoFront:
         if not isinstance(tokens, dict):
             return status, answer
         sub = str(_claims(str(tokens.get("AccessToken", ""))).get("sub", ""))
-        if request.get("ChallengeName") == NEW_PASSWORD_REQUIRED and self._pre_token_trigger:
+        first_sign_in = request.get("ChallengeName") == NEW_PASSWORD_REQUIRED
+        trigger = _pre_token_trigger(self._lambda_config()) if first_sign_in else None
+        if trigger is not None:
+            arn, version = trigger
             responses = request.get("ChallengeResponses") or {}
             user = self._user(str(responses.get("USERNAME", sub)))
             event = self.pre_token_event(
@@ -482,8 +523,9 @@ class CognitoFront:
                 TOKEN_GENERATION_NEW_PASSWORD,
                 str(request.get("ClientId", "")),
                 client_metadata=request.get("ClientMetadata"),
+                version=version,
             )
-            self._invoke(self._pre_token_trigger, event, "PreTokenGeneration")
+            self._invoke(self._function(arn, PRE_TOKEN_GENERATION), event, PRE_TOKEN_GENERATION)
         self._record(environ, event_name, request, sub, signed=event_name.startswith("Admin"))
         return status, answer
 
@@ -567,8 +609,34 @@ class CognitoFront:
         }
 
     def _run_trigger(self, user: Mapping[str, Any], trigger_source: str, client_id: str) -> None:
+        """The PostConfirmation function the pool names now, if it names one."""
+        arn = self._lambda_config().get(POST_CONFIRMATION)
+        if not arn:
+            return
         event = self.post_confirmation_event(user, trigger_source, client_id)
-        self._invoke(self._trigger, event, "PostConfirmation")
+        self._invoke(self._function(str(arn), POST_CONFIRMATION), event, POST_CONFIRMATION)
+
+    def _lambda_config(self) -> dict[str, Any]:
+        """The pool's triggers as they are now (an ``UpdateUserPool`` counts from the next
+        invocation on, as in Cognito)."""
+        try:
+            answer = self._aws.call(
+                "cognito-idp", f"{TARGET_PREFIX}DescribeUserPool", {"UserPoolId": self._pool}
+            )
+        except EmulatorError as error:
+            raise CognitoError(error.code, error.message) from None
+        config = answer["UserPool"].get("LambdaConfig")
+        return dict(config) if isinstance(config, dict) else {}
+
+    def _function(self, arn: str, trigger: str) -> FunctionSandbox:
+        """The function ``arn`` names, or Cognito's answer when it cannot invoke it."""
+        function = self._functions(arn)
+        if function is None:
+            raise CognitoError(
+                "UnexpectedLambdaException",
+                f"{trigger} invocation failed due to error AccessDeniedException.",
+            )
+        return function
 
     def pre_token_event(
         self,
@@ -577,14 +645,21 @@ class CognitoFront:
         client_id: str,
         *,
         client_metadata: Mapping[str, str] | None = None,
+        version: str = "V1_0",
     ) -> dict[str, Any]:
-        """The pre token generation event (version 1) Cognito sends: the common fields, the
-        user's attributes with ``sub`` and ``cognito:user_status``, the user's groups as
+        """The pre token generation event Cognito sends: the common fields, the user's
+        attributes with ``sub`` and ``cognito:user_status``, the user's groups as
         ``groupConfiguration`` and ``response.claimsOverrideDetails`` (Cognito developer guide,
         "Pre token generation Lambda trigger"; the shape as typed in Powertools' parser
         ``PreTokenGenerationTriggerSchemaV1`` and in ``@types/aws-lambda``
         ``pre-token-generation.d.ts``: ``request {userAttributes, groupConfiguration
-        {groupsToOverride, iamRolesToOverride, preferredRole}, clientMetadata?}``)."""
+        {groupsToOverride, iamRolesToOverride, preferredRole}, clientMetadata?}``).
+
+        ``version`` is the pool's ``LambdaVersion``: ``V2_0`` and ``V3_0`` events also carry
+        the access token's ``request.scopes`` and answer in
+        ``response.claimsAndScopeOverrideDetails`` (``@types/aws-lambda``
+        ``pre-token-generation-v2.d.ts``); their ``version`` field is written as the version's
+        digit, which no captured V2 event here confirms."""
         attributes = {**user["attributes"], "cognito:user_status": user["status"]}
         request: dict[str, Any] = {
             "userAttributes": attributes,
@@ -596,15 +671,19 @@ class CognitoFront:
         }
         if client_metadata:
             request["clientMetadata"] = dict(client_metadata)
+        response: dict[str, Any] = {"claimsOverrideDetails": None}
+        if version != "V1_0":
+            request["scopes"] = [SIGN_IN_SCOPE]
+            response = {"claimsAndScopeOverrideDetails": None}
         return {
-            "version": "1",
+            "version": version.removeprefix("V").split("_", 1)[0],
             "triggerSource": trigger_source,
             "region": self._region,
             "userPoolId": self._pool,
             "userName": user["username"],
             "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
             "request": request,
-            "response": {"claimsOverrideDetails": None},
+            "response": response,
         }
 
     def _invoke(self, function: FunctionSandbox, event: dict[str, Any], trigger: str) -> None:
@@ -766,6 +845,16 @@ def _claims(token: str) -> dict[str, Any]:
     except (IndexError, ValueError):
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+def _pre_token_trigger(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The pre token generation function's ARN and event version a ``LambdaConfig`` names:
+    ``PreTokenGenerationConfig`` first, else the legacy ``PreTokenGeneration`` (version 1)."""
+    detailed = config.get("PreTokenGenerationConfig")
+    if isinstance(detailed, dict) and detailed.get("LambdaArn"):
+        return str(detailed["LambdaArn"]), str(detailed.get("LambdaVersion") or "V1_0")
+    legacy = config.get(PRE_TOKEN_GENERATION)
+    return (str(legacy), "V1_0") if legacy else None
 
 
 def _sign_in_names(pool: Any, username: str) -> set[str]:

@@ -25,9 +25,13 @@ from contracts.topology import (
     StageResources,
     Table,
 )
-from userpipe.aws.clients import Clients
+from userpipe.aws.clients import REGION, Clients
+from userpipe.local.sandbox import function_arn
 
 SECONDS_PER_DAY = 86_400
+#: The pre token generation event version ``infra/parts/identity.py`` attaches the trigger with:
+#: V1_0, whose events the function returns unchanged (V2_0 and V3_0 need a paid feature plan).
+PRE_TOKEN_GENERATION_VERSION = "V1_0"  # noqa: S105 - an event version
 
 
 def provision(
@@ -167,6 +171,24 @@ def _queue(clients: Clients, name: str, attributes: dict[str, str]) -> dict[str,
     return {"name": name, "url": url, "arn": arn["Attributes"]["QueueArn"]}
 
 
+def lambda_config(names: ResourceNames) -> dict[str, Any]:
+    """The pool's triggers as ``infra/parts/identity.py`` attaches them: ``PostConfirmation``,
+    and pre token generation in ``PreTokenGenerationConfig`` (``LambdaArn`` and
+    ``LambdaVersion``), not in the legacy ``PreTokenGeneration`` field (the CDK's
+    ``PRE_TOKEN_GENERATION_CONFIG`` operation; ``tests/infra/test_stack.py`` holds the
+    template to it). Each names its function by the ARN the local stack gives it, so the local
+    Cognito runs whatever the pool names, as Cognito does (``userpipe.local.cognito``)."""
+    config: dict[str, Any] = {
+        "PostConfirmation": function_arn(REGION, names.function(USER_POOL.post_confirmation))
+    }
+    if USER_POOL.pre_token_generation is not None:
+        config["PreTokenGenerationConfig"] = {
+            "LambdaArn": function_arn(REGION, names.function(USER_POOL.pre_token_generation)),
+            "LambdaVersion": PRE_TOKEN_GENERATION_VERSION,
+        }
+    return config
+
+
 def _user_pool(clients: Clients, names: ResourceNames, resources: StageResources) -> None:
     pool = clients.cognito.create_user_pool(
         PoolName=names.of(USER_POOL.base_name),
@@ -182,6 +204,7 @@ def _user_pool(clients: Clients, names: ResourceNames, resources: StageResources
             }
         },
         AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+        LambdaConfig=lambda_config(names),  # type: ignore[arg-type]
     )["UserPool"]
     for group in USER_POOL.groups:
         clients.cognito.create_group(

@@ -40,6 +40,11 @@ LOCAL_ONLY_VARIABLES: Final = ("AWS_ENDPOINT_URL", "AWS_ACCOUNT_ID_ENDPOINT_MODE
 LOG_LINES_KEPT: Final = 10_000
 
 
+def function_arn(region: str, function_name: str) -> str:
+    """The ARN Lambda gives the function ``function_name`` in this account."""
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function_name}"
+
+
 def lambda_runtime_environment(
     spec: FunctionSpec, function_name: str, region: str
 ) -> dict[str, str]:
@@ -122,7 +127,7 @@ class FunctionSandbox:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name}"
+        return function_arn(self.region, self.function_name)
 
     def invoke(self, event: Any) -> Invocation:
         """Run the function on ``event`` and wait for it, at most its timeout."""

@@ -25,12 +25,12 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from contracts.topology import (
-    CONFIRM_TRIGGER,
     GRAPHQL_API,
     STREAM_CONSUMERS,
     USER_API,
     USER_POOL,
     Attr,
+    ColdStart,
     FunctionSpec,
     ResourceNames,
     StageResources,
@@ -212,10 +212,9 @@ class LocalStack:
             user_pool_id=pool_id,
             client_id=client_id,
             region=REGION,
-            trigger=self.sandboxes[CONFIRM_TRIGGER.id],
+            functions=self._sandbox_named,  # what the pool's LambdaConfig names
             outbox=self.outbox,
             jwks=self.signing_key.jwks(),
-            pre_token_trigger=self.sandboxes[CONFIRM_TRIGGER.id],
             cloudtrail=lambda event: self._cloudtrail(aws, event),
         )
         self.graphql = self._router.graphql = GraphqlEndpoint(
@@ -274,14 +273,50 @@ class LocalStack:
     def _sandbox_named(self, name: str) -> FunctionSandbox | None:
         """A sandbox by its function's name or ARN."""
         name = name.rsplit(":function:", 1)[-1].split(":", 1)[0]
-        return next((s for s in self.sandboxes.values() if s.function_name == name), None)
+        # A copy: a test may add a function while a request looks one up.
+        return next((s for s in tuple(self.sandboxes.values()) if s.function_name == name), None)
+
+    def add_function(
+        self,
+        name: str,
+        package: str,
+        environment: Mapping[str, str],
+        *,
+        timeout_seconds: int = 3,
+        memory_mb: int = 128,
+    ) -> FunctionSandbox:
+        """Run a function the declaration does not hold (a test's: another app's trigger) in a
+        sandbox like the others, under ``name``: Lambda's Invoke and a pool's ``LambdaConfig``
+        reach it by that name or its ARN. Its code is a package with
+        ``handler.lambda_handler``, as every function's; its environment is ``environment`` and
+        what Lambda defines, nothing of the stack's. The defaults are Lambda's own for a new
+        function (timeout 3 s, 128 MB: Lambda developer guide, "Configure Lambda function
+        timeout" and "memory")."""
+        assert self.resources is not None, "start() the stack first"
+        if self._sandbox_named(name) is not None:
+            raise ValueError(f"a function named {name} runs on this stack already")
+        spec = FunctionSpec(
+            id=name,
+            package=package,
+            timeout_seconds=timeout_seconds,
+            memory_mb=memory_mb,
+            environment=(),
+            cold_start=ColdStart(builds=None),
+        )
+        sandbox = self._new_sandbox(spec, name, environment)
+        self.sandboxes[name] = sandbox
+        return sandbox
 
     def _sandbox(self, spec: FunctionSpec, resources: StageResources) -> FunctionSandbox:
-        name = self.names.function(spec)
+        return self._new_sandbox(spec, self.names.function(spec), resources.environment(spec))
+
+    def _new_sandbox(
+        self, spec: FunctionSpec, name: str, environment: Mapping[str, str]
+    ) -> FunctionSandbox:
         return FunctionSandbox(
             spec,
             name,
-            resources.environment(spec),
+            environment,
             credentials=self.credentials.for_function(name).environment(),
             region=REGION,
             endpoint_url=self.endpoint_url,

@@ -1,0 +1,1 @@
+"""The recipe's post-confirmation trigger (see ``handler``)."""
