@@ -47,6 +47,8 @@ class Identity(Construct):
         if existing is not None:
             self._use_existing(existing, names=names, trigger=trigger, resources=resources)
             return
+        self.user_pool: cognito.IUserPool
+        self.client: cognito.IUserPoolClient
         declared = USER_POOL
         removal_policy = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         triggers = (
@@ -54,7 +56,7 @@ class Identity(Construct):
             if trigger and declared.post_confirmation
             else None
         )
-        self.user_pool = cognito.UserPool(
+        self.user_pool = pool = cognito.UserPool(
             self,
             declared.id,
             user_pool_name=names.of(declared.base_name),
@@ -94,23 +96,23 @@ class Identity(Construct):
         if trigger and declared.pre_token_generation:
             # V1_0: the function returns the event unchanged, so it needs none of V2's token
             # customization (which also needs the Essentials or Plus feature plan).
-            self.user_pool.add_trigger(
+            pool.add_trigger(
                 cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG,
                 trigger,
                 cognito.LambdaVersion.V1_0,
             )
         acknowledge(
-            self.user_pool,
+            pool,
             "AwsSolutions-COG2",
             "Self sign-up pool: MFA is offered (TOTP) but not forced on every user.",
         )
         acknowledge(
-            self.user_pool,
+            pool,
             "AwsSolutions-COG3",
             "Threat protection needs the paid Plus plan; a deployment can enable it.",
         )
         acknowledge(
-            self.user_pool,
+            pool,
             "AwsSolutions-COG8",
             "Threat protection needs the paid Plus plan; a deployment can enable it.",
         )
@@ -118,12 +120,12 @@ class Identity(Construct):
             cognito.CfnUserPoolGroup(
                 self,
                 f"{group.name}Group",
-                user_pool_id=self.user_pool.user_pool_id,
+                user_pool_id=pool.user_pool_id,
                 group_name=group.name,
                 description=group.description,
             ).apply_removal_policy(removal_policy)
         flows = set(declared.auth_flows)
-        self.client = self.user_pool.add_client(
+        self.client = pool.add_client(
             "AppClient",
             user_pool_client_name=names.of(declared.client_base_name),
             generate_secret=False,

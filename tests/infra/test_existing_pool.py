@@ -105,7 +105,7 @@ def test_functions_the_api_and_outputs_name_the_imported_pool_and_client(
 
 def test_nothing_refers_to_a_pool_the_stack_would_own(existing: Synthesized) -> None:
     text = json.dumps(existing.template)
-    assert "UserPoolId\": {\"Ref\"" not in text
+    assert 'UserPoolId": {"Ref"' not in text
     assert "cognito-idp.amazonaws.com" in text  # the permission above, and only by ARN
 
 
@@ -133,7 +133,7 @@ def test_a_stack_in_another_region_is_refused_at_synth(
 
     monkeypatch.setenv("CDK_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
-    with pytest.raises(InvalidContextError, match="userPoolId='eu-west-1_AbC123xyz'.*us-east-1"):
+    with pytest.raises(InvalidContextError, match=r"userPoolId='eu-west-1_AbC123xyz'.*us-east-1"):
         build_app({"stage": "dev", **EXISTING}, outdir=str(tmp_path))
 
 
