@@ -60,8 +60,8 @@ RENAMED: Final = {"PoolName": "Name"}
 #: triggers, which the write changes: left out of the check that nothing else changed.
 CHANGES_BY_ITSELF: Final = frozenset({"LastModifiedDate", "EstimatedNumberOfUsers", "LambdaConfig"})
 #: Fixed when a pool is created ("Settings you can't change", Cognito developer guide): AWS
-#: keeps them through UpdateUserPool, the emulator (moto 5.2.5 ``update_extended_config``,
-#: which starts from its defaults) does not.
+#: keeps them through UpdateUserPool; plain moto 5.2.5 does not (``update_extended_config``
+#: starts from its defaults), so an emulator that does not guard them shows them changed.
 CREATION_ONLY: Final = frozenset(
     {"UsernameAttributes", "AliasAttributes", "UsernameConfiguration", "SchemaAttributes"}
 )
