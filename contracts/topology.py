@@ -70,7 +70,14 @@ class Attr:
 
 
 #: Every per-stage setting a reference may name (``SETTINGS`` declares each one's defaults).
-SettingKey = Literal["auditRetentionDays", "welcomeSender", "welcomeNotifier", "cloudTrail"]
+SettingKey = Literal[
+    "auditRetentionDays",
+    "welcomeSender",
+    "welcomeNotifier",
+    "cloudTrail",
+    "userPoolId",
+    "userPoolClientId",
+]
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,17 @@ SETTINGS: Final = (
         "Region; existing: the account has such a trail already (a second would be a paid "
         "copy). The local stack emits the events itself.",
         deploy="create",
+    ),
+    StageSetting(
+        "userPoolId",
+        "An existing user pool (<region>_<id>, in the stack's Region) the stage uses instead of "
+        "creating one: its users, its app client (userPoolClientId) and its Admin group. The "
+        "stack never changes that pool; `userpipe attach-triggers` attaches the triggers "
+        "(docs/deploy.md, 'Deploying on an existing user pool'). Unset: the stack creates one.",
+    ),
+    StageSetting(
+        "userPoolClientId",
+        "The existing pool's app client the frontends use (with userPoolId only).",
     ),
 )
 

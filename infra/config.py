@@ -34,6 +34,14 @@ DEPLOY_DEFAULTS: Final = default_settings("deploy")
 #: ``existing``: the account has one already (a second trail would be a paid copy).
 CLOUD_TRAIL_CHOICES: Final = ("create", "existing")
 CLOUD_TRAIL_KEY: Final = "cloudTrail"
+#: An existing user pool the stage uses instead of creating one, and its app client.
+USER_POOL_ID_KEY: Final = "userPoolId"
+USER_POOL_CLIENT_ID_KEY: Final = "userPoolClientId"
+#: Cognito's user pool id, ``<region>_<id>`` (the API's ``UserPoolIdType`` pattern,
+#: ``[\w-]+_[0-9a-zA-Z]+``, with the Region spelled out: it must be the stack's).
+_USER_POOL_ID = re.compile(r"(?P<region>[a-z]{2}(-[a-z]+)+-\d+)_[0-9a-zA-Z]+")
+#: An app client id (the API's ``ClientIdType``: ``[\w+]+``, 1 to 128 characters).
+_CLIENT_ID = re.compile(r"[\w+]{1,128}")
 _ADDRESS = re.compile(r"[^@\s<>]+@(?P<domain>[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)")
 
 
@@ -60,6 +68,9 @@ class StageConfig:
     welcome_sender: str | None = DEPLOY_DEFAULTS["welcomeSender"] or None
     reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
     cloud_trail: str = DEPLOY_DEFAULTS.get(CLOUD_TRAIL_KEY) or CLOUD_TRAIL_CHOICES[0]
+    #: ``-c userPoolId=...``: the stage uses this pool, its app client and its Admin group and
+    #: creates none of them (``infra.parts.identity.ExistingPool``); ``None``: it creates them.
+    existing_pool: ExistingPool | None = None
     #: The optional parts this stage leaves out, by their switch's key (``welcomeNotifier``).
     switched_off: frozenset[str] = frozenset()
     #: Every declared setting as the context gives it, else its deploy default; the ones
@@ -78,6 +89,8 @@ class StageConfig:
             "auditRetentionDays": str(self.audit_retention_days or ""),
             "welcomeSender": self.welcome_sender or "",
             CLOUD_TRAIL_KEY: self.cloud_trail,
+            USER_POOL_ID_KEY: self.existing_pool.user_pool_id if self.existing_pool else "",
+            USER_POOL_CLIENT_ID_KEY: self.existing_pool.client_id if self.existing_pool else "",
             **{s.key: OFF if s.key in self.switched_off else ON for s in SWITCHES},
         }
 
@@ -98,6 +111,7 @@ class StageConfig:
             welcome_sender=_sender(get),
             reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
             cloud_trail=_choice(get, CLOUD_TRAIL_KEY, CLOUD_TRAIL_CHOICES, defaults.cloud_trail),
+            existing_pool=_existing_pool(get),
             declared=tuple(
                 (key, str(get(key)) if get(key) not in (None, "") else default)
                 for key, default in DEPLOY_DEFAULTS.items()
@@ -109,7 +123,53 @@ class StageConfig:
             raise InvalidContextError(
                 "adopt", config.adopt, "false in an ephemeral stage (it keeps nothing to adopt)"
             )
+        if config.adopt and config.existing_pool:
+            raise InvalidContextError(
+                "adopt", config.adopt, f"false with {USER_POOL_ID_KEY} (the stack owns no pool)"
+            )
         return config
+
+
+@dataclass(frozen=True)
+class ExistingPool:
+    """A user pool the stack uses and does not own (``-c userPoolId=... -c
+    userPoolClientId=...``)."""
+
+    user_pool_id: str
+    client_id: str
+
+    @property
+    def region(self) -> str:
+        """The Region the id names: a pool's id starts with its Region's code."""
+        return self.user_pool_id.split("_", 1)[0]
+
+
+def _existing_pool(get: Any) -> ExistingPool | None:
+    """Both or neither: the pool without the client its frontends use would leave the API
+    and the outputs with none; a client without its pool means nothing."""
+    pool, client = get(USER_POOL_ID_KEY) or None, get(USER_POOL_CLIENT_ID_KEY) or None
+    if pool is None and client is None:
+        return None
+    if pool is None:
+        raise InvalidContextError(
+            USER_POOL_CLIENT_ID_KEY, client, f"given only with -c {USER_POOL_ID_KEY}=..."
+        )
+    if not _USER_POOL_ID.fullmatch(str(pool)):
+        raise InvalidContextError(
+            USER_POOL_ID_KEY, pool, "a user pool id, <region>_<id> (as eu-west-1_AbC123)"
+        )
+    if client is None:
+        raise InvalidContextError(
+            USER_POOL_CLIENT_ID_KEY,
+            client,
+            f"the app client id of {pool} your frontends use (`aws cognito-idp "
+            f"list-user-pool-clients --user-pool-id {pool}`)",
+        )
+    if not _CLIENT_ID.fullmatch(str(client)):
+        raise InvalidContextError(
+            USER_POOL_CLIENT_ID_KEY, client, "an app client id (letters, digits, _ or +)"
+        )
+    return ExistingPool(str(pool), str(client))
 
 
 def _bool(get: Any, key: str, default: bool) -> bool:

@@ -1,9 +1,9 @@
 """userpipe as one stack, built from the declaration in ``contracts.topology``: the bus and its
-archive, the tables, the user pool and its triggers, every subscription the stage has (an
-optional one may be switched off) on our bus or the account's default one, the CloudTrail trail
-that puts Cognito's calls on the default bus (unless the account has one: ``-c
-cloudTrail=existing``), every consumer of a table's stream, the GraphQL API, alarms, and the
-outputs of what it built.
+archive, the tables, the user pool and its triggers (or an existing pool it does not own: ``-c
+userPoolId=...``), every subscription the stage has (an optional one may be switched off) on our
+bus or the account's default one, the CloudTrail trail that puts Cognito's calls on the default
+bus (unless the account has one: ``-c cloudTrail=existing``), every consumer of a table's
+stream, the GraphQL API, alarms, and the outputs of what it built.
 
 What the declaration does not say — encryption, removal policies and alarms — is decided here,
 per concern; each function's permissions are its declared grants (``infra.parts.grants``)."""
@@ -90,6 +90,7 @@ class UserpipeStack(Stack):
             trigger=None if config.adopt else trigger,
             retain=retain,
             resources=self.resources,
+            existing=config.existing_pool,
         )
 
         # Before the stream consumers: the change publisher's environment names its URL.

@@ -194,7 +194,7 @@ def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched
     assert given.switched_off == set()
     assert given.settings() == {
         "auditRetentionDays": "", "welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "on",
-        "cloudTrail": "create",
+        "cloudTrail": "create", "userPoolId": "", "userPoolClientId": "",
     }  # fmt: skip
     switched = StageConfig.from_context(
         {"welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "off"}.get

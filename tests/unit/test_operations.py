@@ -555,7 +555,12 @@ class _Described:
         return {"Table": {"ItemCount": 40}}
 
     def describe_user_pool(self, UserPoolId: str) -> Any:  # noqa: N803
-        return {"UserPool": {"EstimatedNumberOfUsers": 42}}
+        trigger = "arn:aws:lambda:eu-west-1:123456789012:function:userpipe-prod-confirm-trigger"
+        return {"UserPool": {
+            "EstimatedNumberOfUsers": 42,
+            "Arn": f"arn:aws:cognito-idp:eu-west-1:123456789012:userpool/{UserPoolId}",
+            "LambdaConfig": {"PostConfirmation": trigger, "PreTokenGeneration": trigger},
+        }}  # fmt: skip
 
     def describe_archive(self, ArchiveName: str) -> Any:  # noqa: N803
         return {"ArchiveName": ArchiveName, "ArchiveArn": "arn:archive", "State": "ENABLED",
@@ -587,6 +592,7 @@ def test_status_on_aws_reads_ages_from_cloudwatch_and_counts_alarms_of_this_stac
         "user_table_name": "userpipe-prod-User",
         "audit_table_name": "userpipe-prod-UserAudit",
         "alarm_topic_arn": "arn:sns:alarms",
+        "stage": "prod",
     }
     clients = SimpleNamespace(sqs=service, cloudwatch=service, dynamodb=service,
                               cognito=service, events=service)  # fmt: skip

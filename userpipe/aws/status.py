@@ -8,8 +8,13 @@ Counts come from the services' own summaries, which on AWS are approximate: Dyna
 ``SizeBytes`` "have a reconciliation period of 24 hours" (EventBridge user guide). So counts
 inform; the verdict rests on what is exact enough to act on: dead-letter queues holding
 messages, alarms in ALARM, the archive not enabled, the last replay failed, the last reconcile
-left drift it could not repair. The reconcile's counts are CloudWatch metrics each run writes
-(``userpipe.aws.users``: the scheduled function and ``userpipe reconcile`` alike), read here.
+left drift it could not repair, the pool's PostConfirmation trigger not userpipe's (sign-ups
+would make no record) or no pre token generation trigger at all. The reconcile's counts are
+CloudWatch metrics each run writes (``userpipe.aws.users``: the scheduled function and
+``userpipe reconcile`` alike), read here.
+
+The triggers matter most on a pool the stack does not own (``-c userPoolId``): CloudFormation
+cannot attach them there, ``userpipe attach-triggers`` does, and this is the check it was done.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.topology import CONFIRM_TRIGGER, ResourceNames
 from userpipe.aws.dead_letters import peek, summary
 from userpipe.aws.deployment import Deployment
 from userpipe.aws.queues import Depth, depth
@@ -45,6 +51,61 @@ class ReplayState:
     reason: str | None = None
 
 
+POST_CONFIRMATION = "PostConfirmation"
+PRE_TOKEN_GENERATION = "PreTokenGeneration"  # noqa: S105 - a trigger's name
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    """One of the pool's triggers userpipe attaches: which function the pool names for it."""
+
+    name: str  # POST_CONFIRMATION or PRE_TOKEN_GENERATION
+    attached: str | None  # the function's ARN in the pool's LambdaConfig; None: none
+    ours: bool  # it is this stage's confirm trigger
+
+
+def confirm_trigger_arn(pool_arn: str, stage: str) -> str:
+    """This stage's confirm trigger as a pool names it: in the pool's partition, Region and
+    account (the stack deploys its functions beside the pool: ``infra.config`` refuses a pool
+    in another Region), named after the stage. The local stack names its functions alike."""
+    _, partition, _, region, account, _ = pool_arn.split(":", 5)
+    name = ResourceNames(stage).function(CONFIRM_TRIGGER)
+    return f"arn:{partition}:lambda:{region}:{account}:function:{name}"
+
+
+def pre_token_generation_arn(lambda_config: dict[str, Any]) -> str | None:
+    """The pre token generation function: ``PreTokenGenerationConfig.LambdaArn``, else the
+    legacy ``PreTokenGeneration`` (the API requires both to be equal when both are set:
+    ``LambdaConfigType`` in botocore's cognito-idp model)."""
+    config = lambda_config.get("PreTokenGenerationConfig") or {}
+    found = config.get("LambdaArn") or lambda_config.get(PRE_TOKEN_GENERATION)
+    return str(found) if found else None
+
+
+def same_function(arn: str | None, other: str) -> bool:
+    """The same function, whatever the qualifier (``:$LATEST``, an alias) after its name."""
+    return arn is not None and arn.split(":")[:7] == other.split(":")[:7]
+
+
+def trigger_states(lambda_config: dict[str, Any], ours: str) -> tuple[TriggerState, ...]:
+    attached = {
+        POST_CONFIRMATION: lambda_config.get(POST_CONFIRMATION),
+        PRE_TOKEN_GENERATION: pre_token_generation_arn(lambda_config),
+    }
+    return tuple(
+        TriggerState(name, arn, same_function(arn, ours)) for name, arn in attached.items()
+    )
+
+
+def attach_command(deployment: Deployment) -> str:
+    """``userpipe attach-triggers`` with this deployment's target options."""
+    if deployment.local:
+        return "userpipe attach-triggers --local"
+    stack = deployment.name.removeprefix("stack ")
+    region = deployment.outputs.get("region")
+    return f"userpipe attach-triggers --stack {stack}" + (f" --region {region}" if region else "")
+
+
 @dataclass
 class Status:
     deployment: str
@@ -52,6 +113,8 @@ class Status:
     queues: list[QueueState] = field(default_factory=list)
     tables: dict[str, int | None] = field(default_factory=dict)  # None: no such table
     cognito_users: int = 0  # every state, not only confirmed
+    #: The pool's triggers userpipe attaches, by name: ``{"attached": ARN | None, "ours": bool}``.
+    triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
     archive: dict[str, Any] = field(default_factory=dict)
     replays: list[ReplayState] = field(default_factory=list)  # newest first
     #: The newest reconcile's drift counts by kind, when, and what it could not repair
@@ -169,6 +232,31 @@ def _counts(deployment: Deployment, status: Status) -> None:
         UserPoolId=deployment.output("user_pool_id")
     )["UserPool"]
     status.cognito_users = int(pool.get("EstimatedNumberOfUsers", 0))
+    _triggers(deployment, status, dict(pool))
+
+
+def _triggers(deployment: Deployment, status: Status, pool: dict[str, Any]) -> None:
+    """Is the pool's PostConfirmation this stage's confirm trigger, and is there a pre token
+    generation trigger? A foreign pre token generation trigger is kept by ``attach-triggers``
+    (it is someone's token customization): reported, not a problem — admin-created users then
+    arrive through reconcile only."""
+    ours = confirm_trigger_arn(str(pool["Arn"]), deployment.stage)
+    command = attach_command(deployment)
+    for state in trigger_states(pool.get("LambdaConfig") or {}, ours):
+        status.triggers[state.name] = {"attached": state.attached, "ours": state.ours}
+        if state.ours:
+            continue
+        if state.name == POST_CONFIRMATION:
+            now = f"is {state.attached}" if state.attached else "is not set"
+            status.problems.append(
+                f"the pool's PostConfirmation trigger {now}, not userpipe's confirm trigger: "
+                f"sign-ups get no record until `{command}` attaches it"
+            )
+        elif state.attached is None:
+            status.problems.append(
+                "the pool has no pre token generation trigger: admin-created users get a "
+                f"record only from reconcile until `{command}` attaches it"
+            )
 
 
 def _archive_and_replays(deployment: Deployment, status: Status) -> None:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from userpipe.cli import local, operations, verify
+from userpipe.cli import local, operations, triggers, verify
 from userpipe.cli.register import UsageError
 from userpipe.errors import UserpipeError
 
@@ -41,4 +41,5 @@ def _parser() -> argparse.ArgumentParser:
     local.add_commands(commands)
     operations.add_commands(commands)
     verify.add_commands(commands)
+    triggers.add_commands(commands)
     return parser
