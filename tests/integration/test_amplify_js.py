@@ -69,12 +69,14 @@ EDIT = """mutation Edit($input: UpdateUserInput!) {
 class NodeClient:
     """One Node process running a scenario; its JSON lines read as they come."""
 
-    def __init__(self, stack: LocalStack, scenario: str, email: str) -> None:
+    def __init__(
+        self, stack: LocalStack, scenario: str, email: str, password: str = PASSWORD
+    ) -> None:
         node = shutil.which("node")
         assert node, "Node is part of this project's toolchain"
         self.process = subprocess.Popen(
             [node, "--experimental-websocket", str(CLIENT), str(stack.outputs_path), scenario,
-             email, PASSWORD],
+             email, password],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=node_env(stack),
         )  # fmt: skip

@@ -121,6 +121,25 @@ def test_the_legacy_unused_account_validity_is_never_sent() -> None:
     assert described["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 5  # not mutated
 
 
+def test_moving_the_legacy_validity_is_not_taken_for_an_unwanted_change() -> None:
+    """The after-write check compares both descriptions as the request meant them: a pool that
+    had only the legacy field (a fresh pool in the emulator) is not reported as changed."""
+    before = {
+        "AdminCreateUserConfig": {
+            "AllowAdminCreateUserOnly": False,
+            "UnusedAccountValidityDays": 7,
+        },
+        "Policies": {"PasswordPolicy": {"MinimumLength": 12}},
+    }
+    after = {
+        "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+        "Policies": {"PasswordPolicy": {"MinimumLength": 12, "TemporaryPasswordValidityDays": 7}},
+    }
+    assert triggers.differences(before, after) == []
+    after["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] = 3
+    assert triggers.differences(before, after) == ["Policies"]
+
+
 OTHER_TRIGGERS = st.dictionaries(
     st.sampled_from(["PreSignUp", "CustomMessage", "PreAuthentication", "PostAuthentication",
                      "DefineAuthChallenge", "CreateAuthChallenge", "UserMigration",

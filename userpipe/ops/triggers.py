@@ -108,14 +108,20 @@ def update_request(
         source = RENAMED.get(name, name)
         if source in described:
             request[name] = json.loads(json.dumps(described[source], default=str))  # a copy
-    admin = request.get("AdminCreateUserConfig")
-    if admin and "UnusedAccountValidityDays" in admin:
-        legacy = admin.pop("UnusedAccountValidityDays")
-        password = request.setdefault("Policies", {}).setdefault("PasswordPolicy", {})
-        if legacy and not password.get("TemporaryPasswordValidityDays"):
-            password["TemporaryPasswordValidityDays"] = legacy
+    _move_the_legacy_validity(request)
     request["LambdaConfig"] = dict(lambda_config)
     return request
+
+
+def _move_the_legacy_validity(settings: dict[str, Any]) -> None:
+    """``UnusedAccountValidityDays`` out, its value as ``TemporaryPasswordValidityDays`` when
+    the policy has none (the module's docstring): in place, on a request or a description."""
+    admin = settings.get("AdminCreateUserConfig")
+    if admin and "UnusedAccountValidityDays" in admin:
+        legacy = admin.pop("UnusedAccountValidityDays")
+        password = settings.setdefault("Policies", {}).setdefault("PasswordPolicy", {})
+        if legacy and not password.get("TemporaryPasswordValidityDays"):
+            password["TemporaryPasswordValidityDays"] = legacy
 
 
 @dataclass
@@ -169,9 +175,13 @@ def attach(lambda_config: Mapping[str, Any], trigger: str) -> Attachment:
 
 
 def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """The fields of two descriptions of a pool that differ, triggers and counters aside."""
-    names = (set(before) | set(after)) - CHANGES_BY_ITSELF
-    return sorted(n for n in names if _plain(before.get(n)) != _plain(after.get(n)))
+    """The fields of two descriptions of a pool that differ, triggers and counters aside, and
+    the one change the request makes on purpose (the legacy validity moved) too."""
+    was, now = _plain(dict(before)), _plain(dict(after))
+    _move_the_legacy_validity(was)
+    _move_the_legacy_validity(now)
+    names = (set(was) | set(now)) - CHANGES_BY_ITSELF
+    return sorted(n for n in names if was.get(n) != now.get(n))
 
 
 def _plain(value: Any) -> Any:
