@@ -118,6 +118,32 @@ LOG = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def _cognito_one_at_a_time(emulator: WSGIApp, lock: threading.RLock) -> WSGIApp:
+    """``emulator`` with its Cognito calls made one at a time (each answer read whole inside
+    the lock); every other service's as they come."""
+
+    def call(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(TARGET_PREFIX):
+            return emulator(environ, start_response)
+        with lock:
+            return list(emulator(environ, start_response))
+
+    return call
+
+
+class _CognitoOneAtATime:
+    """An ``InProcessAws`` whose Cognito calls hold the front's lock."""
+
+    def __init__(self, aws: InProcessAws, lock: threading.RLock) -> None:
+        self._aws, self._lock = aws, lock
+
+    def call(self, service: str, target: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if service != "cognito-idp":
+            return self._aws.call(service, target, payload)
+        with self._lock:
+            return self._aws.call(service, target, payload)
+
+
 @dataclass
 class PendingCode:
     code: str
@@ -147,8 +173,13 @@ class CognitoFront:
         clock: Callable[[], float] = time.time,
         cloudtrail: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        self._emulator = emulator
-        self._aws = aws
+        # moto's Cognito backend is not thread-safe: a SignUp adding a user while AdminGetUser
+        # walks the pool's users failed with "OrderedDict mutated during iteration" (a recipe
+        # app's sign-ups during an adoption's lookups). Every Cognito call the front passes on or
+        # makes holds one lock; the front never holds it while a trigger runs.
+        lock = threading.RLock()
+        self._emulator = _cognito_one_at_a_time(emulator, lock)
+        self._aws = _CognitoOneAtATime(aws, lock)
         self._pool = user_pool_id
         self._client_id = client_id
         self._region = region
