@@ -355,3 +355,20 @@ def test_the_emulator_forgetting_sign_in_attributes_is_reported_not_hidden() -> 
         before = cognito.describe_user_pool(UserPoolId=created["Id"])["UserPool"]
         with pytest.raises(triggers.PoolChangedError, match="UsernameAttributes"):
             triggers.write(deployment, {"PostConfirmation": OURS}, before)
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"AttributesRequireVerificationBeforeUpdate": ["email"]}, False),
+        ({"AttributesRequireVerificationBeforeUpdate": []}, True),
+        (None, True),
+    ],
+)
+def test_a_pool_that_replaces_emails_before_verification_is_told_never_changed(
+    settings: dict[str, Any] | None, said: bool
+) -> None:
+    pool = {"Id": "p"} | ({"UserAttributeUpdateSettings": settings} if settings is not None else {})
+    notes = triggers.email_update_notes(pool)
+    assert bool(notes) is said
+    assert "UserAttributeUpdateSettings" not in triggers.update_request(pool, {}) or settings

@@ -222,7 +222,27 @@ def plan(deployment: Deployment, described: Mapping[str, Any] | None = None) -> 
     if not deployment.local:
         _exists(deployment, trigger)
     attachment = attach(pool.get("LambdaConfig") or {}, trigger)
+    attachment.notes += email_update_notes(pool)
     return Plan(str(pool["Id"]), trigger, attachment, update_request(pool, attachment.after))
+
+
+def email_update_notes(pool: Mapping[str, Any]) -> list[str]:
+    """What to say when the pool replaces an email before it is verified: Cognito then makes
+    the new address the user's at once (``UserAttributeUpdateSettings``, API reference:
+    "AttributesRequireVerificationBeforeUpdate ... Amazon Cognito doesn't update the value of
+    the attribute until your user verifies it" only for the attributes it lists), and user_sync
+    follows Cognito, so the record takes an address nobody verified. Said, never changed: how
+    an existing pool handles email changes is its app's decision."""
+    settings = pool.get("UserAttributeUpdateSettings") or {}
+    if "email" in (settings.get("AttributesRequireVerificationBeforeUpdate") or []):
+        return []
+    return [
+        "this pool replaces a user's email before they verify the new one (its "
+        "UserAttributeUpdateSettings do not list email): the record will follow an unverified "
+        'address. Keep the verified one until then: in the Cognito console, "keep original '
+        'attribute value active when an update is pending" for email (a bare `update-user-pool` '
+        "would reset the rest; docs/deploy.md)"
+    ]
 
 
 def _exists(deployment: Deployment, trigger: str) -> None:
