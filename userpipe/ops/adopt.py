@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from contracts.adoption import ADOPTED_STATE, user_adopted_detail
 from contracts.adoption import put_events_entry as adopted_entry
@@ -78,18 +78,7 @@ Kind = Literal[
     "invalid",
 ]
 #: The kinds, in the summary's order; the first three publish.
-KINDS: Final[tuple[Kind, ...]] = (
-    "adopted",
-    "merged",
-    "tombstoned",
-    "unchanged",
-    "notInPool",
-    "deletedHere",
-    "newerHere",
-    "foreignPool",
-    "expired",
-    "invalid",
-)
+KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 PUBLISHING: Final = frozenset({"adopted", "merged", "tombstoned"})
 #: Ids kept per kind for the report.
 EXAMPLES: Final = 10
