@@ -53,6 +53,13 @@ def user_adopted_detail(
     return detail
 
 
+def adoption_mark(adopted_from: str, version: int) -> str:
+    """What an adopted item's ``_adoptedFrom`` holds: the recipe's table and the version adopted.
+    Each adoption of a user writes another (a later one is at a higher version), so the change
+    publisher never takes an adoption's write for an API edit."""
+    return f"{adopted_from}#{version}"
+
+
 def put_events_entry(detail: AdoptedDetail, bus_name: str) -> dict[str, str]:
     """The ``PutEvents`` entry publishing ``detail`` on ``bus_name``."""
     return USER_ADOPTED_EVENT.put_events_entry(detail, bus_name)

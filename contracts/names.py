@@ -111,6 +111,8 @@ LAST_CHANGED_ATTRIBUTE: Final = "_lastChangedAt"
 #: for the moment between its two writes (``contracts.replay_mark``). Never served, never left
 #: on an item.
 REPLAY_MARK: Final = "_replayedBy"
+#: On an adopted record (``contracts.user_fields``): which adoption wrote it.
+ADOPTED_ATTRIBUTE: Final = "_adoptedFrom"
 #: Amplify's delete marker: a tombstone has it ``true``.
 DELETED_ATTRIBUTE: Final = "_deleted"
 #: The User table's time-to-live attribute (epoch seconds): only tombstones carry it, Amplify's

@@ -46,13 +46,15 @@ from contracts.rules import (
 #: - EVERY_WRITE: the projector on creation, then the API with every edit (bookkeeping);
 #: - IDENTITY: Cognito's: the projector copies it on creation, user_sync and reconcile when it
 #:   changes there (the events carry none: Cognito is asked);
-#: - ERASURE: the tombstone a deletion leaves (user_sync, reconcile; an operator may too).
-Writer = Literal["pipeline", "owner", "every write", "identity", "erasure"]
+#: - ERASURE: the tombstone a deletion leaves (user_sync, reconcile; an operator may too);
+#: - ADOPTION: ``userpipe adopt``, taking a recipe app's record over (``UserAdopted``).
+Writer = Literal["pipeline", "owner", "every write", "identity", "erasure", "adoption"]
 PIPELINE: Final = "pipeline"
 OWNER: Final = "owner"
 EVERY_WRITE: Final = "every write"
 IDENTITY: Final = "identity"
 ERASURE: Final = "erasure"
+ADOPTION: Final = "adoption"
 
 #: The GraphQL inputs that filter on User fields (contracts/schema.graphql).
 LIST_FILTER: Final = "ModelUserFilterInput"  # listUsers, syncUsers
@@ -288,6 +290,15 @@ USER_FIELDS: Final = (
         None,
         ERASURE,
         about="A tombstone's expiry (epoch seconds): DynamoDB's TTL removes it then.",
+    ),
+    UserField(
+        "_adoptedFrom",
+        str,
+        False,
+        None,
+        ADOPTION,
+        about="On an adopted record: the recipe's table and the version adopted "
+        "(``<table>#<_version>``). A confirmation never corrects such an item.",
     ),
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from contracts import dynamodb
 from contracts.audit_item import AuditEntry
-from contracts.names import REPLAY_MARK, USER_KEY, UserConfirmedDetail
+from contracts.names import ADOPTED_ATTRIBUTE, REPLAY_MARK, USER_KEY, UserConfirmedDetail
 from contracts.user_model import User
 from services.user_projector.logic import ProfileChange
 
@@ -49,10 +49,16 @@ class FakeUserStore:
         if self.fail_with:
             raise self.fail_with
         old = self.items.get(change.user_id)
+        over_first = (
+            getattr(change, "over_first_version", False)
+            and old is not None
+            and int(old["_version"]["N"]) == 1
+            and ADOPTED_ATTRIBUTE not in old
+        )
         if (
             old is None
             or old.get("userPoolId") != {"S": change.user_pool_id}
-            or int(old["_version"]["N"]) >= change.version
+            or (int(old["_version"]["N"]) >= change.version and not over_first)
         ):
             return dict(old or {})
         removed = {*change.cleared, *(() if REPLAY_MARK in change.values else (REPLAY_MARK,))}

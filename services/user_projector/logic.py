@@ -24,9 +24,12 @@ which carries readable personal data (docs/architecture.md, "A user's whole life
   from Cognito again (gone: nothing to write).
 - ``UserAdopted`` carries an adopted recipe record's whole state (``userpipe adopt``): the
   profile sealed as in a profile change, ``createdAt`` and the bookkeeping at the version the
-  recipe's clients know. Applied like a profile change, with ``createdAt`` and Cognito's email
-  along; without an item, the item is created at that version. No key: erased; no Cognito user:
-  gone — nothing to write either way.
+  recipe's clients know. Applied like a profile change, with ``createdAt``, Cognito's email and
+  ``_adoptedFrom`` along; without an item, the item is created at that version. No key: erased;
+  no Cognito user: gone — nothing to write either way. An adoption wins over a confirmation:
+  at version 1 it is applied over a confirmation's first item too (one raced it: reconcile or
+  user_sync confirmed the user after ``adopt`` read the table), and a confirmation never
+  corrects an adopted item. So the two give one item in any order.
 - ``UserDeleted`` carries a tombstone's whole state (``contracts.lifecycle.tombstone_of``): the
   item becomes the tombstone (the personal fields REMOVEd), or, without an item, the tombstone is
   created — unless it has already expired (``expiresAt`` past), when there is nothing to keep.
@@ -70,9 +73,11 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
 from contracts import dynamodb
+from contracts.adoption import ADOPTED_FROM, adoption_mark
 from contracts.event_fields import ReceivedEvent
 from contracts.lifecycle import ERASED_FIELDS, is_tombstone, tombstone_of
 from contracts.names import (
+    ADOPTED_ATTRIBUTE,
     OWNER_ATTRIBUTE,
     REPLAY_MARK,
     TYPENAME_ATTRIBUTE,
@@ -124,6 +129,9 @@ class ItemChange:
     #: ``version``. An email change carries no profile: written over a gap, it would move the
     #: item past profile changes not applied yet, which would then be no-ops, their profile lost.
     follows: int | None = None
+    #: Set: applied at its own version too over a confirmation's first version (``_version`` 1,
+    #: no ``_adoptedFrom``): an adoption wins over a confirmation it raced, in any order.
+    over_first_version: bool = False
 
 
 #: The name ``tests/fakes.py`` imports (every change event is one ``ItemChange``).
@@ -353,7 +361,7 @@ def project(event: ConfirmedEvent, store: UserStore, identity: Identity) -> Proj
     if found.user_pool_id != pool:
         raise UserOfAnotherPoolError(sub, pool, found.user_pool_id)
     earlier = str(first["createdAt"]["S"]) < str(found.values.get("createdAt"))
-    if earlier and not is_tombstone(found.values):
+    if earlier and not is_tombstone(found.values) and ADOPTED_ATTRIBUTE not in found.values:
         kept = FROM_CONFIRMATION if found.version == _FIRST_VERSION else KEPT_BY_LATER_VERSIONS
         expected: dynamodb.Item = {
             name: old[name] for name in (*FROM_CONFIRMATION, _VERSION) if name in old
@@ -437,6 +445,7 @@ def adoption_change(
     and the email Cognito holds now (``None``: the user has none)."""
     present = {name: profile[name] for name in PROFILE_FIELDS if profile[name] is not None}
     state = {name: detail[name] for name in (*_ADOPTED_STATE, *EDIT_BOOKKEEPING)}
+    state[ADOPTED_ATTRIBUTE] = adoption_mark(detail[ADOPTED_FROM], detail[_VERSION])
     if email is not None:
         state[_EMAIL] = email
     cleared = tuple(name for name in PROFILE_FIELDS if profile[name] is None)
@@ -446,7 +455,8 @@ def adoption_change(
         version=detail[_VERSION],
         values=_marked(dynamodb.to_item(present | state), replay_name),
         cleared=cleared if email is not None else (*cleared, _EMAIL),
-        carried=(*PROFILE_FIELDS, *EDIT_BOOKKEEPING, *_ADOPTED_STATE),
+        carried=(*PROFILE_FIELDS, *EDIT_BOOKKEEPING, *_ADOPTED_STATE, ADOPTED_ATTRIBUTE),
+        over_first_version=True,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contracts import dynamodb
-from contracts.names import REPLAY_MARK, USER_KEY
+from contracts.names import ADOPTED_ATTRIBUTE, REPLAY_MARK, USER_KEY
 from services.shared.cognito_users import find_by_sub
 from services.shared.conditional_put import put_if_absent
 from services.user_projector.logic import CognitoUser, ItemChange
@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 #: A change applies to an item of its pool, below its version: so when it writes, it changes
 #: the item (at least ``_version``), and a duplicate or an older change writes nothing.
 CHANGE_CONDITION = "attribute_exists(#id) AND #pool = :pool AND #version < :version"
+#: Or, for an adoption (``ItemChange.over_first_version``), over a confirmation's first item.
+OVER_FIRST_VERSION = (
+    "attribute_exists(#id) AND #pool = :pool AND #version = :first "
+    "AND attribute_not_exists(#adopted)"
+)
 #: A change that must follow the item's version exactly (``ItemChange.follows``).
 FOLLOWING_CONDITION = "attribute_exists(#id) AND #pool = :pool AND #version = :follows"
 
@@ -29,6 +34,9 @@ def change_expressions(change: ItemChange) -> dict[str, object]:
     values: dynamodb.Item = {":pool": {"S": change.user_pool_id}}
     if change.follows is None:
         condition, values[":version"] = CHANGE_CONDITION, {"N": str(change.version)}
+        if change.over_first_version:
+            condition = f"({condition}) OR ({OVER_FIRST_VERSION})"
+            names["#adopted"], values[":first"] = ADOPTED_ATTRIBUTE, {"N": "1"}
     else:
         condition, values[":follows"] = FOLLOWING_CONDITION, {"N": str(change.follows)}
     sets = []

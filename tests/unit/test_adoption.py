@@ -107,12 +107,30 @@ def test_an_item_without_conflict_detection_is_the_first_version() -> None:
     assert decision.state["_lastChangedAt"] == int(updated.timestamp() * 1000)
 
 
-def test_a_pipeline_item_and_a_recipe_item_at_one_version_merge_one_above_with_its_name() -> None:
+def test_a_confirmations_bare_first_item_is_replaced_by_the_recipes_at_its_version() -> None:
     recipe = recipe_item(1, name="Ada")
     decision = decided(recipe, our_item(1))
     assert decision.kind == "merged"
-    assert decision.state and decision.state["_version"] == 2
+    assert decision.state and decision.state["_version"] == 1  # the recipe's clients' version
     assert (decision.state["name"], decision.state["createdAt"]) == ("Ada", recipe["createdAt"])
+
+
+def test_a_recipe_ahead_keeps_a_field_it_cleared_cleared() -> None:
+    adopted = our_item(3, name="Ada", _adoptedFrom=f"{TABLE}#3")
+    adopted["createdAt"] = recipe_item()["createdAt"]
+    decision = decided(recipe_item(4), adopted)  # the name cleared through the recipe's API
+    assert decision.kind == "merged" and decision.state
+    assert (decision.state["_version"], decision.state["name"]) == (4, None)
+
+
+def test_a_password_reset_rewriting_the_recipes_item_does_not_undo_its_adoption() -> None:
+    """The recipe's trigger overwrites the item on ConfirmForgotPassword (version 1 again, a new
+    createdAt, no name): the adopted record is ahead and keeps everything."""
+    first = recipe_item(3, name="Ada")
+    adopted = our_item(3, name="Ada", _adoptedFrom=f"{TABLE}#3")
+    adopted["createdAt"] = first["createdAt"]
+    reset = recipe_item(1) | {"createdAt": iso_utc(NOW - timedelta(hours=1))}
+    assert decided(reset, adopted).kind == "unchanged"
 
 
 def test_a_recipe_ahead_of_the_pipeline_keeps_its_version_when_the_result_is_its_own() -> None:
@@ -217,19 +235,31 @@ def ours_items(draw: st.DrawFn) -> dict[str, Any] | None:
         return None
     item = our_item(draw(st.integers(1, 9)), **{k: v for k, v in draw(profiles).items() if v})
     item["createdAt"] = iso_utc(draw(moments))
+    if draw(st.booleans()):
+        item["_adoptedFrom"] = f"{TABLE}#{item['_version']}"
     if draw(st.integers(0, 5)) == 0:
         del item["email"]
         item |= {"_deleted": True, "_ttl": int(NOW.timestamp()) + 1000}
     return item
 
 
+def bare(item: dict[str, Any]) -> bool:
+    return (
+        item["_version"] == 1
+        and "_adoptedFrom" not in item
+        and all(item.get(name) is None for name in PROFILE_FIELDS)
+    )
+
+
 def projected(ours: dict[str, Any] | None, decision: Any) -> dict[str, Any] | None:
     """What the table holds once the decision's event is applied (the projector's rule: the
-    higher version wins; a tombstone removes the personal fields)."""
+    higher version wins, an adoption also over a confirmation's bare first item; a tombstone
+    removes the personal fields)."""
     state = decision.state
     if state is None:
         return ours
-    if ours is not None and ours["_version"] >= state["_version"]:
+    over_first = decision.kind != "tombstoned" and ours is not None and bare(ours)
+    if ours is not None and ours["_version"] >= state["_version"] and not over_first:
         return ours
     base = dict(ours or our_item())
     if decision.kind == "tombstoned":
@@ -246,7 +276,8 @@ def projected(ours: dict[str, Any] | None, decision: Any) -> dict[str, Any] | No
         )
     for name in PROFILE_FIELDS:
         base.pop(name, None)
-    return base | {k: v for k, v in state.items() if v is not None} | {"email": EMAIL}
+    mark = {"_adoptedFrom": f"{TABLE}#{state['_version']}"}
+    return base | {k: v for k, v in state.items() if v is not None} | {"email": EMAIL} | mark
 
 
 @settings(max_examples=400, deadline=None)
@@ -271,14 +302,21 @@ def test_an_adoption_never_lowers_a_version_nor_loses_the_recipes_profile_when_i
         return
     assert decision.version is not None
     assert decision.version >= recipe["_version"]
-    if ours is not None:
-        assert decision.version > ours["_version"]
-        if recipe["_version"] >= ours["_version"] and decision.kind == "merged":
+    if ours is not None and not recipe.get("_deleted"):
+        if bare(ours):
+            assert decision.version >= ours["_version"]
+        else:
+            assert decision.version > ours["_version"]
+        if recipe["_version"] > ours["_version"] or bare(ours):
+            for name in PROFILE_FIELDS:  # ahead: the recipe's profile whole, cleared or not
+                assert decision.state[name] == recipe.get(name)
+        elif recipe["_version"] == ours["_version"]:
             for name in PROFILE_FIELDS:
                 if recipe.get(name) is not None:
                     assert decision.state[name] == recipe[name]
-        earliest = min(recipe["createdAt"], ours["createdAt"])
-        assert decision.state["createdAt"] == earliest
+        adopted_before = "_adoptedFrom" in ours
+        kept = ours["createdAt"] if adopted_before else recipe["createdAt"]
+        assert decision.state["createdAt"] == kept
     if ours is not None and ours.get("_deleted"):
         assert decision.kind != "merged"
 
@@ -343,6 +381,7 @@ def test_an_adoption_creates_the_item_at_the_recipes_version_with_cognitos_email
         "name": "Ada",
         "age": 36,
         **{k: state[k] for k in ("createdAt", "updatedAt", "_version", "_lastChangedAt")},
+        "_adoptedFrom": f"{TABLE}#4",  # which adoption: the recipe's table, the version
     }
     assert REPLAY_MARK not in store.items[SUB]  # live: new to the table, audited and announced
 
@@ -422,6 +461,9 @@ def test_a_merged_adoption_and_the_confirmation_before_it_leave_one_item_in_any_
 
     rebuilt = FakeProjectorStore()
     events = [confirmation, adoption] * seed.randint(1, 2)
+    if seed.random() < 0.5:  # reconcile's confirmation, stamped with Cognito's (earlier) date
+        events.append(user_confirmed_envelope(SUB) | {"detail": {**confirmation["detail"],
+                      "confirmedAt": "2020-01-01T00:00:00.000Z"}})  # fmt: skip
     seed.shuffle(events)
     for envelope in events:
         copy = json.loads(json.dumps(envelope))
@@ -431,7 +473,45 @@ def test_a_merged_adoption_and_the_confirmation_before_it_leave_one_item_in_any_
     assert rebuilt.items == live.items
 
 
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    recipe=recipes().filter(lambda item: not item.get("_deleted")),
+    confirmed_at=moments,
+    seed=st.randoms(use_true_random=False),
+)
+def test_an_adoption_and_a_confirmation_it_did_not_see_give_one_item_in_any_order(
+    recipe: dict[str, Any], confirmed_at: datetime, seed: random.Random, lambda_context: Any
+) -> None:
+    """adopt read no userpipe item; reconcile or user_sync then confirmed the user (Cognito's
+    creation date, any moment). Live and in a rebuild, in either order, the adoption's item."""
+    recipe["email"] = EMAIL
+    decision = decide(recipe, None, cognito(), user_pool_id=POOL, now=NOW)
+    assert decision.state is not None
+    adoption = adopted_envelope(decision.state)
+    confirmation = user_confirmed_envelope(SUB)
+    confirmation["detail"]["confirmedAt"] = iso_utc(confirmed_at)
+    results = []
+    for order in ([adoption, confirmation], [confirmation, adoption]):
+        store = FakeProjectorStore()
+        assert deliver(store, lambda_context, *order) == []
+        results.append(dynamodb.from_item(store.items[SUB]))
+    assert results[0] == results[1]
+    assert results[0]["createdAt"] == recipe["createdAt"]
+    assert results[0]["_version"] == decision.state["_version"]
+
+
 # --- a run, on fakes --------------------------------------------------------------------------
+
+
+class FakeKeys(dict[str, bytes]):
+    """The keys table: a user's key by id."""
+
+    def get_or_create(self, sub: str) -> bytes:
+        return self.setdefault(sub, b"k" * 32)
 
 
 class FakeSides:
@@ -446,7 +526,7 @@ class FakeSides:
     def __init__(self, recipe: list[dict[str, Any]], users: dict[str, str]) -> None:
         self.recipe, self.users = recipe, users
         self.table: dict[str, dict[str, Any]] = {}
-        self.keys: dict[str, bytes] = {}
+        self.keys = FakeKeys()
         self.destroyed: list[str] = []
         self.inbox: list[dict[str, Any]] = []
         self.published: list[dict[str, Any]] = []
@@ -473,8 +553,9 @@ class FakeSides:
             self.delete_after_read.discard(sub)
         return user
 
-    def seal_profile(self, sub: str, profile: dict[str, Any], version: int) -> str:
-        self.keys.setdefault(sub, b"k" * 32)
+    def seal_profile(self, sub: str, profile: dict[str, Any], version: int) -> str | None:
+        if sub not in self.keys:
+            return None
         return "v1." + json.dumps(profile, sort_keys=True).encode().hex()
 
     def destroy(self, sub: str) -> bool:
@@ -503,6 +584,7 @@ class FakeSides:
             item |= {k: detail[k] for k in ("createdAt", "updatedAt", "_version", "_lastChangedAt")}
             if event["detail-type"] == USER_ADOPTED:
                 item |= json.loads(bytes.fromhex(detail["sealedProfile"][3:]))
+                item["_adoptedFrom"] = f"{detail['adoptedFrom']}#{detail['_version']}"
             else:
                 item |= {"_deleted": True, "_ttl": detail["expiresAt"], "email": None}
             self.table[sub] = {k: v for k, v in item.items() if v is not None}
@@ -590,3 +672,57 @@ def test_a_user_deleted_after_the_run_read_them_keeps_no_key() -> None:
     summary = run_on(sides, wait_seconds=30)
     assert users[1] not in sides.keys and users[1] in sides.destroyed
     assert (summary.gone, summary.pending, summary.complete) == (1, [], True)
+
+
+# --- what a review found (each failed before its fix) -------------------------------------------
+
+
+def test_an_adoption_landing_on_a_confirmations_first_item_is_applied_not_a_fork(
+    lambda_context: Any,
+) -> None:
+    state = decided(recipe_item(1, name="Ada"), None).state
+    assert state is not None
+    store = FakeProjectorStore()
+    assert deliver(store, lambda_context, user_confirmed_envelope(SUB)) == []
+    assert deliver(store, lambda_context, adopted_envelope(state)) == []
+    item = dynamodb.from_item(store.items[SUB])
+    assert (item["_version"], item["name"], item["createdAt"]) == (1, "Ada", state["createdAt"])
+
+
+def test_a_merged_adoption_one_version_up_is_announced_not_taken_for_an_api_edit() -> None:
+    from services.change_publisher.logic import Announcement, publication
+
+    created = recipe_item(3)["createdAt"]
+    ours = our_item(3, name="B", createdAt=created, _adoptedFrom=f"{TABLE}#3")
+    decision = decided(recipe_item(3, name="C"), ours)
+    assert decision.kind == "merged" and decision.version == 4 and decision.state
+    new = {**ours, **{k: v for k, v in decision.state.items() if v is not None}}
+    new["_adoptedFrom"] = f"{TABLE}#4"  # what the projector writes with it
+    record = {
+        "eventName": "MODIFY",
+        "dynamodb": {"OldImage": dynamodb.to_item(ours), "NewImage": dynamodb.to_item(new)},
+    }
+    found = publication(record, MemoryKeyStore(), lambda sub: False)
+    assert [type(action) for action in found] == [Announcement]
+
+
+def test_a_user_deleted_and_tombstoned_during_a_merge_keeps_no_key() -> None:
+    (sub,) = subs(1)
+    recipe = recipe_item(2, name="Ada") | {"id": sub}
+    ours = our_item(2, name="Ada L.") | {"id": sub}  # the user edited in userpipe: a merge
+
+    class DeletedAfterTheRead(FakeSides):
+        def cognito_user(self, asked: str) -> Any:
+            user = super().cognito_user(asked)
+            if asked == sub and user is not None:  # deleted now: user_sync's erasure
+                self.users.pop(sub)
+                self.keys.pop(sub, None)
+                tombstone = {k: v for k, v in self.table[sub].items() if k != "email"}
+                self.table[sub] = tombstone | {"_version": 3, "_deleted": True, "_ttl": 1}
+            return user
+
+    sides = DeletedAfterTheRead([recipe], {sub: EMAIL})
+    sides.table[sub] = ours
+    summary = run_on(sides, wait_seconds=30)
+    assert sub not in sides.keys
+    assert (summary.published, summary.gone, summary.complete) == (0, 1, True)

@@ -317,3 +317,35 @@ def test_cognito_answers_with_no_email_for_a_user_without_one(cognito: tuple[Any
     sub = sub_of(client, pool, "Google_1234567890")
 
     assert CognitoIdentity(client).user(pool, sub) == CognitoUser(None)
+
+
+def adopted_at(version: int) -> ItemChange:
+    from services.user_projector.logic import adoption_change
+
+    detail = {
+        "sub": SUB,
+        "userPoolId": POOL,
+        "createdAt": "2025-02-01T10:00:00.000Z",
+        "updatedAt": "2025-03-01T10:00:00.000Z",
+        "_version": version,
+        "_lastChangedAt": 1_740_823_200_000,
+        "adoptedFrom": "User-abc-dev",
+    }
+    return adoption_change(detail, {"name": "Ada", "age": None}, "ada@example.com")
+
+
+def test_an_adoption_applies_over_a_confirmations_first_item_at_its_own_version_once(
+    store: Any,
+) -> None:
+    store.create(first_item())
+    assert store.change(adopted_at(1)) is None  # version 1 over version 1: the adoption wins
+    item = plain(store.item())
+    assert item is not None
+    assert (item["_version"], item["name"], item["_adoptedFrom"]) == (1, "Ada", "User-abc-dev#1")
+    assert item["createdAt"] == "2025-02-01T10:00:00.000Z"
+    assert store.change(adopted_at(1)) == store.item()  # adopted now: a duplicate, no write
+
+
+def test_an_adoption_never_applies_at_its_version_over_an_edited_item(store: Any) -> None:
+    store.create(first_item(_version=2, name="Ada L."))
+    assert store.change(adopted_at(2)) == store.item()

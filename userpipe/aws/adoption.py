@@ -96,13 +96,16 @@ class Sides:
                 attempt += 1
         return found
 
-    def seal_profile(self, sub: str, profile: Mapping[str, Any], version: int) -> str:
-        """``profile`` sealed under the user's data key (made now if the user has none), bound
-        to the user and ``version`` as a profile change's is."""
+    def seal_profile(self, sub: str, profile: Mapping[str, Any], version: int) -> str | None:
+        """``profile`` sealed under the user's data key, bound to the user and ``version`` as a
+        profile change's is; ``None`` when the user has no key (``adopt`` made it before reading
+        Cognito: gone since means the user was erased, and nothing is sealed again)."""
         # Imported here: ``cryptography`` loads only when something is sealed (not --dry-run).
         from services.shared.sealing import seal_json
 
-        key = self.keys.get_or_create(sub)
+        key = self.keys.get(sub)
+        if key is None:
+            return None
         context = seal_context(self.user_pool_id, sub, version)
         return seal_json(key, dict(profile), context=context)
 

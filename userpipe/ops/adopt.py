@@ -27,16 +27,22 @@ invalid           the recipe item breaks a rule of the User item      nothing: r
                                                                       the fields (never values)
 ================  ==================================================  =========================
 
-**The merge rule** (a userpipe item P and the recipe's R, both live): the higher ``_version``
-wins the profile (``name``, ``age``); on a tie the recipe's does, and a field it lacks is taken
-from userpipe's. ``createdAt`` is the earlier of the two. The email is always Cognito's (the
-projector reads it: no event carries one). The result is written at R's ``_version`` when it is
-R's own state and R is ahead, so DataStore clients that synced against the recipe see the
-``_version`` they hold; otherwise one above both. ``_version`` never goes down, so no client is
-ever ahead of the table and no conflict loops: a client behind it gets one ``ConflictUnhandled``
-with the table's item and DataStore's default handler retries on it. A recipe item whose email is
-not Cognito's (the recipe never followed email changes) is adopted one version up, so clients
-take the new address.
+**The merge rule** (a userpipe item P and the recipe's R, both live). A confirmation's bare
+first item (version 1, no profile, never adopted: reconcile or user_sync confirmed the user
+first) holds nothing of the user's own: R replaces it, at R's ``_version`` (the projector applies
+an adoption over such an item, and a confirmation never corrects an adopted one, so the two give
+one item in any order). Otherwise the higher ``_version`` wins the profile (``name``, ``age``),
+whole — a field the winner cleared stays cleared; on a tie the recipe's does, and a field it
+lacks is taken from userpipe's. ``createdAt`` is the recipe's, as first adopted (its trigger
+rewrites it on a password reset). The email is always Cognito's (the projector reads it: no event
+carries one). The result is written at R's ``_version`` when it is R's own state and R is ahead,
+so DataStore clients that synced against the recipe see the ``_version`` they hold; otherwise one
+above both. ``_version`` never goes down, so no client is ever ahead of the table and no
+conflicts loop: a client behind it gets one ``ConflictUnhandled`` with the table's item and
+DataStore's default handler retries on it. A recipe item whose email is not Cognito's (the recipe
+never followed email changes) is adopted one version up, so clients take the new address. Every
+adopted item carries ``_adoptedFrom`` (``<table>#<_version>``), which also tells the change
+publisher an adoption from an API edit.
 
 Idempotent: a second run finds every item ``unchanged``. Resumable: a run stopped midway leaves
 only whole events behind (each lands or not); the next decides again and publishes what has not
@@ -52,12 +58,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
 
-from contracts.adoption import ADOPTED_STATE, user_adopted_detail
+from contracts.adoption import ADOPTED_STATE, adoption_mark, user_adopted_detail
 from contracts.adoption import put_events_entry as adopted_entry
 from contracts.event_fields import USER_DELETED_EVENT
 from contracts.fields import Timestamp
 from contracts.lifecycle import is_tombstone, tombstone_expiry, user_deleted_detail
-from contracts.names import USER_KEY, USER_TTL_ATTRIBUTE, iso_utc
+from contracts.names import ADOPTED_ATTRIBUTE, USER_KEY, USER_TTL_ATTRIBUTE, iso_utc
 from contracts.rules import is_sub
 from contracts.user_fields import PROFILE_FIELDS, profile_problem
 from userpipe.aws.adoption import PoolUser, Sides
@@ -160,10 +166,6 @@ def _profile(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: item.get(name) for name in PROFILE_FIELDS}
 
 
-def _earlier(one: str, other: str) -> str:
-    return one if datetime.fromisoformat(one) <= datetime.fromisoformat(other) else other
-
-
 def decide(
     recipe: Mapping[str, Any],
     ours: Mapping[str, Any] | None,
@@ -189,20 +191,27 @@ def decide(
     theirs = {**_history(recipe), **_profile(recipe)}
     email_followed = recipe.get("email") == cognito.email
     changed_now = {"updatedAt": iso_utc(now), "_lastChangedAt": int(now.timestamp() * 1000)}
-    if ours is None:
+    if ours is None or _first_confirmed_version(ours):
+        # Nothing of the user's own yet (a confirmation's first item is replaced: the projector
+        # applies an adoption over it, at any version — ``ItemChange.over_first_version``).
+        kind: Kind = "adopted" if ours is None else "merged"
         if email_followed:
-            return Decision("adopted", user_id, theirs)
+            return Decision(kind, user_id, theirs)
         bumped = {**theirs, **changed_now, "_version": theirs["_version"] + 1}
-        return Decision("adopted", user_id, bumped)
+        return Decision(kind, user_id, bumped)
     ours_version, their_version = int(ours["_version"]), theirs["_version"]
-    if their_version >= ours_version:
+    if their_version > ours_version:
+        profile = _profile(recipe)  # ahead: the recipe's state whole, a cleared field too
+    elif their_version == ours_version:
         profile = {
             name: theirs[name] if theirs[name] is not None else ours.get(name)
             for name in PROFILE_FIELDS
         }
     else:
         profile = _profile(ours)
-    created = _earlier(theirs["createdAt"], str(ours["createdAt"]))
+    # The recipe's createdAt, as first adopted: the recipe's trigger rewrites it on a password
+    # reset (its known defect), and a later run must not take that one.
+    created = ours["createdAt"] if ADOPTED_ATTRIBUTE in ours else theirs["createdAt"]
     merged = {**profile, "createdAt": created}
     if ours_version >= their_version and merged == {
         **_profile(ours),
@@ -225,6 +234,16 @@ def decide(
     return Decision("merged", user_id, state)
 
 
+def _first_confirmed_version(item: Mapping[str, Any]) -> bool:
+    """A confirmation's first item: version 1, never adopted, no profile (what the pipeline,
+    reconcile or user_sync made of a user ``adopt`` had not reached yet)."""
+    return (
+        item.get("_version") == 1
+        and ADOPTED_ATTRIBUTE not in item
+        and all(item.get(name) is None for name in PROFILE_FIELDS)
+    )
+
+
 def _deletion(recipe: Mapping[str, Any], ours: Mapping[str, Any] | None, now: datetime) -> Decision:
     """A ``_deleted`` recipe item: a tombstone, unless expired, already one, or older than the
     live userpipe item. A deletion wins a tie. DataStore's tombstones are at version 2 or more
@@ -243,7 +262,8 @@ def _deletion(recipe: Mapping[str, Any], ours: Mapping[str, Any] | None, now: da
         ours_version = int(ours["_version"])
         if ours_version > history["_version"]:
             return Decision("newerHere", user_id)
-        created = _earlier(created, str(ours["createdAt"]))
+        if ADOPTED_ATTRIBUTE in ours:
+            created = ours["createdAt"]
         version = max(version, ours_version + 1)
     if version != history["_version"]:
         history = {
@@ -325,7 +345,9 @@ def run(
     sides = sides or Sides(deployment, source_table)
     total = sides.source_size()
     summary = Summary(source_table, dry_run)
-    expected: dict[str, int] = {}  # published user → the version the table must reach
+    #: published user → the version the table must reach, and the adoption's mark (None: a
+    #: tombstone)
+    expected: dict[str, tuple[int, str | None]] = {}
     interval, last = 1.0 / rate, None
     with progress.bar(f"adopting {source_table}", total=total or None) as bar:
         for page in sides.source_pages(PAGE_SIZE):
@@ -337,7 +359,12 @@ def run(
                     sleep(max(0.0, last + interval - monotonic()))
                 last = monotonic()
                 sub = item.get("id")
-                cognito = sides.cognito_user(sub) if isinstance(sub, str) and is_sub(sub) else None
+                valid_sub = isinstance(sub, str) and is_sub(sub)
+                if valid_sub and not dry_run and _may_adopt(item, ours.get(str(sub)), sides):
+                    # The key before Cognito is read: a deletion after the read finds the key
+                    # there and user_sync destroys it; one before the read is seen by it.
+                    sides.keys.get_or_create(str(sub))
+                cognito = sides.cognito_user(str(sub)) if valid_sub else None
                 decision = decide(
                     item,
                     ours.get(str(sub)),
@@ -352,21 +379,36 @@ def run(
                     # the sealed event it published stays unreadable (``_wait_for_the_table``).
                     sides.shredder.destroy(decision.user_id)
                 if decision.kind in PUBLISHING and not dry_run:
-                    entries.append(_entry(decision, sides))
+                    entry = _entry(decision, sides)
+                    if entry is None:  # erased since its key was made: nothing to adopt
+                        summary.gone += 1
+                        continue
+                    entries.append(entry)
                     published.append(decision)
             failed = set(sides.publish(entries)) if entries else set()
             summary.failed += len(failed)
             summary.published += len(entries) - len(failed)
             for index, decision in enumerate(published):
                 if index not in failed and decision.version is not None:
-                    expected[decision.user_id] = decision.version
+                    mark = None
+                    if decision.kind != "tombstoned":
+                        mark = adoption_mark(sides.source_table, decision.version)
+                    expected[decision.user_id] = (decision.version, mark)
             bar.update(summary.read, total=max(total, summary.read) or None)
     if expected:
         _wait_for_the_table(sides, expected, summary, progress, wait_seconds, sleep, monotonic)
     return summary
 
 
-def _entry(decision: Decision, sides: Sides) -> dict[str, str]:
+def _may_adopt(item: Mapping[str, Any], ours: Mapping[str, Any] | None, sides: Sides) -> bool:
+    """Whether ``decide`` may seal a profile for this item: a live one, its user's userpipe item
+    none or a live one of this pool."""
+    if item.get("_deleted") is True:
+        return False
+    return ours is None or (ours.get("userPoolId") == sides.user_pool_id and not is_tombstone(ours))
+
+
+def _entry(decision: Decision, sides: Sides) -> dict[str, str] | None:
     """The event for a publishing decision: ``UserAdopted`` with the profile sealed under the
     user's key (made now if the user has none), or ``UserDeleted`` after the key is destroyed."""
     state, sub, pool = decision.state or {}, decision.user_id, sides.user_pool_id
@@ -377,15 +419,28 @@ def _entry(decision: Decision, sides: Sides) -> dict[str, str]:
         return USER_DELETED_EVENT.put_events_entry(detail, sides.bus_name)
     profile = {name: state.get(name) for name in PROFILE_FIELDS}
     sealed = sides.seal_profile(sub, profile, state["_version"])
+    if sealed is None:
+        return None
     detail = user_adopted_detail(
         pool, sub, {name: state[name] for name in ADOPTED_STATE}, sealed, sides.source_table
     )
     return adopted_entry(detail, sides.bus_name)
 
 
+def _holds(item: Mapping[str, Any], expected: tuple[int, str | None]) -> bool:
+    """Whether the item holds what was published: beyond its version, or at it with the
+    adoption's mark (a tombstone: at it, deleted) — not merely at its version, which a
+    confirmation racing the adoption also makes."""
+    version, mark = expected
+    held = int(item.get("_version", 0))
+    if held != version:
+        return held > version
+    return is_tombstone(item) if mark is None else item.get(ADOPTED_ATTRIBUTE) == mark
+
+
 def _wait_for_the_table(
     sides: Sides,
-    expected: Mapping[str, int],
+    expected: Mapping[str, tuple[int, str | None]],
     summary: Summary,
     progress: Progress,
     wait_seconds: float,
@@ -398,26 +453,30 @@ def _wait_for_the_table(
     ``GONE_CHECK_SECONDS`` the run asks Cognito about the users still absent, and destroys the
     key it made for each one gone, so their sealed event stays unreadable."""
     pending = dict(expected)
+    gone = 0
     deadline = monotonic() + wait_seconds
     next_gone_check = monotonic() + GONE_CHECK_SECONDS
     with progress.bar("waiting for the projector", total=len(expected)) as bar:
         while pending:
             found = sides.ours(list(pending))
             for user_id, item in found.items():
-                if int(item.get("_version", 0)) >= pending[user_id]:
+                if _holds(item, pending[user_id]):
                     del pending[user_id]
+                    if is_tombstone(item):  # deleted meanwhile, or adopted as a tombstone
+                        sides.shredder.destroy(user_id)
             if monotonic() >= next_gone_check or monotonic() >= deadline:
                 for user_id in [sub for sub in pending if sub not in found]:
                     if sides.cognito_user(user_id) is None:
                         sides.shredder.destroy(user_id)
                         del pending[user_id]
                         summary.gone += 1
+                        gone += 1
                 next_gone_check = monotonic() + GONE_CHECK_SECONDS
             bar.update(len(expected) - len(pending))
             if not pending or monotonic() >= deadline:
                 break
             sleep(0.5)
-    summary.landed = len(expected) - len(pending) - summary.gone
+    summary.landed = len(expected) - len(pending) - gone
     summary.pending = sorted(pending)
 
 
