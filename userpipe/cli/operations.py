@@ -165,8 +165,9 @@ def add_commands(commands: Any) -> None:
         "age; the email is Cognito's) or, for an item DataStore deleted, UserDeleted (a "
         "tombstone). Items of users the pool does not have, and items that break the User "
         "item's rules, are reported, not copied; a user deleted since is never brought back. "
-        "A userpipe item the pipeline made meanwhile is merged: the higher _version wins the "
-        "profile, the recipe's on a tie, createdAt is the earlier (docs/adoption.md). Then wait "
+        "A confirmation's bare first item is replaced at the recipe's _version; a userpipe item "
+        "with more of its own is merged: the higher _version wins the profile, the recipe's on "
+        "a tie, createdAt is the recipe's (docs/adoption.md). Then wait "
         "until the projector has written what was published. Safe to run again: a second run "
         "finds nothing to do. Exit 1 if anything was invalid, not published or not written in "
         "time.",
