@@ -95,11 +95,12 @@ def test_a_running_recipe_app_is_adopted_while_users_keep_signing_up(
     second = userpipe(stack, capsys, "adopt", "--local", "--from-table", app.table_name)
     stack.settle()
 
-    for run, summary in (("first", first), ("second", second)):
-        counts = {kind: n for kind, n in summary["counts"].items() if n}
-        print(f"adopt, {run} run: {counts}, published {summary['published']}, "
-              f"landed {summary['landed']}")  # fmt: skip
-    print(f"sign-ups during the adoption: {len(arrived)}")
+    with capsys.disabled():  # the commands' output is read through capsys
+        for run, summary in (("first", first), ("second", second)):
+            counts = {kind: n for kind, n in summary["counts"].items() if n}
+            print(f"adopt, {run} run: {counts}, published {summary['published']}, "
+                  f"landed {summary['landed']}")  # fmt: skip
+        print(f"sign-ups during the adoption: {len(arrived)}")
     assert first["counts"]["invalid"] == second["counts"]["invalid"] == 0
     assert first["complete"] and second["complete"], (first, second)
     assert switched["written"] is True
