@@ -17,7 +17,7 @@ from contracts import dynamodb
 from contracts.adoption import read_user_adopted, user_adopted_detail
 from contracts.event_fields import InvalidEventError
 from contracts.names import REPLAY_MARK, USER_ADOPTED, iso_utc
-from contracts.user_fields import FIELD, PROFILE_FIELDS
+from contracts.user_fields import PROFILE_FIELDS
 from contracts.user_profile_changed import seal_context
 from services.shared.cognito_users import PoolUser
 from services.shared.sealing import seal_json
@@ -30,6 +30,7 @@ from tests.support import (
     sqs_event,
     user_confirmed_envelope,
 )
+from tests.unit.test_user_projector_changes import profiles  # every value the rules accept
 from userpipe.ops.adopt import decide, recipe_problems
 
 POOL = "eu-west-1_Ab12Cd34E"  # tests/support.EVENT_POOL
@@ -203,16 +204,6 @@ def test_an_item_breaking_a_rule_is_invalid_naming_the_field_never_the_value(
 # --- the decision, over the whole input space --------------------------------------------------
 
 
-def _profile_values(name: str) -> st.SearchStrategy[Any]:
-    field = FIELD[name]
-    if field.type is int:
-        return st.none() | st.integers(0, 150)
-    return st.none() | st.text("abcdef ÄÖ", min_size=1, max_size=8).filter(
-        lambda text: field.rule is None or field.rule.holds(text)
-    )
-
-
-profiles = st.fixed_dictionaries({name: _profile_values(name) for name in PROFILE_FIELDS})
 moments = st.integers(-400, -1).map(lambda days: NOW + timedelta(days=days, seconds=days * 7))
 
 
