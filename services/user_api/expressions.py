@@ -141,7 +141,13 @@ def filter_expression(
         return None
     if text is False:
         return never(root)
-    return Expression(text, builder.names, builder.values, root)
+    # A clause decided here may fold away a sibling already built (``not`` over a decided
+    # ``False`` AND a field's clauses): DynamoDB refuses a name or value the text does not use
+    # ("unused in expressions"), so only those the text names are sent.
+    used = set(re.findall(r"[#:]\w+", text))
+    names = {name: field for name, field in builder.names.items() if name in used}
+    values = {name: value for name, value in builder.values.items() if name in used}
+    return Expression(text, names, values, root)
 
 
 def never(root: str = "filter") -> Expression:

@@ -45,6 +45,7 @@ ORDER: Final = (
     "docs/api.md",
     "docs/architecture.md",
     "docs/lifecycle.md",
+    "docs/adoption.md",
     "docs/deploy.md",
     "docs/performance.md",
     "docs/testing.md",
@@ -80,6 +81,10 @@ SKIPPED: Final = {
         "calls AWS with an account's credentials, on a deployed stack's values"
     ),
     r"userpipe outputs --stack .*": "reads a deployed stack's outputs (CloudFormation)",
+    r"userpipe (adopt|attach-triggers|reconcile) --stack .*": (
+        "the cutover's steps on a deployed stack and its pool (an AWS account); "
+        "tests/integration/test_adoption.py runs the same sequence on the local stack"
+    ),
     r"cp \.userpipe/amplify-config\.json src/.*": "writes into a frontend's own source folder",
     r"\.venv/bin/userpipe local up": (
         "serves until Ctrl-C on the fixed ports 4747/4748, which another stack may hold: "

@@ -215,3 +215,17 @@ def test_a_querys_key_is_decided_with_its_value_and_never_sent() -> None:
     assert filter_expression({"not": {"id": {"eq": "u07"}}}, fields=fields, known=known) == never()
     with pytest.raises(BadRequest, match=r"^filter\.id\.between: "):
         filter_expression({"id": {"between": ["b", "a"]}}, fields=fields, known=known)
+
+
+def test_a_clause_folded_away_by_a_decided_one_sends_none_of_its_names_or_values() -> None:
+    """``not`` over a decided false (``id eq null``) AND a name clause is true: the name clause is
+    gone from the text, and DynamoDB refuses names and values a text does not use."""
+    spec = {
+        "email": {"attributeExists": True},
+        "not": {"id": {"eq": None}, "name": {"ne": None}},
+    }
+    fields = frozenset({"id", "email", "name"})
+    expression = filter_expression(spec, fields=fields, known={"id": "u01"})
+    assert expression is not None
+    assert set(expression.names.values()) == {"email"}
+    assert all(name in expression.text for name in (*expression.names, *expression.values))
