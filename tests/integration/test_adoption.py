@@ -81,7 +81,7 @@ def test_a_running_recipe_app_is_adopted_while_users_keep_signing_up(
         app.datastore_delete(user)
     app.reset_password(users[0])  # the recipe's trigger overwrites the item (its known defect)
 
-    with SignUpStream(app, per_second=4) as stream:
+    with SignUpStream(app, per_second=1) as stream:
         first = userpipe(stack, capsys, "adopt", "--local", "--from-table", app.table_name,
                          "--rate", "200")  # fmt: skip
         switched = userpipe(stack, capsys, "attach-triggers", "--local", "--save-to",
