@@ -38,6 +38,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from userpipe.aws.clients import Clients
 from userpipe.local import outbox
 from userpipe.local.stack import LocalStack
+from userpipe.ops.triggers import update_request
 
 API_ID: Final = "rcp4fx2lqbdkzmw7hbn3tyu5ea"  # an AppSync API id's shape: 26 of [a-z0-9]
 ENV: Final = "dev"
@@ -230,17 +231,16 @@ def update_user_pool(clients: Clients, pool_id: str, *, post_confirmation: str |
     """``UpdateUserPool`` with the pool's updatable configuration as ``DescribeUserPool`` reads
     it (the members botocore's model gives UpdateUserPool), ``LambdaConfig.PostConfirmation``
     changed: what the API reference tells a caller to do ("construct this API request to pass
-    the existing configuration of your user pool, modified to include the changes")."""
+    the existing configuration of your user pool, modified to include the changes"): the
+    request ``userpipe attach-triggers`` sends (``userpipe.ops.triggers.update_request``)."""
     cognito = clients.cognito
     pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
-    updatable = cognito.meta.service_model.operation_model("UpdateUserPool").input_shape.members
-    request = {name: value for name, value in pool.items() if name in updatable}
     triggers = dict(pool.get("LambdaConfig") or {})
     if post_confirmation is None:
         triggers.pop("PostConfirmation", None)
     else:
         triggers["PostConfirmation"] = post_confirmation
-    cognito.update_user_pool(**{**request, "UserPoolId": pool_id, "LambdaConfig": triggers})
+    cognito.update_user_pool(**update_request(pool, triggers))
 
 
 class SignUpStream:

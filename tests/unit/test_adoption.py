@@ -31,7 +31,7 @@ from tests.support import (
     user_confirmed_envelope,
 )
 from tests.unit.test_user_projector_changes import profiles  # every value the rules accept
-from userpipe.ops.adopt import decide, recipe_problems
+from userpipe.ops.adopt import decide, decided_without_cognito, recipe_problems
 
 POOL = "eu-west-1_Ab12Cd34E"  # tests/support.EVENT_POOL
 SUB = "7d8ca528-4931-4254-9273-ea5ee853f271"
@@ -281,6 +281,28 @@ def test_whatever_both_tables_hold_a_second_run_finds_nothing_to_do(
     after = projected(ours, first)
     second = decide(recipe, after, user, user_pool_id=POOL, now=NOW + timedelta(minutes=5))
     assert second.kind not in {"adopted", "merged", "tombstoned"}, (first, second)
+
+
+@settings(max_examples=400, deadline=None)
+@given(recipe=recipes(), ours=ours_items(), in_pool=st.booleans(), invalid=st.booleans())
+def test_an_item_decided_without_cognito_is_decided_as_cognito_would_have_it(
+    recipe: dict[str, Any], ours: dict[str, Any] | None, in_pool: bool, invalid: bool
+) -> None:
+    """A run asks Cognito only where its answer can matter: whatever Cognito holds, the
+    decision made without it is decide's, or (the user gone) ``notInPool`` where nothing is
+    published either. A second run over a settled table asks nothing."""
+    if invalid:
+        recipe = recipe | {"_version": 0}
+    user = cognito() if in_pool else None
+    full = decide(recipe, ours, user, user_pool_id=POOL, now=NOW)
+    without = decided_without_cognito(recipe, ours, user_pool_id=POOL, now=NOW)
+    if without is not None:
+        assert without.kind not in {"adopted", "merged"}
+        assert without == full or (user is None and full.kind == "notInPool"), (without, full)
+    settled = projected(ours, full)
+    again = decided_without_cognito(recipe, settled, user_pool_id=POOL, now=NOW)
+    if full.kind in {"adopted", "merged", "tombstoned", "unchanged"} and in_pool:
+        assert again is not None and again.kind not in {"adopted", "merged", "tombstoned"}
 
 
 @settings(max_examples=400, deadline=None)
@@ -638,6 +660,17 @@ def test_a_run_adopts_each_kind_and_a_second_run_finds_nothing_to_do() -> None:
     second = run_on(sides)
     assert second.counts["unchanged"] == 28
     assert (second.published, len(sides.published)) == (0, published)
+
+
+def test_a_second_run_asks_cognito_about_no_user_it_already_holds() -> None:
+    users = subs(30)
+    sides = FakeSides(recipe_of(users), dict.fromkeys(users, EMAIL))
+    run_on(sides)
+    asked: list[str] = []
+    read = sides.cognito_user
+    sides.cognito_user = lambda sub: asked.append(sub) or read(sub)  # type: ignore[method-assign]
+    second = run_on(sides)
+    assert second.counts["unchanged"] == 30 and asked == []
 
 
 def test_a_dry_run_publishes_nothing_and_makes_no_key() -> None:

@@ -88,8 +88,11 @@ KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 PUBLISHING: Final = frozenset({"adopted", "merged", "tombstoned"})
 #: Ids kept per kind for the report.
 EXAMPLES: Final = 10
-#: Items a second, by default: each costs one Cognito read (``AdminGetUser``, whose quota the
-#: pool's own sign-ins share), one item read and, when adopted, a key and a third of an event.
+#: Cognito reads a second, by default: one per recipe item ``decide`` needs Cognito for
+#: (``AdminGetUser``, in the UserRead category whose 120 a second the app's own ``GetUser``
+#: calls and the projector's reads of the adopted users share: Cognito quotas, "Amazon Cognito
+#: user pools per-category request rate quotas"). An item whose decision Cognito cannot change
+#: (``decided_without_cognito``: a second run's) is not rated.
 DEFAULT_RATE: Final = 25.0
 PAGE_SIZE: Final = 100
 #: How long a run waits for what it published to be in the table, by default.
@@ -234,6 +237,31 @@ def decide(
     return Decision("merged", user_id, state)
 
 
+def decided_without_cognito(
+    recipe: Mapping[str, Any],
+    ours: Mapping[str, Any] | None,
+    *,
+    user_pool_id: str,
+    now: datetime,
+) -> Decision | None:
+    """``decide``'s answer when Cognito's cannot make it publish; ``None``: ask Cognito.
+
+    ``decide`` reads Cognito only for a valid live recipe item of a user with no item or an
+    item of this pool; and when that item already holds the recipe's (``unchanged``) or is a
+    tombstone (``deletedHere``), Cognito's answer can only turn it into ``notInPool`` — also
+    nothing published; the user's deletion is user_sync's and reconcile's to carry into the
+    item. So a second run costs a scan and item reads, not a Cognito read per user.
+    """
+    live_here = ours is None or ours.get("userPoolId") == user_pool_id
+    if recipe_problems(recipe) or recipe.get("_deleted") is True or not live_here:
+        return decide(recipe, ours, None, user_pool_id=user_pool_id, now=now)
+    if ours is None:
+        return None
+    stand_in = PoolUser(str(recipe["id"]), "CONFIRMED", ours.get("email"), True, now)
+    decision = decide(recipe, ours, stand_in, user_pool_id=user_pool_id, now=now)
+    return decision if decision.kind in {"unchanged", "deletedHere"} else None
+
+
 def _first_confirmed_version(item: Mapping[str, Any]) -> bool:
     """A confirmation's first item: version 1, never adopted, no profile (what the pipeline,
     reconcile or user_sync made of a user ``adopt`` had not reached yet)."""
@@ -355,23 +383,19 @@ def run(
             entries: list[dict[str, str]] = []
             published: list[Decision] = []
             for item in page:
-                if last is not None:
-                    sleep(max(0.0, last + interval - monotonic()))
-                last = monotonic()
-                sub = item.get("id")
-                valid_sub = isinstance(sub, str) and is_sub(sub)
-                if valid_sub and not dry_run and _may_adopt(item, ours.get(str(sub)), sides):
-                    # The key before Cognito is read: a deletion after the read finds the key
-                    # there and user_sync destroys it; one before the read is seen by it.
-                    sides.keys.get_or_create(str(sub))
-                cognito = sides.cognito_user(str(sub)) if valid_sub else None
-                decision = decide(
-                    item,
-                    ours.get(str(sub)),
-                    cognito,
-                    user_pool_id=sides.user_pool_id,
-                    now=clock(),
-                )
+                sub, pool = str(item.get("id")), sides.user_pool_id
+                our_item = ours.get(sub)
+                decision = decided_without_cognito(item, our_item, user_pool_id=pool, now=clock())
+                if decision is None:
+                    if last is not None:
+                        sleep(max(0.0, last + interval - monotonic()))
+                    last = monotonic()
+                    if not dry_run and _may_adopt(item, our_item, sides):
+                        # The key before Cognito is read: a deletion after the read finds the
+                        # key there and user_sync destroys it; one before the read is seen by it.
+                        sides.keys.get_or_create(sub)
+                    cognito = sides.cognito_user(sub)
+                    decision = decide(item, our_item, cognito, user_pool_id=pool, now=clock())
                 summary.read += 1
                 summary.add(decision)
                 if decision.kind == "notInPool" and not dry_run:
