@@ -251,24 +251,33 @@ class UserApi:
     def subscribe(
         self, caller: Caller, user_id: str | None, filter: Mapping[str, Any] | None = None
     ) -> Subscribed:
-        """onCreateUser/onUpdateUser/onDeleteUser, when a client subscribes. Amplify's owner
-        rule, stricter on one point: an owner must name their own ``id`` (Amplify's resolver
-        would narrow a subscription without ``id`` to the owner's own changes; refusing it
-        says so instead). Admin and IAM operators may leave ``id`` out and receive everyone's.
+        """onCreateUser/onUpdateUser/onDeleteUser, when a client subscribes: Amplify's owner
+        rule. An owner may name their own ``id`` (DataStore and the Gen 1 codegen'd documents
+        do) or none (Gen 2's data client sends only ``filter``: its ``onCreate``/``onUpdate``/
+        ``onDelete`` and ``observeQuery`` never pass an owner argument), and receives only their
+        own changes; naming anyone else's is ``Unauthorized``. That is what Amplify's v2
+        subscription resolver does: an owner without the owner argument gets a runtime filter
+        on the owner field, a mismatched argument is refused (aws-amplify/amplify-category-api,
+        model transformer ``resolvers/dynamodb/subscriptions.ts``; PRs #551, #1251). Admin and
+        IAM operators may leave ``id`` out and receive everyone's.
 
-        With ``id`` and no ``filter``, AppSync's argument filtering is enough (it matches ``id``
-        against each published user's ``id``); with a ``filter``, the enhanced filter carries
-        ``id`` too, so it holds whether or not AppSync also applies the arguments. A filter
-        AppSync's enhanced filters would refuse, ``id`` included, is a ``BadRequest`` naming
-        the limit (``subscription_filters``)."""
-        if caller.is_admin(self._admin_group):
-            pass
-        elif caller.sub is None or user_id != caller.sub:
+        The owner's ``id`` is always in the enhanced filter when there is one; without an ``id``
+        argument there are no arguments for AppSync to match, so the filter ``id = caller``
+        is set even when the client sent none. A filter AppSync's enhanced filters would
+        refuse, ``id`` included, is a ``BadRequest`` naming the limit
+        (``subscription_filters``)."""
+        admin = caller.is_admin(self._admin_group)
+        if not admin and (caller.sub is None or user_id not in (None, caller.sub)):
             raise Unauthorized(
-                "subscribe with your own id (Admin may subscribe to everyone's changes)"
+                "an owner subscribes to their own changes: give your own id or none "
+                "(Admin may subscribe to everyone's changes)"
             )
-        required = {"id": {"eq": user_id}} if user_id else None
-        return Subscribed(enhanced_filter(filter, required=required))
+        own = user_id if admin else caller.sub
+        required = {"id": {"eq": own}} if own else None
+        enhanced = enhanced_filter(filter, required=required)
+        if enhanced is None and user_id is None and required is not None:
+            enhanced = dict(required)  # no argument to match: the filter is the only guard
+        return Subscribed(enhanced)
 
     def refuse_create(self, caller: Caller) -> None:
         raise Unauthorized(

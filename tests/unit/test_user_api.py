@@ -455,14 +455,15 @@ def test_every_field_but_the_pipelines_publish_mutations_has_a_resolver() -> Non
 # --- subscriptions: who may subscribe to whose changes ---------------------------------------
 
 SUBSCRIPTIONS = ("onCreateUser", "onUpdateUser", "onDeleteUser")
-#: (who, id argument) -> may subscribe. An owner names their own id; Admin and operators may
-#: name anyone's or none (everyone's changes); nobody else may subscribe at all.
+#: (who, id argument) -> may subscribe. An owner names their own id or none (their own changes:
+#: Gen 2's data client sends no id); Admin and operators may name anyone's or none (everyone's
+#: changes); nobody else may subscribe at all.
 SUBSCRIBERS = {
     ("owner", OWNER): ALLOWED,
     ("owner", OTHER): REFUSED,
-    ("owner", None): REFUSED,
+    ("owner", None): ALLOWED,
     ("editor", OWNER): REFUSED,
-    ("editor", None): REFUSED,
+    ("editor", None): ALLOWED,  # their own changes, as any signed-in user
     ("admin", OWNER): ALLOWED,
     ("admin", None): ALLOWED,
     ("operator", None): ALLOWED,
@@ -477,7 +478,7 @@ SUBSCRIBERS = {
 def test_subscription_authorization(call: Any, field: str, who: str, user_id: str | None) -> None:
     arguments = {} if user_id is None else {"id": user_id}
     if SUBSCRIBERS[(who, user_id)] == REFUSED:
-        with pytest.raises(Unauthorized, match=r"own id|Not Authorized"):
+        with pytest.raises(Unauthorized, match=r"own changes|Not Authorized"):
             call(who, "Subscription", field, **arguments)
     else:
         assert call(who, "Subscription", field, **arguments) is None  # AppSync returns no data
@@ -489,6 +490,25 @@ def test_an_accepted_subscription_without_a_filter_relies_on_its_arguments(
     api = UserApi(store, PageTokens(KEY), "Admin")
     event = appsync_event("Subscription", "onUpdateUser", {"id": OWNER}, IDENTITIES["owner"])
     assert handler.resolve(event, lambda_context, lambda: api) == {"data": None}
+
+
+def test_an_owner_subscribing_without_an_id_is_held_to_their_own_by_the_filter(
+    store: Any, lambda_context: Any
+) -> None:
+    """Gen 2's data client subscribes with no id: no argument for AppSync to match, so the
+    resolver's filter is what keeps everyone else's changes from the owner."""
+    api = UserApi(store, PageTokens(KEY), "Admin")
+    bare = appsync_event("Subscription", "onUpdateUser", {}, IDENTITIES["owner"])
+    wanted = {"age": {"gt": 30}}
+    filtered = appsync_event("Subscription", "onCreateUser", {"filter": wanted}, IDENTITIES["owner"])
+    assert handler.resolve(bare, lambda_context, lambda: api) == {
+        "data": None,
+        "subscriptionFilter": {"id": {"eq": OWNER}},
+    }
+    assert handler.resolve(filtered, lambda_context, lambda: api) == {
+        "data": None,
+        "subscriptionFilter": {"and": [{"id": {"eq": OWNER}}, wanted]},
+    }
 
 
 def test_a_subscription_filter_is_set_with_the_subscribers_id_inside_it(
