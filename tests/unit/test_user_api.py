@@ -500,7 +500,9 @@ def test_an_owner_subscribing_without_an_id_is_held_to_their_own_by_the_filter(
     api = UserApi(store, PageTokens(KEY), "Admin")
     bare = appsync_event("Subscription", "onUpdateUser", {}, IDENTITIES["owner"])
     wanted = {"age": {"gt": 30}}
-    filtered = appsync_event("Subscription", "onCreateUser", {"filter": wanted}, IDENTITIES["owner"])
+    filtered = appsync_event(
+        "Subscription", "onCreateUser", {"filter": wanted}, IDENTITIES["owner"]
+    )
     assert handler.resolve(bare, lambda_context, lambda: api) == {
         "data": None,
         "subscriptionFilter": {"id": {"eq": OWNER}},
