@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 NODE   := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 STAGE  ?= dev
 CONTEXT ?=
@@ -12,15 +12,16 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install demo local test test-unit test-integration test-infra test-browser lint \
-	format schemas console browser bench bench-quick layer cdk-app synth deploy destroy clean
+	format schemas console browser bench bench-quick layer cdk-app synth deploy destroy clean \
+	constraints
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[local,infra,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,infra,dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 $(NODE): package.json package-lock.json
@@ -96,6 +97,12 @@ deploy: $(STAMP) $(NODE) layer ## cdk deploy STAGE (more -c in CONTEXT) to the a
 
 destroy: $(STAMP) $(NODE) ## cdk destroy STAGE (retained resources stay; see docs/deploy.md)
 	npx cdk destroy -c stage=$(STAGE) $(CONTEXT)
+
+constraints: ## re-pin constraints.txt to the newest versions pyproject.toml allows (then make lint test)
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/python -m pip install --quiet -e ".[local,infra,dev]"
+	{ head -n 3 constraints.txt; .venv-pin/bin/python -m pip freeze | grep -v '^-e\|^#'; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-pin
 
 clean: ## remove the virtualenv, node_modules and build output
 	rm -rf $(VENV) cdk.out build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis \
