@@ -29,6 +29,17 @@ export function configureAmplify(outputsPath) {
   return config;
 }
 
+// Sources for apollo-client: setContext calls its setter with the operation and its context and
+// merges the answer into the context (node_modules/@apollo/client/link/context/index.js);
+// HttpLink sends `headers` from that context with the global fetch (link/http/createHttpLink.js:
+// backupFetch), which in Node trusts NODE_EXTRA_CA_CERTS; fetchAuthSession refreshes the tokens
+// when the ID or access token has expired (@aws-amplify/auth dist/esm/providers/cognito/
+// tokenProvider/TokenOrchestrator.mjs, getTokens); InMemoryCache's default id is
+// "<__typename>:<id>" (@apollo/client/cache/inmemory/helpers.js, defaultDataIdFromObject).
+// Which token: AWS's guide sends `session.tokens?.idToken`, and so does this example; Amplify's
+// own GraphQL client sends the access token (@aws-amplify/api-graphql dist/esm/internals/
+// graphqlAuth.mjs); AppSync in user-pool mode and the local stack take either
+// (userpipe/local/graphql.py and jwt_verification.py: token_use id or access).
 // snippet: apollo-client
 // Each request carries the signed-in user's Cognito ID token as `authorization` (no "Bearer"),
 // as AWS's guide does; the API also takes the access token, which Amplify's own client sends.
@@ -45,6 +56,12 @@ export function createApolloClient(config) {
 }
 // end snippet
 
+// Sources for apollo-query: AWS's guide selects `_version _deleted _lastChangedAt` in a fragment and
+// filters lists with `items.filter(post => !post._deleted)` ("List queries return soft-deleted
+// records"); userpipe's listUsers pages with nextToken, at most 100 items by default, and an
+// Admin's holds deleted users' tombstones (docs/api.md). InMemoryCache adds __typename to every
+// selection set (@apollo/client/cache/inmemory/inMemoryCache.js, addTypenameTransform), so each
+// User lands in the cache under its id.
 // snippet: apollo-query
 export const USER_FIELDS = gql`
   fragment UserFields on User { id email name age _version _deleted _lastChangedAt }
@@ -65,7 +82,7 @@ export async function listUsers(apollo) {
   const items = [];
   let nextToken = null;
   do {
-    const { data } = await apollo.query({
+    const { data } = await apollo.query({ // always the server's answer, never a cached page
       query: LIST_USERS, variables: { nextToken }, fetchPolicy: 'network-only',
     });
     items.push(...data.listUsers.items);
@@ -85,6 +102,13 @@ export async function getUser(apollo, id) {
 }
 // end snippet
 
+// Sources for apollo-mutate: AWS's guide: "All mutations require `_version` in the input (except
+// creates)", and ConflictUnhandled means "Re-query and retry"; userpipe's API answers a stale
+// _version with errorType ConflictUnhandled and the server's item as the error's `data`
+// (docs/api.md, "How errors travel"). With the default errorPolicy "none", apollo.mutate
+// rejects with an ApolloError whose graphQLErrors are the response's errors as sent, with
+// errorType and data (@apollo/client/core/QueryManager.js mutate; utilities/common/
+// errorHandling.js, getGraphQLErrorsFromResult), and writes nothing to the cache.
 // snippet: apollo-mutate
 export const UPDATE_USER = gql`
   mutation UpdateUser($input: UpdateUserInput!) { updateUser(input: $input) { ...UserFields } }
@@ -109,6 +133,16 @@ export async function updateUser(apollo, user, changes) {
 }
 // end snippet
 
+// Sources for apollo-subscribe: AWS's guide subscribes through Amplify's generateClient().graphql,
+// never Apollo's WebSocketLink ("Do NOT use graphql-ws, subscriptions-transport-ws, or Apollo's
+// WebSocketLink with AppSync"). Amplify takes a DocumentNode as well as a string and prints it
+// (@aws-amplify/api-graphql dist/esm/internals/InternalGraphQLAPI.mjs), and opens
+// <endpoint>/realtime as wss:// (dist/esm/Providers/AWSWebSocketProvider/appsyncUrl.mjs) with
+// the access token (AWSWebSocketProvider/authHeaders.mjs). AWS's guide passes `$owner` to an
+// owner's subscription; userpipe's API takes the owner's `id` or none: without it an owner hears
+// their own record, an Admin everyone's (docs/api.md, "Subscriptions"). A subscriber receives
+// the fields the *mutation* selected (AppSync's rule; docs/api.md): the API's own publications
+// select every field, and so does UPDATE_USER here.
 // snippet: apollo-subscribe
 const ON_UPDATE_USER = gql`
   subscription OnUpdateUser { onUpdateUser { ...UserFields } }
