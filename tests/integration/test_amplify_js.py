@@ -67,15 +67,22 @@ EDIT = """mutation Edit($input: UpdateUserInput!) {
 
 
 class NodeClient:
-    """One Node process running a scenario; its JSON lines read as they come."""
+    """One Node process running a scenario of ``script`` (which takes the stack's outputs file,
+    the scenario, an email and a password); its JSON lines read as they come."""
 
     def __init__(
-        self, stack: LocalStack, scenario: str, email: str, password: str = PASSWORD
+        self,
+        stack: LocalStack,
+        scenario: str,
+        email: str,
+        password: str = PASSWORD,
+        *,
+        script: Path = CLIENT,
     ) -> None:
         node = shutil.which("node")
         assert node, "Node is part of this project's toolchain"
         self.process = subprocess.Popen(
-            [node, "--experimental-websocket", str(CLIENT), str(stack.outputs_path), scenario,
+            [node, "--experimental-websocket", str(script), str(stack.outputs_path), scenario,
              email, password],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=node_env(stack),
