@@ -70,18 +70,24 @@ class NodeClient:
     """One Node process running a scenario; its JSON lines read as they come."""
 
     def __init__(
-        self, stack: LocalStack, scenario: str, email: str, password: str = PASSWORD
+        self,
+        stack: LocalStack,
+        scenario: str,
+        email: str,
+        password: str = PASSWORD,
+        script: Path = CLIENT,
     ) -> None:
         node = shutil.which("node")
         assert node, "Node is part of this project's toolchain"
         self.process = subprocess.Popen(
-            [node, "--experimental-websocket", str(CLIENT), str(stack.outputs_path), scenario,
+            [node, "--experimental-websocket", str(script), str(stack.outputs_path), scenario,
              email, password],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=node_env(stack),
         )  # fmt: skip
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._errors: list[str] = []
+        self._pending: list[dict[str, Any]] = []
         threading.Thread(
             target=self._read, args=(self.process.stdout, self._lines), daemon=True
         ).start()
@@ -98,6 +104,11 @@ class NodeClient:
         self._errors.extend(self.process.stderr)
 
     def step(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        """The next step called ``name``; the steps of other names that came meanwhile wait for
+        their own call (two clients' events may interleave either way)."""
+        for index, seen in enumerate(self._pending):
+            if seen["step"] == name:
+                return self._pending.pop(index)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -111,6 +122,7 @@ class NodeClient:
                 seen: dict[str, Any] = json.loads(line)
                 if seen["step"] == name:
                     return seen
+                self._pending.append(seen)
 
     def say(self, word: str) -> None:
         assert self.process.stdin is not None
