@@ -116,7 +116,7 @@ if (scenario === 'api') {
   // every updateUser and every conflict the API answers; Amplify calls the global fetch for each.
   const realFetch = globalThis.fetch;
   let hold = false;
-  let mutations = 0;
+  const sent = []; // every updateUser's input
   const conflicts = [];
   globalThis.fetch = async (url, init) => {
     const body = typeof init?.body === 'string' ? init.body : '';
@@ -126,7 +126,7 @@ if (scenario === 'api') {
       say('mutation-held', { variables: JSON.parse(body).variables });
       await heard('go');
     }
-    if (isUpdate) mutations += 1;
+    if (isUpdate) sent.push(JSON.parse(body).variables.input);
     const response = await realFetch(url, init);
     if (isUpdate) {
       const answer = await response.clone().json();
@@ -171,7 +171,7 @@ if (scenario === 'api') {
     // word: "save <field> <value>", "hold" (the next updateUser waits for "go"), "await <field>
     // <value>" (until DataStore holds it), "show", "done".
     const state = async () => ({
-      user: await DataStore.query(User, sub), mutations, conflicts: conflicts.length,
+      user: await DataStore.query(User, sub), sent, conflicts: conflicts.length,
     });
     for (let word = (await lines.next()).value; word && word !== 'done'; word = (await lines.next()).value) {
       const [command, field, text] = word.split(' ');
