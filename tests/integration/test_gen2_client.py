@@ -105,7 +105,8 @@ def test_an_owner_gets_lists_updates_and_hears_only_their_own_changes(
     mine = {"id": sub, "name": "Edited by an Admin", "_version": 3}
     assert not client.graphql(EDIT, {"input": mine}, token=admin).errors
 
-    events = {(event["operation"], event["id"], event["_version"]) for event in node.step("heard")["heard"]}
+    heard_by_owner = node.step("heard")["heard"]
+    events = {(event["operation"], event["id"], event["_version"]) for event in heard_by_owner}
     assert events == {("onUpdate", sub, 4), ("snippet-onUpdate", sub, 4)}
     last = node.step("observed")["last"]
     assert last["isSynced"] is True
