@@ -9,7 +9,8 @@
 //   scenario "side-by-side": edits the user's record at the test's word ("edit", "stale-edit")
 //                            while a DataStore client (amplify_client.mjs) edits it too
 // Prints one JSON line per step ({"step": ...}); reads words on stdin when it waits.
-// The regions between "// snippet: <name>" and "// end snippet" are what docs/api.md shows.
+// The regions between the marker lines "snippet: <name>" and "end snippet" (whole-line comments)
+// are what docs/api.md shows.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -103,67 +104,7 @@ const subscribeAll = (heard) => ['onCreate', 'onUpdate', 'onDelete'].map((operat
     error: (e) => say('subscription-error', { operation, error: JSON.stringify(e) }),
   }));
 
-if (scenario === 'owner') {
-  say('get', { user: me, fields: Object.keys(me).sort() });
-  say('list', { ids: users.map((u) => u.id), nextToken });
-
-  const versioned = await saveProfile(me, { name: 'From Gen 2' });
-  say('update-with-version', { user: brief(versioned.saved) });
-  // No _version: Gen 2's own usage (it has no conflict detection); docs/api.md: unconditional.
-  const unversioned = await client.models.User.update({ id: sub, age: 30 });
-  say('update-without-version', { user: brief(unversioned.data), errors: unversioned.errors });
-  const raw = await client.models.User.update({ id: sub, name: 'Stale', _version: me._version });
-  const stale = await saveProfile(me, { name: 'Stale' });
-  say('stale', {
-    data: raw.data, errorType: raw.errors?.[0]?.errorType, message: raw.errors?.[0]?.message,
-    conflict: brief(stale.conflict),
-  });
-  let refused;
-  try {
-    await saveProfile({ id: sub }, { age: 151 });
-  } catch (e) {
-    refused = e.message;
-  }
-  say('refused', { message: refused });
-
-  const named = await client.models.User.list({ filter: { and: [live, { name: { eq: 'From Gen 2' } }] } });
-  const old = await client.models.User.list({ filter: { age: { gt: 150 } } });
-  say('list-filtered', { named: named.data.map((u) => u.id), tooOld: old.data.length });
-
-  const heard = [];
-  const ready = acks(6);
-  const subscriptions = subscribeAll((operation, user) => heard.push({ operation, ...brief(user) }));
-  const snapshots = [];
-  let synced;
-  const isSynced = new Promise((resolve) => { synced = resolve; });
-  // snippet: gen2-subscribe
-  // As the owner: your own record's changes only; as an Admin: everyone's.
-  const updates = client.models.User.onUpdate().subscribe({
-    next: (user) => showUser(user),
-    error: (error) => console.error('onUpdate', error),
-  });
-  // observeQuery: the list now and after every change (isSynced once the list is read).
-  const watch = client.models.User.observeQuery({ filter: live }).subscribe({
-    next: ({ items, isSynced }) => showUsers(items, isSynced),
-  });
-  // end snippet
-  function showUser(user) { heard.push({ operation: 'snippet-onUpdate', ...brief(user) }); }
-  function showUsers(items, done) {
-    snapshots.push({ items: items.map(brief), isSynced: done });
-    if (done) synced(items);
-  }
-  await ready;
-  say('observe-synced', { items: (await isSynced).map(brief) });
-  say('subscribed');
-  // The test makes other users' changes first, then one to this user's record.
-  const own = () => heard.some((h) => h.operation === 'onUpdate' && h.id === sub);
-  while (!own()) await sleep(50);
-  await sleep(1000); // anything else that was coming has come
-  say('heard', { heard });
-  while (!snapshots.some((s) => s.items.some((u) => u.name === 'Edited by an Admin'))) await sleep(50);
-  say('observed', { last: snapshots.at(-1) });
-  for (const s of [...subscriptions, updates, watch]) s.unsubscribe();
-} else if (scenario === 'admin') {
+if (scenario === 'admin') {
   const all = await everyone(live);
   say('list', { ids: all.map((u) => u.id) });
   const mine = await client.models.User.list({ filter: { email: { eq: email } } });
@@ -173,7 +114,9 @@ if (scenario === 'owner') {
   await ready;
   say('subscribed');
   await nextWord(); // "done"
-} else if (scenario === 'side-by-side') {
+  process.exit(0);
+}
+if (scenario === 'side-by-side') {
   // What Gen 2 hears of the DataStore client's edits, and every updateUser it sends.
   let mutations = 0;
   let conflicts = 0;
@@ -202,5 +145,67 @@ if (scenario === 'owner') {
   }
   const { data: final } = await client.models.User.get({ id: sub });
   say('final', { user: brief(final), mutations, conflicts });
+  process.exit(0);
 }
+
+// The owner scenario.
+say('get', { user: me, fields: Object.keys(me).sort() });
+say('list', { ids: users.map((u) => u.id), nextToken });
+
+const versioned = await saveProfile(me, { name: 'From Gen 2' });
+say('update-with-version', { user: brief(versioned.saved) });
+// No _version: Gen 2's own usage (it has no conflict detection); docs/api.md: unconditional.
+const unversioned = await client.models.User.update({ id: sub, age: 30 });
+say('update-without-version', { user: brief(unversioned.data), errors: unversioned.errors });
+const raw = await client.models.User.update({ id: sub, name: 'Stale', _version: me._version });
+const stale = await saveProfile(me, { name: 'Stale' });
+say('stale', {
+  data: raw.data, errorType: raw.errors?.[0]?.errorType, message: raw.errors?.[0]?.message,
+  conflict: brief(stale.conflict),
+});
+let refused;
+try {
+  await saveProfile({ id: sub }, { age: 151 });
+} catch (e) {
+  refused = e.message;
+}
+say('refused', { message: refused });
+
+const named = await client.models.User.list({ filter: { and: [live, { name: { eq: 'From Gen 2' } }] } });
+const old = await client.models.User.list({ filter: { age: { gt: 150 } } });
+say('list-filtered', { named: named.data.map((u) => u.id), tooOld: old.data.length });
+
+const heard = [];
+const ready = acks(6);
+const subscriptions = subscribeAll((operation, user) => heard.push({ operation, ...brief(user) }));
+const snapshots = [];
+let synced;
+const firstSynced = new Promise((resolve) => { synced = resolve; });
+// snippet: gen2-subscribe
+// As the owner: your own record's changes only; as an Admin: everyone's.
+const updates = client.models.User.onUpdate().subscribe({
+  next: (user) => showUser(user),
+  error: (error) => console.error('onUpdate', error),
+});
+// observeQuery: the list now and after every change (isSynced once the list is read).
+const watch = client.models.User.observeQuery({ filter: live }).subscribe({
+  next: ({ items, isSynced }) => showUsers(items, isSynced),
+});
+// end snippet
+function showUser(user) { heard.push({ operation: 'snippet-onUpdate', ...brief(user) }); }
+function showUsers(items, done) {
+  snapshots.push({ items: items.map(brief), isSynced: done });
+  if (done) synced(items);
+}
+await ready;
+say('observe-synced', { items: (await firstSynced).map(brief) });
+say('subscribed');
+// The test makes other users' changes first, then one to this user's record.
+const own = () => heard.some((h) => h.operation === 'onUpdate' && h.id === sub);
+while (!own()) await sleep(50);
+await sleep(1000); // anything else that was coming has come
+say('heard', { heard });
+while (!snapshots.some((s) => s.items.some((u) => u.name === 'Edited by an Admin'))) await sleep(50);
+say('observed', { last: snapshots.at(-1) });
+for (const s of [...subscriptions, updates, watch]) s.unsubscribe();
 process.exit(0); // open sockets would keep Node running

@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +134,6 @@ class NodeClient:
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[NodeClient]]:
-    started: list[NodeClient] = []
-    yield started
-    for node in started:
-        node.kill()
 
 
 def test_the_codegen_documents_run_unchanged_and_a_subscriber_sees_another_clients_edit(

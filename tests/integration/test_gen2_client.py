@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,6 @@ from userpipe.local.stack import LocalStack
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 GEN2 = ROOT / "tests" / "clients" / "gen2_client.mjs"
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[NodeClient]]:
-    started: list[NodeClient] = []
-    yield started
-    for node in started:
-        node.kill()
 
 
 def gen2(stack: LocalStack, nodes: list[NodeClient], scenario: str, email: str) -> NodeClient:
