@@ -170,6 +170,10 @@ try {
   refused = e.message;
 }
 say('refused', { message: refused });
+// Gen 2's delete sends only the key (@aws-amplify/data-schema 1.26.2 buildGraphQLVariables);
+// the API refuses it anyway: a record follows its Cognito account.
+const removal = await client.models.User.delete({ id: sub });
+say('delete', { data: removal.data, errorType: removal.errors?.[0]?.errorType });
 
 const named = await client.models.User.list({ filter: { and: [live, { name: { eq: 'From Gen 2' } }] } });
 const old = await client.models.User.list({ filter: { age: { gt: 150 } } });

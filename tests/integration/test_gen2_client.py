@@ -85,6 +85,7 @@ def test_an_owner_gets_lists_updates_and_hears_only_their_own_changes(
     assert "is at _version 3" in stale["message"]
     assert (stale["conflict"]["_version"], stale["conflict"]["name"]) == (3, "From Gen 2")
     assert "BadRequest: age must be a whole number from 0 to 150" in node.step("refused")["message"]
+    assert node.step("delete") == {"step": "delete", "data": None, "errorType": "Unauthorized"}
     filtered = node.step("list-filtered")
     assert filtered == {"step": "list-filtered", "named": [sub], "tooOld": 0}
     assert [user["id"] for user in node.step("observe-synced")["items"]] == [sub]
