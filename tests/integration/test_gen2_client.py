@@ -57,81 +57,176 @@ def deleted(stack: LocalStack, client: StackClient, access_token: str, sub: str)
     stack.settle(timeout=60)
 
 
-def test_an_owner_gets_lists_updates_and_hears_only_their_own_changes(
-    stack: LocalStack, client: StackClient, nodes: list[NodeClient]
-) -> None:
+# --- one owner's run (gen2_client.mjs "owner"), each step a check of its own -----------------
+
+
+#: The owner scenario's steps up to its subscriptions, in the order it takes them.
+OWNER_STEPS = (
+    "signed-in",
+    "get",
+    "list",
+    "update-with-version",
+    "update-without-version",
+    "stale",
+    "refused",
+    "delete",
+    "list-filtered",
+    "observe-synced",
+    "subscribed",
+)
+
+
+@pytest.fixture(scope="module")
+def owner(stack: LocalStack, client: StackClient) -> dict[str, Any]:
+    """The owner scenario's steps by name, plus ``sub``; while it listens, other users change
+    (an edit, a sign-up, a deletion), then an Admin edits the owner's record."""
     email, sub, _ = confirmed(client)
     _, other, other_access = confirmed(client)
     _, _, admin = confirmed(client, admin=True)
-    node = gen2(stack, nodes, "owner", email)
+    node = NodeClient(stack, "owner", email, script=GEN2)
+    try:
+        steps = {name: node.step(name) for name in OWNER_STEPS}
+        edit = {"id": other, "name": "Someone"}
+        assert not client.graphql(EDIT, {"input": edit}, token=admin).errors
+        client.sign_up(f"newcomer-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
+        deleted(stack, client, other_access, other)
+        mine = {"id": sub, "name": "Edited by an Admin", "_version": 3}
+        assert not client.graphql(EDIT, {"input": mine}, token=admin).errors
+        steps |= {name: node.step(name) for name in ("heard", "observed")}
+        node.finish()
+    finally:
+        node.kill()
+    return {"sub": sub, **steps}
 
-    assert node.step("signed-in")["sub"] == sub
-    got = node.step("get")
-    assert got["user"]["id"] == sub and got["user"]["_version"] == 1
-    # The introspection's fields are what Gen 2 selects: the conflict fields included.
+
+def test_owner_signs_in_with_the_stacks_amplify_outputs(owner: dict[str, Any]) -> None:
+    assert owner["signed-in"]["sub"] == owner["sub"] and owner["signed-in"]["groups"] == []
+
+
+def test_owner_get_reads_their_record_with_the_conflict_fields(owner: dict[str, Any]) -> None:
+    got = owner["get"]
+    assert got["user"]["id"] == owner["sub"] and got["user"]["_version"] == 1
+    # Gen 2 selects the introspection's fields: the ones DataStore and conflicts need too.
     assert {"_version", "_deleted", "_lastChangedAt", "email", "owner"} <= set(got["fields"])
-    assert node.step("list")["ids"] == [sub]  # an owner lists their own item only
 
-    with_version = node.step("update-with-version")["user"]
-    assert (with_version["name"], with_version["_version"]) == ("From Gen 2", 2)
-    # docs/api.md: without _version the edit is unconditional and still counts a version.
-    without = node.step("update-without-version")
-    assert without.get("errors") is None  # no errors at all
+
+def test_owner_list_holds_their_own_record_only(owner: dict[str, Any]) -> None:
+    assert owner["list"]["ids"] == [owner["sub"]] and owner["list"]["nextToken"] is None
+
+
+def test_owner_update_with_version_writes_the_next_version(owner: dict[str, Any]) -> None:
+    user = owner["update-with-version"]["user"]
+    assert (user["name"], user["_version"]) == ("From Gen 2", 2)
+
+
+def test_owner_update_without_version_is_applied_unconditionally(owner: dict[str, Any]) -> None:
+    """docs/api.md: without ``_version`` an edit is unconditional and still counts a version."""
+    without = owner["update-without-version"]
+    assert without.get("errors") is None
     assert (without["user"]["age"], without["user"]["_version"]) == (30, 3)
-    stale = node.step("stale")
-    # Gen 2 returns, not throws, a GraphQL error: data null (@aws-amplify/data-schema 1.26.2
-    # handleSingularGraphQlError), the error as the API answered it, its data the current item.
+
+
+def test_owner_update_over_a_stale_version_is_a_conflict_with_the_current_record(
+    owner: dict[str, Any],
+) -> None:
+    """Gen 2 returns, not throws, a GraphQL error: data null (@aws-amplify/data-schema 1.26.2
+    ``handleSingularGraphQlError``) and the error as the API answered it, whose data is the
+    current record (the gen2-update snippet returns it as ``conflict``)."""
+    stale = owner["stale"]
     assert stale["data"] is None and stale["errorType"] == "ConflictUnhandled"
     assert "is at _version 3" in stale["message"]
     assert (stale["conflict"]["_version"], stale["conflict"]["name"]) == (3, "From Gen 2")
-    assert "BadRequest: age must be a whole number from 0 to 150" in node.step("refused")["message"]
-    assert node.step("delete") == {"step": "delete", "data": None, "errorType": "Unauthorized"}
-    filtered = node.step("list-filtered")
-    assert filtered == {"step": "list-filtered", "named": [sub], "tooOld": 0}
-    assert [user["id"] for user in node.step("observe-synced")["items"]] == [sub]
-    node.step("subscribed")
 
-    # Others' changes — an edit, a sign-up, a deletion — all announced, none to this owner.
-    assert not client.graphql(EDIT, {"input": {"id": other, "name": "Someone"}}, token=admin).errors
-    client.sign_up(f"newcomer-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
-    deleted(stack, client, other_access, other)
-    mine = {"id": sub, "name": "Edited by an Admin", "_version": 3}
-    assert not client.graphql(EDIT, {"input": mine}, token=admin).errors
 
-    heard_by_owner = node.step("heard")["heard"]
-    events = {(event["operation"], event["id"], event["_version"]) for event in heard_by_owner}
-    assert events == {("onUpdate", sub, 4), ("snippet-onUpdate", sub, 4)}
-    last = node.step("observed")["last"]
+def test_owner_update_with_a_bad_value_is_a_clear_error(owner: dict[str, Any]) -> None:
+    assert "BadRequest: age must be a whole number from 0 to 150" in owner["refused"]["message"]
+
+
+def test_owner_delete_is_unauthorized(owner: dict[str, Any]) -> None:
+    assert owner["delete"] == {"step": "delete", "data": None, "errorType": "Unauthorized"}
+
+
+def test_owner_list_filters(owner: dict[str, Any]) -> None:
+    filtered = owner["list-filtered"]
+    assert (filtered["named"], filtered["tooOld"]) == ([owner["sub"]], 0)
+
+
+def test_owner_observe_query_syncs_their_record(owner: dict[str, Any]) -> None:
+    assert [user["id"] for user in owner["observe-synced"]["items"]] == [owner["sub"]]
+
+
+def test_owner_on_create_update_delete_hear_only_their_own_change(owner: dict[str, Any]) -> None:
+    """Another user's edit, a sign-up and a deletion were all announced; the owner, subscribed
+    without arguments, heard only the Admin's edit of their own record (on both onUpdate
+    subscriptions: the scenario's and the gen2-subscribe snippet's)."""
+    events = {(e["operation"], e["id"], e["_version"]) for e in owner["heard"]["heard"]}
+    assert events == {("onUpdate", owner["sub"], 4), ("snippet-onUpdate", owner["sub"], 4)}
+
+
+def test_owner_observe_query_follows_the_change(owner: dict[str, Any]) -> None:
+    last = owner["observed"]["last"]
     assert last["isSynced"] is True
     assert [(user["id"], user["name"], user["_version"]) for user in last["items"]] == [
-        (sub, "Edited by an Admin", 4)
+        (owner["sub"], "Edited by an Admin", 4)
     ]
-    node.finish()
 
 
-def test_an_admin_lists_everyone_and_hears_every_creation_update_and_deletion(
-    stack: LocalStack, client: StackClient, nodes: list[NodeClient]
-) -> None:
+# --- an Admin's run (gen2_client.mjs "admin") --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def admin(stack: LocalStack, client: StackClient) -> dict[str, Any]:
+    """The admin scenario's steps, the users listed when it listed, and what it heard while a
+    user signed up, another edited their record and then deleted their account."""
     admin_email, admin_sub, _ = confirmed(client, admin=True)
     _, sub, access = confirmed(client)
-    node = gen2(stack, nodes, "admin", admin_email)
+    live = sorted(user.id for user in client.users().values() if not user.deleted)
+    node = NodeClient(stack, "admin", admin_email, script=GEN2)
+    try:
+        steps = {name: node.step(name) for name in ("signed-in", "list", "list-filtered")}
+        node.step("subscribed")
+        newcomer = client.sign_up(f"newcomer-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
+        created = heard(node, "onCreate", newcomer)
+        assert not client.graphql(
+            EDIT, {"input": {"id": sub, "name": "Renamed"}}, token=access
+        ).errors
+        updated = heard(node, "onUpdate", sub)
+        deleted(stack, client, access, sub)
+        removed = heard(node, "onDelete", sub)
+        node.say("done")
+        node.finish()
+    finally:
+        node.kill()
+    return {"admin": admin_sub, "sub": sub, "live": live, "newcomer": newcomer, **steps,
+            "onCreate": created, "onUpdate": updated, "onDelete": removed}  # fmt: skip
 
-    assert node.step("signed-in")["groups"] == ["Admin"]
-    live = {user.id for user in client.users().values() if not user.deleted}
-    listed = node.step("list")["ids"]
-    assert sorted(listed) == sorted(live) and {admin_sub, sub} <= set(listed)
-    assert node.step("list-filtered")["ids"] == [admin_sub]  # filtered on the email
-    node.step("subscribed")
 
-    newcomer = client.sign_up(f"newcomer-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
-    assert heard(node, "onCreate", newcomer)["_version"] == 1
-    assert not client.graphql(EDIT, {"input": {"id": sub, "name": "Renamed"}}, token=access).errors
-    assert heard(node, "onUpdate", sub)["name"] == "Renamed"
-    deleted(stack, client, access, sub)
-    tombstone = heard(node, "onDelete", sub)
-    assert tombstone["_deleted"] is True and tombstone["name"] is None
-    node.say("done")
-    node.finish()
+def test_admin_signs_in_in_the_admin_group(admin: dict[str, Any]) -> None:
+    assert admin["signed-in"]["groups"] == ["Admin"]
+
+
+def test_admin_list_holds_every_live_user(admin: dict[str, Any]) -> None:
+    listed = admin["list"]["ids"]
+    assert sorted(listed) == admin["live"] and {admin["admin"], admin["sub"]} <= set(listed)
+
+
+def test_admin_list_filters_on_the_email(admin: dict[str, Any]) -> None:
+    assert admin["list-filtered"]["ids"] == [admin["admin"]]
+
+
+def test_admin_on_create_hears_a_sign_up(admin: dict[str, Any]) -> None:
+    assert admin["onCreate"]["_version"] == 1
+
+
+def test_admin_on_update_hears_another_users_edit(admin: dict[str, Any]) -> None:
+    assert admin["onUpdate"]["name"] == "Renamed"
+
+
+def test_admin_on_delete_hears_a_deleted_account(admin: dict[str, Any]) -> None:
+    assert admin["onDelete"]["_deleted"] is True and admin["onDelete"]["name"] is None
+
+
+# --- side by side ------------------------------------------------------------------------------
 
 
 def test_a_datastore_client_and_a_gen2_client_on_one_user_see_each_others_edits_and_converge(
