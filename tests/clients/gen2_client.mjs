@@ -12,14 +12,12 @@
 // The regions between the marker lines "snippet: <name>" and "end snippet" (whole-line comments)
 // are what docs/api.md shows.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import readline from 'node:readline';
-
-// Every Amplify package through require, as amplify_client.mjs does (one Amplify singleton).
-const require = createRequire(import.meta.url);
-const { fetchAuthSession, signIn } = require('aws-amplify/auth');
-const { ConsoleLogger, Hub } = require('aws-amplify/utils');
+// ESM throughout (one Amplify singleton): no DataStore in this process, which would need every
+// Amplify package through require (amplify_client.mjs says why).
+import { fetchAuthSession, signIn } from 'aws-amplify/auth';
+import { ConsoleLogger, Hub } from 'aws-amplify/utils';
 
 const [outputsPath, scenario, email, password] = process.argv.slice(2);
 if (process.env.AMPLIFY_DEBUG) ConsoleLogger.LOG_LEVEL = 'DEBUG'; // to stderr, for diagnosis
@@ -28,10 +26,11 @@ if (process.env.AMPLIFY_DEBUG) ConsoleLogger.LOG_LEVEL = 'DEBUG'; // to stderr, 
 const localCognito = JSON.parse(readFileSync(outputsPath, 'utf8')).tls_endpoint_url;
 process.chdir(dirname(outputsPath));
 
+// (Imports are hoisted: the ones below load first, as if at the top of the file.)
 // snippet: gen2-configure
-const { Amplify } = require('aws-amplify');
-const { parseAmplifyConfig } = require('@aws-amplify/core/internals/utils');
-const { generateClient } = require('aws-amplify/data');
+import { Amplify } from 'aws-amplify';
+import { parseAmplifyConfig } from '@aws-amplify/core/internals/utils';
+import { generateClient } from 'aws-amplify/data';
 
 const config = parseAmplifyConfig(JSON.parse(readFileSync('amplify_outputs.json', 'utf8')));
 // Local stack only: amplify_outputs.json has no field for a Cognito endpoint of your own, so
