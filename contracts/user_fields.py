@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from contracts.fields import Kind, Matching, Text, WholeNumber, attribute
-from contracts.names import USER_TYPENAME, iso_utc
+from contracts.names import USER_KEY, USER_TYPENAME, iso_utc
 from contracts.rules import (
     EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
@@ -305,6 +305,9 @@ USER_FIELDS: Final = (
 FIELD: Final = {field.name: field for field in USER_FIELDS}
 #: The fields the API writes on a user's behalf: the profile.
 PROFILE_FIELDS: Final = tuple(field.name for field in USER_FIELDS if field.writer == OWNER)
+#: ``UpdateUserInput``: the profile, the key and the version the client last read (optional:
+#: without it the edit is unconditional). Every other served field is read-only to a client.
+UPDATE_INPUT: Final = frozenset({USER_KEY, "_version", *PROFILE_FIELDS})
 #: What an API edit writes: the profile and the bookkeeping that goes with every write.
 WRITTEN_BY_AN_EDIT: Final = frozenset(
     field.name for field in USER_FIELDS if field.writer in (OWNER, EVERY_WRITE)

@@ -15,6 +15,7 @@ import pytest
 from contracts.topology import FUNCTIONS
 
 if TYPE_CHECKING:
+    from tests.integration.test_amplify_js import NodeClient
     from userpipe.local.client import StackClient
     from userpipe.local.stack import LocalStack
 
@@ -93,3 +94,12 @@ def client(stack: LocalStack) -> StackClient:
     from userpipe.local.client import StackClient
 
     return StackClient(stack.outputs())
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[NodeClient]]:
+    """The Node clients a test starts (``NodeClient``): each killed after it, if still running."""
+    started: list[NodeClient] = []
+    yield started
+    for node in started:
+        node.kill()

@@ -1,11 +1,32 @@
-"""The Amplify JS v6 configuration (``ResourcesConfig``) for a frontend of a userpipe stack —
-local (``userpipe local up`` writes it next to the outputs) or deployed (``userpipe outputs
---stack NAME`` prints it). A frontend passes it to ``Amplify.configure(config)`` unchanged."""
+"""What an Amplify JS v6 frontend configures itself with for a userpipe stack — local
+(``userpipe local up`` writes both files next to its outputs) or deployed (``userpipe outputs
+--stack NAME`` prints either):
+
+- ``amplify_config``: the Gen 1-style ``ResourcesConfig``, passed to ``Amplify.configure``
+  unchanged;
+- ``amplify_outputs``: Amplify Gen 2's ``amplify_outputs.json`` (schema version 1.5, held to
+  amplify-backend's published schema by ``tests/unit/test_amplify_outputs.py``), with the
+  ``User`` model's introspection that ``generateClient()``'s ``client.models.User`` is built
+  from."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+
+from contracts.names import USER_KEY, USER_TYPENAME
+from contracts.topology import USER_POOL
+from contracts.user_fields import UPDATE_INPUT, USER_FIELDS
+
+#: The newest ``amplify_outputs.json`` schema: amplify-backend's
+#: packages/client-config/src/client-config-schema/schema_v1.5.json (``DEFAULT_CLIENT_CONFIG_
+#: VERSION`` of @aws-amplify/client-config 1.11.1). aws-amplify 6 reads any version starting
+#: with "1" (@aws-amplify/core ``isAmplifyOutputs``).
+OUTPUTS_VERSION: Final = "1.5"
+#: The API's additional authorization: IAM, for operators and the pipeline
+#: (``infra/parts/api.py``). Gen 2 lists only the additional types here (@aws-amplify/client-
+#: config 1.11.1, client_config_contributor_v1.js); aws-amplify ignores the list.
+ADDITIONAL_AUTHORIZATION: Final = ("AWS_IAM",)
 
 
 def amplify_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,3 +53,87 @@ def amplify_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
             }
         },
     }
+
+
+def amplify_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``amplify_outputs.json`` for a stack with these outputs (as ``amplify_config``'s).
+
+    The pool is described as ``contracts.topology.USER_POOL`` declares it (the deployed and
+    the local pool are both made from it). Left out: MFA (the deployed pool offers TOTP, the
+    local one none; Amplify reads it only for its Authenticator's set-up screens) and the
+    local Cognito endpoint, for which the schema has no field: a local frontend sets
+    ``Auth.Cognito.userPoolEndpoint`` itself after ``parseAmplifyConfig`` (docs/api.md)."""
+    policy = USER_POOL.password
+    return {
+        "version": OUTPUTS_VERSION,
+        "auth": {
+            "aws_region": outputs["region"],
+            "user_pool_id": outputs["user_pool_id"],
+            "user_pool_client_id": outputs["user_pool_client_id"],
+            "password_policy": {
+                "min_length": policy.min_length,
+                "require_numbers": policy.require_digits,
+                "require_lowercase": policy.require_lowercase,
+                "require_uppercase": policy.require_uppercase,
+                "require_symbols": policy.require_symbols,
+            },
+            # Users sign in by these (usernames are generated), so sign-up must carry them.
+            "standard_required_attributes": list(USER_POOL.sign_in_aliases),
+            "username_attributes": list(USER_POOL.sign_in_aliases),
+            "user_verification_types": list(USER_POOL.auto_verified),
+            "groups": [{group.name: {}} for group in USER_POOL.groups],
+        },
+        "data": {
+            "aws_region": outputs["region"],
+            "url": outputs["graphql_url"],
+            "default_authorization_type": "AMAZON_COGNITO_USER_POOLS",
+            "authorization_types": list(ADDITIONAL_AUTHORIZATION),
+            "model_introspection": model_introspection(),
+        },
+    }
+
+
+def model_introspection() -> dict[str, Any]:
+    """The ``User`` model as Amplify's model introspection describes it (the shape
+    @aws-amplify/graphql-generator emits for the recipe's ``@model``), with every field the API
+    serves (``contracts.user_fields``): Gen 2's client selects exactly the scalar fields listed
+    here (@aws-amplify/data-schema 1.26.2, ``generateSelectionSet``), so ``_version``,
+    ``_deleted`` and ``_lastChangedAt`` are listed to be read. A field ``updateUser`` does not
+    take is ``isReadOnly``: the client leaves those out of an update's input
+    (``buildGraphQLVariables``) — ``_version`` stays writable, it is how an edit says which
+    version it read."""
+    fields = {
+        field.name: {
+            "name": field.name,
+            "isArray": False,
+            "type": field.graphql.rstrip("!"),
+            "isRequired": field.graphql.endswith("!"),
+            "attributes": [],
+            **({} if field.name in UPDATE_INPUT else {"isReadOnly": True}),
+        }
+        for field in USER_FIELDS
+        if field.graphql is not None
+    }
+    owner_rule = {
+        "provider": "userPools",
+        "ownerField": USER_KEY,
+        "allow": "owner",
+        "identityClaim": "cognito:username",
+        "operations": ["create", "update", "delete", "read"],
+    }
+    user = {
+        "name": USER_TYPENAME,
+        "fields": fields,
+        "syncable": True,
+        "pluralName": f"{USER_TYPENAME}s",
+        "attributes": [
+            {"type": "model", "properties": {}},
+            {"type": "auth", "properties": {"rules": [owner_rule]}},
+        ],
+        "primaryKeyInfo": {
+            "isCustomPrimaryKey": False,
+            "primaryKeyFieldName": USER_KEY,
+            "sortKeyFieldNames": [],
+        },
+    }
+    return {"version": 1, "models": {USER_TYPENAME: user}, "enums": {}, "nonModels": {}}

@@ -14,6 +14,7 @@ from contracts.user_fields import (
     CONDITION_FIELDS,
     FILTER_FIELDS,
     PROFILE_FIELDS,
+    UPDATE_INPUT,
     listed,
     profile_problem,
 )
@@ -36,8 +37,6 @@ MAX_LIMIT = 100
 #: to the 1,000 DataStore asks for per sync page.
 MODEL_DEFAULT_LIMIT = 100
 MODEL_MAX_LIMIT = 1000
-#: UpdateUserInput: the profile (contracts.user_fields), the key and the expected version.
-UPDATE_INPUT = frozenset(PROFILE_FIELDS) | {"id", "_version"}
 #: A partition key value is 1 to 2,048 bytes of UTF-8 (DynamoDB developer guide, "Constraints
 #: in Amazon DynamoDB", partition key length). DynamoDB refuses any other with a
 #: ValidationException; no user can have such an id, so asking for one is the caller's mistake.

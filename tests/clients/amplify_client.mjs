@@ -6,6 +6,8 @@
 //   scenario "admin":     onCreateUser without id until one arrives
 //   scenario "datastore": DataStore syncs, saves an edit, then a second edit whose mutation is
 //                         held until the test says "go" (a concurrent edit happens meanwhile)
+//   scenario "datastore-side-by-side": DataStore syncs, then saves, holds and reports at the
+//                         test's word, beside a Gen 2 client on the same user (gen2_client.mjs)
 // Prints one JSON line per step ({"step": ...}); reads "go" lines on stdin when it waits.
 // Node 20 has WebSocket only behind --experimental-websocket (Amplify needs it for wss://);
 // NODE_EXTRA_CA_CERTS makes Node trust the local stack's CA.
@@ -109,11 +111,12 @@ if (scenario === 'api') {
   say('subscribed');
   say('onCreateUser', { user: (await created.value).onCreateUser });
   created.stop();
-} else if (scenario === 'datastore') {
-  // Hold the next updateUser request until the test has made a concurrent edit, and note
-  // every conflict the API answers; Amplify calls the global fetch for each request.
+} else if (scenario === 'datastore' || scenario === 'datastore-side-by-side') {
+  // Hold the next updateUser request until the test has made a concurrent edit, and count
+  // every updateUser and every conflict the API answers; Amplify calls the global fetch for each.
   const realFetch = globalThis.fetch;
   let hold = false;
+  const sent = []; // every updateUser's input
   const conflicts = [];
   globalThis.fetch = async (url, init) => {
     const body = typeof init?.body === 'string' ? init.body : '';
@@ -123,6 +126,7 @@ if (scenario === 'api') {
       say('mutation-held', { variables: JSON.parse(body).variables });
       await heard('go');
     }
+    if (isUpdate) sent.push(JSON.parse(body).variables.input);
     const response = await realFetch(url, init);
     if (isUpdate) {
       const answer = await response.clone().json();
@@ -146,21 +150,48 @@ if (scenario === 'api') {
   const synced = await DataStore.query(User, sub);
   say('synced', { user: synced, count: (await DataStore.query(User)).length });
 
-  let emptied = outboxEmpty();
-  await DataStore.save(User.copyOf(synced, (draft) => { draft.name = 'From DataStore'; }));
-  await emptied;
-  await sleep(300);
-  const saved = await DataStore.query(User, sub);
-  say('saved', { user: saved });
+  if (scenario === 'datastore') {
+    let emptied = outboxEmpty();
+    await DataStore.save(User.copyOf(synced, (draft) => { draft.name = 'From DataStore'; }));
+    await emptied;
+    await sleep(300);
+    const saved = await DataStore.query(User, sub);
+    say('saved', { user: saved });
 
-  hold = true;
-  emptied = outboxEmpty();
-  await DataStore.save(User.copyOf(saved, (draft) => { draft.age = 41; }));
-  await emptied;
-  // Let the subscription deliver the concurrent edit too, then read what DataStore holds.
-  await sleep(1500);
-  const settled = await DataStore.query(User, sub);
-  say('resolved', { user: settled, conflicts });
+    hold = true;
+    emptied = outboxEmpty();
+    await DataStore.save(User.copyOf(saved, (draft) => { draft.age = 41; }));
+    await emptied;
+    // Let the subscription deliver the concurrent edit too, then read what DataStore holds.
+    await sleep(1500);
+    const settled = await DataStore.query(User, sub);
+    say('resolved', { user: settled, conflicts });
+  } else {
+    // Beside a Gen 2 client on the same user (gen2_client.mjs "side-by-side"), at the test's
+    // word: "save <field> <value>", "hold" (the next updateUser waits for "go"), "await <field>
+    // <value>" (until DataStore holds it), "show", "done".
+    const state = async () => ({
+      user: await DataStore.query(User, sub), sent, conflicts: conflicts.length,
+    });
+    for (let word = (await lines.next()).value; word && word !== 'done'; word = (await lines.next()).value) {
+      const [command, field, text] = word.split(' ');
+      const value = field === 'age' || field === '_version' ? Number(text) : text;
+      if (command === 'hold') {
+        hold = true;
+      } else if (command === 'save') {
+        const emptied = outboxEmpty();
+        const current = await DataStore.query(User, sub);
+        await DataStore.save(User.copyOf(current, (draft) => { draft[field] = value; }));
+        await emptied;
+        say('saved', await state());
+      } else if (command === 'await') {
+        while ((await DataStore.query(User, sub))?.[field] !== value) await sleep(50);
+        say('state', await state());
+      } else {
+        say('state', await state());
+      }
+    }
+  }
   await DataStore.stop();
 }
 process.exit(0); // open sockets would keep Node running

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.amplify import outputs_schema_errors
 from userpipe.cli import main
 from userpipe.local.client import StackClient
 from userpipe.local.stack import LocalStack
@@ -99,3 +100,20 @@ def test_a_command_aimed_at_a_stopped_stack_says_it_is_not_running_and_how_to_st
         + f"); start one with `userpipe local up --outputs {path}` (a new stack starts empty)"
     )  # fmt: skip
     assert time.monotonic() - started < 10  # told at once, not after connection retries
+
+
+def test_the_stack_writes_amplify_outputs_next_to_its_outputs_as_outputs_gen2_prints_them(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Amplify Gen 2's amplify_outputs.json, valid by amplify-backend's schema 1.5, named in
+    the outputs; ``userpipe outputs --format gen2`` prints the same document."""
+    outputs = stack.outputs()
+    written = Path(outputs["amplify_outputs_path"])
+    assert written == stack.outputs_path.parent.resolve() / "amplify_outputs.json"
+    document = json.loads(written.read_text())
+    assert outputs_schema_errors(document) == []
+    assert document["data"]["url"] == outputs["graphql_url"]
+    assert document["auth"]["user_pool_id"] == outputs["user_pool_id"]
+
+    assert main(["outputs", "--outputs", str(stack.outputs_path), "--format", "gen2"]) == 0
+    assert json.loads(capsys.readouterr().out) == document

@@ -23,6 +23,7 @@ from contracts.user_fields import (
     PUBLISHED_FIELDS,
     SUBSCRIPTION_FILTER,
     SUBSCRIPTION_FILTER_FIELDS,
+    UPDATE_INPUT,
     USER_FIELDS,
     Text,
     WholeNumber,
@@ -67,7 +68,7 @@ def test_the_published_input_carries_the_published_fields_typed_as_the_user_type
 @pytest.mark.parametrize("input_name", ["UpdateUserInput", "CreateUserInput"])
 def test_the_edit_inputs_take_exactly_the_profile_the_key_and_the_version(input_name: str) -> None:
     fields = {name: str(field.type) for name, field in _input(input_name).fields.items()}
-    assert set(fields) == {"id", "_version", *PROFILE_FIELDS}
+    assert set(fields) == UPDATE_INPUT
     for name in PROFILE_FIELDS:
         assert fields[name] == str(FIELD[name].graphql).rstrip("!"), f"{input_name}.{name}"
 

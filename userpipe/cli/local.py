@@ -230,6 +230,7 @@ def _announce(console: Any, stack: Any) -> None:
         "user_pool_client_id",
         "outbox_path",
         "amplify_config_path",
+        "amplify_outputs_path",
         "ca_cert_path",
     ):
         console.print(f"  {key:<22} {outputs[key]}")

@@ -34,6 +34,9 @@ RATE = DEFAULT_REQUESTS_PER_SECOND
 #: ``userpipe adopt``'s defaults (``userpipe.ops.adopt``), here so ``--help`` loads no more.
 ADOPT_RATE = 25.0
 ADOPT_WAIT = 300.0
+#: ``userpipe outputs --format``: Amplify JS v6's ResourcesConfig (Gen 1 style) or Gen 2's
+#: amplify_outputs.json (``userpipe.amplify``).
+OUTPUT_FORMATS = ("gen1", "gen2")
 #: What Ctrl-C leaves behind, per command (a replay already started says so itself).
 INTERRUPTED = {
     "replay": "interrupted",
@@ -222,9 +225,18 @@ def add_commands(commands: Any) -> None:
         "print the Amplify JS v6 configuration a frontend loads (or every output)",
         "The stack's Amplify JS v6 ResourcesConfig as JSON on stdout: pass it to "
         "Amplify.configure(...) unchanged (Cognito user pool and client, the GraphQL endpoint "
-        "and region; locally also userPoolEndpoint). --all prints every stack output instead.",
+        "and region; locally also userPoolEndpoint). --format gen2 prints Amplify Gen 2's "
+        "amplify_outputs.json instead (schema 1.5, with the User model's introspection for "
+        "generateClient's client.models.User). --all prints every stack output.",
     )
-    outputs.add_argument("--all", action="store_true", help="every output, by its local name")
+    shown = outputs.add_mutually_exclusive_group()
+    shown.add_argument("--all", action="store_true", help="every output, by its local name")
+    shown.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default="gen1",
+        help="gen1: the ResourcesConfig (default); gen2: amplify_outputs.json",
+    )
 
 
 def _positive(value: str) -> float:
@@ -485,8 +497,13 @@ def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress
 
 
 def _outputs(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
-    from userpipe.amplify import amplify_config
+    from userpipe.amplify import amplify_config, amplify_outputs
 
-    shown = dict(deployment.outputs) if args.all else amplify_config(deployment.outputs)
+    if args.all:
+        shown = dict(deployment.outputs)
+    elif args.format == "gen2":
+        shown = amplify_outputs(deployment.outputs)
+    else:
+        shown = amplify_config(deployment.outputs)
     print(json.dumps(shown, indent=2, sort_keys=args.all))
     return 0

@@ -36,7 +36,7 @@ from contracts.topology import (
     StageResources,
     default_settings,
 )
-from userpipe.amplify import amplify_config
+from userpipe.amplify import amplify_config, amplify_outputs
 from userpipe.aws.clients import LOCAL_PROFILE, REGION, Clients
 from userpipe.aws.queues import depth
 from userpipe.errors import UserpipeError
@@ -414,6 +414,7 @@ class LocalStack:
             "outbox_path": str(self.outbox.path.resolve()),
             "logs_dir": str(self.logs_dir.resolve()),
             "amplify_config_path": str(self.amplify_config_path.resolve()),
+            "amplify_outputs_path": str(self.amplify_outputs_path.resolve()),
             "pid": os.getpid(),
         }
 
@@ -445,6 +446,15 @@ class LocalStack:
         outputs = self.outputs()
         return amplify_config(outputs)
 
+    @property
+    def amplify_outputs_path(self) -> Path:
+        """Amplify Gen 2's file name (``npx ampx generate outputs`` writes it so)."""
+        return self.outputs_path.parent / "amplify_outputs.json"
+
+    def amplify_outputs(self) -> dict[str, Any]:
+        """Amplify Gen 2's ``amplify_outputs.json`` for a frontend (``userpipe.amplify``)."""
+        return amplify_outputs(self.outputs())
+
     def _refuse_a_running_stacks_outputs(self) -> None:
         try:
             recorded = json.loads(self.outputs_path.read_text())
@@ -467,6 +477,7 @@ class LocalStack:
         self._claimed = self.outputs_path.resolve()
         _RUNNING_HERE.add(self._claimed)
         _write_json(self.amplify_config_path, self.amplify_config())
+        _write_json(self.amplify_outputs_path, self.amplify_outputs())
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no poller has anything left to deliver (for benchmarks and the demo's
