@@ -7,7 +7,6 @@ reaches Apollo's cache through the subscription."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ EDIT = """mutation Edit($input: UpdateUserInput!) {
 }"""
 
 
-@pytest.fixture
-def runs() -> Iterator[list[NodeClient]]:
-    started: list[NodeClient] = []
-    yield started
-    for run in started:
-        run.kill()
-
-
 @pytest.fixture(scope="module")
 def tombstone(client: StackClient) -> str:
     """A user who deleted their Cognito account: their item is now a ``_deleted`` tombstone
@@ -44,11 +35,11 @@ def tombstone(client: StackClient) -> str:
 
 
 def test_an_admins_list_holds_a_tombstone_and_the_example_drops_it(
-    stack: LocalStack, client: StackClient, tombstone: str, runs: list[NodeClient]
+    stack: LocalStack, client: StackClient, tombstone: str, nodes: list[NodeClient]
 ) -> None:
     admin_email, admin_sub, _ = confirmed(client, admin=True)
     run = NodeClient(stack, "list", admin_email, script=EXAMPLE)
-    runs.append(run)
+    nodes.append(run)
 
     assert run.step("signed-in")["groups"] == ["Admin"]
     listed = run.step("listUsers")  # every page, as the API answers it
@@ -59,12 +50,12 @@ def test_an_admins_list_holds_a_tombstone_and_the_example_drops_it(
 
 
 def test_an_owner_edits_with_version_recovers_from_a_conflict_and_sees_an_admins_edit(
-    stack: LocalStack, client: StackClient, tombstone: str, runs: list[NodeClient]
+    stack: LocalStack, client: StackClient, tombstone: str, nodes: list[NodeClient]
 ) -> None:
     email, sub, _ = confirmed(client)
     _, _, admin = confirmed(client, admin=True)
     run = NodeClient(stack, "edit", email, script=EXAMPLE)
-    runs.append(run)
+    nodes.append(run)
 
     assert run.step("signed-in")["sub"] == sub
     assert run.step("listUsers") == {"step": "listUsers", "ids": [sub], "deleted": []}

@@ -46,6 +46,7 @@ ORDER: Final = (
     "docs/architecture.md",
     "docs/lifecycle.md",
     "docs/adoption.md",
+    "docs/frontends.md",
     "docs/deploy.md",
     "docs/performance.md",
     "docs/testing.md",
