@@ -5,12 +5,13 @@
 //                            stale _version, filters; then onCreate/onUpdate/onDelete and
 //                            observeQuery until the owner's own record changes
 //   scenario "admin":        list everyone, a filter; then onCreate/onUpdate/onDelete, each
-//                            event as a step ("heard")
+//                            event as a step ("heard"), and observeQuery, each list a step
+//                            ("snapshot")
 //   scenario "side-by-side": edits the user's record at the test's word ("edit", "stale-edit")
 //                            while a DataStore client (amplify_client.mjs) edits it too
 // Prints one JSON line per step ({"step": ...}); reads words on stdin when it waits.
 // The regions between the marker lines "snippet: <name>" and "end snippet" (whole-line comments)
-// are what docs/api.md shows.
+// are what docs/frontends.md shows.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import readline from 'node:readline';
@@ -108,8 +109,15 @@ if (scenario === 'admin') {
   say('list', { ids: all.map((u) => u.id) });
   const mine = await client.models.User.list({ filter: { email: { eq: email } } });
   say('list-filtered', { ids: mine.data.map((u) => u.id) });
-  const ready = acks(3);
+  const ready = acks(6); // three subscriptions, and observeQuery's own three
   subscribeAll((operation, user) => say('heard', { operation, user: brief(user) }));
+  // Every list observeQuery hands over, as a step: the test waits for the one it expects.
+  client.models.User.observeQuery().subscribe({ // no _deleted filter: the gen2-subscribe snippet says why
+    next: ({ items, isSynced }) => say('snapshot', {
+      ids: items.filter((u) => !u._deleted).map((u) => u.id).sort(), isSynced,
+    }),
+    error: (e) => say('subscription-error', { operation: 'observeQuery', error: JSON.stringify(e) }),
+  });
   await ready;
   say('subscribed');
   await nextWord(); // "done"
@@ -190,9 +198,11 @@ const updates = client.models.User.onUpdate().subscribe({
   next: (user) => showUser(user),
   error: (error) => console.error('onUpdate', error),
 });
-// observeQuery: the list now and after every change (isSynced once the list is read).
-const watch = client.models.User.observeQuery({ filter: live }).subscribe({
-  next: ({ items, isSynced }) => showUsers(items, isSynced),
+// observeQuery: the list now and after every change (isSynced once the list is read). Leave
+// tombstones out here, not with a filter: a deletion arrives as the record with _deleted: true,
+// which a _deleted filter would keep from the subscription, and the list would never lose it.
+const watch = client.models.User.observeQuery().subscribe({
+  next: ({ items, isSynced }) => showUsers(items.filter((user) => !user._deleted), isSynced),
 });
 // end snippet
 function showUser(user) { heard.push({ operation: 'snippet-onUpdate', ...brief(user) }); }

@@ -1,7 +1,7 @@
 """A frontend on Amplify Gen 2's data client (aws-amplify 6.22.1, ``generateClient`` and
 ``client.models.User``, pinned in package-lock.json) works against the local stack, configured
 from the ``amplify_outputs.json`` the stack writes plus the one line naming the local Cognito
-(tests/clients/gen2_client.mjs; its snippet regions are what docs/api.md shows). Beside it, a
+(tests/clients/gen2_client.mjs; its snippet regions are what docs/frontends.md shows). Beside it, a
 DataStore client on the same user sees the Gen 2 client's edits and the other way round, and the
 two converge without a conflict loop."""
 
@@ -38,6 +38,14 @@ def heard(node: NodeClient, operation: str, user_id: str) -> dict[str, Any]:
         if seen["operation"] == operation and seen["user"]["id"] == user_id:
             user: dict[str, Any] = seen["user"]
             return user
+
+
+def snapshot(node: NodeClient, holds: Callable[[set[str]], bool]) -> set[str]:
+    """The first list the admin scenario's observeQuery hands over (synced) that ``holds``."""
+    while True:
+        seen = node.step("snapshot")
+        if seen["isSynced"] and holds(ids := set(seen["ids"])):
+            return ids
 
 
 def until(what: str, found: Callable[[], Any], timeout: float = 30) -> Any:
@@ -185,20 +193,24 @@ def admin(stack: LocalStack, client: StackClient) -> dict[str, Any]:
     try:
         steps = {name: node.step(name) for name in ("signed-in", "list", "list-filtered")}
         node.step("subscribed")
+        observed = {"synced": snapshot(node, lambda ids: sub in ids)}
         newcomer = client.sign_up(f"newcomer-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
         created = heard(node, "onCreate", newcomer)
+        observed["created"] = snapshot(node, lambda ids: newcomer in ids)
         assert not client.graphql(
             EDIT, {"input": {"id": sub, "name": "Renamed"}}, token=access
         ).errors
         updated = heard(node, "onUpdate", sub)
         deleted(stack, client, access, sub)
         removed = heard(node, "onDelete", sub)
+        observed["deleted"] = snapshot(node, lambda ids: sub not in ids)
         node.say("done")
         node.finish()
     finally:
         node.kill()
     return {"admin": admin_sub, "sub": sub, "live": live, "newcomer": newcomer, **steps,
-            "onCreate": created, "onUpdate": updated, "onDelete": removed}  # fmt: skip
+            "onCreate": created, "onUpdate": updated, "onDelete": removed,
+            "observed": observed}  # fmt: skip
 
 
 def test_admin_signs_in_in_the_admin_group(admin: dict[str, Any]) -> None:
@@ -224,6 +236,18 @@ def test_admin_on_update_hears_another_users_edit(admin: dict[str, Any]) -> None
 
 def test_admin_on_delete_hears_a_deleted_account(admin: dict[str, Any]) -> None:
     assert admin["onDelete"]["_deleted"] is True and admin["onDelete"]["name"] is None
+
+
+def test_admin_observe_query_converges_on_a_pipeline_created_user_and_a_deletion(
+    admin: dict[str, Any],
+) -> None:
+    """observeQuery's list (tombstones filtered out) gains the user the pipeline created on
+    sign-up (announced by publishUserCreated) and loses the user who deleted their account
+    (publishUserDeleted), each time settling on exactly the live users."""
+    observed = admin["observed"]
+    assert set(admin["live"]) <= observed["synced"]
+    assert observed["created"] == observed["synced"] | {admin["newcomer"]}
+    assert observed["deleted"] == observed["created"] - {admin["sub"]}
 
 
 # --- side by side ------------------------------------------------------------------------------
