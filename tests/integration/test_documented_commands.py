@@ -243,18 +243,22 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     for entry in ROOT.iterdir():
         if entry.name not in own and not entry.name.startswith((".pytest", ".mypy", ".ruff")):
             (path / entry.name).symlink_to(entry)
-    checksum = subprocess.run(
-        ["cksum", "pyproject.toml"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()[0]
-    if not (Path(sys.prefix) / f".installed-{checksum}").exists():
-        pytest.skip("the virtualenv is not installed for this pyproject.toml (`make install`)")
+    # The stamp `make install` leaves in .venv, as the Makefile names it (one definition).
+    stamp = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval",
+         "print-stamp: ; @echo $(notdir $(STAMP))", "print-stamp"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not (Path(sys.prefix) / stamp).exists():  # a failure, not a skip: CI must run this
+        pytest.fail(f"the virtualenv has no {stamp}: not installed for this checkout's "
+                    "pyproject.toml and constraints.txt (run `make install`)")  # fmt: skip
     # the installed virtualenv's parts, and a stamp of its own, so make installs nothing
     venv = path / ".venv"
     venv.mkdir()
     for part in Path(sys.prefix).iterdir():
         if not part.name.startswith(".installed-"):
             (venv / part.name).symlink_to(part)
-    (venv / f".installed-{checksum}").touch()
+    (venv / stamp).touch()
     (path / "build").mkdir()
     if (ROOT / "build" / "layer").exists():
         (path / "build" / "layer").symlink_to((ROOT / "build" / "layer").resolve())
