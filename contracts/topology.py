@@ -358,6 +358,9 @@ class UserPool:
     base_name: str
     sign_in_aliases: tuple[Literal["email"], ...]  # usernames are generated; users sign in by these
     auto_verified: tuple[Literal["email"], ...]
+    #: Standard attributes sign-up must carry (Cognito's required attributes; a pool's schema
+    #: cannot change after it is made).
+    required_attributes: tuple[Literal["email"], ...]
     password: PasswordPolicy
     groups: tuple[Group, ...]
     client_base_name: str
@@ -940,6 +943,7 @@ USER_POOL: Final = UserPool(
     base_name="users",
     sign_in_aliases=("email",),
     auto_verified=("email",),
+    required_attributes=("email",),
     password=PasswordPolicy(
         min_length=12,
         require_lowercase=True,

@@ -55,33 +55,28 @@ def amplify_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def amplify_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+def amplify_outputs(
+    outputs: Mapping[str, Any], pool: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``amplify_outputs.json`` for a stack with these outputs (as ``amplify_config``'s).
 
-    The pool is described as ``contracts.topology.USER_POOL`` declares it (the deployed and
-    the local pool are both made from it). Left out: MFA (the deployed pool offers TOTP, the
-    local one none; Amplify reads it only for its Authenticator's set-up screens) and the
-    local Cognito endpoint, for which the schema has no field: a local frontend sets
-    ``Auth.Cognito.userPoolEndpoint`` itself after ``parseAmplifyConfig`` (docs/api.md)."""
-    policy = USER_POOL.password
+    The pool's sign-up and sign-in settings (password policy, username and required
+    attributes, verification, groups) are what Amplify's Authenticator builds its forms from,
+    so they must be the pool's own: ``pool`` is the pool as Cognito describes it
+    (``described_pool``), which ``userpipe outputs --format gen2`` reads — a stage deployed on
+    an existing pool (``-c userPoolId=...``) has that pool's settings, not the ones userpipe
+    declares. Without it, the pool as ``contracts.topology.USER_POOL`` declares it (what the
+    local stack's pool is made from). Left out: MFA (Amplify reads it only for its
+    Authenticator's set-up screens) and the local Cognito endpoint, for which the schema has
+    no field: a local frontend sets ``Auth.Cognito.userPoolEndpoint`` itself after
+    ``parseAmplifyConfig`` (docs/frontends.md)."""
     return {
         "version": OUTPUTS_VERSION,
         "auth": {
             "aws_region": outputs["region"],
             "user_pool_id": outputs["user_pool_id"],
             "user_pool_client_id": outputs["user_pool_client_id"],
-            "password_policy": {
-                "min_length": policy.min_length,
-                "require_numbers": policy.require_digits,
-                "require_lowercase": policy.require_lowercase,
-                "require_uppercase": policy.require_uppercase,
-                "require_symbols": policy.require_symbols,
-            },
-            # Users sign in by these (usernames are generated), so sign-up must carry them.
-            "standard_required_attributes": list(USER_POOL.sign_in_aliases),
-            "username_attributes": list(USER_POOL.sign_in_aliases),
-            "user_verification_types": list(USER_POOL.auto_verified),
-            "groups": [{group.name: {}} for group in USER_POOL.groups],
+            **(_declared_pool() if pool is None else _described(pool)),
         },
         "data": {
             "aws_region": outputs["region"],
@@ -91,6 +86,72 @@ def amplify_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
             "model_introspection": model_introspection(),
         },
     }
+
+
+def _declared_pool() -> dict[str, Any]:
+    policy = USER_POOL.password
+    return {
+        "password_policy": {
+            "min_length": policy.min_length,
+            "require_numbers": policy.require_digits,
+            "require_lowercase": policy.require_lowercase,
+            "require_uppercase": policy.require_uppercase,
+            "require_symbols": policy.require_symbols,
+        },
+        "standard_required_attributes": list(USER_POOL.required_attributes),
+        "username_attributes": list(USER_POOL.sign_in_aliases),
+        "user_verification_types": list(USER_POOL.auto_verified),
+        "groups": [{group.name: {}} for group in USER_POOL.groups],
+    }
+
+
+#: Cognito's standard attributes (developer guide, "User pool attributes"): the only ones the
+#: outputs schema lets ``standard_required_attributes`` name; a custom attribute is left out.
+STANDARD_ATTRIBUTES: Final = frozenset({
+    "address", "birthdate", "email", "family_name", "gender", "given_name", "locale",
+    "middle_name", "name", "nickname", "phone_number", "picture", "preferred_username",
+    "profile", "sub", "updated_at", "website", "zoneinfo",
+})  # fmt: skip
+
+
+def described_pool(cognito: Any, user_pool_id: str) -> dict[str, Any]:
+    """The pool as ``_described`` reads it: DescribeUserPool's ``UserPool``, with its groups
+    (ListGroups, every page) under ``Groups``."""
+    pool = dict(cognito.describe_user_pool(UserPoolId=user_pool_id)["UserPool"])
+    pages = cognito.get_paginator("list_groups").paginate(UserPoolId=user_pool_id)
+    pool["Groups"] = [group for page in pages for group in page.get("Groups", [])]
+    return pool
+
+
+def _described(pool: Mapping[str, Any]) -> dict[str, Any]:
+    """The auth settings of a pool as ``described_pool`` returns it (DescribeUserPool's field
+    names: API reference, UserPoolType). A setting the pool does not state is left out."""
+    details: dict[str, Any] = {}
+    policy = (pool.get("Policies") or {}).get("PasswordPolicy") or {}
+    if "MinimumLength" in policy:
+        details["password_policy"] = {
+            "min_length": int(policy["MinimumLength"]),
+            "require_numbers": bool(policy.get("RequireNumbers")),
+            "require_lowercase": bool(policy.get("RequireLowercase")),
+            "require_uppercase": bool(policy.get("RequireUppercase")),
+            "require_symbols": bool(policy.get("RequireSymbols")),
+        }
+    required = [
+        attribute["Name"]
+        for attribute in pool.get("SchemaAttributes") or []
+        # Cognito lists ``sub`` as required; it is Cognito's to set, never a sign-up field.
+        if attribute.get("Required") and attribute.get("Name") in STANDARD_ATTRIBUTES - {"sub"}
+    ]
+    details["standard_required_attributes"] = sorted(required)
+    # No UsernameAttributes: users sign in with their username (aliases, if any, besides it).
+    details["username_attributes"] = list(pool.get("UsernameAttributes") or ["username"])
+    details["user_verification_types"] = list(pool.get("AutoVerifiedAttributes") or [])
+    groups = sorted(pool.get("Groups") or [], key=lambda group: group["GroupName"])
+    details["groups"] = [
+        {group["GroupName"]: {"precedence": group["Precedence"]} if "Precedence" in group else {}}
+        for group in groups
+    ]
+    return details
 
 
 def model_introspection() -> dict[str, Any]:

@@ -71,7 +71,9 @@ class Identity(Construct):
                 email_style=cognito.VerificationEmailStyle.CODE
             ),
             standard_attributes=cognito.StandardAttributes(
-                email=cognito.StandardAttribute(required=True, mutable=True)
+                email=cognito.StandardAttribute(
+                    required="email" in declared.required_attributes, mutable=True
+                )
             ),
             password_policy=cognito.PasswordPolicy(
                 min_length=declared.password.min_length,

@@ -26,13 +26,16 @@ LOCAL = {
     "tls_endpoint_url": "https://127.0.0.1:4748",
     "graphql_url": "https://127.0.0.1:4748/graphql",
 }
-#: A deployed stack's CloudFormation outputs, under their local names.
-DEPLOYED = [
-    {"OutputKey": "EventBusName", "OutputValue": "userpipe-prod-users"},
-    {"OutputKey": "UserPoolId", "OutputValue": "eu-central-1_Ab12Cd34E"},
-    {"OutputKey": "UserPoolClientId", "OutputValue": "client123"},
-    {"OutputKey": "GraphqlUrl", "OutputValue": "https://x.appsync-api.eu-central-1.amazonaws.com/graphql"},
-]  # fmt: skip
+
+
+#: A deployed stack's CloudFormation outputs, under their local names (its pool: ``pool``).
+def deployed(user_pool_id: str) -> list[dict[str, str]]:
+    return [
+        {"OutputKey": "EventBusName", "OutputValue": "userpipe-prod-users"},
+        {"OutputKey": "UserPoolId", "OutputValue": user_pool_id},
+        {"OutputKey": "UserPoolClientId", "OutputValue": "client123"},
+        {"OutputKey": "GraphqlUrl", "OutputValue": "https://x.appsync-api.eu-central-1.amazonaws.com/graphql"},
+    ]  # fmt: skip
 
 
 def test_the_schema_copy_is_amplifys_draft_2020_12_schema_for_version_1_5() -> None:
@@ -64,31 +67,62 @@ def test_the_local_stacks_amplify_outputs_validate_against_amplifys_schema() -> 
     assert "127.0.0.1:4747" not in json.dumps(document)
 
 
-def test_a_deployed_stacks_outputs_gen2_prints_valid_amplify_outputs(
+def test_a_deployed_stacks_outputs_gen2_describe_its_own_pool(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A stage deployed on a recipe app's existing pool (``-c userPoolId=...``) has that pool's
+    sign-up settings, not the ones userpipe declares: ``outputs --format gen2`` reads them from
+    Cognito (moto here), so Amplify's Authenticator asks for what the pool requires."""
+    import boto3
+    from moto import mock_aws
+
     from tests.unit.test_operations import fake_clients
     from userpipe.aws.deployment import from_stack
     from userpipe.cli import main
     from userpipe.cli import operations as ops_cli
 
-    monkeypatch.setattr(
-        ops_cli,
-        "from_stack",
-        lambda name, **kw: from_stack(name, clients=fake_clients({"userpipe-prod": DEPLOYED})),
-    )
-    assert main(["outputs", "--stack", "userpipe-prod", "--format", "gen2"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    with mock_aws():
+        cognito = boto3.client("cognito-idp", region_name="eu-central-1")
+        pool = cognito.create_user_pool(  # the recipe's: usernames, a weaker policy, a name
+            PoolName="recipe",
+            AutoVerifiedAttributes=["email"],
+            Schema=[{"Name": "name", "AttributeDataType": "String", "Required": True}],
+            Policies={"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": False,
+                                         "RequireLowercase": True, "RequireNumbers": True,
+                                         "RequireSymbols": False}},
+        )["UserPool"]["Id"]  # fmt: skip
+        cognito.create_group(GroupName="Admin", UserPoolId=pool, Precedence=0)
+        cognito.create_group(GroupName="Editors", UserPoolId=pool)
+        make = fake_clients({"userpipe-prod": deployed(pool)})
+
+        def clients(**kw: Any) -> Any:
+            found = make(**kw)
+            found.cognito = cognito
+            return found
+
+        monkeypatch.setattr(
+            ops_cli, "from_stack", lambda name, **kw: from_stack(name, clients=clients)
+        )
+        assert main(["outputs", "--stack", "userpipe-prod", "--format", "gen2"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert main(["outputs", "--stack", "userpipe-prod"]) == 0  # the default is unchanged
+        assert "Auth" in json.loads(capsys.readouterr().out)
+
     assert outputs_schema_errors(document) == []
-    assert document["auth"]["aws_region"] == document["data"]["aws_region"] == "eu-central-1"
-    assert document["auth"]["user_pool_id"] == "eu-central-1_Ab12Cd34E"
-    assert document["auth"]["groups"] == [{"Admin": {}}]
+    auth = document["auth"]
+    assert auth["aws_region"] == document["data"]["aws_region"] == "eu-central-1"
+    assert auth["user_pool_id"] == pool
+    assert auth["password_policy"] == {
+        "min_length": 8, "require_numbers": True, "require_lowercase": True,
+        "require_uppercase": False, "require_symbols": False,
+    }  # fmt: skip
+    assert auth["username_attributes"] == ["username"]
+    assert auth["standard_required_attributes"] == ["name"]  # never sub: Cognito sets it
+    assert auth["user_verification_types"] == ["email"]
+    assert auth["groups"] == [{"Admin": {"precedence": 0}}, {"Editors": {}}]
     assert document["data"]["default_authorization_type"] == "AMAZON_COGNITO_USER_POOLS"
     assert document["data"]["authorization_types"] == ["AWS_IAM"]
     assert document["data"]["model_introspection"] == model_introspection()
-
-    assert main(["outputs", "--stack", "userpipe-prod"]) == 0  # the default is unchanged
-    assert "Auth" in json.loads(capsys.readouterr().out)
 
 
 def test_an_unknown_output_format_is_refused_naming_the_formats(

@@ -497,12 +497,13 @@ def _status(deployment: Deployment, args: argparse.Namespace, progress: Progress
 
 
 def _outputs(deployment: Deployment, args: argparse.Namespace, progress: Progress, out: Any) -> int:
-    from userpipe.amplify import amplify_config, amplify_outputs
+    from userpipe.amplify import amplify_config, amplify_outputs, described_pool
 
     if args.all:
         shown = dict(deployment.outputs)
-    elif args.format == "gen2":
-        shown = amplify_outputs(deployment.outputs)
+    elif args.format == "gen2":  # the pool's own settings: it may be one the stack did not make
+        pool = described_pool(deployment.clients.cognito, deployment.output("user_pool_id"))
+        shown = amplify_outputs(deployment.outputs, pool)
     else:
         shown = amplify_config(deployment.outputs)
     print(json.dumps(shown, indent=2, sort_keys=args.all))

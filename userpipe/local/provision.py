@@ -194,6 +194,10 @@ def _user_pool(clients: Clients, names: ResourceNames, resources: StageResources
         PoolName=names.of(USER_POOL.base_name),
         UsernameAttributes=list(USER_POOL.sign_in_aliases),
         AutoVerifiedAttributes=list(USER_POOL.auto_verified),
+        Schema=[
+            {"Name": name, "AttributeDataType": "String", "Required": True, "Mutable": True}
+            for name in USER_POOL.required_attributes
+        ],
         Policies={
             "PasswordPolicy": {
                 "MinimumLength": USER_POOL.password.min_length,
