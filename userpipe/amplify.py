@@ -143,8 +143,10 @@ def _described(pool: Mapping[str, Any]) -> dict[str, Any]:
         if attribute.get("Required") and attribute.get("Name") in STANDARD_ATTRIBUTES - {"sub"}
     ]
     details["standard_required_attributes"] = sorted(required)
-    # No UsernameAttributes: users sign in with their username (aliases, if any, besides it).
-    details["username_attributes"] = list(pool.get("UsernameAttributes") or ["username"])
+    # No UsernameAttributes: users sign in with their username, or an alias the pool allows
+    # (AliasAttributes; ``preferred_username`` has no place in the schema's list).
+    aliases = [name for name in pool.get("AliasAttributes") or [] if name != "preferred_username"]
+    details["username_attributes"] = list(pool.get("UsernameAttributes") or ["username", *aliases])
     details["user_verification_types"] = list(pool.get("AutoVerifiedAttributes") or [])
     groups = sorted(pool.get("Groups") or [], key=lambda group: group["GroupName"])
     details["groups"] = [
@@ -184,7 +186,9 @@ def model_introspection() -> dict[str, Any]:
         "provider": "userPools",
         "ownerField": USER_KEY,
         "allow": "owner",
-        "identityClaim": "cognito:username",
+        # The API compares the item's id with the token's sub (services/user_api/auth.py); in
+        # userpipe's pool the username is the sub too, in a recipe's existing pool it may not be.
+        "identityClaim": "sub",
         "operations": ["create", "update", "delete", "read"],
     }
     user = {

@@ -64,7 +64,9 @@ export function createApolloClient(config) {
 // User lands in the cache under its id.
 // snippet: apollo-query
 export const USER_FIELDS = gql`
-  fragment UserFields on User { id email name age _version _deleted _lastChangedAt }
+  fragment UserFields on User {
+    id email owner name age createdAt updatedAt _version _deleted _lastChangedAt
+  }
 `;
 const LIST_USERS = gql`
   query ListUsers($nextToken: String) {
@@ -141,23 +143,28 @@ export async function updateUser(apollo, user, changes) {
 // the access token (AWSWebSocketProvider/authHeaders.mjs). AWS's guide passes `$owner` to an
 // owner's subscription; userpipe's API takes the owner's `id` or none: without it an owner hears
 // their own record, an Admin everyone's (docs/api.md, "Subscriptions"). A subscriber receives
-// the fields the *mutation* selected (AppSync's rule; docs/api.md): the API's own publications
-// select every field, and so does UPDATE_USER here.
+// the fields the *mutation* selected (AppSync's rule; docs/api.md): the pipeline's publications
+// select every field, a client's edit what its client chose — so USER_FIELDS, which UPDATE_USER
+// selects, is every field the API serves (a Gen 2 subscriber drops an event missing a non-null
+// one), and the subscription asks only which user changed.
 // snippet: apollo-subscribe
 const ON_UPDATE_USER = gql`
-  subscription OnUpdateUser { onUpdateUser { ...UserFields } }
-  ${USER_FIELDS}
+  subscription OnUpdateUser { onUpdateUser { id _version } }
 `;
 
-/** Writes each change AppSync announces into Apollo's cache, so every query showing that user
- * updates. Without an `id`, an owner hears their own record and an Admin everyone's. */
+/** Refreshes Apollo's cache from the server whenever AppSync announces a newer version of a
+ * user, so every query showing that user updates. Without an `id`, an owner hears their own
+ * record and an Admin everyone's. The announcement carries only the fields the *writer's*
+ * mutation selected (a DataStore client's may not select email), so the cache is not written
+ * from it: the user is read again. */
 export function followUserUpdates(apollo) {
   return generateClient().graphql({ query: ON_UPDATE_USER }).subscribe({
-    next: ({ data: { onUpdateUser: user } }) => {
-      const id = apollo.cache.identify({ __typename: 'User', id: user.id });
+    next: ({ data: { onUpdateUser: changed } }) => {
+      const id = apollo.cache.identify({ __typename: 'User', id: changed.id });
       const cached = apollo.cache.readFragment({ id, fragment: USER_FIELDS });
-      if (cached && cached._version >= user._version) return; // nothing newer: keep the cache
-      apollo.cache.writeFragment({ id, fragment: USER_FIELDS, data: { ...user, __typename: 'User' } });
+      if (cached && cached._version >= changed._version) return; // nothing newer
+      apollo.query({ query: GET_USER, variables: { id: changed.id }, fetchPolicy: 'network-only' })
+        .catch((error) => console.error('reading the changed user failed', error));
     },
     error: (error) => console.error('onUpdateUser failed', JSON.stringify(error)),
   });

@@ -29,6 +29,8 @@ await signIn({ username: email, password });
 const { tokens } = await fetchAuthSession();
 const sub = tokens.idToken.payload.sub;
 say('signed-in', { sub, groups: tokens.idToken.payload['cognito:groups'] ?? [] });
+// What every read and UPDATE_USER select (a subscriber of someone else's gets what an edit selected).
+say('fields', { fields: USER_FIELDS.definitions[0].selectionSet.selections.map((f) => f.name.value) });
 
 say('listUsers', summary(await listUsers(apollo)));
 say('liveUsers', summary(await liveUsers(apollo)));

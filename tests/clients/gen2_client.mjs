@@ -13,7 +13,6 @@
 // The regions between the marker lines "snippet: <name>" and "end snippet" (whole-line comments)
 // are what docs/frontends.md shows.
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import readline from 'node:readline';
 // ESM throughout (one Amplify singleton): no DataStore in this process, which would need every
 // Amplify package through require (amplify_client.mjs says why).
@@ -22,22 +21,25 @@ import { ConsoleLogger, Hub } from 'aws-amplify/utils';
 
 const [outputsPath, scenario, email, password] = process.argv.slice(2);
 if (process.env.AMPLIFY_DEBUG) ConsoleLogger.LOG_LEVEL = 'DEBUG'; // to stderr, for diagnosis
-// The local stack writes amplify_outputs.json next to its outputs file; a frontend keeps it in
-// its own folder. Cognito's local endpoint is the stack's TLS one.
-const localCognito = JSON.parse(readFileSync(outputsPath, 'utf8')).tls_endpoint_url;
-process.chdir(dirname(outputsPath));
+// The local stack writes amplify_outputs.json next to its outputs file (amplify_outputs_path);
+// a web app imports the file instead (`import outputs from './amplify_outputs.json'`).
+// Cognito's local endpoint is the stack's TLS one.
+const stack = JSON.parse(readFileSync(outputsPath, 'utf8'));
+const outputs = JSON.parse(readFileSync(stack.amplify_outputs_path, 'utf8'));
+const localCognito = stack.tls_endpoint_url;
 
 // (Imports are hoisted: the ones below load first, as if at the top of the file.)
 // snippet: gen2-configure
 import { Amplify } from 'aws-amplify';
-import { parseAmplifyConfig } from '@aws-amplify/core/internals/utils';
 import { generateClient } from 'aws-amplify/data';
 
-const config = parseAmplifyConfig(JSON.parse(readFileSync('amplify_outputs.json', 'utf8')));
+Amplify.configure(outputs); // the parsed amplify_outputs.json
 // Local stack only: amplify_outputs.json has no field for a Cognito endpoint of your own, so
-// name the stack's (its tls_endpoint_url, e.g. https://127.0.0.1:4748) after parsing.
-config.Auth.Cognito.userPoolEndpoint = localCognito;
-Amplify.configure(config);
+// add the stack's (its tls_endpoint_url, e.g. https://127.0.0.1:4748) to what Amplify parsed.
+const parsed = Amplify.getConfig();
+Amplify.configure({
+  ...parsed, Auth: { Cognito: { ...parsed.Auth.Cognito, userPoolEndpoint: localCognito } },
+});
 const client = generateClient();
 // end snippet
 
@@ -67,7 +69,20 @@ say('signed-in', { sub, groups: tokens.accessToken.payload['cognito:groups'] ?? 
 // needs; lists include it, so leave it out.
 const live = { _deleted: { ne: true } };
 const { data: me } = await client.models.User.get({ id: sub });
-const { data: users, nextToken } = await client.models.User.list({ filter: live });
+// Every page: the API filters after its limit, so a page may hold fewer than asked, even none,
+// with more to come.
+async function listUsers(filter) {
+  const users = [];
+  let nextToken;
+  do {
+    const page = await client.models.User.list({ filter, nextToken });
+    if (page.errors) throw new Error(`listUsers refused: ${page.errors[0].message}`);
+    users.push(...page.data);
+    ({ nextToken } = page);
+  } while (nextToken);
+  return users;
+}
+const users = await listUsers(live);
 // end snippet
 
 // snippet: gen2-update
@@ -84,18 +99,6 @@ async function saveProfile(user, changes) {
 }
 // end snippet
 
-// Every page of a list (the API pages after filtering, so a page may hold fewer than asked).
-const everyone = async (filter) => {
-  const found = [];
-  let token;
-  do {
-    const page = await client.models.User.list({ filter, nextToken: token });
-    if (page.errors) throw new Error(JSON.stringify(page.errors));
-    found.push(...page.data);
-    token = page.nextToken;
-  } while (token);
-  return found;
-};
 
 // The three subscriptions with no arguments (Gen 2 sends only `filter`), each event a step.
 const subscribeAll = (heard) => ['onCreate', 'onUpdate', 'onDelete'].map((operation) =>
@@ -105,7 +108,7 @@ const subscribeAll = (heard) => ['onCreate', 'onUpdate', 'onDelete'].map((operat
   }));
 
 if (scenario === 'admin') {
-  const all = await everyone(live);
+  const all = await listUsers(live);
   say('list', { ids: all.map((u) => u.id) });
   const mine = await client.models.User.list({ filter: { email: { eq: email } } });
   say('list-filtered', { ids: mine.data.map((u) => u.id) });
@@ -157,7 +160,7 @@ if (scenario === 'side-by-side') {
 
 // The owner scenario.
 say('get', { user: me, fields: Object.keys(me).sort() });
-say('list', { ids: users.map((u) => u.id), nextToken });
+say('list', { ids: users.map((u) => u.id) });
 
 const versioned = await saveProfile(me, { name: 'From Gen 2' });
 say('update-with-version', { user: brief(versioned.saved) });
@@ -187,7 +190,7 @@ const old = await client.models.User.list({ filter: { age: { gt: 150 } } });
 say('list-filtered', { named: named.data.map((u) => u.id), tooOld: old.data.length });
 
 const heard = [];
-const ready = acks(6);
+const ready = acks(7); // subscribeAll's three, the snippet's onUpdate, observeQuery's three
 const subscriptions = subscribeAll((operation, user) => heard.push({ operation, ...brief(user) }));
 const snapshots = [];
 let synced;
@@ -195,7 +198,7 @@ const firstSynced = new Promise((resolve) => { synced = resolve; });
 // snippet: gen2-subscribe
 // As the owner: your own record's changes only; as an Admin: everyone's.
 const updates = client.models.User.onUpdate().subscribe({
-  next: (user) => showUser(user),
+  next: (user) => user && showUser(user), // null: an edit that did not select a required field
   error: (error) => console.error('onUpdate', error),
 });
 // observeQuery: the list now and after every change (isSynced once the list is read). Leave

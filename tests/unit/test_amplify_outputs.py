@@ -85,6 +85,7 @@ def test_a_deployed_stacks_outputs_gen2_describe_its_own_pool(
         cognito = boto3.client("cognito-idp", region_name="eu-central-1")
         pool = cognito.create_user_pool(  # the recipe's: usernames, a weaker policy, a name
             PoolName="recipe",
+            AliasAttributes=["email"],  # usernames, or the email as an alias
             AutoVerifiedAttributes=["email"],
             Schema=[{"Name": "name", "AttributeDataType": "String", "Required": True}],
             Policies={"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": False,
@@ -116,7 +117,7 @@ def test_a_deployed_stacks_outputs_gen2_describe_its_own_pool(
         "min_length": 8, "require_numbers": True, "require_lowercase": True,
         "require_uppercase": False, "require_symbols": False,
     }  # fmt: skip
-    assert auth["username_attributes"] == ["username"]
+    assert auth["username_attributes"] == ["username", "email"]
     assert auth["standard_required_attributes"] == ["name"]  # never sub: Cognito sets it
     assert auth["user_verification_types"] == ["email"]
     assert auth["groups"] == [{"Admin": {"precedence": 0}}, {"Editors": {}}]

@@ -2,10 +2,11 @@
 
 A page marks a fenced block with ``<!-- snippet: PATH#NAME -->`` on the line before it; PATH (from
 the repository's root) holds the region between the whole-line comments ``// snippet: NAME`` and
-``// end snippet`` (``#`` for Python and shell). The block must equal that region, dedented. The
-files are ones the test suite runs (the example clients under ``examples/`` and
-``tests/clients/``), so a snippet that stops working fails its test, and a snippet edited in
-the page alone fails here.
+``// end snippet`` (``#`` for Python and shell). The block must equal that region, dedented.
+This test checks only that equality: that the code runs is its file's own test's to show
+(tests/clients/gen2_client.mjs: tests/integration/test_gen2_client.py; examples/apollo/:
+tests/integration/test_apollo_example.py). So a snippet that stops working fails there, and a
+snippet edited in the page alone fails here.
 """
 
 from __future__ import annotations
