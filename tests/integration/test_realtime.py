@@ -182,6 +182,35 @@ def test_a_filter_at_appsyncs_limits_is_applied_and_one_past_them_is_refused_nam
         socket.receive(timeout=1.5)
 
 
+def test_an_owners_filter_without_an_id_never_reaches_another_users_change(
+    stack: LocalStack, client: StackClient, sockets: list[Socket]
+) -> None:
+    """Gen 2's data client subscribes with a filter and no id: the resolver ANDs the owner's id
+    into it, so a filter that matches another user's change (or reaches for their id inside an
+    ``or``) still hears only the owner's own."""
+    _, sub, token = confirmed(client)
+    _, other, _ = confirmed(client)
+    _, _, admin = confirmed(client, admin=True)
+    socket = Socket(stack, token)
+    sockets.append(socket)
+    wide = {"or": [{"name": {"beginsWith": "Shared"}}, {"age": {"gt": 100}}]}
+    key, ack = socket.start(FILTERED, filter=wide)
+    assert ack == {"type": "start_ack", "id": key}
+    _, refused = socket.start(FILTERED, filter={"or": [{"id": {"eq": other}}]})
+    assert refused["type"] == "error"  # the id field twice in one filter: AppSync's rule
+
+    for user, name in ((other, "Shared by another"), (sub, "Shared by me")):
+        answer = client.graphql(
+            EDIT_SELECTING_DATES, {"input": {"id": user, "name": name}}, token=admin
+        )
+        assert answer.status == 200 and not answer.errors
+    data = socket.receive()
+    assert data["id"] == key
+    assert data["payload"]["data"]["onUpdateUser"]["id"] == sub
+    with pytest.raises(TimeoutError):
+        socket.receive(timeout=1.5)
+
+
 def test_an_admin_hears_of_a_user_the_pipeline_created(
     stack: LocalStack, client: StackClient, sockets: list[Socket]
 ) -> None:
