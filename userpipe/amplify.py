@@ -68,8 +68,8 @@ def amplify_outputs(
     declares. Without it, the pool as ``contracts.topology.USER_POOL`` declares it (what the
     local stack's pool is made from). Left out: MFA (Amplify reads it only for its
     Authenticator's set-up screens) and the local Cognito endpoint, for which the schema has
-    no field: a local frontend sets ``Auth.Cognito.userPoolEndpoint`` itself after
-    ``parseAmplifyConfig`` (docs/frontends.md)."""
+    no field: a local frontend adds ``Auth.Cognito.userPoolEndpoint`` to what
+    ``Amplify.configure`` parsed (``Amplify.getConfig()``; docs/frontends.md)."""
     return {
         "version": OUTPUTS_VERSION,
         "auth": {
