@@ -47,3 +47,18 @@ def test_every_declared_function_has_a_cold_path_to_measure() -> None:
         compile(snippets(spec).baseline, spec.id, "exec")
         for phase in phase_snippets(spec):
             compile(phase, spec.id, "exec")
+
+
+def test_the_committed_report_measures_every_declared_function_and_layer() -> None:
+    """A function or layer added to the declaration without a row in the report (``make bench``
+    not run since) fails here: the README's numbers must cover what is deployed."""
+    from contracts.topology import FUNCTIONS, LAYERS
+
+    report = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
+    names = [measurement["name"] for measurement in report["measurements"]]
+    cold = sorted(
+        name.removeprefix("cold path: ") for name in names if name.startswith("cold path: ")
+    )
+    assert cold == sorted(spec.id for spec in FUNCTIONS)
+    assert len([name for name in names if name.startswith("bundle size: ")]) == len(FUNCTIONS)
+    assert len([name for name in names if name.startswith("layer size: ")]) == len(LAYERS)
