@@ -48,7 +48,9 @@ class Socket:
         self.token, self.host = token, host
         self._open = ExitStack()
         self.ws: ClientConnection = self._open.enter_context(
-            connect(url, subprotocols=protocols, ssl=tls, open_timeout=10)  # type: ignore[list-item]
+            # 30 s: a full-suite run once saw a fresh stack's first handshake wait past 10 s
+            # (the stack answers the upgrade before any work; its loop was busy elsewhere).
+            connect(url, subprotocols=protocols, ssl=tls, open_timeout=30)  # type: ignore[list-item]
         )
         self.send({"type": "connection_init"})
         ack = self.receive()

@@ -62,3 +62,13 @@ def test_the_committed_report_measures_every_declared_function_and_layer() -> No
     assert cold == sorted(spec.id for spec in FUNCTIONS)
     assert len([name for name in names if name.startswith("bundle size: ")]) == len(FUNCTIONS)
     assert len([name for name in names if name.startswith("layer size: ")]) == len(LAYERS)
+
+
+def test_the_cost_page_shows_what_bench_cost_computes_from_the_committed_report() -> None:
+    """Run ``python -m bench.cost`` and paste its output between COST.md's markers."""
+    from bench.cost import markdown as cost_markdown
+
+    page = (ROOT / "bench" / "COST.md").read_text()
+    shown = page.split("<!-- cost:table -->\n", 1)[1].split("<!-- /cost:table -->", 1)[0]
+    report = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
+    assert shown.strip() == cost_markdown(report).strip()
