@@ -11,7 +11,7 @@ and which are AWS's own pages and which third-party restatements). Free tiers ar
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,10 +38,55 @@ WRITE_UNITS: Final = 3  # User item (< 1 KB) + its index entry + the audit recor
 RECIPE_MEMORY_MB: Final = 128
 #: Functions the default stage deploys; the welcome notifier comes only with a sender.
 OPTIONAL: Final = frozenset({"WelcomeNotifier"})
+CHANGE_PUBLISHER: Final = "ChangePublisher"
 #: X-Ray samples, for a Lambda function with active tracing, the first request each second and
-#: 5% of the rest (X-Ray's default rule; Lambda's sampling is not configurable): below about
-#: one invocation a second per function every invocation is a trace, far above it one in 20.
+#: 5% of the rest, and "this sampling rate cannot be configured for Lambda functions" (Lambda
+#: developer guide, "Visualize Lambda function invocations using AWS X-Ray"): below about one
+#: invocation a second per function every invocation is a trace, far above it one in 20.
 XRAY_SAMPLED_AT_HIGH_RATES: Final = 0.05
+#: Lambda's own lines per invocation in JSON log format at the INFO system level: a
+#: ``platform.start`` and a ``platform.report`` record ("Log-level filtering": at INFO "Lambda
+#: automatically sends start and report log messages"; their fields from the Telemetry API's
+#: ``PlatformStart`` and ``PlatformReport`` schemas). Dropped at the WARN system level. Sizes
+#: computed from records of that shape, not typed; a traced invocation's carry its trace id too.
+_TIME = "2026-12-04T12:00:00.000Z"
+_REQUEST = "6f7f0961-f834-4211-8a7a-f6fe80b88d56"
+_TRACING = {"type": "X-Amzn-Trace-Id", "value": "Root=1-6751a2b3-0123456789abcdef01234567;"
+            "Parent=0123456789abcdef;Sampled=1"}  # fmt: skip
+_START = {"time": _TIME, "type": "platform.start",
+          "record": {"requestId": _REQUEST, "version": "$LATEST"}}  # fmt: skip
+_REPORT = {"time": _TIME, "type": "platform.report", "record": {
+    "requestId": _REQUEST, "metrics": {"durationMs": 21.875, "billedDurationMs": 22,
+    "memorySizeMB": 256, "maxMemoryUsedMB": 88}, "status": "success"}}  # fmt: skip
+
+
+def system_log_bytes(traced: bool) -> int:
+    """Bytes of Lambda's START and REPORT records for one invocation (one line each)."""
+    records: list[dict[str, Any]] = [_START, _REPORT]
+    if traced:
+        records = [{**r, "record": {**r["record"], "tracing": _TRACING}} for r in records]
+    return sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in records)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """A stage's cost settings (CDK context, docs/deploy.md) and the rate it runs at."""
+
+    tracing: bool = True  # -c tracing=active|off
+    change_publisher: bool = True  # -c changePublisher=on|off
+    log_level: str = "INFO"  # -c logLevel=DEBUG|INFO|WARN|ERROR
+    #: ``low``: under ~1 confirmation a second — every function runs once per confirmation
+    #: (batches of one) and X-Ray traces every invocation; ``high``: sustained rates, the
+    #: batches ``make bench`` counted and 5% traced.
+    rate: str = "low"
+
+    def context(self) -> str:
+        given = [
+            "-c tracing=off" if not self.tracing else "",
+            "-c changePublisher=off" if not self.change_publisher else "",
+            f"-c logLevel={self.log_level}" if self.log_level != "INFO" else "",
+        ]
+        return " ".join(g for g in given if g) or "(the defaults)"
 
 
 @dataclass(frozen=True)
@@ -51,19 +96,56 @@ class Line:
     dollars: float
 
 
-def per_million(report: dict[str, Any]) -> tuple[list[Line], list[Line], dict[str, Any]]:
-    """userpipe's and the recipe's lines per million confirmations, and the usage read."""
-    runs = [m for m in report["measurements"] if m["name"].startswith("end to end, time per user")]
-    usage = runs[-1]["notes"]["lambda_per_user"]  # the largest N
-    functions = {name: use for name, use in usage.items() if name not in OPTIONAL}
-    invocations = sum(use["invocations"] for use in functions.values())
+def usage_per_user(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each function's invocations, billed ms, GB-s and log bytes per confirmation, as
+    ``make bench`` counted them in its largest run (the one with the most users)."""
+    runs = [m for m in report["measurements"] if "lambda_per_user" in m.get("notes", {})]
+    largest = max(runs, key=lambda m: m["notes"].get("users", 0) or _users_in(m["name"]))
+    usage: dict[str, dict[str, float]] = largest["notes"]["lambda_per_user"]
+    return usage
+
+
+def _users_in(name: str) -> int:
+    digits = "".join(c for c in name.rpartition("N=")[2] if c.isdigit())
+    return int(digits or 0)
+
+
+def per_million(
+    report: dict[str, Any], knobs: Knobs = Knobs()
+) -> tuple[list[Line], dict[str, Any]]:
+    """userpipe's lines per million confirmations for a stage with ``knobs``, and what was
+    read from the report."""
+    functions = {
+        name: use
+        for name, use in usage_per_user(report).items()
+        if name not in OPTIONAL and (knobs.change_publisher or name != CHANGE_PUBLISHER)
+    }
+    if knobs.rate == "low":  # batches of one: every function once per confirmation
+        invocations = {name: 1.0 for name in functions}
+    else:
+        invocations = {name: use["invocations"] for name, use in functions.items()}
+    total_invocations = sum(invocations.values())
+    # The billed time each confirmation's records took, as counted (``gb_s`` per user). In a
+    # batch of one, each invocation's fixed part (a few ms) is billed per record: not counted.
     gb_s = sum(use["gb_s"] for use in functions.values())
-    log_bytes = sum(use.get("log_bytes", 0) for use in functions.values())
-    projector_batches = functions["UserProjector"]["invocations"]
+    application_bytes = (
+        sum(use.get("log_bytes", 0) for use in functions.values())
+        if knobs.log_level in ("DEBUG", "INFO")
+        else 0  # a healthy run logs nothing at WARN or above
+    )
+    system_bytes = (
+        total_invocations * system_log_bytes(knobs.tracing)
+        if knobs.log_level in ("DEBUG", "INFO")
+        else 0
+    )
+    log_gb = (application_bytes + system_bytes) * 1e6 / 1e9
+    projector_batches = invocations["UserProjector"]
     sqs = 1 + 2 * projector_batches  # EventBridge's send; a receive and a delete per batch
+    traced = total_invocations * (1.0 if knobs.rate == "low" else XRAY_SAMPLED_AT_HIGH_RATES)
     million = 1e6
     lines = [
-        Line("Lambda requests", f"{invocations:.2f} M", invocations * million * LAMBDA_REQUEST),
+        Line("Lambda requests", f"{total_invocations:.2f} M",
+             total_invocations * million * LAMBDA_REQUEST),
         Line("Lambda duration (arm64)", f"{gb_s * million:,.0f} GB-s",
              gb_s * million * LAMBDA_ARM64_GB_S),
         Line("EventBridge custom events (UserConfirmed)", "1 M", million * EVENTBRIDGE_EVENT),
@@ -72,61 +154,94 @@ def per_million(report: dict[str, Any]) -> tuple[list[Line], list[Line], dict[st
         Line("SQS (projector queue)", f"{sqs:.2f} M requests", sqs * million * SQS_REQUEST),
         Line("DynamoDB writes (item, index entry, audit record)", f"{WRITE_UNITS} M WRU",
              WRITE_UNITS * million * DYNAMODB_WRITE_UNIT),
-        Line("AppSync publishUserCreated (change publisher)", "1 M mutations",
-             million * APPSYNC_OPERATION),
-        Line("CloudWatch Logs", f"{log_bytes * million / 1e9:.2f} GB",
-             log_bytes * million / 1e9 * LOGS_INGESTED_GB),
-        Line("X-Ray traces, below ~1 invocation/s per function", f"{invocations:.2f} M",
-             invocations * million * XRAY_TRACE),
+        Line("AppSync publishUserCreated (change publisher)",
+             "1 M mutations" if knobs.change_publisher else "off",
+             million * APPSYNC_OPERATION if knobs.change_publisher else 0.0),
+        Line("CloudWatch Logs (the functions' and Lambda's lines)", f"{log_gb:.2f} GB",
+             log_gb * LOGS_INGESTED_GB),
+        Line("X-Ray traces", f"{traced:.2f} M" if knobs.tracing else "off",
+             traced * million * XRAY_TRACE if knobs.tracing else 0.0),
     ]  # fmt: skip
-    trigger = usage["ConfirmTrigger"]
-    recipe_gb_s = trigger["billed_ms"] / 1000 * RECIPE_MEMORY_MB / 1024
-    recipe = [
+    read = {
+        "invocations": total_invocations,
+        "gb_s": gb_s,
+        "application_log_bytes": application_bytes,
+        "system_log_bytes": system_bytes,
+        "sqs": sqs,
+    }
+    return lines, read
+
+
+def recipe_per_million(report: dict[str, Any]) -> list[Line]:
+    """The direct-write recipe: one trigger invocation (the trigger's measured time, 128 MB) and
+    one write unit per confirmation."""
+    trigger = usage_per_user(report)["ConfirmTrigger"]
+    gb_s = trigger["billed_ms"] / 1000 * RECIPE_MEMORY_MB / 1024
+    logs_gb = system_log_bytes(traced=False) * 1e6 / 1e9  # untraced, its own lines not counted
+    million = 1e6
+    return [
         Line("Lambda requests", "1 M", million * LAMBDA_REQUEST),
-        Line("Lambda duration (128 MB, the same call time)", f"{recipe_gb_s * million:,.0f} GB-s",
-             recipe_gb_s * million * LAMBDA_ARM64_GB_S),
+        Line("Lambda duration (128 MB, the same call time)", f"{gb_s * million:,.0f} GB-s",
+             gb_s * million * LAMBDA_ARM64_GB_S),
         Line("DynamoDB write", "1 M WRU", million * DYNAMODB_WRITE_UNIT),
+        Line("CloudWatch Logs (Lambda's START and REPORT lines only)", f"{logs_gb:.2f} GB",
+             logs_gb * LOGS_INGESTED_GB),
     ]  # fmt: skip
-    read = {"invocations": invocations, "gb_s": gb_s, "log_bytes": log_bytes, "sqs": sqs}
-    return lines, recipe, read
+
+
+def total(lines: list[Line]) -> float:
+    return sum(line.dollars for line in lines)
+
+
+#: The stages the knobs table compares, from the default down to the leanest.
+KNOB_ROWS: Final = (
+    Knobs(),
+    Knobs(tracing=False),
+    Knobs(tracing=False, log_level="WARN"),
+    Knobs(tracing=False, change_publisher=False),
+    Knobs(tracing=False, change_publisher=False, log_level="WARN"),
+)
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines, recipe, read = per_million(report)
-    xray = lines[-1].dollars
-    total = sum(line.dollars for line in lines)
-    without_tracing = total - xray
-    busy = without_tracing + xray * XRAY_SAMPLED_AT_HIGH_RATES
-    recipe_total = sum(line.dollars for line in recipe)
-    rows = ["| per million confirmations | quantity | userpipe |", "|---|---:|---:|"]
-    rows += [f"| {line.item} | {line.quantity} | ${line.dollars:.2f} |" for line in lines]
-    rows += [
-        f"| **total, every invocation traced** (under ~1 confirmation/s) | | **${total:.2f}** |",
-        f"| **total, sustained high rates** (5% traced) | | **${busy:.2f}** |",
-        f"| total without tracing | | ${without_tracing:.2f} |",
-        "",
-        "| per million confirmations | quantity | the direct-write recipe |",
-        "|---|---:|---:|",
-    ]
+    default, read = per_million(report)
+    recipe = recipe_per_million(report)
+    rows = ["| per million confirmations, the default stage under ~1/s | quantity | userpipe |",
+            "|---|---:|---:|"]  # fmt: skip
+    rows += [f"| {line.item} | {line.quantity} | ${line.dollars:.2f} |" for line in default]
+    rows += [f"| **total** | | **${total(default):.2f}** |", ""]
+    rows += ["| per million confirmations | quantity | the direct-write recipe |",
+             "|---|---:|---:|"]  # fmt: skip
     rows += [f"| {line.item} | {line.quantity} | ${line.dollars:.2f} |" for line in recipe]
-    rows += [f"| **total** | | **${recipe_total:.2f}** |"]
-    monthly = [
-        "",
-        "| a month of | userpipe (traced) | userpipe (untraced) | recipe |",
-        "|---|---:|---:|---:|",
-        f"| 1,000 confirmations a day (30,000) | ${total * 0.03:.2f} | "
-        f"${without_tracing * 0.03:.2f} | ${recipe_total * 0.03:.2f} |",
-        f"| 1,000,000 confirmations | ${total:.2f} (${busy:.2f} at high rates) | "
-        f"${without_tracing:.2f} | ${recipe_total:.2f} |",
-        "",
-        f"Counted per confirmation by `make bench` ({report['date'][:10]}, the largest run): "
-        f"{read['invocations']:.2f} Lambda invocations, {read['gb_s']:.4f} GB-s, "
-        f"{read['log_bytes']:,.0f} bytes of logs. Not included: each listening subscriber's "
-        f"real-time message (${APPSYNC_REALTIME_MESSAGE * 1e6:.2f} per million per subscriber), "
-        "the welcome notifier (optional), the recipe's logs (its runtime's lines, ~0.3 KB a "
-        "call: about $0.15 per million), free tiers.",
+    rows += [f"| **total** | | **${total(recipe):.2f}** |", ""]
+    rows += [
+        "| stage (CDK context) | per million, under ~1/s | per million, sustained | "
+        "a month at 1,000 a day | vs the recipe |",
+        "|---|---:|---:|---:|---:|",
     ]
-    return "\n".join(rows + monthly)
+    for knobs in KNOB_ROWS:
+        low = total(per_million(report, knobs)[0])
+        high = total(per_million(report, replace(knobs, rate="high"))[0])
+        rows.append(
+            f"| `{knobs.context()}` | ${low:.2f} | ${high:.2f} | ${low * 0.03:.2f} | "
+            f"{low / total(recipe):.0f}x |"
+        )
+    rows.append(
+        f"| the recipe | ${total(recipe):.2f} | ${total(recipe):.2f} | "
+        f"${total(recipe) * 0.03:.2f} | 1x |"
+    )
+    rows += [
+        "",
+        f"Counted per confirmation by `make bench` ({report['date'][:10]}, its largest run), "
+        f"read for the default stage under ~1/s: every function once "
+        f"({read['invocations']:.0f} invocations; {read['gb_s']:.4f} GB-s, the time its "
+        f"records took), {read['application_log_bytes']:,.0f} bytes of the "
+        f"functions' logs and {read['system_log_bytes']:,.0f} of Lambda's START and REPORT "
+        f"records. Not included: each listening subscriber's real-time message "
+        f"(${APPSYNC_REALTIME_MESSAGE * 1e6:.2f} per million per subscriber), the welcome "
+        "notifier (optional), the recipe function's own log lines, free tiers.",
+    ]
+    return "\n".join(rows)
 
 
 def main() -> None:

@@ -74,6 +74,8 @@ SettingKey = Literal[
     "auditRetentionDays",
     "welcomeSender",
     "welcomeNotifier",
+    "changePublisher",
+    "logLevel",
     "cloudTrail",
     "userPoolId",
     "userPoolClientId",
@@ -97,6 +99,21 @@ class StageSetting:
     doc: str
     deploy: str = ""
     local: str = ""
+    #: The values it may take (empty: any); anything else is an error where it is given.
+    choices: tuple[str, ...] = ()
+
+
+#: Lambda's application log levels userpipe offers (its advanced logging controls also have TRACE
+#: and FATAL: Powertools has no TRACE, and FATAL would hide the failures the functions log at
+#: ERROR). Python's logging reads WARN as WARNING.
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARN", "ERROR")
+
+
+class InvalidSettingError(ValueError):
+    def __init__(self, key: str, value: str, choices: Iterable[str]) -> None:
+        super().__init__(
+            f"setting {key}={value!r} is invalid: expected one of {', '.join(choices)}"
+        )
 
 
 #: Every per-stage setting. ``default_settings`` reads the defaults from here; nothing else
@@ -117,6 +134,24 @@ SETTINGS: Final = (
         "welcomeNotifier",
         "on or off: whether the stage has the example consumer. Unset, it has it when it gives "
         "a welcomeSender (``subscribed``).",
+    ),
+    StageSetting(
+        "changePublisher",
+        "on or off: whether the stage announces each change of a User item to the API's "
+        "subscribers (the change publisher: one AppSync mutation per change, $4 per million, "
+        "and a real-time message per listening subscriber). Off suits a stage whose frontends "
+        "never subscribe (no DataStore, no observeQuery, no onCreate/onUpdate/onDelete): the "
+        "subscriptions are still accepted but hear nothing. Unset: on.",
+    ),
+    StageSetting(
+        "logLevel",
+        "The functions' lowest log level sent to CloudWatch Logs: DEBUG, INFO, WARN or ERROR. "
+        "Powertools' level (POWERTOOLS_LOG_LEVEL) and, in a deployment, Lambda's own filter "
+        "(advanced logging controls): at WARN or ERROR Lambda also drops its START and REPORT "
+        "lines. Failures are logged at ERROR, so nothing a failure says is lost.",
+        deploy="INFO",
+        local="INFO",
+        choices=LOG_LEVELS,
     ),
     StageSetting(
         "cloudTrail",
@@ -144,6 +179,14 @@ SETTINGS: Final = (
 def default_settings(where: Literal["deploy", "local"]) -> dict[str, str]:
     """Every declared setting's default for a deployment or for the local stack."""
     return {s.key: s.deploy if where == "deploy" else s.local for s in SETTINGS}
+
+
+def check_settings(settings: Mapping[str, str]) -> None:
+    """Refuse a value a setting with ``choices`` does not take (unset is its default's)."""
+    for declared in SETTINGS:
+        value = settings.get(declared.key, "")
+        if declared.choices and value and value not in declared.choices:
+            raise InvalidSettingError(declared.key, value, declared.choices)
 
 
 #: The values of a setting that switches an optional part (``Subscription.switch``); unset is
@@ -512,6 +555,19 @@ class StreamConsumer:
     consumer: FunctionSpec
     source: StreamSource
     on_failure: Queue
+    #: An optional consumer: the stage setting that leaves it out (``off``) — its function, the
+    #: stream's event source mapping, its on-failure queue and outputs. ``None``: every stage.
+    switch: Setting | None = None
+
+    @property
+    def dlq(self) -> str:
+        """Its on-failure queue's base name (what ``redrive --queue`` takes)."""
+        return self.on_failure.base_name
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """Its own outputs: a deployment has all of them or, when left out, none."""
+        return (self.function_name, self.dlq_url)
 
     @property
     def dlq_url(self) -> Output:
@@ -565,7 +621,7 @@ RULE_TARGET_RETRY_ATTEMPTS: Final = 185
 def _powertools(service: str) -> tuple[Env, ...]:
     return (
         Env("POWERTOOLS_SERVICE_NAME", Fixed(service)),
-        Env("POWERTOOLS_LOG_LEVEL", Fixed("INFO")),
+        Env("POWERTOOLS_LOG_LEVEL", Setting("logLevel"), optional=True),  # unset: INFO
     )
 
 
@@ -910,8 +966,6 @@ USER_SYNC_SUBSCRIPTION: Final = Subscription(
 )
 #: Every subscription; add yours here (docs/architecture.md, "Subscribe your own consumer").
 SUBSCRIPTIONS: Final = (PROJECTION, WELCOME, USER_SYNC_SUBSCRIPTION)
-#: The settings that leave an optional subscription out (``-c welcomeNotifier=off``).
-SWITCHES: Final = tuple(s.switch for s in SUBSCRIPTIONS if s.switch is not None)
 
 #: Subscribers are waiting: small batches, no batching window.
 PUBLISH_SOURCE: Final = StreamSource(
@@ -935,8 +989,19 @@ CHANGES: Final = StreamConsumer(
     consumer=CHANGE_PUBLISHER,
     source=PUBLISH_SOURCE,
     on_failure=Queue("ChangePublisherDlq", "change-publisher-dlq", retention_days=14),
+    # A stage whose frontends never subscribe may do without it (bench/COST.md: a third of the
+    # cost of a confirmation is its AppSync mutation).
+    switch=Setting("changePublisher"),
 )
 STREAM_CONSUMERS: Final = (AUDIT, CHANGES)
+#: Everything a stage may leave out, each with its switch.
+_EVERY_PART_DECLARED: tuple[Subscription | StreamConsumer, ...] = (
+    *SUBSCRIPTIONS,
+    *STREAM_CONSUMERS,
+)
+OPTIONAL_PARTS: Final = tuple(part for part in _EVERY_PART_DECLARED if part.switch is not None)
+#: The settings that leave an optional part out (``-c welcomeNotifier=off``).
+SWITCHES: Final = tuple(part.switch for part in OPTIONAL_PARTS if part.switch is not None)
 
 USER_POOL: Final = UserPool(
     id="UserPool",
@@ -1003,7 +1068,9 @@ class DeadLetters:
     max_receive_count: int | None = None  # events: receives before SQS moves one here
 
 
-def _dead_letters(subscriptions: Iterable[Subscription]) -> Iterator[DeadLetters]:
+def _dead_letters(
+    subscriptions: Iterable[Subscription], streams: Iterable[StreamConsumer]
+) -> Iterator[DeadLetters]:
     for subscription in subscriptions:
         yield DeadLetters(
             subscription.dlq,
@@ -1013,7 +1080,7 @@ def _dead_letters(subscriptions: Iterable[Subscription]) -> Iterator[DeadLetters
             subscription.consumer,
             subscription.source.max_receive_count,
         )
-    for stream in STREAM_CONSUMERS:
+    for stream in streams:
         yield DeadLetters(
             stream.on_failure.base_name,
             stream.dlq_url,
@@ -1028,12 +1095,14 @@ def _dead_letters(subscriptions: Iterable[Subscription]) -> Iterator[DeadLetters
 
 
 def _wiring_outputs(
-    subscriptions: Iterable[Subscription], dead_letters: Iterable[DeadLetters]
+    subscriptions: Iterable[Subscription],
+    streams: Iterable[StreamConsumer],
+    dead_letters: Iterable[DeadLetters],
 ) -> Iterator[Output]:
     for subscription in subscriptions:
         yield subscription.queue_url
         yield subscription.rule_arn  # a replay names the rules it replays to
-    for stream in STREAM_CONSUMERS:  # redrive hands dead-lettered records back to it
+    for stream in streams:  # redrive hands dead-lettered records back to it
         yield stream.function_name
     for dead in dead_letters:
         yield dead.url
@@ -1064,11 +1133,14 @@ class Parts:
     (``parts_with``), so a left-out part is left out of all of them alike."""
 
     subscriptions: tuple[Subscription, ...]
+    #: The stream consumers it has (every one but those switched off).
+    streams: tuple[StreamConsumer, ...] = STREAM_CONSUMERS
 
     @property
-    def left_out(self) -> tuple[Subscription, ...]:
-        kept = {s.id for s in self.subscriptions}
-        return tuple(s for s in SUBSCRIPTIONS if s.id not in kept)
+    def left_out(self) -> tuple[Subscription | StreamConsumer, ...]:
+        kept: tuple[Subscription | StreamConsumer, ...] = (*self.subscriptions, *self.streams)
+        every: tuple[Subscription | StreamConsumer, ...] = (*SUBSCRIPTIONS, *STREAM_CONSUMERS)
+        return tuple(part for part in every if part not in kept)
 
     @property
     def functions(self) -> tuple[FunctionSpec, ...]:
@@ -1078,16 +1150,19 @@ class Parts:
     @property
     def dead_letters(self) -> tuple[DeadLetters, ...]:
         """Its dead-letter queues, each with the way back for what it holds."""
-        return tuple(_dead_letters(self.subscriptions))
+        return tuple(_dead_letters(self.subscriptions, self.streams))
 
     @property
     def outputs(self) -> tuple[Output, ...]:
         """What operators, frontends and the operator commands read (CloudFormation outputs,
         and the local stack's outputs file under snake-case names)."""
-        return (*_STACK_OUTPUTS, *_wiring_outputs(self.subscriptions, self.dead_letters))
+        return (
+            *_STACK_OUTPUTS,
+            *_wiring_outputs(self.subscriptions, self.streams, self.dead_letters),
+        )
 
 
-def subscribed(subscription: Subscription, settings: Mapping[str, str]) -> bool:
+def subscribed(subscription: Subscription | StreamConsumer, settings: Mapping[str, str]) -> bool:
     """Whether a stage with ``settings`` has ``subscription``. A required one always; an optional
     one as its switch says (``on``/``off``; any other value is an error, never read as either).
     Left unset, the switch is on only if the stage gives every setting the consumer needs: a
@@ -1109,7 +1184,10 @@ def subscribed(subscription: Subscription, settings: Mapping[str, str]) -> bool:
 
 def parts_for(settings: Mapping[str, str]) -> Parts:
     """The parts of a stage with these settings (see ``subscribed``)."""
-    return Parts(tuple(s for s in SUBSCRIPTIONS if subscribed(s, settings)))
+    return Parts(
+        tuple(s for s in SUBSCRIPTIONS if subscribed(s, settings)),
+        tuple(s for s in STREAM_CONSUMERS if subscribed(s, settings)),
+    )
 
 
 def parts_with(outputs: Container[str]) -> Parts:
@@ -1117,12 +1195,12 @@ def parts_with(outputs: Container[str]) -> Parts:
     outputs themselves: an optional subscription is there when any output of its own is (a
     stage that switched it off has none). A required one always counts as there, so a missing
     output of it is an error where it is read, never taken for "left out"."""
+
+    def there(part: Subscription | StreamConsumer) -> bool:
+        return part.switch is None or any(output.local_name in outputs for output in part.outputs)
+
     return Parts(
-        tuple(
-            s
-            for s in SUBSCRIPTIONS
-            if s.switch is None or any(output.local_name in outputs for output in s.outputs)
-        )
+        tuple(s for s in SUBSCRIPTIONS if there(s)), tuple(s for s in STREAM_CONSUMERS if there(s))
     )
 
 
@@ -1205,6 +1283,7 @@ class StageResources:
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._settings = dict(settings)
         self._attributes: dict[str, dict[str, str]] = {}
+        check_settings(settings)
         #: What the stage builds: its settings may switch optional parts off.
         self.parts = parts_for(settings)
 

@@ -11,7 +11,8 @@ from typing import Any, Final
 from contracts.topology import (
     OFF,
     ON,
-    SUBSCRIPTIONS,
+    OPTIONAL_PARTS,
+    SETTINGS,
     SWITCHES,
     InvalidSwitchError,
     MissingSettingError,
@@ -34,6 +35,13 @@ DEPLOY_DEFAULTS: Final = default_settings("deploy")
 #: ``existing``: the account has one already (a second trail would be a paid copy).
 CLOUD_TRAIL_CHOICES: Final = ("create", "existing")
 CLOUD_TRAIL_KEY: Final = "cloudTrail"
+#: X-Ray for the functions: ``active`` (Lambda's active tracing) or ``off``. Lambda samples the
+#: first request each second and 5% of the rest, and "this sampling rate cannot be configured
+#: for Lambda functions" (Lambda developer guide, "Visualize Lambda function invocations using
+#: AWS X-Ray"): the one knob is on or off. bench/COST.md: tracing every invocation costs about
+#: as much again as the rest of a confirmation below ~1 confirmation a second.
+TRACING_CHOICES: Final = ("active", "off")
+TRACING_KEY: Final = "tracing"
 #: An existing user pool the stage uses instead of creating one, and its app client.
 USER_POOL_ID_KEY: Final = "userPoolId"
 USER_POOL_CLIENT_ID_KEY: Final = "userPoolClientId"
@@ -67,6 +75,7 @@ class StageConfig:
     #: The example consumer's SES sender; without one, the stage has no welcome notifier.
     welcome_sender: str | None = DEPLOY_DEFAULTS["welcomeSender"] or None
     reconcile_schedule: str | None = None  # None: the declared default; "off": no schedule
+    tracing: str = TRACING_CHOICES[0]
     cloud_trail: str = DEPLOY_DEFAULTS.get(CLOUD_TRAIL_KEY) or CLOUD_TRAIL_CHOICES[0]
     #: ``-c userPoolId=...``: the stage uses this pool, its app client and its Admin group and
     #: creates none of them (``infra.parts.identity.ExistingPool``); ``None``: it creates them.
@@ -111,11 +120,9 @@ class StageConfig:
             welcome_sender=_sender(get),
             reconcile_schedule=str(get("reconcileSchedule")) if get("reconcileSchedule") else None,
             cloud_trail=_choice(get, CLOUD_TRAIL_KEY, CLOUD_TRAIL_CHOICES, defaults.cloud_trail),
+            tracing=_choice(get, TRACING_KEY, TRACING_CHOICES, defaults.tracing),
             existing_pool=_existing_pool(get),
-            declared=tuple(
-                (key, str(get(key)) if get(key) not in (None, "") else default)
-                for key, default in DEPLOY_DEFAULTS.items()
-            ),
+            declared=_declared(get),
         )
         config = replace(config, switched_off=_switched_off(get, config))
         config.names  # noqa: B018 - validates the stage name
@@ -142,6 +149,21 @@ class ExistingPool:
     def region(self) -> str:
         """The Region the id names: a pool's id starts with its Region's code."""
         return self.user_pool_id.split("_", 1)[0]
+
+
+def _declared(get: Any) -> tuple[tuple[str, str], ...]:
+    """Every declared setting as the context gives it, else its deploy default; a setting that
+    takes only some values (``logLevel``) is checked here, so a wrong one stops the synth."""
+    declared = {
+        key: str(get(key)) if get(key) not in (None, "") else default
+        for key, default in DEPLOY_DEFAULTS.items()
+    }
+    for setting in SETTINGS:
+        if setting.choices and declared[setting.key] not in setting.choices:
+            raise InvalidContextError(
+                setting.key, get(setting.key), f"one of {', '.join(setting.choices)}"
+            )
+    return tuple(declared.items())
 
 
 def _existing_pool(get: Any) -> ExistingPool | None:
@@ -188,14 +210,14 @@ def _switched_off(get: Any, config: StageConfig) -> frozenset[str]:
     (``subscribed``): an unset switch is on only when the stage gives what its part needs."""
     given = {key: value for key, value in config.settings().items() if key not in SWITCHES_KEYS}
     off: set[str] = set()
-    for subscription in SUBSCRIPTIONS:
-        if subscription.switch is None:
+    for part in OPTIONAL_PARTS:
+        if part.switch is None:
             continue
-        key = subscription.switch.key
+        key = part.switch.key
         value = get(key)
         settings = {**given, key: "" if value is None else str(value)}
         try:
-            if not subscribed(subscription, settings):
+            if not subscribed(part, settings):
                 off.add(key)
         except InvalidSwitchError:
             raise InvalidContextError(key, value, f"{ON} or {OFF}") from None

@@ -22,7 +22,6 @@ from contracts.topology import (
     CONFIRM_TRIGGER,
     SCHEDULES,
     STAGE,
-    STREAM_CONSUMERS,
     TABLES,
     StageResources,
 )
@@ -58,6 +57,7 @@ class UserpipeStack(Stack):
             resources=self.resources,
             log_retention_days=config.log_retention_days,
             removal_policy=removal,
+            traced=config.tracing == "active",
         )
         self.events = UserEvents(
             self,
@@ -74,6 +74,11 @@ class UserpipeStack(Stack):
             )
             for declared in TABLES
         }
+        for declared in TABLES:
+            for index in declared.indexes:
+                self.alarms.index_write_throttles(
+                    tables_scope, self.tables[declared.id], index.name
+                )
 
         trigger_scope = Construct(self, CONFIRM_TRIGGER.id)
         trigger = self.functions.make(
@@ -120,7 +125,7 @@ class UserpipeStack(Stack):
                 alarms=self.alarms,
                 resources=self.resources,
             )
-        for stream in STREAM_CONSUMERS:
+        for stream in self.resources.parts.streams:
             scope = Construct(self, stream.id)
             consumer = self.functions.make(scope, stream.consumer, invoked_by=STREAM_INVOKED)
             StreamConsumption(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -119,6 +120,29 @@ class Alarms(Construct):
             metric,
             limit.to_milliseconds(),
             f"{function.node.id} is more than {limit.to_human_string()} behind its stream",
+        )
+
+    def index_write_throttles(
+        self, scope: Construct, table: dynamodb.ITable, index: str
+    ) -> cloudwatch.Alarm:
+        """Writes a global secondary index could not take. An index that cannot keep up
+        throttles the table's own writes ("GSI back pressure", DynamoDB developer guide), and
+        ``byLastChangedAt``'s key is one partition (``__typename``): about 500 user writes a
+        second (bench/COST.md). Its ``WriteThrottleEvents`` count only with both dimensions
+        (DynamoDB's metrics: the table's name alone leaves its indexes out)."""
+        metric = cloudwatch.Metric(
+            namespace="AWS/DynamoDB",
+            metric_name="WriteThrottleEvents",
+            dimensions_map={"TableName": table.table_name, "GlobalSecondaryIndexName": index},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+        return self._alarm(
+            scope,
+            f"{index[0].upper()}{index[1:]}ThrottleAlarm",
+            metric,
+            1,
+            f"writes to {index} were throttled: the table's writes wait on it (bench/COST.md)",
         )
 
     def _alarm(

@@ -26,7 +26,7 @@ from contracts.appsync import (
 )
 from contracts.topology import GRAPHQL_API, PAGE_TOKEN_KEY, USER_API, ResourceNames, StageResources
 from infra.parts.alarms import Alarms
-from infra.parts.functions import FunctionFactory
+from infra.parts.functions import TRACING_OFF, FunctionFactory
 from infra.parts.nag import acknowledge
 
 
@@ -101,12 +101,14 @@ class UserGraphqlApi(Construct):
                     appsync.AuthorizationMode(authorization_type=appsync.AuthorizationType.IAM)
                 ],
             ),
-            xray_enabled=True,
+            xray_enabled=functions.traced,
         )
         # Logging is set on the L1: the L2's log_config always adds a log-retention custom
         # resource (a Node function with a managed policy); our own log group below replaces it.
         cfn_api = self.api.node.default_child
         assert isinstance(cfn_api, appsync.CfnGraphQLApi)
+        if not functions.traced:
+            acknowledge(cfn_api, "Serverless-AppSyncTracing", TRACING_OFF)
         cfn_api.log_config = appsync.CfnGraphQLApi.LogConfigProperty(
             cloud_watch_logs_role_arn=log_role.role_arn,
             field_log_level="ERROR",

@@ -1,5 +1,6 @@
 """The one helper that makes userpipe's functions: Python on arm64, the dependency layer, JSON
-logs into an explicit log group with retention, X-Ray tracing, and a role of its own with no
+logs into an explicit log group with retention (at the stage's ``logLevel``), X-Ray tracing
+unless the stage turns it off (``-c tracing=off``), and a role of its own with no
 managed policies: its source's wiring adds what reading the source needs, and ``grant_declared``
 what the function's declaration grants it, once everything it names exists."""
 
@@ -12,12 +13,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from contracts.topology import FunctionSpec, Layer, ResourceNames, StageResources
+from contracts.topology import FunctionSpec, Layer, ResourceNames, Setting, StageResources
 from infra.bundling import function_code
 from infra.layer import CONTENTS, built_layer
 from infra.parts.grants import grant_declared
 from infra.parts.nag import acknowledge
 
+#: Why a stage's functions and API may go untraced.
+TRACING_OFF = "The stage turned X-Ray off (-c tracing=off), a cost choice: docs/deploy.md"
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep equal to infra.layer.PYTHON_VERSION
 ARCHITECTURE = lambda_.Architecture.ARM_64  # keep equal to infra.layer.PLATFORM
 
@@ -36,8 +39,13 @@ class FunctionFactory(Construct):
         resources: StageResources,
         log_retention_days: int,
         removal_policy: RemovalPolicy,
+        traced: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        #: Whether the stage traces with X-Ray (its functions, and the API: ``UserGraphqlApi``).
+        self.traced = traced
+        self._tracing = lambda_.Tracing.ACTIVE if traced else lambda_.Tracing.DISABLED
+        self._system_log_level = system_log_level(resources(Setting("logLevel")) or "INFO")
         self._names = names
         self._resources = resources
         self._retention = log_retention(log_retention_days)
@@ -98,8 +106,9 @@ class FunctionFactory(Construct):
             memory_size=spec.memory_mb,
             environment=self._resources.environment(spec),
             dead_letter_queue=async_dlq,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=self._tracing,
             logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=self._system_log_level,
             log_group=log_group,
             role=role,
         )
@@ -114,6 +123,12 @@ class FunctionFactory(Construct):
             "PutTelemetryRecords and, for a function reading a table's stream, "
             "dynamodb:ListStreams.",
         )
+        if not self.traced:
+            acknowledge(
+                function.node.default_child,  # type: ignore[arg-type]
+                "Serverless-LambdaTracing",
+                TRACING_OFF,
+            )
         if async_dlq is None:
             acknowledge(
                 function.node.default_child,  # type: ignore[arg-type]
@@ -127,6 +142,23 @@ class FunctionFactory(Construct):
         it once every resource they name exists."""
         for spec, function in self._made:
             grant_declared(function, spec, self._resources)
+
+
+def system_log_level(log_level: str) -> lambda_.SystemLogLevel:
+    """Lambda's own lines (START, END, REPORT) at the stage's ``logLevel``: INFO sends them;
+    WARN, which ERROR maps to (the system levels are DEBUG, INFO and WARN), drops them.
+
+    The application's level is Powertools' alone (``POWERTOOLS_LOG_LEVEL``): it emits nothing
+    below it. Lambda's application filter is left unset on purpose: it reads each JSON line's
+    ``level`` and takes a value it does not know for INFO (Lambda developer guide, "Log-level
+    filtering"), and Powertools writes Python's names, ``WARNING`` and ``CRITICAL``, which are
+    not among Lambda's (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): at WARN it would drop the
+    warnings. Setting it would also set ``AWS_LAMBDA_LOG_LEVEL``, which overrides Powertools'
+    level (powertools-lambda-python docs, "AWS Lambda Advanced Logging Controls")."""
+    return {
+        "DEBUG": lambda_.SystemLogLevel.DEBUG,
+        "INFO": lambda_.SystemLogLevel.INFO,
+    }.get(log_level, lambda_.SystemLogLevel.WARN)
 
 
 _RETENTIONS = {

@@ -95,3 +95,19 @@ def without_welcome(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The dev stage as the README's plain ``npx cdk deploy -c stage=dev`` makes it: no
     ``welcomeSender``, so no example consumer (it would fail every message)."""
     return synthesize(tmp_path_factory.mktemp("without-welcome"), {"stage": "dev"})
+
+
+@pytest.fixture(scope="session")
+def lean(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The dev stage with every cost knob turned down (bench/COST.md): no change publisher, no
+    X-Ray, warnings and errors only."""
+    return synthesize(
+        tmp_path_factory.mktemp("lean"),
+        {
+            "stage": "dev",
+            "welcomeSender": WELCOME_SENDER,
+            "changePublisher": "off",
+            "tracing": "off",
+            "logLevel": "WARN",
+        },
+    )

@@ -14,7 +14,7 @@ from aws_cdk import CfnResource, Stack
 from contracts.topology import (
     CONFIRM_TRIGGER,
     FUNCTIONS,
-    SUBSCRIPTIONS,
+    OPTIONAL_PARTS,
     USER_PROJECTOR,
     FunctionSpec,
 )
@@ -194,7 +194,8 @@ def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched
     assert given.switched_off == set()
     assert given.settings() == {
         "auditRetentionDays": "", "welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "on",
-        "cloudTrail": "create", "userPoolId": "", "userPoolClientId": "",
+        "changePublisher": "on", "logLevel": "INFO", "cloudTrail": "create", "userPoolId": "",
+        "userPoolClientId": "",
     }  # fmt: skip
     switched = StageConfig.from_context(
         {"welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "off"}.get
@@ -214,6 +215,9 @@ def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched
         ({"welcomeSender": "a@shop.test"}, "SES cannot verify shop.test"),
         ({"welcomeSender": "a@corp.invalid"}, "SES cannot verify corp.invalid"),
         ({"welcomeSender": "a@localhost"}, "expected an email address"),
+        ({"logLevel": "WARNING"}, "expected one of DEBUG, INFO, WARN, ERROR"),
+        ({"tracing": "on"}, "expected active or off"),
+        ({"changePublisher": "no"}, "changePublisher='no' is invalid: expected on or off"),
         ({"welcomeSender": "Ada <a@acme.io>"}, "expected an email address"),
         ({"welcomeSender": "acme.io"}, "expected an email address"),
     ],
@@ -231,7 +235,7 @@ def test_the_deploy_docs_document_every_context_key_and_how_to_deploy_each_optio
     deploys = [line for line in deploy.splitlines() if line.startswith("npx cdk deploy")]
     not_shown = [
         s.id
-        for s in SUBSCRIPTIONS
+        for s in OPTIONAL_PARTS
         if s.switch is not None
         and not any(all(f"-c {need}=" in d for need in s.consumer.needs) for d in deploys)
     ]

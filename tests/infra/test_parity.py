@@ -5,7 +5,8 @@ queues), the user pool, and each function's environment — variable by variable
 resource attribute each one names.
 
 Each side is reduced to the same plain description; the test compares them whole — for the
-stage with every part, and for one that switches the optional example consumer off.
+stage with every part, and for one that switches every optional part off (the example consumer
+and the change publisher).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from contracts.topology import OUTPUTS, ResourceNames, parts_for
+from contracts.topology import OUTPUTS, ResourceNames, Subscription, parts_for
 from tests.infra.conftest import WELCOME_SENDER, Synthesized, synthesize
 from userpipe.local.sandbox import LOCAL_ONLY_VARIABLES, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
@@ -32,7 +33,11 @@ SQS_DEFAULT_RETENTION = 4 * 86_400
 #: settings). One local stack runs at a time: pytest ends a variant's before the next starts.
 VARIANTS = {
     "every-part": {"welcomeSender": WELCOME_SENDER},
-    "welcome-notifier-off": {"welcomeSender": WELCOME_SENDER, "welcomeNotifier": "off"},
+    "optional-parts-off": {
+        "welcomeSender": WELCOME_SENDER,
+        "welcomeNotifier": "off",
+        "changePublisher": "off",
+    },
 }
 
 
@@ -384,13 +389,15 @@ def test_a_part_switched_off_is_in_neither(
 ) -> None:
     left_out = parts_for(variant).left_out
     switched_off = variant.get("welcomeNotifier") == "off"
-    assert [s.id for s in left_out] == (["WelcomeNotifier"] if switched_off else [])
+    assert [s.id for s in left_out] == (["WelcomeNotifier", "Changes"] if switched_off else [])
     for described in (describe_template(template), describe_local(stack)):
-        for subscription in left_out:
-            assert NAMES.of(subscription.queue) not in described["queues"]
-            assert NAMES.of(subscription.dlq) not in described["queues"]
-            assert NAMES.of(subscription.rule) not in described["rules"]
-            assert NAMES.function(subscription.consumer) not in described["functions"]
+        for part in left_out:
+            assert NAMES.of(part.dlq) not in described["queues"]
+            assert NAMES.function(part.consumer) not in described["functions"]
+            assert f"{NAMES.function(part.consumer)}.name" not in described["sources"]
+            if isinstance(part, Subscription):
+                assert NAMES.of(part.queue) not in described["queues"]
+                assert NAMES.of(part.rule) not in described["rules"]
 
 
 def test_each_function_process_has_exactly_its_own_environment(stack: LocalStack) -> None:

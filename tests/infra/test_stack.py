@@ -9,6 +9,7 @@ import pytest
 
 from contracts.jsonschema import eventbridge_schema
 from contracts.names import (
+    LAST_CHANGED_INDEX,
     USER_CHANGES_PATTERN,
     USER_CONFIRMED_PATTERN,
     USER_SYNC_PATTERN,
@@ -724,6 +725,38 @@ def test_a_deploy_without_a_sender_has_no_part_of_the_example_consumer_and_one_w
     assert kept < everything
 
 
+def test_the_cost_knobs_turn_down_exactly_what_they_name(
+    dev: Synthesized, lean: Synthesized
+) -> None:
+    """``-c changePublisher=off``: the change publisher's scope and nothing else is gone (its
+    function, mapping, on-failure queue, alarms, outputs), the audit trail stays;
+    ``-c tracing=off``: no function nor the API is traced, and no role may write traces;
+    ``-c logLevel=WARN``: Powertools' level and Lambda's system level say WARN (the
+    application filter stays unset: Lambda would take Powertools' ``WARNING`` for INFO)."""
+    assert lean.error is None, lean.error  # cdk-nag: nothing to report
+    kept, everything = (set(s.template["Resources"]) for s in (lean, dev))
+    assert everything - kept == {key for key in everything if key.startswith(CHANGES.id)}
+    assert not [name for name in lean.template["Outputs"] if name in {
+        o.name for o in CHANGES.outputs}]  # fmt: skip
+    assert function(lean, AUDIT_TRAIL)
+    for spec in (s for s in SPECS if s != CHANGE_PUBLISHER):
+        before, after = function(dev, spec)["Properties"], function(lean, spec)["Properties"]
+        assert before["TracingConfig"] == {"Mode": "Active"}
+        assert "TracingConfig" not in after
+        assert not any("xray:PutTraceSegments" in actions(s) for s in policy_statements(lean, spec))
+        assert before["LoggingConfig"]["SystemLogLevel"] == "INFO"
+        assert after["LoggingConfig"]["SystemLogLevel"] == "WARN"
+        assert "ApplicationLogLevel" not in after["LoggingConfig"]
+        assert "POWERTOOLS_LOG_LEVEL" not in before["Environment"]["Variables"] or (
+            before["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        )
+        assert after["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "WARN"
+    (api,) = lean.resources("AWS::AppSync::GraphQLApi").values()
+    (traced_api,) = dev.resources("AWS::AppSync::GraphQLApi").values()
+    assert traced_api["Properties"]["XrayEnabled"] is True
+    assert api["Properties"]["XrayEnabled"] is False
+
+
 def test_outputs_are_the_declared_ones(dev: Synthesized) -> None:
     from contracts.topology import OUTPUTS
 
@@ -1164,3 +1197,27 @@ def test_a_stage_in_an_account_with_a_trail_makes_none(tmp_path: Any) -> None:
     names = ResourceNames("trailed")
     rule = stack.one("AWS::Events::Rule", Name=names.of(USER_SYNC_SUBSCRIPTION.rule))
     assert rule["Properties"]["EventBusName"] == "default"
+
+
+def test_the_one_partition_index_alarms_when_it_throttles_the_tables_writes(
+    dev: Synthesized,
+) -> None:
+    """``byLastChangedAt`` is one partition (bench/COST.md, about 500 user writes a second):
+    when its writes are throttled, the table's are too, and the alarm topic hears of it."""
+    topic = dev.logical_id("AWS::SNS::Topic", TopicName=f"userpipe-{NAMES.stage}-alarms")
+    table = dev.logical_id("AWS::DynamoDB::Table", TableName=NAMES.of(USER_TABLE.base_name))
+    (alarm,) = (
+        a["Properties"]
+        for a in dev.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "WriteThrottleEvents"
+    )
+    assert alarm["Namespace"] == "AWS/DynamoDB"
+    assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == [
+        {"Name": "GlobalSecondaryIndexName", "Value": LAST_CHANGED_INDEX},
+        {"Name": "TableName", "Value": {"Ref": table}},
+    ]
+    assert (alarm["Threshold"], alarm["Statistic"], alarm["AlarmActions"]) == (
+        1,
+        "Sum",
+        [{"Ref": topic}],
+    )

@@ -25,10 +25,14 @@ from contracts.event_models import (
 )
 from contracts.names import UserConfirmedDetail, iso_utc
 from contracts.topology import (
+    AUDIT,
     AUDIT_TRAIL,
+    CHANGE_PUBLISHER,
+    CHANGES,
     DEAD_LETTERS,
     EVERY_PART,
     FUNCTIONS,
+    LOG_LEVELS,
     OUTPUTS,
     PROJECTION,
     PROJECTOR_SOURCE,
@@ -40,6 +44,7 @@ from contracts.topology import (
     WELCOME,
     WELCOME_NOTIFIER,
     Attr,
+    InvalidSettingError,
     InvalidStageError,
     InvalidSwitchError,
     MissingSettingError,
@@ -168,13 +173,27 @@ def resources_for_tests(**settings: str) -> StageResources:
 
 
 def test_every_function_gets_exactly_the_variables_it_declares() -> None:
-    resources = resources_for_tests(auditRetentionDays="30", welcomeSender="hello@example.com")
+    resources = resources_for_tests(
+        auditRetentionDays="30", welcomeSender="hello@example.com", logLevel="WARN"
+    )
     for spec in FUNCTIONS:
         env = resources.environment(spec)
         assert set(env) == {variable.variable for variable in spec.environment}
         assert env["POWERTOOLS_SERVICE_NAME"] == spec.service
+        assert env["POWERTOOLS_LOG_LEVEL"] == "WARN"
     assert resources.environment(USER_API)["PAGE_TOKEN_SECRET_ARN"] == "PageTokenKey-arn"
     assert PROJECTOR_SOURCE.visibility_timeout_seconds(USER_PROJECTOR) >= 6 * 30
+
+
+def test_the_log_level_is_one_lambda_and_powertools_both_know_and_unset_is_powertools_default() -> (
+    None
+):
+    assert "POWERTOOLS_LOG_LEVEL" not in resources_for_tests().environment(AUDIT_TRAIL)
+    for level in LOG_LEVELS:
+        StageResources({"logLevel": level})
+    for wrong in ("warning", "TRACE", "FATAL", "verbose"):
+        with pytest.raises(InvalidSettingError, match=f"logLevel={wrong!r} is invalid"):
+            StageResources({"logLevel": wrong})
 
 
 def test_a_required_setting_without_a_value_is_named() -> None:
@@ -256,10 +275,13 @@ def test_a_deployments_outputs_tell_which_optional_parts_it_has() -> None:
     assert parts_with(local_names(OUTPUTS)) == EVERY_PART
     without = parts_for({"welcomeNotifier": "off"})
     assert parts_with(local_names(without.outputs)) == without
+    neither = parts_for({"welcomeNotifier": "off", "changePublisher": "off"})
+    assert parts_with(local_names(neither.outputs)) == neither
     # A required subscription is never "left out": its missing output is an error when read.
     assert parts_with(set()).subscriptions == (PROJECTION, USER_SYNC_SUBSCRIPTION)
     # Any output of its own means it was deployed (the others missing are then an error).
-    assert parts_with({WELCOME.queue_url.local_name}) == EVERY_PART
+    assert parts_with({WELCOME.queue_url.local_name}).subscriptions == SUBSCRIPTIONS
+    assert parts_with({CHANGES.function_name.local_name}).streams == (AUDIT, CHANGES)
 
 
 def test_missing_setting_names_the_variable() -> None:
@@ -469,3 +491,20 @@ def test_the_plain_readers_reason_names_each_field_and_rule_never_a_value() -> N
 
 def test_the_valid_fixture_detail_has_no_problems() -> None:
     assert USER_CONFIRMED_EVENT.problems(VALID_DETAIL) == {}
+
+
+def test_the_change_publisher_is_an_optional_stream_consumer_on_unless_switched_off() -> None:
+    """A stage whose frontends never subscribe may leave it out: its function, its stream
+    source's on-failure queue and its outputs go, the audit trail stays."""
+    assert CHANGES.switch == Setting("changePublisher") and AUDIT.switch is None
+    assert parts_for({**SENDER}).streams == (AUDIT, CHANGES)
+    without = parts_for({**SENDER, "changePublisher": "off"})
+    assert without.streams == (AUDIT,) and without.left_out == (CHANGES,)
+    assert without.functions == tuple(spec for spec in FUNCTIONS if spec != CHANGE_PUBLISHER)
+    assert [d.name for d in DEAD_LETTERS if d not in without.dead_letters] == [CHANGES.dlq]
+    assert set(OUTPUTS) - set(without.outputs) == set(CHANGES.outputs)
+    assert {o.name for o in CHANGES.outputs} == {
+        "ChangePublisherFunctionName", "ChangesDlqUrl"
+    }  # fmt: skip
+    with pytest.raises(InvalidSwitchError, match="changePublisher='no' is invalid"):
+        parts_for({"changePublisher": "no"})

@@ -15,7 +15,7 @@ from contracts.topology import (
     ADMIN_GROUP,
     OFF,
     ON,
-    SUBSCRIPTIONS,
+    OPTIONAL_PARTS,
     SWITCHES,
     InvalidStageError,
     snake_case,
@@ -84,16 +84,16 @@ def add_commands(commands: Any) -> None:
     )
     up.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="outputs file to write")
     up.add_argument("--stage", default="local", help="names the resources (default: local)")
-    for subscription in SUBSCRIPTIONS:
-        if subscription.switch is not None:
-            key = subscription.switch.key
+    for part in OPTIONAL_PARTS:
+        if part.switch is not None:
+            key = part.switch.key
             up.add_argument(
                 f"--{snake_case(key).replace('_', '-')}",
                 dest=key,
                 choices=(ON, OFF),
                 default=ON,
-                help=f"{OFF} leaves the {subscription.consumer.id} subscription out, as "
-                f"`-c {key}={OFF}` does a deployment (default: {ON})",
+                help=f"{OFF} leaves the {part.consumer.id} out, as `-c {key}={OFF}` does a "
+                f"deployment (default: {ON})",
             )
     up.add_argument("--verbose", action="store_true", help="print the functions' logs")
     codes = register(

@@ -26,7 +26,6 @@ from werkzeug.wrappers import Response
 
 from contracts.topology import (
     GRAPHQL_API,
-    STREAM_CONSUMERS,
     USER_API,
     USER_POOL,
     Attr,
@@ -246,7 +245,7 @@ class LocalStack:
                 sqs=clients.sqs,
                 on_failure=_queue(resources, stream.on_failure.id),
             )
-            for stream in STREAM_CONSUMERS
+            for stream in resources.parts.streams
         ]
         self.pollers = [*queue_pollers, *stream_pollers]
         self._router.on_queue_work = lambda: _wake(queue_pollers)
