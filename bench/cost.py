@@ -38,7 +38,6 @@ WRITE_UNITS: Final = 3  # User item (< 1 KB) + its index entry + the audit recor
 RECIPE_MEMORY_MB: Final = 128
 #: Functions the default stage deploys; the welcome notifier comes only with a sender.
 OPTIONAL: Final = frozenset({"WelcomeNotifier"})
-CHANGE_PUBLISHER: Final = "ChangePublisher"
 #: X-Ray samples, for a Lambda function with active tracing, the first request each second and
 #: 5% of the rest, and "this sampling rate cannot be configured for Lambda functions" (Lambda
 #: developer guide, "Visualize Lambda function invocations using AWS X-Ray"): below about one
@@ -73,17 +72,18 @@ class Knobs:
     """A stage's cost settings (CDK context, docs/deploy.md) and the rate it runs at."""
 
     tracing: bool = True  # -c tracing=active|off
-    change_publisher: bool = True  # -c changePublisher=on|off
+    announce: bool = True  # -c announceChanges=on|off
     log_level: str = "INFO"  # -c logLevel=DEBUG|INFO|WARN|ERROR
     #: ``low``: under ~1 confirmation a second — every function runs once per confirmation
-    #: (batches of one) and X-Ray traces every invocation; ``high``: sustained rates, the
-    #: batches ``make bench`` counted and 5% traced.
+    #: (batches of one) and X-Ray traces every invocation; ``high``: the sustained rate
+    #: ``make bench`` ran at, with the batches it counted, each function's invocations traced
+    #: as X-Ray's default rule does (the first each second, 5% of the rest).
     rate: str = "low"
 
     def context(self) -> str:
         given = [
             "-c tracing=off" if not self.tracing else "",
-            "-c changePublisher=off" if not self.change_publisher else "",
+            "-c announceChanges=off" if not self.announce else "",
             f"-c logLevel={self.log_level}" if self.log_level != "INFO" else "",
         ]
         return " ".join(g for g in given if g) or "(the defaults)"
@@ -96,13 +96,31 @@ class Line:
     dollars: float
 
 
+def largest_run(report: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline run with the most users that counted each function's use."""
+    runs = [m for m in report["measurements"] if "lambda_per_user" in m.get("notes", {})]
+    return max(runs, key=lambda m: m["notes"].get("users", 0) or _users_in(m["name"]))
+
+
 def usage_per_user(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Each function's invocations, billed ms, GB-s and log bytes per confirmation, as
-    ``make bench`` counted them in its largest run (the one with the most users)."""
-    runs = [m for m in report["measurements"] if "lambda_per_user" in m.get("notes", {})]
-    largest = max(runs, key=lambda m: m["notes"].get("users", 0) or _users_in(m["name"]))
-    usage: dict[str, dict[str, float]] = largest["notes"]["lambda_per_user"]
+    ``make bench`` counted them in its largest run."""
+    usage: dict[str, dict[str, float]] = largest_run(report)["notes"]["lambda_per_user"]
     return usage
+
+
+def bench_rate(report: dict[str, Any]) -> float:
+    """Users a second the largest run sustained: the rate its batches were counted at."""
+    return float(largest_run(report)["notes"]["throughput_users_per_s"])
+
+
+def traced_share(invocations_per_s: float) -> float:
+    """The share of a function's invocations X-Ray's default rule traces at this rate: the
+    first each second and 5% of the rest."""
+    if invocations_per_s <= 1:
+        return 1.0
+    traced = 1 + XRAY_SAMPLED_AT_HIGH_RATES * (invocations_per_s - 1)
+    return traced / invocations_per_s
 
 
 def _users_in(name: str) -> int:
@@ -115,11 +133,7 @@ def per_million(
 ) -> tuple[list[Line], dict[str, Any]]:
     """userpipe's lines per million confirmations for a stage with ``knobs``, and what was
     read from the report."""
-    functions = {
-        name: use
-        for name, use in usage_per_user(report).items()
-        if name not in OPTIONAL and (knobs.change_publisher or name != CHANGE_PUBLISHER)
-    }
+    functions = {name: use for name, use in usage_per_user(report).items() if name not in OPTIONAL}
     if knobs.rate == "low":  # batches of one: every function once per confirmation
         invocations = {name: 1.0 for name in functions}
     else:
@@ -141,7 +155,11 @@ def per_million(
     log_gb = (application_bytes + system_bytes) * 1e6 / 1e9
     projector_batches = invocations["UserProjector"]
     sqs = 1 + 2 * projector_batches  # EventBridge's send; a receive and a delete per batch
-    traced = total_invocations * (1.0 if knobs.rate == "low" else XRAY_SAMPLED_AT_HIGH_RATES)
+    rate = bench_rate(report)
+    traced = sum(
+        count * (1.0 if knobs.rate == "low" else traced_share(count * rate))
+        for count in invocations.values()
+    )
     million = 1e6
     lines = [
         Line("Lambda requests", f"{total_invocations:.2f} M",
@@ -155,8 +173,8 @@ def per_million(
         Line("DynamoDB writes (item, index entry, audit record)", f"{WRITE_UNITS} M WRU",
              WRITE_UNITS * million * DYNAMODB_WRITE_UNIT),
         Line("AppSync publishUserCreated (change publisher)",
-             "1 M mutations" if knobs.change_publisher else "off",
-             million * APPSYNC_OPERATION if knobs.change_publisher else 0.0),
+             "1 M mutations" if knobs.announce else "off",
+             million * APPSYNC_OPERATION if knobs.announce else 0.0),
         Line("CloudWatch Logs (the functions' and Lambda's lines)", f"{log_gb:.2f} GB",
              log_gb * LOGS_INGESTED_GB),
         Line("X-Ray traces", f"{traced:.2f} M" if knobs.tracing else "off",
@@ -198,8 +216,8 @@ KNOB_ROWS: Final = (
     Knobs(),
     Knobs(tracing=False),
     Knobs(tracing=False, log_level="WARN"),
-    Knobs(tracing=False, change_publisher=False),
-    Knobs(tracing=False, change_publisher=False, log_level="WARN"),
+    Knobs(tracing=False, announce=False),
+    Knobs(tracing=False, announce=False, log_level="WARN"),
 )
 
 
@@ -215,8 +233,8 @@ def markdown(report: dict[str, Any]) -> str:
     rows += [f"| {line.item} | {line.quantity} | ${line.dollars:.2f} |" for line in recipe]
     rows += [f"| **total** | | **${total(recipe):.2f}** |", ""]
     rows += [
-        "| stage (CDK context) | per million, under ~1/s | per million, sustained | "
-        "a month at 1,000 a day | vs the recipe |",
+        "| stage (CDK context) | per million, under ~1/s | per million, sustained "
+        f"({bench_rate(report):.0f}/s) | a month at 1,000 a day | vs the recipe |",
         "|---|---:|---:|---:|---:|",
     ]
     for knobs in KNOB_ROWS:

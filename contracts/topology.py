@@ -74,7 +74,7 @@ SettingKey = Literal[
     "auditRetentionDays",
     "welcomeSender",
     "welcomeNotifier",
-    "changePublisher",
+    "announceChanges",
     "logLevel",
     "cloudTrail",
     "userPoolId",
@@ -103,6 +103,10 @@ class StageSetting:
     choices: tuple[str, ...] = ()
 
 
+#: The values of a setting that switches an optional part (``Subscription.switch``); unset is
+#: on when the stage gives what the part needs (``subscribed``).
+ON: Final = "on"
+OFF: Final = "off"
 #: Lambda's application log levels userpipe offers (its advanced logging controls also have TRACE
 #: and FATAL: Powertools has no TRACE, and FATAL would hide the failures the functions log at
 #: ERROR). Python's logging reads WARN as WARNING.
@@ -136,12 +140,17 @@ SETTINGS: Final = (
         "a welcomeSender (``subscribed``).",
     ),
     StageSetting(
-        "changePublisher",
-        "on or off: whether the stage announces each change of a User item to the API's "
-        "subscribers (the change publisher: one AppSync mutation per change, $4 per million, "
-        "and a real-time message per listening subscriber). Off suits a stage whose frontends "
-        "never subscribe (no DataStore, no observeQuery, no onCreate/onUpdate/onDelete): the "
-        "subscriptions are still accepted but hear nothing. Unset: on.",
+        "announceChanges",
+        "on or off: whether the change publisher announces to the API's subscribers the changes "
+        "the API did not make (a user the pipeline created, an email change, a deletion): one "
+        "AppSync mutation each, $4 per million, and a real-time message per listening "
+        "subscriber. Off suits a stage whose frontends never subscribe (no DataStore, no "
+        "observeQuery, no onCreateUser/onDeleteUser): subscriptions are still accepted and hear "
+        "the API's own edits only. The change publisher still puts every change on the bus "
+        "(the event log a rebuild replays) and erases a deleted user's key.",
+        deploy=ON,
+        local=ON,
+        choices=(ON, OFF),
     ),
     StageSetting(
         "logLevel",
@@ -187,12 +196,6 @@ def check_settings(settings: Mapping[str, str]) -> None:
         value = settings.get(declared.key, "")
         if declared.choices and value and value not in declared.choices:
             raise InvalidSettingError(declared.key, value, declared.choices)
-
-
-#: The values of a setting that switches an optional part (``Subscription.switch``); unset is
-#: on when the stage gives what the part needs (``subscribed``).
-ON: Final = "on"
-OFF: Final = "off"
 
 
 class InvalidSwitchError(ValueError):
@@ -555,19 +558,6 @@ class StreamConsumer:
     consumer: FunctionSpec
     source: StreamSource
     on_failure: Queue
-    #: An optional consumer: the stage setting that leaves it out (``off``) — its function, the
-    #: stream's event source mapping, its on-failure queue and outputs. ``None``: every stage.
-    switch: Setting | None = None
-
-    @property
-    def dlq(self) -> str:
-        """Its on-failure queue's base name (what ``redrive --queue`` takes)."""
-        return self.on_failure.base_name
-
-    @property
-    def outputs(self) -> tuple[Output, ...]:
-        """Its own outputs: a deployment has all of them or, when left out, none."""
-        return (self.function_name, self.dlq_url)
 
     @property
     def dlq_url(self) -> Output:
@@ -600,7 +590,7 @@ class Output:
     (its snake-case name)."""
 
     name: str
-    ref: Attr
+    ref: Attr | Setting  # a setting's value: what the stage was built with (unset: no output)
     exported: bool = False
 
     @property
@@ -773,6 +763,7 @@ CHANGE_PUBLISHER: Final = FunctionSpec(
         Env("EVENT_BUS_NAME", Attr("Bus", "name")),
         Env("KEYS_TABLE_NAME", Attr("KeysTable", "name")),
         Env("USER_TABLE_NAME", Attr("UserTable", "name")),
+        Env("ANNOUNCE_CHANGES", Setting("announceChanges"), optional=True),  # unset: on
         *_powertools("change_publisher"),
     ),
     cold_start=ColdStart("default_publishers"),
@@ -966,6 +957,8 @@ USER_SYNC_SUBSCRIPTION: Final = Subscription(
 )
 #: Every subscription; add yours here (docs/architecture.md, "Subscribe your own consumer").
 SUBSCRIPTIONS: Final = (PROJECTION, WELCOME, USER_SYNC_SUBSCRIPTION)
+#: The settings that leave an optional subscription out (``-c welcomeNotifier=off``).
+SWITCHES: Final = tuple(s.switch for s in SUBSCRIPTIONS if s.switch is not None)
 
 #: Subscribers are waiting: small batches, no batching window.
 PUBLISH_SOURCE: Final = StreamSource(
@@ -989,19 +982,8 @@ CHANGES: Final = StreamConsumer(
     consumer=CHANGE_PUBLISHER,
     source=PUBLISH_SOURCE,
     on_failure=Queue("ChangePublisherDlq", "change-publisher-dlq", retention_days=14),
-    # A stage whose frontends never subscribe may do without it (bench/COST.md: a third of the
-    # cost of a confirmation is its AppSync mutation).
-    switch=Setting("changePublisher"),
 )
 STREAM_CONSUMERS: Final = (AUDIT, CHANGES)
-#: Everything a stage may leave out, each with its switch.
-_EVERY_PART_DECLARED: tuple[Subscription | StreamConsumer, ...] = (
-    *SUBSCRIPTIONS,
-    *STREAM_CONSUMERS,
-)
-OPTIONAL_PARTS: Final = tuple(part for part in _EVERY_PART_DECLARED if part.switch is not None)
-#: The settings that leave an optional part out (``-c welcomeNotifier=off``).
-SWITCHES: Final = tuple(part.switch for part in OPTIONAL_PARTS if part.switch is not None)
 
 USER_POOL: Final = UserPool(
     id="UserPool",
@@ -1068,9 +1050,7 @@ class DeadLetters:
     max_receive_count: int | None = None  # events: receives before SQS moves one here
 
 
-def _dead_letters(
-    subscriptions: Iterable[Subscription], streams: Iterable[StreamConsumer]
-) -> Iterator[DeadLetters]:
+def _dead_letters(subscriptions: Iterable[Subscription]) -> Iterator[DeadLetters]:
     for subscription in subscriptions:
         yield DeadLetters(
             subscription.dlq,
@@ -1080,7 +1060,7 @@ def _dead_letters(
             subscription.consumer,
             subscription.source.max_receive_count,
         )
-    for stream in streams:
+    for stream in STREAM_CONSUMERS:
         yield DeadLetters(
             stream.on_failure.base_name,
             stream.dlq_url,
@@ -1095,14 +1075,12 @@ def _dead_letters(
 
 
 def _wiring_outputs(
-    subscriptions: Iterable[Subscription],
-    streams: Iterable[StreamConsumer],
-    dead_letters: Iterable[DeadLetters],
+    subscriptions: Iterable[Subscription], dead_letters: Iterable[DeadLetters]
 ) -> Iterator[Output]:
     for subscription in subscriptions:
         yield subscription.queue_url
         yield subscription.rule_arn  # a replay names the rules it replays to
-    for stream in streams:  # redrive hands dead-lettered records back to it
+    for stream in STREAM_CONSUMERS:  # redrive hands dead-lettered records back to it
         yield stream.function_name
     for dead in dead_letters:
         yield dead.url
@@ -1121,6 +1099,9 @@ _STACK_OUTPUTS: Final = (
     Output("UserTableStreamArn", Attr("UserTable", "stream_arn")),
     Output("AuditTableName", Attr("AuditTable", "name")),
     Output("KeysTableName", Attr("KeysTable", "name")),
+    # verify, the console and frontends' operators read whether pipeline-made changes are
+    # announced (``-c announceChanges=off``: an onCreateUser subscription hears nothing).
+    Output("AnnounceChanges", Setting("announceChanges")),
 )
 
 
@@ -1133,14 +1114,11 @@ class Parts:
     (``parts_with``), so a left-out part is left out of all of them alike."""
 
     subscriptions: tuple[Subscription, ...]
-    #: The stream consumers it has (every one but those switched off).
-    streams: tuple[StreamConsumer, ...] = STREAM_CONSUMERS
 
     @property
-    def left_out(self) -> tuple[Subscription | StreamConsumer, ...]:
-        kept: tuple[Subscription | StreamConsumer, ...] = (*self.subscriptions, *self.streams)
-        every: tuple[Subscription | StreamConsumer, ...] = (*SUBSCRIPTIONS, *STREAM_CONSUMERS)
-        return tuple(part for part in every if part not in kept)
+    def left_out(self) -> tuple[Subscription, ...]:
+        kept = {s.id for s in self.subscriptions}
+        return tuple(s for s in SUBSCRIPTIONS if s.id not in kept)
 
     @property
     def functions(self) -> tuple[FunctionSpec, ...]:
@@ -1150,19 +1128,16 @@ class Parts:
     @property
     def dead_letters(self) -> tuple[DeadLetters, ...]:
         """Its dead-letter queues, each with the way back for what it holds."""
-        return tuple(_dead_letters(self.subscriptions, self.streams))
+        return tuple(_dead_letters(self.subscriptions))
 
     @property
     def outputs(self) -> tuple[Output, ...]:
         """What operators, frontends and the operator commands read (CloudFormation outputs,
         and the local stack's outputs file under snake-case names)."""
-        return (
-            *_STACK_OUTPUTS,
-            *_wiring_outputs(self.subscriptions, self.streams, self.dead_letters),
-        )
+        return (*_STACK_OUTPUTS, *_wiring_outputs(self.subscriptions, self.dead_letters))
 
 
-def subscribed(subscription: Subscription | StreamConsumer, settings: Mapping[str, str]) -> bool:
+def subscribed(subscription: Subscription, settings: Mapping[str, str]) -> bool:
     """Whether a stage with ``settings`` has ``subscription``. A required one always; an optional
     one as its switch says (``on``/``off``; any other value is an error, never read as either).
     Left unset, the switch is on only if the stage gives every setting the consumer needs: a
@@ -1184,10 +1159,7 @@ def subscribed(subscription: Subscription | StreamConsumer, settings: Mapping[st
 
 def parts_for(settings: Mapping[str, str]) -> Parts:
     """The parts of a stage with these settings (see ``subscribed``)."""
-    return Parts(
-        tuple(s for s in SUBSCRIPTIONS if subscribed(s, settings)),
-        tuple(s for s in STREAM_CONSUMERS if subscribed(s, settings)),
-    )
+    return Parts(tuple(s for s in SUBSCRIPTIONS if subscribed(s, settings)))
 
 
 def parts_with(outputs: Container[str]) -> Parts:
@@ -1195,12 +1167,12 @@ def parts_with(outputs: Container[str]) -> Parts:
     outputs themselves: an optional subscription is there when any output of its own is (a
     stage that switched it off has none). A required one always counts as there, so a missing
     output of it is an error where it is read, never taken for "left out"."""
-
-    def there(part: Subscription | StreamConsumer) -> bool:
-        return part.switch is None or any(output.local_name in outputs for output in part.outputs)
-
     return Parts(
-        tuple(s for s in SUBSCRIPTIONS if there(s)), tuple(s for s in STREAM_CONSUMERS if there(s))
+        tuple(
+            s
+            for s in SUBSCRIPTIONS
+            if s.switch is None or any(output.local_name in outputs for output in s.outputs)
+        )
     )
 
 
@@ -1305,6 +1277,14 @@ class StageResources:
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
         return function_environment(spec, self)
 
+    def output_value(self, output: Output) -> str | None:
+        """An output's value: a resource's attribute, or a setting's (``None`` when unset)."""
+        if isinstance(output.ref, Attr):
+            return self.attribute(output.ref)
+        return resolve_fixed_or_setting(output.ref, self._settings)
+
     def outputs(self) -> dict[str, str]:
-        """Every output of the parts built, by its CloudFormation name."""
-        return {output.name: self.attribute(output.ref) for output in self.parts.outputs}
+        """Every output of the parts built, by its CloudFormation name (a setting left unset
+        gives none)."""
+        values = {output.name: self.output_value(output) for output in self.parts.outputs}
+        return {name: value for name, value in values.items() if value is not None}

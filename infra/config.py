@@ -11,8 +11,8 @@ from typing import Any, Final
 from contracts.topology import (
     OFF,
     ON,
-    OPTIONAL_PARTS,
     SETTINGS,
+    SUBSCRIPTIONS,
     SWITCHES,
     InvalidSwitchError,
     MissingSettingError,
@@ -210,14 +210,14 @@ def _switched_off(get: Any, config: StageConfig) -> frozenset[str]:
     (``subscribed``): an unset switch is on only when the stage gives what its part needs."""
     given = {key: value for key, value in config.settings().items() if key not in SWITCHES_KEYS}
     off: set[str] = set()
-    for part in OPTIONAL_PARTS:
-        if part.switch is None:
+    for subscription in SUBSCRIPTIONS:
+        if subscription.switch is None:
             continue
-        key = part.switch.key
+        key = subscription.switch.key
         value = get(key)
         settings = {**given, key: "" if value is None else str(value)}
         try:
-            if not subscribed(part, settings):
+            if not subscribed(subscription, settings):
                 off.add(key)
         except InvalidSwitchError:
             raise InvalidContextError(key, value, f"{ON} or {OFF}") from None

@@ -22,6 +22,7 @@ from contracts.topology import (
     CONFIRM_TRIGGER,
     SCHEDULES,
     STAGE,
+    STREAM_CONSUMERS,
     TABLES,
     StageResources,
 )
@@ -125,7 +126,7 @@ class UserpipeStack(Stack):
                 alarms=self.alarms,
                 resources=self.resources,
             )
-        for stream in self.resources.parts.streams:
+        for stream in STREAM_CONSUMERS:
             scope = Construct(self, stream.id)
             consumer = self.functions.make(scope, stream.consumer, invoked_by=STREAM_INVOKED)
             StreamConsumption(
@@ -199,10 +200,13 @@ class UserpipeStack(Stack):
 
     def _outputs(self) -> None:
         for output in self.resources.parts.outputs:
+            value = self.resources.output_value(output)
+            if value is None:  # a setting left unset
+                continue
             CfnOutput(
                 self,
                 output.name,
-                value=self.resources.attribute(output.ref),
+                value=value,
                 # Exported so other stacks (and, shared by ARN, other accounts) can subscribe.
                 export_name=f"{self.stack_name}-{output.name}" if output.exported else None,
             )

@@ -48,9 +48,11 @@ class KeyShredder(Protocol):
 @dataclass(frozen=True)
 class Publishers:
     """Where changes go — the API's subscribers (AppSync) and the bus (EventBridge) — and the
-    users' data keys: an API edit's profile is sealed with one, a deleted user's is destroyed."""
+    users' data keys: an API edit's profile is sealed with one, a deleted user's is destroyed.
+    ``subscribers`` is ``None`` on a stage built with ``-c announceChanges=off``: its
+    announcements are skipped, never its events or erasures (the log stays whole)."""
 
-    subscribers: PublishMutationCaller
+    subscribers: PublishMutationCaller | None
     bus: EventPutter
     keys: KeyStore
     shredder: KeyShredder
@@ -64,10 +66,15 @@ class Settings:
     keys_table_name: str
     user_table_name: str
     region: str
+    announce: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
+        announce = settings.optional("ANNOUNCE_CHANGES") or "on"
+        if announce not in ("on", "off"):
+            raise ValueError(f"ANNOUNCE_CHANGES={announce!r} is invalid: expected on or off")
         return cls(
+            announce=announce == "on",
             graphql_url=settings.require("GRAPHQL_URL"),
             event_bus_name=settings.require("EVENT_BUS_NAME"),
             keys_table_name=settings.require("KEYS_TABLE_NAME"),
@@ -89,11 +96,14 @@ def default_publishers() -> Publishers:
     from services.shared.user_keys import DynamoKeyStore
 
     config = Settings.from_env()
-    credentials = botocore.session.get_session().get_credentials()
-    if credentials is None:
-        raise RuntimeError("no AWS credentials to sign the GraphQL request with")
+    subscribers = None
+    if config.announce:
+        credentials = botocore.session.get_session().get_credentials()
+        if credentials is None:
+            raise RuntimeError("no AWS credentials to sign the GraphQL request with")
+        subscribers = SignedGraphqlClient(config.graphql_url, config.region, credentials)
     return Publishers(
-        subscribers=SignedGraphqlClient(config.graphql_url, config.region, credentials),
+        subscribers=subscribers,
         bus=EventBusPublisher(boto3.client("events"), config.event_bus_name),
         keys=DynamoKeyStore(boto3.client("dynamodb"), config.keys_table_name),
         shredder=DynamoKeyShredder(boto3.client("dynamodb"), config.keys_table_name),
@@ -144,6 +154,10 @@ def _put(event: BusEvent, publishers: Publishers, ids: dict[str, Any]) -> None:
 
 
 def _announce(found: Announcement, publishers: Publishers, ids: dict[str, Any]) -> None:
+    if publishers.subscribers is None:
+        extra = {**ids, "mutation": found.mutation}
+        logger.debug("not announced (announceChanges=off)", extra=extra)
+        return
     try:
         publishers.subscribers.publish(found.mutation, found.user)
     except Exception as exc:

@@ -99,14 +99,14 @@ def without_welcome(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def lean(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The dev stage with every cost knob turned down (bench/COST.md): no change publisher, no
-    X-Ray, warnings and errors only."""
+    """The dev stage with every cost knob turned down (bench/COST.md): no announcements of what
+    the pipeline changes, no X-Ray, warnings and errors only."""
     return synthesize(
         tmp_path_factory.mktemp("lean"),
         {
             "stage": "dev",
             "welcomeSender": WELCOME_SENDER,
-            "changePublisher": "off",
+            "announceChanges": "off",
             "tracing": "off",
             "logLevel": "WARN",
         },

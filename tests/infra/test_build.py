@@ -14,7 +14,7 @@ from aws_cdk import CfnResource, Stack
 from contracts.topology import (
     CONFIRM_TRIGGER,
     FUNCTIONS,
-    OPTIONAL_PARTS,
+    SUBSCRIPTIONS,
     USER_PROJECTOR,
     FunctionSpec,
 )
@@ -194,7 +194,7 @@ def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched
     assert given.switched_off == set()
     assert given.settings() == {
         "auditRetentionDays": "", "welcomeSender": "hello@acme-widgets.io", "welcomeNotifier": "on",
-        "changePublisher": "on", "logLevel": "INFO", "cloudTrail": "create", "userPoolId": "",
+        "announceChanges": "on", "logLevel": "INFO", "cloudTrail": "create", "userPoolId": "",
         "userPoolClientId": "",
     }  # fmt: skip
     switched = StageConfig.from_context(
@@ -217,7 +217,7 @@ def test_a_stage_has_the_welcome_notifier_only_with_a_sender_and_unless_switched
         ({"welcomeSender": "a@localhost"}, "expected an email address"),
         ({"logLevel": "WARNING"}, "expected one of DEBUG, INFO, WARN, ERROR"),
         ({"tracing": "on"}, "expected active or off"),
-        ({"changePublisher": "no"}, "changePublisher='no' is invalid: expected on or off"),
+        ({"announceChanges": "no"}, "announceChanges='no' is invalid: expected one of on, off"),
         ({"welcomeSender": "Ada <a@acme.io>"}, "expected an email address"),
         ({"welcomeSender": "acme.io"}, "expected an email address"),
     ],
@@ -235,7 +235,7 @@ def test_the_deploy_docs_document_every_context_key_and_how_to_deploy_each_optio
     deploys = [line for line in deploy.splitlines() if line.startswith("npx cdk deploy")]
     not_shown = [
         s.id
-        for s in OPTIONAL_PARTS
+        for s in SUBSCRIPTIONS
         if s.switch is not None
         and not any(all(f"-c {need}=" in d for need in s.consumer.needs) for d in deploys)
     ]

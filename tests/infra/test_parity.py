@@ -5,8 +5,8 @@ queues), the user pool, and each function's environment — variable by variable
 resource attribute each one names.
 
 Each side is reduced to the same plain description; the test compares them whole — for the
-stage with every part, and for one that switches every optional part off (the example consumer
-and the change publisher).
+stage with every part, and for one that switches the optional example consumer off and turns
+the settings that change functions' environments (``announceChanges``, ``logLevel``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from contracts.topology import OUTPUTS, ResourceNames, Subscription, parts_for
+from contracts.topology import OUTPUTS, ResourceNames, parts_for
 from tests.infra.conftest import WELCOME_SENDER, Synthesized, synthesize
 from userpipe.local.sandbox import LOCAL_ONLY_VARIABLES, lambda_runtime_environment
 from userpipe.local.sources import QueuePoller, StreamPoller
@@ -33,10 +33,12 @@ SQS_DEFAULT_RETENTION = 4 * 86_400
 #: settings). One local stack runs at a time: pytest ends a variant's before the next starts.
 VARIANTS = {
     "every-part": {"welcomeSender": WELCOME_SENDER},
-    "optional-parts-off": {
+    # Every setting turned from its default: environments and outputs follow on both sides.
+    "knobs-turned": {
         "welcomeSender": WELCOME_SENDER,
         "welcomeNotifier": "off",
-        "changePublisher": "off",
+        "announceChanges": "off",
+        "logLevel": "WARN",
     },
 }
 
@@ -373,7 +375,9 @@ def test_the_local_stack_and_the_template_describe_the_same_stack(
         assert local[part] == deployed[part], part
 
 
-def test_both_have_the_outputs_of_what_they_built(template: Synthesized, stack: LocalStack) -> None:
+def test_both_have_the_outputs_of_what_they_built(
+    template: Synthesized, stack: LocalStack, variant: dict[str, str]
+) -> None:
     assert stack.resources is not None
     declared = stack.resources.parts.outputs
     cloudformation_only = {"UserConfirmedSchemaName", "AlarmTopicArn"}
@@ -381,6 +385,10 @@ def test_both_have_the_outputs_of_what_they_built(template: Synthesized, stack: 
     outputs = stack.outputs()
     for output in declared:
         assert outputs[output.local_name], output.local_name
+    # A setting's output is the value the stage was built with, alike on both sides.
+    built_with = variant.get("announceChanges", "on")
+    assert template.template["Outputs"]["AnnounceChanges"]["Value"] == built_with
+    assert outputs["announce_changes"] == built_with
     assert {o.local_name for o in OUTPUTS if o not in declared}.isdisjoint(outputs)
 
 
@@ -389,15 +397,13 @@ def test_a_part_switched_off_is_in_neither(
 ) -> None:
     left_out = parts_for(variant).left_out
     switched_off = variant.get("welcomeNotifier") == "off"
-    assert [s.id for s in left_out] == (["WelcomeNotifier", "Changes"] if switched_off else [])
+    assert [s.id for s in left_out] == (["WelcomeNotifier"] if switched_off else [])
     for described in (describe_template(template), describe_local(stack)):
-        for part in left_out:
-            assert NAMES.of(part.dlq) not in described["queues"]
-            assert NAMES.function(part.consumer) not in described["functions"]
-            assert f"{NAMES.function(part.consumer)}.name" not in described["sources"]
-            if isinstance(part, Subscription):
-                assert NAMES.of(part.queue) not in described["queues"]
-                assert NAMES.of(part.rule) not in described["rules"]
+        for subscription in left_out:
+            assert NAMES.of(subscription.queue) not in described["queues"]
+            assert NAMES.of(subscription.dlq) not in described["queues"]
+            assert NAMES.of(subscription.rule) not in described["rules"]
+            assert NAMES.function(subscription.consumer) not in described["functions"]
 
 
 def test_each_function_process_has_exactly_its_own_environment(stack: LocalStack) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -490,3 +491,37 @@ def test_an_old_edit_read_after_the_erasure_makes_no_key_and_puts_nothing_in_the
     assert KEYS.get(SUB) is None
     sealed = only(publication(api_edit(age={"N": "36"})))  # not erased: the first key is made
     assert isinstance(sealed, BusEvent) and KEYS.get(SUB) is not None
+
+
+def test_announcements_off_skip_only_the_announcements_the_log_and_erasure_stay() -> None:
+    """A stage built with ``-c announceChanges=off``: no mutation for a creation, an email
+    change or a deletion — but every event still reaches the bus (the log a rebuild replays)
+    and a deleted user's key is still destroyed."""
+    bus = FakeBus()
+    quiet = replace(publishers(bus=bus), subscribers=None)
+    KEYS.get_or_create(SUB)
+    records = [load_event("dynamodb_stream_insert"), api_edit(), email_change(), tombstone()]
+    for record in records:
+        record["dynamodb"].setdefault("NewImage", {})["userPoolId"] = {"S": POOL}
+
+    responses = [handler.process_batch(stream_event(r), quiet) for r in records]
+
+    assert responses == [{"batchItemFailures": []}] * 4
+    assert [e["DetailType"] for e in bus.entries] == [
+        USER_PROFILE_CHANGED, USER_EMAIL_CHANGED, USER_DELETED
+    ]  # fmt: skip
+    assert SUB not in KEYS.items
+
+
+def test_announce_changes_is_on_unless_it_says_off_and_nothing_else_is_taken() -> None:
+    environ = {"GRAPHQL_URL": "https://x", "EVENT_BUS_NAME": "b", "KEYS_TABLE_NAME": "k",
+               "USER_TABLE_NAME": "u", "AWS_REGION": "eu-west-1"}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environ.items():
+            patch.setenv(name, value)
+        assert handler.Settings.from_env().announce is True
+        patch.setenv("ANNOUNCE_CHANGES", "off")
+        assert handler.Settings.from_env().announce is False
+        patch.setenv("ANNOUNCE_CHANGES", "no")
+        with pytest.raises(ValueError, match="ANNOUNCE_CHANGES='no' is invalid"):
+            handler.Settings.from_env()

@@ -25,7 +25,6 @@ from contracts.event_models import (
 )
 from contracts.names import UserConfirmedDetail, iso_utc
 from contracts.topology import (
-    AUDIT,
     AUDIT_TRAIL,
     CHANGE_PUBLISHER,
     CHANGES,
@@ -36,6 +35,7 @@ from contracts.topology import (
     OUTPUTS,
     PROJECTION,
     PROJECTOR_SOURCE,
+    STREAM_CONSUMERS,
     SUBSCRIPTIONS,
     USER_API,
     USER_PROJECTOR,
@@ -174,7 +174,10 @@ def resources_for_tests(**settings: str) -> StageResources:
 
 def test_every_function_gets_exactly_the_variables_it_declares() -> None:
     resources = resources_for_tests(
-        auditRetentionDays="30", welcomeSender="hello@example.com", logLevel="WARN"
+        auditRetentionDays="30",
+        welcomeSender="hello@example.com",
+        logLevel="WARN",
+        announceChanges="on",
     )
     for spec in FUNCTIONS:
         env = resources.environment(spec)
@@ -275,13 +278,10 @@ def test_a_deployments_outputs_tell_which_optional_parts_it_has() -> None:
     assert parts_with(local_names(OUTPUTS)) == EVERY_PART
     without = parts_for({"welcomeNotifier": "off"})
     assert parts_with(local_names(without.outputs)) == without
-    neither = parts_for({"welcomeNotifier": "off", "changePublisher": "off"})
-    assert parts_with(local_names(neither.outputs)) == neither
     # A required subscription is never "left out": its missing output is an error when read.
     assert parts_with(set()).subscriptions == (PROJECTION, USER_SYNC_SUBSCRIPTION)
     # Any output of its own means it was deployed (the others missing are then an error).
-    assert parts_with({WELCOME.queue_url.local_name}).subscriptions == SUBSCRIPTIONS
-    assert parts_with({CHANGES.function_name.local_name}).streams == (AUDIT, CHANGES)
+    assert parts_with({WELCOME.queue_url.local_name}) == EVERY_PART
 
 
 def test_missing_setting_names_the_variable() -> None:
@@ -493,18 +493,15 @@ def test_the_valid_fixture_detail_has_no_problems() -> None:
     assert USER_CONFIRMED_EVENT.problems(VALID_DETAIL) == {}
 
 
-def test_the_change_publisher_is_an_optional_stream_consumer_on_unless_switched_off() -> None:
-    """A stage whose frontends never subscribe may leave it out: its function, its stream
-    source's on-failure queue and its outputs go, the audit trail stays."""
-    assert CHANGES.switch == Setting("changePublisher") and AUDIT.switch is None
-    assert parts_for({**SENDER}).streams == (AUDIT, CHANGES)
-    without = parts_for({**SENDER, "changePublisher": "off"})
-    assert without.streams == (AUDIT,) and without.left_out == (CHANGES,)
-    assert without.functions == tuple(spec for spec in FUNCTIONS if spec != CHANGE_PUBLISHER)
-    assert [d.name for d in DEAD_LETTERS if d not in without.dead_letters] == [CHANGES.dlq]
-    assert set(OUTPUTS) - set(without.outputs) == set(CHANGES.outputs)
-    assert {o.name for o in CHANGES.outputs} == {
-        "ChangePublisherFunctionName", "ChangesDlqUrl"
-    }  # fmt: skip
-    with pytest.raises(InvalidSwitchError, match="changePublisher='no' is invalid"):
-        parts_for({"changePublisher": "no"})
+def test_announce_changes_reaches_the_change_publisher_and_the_outputs_as_built() -> None:
+    """``-c announceChanges=off`` keeps the change publisher (the log and erasures are its too)
+    and tells it, and the outputs, that nothing is announced; unset, both say nothing."""
+    quiet = resources_for_tests(announceChanges="off")
+    assert quiet.environment(CHANGE_PUBLISHER)["ANNOUNCE_CHANGES"] == "off"
+    assert CHANGE_PUBLISHER in quiet.parts.functions and CHANGES in STREAM_CONSUMERS
+    (output,) = (o for o in OUTPUTS if o.name == "AnnounceChanges")
+    assert quiet.output_value(output) == "off"
+    assert "ANNOUNCE_CHANGES" not in resources_for_tests().environment(CHANGE_PUBLISHER)
+    assert resources_for_tests().output_value(output) is None
+    with pytest.raises(InvalidSettingError, match="announceChanges='no' is invalid"):
+        StageResources({"announceChanges": "no"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
@@ -84,8 +85,8 @@ class FakeStage:
         "tombstone": 0.9,
     }
 
-    def __init__(self, clock: Clock, *, sees_mail: bool = True) -> None:
-        self.clock, self.sees_mail = clock, sees_mail
+    def __init__(self, clock: Clock, *, sees_mail: bool = True, announces: bool = True) -> None:
+        self.clock, self.sees_mail, self.announces = clock, sees_mail, announces
         self.confirmation = "ConfirmSignUp, the code from the outbox"
         self.never: set[str] = set()
         self.fail: dict[str, Exception] = {}
@@ -365,6 +366,19 @@ def test_the_welcome_mail_is_a_step_only_where_verify_can_see_it(clock: Clock) -
     assert "welcome mail in the outbox" not in [step.name for step in report.steps]
 
 
+def test_a_stage_that_announces_nothing_is_verified_without_a_subscription(clock: Clock) -> None:
+    """Built with ``-c announceChanges=off``: nothing announces a user the pipeline created, so
+    verify opens no subscription and waits for no message — and still checks the rest."""
+    stage = FakeStage(clock, announces=False)
+    report = run(stage, clock)
+
+    names = [step.name for step in report.steps]
+    assert report.ok
+    assert not [name for name in names if "onCreateUser" in name]
+    assert stage.subscriptions == []
+    assert "item in the User table" in names and "key deleted from the keys table" in names
+
+
 def test_the_json_report_has_every_step_its_latency_and_the_cleanup(
     stage: FakeStage, clock: Clock
 ) -> None:
@@ -503,6 +517,10 @@ def test_on_aws_verify_confirms_as_an_operator_and_cannot_see_the_mail() -> None
 
     assert stage.confirmation == "AdminConfirmSignUp"
     assert stage.sees_mail is False
+    assert stage.announces is True  # a stack built before AnnounceChanges existed announced
+    stage.deployment = replace(stage.deployment, outputs={
+        **stage.deployment.outputs, "announce_changes": "off"})  # fmt: skip
+    assert stage.announces is False
 
 
 def test_a_watched_step_that_sees_something_wrong_fails_at_once_with_what_it_saw(

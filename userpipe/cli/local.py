@@ -15,7 +15,8 @@ from contracts.topology import (
     ADMIN_GROUP,
     OFF,
     ON,
-    OPTIONAL_PARTS,
+    SETTINGS,
+    SUBSCRIPTIONS,
     SWITCHES,
     InvalidStageError,
     snake_case,
@@ -27,6 +28,9 @@ from userpipe.cli.register import UsageError, register
 from userpipe.errors import UserpipeError
 
 DEFAULT_PORT = 4747
+#: The declared settings that take one of a few values (``logLevel``, ``announceChanges``): the
+#: local stack takes each as an option, as a deployment takes its context value.
+CHOSEN_SETTINGS = tuple(s for s in SETTINGS if s.choices)
 MAX_PORT = 65535
 #: A password the local pool's policy accepts, for the sign-up line it prints.
 EXAMPLE_PASSWORD = "Correct-Horse-9-Battery!"  # noqa: S105 - an example, printed
@@ -84,17 +88,25 @@ def add_commands(commands: Any) -> None:
     )
     up.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="outputs file to write")
     up.add_argument("--stage", default="local", help="names the resources (default: local)")
-    for part in OPTIONAL_PARTS:
-        if part.switch is not None:
-            key = part.switch.key
+    for subscription in SUBSCRIPTIONS:
+        if subscription.switch is not None:
+            key = subscription.switch.key
             up.add_argument(
                 f"--{snake_case(key).replace('_', '-')}",
                 dest=key,
                 choices=(ON, OFF),
                 default=ON,
-                help=f"{OFF} leaves the {part.consumer.id} out, as `-c {key}={OFF}` does a "
-                f"deployment (default: {ON})",
+                help=f"{OFF} leaves the {subscription.consumer.id} subscription out, as "
+                f"`-c {key}={OFF}` does a deployment (default: {ON})",
             )
+    for setting in CHOSEN_SETTINGS:
+        up.add_argument(
+            f"--{snake_case(setting.key).replace('_', '-')}",
+            dest=setting.key,
+            choices=setting.choices,
+            default=setting.local,
+            help=f"as `-c {setting.key}=...` does a deployment (default: {setting.local})",
+        )
     up.add_argument("--verbose", action="store_true", help="print the functions' logs")
     codes = register(
         local_commands,
@@ -178,7 +190,11 @@ def _local_up(args: argparse.Namespace) -> int:
         stage=args.stage,
         state_dir=args.outputs.parent,
         outputs_path=args.outputs,
-        settings={**DEFAULT_SETTINGS, **{s.key: getattr(args, s.key) for s in SWITCHES}},
+        settings={
+            **DEFAULT_SETTINGS,
+            **{s.key: getattr(args, s.key) for s in SWITCHES},
+            **{s.key: getattr(args, s.key) for s in CHOSEN_SETTINGS},
+        },
         allow_origins=tuple(args.allow_origin),
         allow_remote_admin=args.allow_remote_admin,
         on_log=(

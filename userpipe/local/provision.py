@@ -18,6 +18,7 @@ from contracts.topology import (
     SCHEDULES,
     SECRETS,
     STAGE,
+    STREAM_CONSUMERS,
     TABLES,
     USER_POOL,
     ResourceNames,
@@ -105,8 +106,7 @@ def provision(
 
     # Dead-letter queues of their own: the stream's on-failure queue, each schedule's DLQ (the
     # local stack runs no schedules; their DLQ exists all the same, as in AWS).
-    on_failure = [stream.on_failure for stream in resources.parts.streams]
-    for dead in on_failure + [s.dlq for s in SCHEDULES]:
+    for dead in [stream.on_failure for stream in STREAM_CONSUMERS] + [s.dlq for s in SCHEDULES]:
         retention = {"MessageRetentionPeriod": str(dead.retention_days * SECONDS_PER_DAY)}
         resources.add(dead.id, **_queue(clients, names.of(dead.base_name), retention))
 

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from contracts.topology import (
     GRAPHQL_API,
+    STREAM_CONSUMERS,
     USER_API,
     USER_POOL,
     Attr,
@@ -245,7 +246,7 @@ class LocalStack:
                 sqs=clients.sqs,
                 on_failure=_queue(resources, stream.on_failure.id),
             )
-            for stream in resources.parts.streams
+            for stream in STREAM_CONSUMERS
         ]
         self.pollers = [*queue_pollers, *stream_pollers]
         self._router.on_queue_work = lambda: _wake(queue_pollers)
@@ -398,7 +399,8 @@ class LocalStack:
     def outputs(self) -> dict[str, Any]:
         assert self.resources is not None, "start() the stack first"
         outputs = self.resources.parts.outputs
-        declared = {output.local_name: self.resources.attribute(output.ref) for output in outputs}
+        values = {o.local_name: self.resources.output_value(o) for o in outputs}
+        declared = {name: value for name, value in values.items() if value is not None}
         return {
             "endpoint_url": self.endpoint_url,
             "tls_endpoint_url": self.tls_endpoint_url,

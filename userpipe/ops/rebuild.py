@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from contracts.topology import STREAM_CONSUMERS
 from userpipe.aws.deployment import Deployment
 from userpipe.aws.queues import depth
 from userpipe.aws.tables import is_empty, marked_item_ids, user_items
@@ -90,8 +91,7 @@ class Report:
 
 def _stream_dead_letters(deployment: Deployment) -> dict[str, int]:
     sqs = deployment.clients.sqs
-    streams = deployment.parts.streams
-    return {s.id: depth(sqs, deployment.declared(s.dlq_url)).total for s in streams}
+    return {s.id: depth(sqs, deployment.declared(s.dlq_url)).total for s in STREAM_CONSUMERS}
 
 
 def wait_until_unmarked(

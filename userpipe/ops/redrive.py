@@ -35,13 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts.topology import (
-    DEAD_LETTERS,
-    DeadLetters,
-    ResourceNames,
-    Subscription,
-    snake_case,
-)
+from contracts.topology import DEAD_LETTERS, DeadLetters, ResourceNames, snake_case
 from userpipe.aws.deployment import Deployment
 from userpipe.aws.queues import depth
 from userpipe.aws.streams import stream_record
@@ -95,10 +89,9 @@ def choose(name: str | None, deployment: Deployment) -> list[DeadLetters]:
                 return [declared]
             (left_out,) = (s for s in parts.left_out if s.dlq == declared.name)
             switch = f" ({left_out.switch.key}=off)" if left_out.switch else ""
-            kind = "subscription" if isinstance(left_out, Subscription) else "stream consumer"
             raise LeftOutQueueError(
                 f"{deployment.name} has no {name}: it was deployed without the optional "
-                f"{left_out.id} {kind}{switch}"
+                f"{left_out.id} subscription{switch}"
             )
     raise UnknownQueueError(name, deployment)
 
