@@ -45,7 +45,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import ssl
+import statistics
 import sys
 import tempfile
 import threading
@@ -54,6 +56,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,7 +193,7 @@ def measure(
     seconds = QUICK_LOAD_SECONDS if quick else LOAD_SECONDS
     out: list[Measurement] = []
     with StackProcess(state_dir) as stack:
-        feel = Feel(stack.outputs)
+        feel = Feel(stack.outputs, stack)
         say("feel: warming every function (one user through the pipeline)")
         admin = feel.warm()
         say(f"feel: sign-up latency, with the trigger vs without ({pairs} pairs)")
@@ -214,6 +217,7 @@ def measure(
 @dataclass
 class Feel:
     outputs: Mapping[str, Any]
+    stack: StackProcess | None = None  # to read its CPU time around each open-loop run
     clients: Clients = field(init=False)
 
     def __post_init__(self) -> None:
@@ -396,6 +400,7 @@ class Feel:
             # The trigger's invocations as the sandbox timed them (platform.report, billed ms):
             # the rest of a confirmation with the trigger is the front's and the emulator's.
             "trigger_invocation": summary_ms([ms / 1000 for ms in trigger_ms]),
+            "load_average_1min": round(os.getloadavg()[0], 2),
         }
         name = "sign-up: ConfirmSignUp with the trigger"
         baseline = "ConfirmSignUp on a pool without a trigger + PutEvents of the same entry"
@@ -450,6 +455,7 @@ class Feel:
             "me": summary_ms(me_samples),
             "get_item": summary_ms(raw_samples),
             "resolver_invocation": summary_ms([ms / 1000 for ms in resolver_ms]),
+            "load_average_1min": round(os.getloadavg()[0], 2),
         }
         name = "API: GraphQL me"
         baseline = "GetItem of the same item"
@@ -485,6 +491,10 @@ class Feel:
                 return
             answered[sub] = time.perf_counter() - started
 
+        for billed in self.logs.billed_ms.values():
+            billed.clear()
+        load_before = os.getloadavg()[0]
+        cpu_before = self._cpu()
         with ThreadPoolExecutor(max_workers=SENDERS) as senders:
             start = time.perf_counter()
             for email, offset in zip(emails, schedule, strict=True):
@@ -505,6 +515,15 @@ class Feel:
                 break
             time.sleep(0.2)
         heard = {sub: subscriber.heard[sub] for sub in wanted if sub in subscriber.heard}
+        wall = time.perf_counter() - start
+        busy = _busy(cpu_before, self._cpu(), wall)
+        # Each function is one sandbox serving one invocation at a time: the share of the run
+        # it spent invoked (1.0: it was the bottleneck; Lambda would have run more at once).
+        invoked = {
+            function: round(sum(billed) / 1000 / wall, 2)
+            for function, billed in self.logs.billed_ms.items()
+            if billed
+        }
         to_item = latencies(sent, projected)
         notes = {
             "rate_per_s": rate,
@@ -523,6 +542,13 @@ class Feel:
                 "audit_records": len(wanted) - len(audited),
                 "notifications": len(wanted) - len(heard),
             },
+            # CPU cores each part kept busy, from the first send until everything arrived (the
+            # machine has 2): where the time goes when the pipeline falls behind.
+            "cores_busy": busy,
+            "function_busy_share": invoked,
+            "user_lookup_ms": round(self._lookup_seconds(list(sent)[:20]) * 1000, 2),
+            "users_in_pool": self._pool_size(),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "timestamps": "send: client clock before the call; item and audit: the "
             "functions' log timestamps (ms); notification: client clock on receipt",
         }
@@ -549,6 +575,33 @@ class Feel:
             ),
         ]
 
+    def _lookup_seconds(self, subs: list[str]) -> float:
+        """Median ``AdminGetUser`` by sub (the projector's lookup, ``services/shared/
+        cognito_users.py``): moto 5.2.5 walks every user of a pool that signs in by email on
+        each lookup (``CognitoIdpUserPool._get_user``), so it grows with the pool."""
+        samples = []
+        for sub in subs:
+            started = time.perf_counter()
+            self.clients.cognito.admin_get_user(UserPoolId=self.pool, Username=sub)
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples) if samples else 0.0
+
+    def _pool_size(self) -> int:
+        pool = self.clients.cognito.describe_user_pool(UserPoolId=self.pool)["UserPool"]
+        return int(pool.get("EstimatedNumberOfUsers", 0))
+
+    def _cpu(self) -> dict[str, float]:
+        mine = os.times()
+        return {
+            **(self.stack.cpu_seconds() if self.stack else {}),
+            "load_generator": mine.user + mine.system,
+        }
+
+
+def _busy(before: Mapping[str, float], after: Mapping[str, float], wall: float) -> dict[str, float]:
+    """CPU seconds each part used between two readings, per second of ``wall``."""
+    return {part: round((after[part] - before[part]) / wall, 2) for part in after if wall > 0}
+
 
 # --- the subscriber -----------------------------------------------------------------------------
 
@@ -563,6 +616,7 @@ class Subscriber:
         self.heard: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._ws: ClientConnection | None = None
+        self._open = ExitStack()
 
     def __enter__(self) -> Subscriber:
         host = str(self.outputs["graphql_url"]).split("/")[2]
@@ -571,11 +625,13 @@ class Subscriber:
         tls = ssl.create_default_context(cafile=self.outputs["ca_cert_path"])
         for attempt in range(CONNECT_ATTEMPTS):
             try:
-                self._ws = ws = connect(
-                    str(self.outputs["realtime_url"]),
-                    subprotocols=["graphql-ws", protocol],  # type: ignore[list-item]
-                    ssl=tls,
-                    open_timeout=30,
+                self._ws = ws = self._open.enter_context(
+                    connect(
+                        str(self.outputs["realtime_url"]),
+                        subprotocols=["graphql-ws", protocol],  # type: ignore[list-item]
+                        ssl=tls,
+                        open_timeout=30,
+                    )
                 )
                 break
             except (OSError, ConnectionClosed):
@@ -619,8 +675,7 @@ class Subscriber:
                 self.heard.setdefault(user["id"], arrived)
 
     def __exit__(self, *_: object) -> None:
-        if self._ws is not None:
-            self._ws.close()
+        self._open.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
