@@ -16,6 +16,7 @@ from bench.feel import (
     offsets,
     summary_ms,
     sustained_throughput,
+    why_late,
 )
 from bench.report import Measurement
 
@@ -94,3 +95,15 @@ def test_the_percentile_compared_is_the_one_asked_for() -> None:
     p99 = compared("x", (value, baseline), 0.99, goal=None, baseline_name="", notes={"n": 200})
     assert (p99.value, p99.baseline) == pytest.approx((198.0, 99.0))
     assert p99.met is None and p99.notes == {"n": 200}
+
+
+def test_a_late_run_names_the_functions_that_were_its_bottleneck() -> None:
+    why = why_late(
+        {"UserProjector": 0.81, "ConfirmTrigger": 0.75, "AuditTrail": 0.4},
+        {"server": 0.8, "sandboxes": 0.17, "load_generator": 0.03},
+        2,
+    )
+    assert "ConfirmTrigger, UserProjector" in why and "AuditTrail" not in why
+    assert "1.00 of 2 cores" in why
+    assert "batching window" in why
+    assert "one sandbox each" not in why_late({"UserProjector": 0.2}, {"server": 0.3}, 2)
