@@ -187,12 +187,18 @@ def compared(
 SATURATED_SHARE: Final = 0.7
 
 
-def why_late(invoked: Mapping[str, float], cores: Mapping[str, float], machine_cores: int) -> str:
+def why_late(
+    invoked: Mapping[str, float],
+    cores: Mapping[str, float],
+    machine_cores: int,
+    load_average: float | None = None,
+) -> str:
     """Why items came later than the budget, from what the run measured: the functions that
     were busy most of the run (each is one sandbox serving one invocation at a time, where
-    Lambda would run more at once), the cores the stack kept busy, and the projector's
-    batching window (declared, and Lambda's too), which alone puts up to 1 s into a quiet
-    run's confirmation → item."""
+    Lambda would run more at once), the cores the stack kept busy against the machine's load
+    (runnable processes of every kind: above the core count, the stack waited for CPU), and
+    the projector's batching window (declared, and Lambda's too), which alone puts up to 1 s
+    into a quiet run's confirmation → item."""
     saturated = sorted(f for f, share in invoked.items() if share >= SATURATED_SHARE)
     parts = []
     if saturated:
@@ -201,7 +207,12 @@ def why_late(invoked: Mapping[str, float], cores: Mapping[str, float], machine_c
             f"out): {', '.join(saturated)}"
         )
     used = sum(cores.values())
-    parts.append(f"the stack and load generator kept {used:.2f} of {machine_cores} cores busy")
+    used_text = f"the stack and load generator kept {used:.2f} of {machine_cores} cores busy"
+    if load_average is not None:
+        used_text += f", with the machine's load average at {load_average:.1f}"
+        if load_average > machine_cores:
+            used_text += " (other work: the stack waited for CPU)"
+    parts.append(used_text)
     parts.append(
         "the projector's queue waits up to its 1 s batching window for a batch of 10 "
         "(contracts.topology; Lambda's MaximumBatchingWindowInSeconds does the same)"
@@ -588,7 +599,8 @@ class Feel:
             # CPU cores each part kept busy, from the first send until everything arrived (the
             # machine has 2): where the time goes when the pipeline falls behind.
             "cores_busy": busy,
-            "function_busy_share": invoked,
+            "function_busy_share": invoked,  # of run_seconds: the offered load and the drain
+            "run_seconds": round(wall, 2),
             "user_lookup_ms": round(self._lookup_seconds(list(sent)[:20]) * 1000, 2),
             "users_in_pool": self._pool_size(),
             "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -599,7 +611,9 @@ class Feel:
         # A user whose item never came counts as the longest wait there could be.
         p99_samples = to_item + [DRAIN_SECONDS] * missing_items
         if p99_samples and percentile(p99_samples, 0.99) * 1000 > ITEM_P99_BUDGET_MS:
-            notes["why_over_budget"] = why_late(invoked, busy, os.cpu_count() or 1)
+            notes["why_over_budget"] = why_late(
+                invoked, busy, os.cpu_count() or 1, max(load_before, os.getloadavg()[0])
+            )
         return [
             Measurement(
                 name=f"open loop {rate}/s: confirmation → item p99",

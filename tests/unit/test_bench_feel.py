@@ -107,3 +107,5 @@ def test_a_late_run_names_the_functions_that_were_its_bottleneck() -> None:
     assert "1.00 of 2 cores" in why
     assert "batching window" in why
     assert "one sandbox each" not in why_late({"UserProjector": 0.2}, {"server": 0.3}, 2)
+    assert "waited for CPU" in why_late({}, {"server": 0.3}, 2, load_average=6.4)
+    assert "waited for CPU" not in why_late({}, {"server": 0.3}, 2, load_average=1.2)
