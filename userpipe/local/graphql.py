@@ -74,6 +74,8 @@ from userpipe.local.scalars import appsync_scalars
 
 COGNITO: Final = "aws_cognito_user_pools"
 IAM: Final = "aws_iam"
+#: Validated documents the endpoint keeps (see ``GraphqlEndpoint._document``).
+DOCUMENTS_KEPT: Final = 256
 
 logger = logging.getLogger(__name__)
 Info = GraphQLResolveInfo[dict[str, Any]]  # the context: caller, headers, variables
@@ -262,6 +264,8 @@ class GraphqlEndpoint:
         self._signatures = signatures
         self._resolver = resolver
         self._region = region
+        self._documents: dict[str, DocumentNode] = {}  # valid documents by query text
+        self._documents_lock = threading.Lock()
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -390,13 +394,30 @@ class GraphqlEndpoint:
         )
 
     def _document(self, request: Mapping[str, Any]) -> DocumentNode | list[dict[str, Any]]:
-        """The request's query, parsed and validated against the schema, or AppSync's errors."""
+        """The request's query, parsed and validated against the schema, or AppSync's errors.
+
+        A valid document is kept by its text (``DOCUMENTS_KEPT`` of them): a frontend sends the
+        same few documents again and again, and validating one costs about 1 ms here
+        (graphql-core), most of what a ``me`` call spends outside its resolver
+        (``python -m bench.feel``). The schema never changes while the endpoint runs and
+        execution only reads a document, so the kept one answers exactly as a fresh one would.
+        """
+        query = request["query"]
+        if isinstance(query, str) and (kept := self._documents.get(query)) is not None:
+            return kept
         try:
-            document = parse(request["query"])
+            document = parse(query)
         except GraphQLError as error:
             return [_appsync_error(error)]
         problems = validate(self.schema, document)
-        return [_appsync_error(e) for e in problems] if problems else document
+        if problems:
+            return [_appsync_error(e) for e in problems]
+        if isinstance(query, str):
+            with self._documents_lock:
+                if len(self._documents) >= DOCUMENTS_KEPT:
+                    self._documents.pop(next(iter(self._documents)))  # the oldest
+                self._documents[query] = document
+        return document
 
     def _run(
         self,

@@ -75,6 +75,24 @@ class StackProcess:
             "total_peak": sum(s.get("VmHWM", 0) for s in statuses),
         }
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far (user + system, seconds): the stack's process and, summed, its
+        function sandboxes. Two readings around a run say how busy each was."""
+        sandboxes = _children(self.pid)
+        return {
+            "server": _cpu_seconds(self.pid),
+            "sandboxes": sum(_cpu_seconds(pid) for pid in sandboxes),
+        }
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after comm: state ppid ... utime stime (12, 13)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def _status(pid: int) -> dict[str, int]:
     values: dict[str, int] = {}

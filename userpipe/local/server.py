@@ -36,6 +36,14 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 GRAPHQL_PATH: Final = "/graphql"
 REALTIME_PATH: Final = f"{GRAPHQL_PATH}/realtime"
 WORKERS: Final = 16
+#: Threads for the functions' own calls (requests signed with a sandbox's credentials), apart
+#: from the clients'. A client's ``ConfirmSignUp`` holds its thread until the trigger returns,
+#: and the trigger's ``PutEvents`` is served by the same app: with one pool, 16 confirmations
+#: waiting on the trigger left no thread for its ``PutEvents``, which timed out (the trigger
+#: failed, the pollers' calls stalled: ``python -m bench.feel --rates=40``, 2026-12-04). In AWS
+#: Cognito's callers never take EventBridge's capacity. Each sandbox makes one call at a time,
+#: so the functions never hold more threads than there are sandboxes.
+FUNCTION_WORKERS: Final = 16
 
 #: Requests after which a poller has something to do (X-Amz-Target prefixes and operations).
 _QUEUE_WORK: Final = ("AmazonSQS.SendMessage", "AWSEvents.PutEvents", "AWSEvents.StartReplay")
@@ -178,11 +186,23 @@ def _not_emulated(start_response: Callable[..., Any], what: str) -> list[bytes]:
 
 
 class AsgiRouter:
-    """HTTP to the WSGI router (in a2wsgi's thread pool); WebSockets at ``REALTIME_PATH`` to the
-    real-time endpoint, once there is one; any other WebSocket is refused."""
+    """HTTP to the WSGI router (in a2wsgi's thread pools: one for the requests a function signs,
+    ``from_function`` of their access key id, one for everyone else's; see
+    ``FUNCTION_WORKERS``); WebSockets at ``REALTIME_PATH`` to the real-time endpoint, once there
+    is one; any other WebSocket is refused. The pool is chosen by the key a request names, before
+    its signature is checked: a client naming a function's key only changes which threads
+    refuse it."""
 
-    def __init__(self, app: WSGIApp, realtime: ASGIApp | None = None) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        realtime: ASGIApp | None = None,
+        *,
+        from_function: Callable[[str], bool] | None = None,
+    ) -> None:
         self._http = WSGIMiddleware(app, workers=WORKERS)  # type: ignore[arg-type]
+        self._functions_http = WSGIMiddleware(app, workers=FUNCTION_WORKERS)  # type: ignore[arg-type]
+        self._from_function = from_function or (lambda _key: False)
         self.realtime = realtime
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -193,7 +213,18 @@ class AsgiRouter:
             await receive()
             await send({"type": "websocket.close", "code": 1008})
             return
-        await self._http(scope, receive, send)
+        key = _access_key(scope)
+        http = self._functions_http if key and self._from_function(key) else self._http
+        await http(scope, receive, send)
+
+
+def _access_key(scope: Any) -> str | None:
+    """The access key id an HTTP request's ``Authorization`` names (``Credential=<id>/...``)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            _, found, rest = value.decode("latin-1").partition("Credential=")
+            return rest.split("/", 1)[0] if found else None
+    return None
 
 
 class Server:

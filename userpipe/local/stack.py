@@ -159,11 +159,18 @@ class LocalStack:
         self.reach.bound(sock.getsockname()[1], tls_sock.getsockname()[1])
         self._router = Router(emulator(), self.verifier)
         realtime = RealtimeEndpoint(lambda: self.graphql)
+
+        def from_function(access_key: str) -> bool:  # a sandbox signs as its function's name
+            return self._sandbox_named(access_key) is not None
+
         self._server = Server(
-            AsgiRouter(self._router, realtime), sock, limits=options.limits, reach=self.reach
+            AsgiRouter(self._router, realtime, from_function=from_function),
+            sock,
+            limits=options.limits,
+            reach=self.reach,
         )
         self._tls_server = Server(
-            AsgiRouter(self._router, realtime),
+            AsgiRouter(self._router, realtime, from_function=from_function),
             tls_sock,
             certificate=(str(self.certificates.cert_path), str(self.certificates.key_path)),
             limits=options.limits,
