@@ -6,9 +6,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from contracts.audit_model import AuditRecord
 from contracts.names import USER_KEY
 from contracts.user_fields import (
     CONDITION_FIELDS,
@@ -30,6 +29,10 @@ from services.user_api.errors import (
 from services.user_api.expressions import Expression, filter_expression
 from services.user_api.page_tokens import PageTokens
 from services.user_api.subscription_filters import enhanced_filter
+
+if TYPE_CHECKING:
+    # Only in signatures here: the store imports it when it reads an audit trail.
+    from contracts.audit_model import AuditRecord
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

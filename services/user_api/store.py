@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts import dynamodb
-from contracts.audit_model import AuditRecord
 from contracts.names import (
     AUDIT_KEY,
     DELETED_ATTRIBUTE,
@@ -40,7 +39,9 @@ from services.user_api.logic import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-ItemT = TypeVar("ItemT", User, AuditRecord)
+    from contracts.audit_model import AuditRecord
+
+ItemT = TypeVar("ItemT", "User", "AuditRecord")
 
 
 #: The attribute of a User item that names its user pool.
@@ -146,6 +147,10 @@ class DynamoUserApiStore:
             ScanIndexForward=False,  # newest first
             Limit=limit,
         )
+        # Imported on the first audit-trail read, not on every cold start: building the audit
+        # record's pydantic models is ~25 ms, and most environments never serve auditTrail.
+        from contracts.audit_model import AuditRecord
+
         return _page(self._client.query(**request), AuditRecord)
 
     def update_profile(
