@@ -7,10 +7,11 @@ compiles every module of ours and of the layers again. Shipped ``.pyc`` must be
 - compiled by the runtime's CPython minor version: the magic number at the head of a ``.pyc``
   changes with it and a ``.pyc`` with another one is ignored (``RUNTIME_MAGIC``);
 - unchecked-hash based (PEP 552): a timestamp-based ``.pyc`` is valid only while the source's
-  mtime matches the one recorded in it, and the zip CDK makes of an asset gives every entry the
-  same fixed date (``zipDirectory`` in aws-cdk's ``cdk-assets``/``archive.ts``: ``date: new
-  Date('1980-01-01T00:00:00.000Z')``), so none would ever validate; an unchecked-hash ``.pyc``
-  is used without looking at the source at all;
+  mtime matches the one recorded in it, and the zip the CDK CLI makes of an asset gives every
+  entry the same fixed date (``zipDirectory`` of ``@aws-cdk/private-tools/lib/zip``, bundled in
+  the ``aws-cdk`` CLI package.json pins: ``mtime: epoch()``, ``new Date(1980, 0, 1, 0, 0, 0)``,
+  "reset dates to get the same hash for the same content"), so none would ever validate; an
+  unchecked-hash ``.pyc`` is used without looking at the source at all (PEP 552);
 - the same bytes on every build, or every synth gives the asset a new hash and a redeploy:
   compiled with ``PYTHONHASHSEED=0`` (a frozenset constant's order follows string hashes) and
   with each code object's file name set to where Lambda puts it (``/var/task/...``,
