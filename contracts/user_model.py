@@ -18,7 +18,8 @@ from contracts.user_item import first_version_item
 
 if TYPE_CHECKING:
     # Only named in a signature: importing the event models builds every event's pydantic
-    # model (~60 % of the user API's import time, ``make bench``), which the API never uses.
+    # model (about half of the user API's import time under ``-X importtime``), and nothing
+    # that reads a User needs them.
     from contracts.event_models import UserConfirmed
 
 
