@@ -12,8 +12,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install demo local test test-unit test-integration test-infra test-browser lint \
-	format schemas console browser bench bench-quick layer cdk-app synth deploy destroy clean \
-	constraints
+	format schemas console browser bench bench-quick layer runtime-python cdk-app synth deploy \
+	destroy clean constraints
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -82,7 +82,10 @@ bench: $(STAMP) layer ## benchmarks against same-run baselines (~8 min): bench/r
 bench-quick: $(STAMP) layer ## a one-minute smoke run of the benchmarks (bench/results/quick.json)
 	$(BIN)/python -m bench --quick
 
-layer: $(STAMP) ## build the functions' dependency layer (arm64 wheels from the package registry)
+runtime-python: $(STAMP) ## unpack Debian's CPython 3.14 (pinned) into build/: it compiles the shipped bytecode
+	$(BIN)/python -m infra.bytecode
+
+layer: $(STAMP) runtime-python ## build the functions' dependency layer (arm64 wheels from the package registry)
 	$(BIN)/python -m infra.layer
 
 cdk-app: $(STAMP) ## what cdk.json runs: the layer if missing, then the CDK app

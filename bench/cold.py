@@ -1,19 +1,47 @@
 """The cold path of every function: a fresh interpreter importing the handler module and
 building the clients the function builds on its first invocation, against ``import boto3`` and
-the same clients. Best of N each, the two interleaved ABBA; interpreter start-up (``pass``)
-measured alongside and subtracted from both.
+the same clients. Medians of N fresh interpreters each, interleaved; interpreter start-up
+(``pass``) measured alongside and its median subtracted from both. The ratio is the handler's
+median over the baseline's median, from one run; the notes give p25/p75 and min/max.
+
+The time compared is each process's CPU time (user + system, from ``wait4``), not wall-clock:
+importing and building clients is CPU work from the page cache, and on this shared 2-core
+machine wall-clock mostly measured the other processes (load averages of 4-7 while measuring
+gave interquartile ranges wider than the differences). A Lambda environment's CPU share is its
+own. Wall-clock medians and spreads stay in each row's notes (``wall_*``).
 
 The runtime starts the interpreter whatever the code; what the code adds on top is its imports
 and its clients, which is what this compares. The user API's first invocation also reads its
 page-token secret (a network call): only the client is built here.
+
+Each function runs from a copy of what Lambda gives it, made per run: its bundle's code and its
+layers' packages (the same distributions, this machine's build of them), first on ``sys.path``,
+with ``PYTHONDONTWRITEBYTECODE`` set (Lambda cannot write beside ``/var/task`` or ``/opt``):
+
+- ``cold path: <id>``: the copy holds unchecked-hash ``.pyc`` for every module, as the assets
+  ship them (``infra.bytecode``). They are compiled here by this machine's Python (3.11): the
+  assets' own are CPython 3.14's, which cannot run boto3 here (only its minimal build is
+  unpacked), so the timing models our bytecode, not 3.14's speed;
+- ``cold path without bytecode: <id>``: no ``.pyc`` at all, as Lambda saw the functions before
+  they shipped bytecode: every module of ours and of the layers compiles on every cold start.
+
+Both sides import the standard library and boto3 from this machine's installation, with their
+``.pyc``: the baseline is a function with no code and no layer on the managed runtime, whose
+boto3 and standard library are the runtime's own and are taken as precompiled (they sit in the
+runtime image, not in anything we ship).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +55,8 @@ from contracts.topology import (
     function_environment,
     resolve_fixed_or_setting,
 )
+from infra.bundling import function_code
+from infra.layer import built_layer
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = Goal("<=", 1.2)
@@ -120,20 +150,87 @@ def snippets(spec: FunctionSpec) -> Snippets:
     )
 
 
-def run_once(code: str, spec: FunctionSpec | None = None) -> float:
+#: The two kinds of copy each function runs from (see the module's docstring).
+SHIPPED, SOURCES = "shipped", "sources"
+
+
+def _site_packages() -> Path:
+    import boto3
+
+    return Path(boto3.__file__).resolve().parent.parent
+
+
+def layer_packages(spec: FunctionSpec) -> list[Path]:
+    """This machine's installed copies of what ``spec``'s built layers hold at their top level
+    (the same names: packages, modules and native extensions)."""
+    site = _site_packages()
+    stems = {
+        entry.name.split(".")[0]
+        for layer in spec.layers
+        for entry in (built_layer(layer) / "python").iterdir()
+        if not entry.name.endswith(".dist-info") and entry.name != "__pycache__"
+    }
+    found = [
+        entry
+        for entry in site.iterdir()
+        if entry.name.split(".")[0] in stems and not entry.name.endswith(".dist-info")
+    ]
+    missing = stems - {entry.name.split(".")[0] for entry in found}
+    if missing:
+        raise FileNotFoundError(f"{spec.id}: not installed here: {sorted(missing)}")
+    return found
+
+
+def stage(spec: FunctionSpec, target: Path, kind: str) -> Path:
+    """``spec``'s bundle and layers' packages in ``target``, with unchecked-hash ``.pyc``
+    (``SHIPPED``) or none (``SOURCES``)."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(function_code(spec), target, ignore=skip)
+    for entry in layer_packages(spec):
+        if entry.is_dir():
+            shutil.copytree(entry, target / entry.name, ignore=skip)
+        else:
+            shutil.copy2(entry, target / entry.name)
+    if kind == SHIPPED:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+             str(target)],
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )  # fmt: skip
+    return target
+
+
+@contextmanager
+def staged(spec: FunctionSpec) -> Iterator[dict[str, Path]]:
+    with tempfile.TemporaryDirectory(prefix=f"userpipe-cold-{spec.id}-") as tmp:
+        yield {kind: stage(spec, Path(tmp) / kind, kind) for kind in (SHIPPED, SOURCES)}
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # seconds from start to exit
+    cpu: float  # user + system seconds of the process
+
+
+def run_once(code: str, spec: FunctionSpec | None = None, cwd: Path = ROOT) -> Timing:
     env = _environment(spec)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
-    return time.perf_counter() - started
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+    return Timing(wall, usage.ru_utime + usage.ru_stime)
 
 
-def import_profile(code: str, spec: FunctionSpec) -> dict[str, float]:
+def import_profile(code: str, spec: FunctionSpec, cwd: Path = ROOT) -> dict[str, float]:
     """Seconds of import time (``-X importtime``, self time summed) per top-level package."""
-    env = {**os.environ, **environment(spec)}
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
-        cwd=ROOT,
-        env=env,
+        cwd=cwd,
+        env=_environment(spec),
         check=True,
         capture_output=True,
         text=True,
@@ -148,9 +245,12 @@ def import_profile(code: str, spec: FunctionSpec) -> dict[str, float]:
     return packages
 
 
-def extra_imports(pair: Snippets, spec: FunctionSpec, top: int = 6) -> dict[str, float]:
+def extra_imports(
+    pair: Snippets, spec: FunctionSpec, top: int = 6, cwd: Path = ROOT
+) -> dict[str, float]:
     """What the handler imports beyond the baseline, by package, costliest first (ms)."""
-    handler, baseline = import_profile(pair.handler, spec), import_profile(pair.baseline, spec)
+    handler = import_profile(pair.handler, spec, cwd)
+    baseline = import_profile(pair.baseline, spec, cwd)
     extra = {package: seconds - baseline.get(package, 0.0) for package, seconds in handler.items()}
     costliest = sorted(extra.items(), key=lambda item: -item[1])[:top]
     return {package: round(seconds * 1000, 1) for package, seconds in costliest if seconds > 0}
@@ -172,30 +272,30 @@ def phase_snippets(spec: FunctionSpec) -> tuple[str, str]:
     return handler, f"{clock}; import boto3; a = t(); {build}c = t(); print(c - a)"
 
 
-def phases(spec: FunctionSpec, repeats: int = 5) -> dict[str, float]:
-    """Where the handler's extra time goes, best of ``repeats`` per phase (ms): importing the
+def phases(spec: FunctionSpec, repeats: int = 5, cwd: Path = ROOT) -> dict[str, float]:
+    """Where the handler's extra time goes, median of ``repeats`` per phase (ms): importing the
     handler module, then its first call (building clients), against building the same clients
     right after ``import boto3``. A client costs more to build in a bigger heap (botocore's
     JSON model loading runs more garbage collection), which ``-X importtime`` cannot show."""
     handler, baseline = phase_snippets(spec)
     samples: dict[str, list[float]] = {"import_handler": [], "first_call": [], "baseline": []}
     for _ in range(repeats):
-        imported, called = (float(v) for v in _output(handler, spec).split())
+        imported, called = (float(v) for v in _output(handler, spec, cwd).split())
         samples["import_handler"].append(imported)
         samples["first_call"].append(called)
-        samples["baseline"].append(float(_output(baseline, spec)))
-    best = {name: round(min(values) * 1000, 1) for name, values in samples.items()}
+        samples["baseline"].append(float(_output(baseline, spec, cwd)))
+    median = {name: round(statistics.median(v) * 1000, 1) for name, v in samples.items()}
     return {
-        "import_handler_module_ms": best["import_handler"],
-        "first_call_clients_ms": best["first_call"],
-        "same_clients_after_import_boto3_ms": best["baseline"],
+        "import_handler_module_ms": median["import_handler"],
+        "first_call_clients_ms": median["first_call"],
+        "same_clients_after_import_boto3_ms": median["baseline"],
     }
 
 
-def _output(code: str, spec: FunctionSpec) -> str:
+def _output(code: str, spec: FunctionSpec, cwd: Path = ROOT) -> str:
     return subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
+        cwd=cwd,
         env=_environment(spec),
         check=True,
         capture_output=True,
@@ -204,52 +304,95 @@ def _output(code: str, spec: FunctionSpec) -> str:
 
 
 def _environment(spec: FunctionSpec | None) -> dict[str, str]:
-    """The host's environment with ``spec``'s (the runtime's part alone for ``pass``)."""
-    # Any non-empty PYTHONDONTWRITEBYTECODE (even "0") stops Python writing .pyc files.
-    host = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return host | (environment(spec) if spec else RUNTIME_ENVIRONMENT)
+    """The host's environment with ``spec``'s (the runtime's part alone for ``pass``); no
+    ``.pyc`` is written, as on Lambda. ``PYTHONPATH`` is dropped: the staged copy, the working
+    directory, comes first on ``sys.path``."""
+    host = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHASHSEED")}
+    runtime = environment(spec) if spec else RUNTIME_ENVIRONMENT
+    return host | runtime | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def spread(samples: list[float], startup: float) -> dict[str, float]:
+    """Median, quartiles and extremes of ``samples`` less ``startup`` (s, 4 decimals)."""
+    net = sorted(sample - startup for sample in samples)
+    p25, p50, p75 = statistics.quantiles(net, n=4, method="inclusive")
+    return {
+        name: round(value, 4)
+        for name, value in (
+            ("min", net[0]), ("p25", p25), ("median", p50), ("p75", p75), ("max", net[-1])
+        )
+    }  # fmt: skip
 
 
 def measure(repeats: int = 7) -> list[Measurement]:
-    for spec in (None, *FUNCTIONS):
-        code = snippets(spec).handler if spec else "pass"
-        # Compile every module once (.pyc) so both sides load bytecode. Our function bundles and
-        # layers ship none, and /tmp is the only writable directory of an execution environment
-        # ("Lambda isolation technologies", Security Overview of AWS Lambda): on Lambda each cold
-        # start compiles our code and the layers' again, so the handler side costs more there.
-        run_once(code, spec)
-    measurements = []
+    """Per function, ``repeats`` fresh interpreters of each kind, the order rotated every
+    repeat: the handler from the copy with bytecode, from the copy without, the baseline, and
+    ``pass``. Two measurements per function (see the module's docstring)."""
+    shipped: list[Measurement] = []
+    sources: list[Measurement] = []
     for spec in FUNCTIONS:
         pair = snippets(spec)
-        handler: list[float] = []
-        baseline: list[float] = []
-        startup: list[float] = []
-        for repeat in range(repeats):  # A B B A, then B A A B, ...
-            order = (
-                [(handler, pair.handler), (baseline, pair.baseline)]
-                if repeat % 2 == 0
-                else [(baseline, pair.baseline), (handler, pair.handler)]
-            )
-            for samples, code in order:
-                samples.append(run_once(code, spec))
-            startup.append(run_once("pass"))
-        empty = min(startup)
-        measurements.append(
-            Measurement(
-                name=f"cold path: {spec.id}",
-                unit="s",
-                value=min(handler) - empty,
-                baseline=min(baseline) - empty,
-                goal=GOAL,
-                baseline_name="import boto3 + the same clients",
-                notes={
-                    "handler_snippet": pair.handler,
-                    "baseline_snippet": pair.baseline,
-                    "interpreter_startup_s": round(empty, 4),
-                    "repeats": repeats,
-                    "extra_imports_ms": extra_imports(pair, spec),
-                    "phases": phases(spec),
-                },
-            )
-        )
-    return measurements
+        with staged(spec) as copies:
+            runs = {
+                "handler_shipped": (pair.handler, copies[SHIPPED]),
+                "handler_sources": (pair.handler, copies[SOURCES]),
+                "baseline": (pair.baseline, copies[SHIPPED]),
+                "startup": ("pass", copies[SHIPPED]),
+            }
+            for code, cwd in runs.values():  # warm the file cache, check every program runs
+                run_once(code, spec, cwd)
+            timings: dict[str, list[Timing]] = {name: [] for name in runs}
+            order = list(runs)
+            for repeat in range(repeats):
+                for name in order[repeat % 4 :] + order[: repeat % 4]:
+                    code, cwd = runs[name]
+                    timings[name].append(run_once(code, spec if name != "startup" else None, cwd))
+            samples = {name: [t.cpu for t in found] for name, found in timings.items()}
+            wall = {name: [t.wall for t in found] for name, found in timings.items()}
+            startup = statistics.median(samples["startup"])
+            wall_startup = statistics.median(wall["startup"])
+            baseline = spread(samples["baseline"], startup)
+            common = {
+                "handler_snippet": pair.handler,
+                "baseline_snippet": pair.baseline,
+                "interpreter_startup_cpu_s": round(startup, 4),
+                "repeats": repeats,
+                "baseline_cpu_s": baseline,
+                "wall_baseline_s": spread(wall["baseline"], wall_startup),
+                "ratio": "median CPU time of the handler's runs / median of the baseline's, the "
+                "start-up's median subtracted from both; one run",
+            }
+            for kind, into in ((SHIPPED, shipped), (SOURCES, sources)):
+                handler = spread(samples[f"handler_{kind}"], startup)
+                into.append(
+                    Measurement(
+                        name=f"cold path: {spec.id}"
+                        if kind == SHIPPED
+                        else f"cold path without bytecode: {spec.id}",
+                        unit="s",
+                        value=handler["median"],
+                        baseline=baseline["median"],
+                        goal=GOAL if kind == SHIPPED else None,
+                        baseline_name="import boto3 + the same clients (runtime's, precompiled)",
+                        notes={
+                            **common,
+                            "bytecode": "unchecked-hash .pyc, compiled here by CPython "
+                            + ".".join(map(str, sys.version_info[:2]))
+                            if kind == SHIPPED
+                            else "none: every module of ours and of the layers compiles",
+                            "handler_cpu_s": handler,
+                            "wall_handler_s": spread(wall[f"handler_{kind}"], wall_startup),
+                            **(
+                                {
+                                    "extra_imports_ms": extra_imports(
+                                        pair, spec, cwd=copies[SHIPPED]
+                                    ),
+                                    "phases": phases(spec, cwd=copies[SHIPPED]),
+                                }
+                                if kind == SHIPPED
+                                else {}
+                            ),
+                        },
+                    )
+                )
+    return shipped + sources

@@ -856,6 +856,7 @@ WELCOME_NOTIFIER: Final = FunctionSpec(
             condition=FromAddress(Setting("welcomeSender")),
         ),
     ),
+    layers=("powertools",),  # plain-Python reading, like the projector: no pydantic
 )
 
 #: Brings one user's item in line with Cognito after a lifecycle call CloudTrail reported (see

@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING, Any, Literal, Self, cast
 from pydantic import ConfigDict, Field, create_model, model_validator
 from pydantic.fields import FieldInfo
 
-from contracts.event_models import UserConfirmed
 from contracts.names import OWNER_ATTRIBUTE, USER_KEY, UserConfirmedDetail
 from contracts.stored_model import StoredModel
 from contracts.user_fields import USER_FIELDS, UserField
 from contracts.user_item import first_version_item
+
+if TYPE_CHECKING:
+    # Only named in a signature: importing the event models builds every event's pydantic
+    # model (about half of the user API's import time under ``-X importtime``), and nothing
+    # that reads a User needs them.
+    from contracts.event_models import UserConfirmed
 
 
 class UserModel(StoredModel):

@@ -9,6 +9,10 @@ Three layers, so a function carries only what it imports: ``powertools`` (every 
 ``models`` (pydantic: the functions that import the contracts' models) and ``crypto``
 (cryptography, with cffi: the functions that seal or open personal data). Which a function gets
 is declared on its ``FunctionSpec.layers``; the Cognito trigger's bundle carries no pydantic.
+
+Each layer ships unchecked-hash bytecode compiled by the runtime's Python (``infra.bytecode``),
+not the ``__pycache__`` pip writes with this machine's Python; without a 3.14 interpreter it
+ships sources only, under another directory name.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Final
 from packaging.requirements import Requirement
 
 from contracts.topology import LAYERS, Layer
+from infra.bytecode import LAYER_ROOT, compile_tree, runtime_python_version
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PYTHON_VERSION: Final = "3.14"  # keep equal to the functions' runtime (infra/parts/functions.py)
@@ -36,7 +41,7 @@ CONTENTS: Final[dict[Layer, frozenset[str]]] = {
     "models": frozenset({"pydantic"}),
     "crypto": frozenset({"cryptography"}),
 }
-LAYOUT: Final = "3"  # bump when build() changes what goes into a layer
+LAYOUT: Final = "4"  # bump when build() changes what goes into a layer
 
 
 class LayerNotBuiltError(FileNotFoundError):
@@ -75,7 +80,8 @@ def requirements(layer: Layer) -> list[str]:
 
 def layer_dir(layer: Layer) -> Path:
     """Where ``layer`` for the current requirements lives; the name changes with them."""
-    key = "\n".join([LAYOUT, layer, PYTHON_VERSION, PLATFORM, *requirements(layer)])
+    bytecode = f"bytecode {runtime_python_version() or 'none'}"
+    key = "\n".join([LAYOUT, layer, PYTHON_VERSION, PLATFORM, bytecode, *requirements(layer)])
     return ROOT / "build" / "layer" / f"{layer}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
@@ -156,6 +162,7 @@ def build(layer: Layer) -> Path:
         shutil.rmtree(cache)
     for record in python.glob("*.dist-info/RECORD"):
         record.unlink()
+    compile_tree(python, LAYER_ROOT)
     staging.rename(path)  # all or nothing: a half-built layer is never used
     return path
 

@@ -153,7 +153,8 @@ class FakeUserApiStore:
         self.listed: list[dict[str, Any]] = []  # what each list_users asked for
 
     def get(self, user_id: str) -> Any:
-        return self.users.get(user_id)
+        user = self.users.get(user_id)
+        return None if user is None else served(user)
 
     def list_users(
         self,
@@ -181,7 +182,9 @@ class FakeUserApiStore:
             ids = [i for i in ids if i > start["id"]["S"]]
         page = ids[:limit]
         more = len(ids) > limit
-        return Page([self.users[i] for i in page], {"id": {"S": page[-1]}} if more else None)
+        return Page(
+            [served(self.users[i]) for i in page], {"id": {"S": page[-1]}} if more else None
+        )
 
     def audit_trail(self, user_id: str, limit: int, start: dict[str, Any] | None) -> Any:
         from services.user_api.logic import Page
@@ -218,8 +221,14 @@ class FakeUserApiStore:
         if user is None:
             raise UserMissing(user_id)
         if expected_version is not None and user.version != expected_version:
-            raise VersionConflict(user)
+            raise VersionConflict(served(user))
         stamp = {"updated_at": iso_utc(now), "last_changed_at": int(now.timestamp() * 1000)}
         updated = user.model_copy(update={**changes, **stamp, "version": user.version + 1})
         self.users[user_id] = updated
-        return updated
+        return served(updated)
+
+
+def served(user: Any) -> dict[str, Any]:
+    """A ``User`` model as the API's store answers it (``contracts.user_view.served_user``)."""
+    served_user: dict[str, Any] = user.model_dump(by_alias=True)
+    return served_user

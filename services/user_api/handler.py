@@ -19,7 +19,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
@@ -28,10 +27,13 @@ from services.user_api.auth import Caller, caller_from
 from services.user_api.errors import ApiError, InternalFailure
 from services.user_api.logic import Subscribed, UserApi
 from services.user_api.page_tokens import PageTokens
+from services.user_api.routing import FieldRouter, field_of
 from services.user_api.store import DynamoUserApiStore
 
 logger = Logger(service="user_api")
-app = AppSyncResolver()  # type: ignore[no-untyped-call]
+router = FieldRouter()
+#: The request being resolved: its event and the API that answers it (one at a time).
+_request: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -76,26 +78,25 @@ def default_api() -> UserApi:
 
 
 def _api() -> UserApi:
-    api: UserApi = app.context["api"]
+    api: UserApi = _request["api"]
     return api
 
 
 def _caller() -> Caller:
-    event = app.current_event
-    return caller_from(event.raw_event.get("identity") if event else None)
+    return caller_from(_request["event"].get("identity"))
 
 
-@app.resolver(type_name="Query", field_name="me")
+@router.resolver(type_name="Query", field_name="me")
 def me() -> dict[str, Any] | None:
     return _api().me(_caller())
 
 
-@app.resolver(type_name="Query", field_name="getUser")
+@router.resolver(type_name="Query", field_name="getUser")
 def get_user(id: str) -> dict[str, Any] | None:
     return _api().get_user(_caller(), id)
 
 
-@app.resolver(type_name="Query", field_name="listUsers")
+@router.resolver(type_name="Query", field_name="listUsers")
 def list_users(
     filter: dict[str, Any] | None = None,
     limit: int | None = None,
@@ -104,7 +105,7 @@ def list_users(
     return _api().list_users(_caller(), limit, nextToken, filter).as_graphql()
 
 
-@app.resolver(type_name="Query", field_name="syncUsers")
+@router.resolver(type_name="Query", field_name="syncUsers")
 def sync_users(
     filter: dict[str, Any] | None = None,
     limit: int | None = None,
@@ -115,7 +116,7 @@ def sync_users(
     return _api().sync_users(_caller(), limit, nextToken, lastSync, now_ms, filter).as_graphql()
 
 
-@app.resolver(type_name="Query", field_name="auditTrail")
+@router.resolver(type_name="Query", field_name="auditTrail")
 def audit_trail(
     userId: str,  # noqa: N803 - GraphQL argument names
     limit: int | None = None,
@@ -124,24 +125,24 @@ def audit_trail(
     return _api().audit_trail(_caller(), userId, limit, nextToken).as_graphql()
 
 
-@app.resolver(type_name="Mutation", field_name="updateUser")
+@router.resolver(type_name="Mutation", field_name="updateUser")
 def update_user(input: dict[str, Any], condition: dict[str, Any] | None = None) -> dict[str, Any]:
     return _api().update_user(_caller(), input, datetime.now(UTC), condition)
 
 
-@app.resolver(type_name="Mutation", field_name="createUser")
+@router.resolver(type_name="Mutation", field_name="createUser")
 def create_user(input: dict[str, Any], condition: dict[str, Any] | None = None) -> None:
     _api().refuse_create(_caller())
 
 
-@app.resolver(type_name="Mutation", field_name="deleteUser")
+@router.resolver(type_name="Mutation", field_name="deleteUser")
 def delete_user(input: dict[str, Any], condition: dict[str, Any] | None = None) -> None:
     _api().refuse_delete(_caller())
 
 
-@app.resolver(type_name="Subscription", field_name="onCreateUser")
-@app.resolver(type_name="Subscription", field_name="onUpdateUser")
-@app.resolver(type_name="Subscription", field_name="onDeleteUser")
+@router.resolver(type_name="Subscription", field_name="onCreateUser")
+@router.resolver(type_name="Subscription", field_name="onUpdateUser")
+@router.resolver(type_name="Subscription", field_name="onDeleteUser")
 def subscribe(filter: dict[str, Any] | None = None, id: str | None = None) -> Subscribed:
     return _api().subscribe(_caller(), id, filter)
 
@@ -151,8 +152,7 @@ def resolve(
 ) -> dict[str, Any]:
     """Resolve one field into an answer. ``build_api`` runs inside the error mapping, so a
     dependency that cannot be built is answered as ``InternalFailure`` like any other fault."""
-    info = event.get("info") or {}
-    field = f"{info.get('parentTypeName')}.{info.get('fieldName')}"
+    field = field_of(event)
     request_id = getattr(context, "aws_request_id", "unknown")
     try:
         api = build_api()
@@ -163,9 +163,9 @@ def resolve(
             extra={"field": field, "error": type(exc).__name__, "detail": str(exc)[:500]},
         )
         return _error(InternalFailure(request_id))
-    app.append_context(api=api)  # type: ignore[no-untyped-call]
+    _request.update(api=api, event=event)
     try:
-        value = app.resolve(event, context)  # type: ignore[arg-type]
+        value = router.resolve(event)
         if isinstance(value, Subscribed):  # a subscription accepted: AppSync returns no data
             return data_answer(None, value.filter)
         return data_answer(value)
@@ -177,7 +177,7 @@ def resolve(
         logger.error("resolver failed", extra={"field": field, "error": type(exc).__name__})
         return _error(InternalFailure(request_id))
     finally:
-        app.context.clear()
+        _request.clear()
 
 
 def _error(exc: ApiError) -> dict[str, Any]:

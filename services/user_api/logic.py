@@ -6,9 +6,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from contracts.audit_model import AuditRecord
 from contracts.names import USER_KEY
 from contracts.user_fields import (
     CONDITION_FIELDS,
@@ -18,7 +17,6 @@ from contracts.user_fields import (
     listed,
     profile_problem,
 )
-from contracts.user_model import User
 from services.user_api.auth import Caller
 from services.user_api.errors import (
     BadRequest,
@@ -30,6 +28,10 @@ from services.user_api.errors import (
 from services.user_api.expressions import Expression, filter_expression
 from services.user_api.page_tokens import PageTokens
 from services.user_api.subscription_filters import enhanced_filter
+
+if TYPE_CHECKING:
+    # Only in signatures here: the store imports it when it reads an audit trail.
+    from contracts.audit_model import AuditRecord
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -43,9 +45,14 @@ MODEL_MAX_LIMIT = 1000
 KEY_MAX_BYTES = 2048
 
 
+#: A user as AppSync serves it: every field of ``contracts.user_fields`` under its name
+#: (``contracts.user_view.served_user``).
+ServedUser = dict[str, Any]
+
+
 class VersionConflict(Exception):  # noqa: N818 - raised by stores, mapped to ConflictUnhandled
-    def __init__(self, current: User) -> None:
-        super().__init__(current.version)
+    def __init__(self, current: ServedUser) -> None:
+        super().__init__(current["_version"])
         self.current = current
 
 
@@ -79,7 +86,7 @@ class Page(Generic[T]):
 
 
 class UserApiStore(Protocol):
-    def get(self, user_id: str) -> User | None: ...
+    def get(self, user_id: str) -> ServedUser | None: ...
 
     def list_users(
         self,
@@ -89,7 +96,7 @@ class UserApiStore(Protocol):
         where: Expression | None = None,
         only: str | None = None,
         changed_after: int | None = None,
-    ) -> Page[User]:
+    ) -> Page[ServedUser]:
         """A page of the table (``Limit`` items read, then ``where`` applied by DynamoDB), of
         the one item ``only`` names, and/or of the items whose ``_lastChangedAt`` is after
         ``changed_after`` (read from the changes index, not by scanning)."""
@@ -107,7 +114,7 @@ class UserApiStore(Protocol):
         expected_version: int | None,
         condition: Expression | None,
         now: datetime,
-    ) -> User:
+    ) -> ServedUser:
         """Raises ``UserMissing``, ``VersionConflict`` (``expected_version`` given and stale)
         or ``ConditionNotMet``."""
         ...
@@ -304,12 +311,12 @@ def _filter(filter: Mapping[str, Any] | None, only: str | None) -> Expression | 
     return filter_expression(filter, fields=FILTER_FIELDS, known=known)
 
 
-def _graphql(user: User | None) -> dict[str, Any] | None:
+def _graphql(user: ServedUser | None) -> dict[str, Any] | None:
     return None if user is None else _graphql_user(user)
 
 
-def _graphql_user(user: User) -> dict[str, Any]:
-    return user.model_dump(by_alias=True)
+def _graphql_user(user: ServedUser) -> dict[str, Any]:
+    return dict(user)
 
 
 def _audit_graphql(record: AuditRecord) -> dict[str, Any]:

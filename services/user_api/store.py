@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from contracts import dynamodb
-from contracts.audit_model import AuditRecord
 from contracts.names import (
     AUDIT_KEY,
     DELETED_ATTRIBUTE,
@@ -27,7 +26,7 @@ from contracts.names import (
     iso_utc,
 )
 from contracts.user_fields import PROFILE_FIELDS
-from contracts.user_model import User
+from contracts.user_view import served_user
 from services.user_api.expressions import Expression, conjunction, within_limits
 from services.user_api.logic import (
     ConditionNotMet,
@@ -40,7 +39,8 @@ from services.user_api.logic import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-ItemT = TypeVar("ItemT", User, AuditRecord)
+    from contracts.audit_model import AuditRecord
+    from services.user_api.logic import ServedUser
 
 
 #: The attribute of a User item that names its user pool.
@@ -71,7 +71,7 @@ class DynamoUserApiStore:
         self._audit_table = audit_table
         self._user_pool_id = user_pool_id
 
-    def get(self, user_id: str) -> User | None:
+    def get(self, user_id: str) -> ServedUser | None:
         item = self._client.get_item(
             TableName=self._user_table,
             Key={USER_KEY: {"S": user_id}},
@@ -79,8 +79,8 @@ class DynamoUserApiStore:
         ).get("Item")
         return self._user(item) if item else None
 
-    def _user(self, item: Mapping[str, Mapping[str, Any]]) -> User:
-        return User.from_item(read_as(item, self._user_pool_id))
+    def _user(self, item: Mapping[str, Mapping[str, Any]]) -> ServedUser:
+        return served_user(read_as(item, self._user_pool_id))
 
     def list_users(
         self,
@@ -90,7 +90,7 @@ class DynamoUserApiStore:
         where: Expression | None = None,
         only: str | None = None,
         changed_after: int | None = None,
-    ) -> Page[User]:
+    ) -> Page[ServedUser]:
         """One user's item (``only``: a Query by key), the items changed after
         ``changed_after`` (a Query of the changes index, reading only those), or every item
         (a Scan). ``where`` is DynamoDB's filter, applied after ``limit``; with ``only`` it may
@@ -146,7 +146,13 @@ class DynamoUserApiStore:
             ScanIndexForward=False,  # newest first
             Limit=limit,
         )
-        return _page(self._client.query(**request), AuditRecord)
+        # Imported on the first audit-trail read, not on every cold start: building the audit
+        # record's pydantic models is ~25 ms, and most environments never serve auditTrail.
+        from contracts.audit_model import AuditRecord
+
+        response = self._client.query(**request)
+        records = [AuditRecord.from_item(item) for item in response.get("Items", [])]
+        return Page(records, response.get("LastEvaluatedKey"))
 
     def update_profile(
         self,
@@ -156,7 +162,7 @@ class DynamoUserApiStore:
         expected_version: int | None,
         condition: Expression | None,
         now: datetime,
-    ) -> User:
+    ) -> ServedUser:
         """Apply ``changes`` (``None`` clears a field) in one conditional write: the user
         exists, is at ``expected_version`` when one is given, and meets ``condition``; bumps
         ``_version`` and the change timestamps, and writes what an item in the recipe's shape
@@ -221,7 +227,7 @@ class DynamoUserApiStore:
             if current.get(DELETED_ATTRIBUTE, {}).get("BOOL") is True:
                 raise UserErased(user_id) from None
             stored = self._user(current)
-            if expected_version is not None and stored.version != expected_version:
+            if expected_version is not None and stored["_version"] != expected_version:
                 raise VersionConflict(stored) from None
             raise ConditionNotMet() from None
         return self._user(response["Attributes"])
@@ -230,8 +236,3 @@ class DynamoUserApiStore:
 def _from(start: dict[str, Any] | None, **request: Any) -> dict[str, Any]:
     """A Scan or Query request that continues after ``start`` (a LastEvaluatedKey), if any."""
     return {**request, "ExclusiveStartKey": start} if start else request
-
-
-def _page(response: Mapping[str, Any], model: type[ItemT]) -> Page[ItemT]:
-    items = [model.from_item(item) for item in response.get("Items", [])]
-    return Page(items, response.get("LastEvaluatedKey"))

@@ -1,5 +1,10 @@
 """SQS (its own UserConfirmed subscription) -> a welcome email, to the address Cognito holds for
-the sub. Partial batch failures."""
+the sub. Partial batch failures.
+
+Its cold path is the projector's: the event is read in plain Python (``read_user_confirmed``,
+held to the pydantic model by tests) and the batch reported by ``services.shared.partial_batch``,
+not Powertools' ``BatchProcessor`` (whose module imports ``asyncio``): no pydantic, no asyncio
+(``make bench``, cold path rows)."""
 
 from __future__ import annotations
 
@@ -9,17 +14,11 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts import settings
-from contracts.event_models import InvalidEventError, parse_user_confirmed
+from contracts.user_confirmed import InvalidEventError, read_user_confirmed
+from services.shared.partial_batch import PartialBatchResponse, SQSMessage, process_sqs_batch
 from services.welcome_notifier.contacts import CognitoContacts
 from services.welcome_notifier.logic import Contacts, EmailSender, welcome
 from services.welcome_notifier.sender import SesSender
@@ -51,25 +50,28 @@ def process_batch(
     context: LambdaContext | None,
     sender: EmailSender,
     contacts: Contacts,
-) -> PartialItemFailureResponse:
-    def welcome_one(record: SQSRecord) -> None:
-        ids = {"message_id": record.message_id}
+) -> PartialBatchResponse:
+    def welcome_one(record: SQSMessage) -> None:
+        ids = {"message_id": record["messageId"]}
         try:
-            envelope = parse_user_confirmed(record.body)
+            event = read_user_confirmed(record["body"])
         except InvalidEventError as exc:
             logger.warning("message rejected", extra={**ids, "reason": str(exc)})
             raise
-        ids |= {"sub": envelope.detail.sub}
-        message_id = welcome(envelope, contacts, sender)
+        ids |= {"sub": event.detail["sub"]}
+        try:
+            message_id = welcome(event, contacts, sender)
+        except Exception as exc:  # reported for a retry; by type only (SES may quote the address)
+            logger.warning("welcome failed", extra={**ids, "error": type(exc).__name__})
+            raise
         if message_id is None:
             logger.info("no welcome for this event", extra=ids)
             return
         logger.info("welcome sent", extra={**ids, "ses_message_id": message_id})
 
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event, welcome_one, processor, context)
+    return process_sqs_batch(event, welcome_one)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
     return process_batch(event, context, default_sender(), default_contacts())

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from contracts.event_models import UserConfirmedEnvelope
 from contracts.names import ORIGIN_COGNITO
+from contracts.user_confirmed import ConfirmedEvent
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,10 @@ class Contacts(Protocol):
         ...
 
 
-def is_welcome_due(envelope: UserConfirmedEnvelope) -> bool:
+def is_welcome_due(event: ConfirmedEvent) -> bool:
     """A user who just arrived through Cognito: backfilled users (origin ``reconcile`` or
     ``sync``) and replays were welcomed long ago, or never will be."""
-    return envelope.replay_name is None and envelope.detail.origin == ORIGIN_COGNITO
+    return event.replay_name is None and event.detail["origin"] == ORIGIN_COGNITO
 
 
 def welcome_email(contact: Contact | None) -> Email | None:
@@ -63,11 +63,11 @@ def welcome_email(contact: Contact | None) -> Email | None:
     )
 
 
-def welcome(envelope: UserConfirmedEnvelope, contacts: Contacts, sender: EmailSender) -> str | None:
-    """Send the welcome ``envelope`` calls for; the provider's message id, or ``None`` when
-    there is none to send (Cognito is asked only when one is due)."""
-    if not is_welcome_due(envelope):
+def welcome(event: ConfirmedEvent, contacts: Contacts, sender: EmailSender) -> str | None:
+    """Send the welcome ``event`` calls for; the provider's message id, or ``None`` when there
+    is none to send (Cognito is asked only when one is due)."""
+    if not is_welcome_due(event):
         return None
-    detail = envelope.detail
-    email = welcome_email(contacts.contact(detail.user_pool_id, detail.sub))
+    detail = event.detail
+    email = welcome_email(contacts.contact(detail["userPoolId"], detail["sub"]))
     return None if email is None else sender.send(email)

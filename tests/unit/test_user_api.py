@@ -432,7 +432,7 @@ def test_every_field_but_the_pipelines_publish_mutations_has_a_resolver() -> Non
         for field in schema.get_type(type_name).fields  # type: ignore[union-attr]
         if not field.startswith("publishUser")
     }
-    registered = set(handler.app._resolver_registry.resolvers)
+    registered = set(handler.router.resolvers)
     assert (
         fields
         == registered
@@ -600,3 +600,15 @@ def test_a_sync_token_is_not_valid_for_another_window(changing: UserApi) -> None
     token = sync(changing, "admin", T0 + 10_000, limit=1)["nextToken"]
     with pytest.raises(InvalidNextToken):
         sync(changing, "admin", T0 + 10_000, limit=1, lastSync=T0, nextToken=token)
+
+
+def test_a_field_without_a_resolver_is_an_internal_failure_naming_the_request(
+    call: Any, log_lines: Any
+) -> None:
+    """A schema field the function does not resolve (a deploy out of step) is the API's fault,
+    logged with the field, never answered with the router's text."""
+    with pytest.raises(InternalFailure) as failure:
+        call("owner", "Query", "notAField")
+    assert "notAField" not in str(failure.value)
+    (line,) = [entry for entry in log_lines() if entry["message"] == "resolver failed"]
+    assert (line["field"], line["error"]) == ("Query.notAField", "UnknownFieldError")

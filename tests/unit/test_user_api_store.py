@@ -217,6 +217,6 @@ def test_an_item_of_another_pool_stays_that_pools(call: Any, table: Any) -> None
     on a read nor stamped by an edit (the resolver serves it as it did before)."""
     store = DynamoUserApiStore(table, "users", "audit", POOL)
     foreign = store.get(FOREIGN)
-    assert foreign is not None and foreign.user_pool_id == OTHER_POOL
+    assert foreign is not None and foreign["userPoolId"] == OTHER_POOL
     call("Mutation", "updateUser", who=ADMIN, input={"id": FOREIGN, "age": 9})
     assert stored(table, FOREIGN)["userPoolId"] == {"S": OTHER_POOL}
