@@ -131,8 +131,8 @@ def runtime_python() -> tuple[str, ...] | None:
     if named:
         command: tuple[str, ...] = (named,)
     else:
-        base = INSTALL_DIR / PINS_KEY
-        if not (base / "usr" / "bin" / "python3.14").is_file():
+        base = _installed()
+        if base is None:
             return None
         command = _installed_command(base)
     version = subprocess.run(  # noqa: S603 - our own interpreter
@@ -200,12 +200,48 @@ def compile_tree(tree: Path, deployed_at: str) -> bool:
     return True
 
 
+#: Names the unpinned install ``fetch`` fell back to (see there).
+UNPINNED_MARKER: Final = INSTALL_DIR / "UNPINNED"
+
+
+def _installed() -> Path | None:
+    """Where the pinned packages were unpacked, else an unpinned fallback's, else None."""
+    for base in (INSTALL_DIR / PINS_KEY, _unpinned()):
+        if base is not None and (base / "usr" / "bin" / "python3.14").is_file():
+            return base
+    return None
+
+
+def _unpinned() -> Path | None:
+    if not UNPINNED_MARKER.is_file():
+        return None
+    return INSTALL_DIR / UNPINNED_MARKER.read_text().strip()
+
+
 def fetch() -> Path:
-    """Unpack the pinned packages into ``INSTALL_DIR`` (once) and return where."""
-    base = INSTALL_DIR / PINS_KEY
-    if (base / "usr" / "bin" / "python3.14").is_file():
-        return base
+    """Unpack the pinned packages into ``INSTALL_DIR`` (once) and return where.
+
+    Debian's unstable suite keeps only its current version of a package: when a pinned one is
+    gone, the current ones are taken instead (apt checks each against the archive's signed
+    index all the same), unpacked under a name of their own, and a warning names them so the
+    pins can be moved. Bytecode does not change with a 3.14 patch release's number (the magic
+    number is frozen for the minor version); only the assets' hashes may."""
+    installed = _installed()
+    if installed is not None:
+        return installed
     shutil.rmtree(INSTALL_DIR, ignore_errors=True)
+    try:
+        return _unpack(INSTALL_DIR / PINS_KEY, pinned=True)
+    except subprocess.CalledProcessError:
+        base = _unpack(INSTALL_DIR / "unpinned", pinned=False)
+        UNPINNED_MARKER.write_text(base.name)
+        return base
+    finally:
+        runtime_python.cache_clear()
+        runtime_python_version.cache_clear()
+
+
+def _unpack(base: Path, *, pinned: bool) -> Path:
     with tempfile.TemporaryDirectory(prefix="userpipe-runtime-python-") as scratch:
         work = Path(scratch)
         (work / "lists" / "partial").mkdir(parents=True)
@@ -223,27 +259,33 @@ def fetch() -> Path:
         subprocess.run([*apt, "update"], check=True, stdout=subprocess.DEVNULL)  # noqa: S603
         debs = work / "debs"
         debs.mkdir()
-        subprocess.run(  # noqa: S603 - fixed, pinned package names
-            [*apt, "download", *(f"{p.package}={p.version}" for p in PINNED)],
+        wanted = [f"{p.package}={p.version}" if pinned else p.package for p in PINNED]
+        subprocess.run(  # noqa: S603 - fixed package names
+            [*apt, "download", *wanted],
             check=True,
             cwd=debs,
             stdout=subprocess.DEVNULL,
+            stderr=None if pinned else subprocess.STDOUT,
         )
         staging = base.with_suffix(".partial")
         staging.mkdir(parents=True)
-        for pinned in PINNED:
-            found = list(debs.glob(f"{pinned.package}_*.deb"))
+        for package in PINNED:
+            found = list(debs.glob(f"{package.package}_*.deb"))
             if len(found) != 1:
-                raise PinnedPackageError(f"{pinned.package}: apt-get downloaded {found}")
+                raise PinnedPackageError(f"{package.package}: apt-get downloaded {found}")
             digest = hashlib.sha256(found[0].read_bytes()).hexdigest()
-            if digest != pinned.sha256:
+            if not pinned and digest != package.sha256:
+                warnings.warn(
+                    f"{package.package}={package.version} is no longer in Debian's archive: "
+                    f"took {found[0].name} (SHA-256 {digest}); pin that in infra/bytecode.py",
+                    stacklevel=2,
+                )
+            elif digest != package.sha256:
                 raise PinnedPackageError(
-                    f"{found[0].name}: SHA-256 {digest}, pinned {pinned.sha256}"
+                    f"{found[0].name}: SHA-256 {digest}, pinned {package.sha256}"
                 )
             subprocess.run(["dpkg-deb", "-x", str(found[0]), str(staging)], check=True)  # noqa: S603, S607
         staging.rename(base)
-    runtime_python.cache_clear()
-    runtime_python_version.cache_clear()
     return base
 
 

@@ -153,3 +153,29 @@ def test_without_a_runtime_python_sources_ship_alone_and_it_says_so(
     with pytest.warns(RuntimePythonMissingWarning, match="make runtime-python"):
         assert compile_tree(tmp_path, FUNCTION_ROOT) is False
     assert not list(tmp_path.rglob("*.pyc"))
+
+
+def test_when_a_pin_is_gone_from_debian_the_current_packages_are_taken_and_found_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's unstable suite keeps only its current versions: a pinned one's disappearing
+    must not stop every build (apt still checks what it downloads against the signed index);
+    the unpinned install is found by the next build, not fetched again."""
+    import infra.bytecode as bytecode
+
+    monkeypatch.setattr(bytecode, "INSTALL_DIR", tmp_path / "runtime-python")
+    monkeypatch.setattr(bytecode, "UNPINNED_MARKER", tmp_path / "runtime-python" / "UNPINNED")
+    asked: list[bool] = []
+
+    def unpack(base: Path, *, pinned: bool) -> Path:
+        asked.append(pinned)
+        if pinned:
+            raise subprocess.CalledProcessError(100, ["apt-get", "download"])
+        (base / "usr" / "bin").mkdir(parents=True)
+        (base / "usr" / "bin" / "python3.14").write_text("")
+        return base
+
+    monkeypatch.setattr(bytecode, "_unpack", unpack)
+    first = bytecode.fetch()
+    assert (asked, first.name) == ([True, False], "unpinned")
+    assert bytecode.fetch() == first and asked == [True, False]  # found, not fetched again
