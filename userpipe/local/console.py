@@ -123,7 +123,7 @@ class ConsoleApp:
     ) -> list[bytes]:
         assert self._settle is not None
         try:
-            timeout = float((query.get("timeout") or [SETTLE_SECONDS])[0])
+            timeout = float(query["timeout"][0]) if query.get("timeout") else SETTLE_SECONDS
         except ValueError:
             return _respond(start_response, "400 Bad Request", b"timeout: seconds", "text/plain")
         started = time.monotonic()

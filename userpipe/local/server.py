@@ -120,8 +120,8 @@ class RequestCounts:
         with self._lock:
             counts = list(self._counts.items())
         out: dict[str, dict[str, int]] = {}
-        for (caller, action), count in sorted(counts):
-            out.setdefault(caller, {})[action] = count
+        for (who, what), count in sorted(counts):
+            out.setdefault(who, {})[what] = count
         return out
 
 
@@ -132,7 +132,7 @@ def action(environ: dict[str, Any]) -> str:
         return str(target)
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     if query.get("Action"):
-        return query["Action"][0]
+        return str(query["Action"][0])
     segment = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
     return f"{environ.get('REQUEST_METHOD', 'GET')} /{segment}"
 
