@@ -20,9 +20,10 @@ from bench.report import Goal, Measurement, Report, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: The pipeline's and rebuild's sizes and the stacks run at each (bench.pipeline: linearity is
-#: fitted over three sizes at least). A run at the largest size takes about 90 s; the whole
-#: ``make bench`` stays under 15 minutes.
-SIZES = (100, 250, 600)
+#: fitted over three sizes at least). A run at the largest size takes about 80 s, all nine about
+#: 9 minutes (on the 2-core machine of docs/performance.md), so that the whole ``make bench``
+#: stays under 15 minutes.
+SIZES = (80, 200, 500)
 REPEATS = 3
 QUICK_SIZES = (10, 25, 50)
 QUICK_REPEATS = 2
