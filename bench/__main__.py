@@ -1,7 +1,7 @@
 """``make bench`` (``python -m bench``): every measurement of issue "Step 7", each against a
 baseline measured in the same run, written to bench/results/latest.json and printed.
 
-``--quick`` is a smoke run (about a minute): small Ns and few repeats, written to
+``--quick`` is a smoke run (about three minutes): small Ns and few repeats, written to
 bench/results/quick.json so it never replaces the real report.
 """
 
@@ -19,15 +19,22 @@ from bench import cold, pipeline, size
 from bench.report import Goal, Measurement, Report, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The pipeline's and rebuild's sizes and the stacks run at each (bench.pipeline: linearity is
+#: fitted over three sizes at least). A run at the largest size takes about 80 s, all nine about
+#: 9 minutes (on the 2-core machine of docs/performance.md), so that the whole ``make bench``
+#: stays under 15 minutes.
+SIZES = (80, 200, 500)
+REPEATS = 3
+QUICK_SIZES = (10, 25, 50)
+QUICK_REPEATS = 2
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of about three minutes")
     args = parser.parse_args(argv)
     console = Console(width=120)
     started = time.monotonic()
-    small, large = (20, 60) if args.quick else (200, 2000)
     report = Report(command="make bench" + (" --quick" if args.quick else ""))
 
     def say(message: str) -> None:
@@ -37,23 +44,28 @@ def main(argv: list[str] | None = None) -> int:
     for measurement in cold.measure(repeats=2 if args.quick else 13):
         report.add(measurement)
     say("bundle sizes (cdk synth)")
-    sizes = size.measure()
-    report.measurements.extend(sizes)
-    report.add(trigger_carries_no_pydantic(sizes))
-    runs = []
+    bundles = size.measure()
+    report.measurements.extend(bundles)
+    report.add(trigger_carries_no_pydantic(bundles))
+    sizes, repeats = (QUICK_SIZES, QUICK_REPEATS) if args.quick else (SIZES, REPEATS)
+    runs: list[pipeline.Run] = []
     with tempfile.TemporaryDirectory(prefix="userpipe-bench-") as tmp:
-        for users in (small, large):
-            result, extra = pipeline.run(
-                users,
-                Path(tmp) / f"n{users}",
-                baseline_users=20 if args.quick else 100,
-                trigger_calls=30 if args.quick else 300,
-                first=users == small,
-                say=say,
-            )
-            runs.append(result)
-            report.measurements.extend(extra)
-    report.measurements.extend(pipeline.compare(*runs))
+        # Sizes interleaved within each repeat, so a slow spell of the machine falls on every
+        # size rather than on one.
+        for repeat in range(repeats):
+            for users in sizes:
+                result, extra = pipeline.run(
+                    users,
+                    Path(tmp) / f"n{users}-{repeat}",
+                    repeat=repeat,
+                    trigger_calls=(30 if args.quick else 300) if not runs else 0,
+                    with_reconcile=repeat == 0 and users == sizes[-1],
+                    with_profile=repeat == repeats - 1 and users == sizes[-1],
+                    say=say,
+                )
+                runs.append(result)
+                report.measurements.extend(extra)
+    report.measurements.extend(pipeline.measurements(runs))
     out = RESULTS / ("quick.json" if args.quick else "latest.json")
     report.write(out)
     console.print(table(report.as_dict()))

@@ -1018,3 +1018,39 @@ def test_a_rebuild_on_aws_replays_up_to_its_start(
     assert asked["end_time"] == started and asked["force"] is force
     if not force:
         assert "until the archive holds every event up to 2026-12-03T09:00:00Z" in progress.lines[0]
+
+
+def test_the_stream_consumers_turn_runs_while_the_table_is_compared_with_cognito(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The comparison reads the User table and the pool, which the stream consumers never
+    write: their turn (``settle_seconds``) is not waited out again after it, only what is left
+    of it; their on-failure queues are counted once it has ended."""
+    now = [0.0]
+    slept: list[float] = []
+    counted_at: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    def compared(deployment: Any, *, rate: float) -> Any:
+        now[0] += 45.0  # the comparison's ListUsers pages
+        return iter([])
+
+    def dead_letters(deployment: Any) -> dict[str, int]:
+        counted_at.append(now[0])
+        return {}
+
+    outcome = replay.Outcome(SimpleNamespace(name="rebuild-1"), 0)  # type: ignore[arg-type]
+    monkeypatch.setattr(rebuild, "is_empty", lambda deployment, table: True)
+    monkeypatch.setattr(rebuild, "_stream_dead_letters", dead_letters)
+    monkeypatch.setattr(rebuild.replay, "run", lambda deployment, progress, **_: outcome)
+    monkeypatch.setattr(rebuild, "wait_until_unmarked", lambda deployment, **_: [])
+    monkeypatch.setattr(rebuild, "user_items", lambda deployment: {})
+    monkeypatch.setattr(rebuild, "confirmed_users", compared)
+    deployment = _with_table(FakeMarkedTable([]))
+    report = rebuild.run(deployment, Recorded(), force=True, sleep=sleep, clock=lambda: now[0])
+    assert report.complete
+    assert slept == [deployment.settle_seconds - 45.0]  # 60 s on AWS, 45 of them comparing
+    assert counted_at[-1] == deployment.settle_seconds

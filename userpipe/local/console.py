@@ -1,5 +1,5 @@
 """The browser console the local stack serves at ``/`` on its TLS port: the static files ``make
-console`` builds into ``userpipe/console/`` from ``console/src``, and three JSON endpoints only the
+console`` builds into ``userpipe/console/`` from ``console/src``, and JSON endpoints only the
 local stack has (on both ports: tools read them too) —
 
 - ``/console/config.json``: the Amplify JS v6 configuration (as ``amplify-config.json``, but
@@ -9,6 +9,11 @@ local stack has (on both ports: tools read them too) —
   ``userpipe local codes`` shows; the outbox is a local-only stand-in for email);
 - ``/console/status``: ``userpipe status`` as JSON, with the last changes of the User table
   (the newest audit records).
+- ``/console/requests``: how many AWS API requests the stack served, per caller and action
+  (``userpipe.local.server.RequestCounts``: counts only), for the benchmarks;
+- ``/console/settled?timeout=``: answers once every event source has nothing left to deliver
+  (``LocalStack.settle``: queues drained, streams read to their end), 504 after ``timeout``
+  seconds; the benchmarks start their timers on a settled stack.
 
 Everything else the console does goes through the stack's public endpoints with Amplify JS, as
 a frontend against AWS would. Responses carry a Content-Security-Policy that allows this origin
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -40,7 +46,9 @@ STATIC: Final = Path(__file__).resolve().parents[1] / "console"
 PREFIX: Final = "/console/"
 RECENT_CHANGES: Final = 8
 #: What the console serves as JSON, on both ports; everything else it serves is the page.
-ENDPOINTS: Final = frozenset({"config.json", "code", "status"})
+ENDPOINTS: Final = frozenset({"config.json", "code", "status", "requests", "settled"})
+#: How long ``settled`` waits at most when the request names no timeout.
+SETTLE_SECONDS: Final = 60.0
 
 
 class ConsoleApp:
@@ -50,11 +58,16 @@ class ConsoleApp:
         status: Callable[[], dict[str, Any]],
         tls_port: int,
         static: Path = STATIC,
+        *,
+        requests: Callable[[], dict[str, dict[str, int]]] | None = None,
+        settle: Callable[[float], None] | None = None,  # raises TimeoutError
     ) -> None:
         self._outputs = outputs
         self._status = status
         self._tls_port = tls_port
         self._static = static
+        self._requests = requests
+        self._settle = settle
 
     @staticmethod
     def matches(environ: Mapping[str, Any]) -> bool:
@@ -79,6 +92,10 @@ class ConsoleApp:
             return _json(start_response, {"code": latest_code(outbox, email) if email else None})
         if name == "status":
             return _json(start_response, self._status())
+        if name == "requests" and self._requests is not None:
+            return _json(start_response, self._requests())
+        if name == "settled" and self._settle is not None:
+            return self._settled(query, start_response)
         return self._file(name, environ, start_response)
 
     def config(self, origin: str | None = None) -> dict[str, Any]:
@@ -100,6 +117,22 @@ class ConsoleApp:
             },
             "adminGroup": ADMIN_GROUP,
         }
+
+    def _settled(
+        self, query: Mapping[str, list[str]], start_response: Callable[..., Any]
+    ) -> list[bytes]:
+        assert self._settle is not None
+        try:
+            timeout = float(query["timeout"][0]) if query.get("timeout") else SETTLE_SECONDS
+        except ValueError:
+            return _respond(start_response, "400 Bad Request", b"timeout: seconds", "text/plain")
+        started = time.monotonic()
+        try:
+            self._settle(timeout)
+        except TimeoutError as unsettled:
+            body = json.dumps({"settled": False, "why": str(unsettled)}).encode()
+            return _respond(start_response, "504 Gateway Timeout", body, "application/json")
+        return _json(start_response, {"settled": True, "seconds": time.monotonic() - started})
 
     def _to_tls(
         self, environ: Mapping[str, Any], start_response: Callable[..., Any]

@@ -35,7 +35,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "::1")
 #: Paths that only a loopback client may call (unless --allow-remote-admin).
-LOCAL_ONLY_PREFIXES: Final = ("/moto-api", "/console/code", "/console/status")
+LOCAL_ONLY_PREFIXES: Final = (
+    "/moto-api",
+    "/console/code",
+    "/console/status",
+    "/console/requests",
+    "/console/settled",
+)
 CORS_ALLOW_HEADERS: Final = (
     "authorization, content-type, x-amz-date, x-amz-security-token, x-amz-target, "
     "x-amz-user-agent, x-amz-content-sha256, x-amz-invocation-type, x-api-key, "

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -61,6 +63,28 @@ class StackProcess:
     def pid(self) -> int:
         assert self._process is not None
         return self._process.pid
+
+    def requests(self) -> dict[str, dict[str, int]]:
+        """The AWS API requests the stack served so far, per caller and action
+        (``userpipe.local.server.RequestCounts``)."""
+        counts: dict[str, dict[str, int]] = self._get("requests", timeout=10)
+        return counts
+
+    def settle(self, timeout: float = 60.0) -> float:
+        """Until every event source has nothing left to deliver (``LocalStack.settle``); the
+        seconds it took. ``TimeoutError`` when the stack did not settle within ``timeout``."""
+        try:
+            answer = self._get(f"settled?timeout={timeout:g}", timeout=timeout + 10)
+        except urllib.error.HTTPError as error:
+            if error.code == 504:
+                raise TimeoutError(json.loads(error.read()).get("why", "not settled")) from None
+            raise
+        return float(answer["seconds"])
+
+    def _get(self, endpoint: str, *, timeout: float) -> Any:
+        url = f"{self.outputs['endpoint_url']}/console/{endpoint}"
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - the stack's http URL
+            return json.loads(answer.read())
 
     def memory(self) -> dict[str, int]:
         """Resident memory now and at its peak (bytes): the stack's process and, summed, its

@@ -11,6 +11,7 @@ WSGI app runs in a2wsgi's thread pool.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import json
 import socket
@@ -28,7 +29,7 @@ from userpipe.errors import UserpipeError
 from userpipe.local import faults, iam
 from userpipe.local.faults import FaultPlan, caller
 from userpipe.local.guard import Guard, Reach
-from userpipe.local.iam import SignatureError, SignatureVerifier
+from userpipe.local.iam import PRINCIPAL_KEY, SignatureError, SignatureVerifier
 from userpipe.local.limits import Limits, RequestGuard
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -106,6 +107,44 @@ class _Dispatcher(DomainDispatcherApplication):
             return backend
 
 
+class RequestCounts:
+    """The AWS API requests the stack served, per caller (``operator`` or a function's name) and
+    action (``DynamoDB_20120810.PutItem``; a REST request by method and first path segment). The
+    benchmarks read it (``/console/requests``) to count what a command really makes at the
+    server, its pollers' and functions' calls included; it holds counts only, never a request's
+    content. ``InProcessAws`` calls (Cognito's front, the local CloudTrail) do not pass the
+    router and are not counted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def add(self, caller: str, action: str) -> None:
+        with self._lock:
+            self._counts[caller, action] += 1
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """Caller -> action -> requests served since the stack started."""
+        with self._lock:
+            counts = list(self._counts.items())
+        out: dict[str, dict[str, int]] = {}
+        for (who, what), count in sorted(counts):
+            out.setdefault(who, {})[what] = count
+        return out
+
+
+def action(environ: dict[str, Any]) -> str:
+    """What a request asks for: its ``X-Amz-Target`` (the JSON protocols), its query's
+    ``Action`` (the query protocol), else its method and the first segment of its path."""
+    if target := environ.get("HTTP_X_AMZ_TARGET"):
+        return str(target)
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    if query.get("Action"):
+        return str(query["Action"][0])
+    segment = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
+    return f"{environ.get('REQUEST_METHOD', 'GET')} /{segment}"
+
+
 class Router:
     """The stack's WSGI app. Until the stack is provisioned everything goes to the emulator;
     then Cognito's front and the GraphQL endpoint take their share. Every AWS API request and
@@ -124,6 +163,7 @@ class Router:
         self.on_stream_work: Callable[[], None] = lambda: None
         self.faults: FaultPlan | None = None  # the reliability tests' (see userpipe.local.faults)
         self.sandbox_named: Callable[[str], Any] = lambda name: None
+        self.requests = RequestCounts()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -135,6 +175,8 @@ class Router:
             environ = iam.authenticate(environ, self.verifier)
         except SignatureError as refused:
             return iam.refuse(environ, start_response, refused)
+        principal = environ.get(PRINCIPAL_KEY)
+        self.requests.add(principal.name if principal else "unsigned", action(environ))
         if self.lambda_invoke is not None and (sandbox := self.lambda_invoke.matches(environ)):
             return self.lambda_invoke(sandbox, environ, start_response)
         try:

@@ -204,7 +204,13 @@ class LocalStack:
             sandbox = self._sandbox(spec, resources)
             self.sandboxes[spec.id] = sandbox
             resources.add(spec.id, name=sandbox.function_name, arn=sandbox.arn)
-        self._router.console = ConsoleApp(self.outputs, self.console_status, tls_port=self.tls_port)
+        self._router.console = ConsoleApp(
+            self.outputs,
+            self.console_status,
+            tls_port=self.tls_port,
+            requests=self._router.requests.snapshot,
+            settle=lambda timeout: self.settle(timeout),
+        )
         self._router.lambda_invoke = LambdaInvoke(self._sandbox_named)
         self._router.sandbox_named = self._sandbox_named
         self._router.faults = self.options.faults

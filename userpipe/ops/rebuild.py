@@ -31,7 +31,8 @@ Waiting on the stream consumers: nothing answers "has this Lambda read the strea
 without reading the stream, and a third reader of a shard is one too many (DynamoDB: "no more
 than two processes ... reading from the same streams shard at the same time"). Their last
 records are the projector's mark removals, written before its queue drains; the rebuild then
-gives them ``Deployment.settle_seconds`` and counts what their on-failure queues gained.
+gives them ``Deployment.settle_seconds`` (while it compares the table with Cognito, which they do
+not touch) and counts what their on-failure queues gained.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     timeout: float | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
 ) -> Report:
     if not is_empty(deployment, deployment.output("user_table_name")):
         raise TableNotEmptyError(deployment)
@@ -151,12 +153,10 @@ def run(
         report.still_marked = wait_until_unmarked(
             deployment, timeout=timeout or 10 * deployment.settle_seconds, sleep=sleep
         )
-    with progress.bar("giving the stream consumers their turn"):
-        sleep(deployment.settle_seconds)
-    report.dead_lettered += sum(
-        max(0, count - streams_before[name])
-        for name, count in _stream_dead_letters(deployment).items()
-    )
+    # The stream consumers' turn runs while the table is compared with Cognito: the comparison
+    # reads the User table and the pool, which they never write; only the count of their
+    # on-failure queues waits for the turn to end.
+    turn_ends = clock() + deployment.settle_seconds
     items = user_items(deployment)
     report.items = len(items)
     tombstones = {user_id for user_id, item in items.items() if item.deleted}
@@ -174,6 +174,12 @@ def run(
             if item.email != user.attributes.get("email"):
                 report.email_differs.append(user.sub)
     report.orphans = sorted(set(items) - seen - tombstones)
+    with progress.bar("giving the stream consumers their turn"):
+        sleep(max(0.0, turn_ends - clock()))
+    report.dead_lettered += sum(
+        max(0, count - streams_before[name])
+        for name, count in _stream_dead_letters(deployment).items()
+    )
     return report
 
 
