@@ -1,5 +1,9 @@
-"""``make bench`` (``python -m bench``): every measurement of issue "Step 7", each against a
-baseline measured in the same run, written to bench/results/latest.json and printed.
+"""``make bench`` (``python -m bench``): every measurement, each against a baseline measured in
+the same run, written to bench/results/latest.json and printed: the functions' cold paths with
+the bytecode we ship and without (``bench.cold``), bundle sizes (``bench.size``), the pipeline
+and rebuild at three sizes with repeats, their linearity and the stack's memory per user
+(``bench.pipeline``), and what users feel — sign-up latency, an open loop at offered rates,
+the API (``bench.feel``).
 
 ``--quick`` is a smoke run (about three minutes): small Ns and few repeats, written to
 bench/results/quick.json so it never replaces the real report.
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import cold, pipeline, size
+from bench import cold, feel, pipeline, size
 from bench.report import Goal, Measurement, Report, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 runs.append(result)
                 report.measurements.extend(extra)
+        say("what users feel (sign-up, open loop, API)")
+        report.measurements.extend(feel.measure(Path(tmp) / "feel", say, quick=args.quick))
     report.measurements.extend(pipeline.measurements(runs))
     out = RESULTS / ("quick.json" if args.quick else "latest.json")
     report.write(out)

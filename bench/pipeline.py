@@ -499,8 +499,9 @@ class FunctionLogs:
     def __init__(self, logs_dir: Path, names: ResourceNames) -> None:
         self.paths = {spec.id: logs_dir / f"{names.function(spec)}.log" for spec in FUNCTIONS}
         self._offsets = dict.fromkeys(self.paths.values(), 0)
-        #: Log bytes each function wrote since ``skip_existing``: what CloudWatch Logs would
-        #: ingest (its structured lines and the runtime's platform records).
+        #: Bytes of the functions' own log lines since ``skip_existing`` (what CloudWatch Logs
+        #: would ingest of them). The sandbox's ``platform.report`` records are left out:
+        #: bench/cost.py adds Lambda's own START and REPORT records itself, at their size.
         self.log_bytes = dict.fromkeys(self.paths.values(), 0)
         self.billed_ms: dict[str, list[int]] = {spec.id: [] for spec in FUNCTIONS}
         self.memory_mb = {spec.id: spec.memory_mb for spec in FUNCTIONS}
@@ -543,10 +544,12 @@ class FunctionLogs:
             data = file.read()
         complete = data.rfind(b"\n") + 1
         self._offsets[path] += complete
-        self.log_bytes[path] += complete
         for raw in data[:complete].splitlines():
-            if raw.startswith(b"{"):
-                yield json.loads(raw)
+            line = json.loads(raw) if raw.startswith(b"{") else None
+            if not (line and str(line.get("type", "")).startswith("platform.")):
+                self.log_bytes[path] += len(raw) + 1
+            if line is not None:
+                yield line
 
 
 def _when(line: dict[str, Any]) -> float:
