@@ -4,8 +4,8 @@ report (``bench/results/latest.json``: the Lambda invocations, billed time and l
 between its markers, held to it by ``tests/unit/test_bench_report.py``.
 
 Prices: us-east-1, on demand, arm64 Lambda, read 2026-12-04 from stored copies of the pricing
-pages (this machine has no internet; /work/shared/notes/step16-research.md has each source,
-and which are AWS's own pages and which third-party restatements). Free tiers are left out.
+pages (this machine has no internet; bench/COST.md's price table names each source, and
+which are AWS's own pages and which third-party restatements). Free tiers are left out.
 """
 
 from __future__ import annotations
