@@ -33,6 +33,7 @@ runtime image, not in anything we ship).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import statistics
@@ -395,4 +396,27 @@ def measure(repeats: int = 7) -> list[Measurement]:
                         },
                     )
                 )
-    return shipped + sources
+    return [explained(m) for m in shipped] + sources
+
+
+def explained(found: Measurement) -> Measurement:
+    """A missed row with why, from its own profile: what importing the handler module and its
+    first call (building its clients) took, against the same clients built right after
+    ``import boto3``, and what it imports beyond the baseline, costliest first."""
+    if found.met is not False:
+        return found
+    phases, extra = found.notes["phases"], found.notes["extra_imports_ms"]
+    imports = ", ".join(f"{package} {ms} ms" for package, ms in extra.items())
+    why = (
+        f"over the goal by {found.ratio - found.goal.ratio:.4f}x "  # type: ignore[operator,union-attr]
+        f"(median {found.value * 1000:.1f} ms against {found.baseline * 1000:.1f}; "  # type: ignore[operator]
+        f"the handler's p25-p75 {found.notes['handler_cpu_s']['p25'] * 1000:.0f}-"
+        f"{found.notes['handler_cpu_s']['p75'] * 1000:.0f} ms, the baseline's "
+        f"{found.notes['baseline_cpu_s']['p25'] * 1000:.0f}-"
+        f"{found.notes['baseline_cpu_s']['p75'] * 1000:.0f} ms). Its module imports in "
+        f"{phases['import_handler_module_ms']} ms ({imports}); its first call builds its clients "
+        f"in {phases['first_call_clients_ms']} ms against "
+        f"{phases['same_clients_after_import_boto3_ms']} ms right after import boto3 (botocore's "
+        "model loading collects garbage in a bigger heap)"
+    )
+    return dataclasses.replace(found, notes={**found.notes, "why": why})

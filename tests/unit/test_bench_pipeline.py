@@ -93,3 +93,31 @@ def test_requests_are_counted_per_action_between_two_snapshots_every_caller_summ
         "X.PutItem": 5,
         "X.Scan": 1,
     }
+
+
+def test_a_missed_rebuild_linearity_says_why_with_the_calls_per_user_at_each_size() -> None:
+    from types import SimpleNamespace
+
+    from bench.pipeline import _why_rebuild, linearity_measurement
+
+    curved = {80: [2.0, 2.1, 2.0], 200: [5.0, 5.2, 5.1], 500: [20.0, 21.0, 20.5]}
+    straight = {80: [2.0, 2.1, 2.0], 200: [5.0, 5.2, 5.1], 500: [12.5, 12.8, 12.6]}
+    runs = [
+        SimpleNamespace(users=n, rebuild=SimpleNamespace(requests={"PutItem": n, "Scan": 7}))
+        for n in (80, 200, 500)
+    ]
+    missed = _why_rebuild(
+        linearity_measurement("rebuild", curved),
+        linearity_measurement("raw", curved),
+        runs,  # type: ignore[arg-type]
+    )
+    met = _why_rebuild(
+        linearity_measurement("rebuild", straight),
+        linearity_measurement("raw", straight),
+        runs,  # type: ignore[arg-type]
+    )
+    assert missed.met is False and "emulator's cost per call" in missed.notes["why"]
+    assert missed.notes["requests_per_user_at_the_server"] == {
+        "80": 1.09, "200": 1.03, "500": 1.01
+    }  # fmt: skip
+    assert met.met is True and "why" not in met.notes
