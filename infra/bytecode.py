@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -52,6 +53,8 @@ UNCHECKED_HASH_FLAGS: Final = 0b01
 FUNCTION_ROOT: Final = "/var/task"
 LAYER_ROOT: Final = "/opt/python"
 ENV_VARIABLE: Final = "USERPIPE_RUNTIME_PYTHON"
+#: The machine the pinned packages are for (their loader and C library run here).
+DEBIAN_MACHINE: Final = "x86_64"
 INSTALL_DIR: Final = ROOT / "build" / "runtime-python"
 #: A private sources list: Debian's unstable suite has CPython 3.14 (bookworm does not).
 DEBIAN_SOURCE: Final = (
@@ -111,6 +114,10 @@ class NotTheRuntimePythonError(ValueError):
 
 class PinnedPackageError(RuntimeError):
     pass
+
+
+class VersionGoneError(PinnedPackageError):
+    """apt found no such version: the archive has moved on (and nothing else went wrong)."""
 
 
 def _installed_command(base: Path) -> tuple[str, ...]:
@@ -218,21 +225,29 @@ def _unpinned() -> Path | None:
     return INSTALL_DIR / UNPINNED_MARKER.read_text().strip()
 
 
-def fetch() -> Path:
-    """Unpack the pinned packages into ``INSTALL_DIR`` (once) and return where.
+def fetch() -> Path | None:
+    """Unpack the pinned packages into ``INSTALL_DIR`` (once) and return where; nothing (None)
+    when ``USERPIPE_RUNTIME_PYTHON`` names the interpreter to compile with.
 
     Debian's unstable suite keeps only its current version of a package: when a pinned one is
     gone, the current ones are taken instead (apt checks each against the archive's signed
     index all the same), unpacked under a name of their own, and a warning names them so the
     pins can be moved. Bytecode does not change with a 3.14 patch release's number (the magic
     number is frozen for the minor version); only the assets' hashes may."""
+    if os.environ.get(ENV_VARIABLE):
+        return None
     installed = _installed()
     if installed is not None:
         return installed
+    if platform.machine() != DEBIAN_MACHINE:
+        raise PinnedPackageError(
+            f"the pinned packages are Debian's {DEBIAN_MACHINE} ones and this machine is "
+            f"{platform.machine()}: name a CPython 3.14 in {ENV_VARIABLE} instead"
+        )
     shutil.rmtree(INSTALL_DIR, ignore_errors=True)
     try:
         return _unpack(INSTALL_DIR / PINS_KEY, pinned=True)
-    except subprocess.CalledProcessError:
+    except VersionGoneError:
         base = _unpack(INSTALL_DIR / "unpinned", pinned=False)
         UNPINNED_MARKER.write_text(base.name)
         return base
@@ -260,13 +275,21 @@ def _unpack(base: Path, *, pinned: bool) -> Path:
         debs = work / "debs"
         debs.mkdir()
         wanted = [f"{p.package}={p.version}" if pinned else p.package for p in PINNED]
-        subprocess.run(  # noqa: S603 - fixed package names
+        downloaded = subprocess.run(  # noqa: S603 - fixed package names
             [*apt, "download", *wanted],
-            check=True,
             cwd=debs,
             stdout=subprocess.DEVNULL,
-            stderr=None if pinned else subprocess.STDOUT,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        if downloaded.returncode != 0:
+            # Only a version apt cannot find falls back to the current ones; a network or
+            # mirror failure is an error as it is.
+            if pinned and "was not found" in downloaded.stderr:
+                raise VersionGoneError(downloaded.stderr.strip())
+            raise subprocess.CalledProcessError(
+                downloaded.returncode, downloaded.args, stderr=downloaded.stderr
+            )
         staging = base.with_suffix(".partial")
         staging.mkdir(parents=True)
         for package in PINNED:
@@ -290,5 +313,6 @@ def _unpack(base: Path, *, pinned: bool) -> Path:
 
 
 if __name__ == "__main__":
-    where = fetch()
-    print(" ".join(_installed_command(where)))
+    fetch()
+    command = runtime_python()
+    print(" ".join(command) if command else "no CPython 3.14")

@@ -165,12 +165,13 @@ def test_when_a_pin_is_gone_from_debian_the_current_packages_are_taken_and_found
 
     monkeypatch.setattr(bytecode, "INSTALL_DIR", tmp_path / "runtime-python")
     monkeypatch.setattr(bytecode, "UNPINNED_MARKER", tmp_path / "runtime-python" / "UNPINNED")
+    monkeypatch.delenv(bytecode.ENV_VARIABLE, raising=False)
     asked: list[bool] = []
 
     def unpack(base: Path, *, pinned: bool) -> Path:
         asked.append(pinned)
         if pinned:
-            raise subprocess.CalledProcessError(100, ["apt-get", "download"])
+            raise bytecode.VersionGoneError("E: Version '3.14.10-1' was not found")
         (base / "usr" / "bin").mkdir(parents=True)
         (base / "usr" / "bin" / "python3.14").write_text("")
         return base
@@ -179,3 +180,34 @@ def test_when_a_pin_is_gone_from_debian_the_current_packages_are_taken_and_found
     first = bytecode.fetch()
     assert (asked, first.name) == ([True, False], "unpinned")
     assert bytecode.fetch() == first and asked == [True, False]  # found, not fetched again
+
+
+def test_a_network_failure_is_an_error_not_a_reason_to_take_unpinned_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infra.bytecode as bytecode
+
+    monkeypatch.setattr(bytecode, "INSTALL_DIR", tmp_path / "runtime-python")
+    monkeypatch.setattr(bytecode, "UNPINNED_MARKER", tmp_path / "runtime-python" / "UNPINNED")
+    monkeypatch.delenv(bytecode.ENV_VARIABLE, raising=False)
+    asked: list[bool] = []
+
+    def unpack(base: Path, *, pinned: bool) -> Path:
+        asked.append(pinned)
+        raise subprocess.CalledProcessError(100, ["apt-get", "update"])
+
+    monkeypatch.setattr(bytecode, "_unpack", unpack)
+    with pytest.raises(subprocess.CalledProcessError):
+        bytecode.fetch()
+    assert asked == [True]
+    assert not bytecode.UNPINNED_MARKER.exists()
+
+
+def test_an_interpreter_named_in_the_environment_needs_nothing_fetched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import infra.bytecode as bytecode
+
+    monkeypatch.setenv(bytecode.ENV_VARIABLE, "/opt/python3.14/bin/python3")
+    monkeypatch.setattr(bytecode, "_unpack", lambda *_, **__: pytest.fail("fetched"))
+    assert bytecode.fetch() is None

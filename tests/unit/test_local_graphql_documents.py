@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from userpipe.local.graphql import DOCUMENTS_KEPT, GraphqlEndpoint
+from userpipe.local.graphql import DOCUMENT_KEPT_AT_MOST, DOCUMENTS_KEPT, GraphqlEndpoint
 
 ME = "query Me { me { id email name age _version } }"
 
@@ -39,3 +39,12 @@ def test_the_documents_kept_are_bounded_and_the_oldest_goes_first() -> None:
         endpoint._document({"query": query})
     assert len(endpoint._documents) == DOCUMENTS_KEPT
     assert queries[0] not in endpoint._documents and queries[-1] in endpoint._documents
+
+
+def test_a_long_query_is_answered_but_never_kept() -> None:
+    endpoint = _endpoint()
+    aliases = " ".join(f"a{i}: __typename" for i in range(DOCUMENT_KEPT_AT_MOST // 10))
+    long_query = f"query {{ {aliases} }}"
+    assert len(long_query) > DOCUMENT_KEPT_AT_MOST
+    assert not isinstance(endpoint._document({"query": long_query}), list)
+    assert endpoint._documents == {}

@@ -70,3 +70,24 @@ def test_a_stack_that_does_not_settle_answers_504_with_the_reason(tmp_path: Path
 def test_the_counts_and_the_settle_answer_loopback_clients_only() -> None:
     for path in ("/console/requests", "/console/settled"):
         assert path.startswith(LOCAL_ONLY_PREFIXES)
+
+
+def test_made_up_paths_cannot_grow_the_counts_without_end() -> None:
+    counts = RequestCounts()
+    for i in range(RequestCounts.KEYS_KEPT + 50):
+        counts.add("unsigned", f"GET /junk-{i}")
+    counts.add("operator", "AmazonSQS.ReceiveMessage")  # a new pair past the bound
+    found = counts.snapshot()
+    assert sum(len(actions) for actions in found.values()) == RequestCounts.KEYS_KEPT + 1
+    assert found["other"] == {"other": 51}
+
+
+def test_a_settle_timeout_that_could_never_end_is_refused(tmp_path: Path) -> None:
+    waited: list[float] = []
+    console = _console(tmp_path, waited.append)
+    for timeout in ("nan", "inf", "1e308", "-5", "601", "soon"):
+        answer = console.get(
+            f"/console/settled?timeout={timeout}", base_url="http://127.0.0.1:4747"
+        )
+        assert answer.status_code == 400, timeout
+    assert waited == []

@@ -29,6 +29,7 @@ are chosen per run, and a browser must not remember one run's TLS port as perman
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 import time
 import urllib.parse
@@ -49,6 +50,8 @@ RECENT_CHANGES: Final = 8
 ENDPOINTS: Final = frozenset({"config.json", "code", "status", "requests", "settled"})
 #: How long ``settled`` waits at most when the request names no timeout.
 SETTLE_SECONDS: Final = 60.0
+#: The longest a /console/settled request may wait.
+MAX_SETTLE_SECONDS: Final = 600.0
 
 
 class ConsoleApp:
@@ -125,7 +128,11 @@ class ConsoleApp:
         try:
             timeout = float(query["timeout"][0]) if query.get("timeout") else SETTLE_SECONDS
         except ValueError:
-            return _respond(start_response, "400 Bad Request", b"timeout: seconds", "text/plain")
+            timeout = math.nan
+        if not (math.isfinite(timeout) and 0 <= timeout <= MAX_SETTLE_SECONDS):
+            # nan and inf would never time out, each holding one of the server's threads.
+            reason = f"timeout: seconds, 0 to {MAX_SETTLE_SECONDS}".encode()
+            return _respond(start_response, "400 Bad Request", reason, "text/plain")
         started = time.monotonic()
         try:
             self._settle(timeout)

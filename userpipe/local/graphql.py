@@ -76,6 +76,9 @@ COGNITO: Final = "aws_cognito_user_pools"
 IAM: Final = "aws_iam"
 #: Validated documents the endpoint keeps (see ``GraphqlEndpoint._document``).
 DOCUMENTS_KEPT: Final = 256
+#: Longer queries are validated each time and never kept: a document's syntax tree is about
+#: 130 bytes per byte of its text, and any signed-in user may send 6 MB of aliases.
+DOCUMENT_KEPT_AT_MOST: Final = 16 * 1024
 
 logger = logging.getLogger(__name__)
 Info = GraphQLResolveInfo[dict[str, Any]]  # the context: caller, headers, variables
@@ -412,7 +415,7 @@ class GraphqlEndpoint:
         problems = validate(self.schema, document)
         if problems:
             return [_appsync_error(e) for e in problems]
-        if isinstance(query, str):
+        if isinstance(query, str) and len(query) <= DOCUMENT_KEPT_AT_MOST:
             with self._documents_lock:
                 if len(self._documents) >= DOCUMENTS_KEPT:
                     self._documents.pop(next(iter(self._documents)))  # the oldest

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -74,7 +75,8 @@ class StackProcess:
         """Until every event source has nothing left to deliver (``LocalStack.settle``); the
         seconds it took. ``TimeoutError`` when the stack did not settle within ``timeout``."""
         try:
-            answer = self._get(f"settled?timeout={timeout:g}", timeout=timeout + 10)
+            query = urllib.parse.urlencode({"timeout": repr(float(timeout))})
+            answer = self._get(f"settled?{query}", timeout=timeout + 10)
         except urllib.error.HTTPError as error:
             if error.code == 504:
                 raise TimeoutError(json.loads(error.read()).get("why", "not settled")) from None

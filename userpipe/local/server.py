@@ -119,8 +119,14 @@ class RequestCounts:
         self._lock = threading.Lock()
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
 
+    #: Distinct (caller, action) pairs kept; past it a new pair counts under ``other``, so
+    #: unsigned requests to made-up paths cannot grow it without end.
+    KEYS_KEPT: Final = 1000
+
     def add(self, caller: str, action: str) -> None:
         with self._lock:
+            if (caller, action) not in self._counts and len(self._counts) >= self.KEYS_KEPT:
+                caller, action = "other", "other"
             self._counts[caller, action] += 1
 
     def snapshot(self) -> dict[str, dict[str, int]]:
