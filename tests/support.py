@@ -13,7 +13,11 @@ from contracts.names import REPLAY_MARK
 from tests.fakes import FakeUserStore
 
 if TYPE_CHECKING:
+    import pytest
+
     from tests.harness import InProcessPipeline
+    from userpipe.local.client import StackClient
+    from userpipe.local.stack import LocalStack
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -410,3 +414,23 @@ class FakeAuditLog:
         item = self.items[(user_id, audit_id)]  # KeyError: never creates a record
         for name, change in changes.items():
             item["changes"]["M"][name] = dynamodb.serialize(change.values())
+
+
+def run_userpipe(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """``userpipe ARGS --outputs <the stack's>``, in process: its stdout; it must exit 0."""
+    from userpipe.cli import main
+
+    capsys.readouterr()
+    code = main([*args, "--outputs", str(stack.outputs_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, (out, err)
+    return out
+
+
+def user_item(client: StackClient, sub: str) -> dict[str, Any] | None:
+    """The User item of ``sub`` on the local stack, read consistently (None: there is none)."""
+    found = client.aws.dynamodb.get_item(
+        TableName=client.outputs["user_table_name"], Key={"id": {"S": sub}}, ConsistentRead=True
+    )
+    item: dict[str, Any] | None = found.get("Item")
+    return item

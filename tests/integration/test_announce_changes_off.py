@@ -8,12 +8,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support import STACK_PASSWORD
-from userpipe.cli import main
+from tests.support import STACK_PASSWORD, run_userpipe, user_item
 from userpipe.local.client import StackClient
 from userpipe.local.stack import DEFAULT_SETTINGS, LocalStack, LocalStackOptions
 
@@ -32,22 +30,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield up
 
 
-def _userpipe(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    capsys.readouterr()
-    code = main([*args, "--outputs", str(stack.outputs_path)])
-    out, err = capsys.readouterr()
-    assert code == 0, (out, err)
-    return out
-
-
-def _item(client: StackClient, sub: str) -> dict[str, Any] | None:
-    found = client.aws.dynamodb.get_item(
-        TableName=client.outputs["user_table_name"], Key={"id": {"S": sub}}, ConsistentRead=True
-    )
-    item: dict[str, Any] | None = found.get("Item")
-    return item
-
-
 def test_the_outputs_say_nothing_is_announced(stack: LocalStack) -> None:
     assert stack.outputs()["announce_changes"] == "off"
 
@@ -63,19 +45,19 @@ def test_an_edit_is_still_logged_and_a_rebuild_reproduces_it(
         TableName=client.outputs["keys_table_name"], Key={"id": {"S": sub}}
     )
     assert "Item" in keys  # the edit was sealed and put on the bus: the log has it
-    before = _item(client, sub)
+    before = user_item(client, sub)
 
-    _userpipe(stack, capsys, "local", "empty-user-table")
-    _userpipe(stack, capsys, "rebuild", "--local", "--force")
+    run_userpipe(stack, capsys, "local", "empty-user-table")
+    run_userpipe(stack, capsys, "rebuild", "--local", "--force")
     stack.settle(timeout=60)
 
-    assert _item(client, sub) == before
+    assert user_item(client, sub) == before
     assert before is not None and before["name"] == {"S": "Ada"}
 
 
 def test_verify_passes_without_a_subscription(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = _userpipe(stack, capsys, "verify", "--local")
+    out = run_userpipe(stack, capsys, "verify", "--local")
     assert "onCreateUser" not in out
     assert "key deleted from the keys table" in out

@@ -28,9 +28,8 @@ import pytest
 from moto.events.models import events_backends
 
 from contracts.topology import DEAD_LETTERS
-from tests.support import STACK_PASSWORD
+from tests.support import STACK_PASSWORD, run_userpipe, user_item
 from userpipe.aws.tables import scan
-from userpipe.cli import main
 from userpipe.local import outbox
 from userpipe.local.client import StackClient, wait_for
 from userpipe.local.sandbox import ACCOUNT
@@ -43,14 +42,6 @@ EDIT = """mutation Edit($input: UpdateUserInput!) {
   updateUser(input: $input) { id name _version }
 }"""
 LATENCIES: dict[str, float] = {}
-
-
-def _item(client: StackClient, sub: str) -> dict[str, Any] | None:
-    found = client.aws.dynamodb.get_item(
-        TableName=client.outputs["user_table_name"], Key={"id": {"S": sub}}, ConsistentRead=True
-    )
-    item: dict[str, Any] | None = found.get("Item")
-    return item
 
 
 def _timed(what: str, condition: Callable[[], Any]) -> Any:
@@ -70,14 +61,6 @@ def _report() -> Iterator[None]:
 
 def _email() -> str:
     return f"life-{uuid.uuid4().hex[:10]}@example.com"
-
-
-def _userpipe(stack: LocalStack, capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    capsys.readouterr()
-    code = main([*args, "--outputs", str(stack.outputs_path)])
-    out, err = capsys.readouterr()
-    assert code == 0, (out, err)
-    return out
 
 
 def test_an_admin_created_user_gets_a_record_at_their_first_sign_in(client: StackClient) -> None:
@@ -101,14 +84,14 @@ def test_an_admin_created_user_gets_a_record_at_their_first_sign_in(client: Stac
     )
     assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
     time.sleep(0.5)
-    assert _item(client, sub) is None  # not in until they set their password
+    assert user_item(client, sub) is None  # not in until they set their password
     cognito.respond_to_auth_challenge(
         ClientId=client.client_id,
         ChallengeName="NEW_PASSWORD_REQUIRED",
         Session=challenge["Session"],
         ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": STACK_PASSWORD},
     )
-    item = _timed("admin-created user: first sign-in → item", lambda: _item(client, sub))
+    item = _timed("admin-created user: first sign-in → item", lambda: user_item(client, sub))
     assert item["email"] == {"S": email} and item["_version"] == {"N": "1"}
 
 
@@ -121,11 +104,11 @@ def test_an_email_change_reaches_the_record_only_once_verified(client: StackClie
     )
     code = client.code(new, outbox.VERIFY_ATTRIBUTE)
     time.sleep(1.0)  # user_sync has run by now: Cognito still has the old, verified address
-    assert _item(client, sub)["email"] == {"S": email}  # type: ignore[index]
+    assert user_item(client, sub)["email"] == {"S": email}  # type: ignore[index]
     cognito.verify_user_attribute(AccessToken=tokens.access, AttributeName="email", Code=code)
     item = _timed(
         "email change: VerifyUserAttribute → item",
-        lambda: (found := _item(client, sub)) and found["email"] == {"S": new} and found,
+        lambda: (found := user_item(client, sub)) and found["email"] == {"S": new} and found,
     )
     assert item["_version"] == {"N": "2"}
 
@@ -143,7 +126,7 @@ def test_an_admins_email_change_reaches_the_record(client: StackClient) -> None:
     )
     item = _timed(
         "admin email change → item",
-        lambda: (found := _item(client, sub)) and found["email"] == {"S": new} and found,
+        lambda: (found := user_item(client, sub)) and found["email"] == {"S": new} and found,
     )
     assert item["_version"] == {"N": "2"}
 
@@ -198,7 +181,7 @@ def test_a_deletion_erases_and_no_replay_or_rebuild_brings_the_user_back(
     client.aws.cognito.delete_user(AccessToken=tokens.access)
     tombstone = _timed(
         "DeleteUser → tombstone",
-        lambda: (found := _item(client, sub)) and "_deleted" in found and found,
+        lambda: (found := user_item(client, sub)) and "_deleted" in found and found,
     )
     assert tombstone["_deleted"] == {"BOOL": True}
     assert not {"email", "name", "age"} & set(tombstone)
@@ -211,12 +194,12 @@ def test_a_deletion_erases_and_no_replay_or_rebuild_brings_the_user_back(
     )
     assert "Item" not in keys  # shredded: the archived profile can no longer be opened
 
-    _userpipe(stack, capsys, "replay", "--local", "--wait", "--force")
+    run_userpipe(stack, capsys, "replay", "--local", "--wait", "--force")
     stack.settle(timeout=60)
-    assert _item(client, sub) == tombstone
+    assert user_item(client, sub) == tombstone
 
-    _userpipe(stack, capsys, "local", "empty-user-table")
-    _userpipe(stack, capsys, "rebuild", "--local", "--force")
+    run_userpipe(stack, capsys, "local", "empty-user-table")
+    run_userpipe(stack, capsys, "rebuild", "--local", "--force")
     stack.settle(timeout=60)
-    assert _item(client, sub) == tombstone
+    assert user_item(client, sub) == tombstone
     assert _readable_anywhere(stack, client, [email, name]) == []
